@@ -1,0 +1,623 @@
+//! Turns pest pairs of one chunk into AST nodes, shifting spans by the
+//! chunk's offset. Every function returns `None` only if the tree does not
+//! have the shape the grammar promises; the caller reports that as E0001.
+
+use super::ast::*;
+use super::Rule;
+use crate::diag::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+use pest::iterators::Pair;
+
+#[derive(Clone, Copy)]
+struct Cx {
+    file: FileId,
+    offset: usize,
+}
+
+impl Cx {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+    }
+}
+
+pub(super) fn item(p: Pair<Rule>, file: FileId, offset: usize) -> Option<Item> {
+    let cx = Cx { file, offset };
+    let span = cx.span(&p);
+    let mut inner = p.into_inner();
+    let docs = docs(inner.next()?);
+    let body = inner.next()?;
+    let kind = match body.as_rule() {
+        Rule::solution => {
+            let mut it = body.into_inner();
+            let kw = it.next()?;
+            let name = ident(cx, it.next()?);
+            let b = block_body(cx, it.next()?)?;
+            ItemKind::Solution(Block {
+                kind: BlockKind::Solution,
+                kind_span: cx.span(&kw),
+                template: None,
+                name,
+                on: None,
+                selectors: Vec::new(),
+                from: None,
+                body: b,
+            })
+        }
+        Rule::import_decl => {
+            let s = cx.span(&body);
+            let mut it = body.into_inner();
+            let _kw = it.next()?;
+            let t = it.next()?;
+            let target = match t.as_rule() {
+                Rule::string => ImportTarget::File(string(cx, t)),
+                _ => ImportTarget::Module(path(cx, t)),
+            };
+            ItemKind::Import(Import { target, span: s })
+        }
+        Rule::param_decl => {
+            let mut it = body.into_inner();
+            let _kw = it.next()?;
+            let name = ident(cx, it.next()?);
+            let ty = ident(cx, it.next()?);
+            let mut default = None;
+            let mut b = None;
+            for p in it {
+                match p.as_rule() {
+                    Rule::param_default => default = Some(param_default(cx, p)?),
+                    Rule::body => b = Some(block_body(cx, p)?),
+                    _ => return None,
+                }
+            }
+            ItemKind::Param(Param {
+                name,
+                ty,
+                default,
+                body: b,
+            })
+        }
+        Rule::block_item => ItemKind::Block(block_item(cx, body)?),
+        _ => return None,
+    };
+    Some(Item { docs, kind, span })
+}
+
+fn docs(p: Pair<Rule>) -> Vec<String> {
+    p.into_inner()
+        .filter_map(|d| d.into_inner().next())
+        .map(|t| {
+            let s = t.as_str();
+            s.strip_prefix(' ').unwrap_or(s).trim_end().to_string()
+        })
+        .collect()
+}
+
+fn block_item(cx: Cx, p: Pair<Rule>) -> Option<Block> {
+    let mut it = p.into_inner().peekable();
+    let mut template = None;
+    if it.peek().map(|p| p.as_rule()) == Some(Rule::kw_template) {
+        template = it.next().map(|p| cx.span(&p));
+    }
+    let kind_pair = it.next()?;
+    let kind = BlockKind::from_keyword(kind_pair.as_str())?;
+    let name = ident(cx, it.next()?);
+    let mut on = None;
+    let mut selectors = Vec::new();
+    let mut from = None;
+    let mut body = None;
+    for p in it {
+        match p.as_rule() {
+            Rule::on_clause => on = Some(path(cx, p.into_inner().nth(1)?)),
+            Rule::where_clause => selectors = where_clause(cx, p)?,
+            Rule::from_clause => from = Some(path(cx, p.into_inner().nth(1)?)),
+            Rule::body => body = Some(block_body(cx, p)?),
+            _ => return None,
+        }
+    }
+    Some(Block {
+        kind,
+        kind_span: cx.span(&kind_pair),
+        template,
+        name,
+        on,
+        selectors,
+        from,
+        body: body?,
+    })
+}
+
+fn where_clause(cx: Cx, p: Pair<Rule>) -> Option<Vec<Selector>> {
+    let mut out = Vec::new();
+    for s in p.into_inner() {
+        if s.as_rule() != Rule::selector {
+            continue;
+        }
+        let span = cx.span(&s);
+        let mut it = s.into_inner();
+        let key = key(cx, it.next()?)?;
+        let op = it.next()?;
+        let value = primary(cx, it.next()?)?;
+        out.push(Selector {
+            key,
+            negated: op.as_str() == "!=",
+            value,
+            span,
+        });
+    }
+    Some(out)
+}
+
+fn block_body(cx: Cx, p: Pair<Rule>) -> Option<Body> {
+    let span = cx.span(&p);
+    let mut stmts = Vec::new();
+    for s in p.into_inner() {
+        stmts.push(stmt(cx, s)?);
+    }
+    Some(Body { stmts, span })
+}
+
+fn stmt(cx: Cx, p: Pair<Rule>) -> Option<Stmt> {
+    let span = cx.span(&p);
+    let mut it = p.into_inner();
+    let docs = docs(it.next()?);
+    let s = it.next()?;
+    // The statement's span starts after its doc comments.
+    let span = Span::new(cx.file, cx.span(&s).start as usize, span.end as usize);
+    let kind = match s.as_rule() {
+        Rule::attr => {
+            let mut a = s.into_inner();
+            let key = key(cx, a.next()?)?;
+            let value = expr(cx, a.next()?)?;
+            StmtKind::Attr(Attr { key, value })
+        }
+        Rule::nested_block => {
+            let mut a = s.into_inner();
+            let kind = ident(cx, a.next()?);
+            let mut name = None;
+            let mut on = None;
+            let mut selectors = Vec::new();
+            let mut body = None;
+            for p in a {
+                match p.as_rule() {
+                    Rule::ident => name = Some(ident(cx, p)),
+                    Rule::on_clause => on = Some(path(cx, p.into_inner().nth(1)?)),
+                    Rule::where_clause => selectors = where_clause(cx, p)?,
+                    Rule::body => body = Some(block_body(cx, p)?),
+                    _ => return None,
+                }
+            }
+            StmtKind::Block(NestedBlock {
+                kind,
+                name,
+                on,
+                selectors,
+                body: body?,
+            })
+        }
+        Rule::secret_stmt => {
+            let mut a = s.into_inner();
+            let _kw = a.next()?;
+            let name = ident(cx, a.next()?);
+            let src = a.next()?;
+            let source = match src.as_rule() {
+                Rule::secret_from => {
+                    let mut f = src.into_inner();
+                    let _from = f.next()?;
+                    let kind = ident(cx, f.next()?);
+                    let reference = string(cx, f.next()?);
+                    SecretSource::From { kind, reference }
+                }
+                _ => SecretSource::Literal(expr(cx, src.into_inner().next()?)?),
+            };
+            StmtKind::Secret(SecretStmt { name, source })
+        }
+        Rule::device_stmt => {
+            let mut a = s.into_inner();
+            let _kw = a.next()?;
+            let host = string(cx, a.next()?);
+            let container = match (a.next(), a.next()) {
+                (Some(_as), Some(c)) => Some(string(cx, c)),
+                _ => None,
+            };
+            StmtKind::Device(DeviceStmt { host, container })
+        }
+        Rule::alert_stmt => {
+            let mut a = s.into_inner();
+            let _kw = a.next()?;
+            let metric = ident(cx, a.next()?);
+            let op_pair = a.next()?;
+            let op = match op_pair.as_str() {
+                "<" => CmpOp::Lt,
+                "<=" => CmpOp::Le,
+                ">" => CmpOp::Gt,
+                ">=" => CmpOp::Ge,
+                "==" => CmpOp::Eq,
+                _ => CmpOp::Ne,
+            };
+            let threshold = expr(cx, a.next()?)?;
+            let duration = match (a.next(), a.next()) {
+                (Some(_for), Some(d)) => Some(expr(cx, d)?),
+                _ => None,
+            };
+            StmtKind::Alert(AlertStmt {
+                metric,
+                op,
+                op_span: cx.span(&op_pair),
+                threshold,
+                duration,
+            })
+        }
+        _ => return None,
+    };
+    Some(Stmt { docs, kind, span })
+}
+
+fn key(cx: Cx, p: Pair<Rule>) -> Option<Key> {
+    let span = cx.span(&p);
+    let inner = p.into_inner().next()?;
+    Some(match inner.as_rule() {
+        Rule::string => Key {
+            name: string(cx, inner).value,
+            quoted: true,
+            span,
+        },
+        _ => Key {
+            name: inner.as_str().to_string(),
+            quoted: false,
+            span,
+        },
+    })
+}
+
+fn ident(cx: Cx, p: Pair<Rule>) -> Ident {
+    Ident {
+        name: p.as_str().to_string(),
+        span: cx.span(&p),
+    }
+}
+
+fn path(cx: Cx, p: Pair<Rule>) -> Path {
+    let span = cx.span(&p);
+    Path {
+        segments: p.into_inner().map(|s| ident(cx, s)).collect(),
+        span,
+    }
+}
+
+fn string(cx: Cx, p: Pair<Rule>) -> StringLit {
+    let span = cx.span(&p);
+    let raw = p.into_inner().next().map(|i| i.as_str()).unwrap_or("");
+    StringLit {
+        value: unescape(raw),
+        span,
+    }
+}
+
+/// Resolve `\"`, `\\`, `\n`, `\t`, `\r` and `\u{…}`; other escapes stay as
+/// written.
+pub fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('u') => {
+                let rest: String = chars.clone().collect();
+                let parsed = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.split_once('}'))
+                    .and_then(|(hex, _)| u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v)))
+                    .and_then(|(n, v)| char::from_u32(v).map(|ch| (n, ch)));
+                match parsed {
+                    Some((n, ch)) => {
+                        out.push(ch);
+                        for _ in 0..n + 2 {
+                            chars.next();
+                        }
+                    }
+                    None => out.push_str("\\u"),
+                }
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn param_default(cx: Cx, p: Pair<Rule>) -> Option<Expr> {
+    let span = cx.span(&p);
+    let mut it = p.into_inner();
+    let first = it.next()?;
+    if first.as_rule() == Rule::neg {
+        let inner = primary(cx, it.next()?)?;
+        return Some(Expr {
+            kind: ExprKind::Neg(Box::new(inner)),
+            span,
+        });
+    }
+    primary(cx, first)
+}
+
+fn expr(cx: Cx, p: Pair<Rule>) -> Option<Expr> {
+    // value = arith ~ per_tail? ~ bound*
+    let span = cx.span(&p);
+    let mut it = p.into_inner();
+    let mut e = arith(cx, it.next()?)?;
+    let mut min = None;
+    let mut max = None;
+    for p in it {
+        match p.as_rule() {
+            Rule::per_tail => {
+                let tail_span = cx.span(&p);
+                let mut t = p.into_inner();
+                let _kw = t.next()?;
+                let mut per = None;
+                let mut next = t.next()?;
+                if next.as_rule() == Rule::per_qty {
+                    per = Some(Box::new(primary(cx, next.into_inner().next()?)?));
+                    next = t.next()?;
+                }
+                let unit_word = next.as_str().to_string();
+                let unit = CountUnit::from_word(&unit_word)?;
+                let unit_span = cx.span(&next);
+                let of = match t.next() {
+                    Some(o) => Some(path(cx, o.into_inner().nth(1)?)),
+                    None => None,
+                };
+                e = Expr {
+                    span: e.span.to(tail_span),
+                    kind: ExprKind::Per {
+                        amount: Box::new(e),
+                        per,
+                        unit,
+                        unit_word,
+                        unit_span,
+                        of,
+                    },
+                };
+            }
+            Rule::bound => {
+                let mut b = p.into_inner();
+                let kw = b.next()?;
+                let v = arith(cx, b.next()?)?;
+                if kw.as_str() == "min" {
+                    min = Some(Box::new(v));
+                } else {
+                    max = Some(Box::new(v));
+                }
+            }
+            _ => return None,
+        }
+    }
+    if min.is_some() || max.is_some() {
+        e = Expr {
+            kind: ExprKind::Bounded {
+                expr: Box::new(e),
+                min,
+                max,
+            },
+            span,
+        };
+    }
+    Some(e)
+}
+
+fn arith(cx: Cx, p: Pair<Rule>) -> Option<Expr> {
+    binary_chain(cx, p, term)
+}
+
+fn term(cx: Cx, p: Pair<Rule>) -> Option<Expr> {
+    binary_chain(cx, p, factor)
+}
+
+fn binary_chain(cx: Cx, p: Pair<Rule>, operand: fn(Cx, Pair<Rule>) -> Option<Expr>) -> Option<Expr> {
+    let mut it = p.into_inner();
+    let mut lhs = operand(cx, it.next()?)?;
+    while let Some(op) = it.next() {
+        let op = match op.as_str() {
+            "+" => BinOp::Add,
+            "-" => BinOp::Sub,
+            "*" => BinOp::Mul,
+            _ => BinOp::Div,
+        };
+        let rhs = operand(cx, it.next()?)?;
+        lhs = Expr {
+            span: lhs.span.to(rhs.span),
+            kind: ExprKind::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+        };
+    }
+    Some(lhs)
+}
+
+fn factor(cx: Cx, p: Pair<Rule>) -> Option<Expr> {
+    let span = cx.span(&p);
+    let mut it = p.into_inner();
+    let first = it.next()?;
+    if first.as_rule() == Rule::neg {
+        let inner = primary(cx, it.next()?)?;
+        return Some(Expr {
+            kind: ExprKind::Neg(Box::new(inner)),
+            span,
+        });
+    }
+    primary(cx, first)
+}
+
+fn primary(cx: Cx, p: Pair<Rule>) -> Option<Expr> {
+    let span = cx.span(&p);
+    let kind = match p.as_rule() {
+        Rule::paren => ExprKind::Paren(Box::new(expr(cx, p.into_inner().next()?)?)),
+        Rule::list => {
+            let mut items = Vec::new();
+            for v in p.into_inner() {
+                items.push(expr(cx, v)?);
+            }
+            ExprKind::List(items)
+        }
+        Rule::string => ExprKind::String(string(cx, p).value),
+        Rule::boolean => ExprKind::Bool(p.as_str() == "true"),
+        Rule::quantity => {
+            let text = p.as_str();
+            let split = text
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(text.len());
+            let (number, suffix) = text.split_at(split);
+            ExprKind::Quantity {
+                number: number.to_string(),
+                suffix: suffix.to_string(),
+            }
+        }
+        Rule::call => {
+            let mut it = p.into_inner();
+            let name = ident(cx, it.next()?);
+            let mut args = Vec::new();
+            for a in it {
+                args.push(expr(cx, a)?);
+            }
+            ExprKind::Call { name, args }
+        }
+        Rule::count_ref => {
+            let mut it = p.into_inner();
+            let u = it.next()?;
+            let unit = CountUnit::from_word(u.as_str())?;
+            let of = path(cx, it.next()?.into_inner().nth(1)?);
+            ExprKind::CountRef {
+                unit,
+                unit_span: cx.span(&u),
+                of,
+            }
+        }
+        Rule::object => {
+            let mut it = p.into_inner();
+            let path = path(cx, it.next()?);
+            let body = block_body(cx, it.next()?)?;
+            ExprKind::Object { path, body }
+        }
+        Rule::path => ExprKind::Path(path(cx, p)),
+        _ => return None,
+    };
+    Some(Expr { kind, span })
+}
+
+/// Describe a grammar rule for "expected X" messages.
+fn describe(rule: &Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::ident => "a name",
+        Rule::path => "a name",
+        Rule::value | Rule::arith | Rule::term | Rule::factor | Rule::param_default => "a value",
+        Rule::string => "a string",
+        Rule::quantity => "a number",
+        Rule::body => "`{`",
+        Rule::stmt | Rule::attr | Rule::nested_block | Rule::key => "a field",
+        Rule::item | Rule::item_kind | Rule::kw_solution | Rule::kw_import | Rule::kw_param => {
+            "an item (`solution`, `import`, `param`, `cluster`, `fleet`, `service`, `daemon`, `job`, `model`, …)"
+        }
+        Rule::kw_template => "`template`",
+        Rule::on_clause | Rule::kw_on => "`on`",
+        Rule::where_clause | Rule::kw_where => "`where`",
+        Rule::from_clause | Rule::kw_from => "`from`",
+        Rule::per_tail | Rule::kw_per => "`per`",
+        Rule::of_clause | Rule::kw_of => "`of`",
+        Rule::bound | Rule::bound_kw => "`min` or `max`",
+        Rule::unit_word => "`gateways`, `sites`, `nodes` or `replicas`",
+        Rule::add_op | Rule::mul_op => "an operator",
+        Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
+        Rule::sel_op => "`=` or `!=`",
+        Rule::selector => "a label selector (`key = \"value\"`)",
+        Rule::secret_from | Rule::secret_literal => "`from env|file|vault \"…\"`",
+        Rule::kw_as => "`as`",
+        Rule::kw_for => "`for`",
+        Rule::EOI => "end of file",
+        Rule::doc_comment | Rule::docs => "a doc comment",
+        Rule::neg => "`-`",
+        Rule::boolean => "`true` or `false`",
+        Rule::list => "a list",
+        Rule::call => "a call",
+        _ => return None,
+    })
+}
+
+/// The token found at `pos`, for "found X".
+fn found_at(text: &str, pos: usize) -> (String, usize) {
+    let rest = text.get(pos..).unwrap_or("");
+    let Some(c) = rest.chars().next() else {
+        return ("end of file".to_string(), 0);
+    };
+    if c == '_' || c.is_alphanumeric() {
+        let len = rest
+            .char_indices()
+            .find(|(_, ch)| !(ch.is_alphanumeric() || *ch == '_' || *ch == '.'))
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len());
+        let word = rest.get(..len).unwrap_or("");
+        return (format!("`{word}`"), len);
+    }
+    if c == '"' {
+        return ("a string".to_string(), 1);
+    }
+    (format!("`{c}`"), c.len_utf8())
+}
+
+pub(super) fn syntax_error(
+    err: &pest::error::Error<Rule>,
+    file: FileId,
+    offset: usize,
+    text: &str,
+) -> Diagnostic {
+    let pos = match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let (found, len) = found_at(text, pos);
+    let mut expected: Vec<&str> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
+        for r in positives {
+            if let Some(d) = describe(r) {
+                if !expected.contains(&d) {
+                    expected.push(d);
+                }
+            }
+        }
+    }
+    let expected_text = match expected.len() {
+        0 => "something else".to_string(),
+        1 => expected.first().copied().unwrap_or("").to_string(),
+        n => {
+            let (last, init) = expected.split_at(n - 1);
+            format!("{} or {}", init.join(", "), last.first().copied().unwrap_or(""))
+        }
+    };
+    let span = Span::new(file, offset + pos, offset + pos + len);
+    let mut d = Diagnostic::new(
+        Code::E0001,
+        span,
+        format!("expected {expected_text}, found {found}"),
+    )
+    .label(format!("expected {expected_text}"));
+    if found.starts_with("`=`") && expected.contains(&"a value") {
+        d = d.help("a value is missing before this `=`");
+    } else if found == "end of file" {
+        d = d.help("the item ends too early; finish it or remove it");
+    } else if expected.contains(&"a field") && expected.contains(&"`}`") {
+        d = d.help("write `name = value`, a nested block, or close the block with `}`");
+    } else {
+        d = d.help(format!("write {expected_text} here"));
+    }
+    d
+}

@@ -1,0 +1,105 @@
+use super::ast::*;
+use super::parse;
+use crate::diag::Code;
+use crate::source::FileId;
+
+fn ok(text: &str) -> SourceUnit {
+    let (unit, diags) = parse(FileId(0), text);
+    assert!(diags.is_empty(), "unexpected diagnostics: {diags:#?}");
+    unit
+}
+
+#[test]
+fn parses_design_example_items() {
+    let unit = ok(r#"
+// Smart factory.
+solution smart_factory {
+  version   = "1.4.0"
+  namespace = "factory"
+}
+import std.devices
+/// The knob.
+param factor: int = 2 { min = 1  max = 20  label = "Production scale" }
+cluster cloud {
+  provider     = aws { region = "eu-west-1" }
+  distribution = eks
+  nodes        = 1 per 8 gateways of plants  min 3
+}
+fleet plants {
+  device  = std.devices.jetson_orin_nano
+  runtime = k3s
+  site plant_a { gateways = 4 * factor  hosts = "gw{n}.plant-a.acme.internal" }
+}
+service ingest on cloud {
+  image    = "ghcr.io/acme/ingest:2.3.1"
+  replicas = 1 per 10 gateways of plants  min 2  max 40
+  cpu = 500m  memory = 256Mi
+  env { MQTT_URL = "mqtt://broker.factory:1883" }
+  secret DB_PASSWORD from env "FACTORY_DB_PASSWORD"
+}
+daemon collector on plants where camera = "yes" {
+  device "/dev/video0"
+}
+model defect_detector {
+  train on cloud { image = "x"  gpu = 1 }
+  serve on plants { replicas = 1 per gateway  cpu = 1 }
+  monitor { alert accuracy < 0.92 for 1h }
+}
+"#);
+    assert_eq!(unit.items.len(), 8);
+    let Some(Item { docs, kind: ItemKind::Param(p), .. }) = unit.items.get(3) else {
+        panic!("expected a param");
+    };
+    assert_eq!(docs, &vec!["The knob.".to_string()]);
+    assert_eq!(p.name.name, "factor");
+}
+
+#[test]
+fn ratio_with_bounds_has_structure() {
+    let unit = ok("service s on c { replicas = 1 per 10 gateways of plants min 2 max 40 }");
+    let Some(Item { kind: ItemKind::Block(b), .. }) = unit.items.first() else {
+        panic!("expected a block");
+    };
+    let Some(Stmt { kind: StmtKind::Attr(a), .. }) = b.body.stmts.first() else {
+        panic!("expected an attr");
+    };
+    let ExprKind::Bounded { expr, min, max } = &a.value.kind else {
+        panic!("expected bounds, got {:?}", a.value.kind);
+    };
+    assert!(min.is_some() && max.is_some());
+    assert!(matches!(expr.kind, ExprKind::Per { unit: CountUnit::Gateways, .. }));
+}
+
+#[test]
+fn several_syntax_errors_in_one_run() {
+    let text = "service a on c { image = }\nservice b on c { cpu = 1 }\nfleet { }\n";
+    let (unit, diags) = parse(FileId(0), text);
+    assert_eq!(unit.items.len(), 1);
+    assert_eq!(diags.len(), 2);
+    assert!(diags.iter().all(|d| d.code == Code::E0001));
+}
+
+#[test]
+fn unclosed_block_reports_e0002_and_recovers() {
+    let text = "fleet f {\n  site a { gateways = 1 }\nservice s on f { image = \"x\" }\n";
+    let (unit, diags) = parse(FileId(0), text);
+    assert_eq!(unit.items.len(), 1);
+    assert_eq!(diags.first().map(|d| d.code), Some(Code::E0002));
+    assert_eq!(diags.first().map(|d| d.primary.span.start), Some(8));
+}
+
+#[test]
+fn non_ascii_identifiers_and_strings_have_byte_spans() {
+    let text = "param größe: int = 2\nservice café on c { image = \"ü\" }";
+    let unit = ok(text);
+    let Some(Item { kind: ItemKind::Block(b), .. }) = unit.items.get(1) else {
+        panic!("expected a block");
+    };
+    assert_eq!(b.name.name, "café");
+    assert_eq!(&text[b.name.span.range()], "café");
+}
+
+#[test]
+fn string_escapes() {
+    assert_eq!(super::build::unescape(r#"a\"b\n\u{e9}"#), "a\"b\né");
+}
