@@ -47,7 +47,7 @@ model defect_detector {
 }
 "#);
     assert_eq!(unit.items.len(), 8);
-    let Some(Item { docs, kind: ItemKind::Param(p), .. }) = unit.items.get(3) else {
+    let Some(Item { docs, kind: ItemKind::Param(p), .. }) = unit.items.get(2) else {
         panic!("expected a param");
     };
     assert_eq!(docs, &vec!["The knob.".to_string()]);
