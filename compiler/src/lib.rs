@@ -2,5 +2,6 @@
 //! sources come in through [`source::SourceDb`] and the stdlib is embedded.
 
 pub mod diag;
+pub mod schema;
 pub mod source;
 pub mod syntax;
