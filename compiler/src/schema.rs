@@ -305,6 +305,15 @@ pub static PROVIDERS: &[(&str, &Shape, &str)] = &[
     ("baremetal", &BAREMETAL, "Existing machines, prepared by Ansible."),
 ];
 
+static POOL: Shape = Shape {
+    fields: &[
+        req("node", Ty::Ref(RefKind::Device), "Profile of one node in this pool."),
+        def("nodes", Ty::Count, "1", "Number of nodes in this pool; may be linked."),
+    ],
+    blocks: &[LABELS],
+    statements: NONE,
+};
+
 pub static CLUSTER: Shape = Shape {
     fields: &[
         req("provider", Ty::Provider, "Where the cluster runs."),
@@ -313,7 +322,17 @@ pub static CLUSTER: Shape = Shape {
         req("node", Ty::Ref(RefKind::Device), "Profile of one node (`std.cloud.aws_m6i_large`): its capacity is checked."),
         f("version", Ty::Str, "Kubernetes version, e.g. `\"1.33\"`."),
     ],
-    blocks: &[LABELS],
+    blocks: &[
+        NestedSpec {
+            keyword: "pool",
+            named: true,
+            placed: false,
+            repeated: true,
+            contents: Contents::Fields(&POOL),
+            doc: "An extra node group (for example GPU nodes); workloads that need a GPU land on a pool that has one.",
+        },
+        LABELS,
+    ],
     statements: NONE,
 };
 
