@@ -1,1 +1,155 @@
-fn main() {}
+//! `iotc`: check, plan, format and explain IoT solutions.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use iotc::render::{self, Style};
+use iotc::FsDb;
+use iotc_compiler::{analyze, diag::Code, Analysis, Overrides};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "iotc", version, about = "Compile one description of an IoT solution into Kubernetes, Compose, Ansible and Terraform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(clap::Args)]
+struct Input {
+    /// The solution's root file.
+    file: String,
+    /// A values file overriding params (TOML: `factor = 3`).
+    #[arg(long, value_name = "FILE.toml")]
+    values: Option<String>,
+    /// Override a param: `--set factor=3` (wins over the values file).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a solution and report problems.
+    Check(Input),
+    /// Show what would be deployed: per tier, workloads, replicas and capacity.
+    Plan(Input),
+    /// Explain a diagnostic code, e.g. `iotc explain E0401`.
+    Explain {
+        code: String,
+    },
+}
+
+fn style(color: Color) -> Style {
+    let color = match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    Style { color, width: 100 }
+}
+
+fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
+    if let Err(e) = std::fs::metadata(&input.file) {
+        eprintln!("error: cannot read `{}`: {e}", input.file);
+        return Err(ExitCode::from(2));
+    }
+    let mut overrides = Overrides { values: None, sets: input.sets.clone() };
+    if let Some(path) = &input.values {
+        match std::fs::read_to_string(path) {
+            Ok(text) => overrides.values = Some((path.clone(), text)),
+            Err(e) => {
+                eprintln!("error: cannot read values file `{path}`: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+    } else {
+        // `factory.iot` picks up `factory.values.toml` beside it, like terraform.tfvars.
+        let auto = input.file.strip_suffix(".iot").map(|s| format!("{s}.values.toml"));
+        if let Some(path) = auto {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                overrides.values = Some((path, text));
+            }
+        }
+    }
+    Ok(analyze(&FsDb, &input.file, &overrides))
+}
+
+fn report(a: &Analysis, input: &Input) {
+    let text = match input.format {
+        Format::Json => render::to_json(&a.diagnostics, &a.program.sources) + "\n",
+        Format::Text => render::render_all(&a.diagnostics, &a.program.sources, style(input.color)),
+    };
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Check(input) => {
+            let a = match run_analysis(&input) {
+                Ok(a) => a,
+                Err(c) => return c,
+            };
+            if input.format == Format::Json {
+                println!("{}", render::to_json(&a.diagnostics, &a.program.sources));
+            } else {
+                report(&a, &input);
+            }
+            if a.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Plan(input) => {
+            let a = match run_analysis(&input) {
+                Ok(a) => a,
+                Err(c) => return c,
+            };
+            report(&a, &input);
+            let Some(sol) = &a.solution else {
+                return ExitCode::from(1);
+            };
+            let out = match input.format {
+                Format::Json => serde_json::to_string_pretty(sol).unwrap_or_default() + "\n",
+                Format::Text => iotc_compiler::plan::render(sol),
+            };
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Command::Explain { code } => match Code::parse(&code) {
+            Some(c) => {
+                print!("{}", c.explanation());
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: `{code}` is not a diagnostic code; codes look like E0401 or W0101");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

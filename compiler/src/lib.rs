@@ -1,7 +1,13 @@
 //! The iotc compiler: parse → resolve → check → evaluated IR. Pure: no IO,
 //! sources come in through [`source::SourceDb`] and the stdlib is embedded.
 
+pub mod check;
 pub mod diag;
+pub mod ir;
+pub mod plan;
 pub mod schema;
 pub mod source;
+pub mod stdlib;
 pub mod syntax;
+
+pub use check::{analyze, Analysis, Overrides};

@@ -41,6 +41,8 @@ pub fn split(text: &str) -> Vec<Chunk> {
     let mut unclosed_at: Vec<Option<usize>> = Vec::new();
     let mut doc_start: Option<usize> = None;
     let mut line_start = true;
+    // `template service x`: the kind after `template` continues the item.
+    let mut after_template = false;
     let mut i = 0;
     while i < bytes.len() {
         let Some(c) = text.get(i..).and_then(|s| s.chars().next()) else {
@@ -105,7 +107,9 @@ pub fn split(text: &str) -> Vec<Chunk> {
                 let word = text.get(begin..j).unwrap_or("");
                 let keyword = ITEM_KEYWORDS.contains(&word);
                 let starts_item = keyword
+                    && !after_template
                     && (opens.is_empty() || (line_start && followed_by_name(text, j)));
+                after_template = word == "template";
                 if starts_item && begin > 0 {
                     let boundary = if opens.is_empty() {
                         doc_start.unwrap_or(begin)
@@ -177,6 +181,11 @@ mod tests {
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks.first().and_then(|c| c.unclosed), Some(8));
         assert_eq!(chunks.get(1).and_then(|c| c.unclosed), None);
+    }
+
+    #[test]
+    fn template_and_kind_stay_together() {
+        assert_eq!(starts("param p: int\ntemplate service s { }\n"), vec![0, 13]);
     }
 
     #[test]

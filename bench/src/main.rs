@@ -1,0 +1,403 @@
+//! `iotc-bench`: generates the fleet workload and times the release `iotc`
+//! on it, one child process per run, reporting wall time and peak RSS.
+//!
+//! ```text
+//! iotc-bench gen S E > fleet.iot
+//! iotc-bench run [--iotc PATH] [--runs N] [--sizes 10x10,100x50,1000x200]
+//!                [--cmd "check {file}"] [--keep]
+//! ```
+//!
+//! `--cmd` is the argument list given to `iotc`, split at spaces: `{file}`
+//! is the generated program (appended when absent) and `{out}` a fresh
+//! output directory per run, whose size is then reported, e.g.
+//! `--cmd "build {file} --target k8s -o {out}"`.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use iotc_bench::{fleet_workload, SIZES};
+
+const USAGE: &str = "\
+usage:
+  iotc-bench gen SERVICES SITES         write the fleet workload to stdout
+  iotc-bench run [OPTIONS]              time iotc on the fleet workload
+
+options of run:
+  --iotc PATH      the iotc binary (default: <workspace>/target/release/iotc)
+  --runs N         timed runs per size, after one warm-up (default: 5)
+  --sizes LIST     sizes as SxE, comma-separated (default: 10x10,100x50,1000x200)
+  --cmd ARGS       arguments to iotc, split at spaces; {file} is the program
+                   (appended when absent), {out} a fresh output directory
+                   (default: \"check {file}\")
+  --keep           keep the generated files and outputs
+";
+
+/// The release build of the workspace's `iotc`.
+fn default_iotc() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("release").join("iotc")
+}
+
+struct RunOptions {
+    iotc: PathBuf,
+    runs: usize,
+    sizes: Vec<(usize, usize)>,
+    cmd: String,
+    keep: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("gen") => gen(args.get(1..).unwrap_or_default()),
+        Some("run") => parse_run(args.get(1..).unwrap_or_default()).and_then(|o| run(&o)),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("expected a subcommand\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("iotc-bench: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn gen(args: &[String]) -> Result<(), String> {
+    let [services, sites] = args else {
+        return Err(format!("gen takes SERVICES SITES\n\n{USAGE}"));
+    };
+    let services = parse_count(services)?;
+    let sites = parse_count(sites)?;
+    io::stdout()
+        .lock()
+        .write_all(fleet_workload(services, sites).as_bytes())
+        .map_err(|e| format!("cannot write: {e}"))
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    s.parse()
+        .map_err(|_| format!("expected a whole number, found `{s}`"))
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("expected a size like 100x50, found `{s}`"))?;
+    Ok((parse_count(a)?, parse_count(b)?))
+}
+
+fn parse_run(args: &[String]) -> Result<RunOptions, String> {
+    let mut opts = RunOptions {
+        iotc: default_iotc(),
+        runs: 5,
+        sizes: SIZES.to_vec(),
+        cmd: "check {file}".into(),
+        keep: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--iotc" => opts.iotc = PathBuf::from(value()?),
+            "--runs" => opts.runs = parse_count(&value()?)?.max(1),
+            "--sizes" => {
+                opts.sizes = value()?
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| parse_size(s.trim()))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--cmd" => opts.cmd = value()?,
+            "--keep" => opts.keep = true,
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// One finished child: its wall time, peak resident set and exit status.
+struct Sample {
+    wall: Duration,
+    max_rss_kib: u64,
+    status: Status,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Exited(i32),
+    Signalled(i32),
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Exited(0) => f.write_str("ok"),
+            Status::Exited(code) => write!(f, "exit {code}"),
+            Status::Signalled(sig) => write!(f, "signal {sig}"),
+        }
+    }
+}
+
+/// Runs `iotc` once with its output sent to `log`, and reaps it with
+/// `wait4` so that its own peak RSS is known.
+fn run_once(iotc: &Path, args: &[String], log: &Path) -> Result<Sample, String> {
+    let out = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot reopen {}: {e}", log.display()))?;
+    let start = Instant::now();
+    let child = Command::new(iotc)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", iotc.display()))?;
+    let (status, max_rss_kib) = reap(child)?;
+    Ok(Sample {
+        wall: start.elapsed(),
+        max_rss_kib,
+        status,
+    })
+}
+
+#[cfg(unix)]
+fn reap(child: std::process::Child) -> Result<(Status, u64), String> {
+    let pid = libc::pid_t::try_from(child.id()).map_err(|e| format!("bad pid: {e}"))?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, so all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live, writable locals of the right
+        // types, and `pid` is our own unreaped child (`Child` never waited).
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(format!("wait4 failed: {err}"));
+        }
+    }
+    let status = if libc::WIFEXITED(status) {
+        Status::Exited(libc::WEXITSTATUS(status))
+    } else {
+        Status::Signalled(libc::WTERMSIG(status))
+    };
+    // On Linux `ru_maxrss` is in KiB.
+    Ok((status, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+}
+
+#[cfg(not(unix))]
+fn reap(mut child: std::process::Child) -> Result<(Status, u64), String> {
+    let status = child.wait().map_err(|e| format!("wait failed: {e}"))?;
+    Ok((Status::Exited(status.code().unwrap_or(-1)), 0))
+}
+
+/// Total size in bytes of the files under `dir`.
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn remove_dir(dir: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    let n = sorted.len();
+    match (sorted.get(n / 2), n % 2) {
+        (Some(&mid), 1) => mid,
+        (Some(&hi), _) => sorted.get(n / 2 - 1).map_or(hi, |&lo| (lo + hi) / 2),
+        (None, _) => Duration::ZERO,
+    }
+}
+
+/// What one size measured.
+struct Row {
+    size: (usize, usize),
+    lines: usize,
+    bytes: usize,
+    status: Status,
+    median: Duration,
+    min: Duration,
+    max_rss_kib: u64,
+    output_bytes: Option<u64>,
+}
+
+fn run(opts: &RunOptions) -> Result<(), String> {
+    if !opts.iotc.is_file() {
+        return Err(format!(
+            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
+            opts.iotc.display()
+        ));
+    }
+    let words: Vec<&str> = opts.cmd.split_whitespace().collect();
+    let writes_output = words.iter().any(|w| w.contains("{out}"));
+    let dir = std::env::temp_dir().join(format!("iotc-bench-{}", std::process::id()));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+
+    let mut rows = Vec::new();
+    for &(services, sites) in &opts.sizes {
+        let tag = format!("{services}x{sites}");
+        let file = dir.join(format!("fleet-{tag}.iot"));
+        let out = dir.join(format!("out-{tag}"));
+        let log = dir.join(format!("iotc-{tag}.log"));
+        let text = fleet_workload(services, sites);
+        fs::write(&file, &text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        let file_arg = file.display().to_string();
+        let out_arg = out.display().to_string();
+        let mut args: Vec<String> = words
+            .iter()
+            .map(|w| w.replace("{file}", &file_arg).replace("{out}", &out_arg))
+            .collect();
+        if !words.iter().any(|w| w.contains("{file}")) {
+            args.push(file_arg);
+        }
+
+        eprint!("{tag}: warm-up");
+        let mut samples = Vec::with_capacity(opts.runs);
+        for i in 0..=opts.runs {
+            if writes_output {
+                remove_dir(&out)?;
+            }
+            let sample = run_once(&opts.iotc, &args, &log)?;
+            if i == 0 {
+                if sample.status != Status::Exited(0) {
+                    eprintln!();
+                    eprintln!(
+                        "`iotc {}` failed ({}); first lines of its output:",
+                        args.join(" "),
+                        sample.status
+                    );
+                    let logged = fs::read_to_string(&log).unwrap_or_default();
+                    for line in logged.lines().take(20) {
+                        eprintln!("  | {line}");
+                    }
+                }
+                eprint!(", run");
+            } else {
+                eprint!(" {i}");
+                samples.push(sample);
+            }
+        }
+        eprintln!();
+
+        let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
+        walls.sort();
+        rows.push(Row {
+            size: (services, sites),
+            lines: text.lines().count(),
+            bytes: text.len(),
+            status: samples
+                .iter()
+                .map(|s| s.status)
+                .find(|s| *s != Status::Exited(0))
+                .unwrap_or(Status::Exited(0)),
+            median: median(&walls),
+            min: walls.first().copied().unwrap_or_default(),
+            max_rss_kib: samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+            output_bytes: writes_output.then(|| dir_size(&out)),
+        });
+    }
+
+    print_report(opts, &rows);
+    if opts.keep {
+        eprintln!("kept the generated files in {}", dir.display());
+    } else {
+        remove_dir(&dir)?;
+    }
+    let failed: Vec<String> = rows
+        .iter()
+        .filter(|r| r.status != Status::Exited(0))
+        .map(|r| format!("{}x{}", r.size.0, r.size.1))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("iotc failed at {}", failed.join(", ")))
+    }
+}
+
+fn print_report(opts: &RunOptions, rows: &[Row]) {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "`iotc {}` on the fleet workload, {} runs after one warm-up, {} CPUs",
+        opts.cmd, opts.runs, cpus
+    );
+    println!();
+    let with_output = rows.iter().any(|r| r.output_bytes.is_some());
+    if with_output {
+        println!("| services × sites | lines | bytes | status | median ms | min ms | peak RSS MiB | output MB | output MB/s |");
+        println!("|---:|---:|---:|:---|---:|---:|---:|---:|---:|");
+    } else {
+        println!(
+            "| services × sites | lines | bytes | status | median ms | min ms | peak RSS MiB |"
+        );
+        println!("|---:|---:|---:|:---|---:|---:|---:|");
+    }
+    for r in rows {
+        print!(
+            "| {} × {} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+            r.size.0,
+            r.size.1,
+            r.lines,
+            r.bytes,
+            r.status,
+            millis(r.median),
+            millis(r.min),
+            r.max_rss_kib as f64 / 1024.0
+        );
+        if let Some(bytes) = r.output_bytes {
+            let mb = bytes as f64 / 1e6;
+            let secs = r.median.as_secs_f64();
+            let rate = if secs > 0.0 { mb / secs } else { 0.0 };
+            print!(" {mb:.2} | {rate:.1} |");
+        }
+        println!();
+    }
+    if let Some(r) = rows.iter().find(|r| r.size == (1000, 200)) {
+        if opts.cmd.split_whitespace().next() == Some("check") {
+            let ran = r.status == Status::Exited(0);
+            let time_ok = ran && millis(r.median) < 150.0;
+            let mem_ok = ran && r.max_rss_kib.saturating_mul(1024) < 100_000_000;
+            println!();
+            println!(
+                "target at 1000 × 200: median under 150 ms: {}; peak RSS under 100 MB: {}{}",
+                if time_ok { "yes" } else { "NO" },
+                if mem_ok { "yes" } else { "NO" },
+                if ran { "" } else { " (iotc failed)" }
+            );
+        }
+    }
+}

@@ -1,0 +1,720 @@
+//! Reading a block body against its [`Shape`]: unknown, duplicate, missing
+//! and misplaced fields, and typed values with units.
+
+use super::values as v;
+use super::{Analyzer, ParamTy, ParamVal};
+use crate::diag::{suggest, Code, Diagnostic};
+use crate::schema::{Contents, Field, RefKind, Shape, Ty};
+use crate::source::Span;
+use crate::syntax::ast::*;
+use std::collections::BTreeMap;
+
+/// A body's statements, indexed by the shape. Own fields override the
+/// template's (`from`).
+#[derive(Default)]
+pub struct BodyView<'a> {
+    pub attrs: BTreeMap<&'a str, &'a Attr>,
+    pub blocks: Vec<&'a NestedBlock>,
+    pub secrets: Vec<&'a SecretStmt>,
+    pub devices: Vec<&'a DeviceStmt>,
+    pub alerts: Vec<&'a AlertStmt>,
+    /// Span to point at when something is missing.
+    pub owner: Span,
+}
+
+impl<'a> BodyView<'a> {
+    pub fn attr(&self, name: &str) -> Option<&'a Attr> {
+        self.attrs.get(name).copied()
+    }
+
+    pub fn blocks_named<'s>(&'s self, keyword: &'s str) -> impl Iterator<Item = &'a NestedBlock> + 's {
+        self.blocks.iter().copied().filter(move |b| b.kind.name == keyword)
+    }
+
+    pub fn block(&self, keyword: &str) -> Option<&'a NestedBlock> {
+        self.blocks_named(keyword).next()
+    }
+}
+
+/// A typed scalar read from a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Int(i64),
+    Number(String),
+    Cpu(u64),
+    Memory(u64),
+    Duration(u64),
+    Str(String),
+    Bool(bool),
+    Word(String),
+}
+
+impl<'a> Analyzer<'a> {
+    /// Index `body` by `shape`, reporting what does not belong. `base` is a
+    /// template body whose fields apply where `body` has none.
+    pub fn view(
+        &mut self,
+        body: &'a Body,
+        shape: &Shape,
+        what: &str,
+        owner: Span,
+        base: Option<&'a Body>,
+    ) -> BodyView<'a> {
+        let mut view = BodyView {
+            owner,
+            ..BodyView::default()
+        };
+        self.index_body(&mut view, body, shape, what, true);
+        if let Some(base) = base {
+            let mut base_view = BodyView::default();
+            self.index_body(&mut base_view, base, shape, what, false);
+            for (k, a) in base_view.attrs {
+                view.attrs.entry(k).or_insert(a);
+            }
+            for b in base_view.blocks {
+                let kw = b.kind.name.as_str();
+                let repeated = shape.block(kw).map(|s| s.repeated).unwrap_or(false);
+                let overridden = view.blocks.iter().any(|o| {
+                    o.kind.name == kw && (!repeated || o.name.as_ref().map(|n| &n.name) == b.name.as_ref().map(|n| &n.name))
+                });
+                let is_map = matches!(shape.block(kw).map(|s| s.contents), Some(Contents::StringMap));
+                if !overridden || is_map {
+                    view.blocks.push(b);
+                }
+            }
+            for s in base_view.secrets {
+                if !view.secrets.iter().any(|o| o.name.name == s.name.name) {
+                    view.secrets.push(s);
+                }
+            }
+            view.devices.extend(base_view.devices);
+        }
+        view
+    }
+
+    fn index_body(&mut self, view: &mut BodyView<'a>, body: &'a Body, shape: &Shape, what: &str, report: bool) {
+        for stmt in &body.stmts {
+            match &stmt.kind {
+                StmtKind::Attr(a) => {
+                    if shape.field(&a.key.name).is_none() {
+                        if report {
+                            self.unknown_field(&a.key.name, a.key.span, shape, what);
+                        }
+                        continue;
+                    }
+                    if let Some(prev) = view.attrs.get(a.key.name.as_str()) {
+                        if report {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0107, a.key.span, format!("`{}` is set twice", a.key.name))
+                                    .label("set again here")
+                                    .with_secondary(prev.key.span, "first set here")
+                                    .help("remove one of them"),
+                            );
+                        }
+                        continue;
+                    }
+                    view.attrs.insert(a.key.name.as_str(), a);
+                }
+                StmtKind::Block(b) => {
+                    let Some(spec) = shape.block(&b.kind.name) else {
+                        if report {
+                            if shape.field(&b.kind.name).is_some() {
+                                self.diags.push(
+                                    Diagnostic::new(Code::E0110, b.kind.span, format!("`{}` is a field, not a block", b.kind.name))
+                                        .label("written as a block")
+                                        .help(format!("write `{} = value`", b.kind.name)),
+                                );
+                            } else {
+                                self.unknown_field(&b.kind.name, b.kind.span, shape, what);
+                            }
+                        }
+                        continue;
+                    };
+                    if report {
+                        if spec.named && b.name.is_none() {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0110, b.kind.span, format!("`{}` needs a name", spec.keyword))
+                                    .label("no name")
+                                    .help(format!("write `{} NAME {{ … }}`", spec.keyword)),
+                            );
+                            continue;
+                        }
+                        if let (false, Some(n)) = (spec.named, &b.name) {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0110, n.span, format!("`{}` takes no name", spec.keyword))
+                                    .label("unexpected name")
+                                    .help(format!("write `{} {{ … }}`", spec.keyword)),
+                            );
+                        }
+                        if let (false, Some(on)) = (spec.placed, &b.on) {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0110, on.span, format!("`{}` takes no `on`", spec.keyword))
+                                    .label("unexpected placement")
+                                    .help("remove `on …`"),
+                            );
+                        }
+                        if spec.placed && b.on.is_none() {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0106, b.kind.span, format!("`{}` needs a placement", spec.keyword))
+                                    .label("no `on`")
+                                    .help(format!("write `{} on CLUSTER_OR_FLEET {{ … }}`", spec.keyword)),
+                            );
+                        }
+                        if !spec.repeated {
+                            if let Some(prev) = view.blocks.iter().find(|o| o.kind.name == b.kind.name) {
+                                self.diags.push(
+                                    Diagnostic::new(Code::E0107, b.kind.span, format!("`{}` is written twice", b.kind.name))
+                                        .label("again here")
+                                        .with_secondary(prev.kind.span, "first here")
+                                        .help("merge the two blocks"),
+                                );
+                                continue;
+                            }
+                        } else if let Some(n) = &b.name {
+                            if let Some(prev) = view
+                                .blocks
+                                .iter()
+                                .find(|o| o.kind.name == b.kind.name && o.name.as_ref().map(|x| &x.name) == Some(&n.name))
+                            {
+                                let prev_span = prev.name.as_ref().map(|x| x.span).unwrap_or(prev.kind.span);
+                                self.diags.push(
+                                    Diagnostic::new(Code::E0102, n.span, format!("{} `{}` is defined twice", spec.keyword, n.name))
+                                        .label("defined again here")
+                                        .with_secondary(prev_span, "first defined here")
+                                        .help("rename one of them"),
+                                );
+                                continue;
+                            }
+                        }
+                        if !b.selectors.is_empty() && b.kind.name != "serve" {
+                            if let Some(s) = b.selectors.first() {
+                                self.diags.push(
+                                    Diagnostic::new(Code::E0110, s.span, format!("`{}` takes no `where`", spec.keyword))
+                                        .label("unexpected selector")
+                                        .help("only workloads and `serve` select labelled sites or nodes"),
+                                );
+                            }
+                        }
+                    }
+                    view.blocks.push(b);
+                }
+                StmtKind::Secret(s) => {
+                    if shape.statements.secret {
+                        view.secrets.push(s);
+                    } else if report {
+                        self.misplaced(stmt.span, "secret", what);
+                    }
+                }
+                StmtKind::Device(d) => {
+                    if shape.statements.device {
+                        view.devices.push(d);
+                    } else if report {
+                        self.misplaced(stmt.span, "device", what);
+                    }
+                }
+                StmtKind::Alert(a) => {
+                    if shape.statements.alert {
+                        view.alerts.push(a);
+                    } else if report {
+                        self.misplaced(stmt.span, "alert", what);
+                    }
+                }
+            }
+        }
+    }
+
+    fn misplaced(&mut self, span: Span, stmt: &str, what: &str) {
+        let help = match stmt {
+            "secret" => "secrets belong in a service, daemon, job, `train` or `serve` block",
+            "device" => "device access belongs in a service, daemon, job or `serve` block (write `device = …` for a fleet's profile)",
+            _ => "alerts belong in a model's `monitor { }` block",
+        };
+        self.diags.push(
+            Diagnostic::new(Code::E0110, span, format!("`{stmt}` is not allowed in {what}"))
+                .label("not allowed here")
+                .help(help),
+        );
+    }
+
+    pub fn unknown_field(&mut self, name: &str, span: Span, shape: &Shape, what: &str) {
+        let names = shape.names();
+        let mut d = Diagnostic::new(Code::E0105, span, format!("{what} has no field `{name}`"))
+            .label("unknown field");
+        d = match suggest(name, names.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("the fields of {what} are: {}", names.join(", "))),
+        };
+        self.diags.push(d);
+    }
+
+    /// Report every required field of `shape` that `view` lacks.
+    pub fn require(&mut self, view: &BodyView<'a>, shape: &Shape, what: &str) {
+        for f in shape.fields.iter().filter(|f| f.required) {
+            if view.attr(f.name).is_none() {
+                self.diags.push(
+                    Diagnostic::new(Code::E0106, view.owner, format!("{what} has no `{}`", f.name))
+                        .label(format!("`{}` is required", f.name))
+                        .help(format!("add `{} = …` ({}): {}", f.name, f.ty.describe(), f.doc)),
+                );
+            }
+        }
+    }
+
+    pub fn type_error(&mut self, span: Span, expected: &str, found: &str, help: impl Into<String>) {
+        self.diags.push(
+            Diagnostic::new(Code::E0201, span, format!("expected {expected}, found {found}"))
+                .label(format!("expected {expected}"))
+                .help(help),
+        );
+    }
+
+    /// Describe a value for "found X".
+    pub fn describe_expr(&self, e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Quantity { number, suffix } => match v::unit_family(suffix) {
+                Some(v::UnitFamily::Plain) => format!("the number `{number}`"),
+                Some(v::UnitFamily::Cpu | v::UnitFamily::CpuOrDuration) => {
+                    format!("the quantity `{number}{suffix}`")
+                }
+                Some(v::UnitFamily::Memory) => format!("the memory size `{number}{suffix}`"),
+                Some(v::UnitFamily::Duration) => format!("the duration `{number}{suffix}`"),
+                None => format!("`{number}{suffix}`"),
+            },
+            ExprKind::String(s) => format!("the string \"{s}\""),
+            ExprKind::Bool(b) => format!("`{b}`"),
+            ExprKind::Path(p) => format!("`{}`", p.text()),
+            ExprKind::List(_) => "a list".into(),
+            ExprKind::Object { path, .. } => format!("`{} {{ … }}`", path.text()),
+            ExprKind::Per { .. } | ExprKind::Bounded { .. } => "a ratio".into(),
+            ExprKind::CountRef { .. } => "a count".into(),
+            _ => "an expression".into(),
+        }
+    }
+
+    /// Resolve a bare name to a param value, if it is one. Marks it used.
+    fn param_value(&mut self, p: &Path) -> Option<(ParamTy, ParamVal)> {
+        if p.segments.len() != 1 {
+            return None;
+        }
+        let name = p.segments.first()?.name.as_str();
+        let info = self.params.get(name)?;
+        let out = (info.ty, info.value.clone());
+        self.used_params.insert(name.to_string());
+        Some(out)
+    }
+
+    /// Read a scalar of type `ty` (not counts, lists, refs or providers).
+    pub fn scalar(&mut self, e: &Expr, ty: &Ty) -> Option<Scalar> {
+        if let ExprKind::Paren(inner) = &e.kind {
+            return self.scalar(inner, ty);
+        }
+        if let ExprKind::Path(p) = &e.kind {
+            if let Some((pty, val)) = self.param_value(p) {
+                let ok = matches!(
+                    (pty, ty),
+                    (ParamTy::Int, Ty::Int | Ty::Number | Ty::Port | Ty::Count)
+                        | (ParamTy::Bool, Ty::Bool)
+                        | (ParamTy::Cpu, Ty::Cpu)
+                        | (ParamTy::Memory, Ty::Memory)
+                        | (ParamTy::Duration, Ty::Duration)
+                        | (ParamTy::String, Ty::Str | Ty::Image | Ty::Cron | Ty::HostPattern | Ty::Artifact | Ty::Checksum | Ty::HttpPath | Ty::AbsPath | Ty::DnsName)
+                );
+                if !ok {
+                    self.type_error(
+                        e.span,
+                        &ty.describe(),
+                        &format!("the {} param `{}`", pty.name(), p.text()),
+                        "use a param of the right type, or write the value",
+                    );
+                    return None;
+                }
+                return Some(match val {
+                    ParamVal::Int(i) => match ty {
+                        Ty::Number => Scalar::Number(i.to_string()),
+                        _ => Scalar::Int(i),
+                    },
+                    ParamVal::Bool(b) => Scalar::Bool(b),
+                    ParamVal::Cpu(c) => Scalar::Cpu(c),
+                    ParamVal::Memory(m) => Scalar::Memory(m),
+                    ParamVal::Duration(d) => Scalar::Duration(d),
+                    ParamVal::Str(s) => Scalar::Str(s),
+                });
+            }
+        }
+        match ty {
+            Ty::Int | Ty::Port | Ty::Count => self.int_literal(e, ty).map(Scalar::Int),
+            Ty::Number => match &e.kind {
+                ExprKind::Quantity { number, suffix } if suffix.is_empty() => Some(Scalar::Number(number.clone())),
+                ExprKind::Neg(inner) => match &inner.kind {
+                    ExprKind::Quantity { number, suffix } if suffix.is_empty() => Some(Scalar::Number(format!("-{number}"))),
+                    _ => self.mismatch(e, ty),
+                },
+                _ => self.mismatch(e, ty),
+            },
+            Ty::Cpu | Ty::Memory | Ty::Duration => {
+                let ExprKind::Quantity { number, suffix } = &e.kind else {
+                    return self.mismatch(e, ty);
+                };
+                self.quantity(e.span, number, suffix, ty)
+            }
+            Ty::Bool => match &e.kind {
+                ExprKind::Bool(b) => Some(Scalar::Bool(*b)),
+                _ => self.mismatch(e, ty),
+            },
+            Ty::Enum(variants) => match &e.kind {
+                ExprKind::Path(p) if p.segments.len() == 1 => {
+                    let w = p.text();
+                    if variants.contains(&w.as_str()) {
+                        Some(Scalar::Word(w))
+                    } else {
+                        let mut d = Diagnostic::new(Code::E0209, e.span, format!("`{w}` is not one of {}", variants.join(", ")))
+                            .label("unknown variant");
+                        d = match suggest(&w, variants.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help(format!("write one of {}", variants.join(", "))),
+                        };
+                        self.diags.push(d);
+                        None
+                    }
+                }
+                ExprKind::String(s) if variants.contains(&s.as_str()) => {
+                    self.type_error(e.span, &ty.describe(), &format!("the string \"{s}\""), format!("write `{s}` without quotes"));
+                    None
+                }
+                _ => self.mismatch(e, ty),
+            },
+            _ => {
+                let ExprKind::String(s) = &e.kind else {
+                    return self.mismatch(e, ty);
+                };
+                let checked = match ty {
+                    Ty::Image => v::check_image(s).map_err(|m| (Code::E0205, m, "pin a tag or digest: `registry/name:1.2.3`")),
+                    Ty::Cron => v::check_cron(s).map_err(|m| (Code::E0204, m, "write five fields: `*/30 * * * *` is every 30 minutes")),
+                    Ty::Artifact => v::check_artifact(s).map_err(|m| (Code::E0211, m, "write `s3://bucket/key`, `oci://registry/repo:tag` or `https://…`")),
+                    Ty::Checksum => v::check_checksum(s).map_err(|m| (Code::E0211, m, "write `sha256:` and the 64 hex digits of the artifact")),
+                    Ty::HttpPath | Ty::AbsPath if !s.starts_with('/') => Err((Code::E0201, format!("`{s}` does not start with `/`"), "write an absolute path such as `/healthz`")),
+                    Ty::DnsName => v::check_dns_label(s).map_err(|m| (Code::E0206, m, "use lowercase letters, digits and `-`")),
+                    _ => Ok(()),
+                };
+                if let Err((code, msg, help)) = checked {
+                    self.diags.push(Diagnostic::new(code, e.span, msg).label(code.title()).help(help));
+                    return None;
+                }
+                Some(Scalar::Str(s.clone()))
+            }
+        }
+    }
+
+    fn mismatch(&mut self, e: &Expr, ty: &Ty) -> Option<Scalar> {
+        let found = self.describe_expr(e);
+        let help = match (&e.kind, ty) {
+            (ExprKind::Quantity { number, .. }, Ty::Str | Ty::Image | Ty::Cron | Ty::HttpPath | Ty::AbsPath) => {
+                format!("write it as a string: \"{number}\"")
+            }
+            (ExprKind::String(s), Ty::Cpu | Ty::Memory | Ty::Duration | Ty::Int | Ty::Port) => {
+                format!("write the value without quotes: {s}")
+            }
+            (ExprKind::Path(p), Ty::Str) => format!("write it as a string: \"{}\"", p.text()),
+            _ => format!("write {}", ty.describe()),
+        };
+        self.type_error(e.span, &ty.describe(), &found, help);
+        None
+    }
+
+    fn quantity(&mut self, span: Span, number: &str, suffix: &str, ty: &Ty) -> Option<Scalar> {
+        let Some(family) = v::unit_family(suffix) else {
+            let mut d = Diagnostic::new(Code::E0203, span, format!("`{suffix}` is not a unit"))
+                .label("unknown unit");
+            let expected = match ty {
+                Ty::Cpu => "CPU is written in cores (`2`, `0.5`) or millicores (`500m`)",
+                Ty::Memory => "memory units are `Ki`, `Mi`, `Gi`, `Ti` (or `k`, `M`, `G`, `T`)",
+                _ => "durations are written with `ms`, `s`, `m`, `h` or `d`",
+            };
+            d = match v::suggest_suffix(suffix).or_else(|| {
+                suggest(suffix, v::ALL_SUFFIXES.iter().copied()).and_then(|s| v::ALL_SUFFIXES.iter().copied().find(|x| *x == s))
+            }) {
+                Some(s) => d.help(format!("did you mean `{number}{s}`? {expected}")),
+                None => d.help(expected.to_string()),
+            };
+            self.diags.push(d);
+            return None;
+        };
+        let result = match (ty, family) {
+            (Ty::Cpu, v::UnitFamily::Plain | v::UnitFamily::Cpu | v::UnitFamily::CpuOrDuration) => {
+                v::cpu_millis(number, suffix).map(Scalar::Cpu)
+            }
+            (Ty::Memory, v::UnitFamily::Memory) => v::memory_bytes(number, suffix).map(Scalar::Memory),
+            (Ty::Memory, v::UnitFamily::Plain) => {
+                self.diags.push(
+                    Diagnostic::new(Code::E0203, span, format!("`{number}` has no unit"))
+                        .label("a memory size needs a unit")
+                        .help(format!("write `{number}Mi` or `{number}Gi`")),
+                );
+                return None;
+            }
+            (Ty::Duration, v::UnitFamily::Duration | v::UnitFamily::CpuOrDuration) => {
+                v::duration_secs(number, suffix).map(Scalar::Duration)
+            }
+            (Ty::Duration, v::UnitFamily::Plain) => {
+                self.diags.push(
+                    Diagnostic::new(Code::E0203, span, format!("`{number}` has no unit"))
+                        .label("a duration needs a unit")
+                        .help(format!("write `{number}s`, `{number}m` or `{number}h`")),
+                );
+                return None;
+            }
+            _ => {
+                let found = match family {
+                    v::UnitFamily::Memory => format!("the memory size `{number}{suffix}`"),
+                    v::UnitFamily::Duration => format!("the duration `{number}{suffix}`"),
+                    _ => format!("`{number}{suffix}`"),
+                };
+                self.type_error(span, &ty.describe(), &found, format!("this field takes {}", ty.describe()));
+                return None;
+            }
+        };
+        match result {
+            Ok(s) => Some(s),
+            Err(m) => {
+                self.diags.push(Diagnostic::new(Code::E0202, span, m).label("cannot be represented").help("round it to a whole unit"));
+                None
+            }
+        }
+    }
+
+    /// A whole number literal (optionally negative); ports are range-checked.
+    pub fn int_literal(&mut self, e: &Expr, ty: &Ty) -> Option<i64> {
+        let (neg, inner) = match &e.kind {
+            ExprKind::Neg(i) => (true, i.as_ref()),
+            _ => (false, e),
+        };
+        if let ExprKind::Path(p) = &inner.kind {
+            if let Some((ParamTy::Int, ParamVal::Int(i))) = self.param_value(p) {
+                return Some(if neg { -i } else { i });
+            }
+        }
+        let ExprKind::Quantity { number, suffix } = &inner.kind else {
+            self.mismatch(e, ty);
+            return None;
+        };
+        if !suffix.is_empty() {
+            self.mismatch(e, ty);
+            return None;
+        }
+        let Ok(n) = number.parse::<i64>() else {
+            self.diags.push(
+                Diagnostic::new(Code::E0201, e.span, format!("expected a whole number, found `{number}`"))
+                    .label("not a whole number")
+                    .help("write a whole number"),
+            );
+            return None;
+        };
+        let n = if neg { -n } else { n };
+        if *ty == Ty::Port && !(1..=65535).contains(&n) {
+            self.diags.push(
+                Diagnostic::new(Code::E0202, e.span, format!("port {n} is outside 1–65535"))
+                    .label("not a port")
+                    .help("use a port between 1 and 65535"),
+            );
+            return None;
+        }
+        if n < 0 && *ty != Ty::Number {
+            self.diags.push(
+                Diagnostic::new(Code::E0202, e.span, format!("{n} is negative"))
+                    .label("must be zero or more")
+                    .help("use a number that is zero or more"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    // Convenience getters over a view. Each returns `None` when the field is
+    // absent or wrong (the latter already reported).
+
+    pub fn get(&mut self, view: &BodyView<'a>, field: &Field) -> Option<(Scalar, Span)> {
+        let a = view.attr(field.name)?;
+        let s = self.scalar(&a.value, &field.ty)?;
+        Some((s, a.value.span))
+    }
+
+    pub fn get_str(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> Option<(String, Span)> {
+        let field = shape.field(name)?;
+        match self.get(view, field)? {
+            (Scalar::Str(s) | Scalar::Word(s), span) => Some((s, span)),
+            _ => None,
+        }
+    }
+
+    pub fn get_int(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> Option<(i64, Span)> {
+        let field = shape.field(name)?;
+        match self.get(view, field)? {
+            (Scalar::Int(i), span) => Some((i, span)),
+            _ => None,
+        }
+    }
+
+    pub fn get_u32_or_default(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> u32 {
+        match self.get_int(view, shape, name) {
+            Some((i, _)) => u32::try_from(i).unwrap_or(u32::MAX),
+            None => default_of(shape, name).and_then(|d| d.parse().ok()).unwrap_or(0),
+        }
+    }
+
+    pub fn get_bool(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> bool {
+        let Some(field) = shape.field(name) else {
+            return false;
+        };
+        match self.get(view, field) {
+            Some((Scalar::Bool(b), _)) => b,
+            _ => default_of(shape, name) == Some("true"),
+        }
+    }
+
+    pub fn get_cpu(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> u64 {
+        let Some(field) = shape.field(name) else {
+            return 0;
+        };
+        match self.get(view, field) {
+            Some((Scalar::Cpu(c), _)) => c,
+            _ => default_of(shape, name)
+                .and_then(|d| {
+                    let split = d.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(d.len());
+                    let (n, s) = d.split_at(split);
+                    v::cpu_millis(n, s).ok()
+                })
+                .unwrap_or(0),
+        }
+    }
+
+    pub fn get_memory(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> Option<u64> {
+        let field = shape.field(name)?;
+        match self.get(view, field) {
+            Some((Scalar::Memory(m), _)) => Some(m),
+            _ => default_of(shape, name).and_then(|d| {
+                let split = d.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(d.len());
+                let (n, s) = d.split_at(split);
+                if s.is_empty() {
+                    return Some(0);
+                }
+                v::memory_bytes(n, s).ok()
+            }),
+        }
+    }
+
+    pub fn get_duration(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> Option<u64> {
+        let field = shape.field(name)?;
+        match self.get(view, field) {
+            Some((Scalar::Duration(d), _)) => Some(d),
+            _ => default_of(shape, name).and_then(|d| {
+                let split = d.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(d.len());
+                let (n, s) = d.split_at(split);
+                v::duration_secs(n, s).ok()
+            }),
+        }
+    }
+
+    /// A list of strings or words.
+    pub fn get_list(&mut self, view: &BodyView<'a>, shape: &Shape, name: &str) -> Vec<(String, Span)> {
+        let Some(field) = shape.field(name) else {
+            return Vec::new();
+        };
+        let Some(a) = view.attr(name) else {
+            return Vec::new();
+        };
+        let Ty::List(elem) = field.ty else {
+            return Vec::new();
+        };
+        let ExprKind::List(items) = &a.value.kind else {
+            self.mismatch(&a.value, &field.ty);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            if let Ty::Ref(RefKind::Workload) = elem {
+                match &item.kind {
+                    ExprKind::Path(p) => out.push((p.text(), item.span)),
+                    _ => {
+                        self.mismatch(item, elem);
+                    }
+                }
+                continue;
+            }
+            match self.scalar(item, elem) {
+                Some(Scalar::Str(s) | Scalar::Word(s)) => out.push((s, item.span)),
+                Some(Scalar::Int(i)) => out.push((i.to_string(), item.span)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A `key = "value"` map block (`env`, `labels`).
+    pub fn string_map(&mut self, block: &'a NestedBlock, labels: bool) -> BTreeMap<String, (String, Span)> {
+        let mut out: BTreeMap<String, (String, Span)> = BTreeMap::new();
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        for stmt in &block.body.stmts {
+            let StmtKind::Attr(a) = &stmt.kind else {
+                self.diags.push(
+                    Diagnostic::new(Code::E0110, stmt.span, format!("`{}` holds only `key = value` entries", block.kind.name))
+                        .label("not an entry")
+                        .help("write `KEY = \"value\"`"),
+                );
+                continue;
+            };
+            if let Some(prev) = seen.get(&a.key.name) {
+                self.diags.push(
+                    Diagnostic::new(Code::E0107, a.key.span, format!("`{}` is set twice", a.key.name))
+                        .label("set again here")
+                        .with_secondary(*prev, "first set here")
+                        .help("remove one of them"),
+                );
+                continue;
+            }
+            seen.insert(a.key.name.clone(), a.key.span);
+            let value = match &a.value.kind {
+                ExprKind::String(s) => Some(s.clone()),
+                ExprKind::Quantity { number, suffix } if !labels => Some(format!("{number}{suffix}")),
+                ExprKind::Bool(b) if !labels => Some(b.to_string()),
+                ExprKind::Path(p) => match self.param_value(p) {
+                    Some((_, val)) => Some(val.to_string()),
+                    None => {
+                        let found = self.describe_expr(&a.value);
+                        self.type_error(a.value.span, "a string", &found, format!("quote it: \"{}\"", p.text()));
+                        None
+                    }
+                },
+                _ => {
+                    let found = self.describe_expr(&a.value);
+                    let help = match &a.value.kind {
+                        ExprKind::Quantity { number, suffix } => format!("label values are strings: \"{number}{suffix}\""),
+                        ExprKind::Bool(b) => format!("label values are strings: \"{b}\""),
+                        _ => "write a string".to_string(),
+                    };
+                    self.type_error(a.value.span, "a string", &found, help);
+                    None
+                }
+            };
+            let Some(value) = value else { continue };
+            if labels {
+                if let Err(m) = v::check_label_key(&a.key.name) {
+                    self.diags.push(Diagnostic::new(Code::E0207, a.key.span, m).label("invalid label key").help("label keys are `[prefix/]name`, e.g. `camera` or `example.com/zone`"));
+                    continue;
+                }
+                if let Err(m) = v::check_label_value(&value) {
+                    self.diags.push(Diagnostic::new(Code::E0207, a.value.span, m).label("invalid label value").help("use letters, digits, `-`, `_` and `.`"));
+                    continue;
+                }
+            } else if let Err(m) = v::check_env_name(&a.key.name) {
+                self.diags.push(Diagnostic::new(Code::E0207, a.key.span, m).label("invalid name").help("use letters, digits and `_`, not starting with a digit"));
+                continue;
+            }
+            out.insert(a.key.name.clone(), (value, a.value.span));
+        }
+        out
+    }
+}
+
+pub fn default_of(shape: &Shape, name: &str) -> Option<&'static str> {
+    shape.field(name).and_then(|f| f.default)
+}

@@ -1,0 +1,666 @@
+//! Linked scaling: every count (cluster nodes, site gateways, workload
+//! replicas) is an exact rational expression over params and other counts,
+//! evaluated on demand with cycle detection. Ratios round up; `min`/`max`
+//! clamp; the final value must be a whole, non-negative number.
+
+use super::items::{Drafts, Target};
+use super::{Analyzer, ParamTy, ParamVal};
+use crate::diag::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+use crate::syntax::ast::{BinOp, CountUnit, Expr, ExprKind, ItemKind};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+/// How one count came out, for hover and inlay hints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountExplanation {
+    /// The count expression.
+    pub span: Span,
+    /// `replicas of ingest`, `gateways of plants.plant_a`, `nodes of cloud`.
+    pub subject: String,
+    /// The site, for per-site counts.
+    pub site: Option<String>,
+    pub value: u32,
+    /// The expression with every input replaced by its value.
+    pub formula: String,
+}
+
+/// An exact rational number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Q {
+    n: i128,
+    d: i128,
+}
+
+fn gcd(a: i128, b: i128) -> i128 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+impl Q {
+    pub fn int(n: i128) -> Q {
+        Q { n, d: 1 }
+    }
+    fn new(n: i128, d: i128) -> Option<Q> {
+        if d == 0 {
+            return None;
+        }
+        let g = gcd(n, d);
+        let s = if d < 0 { -1 } else { 1 };
+        Some(Q { n: s * n / g, d: s * d / g })
+    }
+    fn parse(text: &str) -> Option<Q> {
+        let (i, f) = text.split_once('.').unwrap_or((text, ""));
+        let digits = format!("{i}{f}");
+        let n: i128 = digits.parse().ok()?;
+        let d = 10i128.checked_pow(u32::try_from(f.len()).ok()?)?;
+        Q::new(n, d)
+    }
+    fn add(self, o: Q) -> Option<Q> {
+        Q::new(self.n.checked_mul(o.d)?.checked_add(o.n.checked_mul(self.d)?)?, self.d.checked_mul(o.d)?)
+    }
+    fn sub(self, o: Q) -> Option<Q> {
+        self.add(Q { n: -o.n, d: o.d })
+    }
+    fn mul(self, o: Q) -> Option<Q> {
+        Q::new(self.n.checked_mul(o.n)?, self.d.checked_mul(o.d)?)
+    }
+    fn div(self, o: Q) -> Option<Q> {
+        Q::new(self.n.checked_mul(o.d)?, self.d.checked_mul(o.n)?)
+    }
+    fn ceil(self) -> Q {
+        Q::int(self.n.div_euclid(self.d) + if self.n.rem_euclid(self.d) == 0 { 0 } else { 1 })
+    }
+    fn floor(self) -> Q {
+        Q::int(self.n.div_euclid(self.d))
+    }
+    fn is_int(self) -> bool {
+        self.d == 1
+    }
+}
+
+impl std::fmt::Display for Q {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.d == 1 {
+            write!(f, "{}", self.n)
+        } else {
+            write!(f, "{}/{}", self.n, self.d)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum CountKey {
+    Pool(usize, usize),
+    Site(usize, usize),
+    Workload(usize),
+}
+
+/// Where a count expression is evaluated.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Ctx {
+    /// A cluster pool's `nodes`.
+    PoolDef,
+    /// A site's `gateways`.
+    SiteDef,
+    /// A workload on a cluster.
+    Cluster(usize),
+    /// A workload on a fleet, at one site.
+    Site(usize, usize),
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum WVal {
+    Single(u32),
+    PerSite(Vec<(usize, u32)>),
+}
+
+impl WVal {
+    pub fn total(&self) -> u32 {
+        match self {
+            WVal::Single(n) => *n,
+            WVal::PerSite(v) => v.iter().map(|(_, n)| *n).fold(0u32, |a, b| a.saturating_add(b)),
+        }
+    }
+}
+
+enum Slot {
+    InProgress,
+    Done(Option<WVal>),
+}
+
+#[derive(Default)]
+pub(super) struct CountState {
+    slots: HashMap<CountKey, Slot>,
+    /// The chain being evaluated: each key with the span that referred to it.
+    stack: Vec<(CountKey, Span)>,
+    cycles: BTreeSet<Vec<CountKey>>,
+    reported: BTreeSet<(Span, Code)>,
+    /// Sites each fleet workload runs on.
+    pub sites_of: HashMap<usize, Vec<usize>>,
+}
+
+impl CountState {
+    pub fn value(&self, key: CountKey) -> Option<&WVal> {
+        match self.slots.get(&key) {
+            Some(Slot::Done(Some(v))) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+type R = Option<(Q, String)>;
+
+impl<'a> Analyzer<'a> {
+    fn key_name(&self, key: CountKey, d: &Drafts<'a>) -> String {
+        match key {
+            CountKey::Pool(c, p) => {
+                let cl = d.clusters.get(c);
+                let cname = cl.map(|c| c.name.name.as_str()).unwrap_or("?");
+                match cl.and_then(|c| c.pools.get(p)) {
+                    Some(pool) if p > 0 => format!("nodes of {cname}.{}", pool.name),
+                    _ => format!("nodes of {cname}"),
+                }
+            }
+            CountKey::Site(f, s) => {
+                let fl = d.fleets.get(f);
+                format!(
+                    "gateways of {}.{}",
+                    fl.map(|f| f.name.name.as_str()).unwrap_or("?"),
+                    fl.and_then(|f| f.sites.get(s)).map(|s| s.name.name.as_str()).unwrap_or("?")
+                )
+            }
+            CountKey::Workload(w) => format!("replicas of {}", d.workloads.get(w).map(|w| w.name.as_str()).unwrap_or("?")),
+        }
+    }
+
+    fn report_once(&mut self, st: &mut CountState, d: Diagnostic) {
+        if st.reported.insert((d.primary.span, d.code)) {
+            self.diags.push(d);
+        }
+    }
+
+    /// Evaluate a count key (memoised), entering it from `via`.
+    pub(super) fn count(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts<'a>) -> Option<WVal> {
+        match st.slots.get(&key) {
+            Some(Slot::Done(v)) => return v.clone(),
+            Some(Slot::InProgress) => {
+                self.report_cycle(key, via, st, d);
+                return None;
+            }
+            None => {}
+        }
+        st.slots.insert(key, Slot::InProgress);
+        st.stack.push((key, via));
+        let value = self.compute(key, st, d);
+        st.stack.pop();
+        st.slots.insert(key, Slot::Done(value.clone()));
+        value
+    }
+
+    fn report_cycle(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts<'a>) {
+        let Some(pos) = st.stack.iter().position(|(k, _)| *k == key) else { return };
+        let chain: Vec<(CountKey, Span)> = st.stack.iter().skip(pos).copied().collect();
+        let mut keys: Vec<CountKey> = chain.iter().map(|(k, _)| *k).collect();
+        keys.sort();
+        if !st.cycles.insert(keys) {
+            return;
+        }
+        let names: Vec<String> = chain.iter().map(|(k, _)| self.key_name(*k, d)).collect();
+        let mut path = names.join(" → ");
+        path.push_str(" → ");
+        path.push_str(&self.key_name(key, d));
+        let last = names.last().cloned().unwrap_or_default();
+        let mut diag = Diagnostic::new(Code::E0304, via, format!("cycle among counts: {path}"))
+            .label(format!("`{last}` uses `{}`", self.key_name(key, d)));
+        for (i, (_, span)) in chain.iter().enumerate().skip(1) {
+            let from = names.get(i - 1).cloned().unwrap_or_default();
+            let to = names.get(i).cloned().unwrap_or_default();
+            diag = diag.with_secondary(*span, format!("`{from}` uses `{to}`"));
+        }
+        self.diags.push(diag.help("make one of these counts a number or depend on a param instead"));
+    }
+
+    fn compute(&mut self, key: CountKey, st: &mut CountState, d: &Drafts<'a>) -> Option<WVal> {
+        match key {
+            CountKey::Pool(c, p) => {
+                let pool = d.clusters.get(c)?.pools.get(p)?;
+                let file = d.clusters.get(c)?.file;
+                let Some(e) = pool.nodes else { return Some(WVal::Single(1)) };
+                let subject = self.key_name(key, d);
+                let v = self.final_count(e, Ctx::PoolDef, file, st, d, &subject, None)?;
+                Some(WVal::Single(v))
+            }
+            CountKey::Site(f, s) => {
+                let fleet = d.fleets.get(f)?;
+                let e = fleet.sites.get(s)?.gateways?;
+                let subject = self.key_name(key, d);
+                let v = self.final_count(e, Ctx::SiteDef, fleet.file, st, d, &subject, None)?;
+                Some(WVal::Single(v))
+            }
+            CountKey::Workload(w) => {
+                let wl = d.workloads.get(w)?;
+                let subject = self.key_name(key, d);
+                match wl.target? {
+                    Target::Cluster(c) => {
+                        let v = match wl.replicas {
+                            Some(e) => self.final_count(e, Ctx::Cluster(c), wl.file, st, d, &subject, None)?,
+                            None => self.default_cluster_replicas(w, c, st, d)?,
+                        };
+                        Some(WVal::Single(v))
+                    }
+                    Target::Fleet(f) => {
+                        let sites = st.sites_of.get(&w).cloned().unwrap_or_default();
+                        let mut out = Vec::with_capacity(sites.len());
+                        let mut failed = false;
+                        for s in sites {
+                            let v = match (wl.kind, wl.replicas) {
+                                (crate::ir::WorkloadKind::Daemon, _) => {
+                                    self.count(CountKey::Site(f, s), wl.name_span, st, d).map(|v| v.total())
+                                }
+                                (crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train, _) => Some(1),
+                                (_, Some(e)) => {
+                                    let site = d.fleets.get(f).and_then(|fl| fl.sites.get(s)).map(|s| s.name.name.clone());
+                                    self.final_count(e, Ctx::Site(f, s), wl.file, st, d, &subject, site)
+                                }
+                                (_, None) => Some(1),
+                            };
+                            match v {
+                                Some(v) => out.push((s, v)),
+                                None => failed = true,
+                            }
+                        }
+                        if failed {
+                            None
+                        } else {
+                            Some(WVal::PerSite(out))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn default_cluster_replicas(&mut self, w: usize, c: usize, st: &mut CountState, d: &Drafts<'a>) -> Option<u32> {
+        let wl = d.workloads.get(w)?;
+        if wl.kind != crate::ir::WorkloadKind::Daemon {
+            return Some(1);
+        }
+        // A daemon runs on every node of the pool it lands on; placement
+        // picks the pool, so count every node of the cluster here.
+        let pools = d.clusters.get(c)?.pools.len();
+        let mut total = 0u32;
+        for p in 0..pools {
+            total = total.saturating_add(self.count(CountKey::Pool(c, p), wl.name_span, st, d)?.total());
+        }
+        Some(total)
+    }
+
+    /// Evaluate a count expression to a whole, non-negative number.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn final_count(
+        &mut self,
+        e: &Expr,
+        ctx: Ctx,
+        file: FileId,
+        st: &mut CountState,
+        d: &Drafts<'a>,
+        subject: &str,
+        site: Option<String>,
+    ) -> Option<u32> {
+        let (q, formula) = self.eval(e, ctx, file, st, d)?;
+        let at = site.as_ref().map(|s| format!(" at site `{s}`")).unwrap_or_default();
+        if !q.is_int() {
+            self.report_once(
+                st,
+                Diagnostic::new(Code::E0301, e.span, format!("{subject}{at} is {q}, not a whole number"))
+                    .label(format!("= {formula} = {q}"))
+                    .help("round with a ratio (`1 per 3 gateways of F` rounds up) or `ceil(…)`/`floor(…)`"),
+            );
+            return None;
+        }
+        if q.n < 0 {
+            self.report_once(
+                st,
+                Diagnostic::new(Code::E0302, e.span, format!("{subject}{at} is {q}, a negative count"))
+                    .label(format!("= {formula} = {q}"))
+                    .help("counts are zero or more; add `min 0` or change the expression"),
+            );
+            return None;
+        }
+        let Ok(v) = u32::try_from(q.n) else {
+            self.report_once(
+                st,
+                Diagnostic::new(Code::E0202, e.span, format!("{subject}{at} is {q}, too large"))
+                    .label("too large")
+                    .help("add a `max`"),
+            );
+            return None;
+        };
+        let trivial = matches!(e.kind, ExprKind::Quantity { .. });
+        self.explanations.push(CountExplanation {
+            span: e.span,
+            subject: subject.to_string(),
+            site,
+            value: v,
+            formula: if trivial { v.to_string() } else { formula },
+        });
+        Some(v)
+    }
+
+    fn overflow(&mut self, span: Span, st: &mut CountState) -> R {
+        self.report_once(
+            st,
+            Diagnostic::new(Code::E0202, span, "this count is too large to compute")
+                .label("overflow")
+                .help("use smaller numbers"),
+        );
+        None
+    }
+
+    fn not_a_count(&mut self, e: &Expr, found: String, help: String) -> R {
+        self.type_error(e.span, "a count", &found, help);
+        None
+    }
+
+    pub(super) fn eval(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
+        match &e.kind {
+            ExprKind::Quantity { number, suffix } => {
+                if !suffix.is_empty() {
+                    let found = self.describe_expr(e);
+                    return self.not_a_count(e, found, "a count is a plain number; remove the unit".into());
+                }
+                let q = Q::parse(number)?;
+                Some((q, q.to_string()))
+            }
+            ExprKind::Paren(inner) => {
+                let (q, f) = self.eval(inner, ctx, file, st, d)?;
+                Some((q, format!("({f})")))
+            }
+            ExprKind::Neg(inner) => {
+                let (q, f) = self.eval(inner, ctx, file, st, d)?;
+                Some((Q { n: -q.n, d: q.d }, format!("-{f}")))
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, fa) = self.eval(lhs, ctx, file, st, d)?;
+                let (b, fb) = self.eval(rhs, ctx, file, st, d)?;
+                if *op == BinOp::Div && b.n == 0 {
+                    self.report_once(
+                        st,
+                        Diagnostic::new(Code::E0305, rhs.span, "division by zero")
+                            .label(format!("{fb} is zero"))
+                            .help("divide by something that is never zero, or use `max(…, 1)`"),
+                    );
+                    return None;
+                }
+                let r = match op {
+                    BinOp::Add => a.add(b),
+                    BinOp::Sub => a.sub(b),
+                    BinOp::Mul => a.mul(b),
+                    BinOp::Div => a.div(b),
+                };
+                let sym = match op {
+                    BinOp::Add => "+",
+                    BinOp::Sub => "-",
+                    BinOp::Mul => "×",
+                    BinOp::Div => "÷",
+                };
+                match r {
+                    Some(q) => Some((q, format!("{fa} {sym} {fb}"))),
+                    None => self.overflow(e.span, st),
+                }
+            }
+            ExprKind::Call { name, args } => {
+                let mut vals = Vec::new();
+                for a in args {
+                    vals.push(self.eval(a, ctx, file, st, d)?);
+                }
+                let arity_ok = match name.name.as_str() {
+                    "min" | "max" => !vals.is_empty(),
+                    "ceil" | "floor" => vals.len() == 1,
+                    _ => {
+                        let mut dg = Diagnostic::new(Code::E0101, name.span, format!("there is no function `{}`", name.name))
+                            .label("unknown function");
+                        dg = match crate::diag::suggest(&name.name, ["min", "max", "ceil", "floor"]) {
+                            Some(s) => dg.help(format!("did you mean `{s}`?")),
+                            None => dg.help("counts can use min(…), max(…), ceil(…) and floor(…)"),
+                        };
+                        self.diags.push(dg);
+                        return None;
+                    }
+                };
+                if !arity_ok {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0201, e.span, format!("`{}` takes {}", name.name, if matches!(name.name.as_str(), "min" | "max") { "one or more values" } else { "one value" }))
+                            .label("wrong number of values")
+                            .help(format!("write `{}(…)` with the right number of values", name.name)),
+                    );
+                    return None;
+                }
+                let shown: Vec<String> = vals.iter().map(|(_, f)| f.clone()).collect();
+                let q = match name.name.as_str() {
+                    "min" => vals.iter().map(|(q, _)| *q).min_by(|a, b| cmp(*a, *b))?,
+                    "max" => vals.iter().map(|(q, _)| *q).max_by(|a, b| cmp(*a, *b))?,
+                    "ceil" => vals.first()?.0.ceil(),
+                    _ => vals.first()?.0.floor(),
+                };
+                Some((q, format!("{}({})", name.name, shown.join(", "))))
+            }
+            ExprKind::Path(p) => {
+                if p.segments.len() == 1 {
+                    if let Some(name) = p.segments.first().map(|s| s.name.as_str()) {
+                        if let Some(info) = self.params.get(name) {
+                            let (ty, val) = (info.ty, info.value.clone());
+                            self.used_params.insert(name.to_string());
+                            return match (ty, val) {
+                                (ParamTy::Int, ParamVal::Int(i)) => Some((Q::int(i128::from(i)), i.to_string())),
+                                (ty, _) => self.not_a_count(e, format!("the {} param `{name}`", ty.name()), "only `int` params can be used in counts".into()),
+                            };
+                        }
+                    }
+                }
+                let id = self.resolve(p, file)?;
+                let (found, help) = if d.fleet_of.contains_key(&id) {
+                    (format!("the fleet `{}`", p.text()), format!("write `gateways of {}` or `sites of {}`", p.text(), p.text()))
+                } else if d.cluster_of.contains_key(&id) {
+                    (format!("the cluster `{}`", p.text()), format!("write `nodes of {}`", p.text()))
+                } else if d.workloads_of.contains_key(&id) {
+                    (format!("`{}`", p.text()), format!("write `replicas of {}`", p.text()))
+                } else {
+                    (format!("the {} `{}`", self.item_kind_name(id), p.text()), "counts use int params and `gateways|sites|nodes|replicas of NAME`".into())
+                };
+                self.not_a_count(e, found, help)
+            }
+            ExprKind::CountRef { unit, unit_span, of } => {
+                let (v, what) = self.count_of(*unit, *unit_span, Some(of), e.span, ctx, file, st, d)?;
+                Some((Q::int(i128::from(v)), format!("{v} {what}")))
+            }
+            ExprKind::Per { amount, per, unit, unit_span, of, .. } => {
+                let (a, fa) = self.eval(amount, ctx, file, st, d)?;
+                let (b, fb) = match per {
+                    Some(p) => self.eval(p, ctx, file, st, d)?,
+                    None => (Q::int(1), "1".into()),
+                };
+                if b.n == 0 {
+                    let span = per.as_ref().map(|p| p.span).unwrap_or(e.span);
+                    self.report_once(
+                        st,
+                        Diagnostic::new(Code::E0305, span, "a ratio per zero")
+                            .label(format!("{fb} is zero"))
+                            .help("the number after `per` must be at least 1"),
+                    );
+                    return None;
+                }
+                let (c, what) = self.count_of(*unit, *unit_span, of.as_ref(), e.span, ctx, file, st, d)?;
+                let Some(q) = a.mul(Q::int(i128::from(c))).and_then(|x| x.div(b)) else {
+                    return self.overflow(e.span, st);
+                };
+                Some((q.ceil(), format!("ceil({fa} × {c} {what} ÷ {fb})")))
+            }
+            ExprKind::Bounded { expr, min, max } => {
+                let (mut q, f) = self.eval(expr, ctx, file, st, d)?;
+                let lo = match min {
+                    Some(m) => Some((self.eval(m, ctx, file, st, d)?, m.span)),
+                    None => None,
+                };
+                let hi = match max {
+                    Some(m) => Some((self.eval(m, ctx, file, st, d)?, m.span)),
+                    None => None,
+                };
+                if let (Some(((l, _), ls)), Some(((h, _), hs))) = (&lo, &hi) {
+                    if cmp(*l, *h) == std::cmp::Ordering::Greater {
+                        self.report_once(
+                            st,
+                            Diagnostic::new(Code::E0303, *ls, format!("`min {l}` is greater than `max {h}`"))
+                                .label("minimum")
+                                .with_secondary(*hs, "maximum")
+                                .help("swap the bounds"),
+                        );
+                        return None;
+                    }
+                }
+                let mut text = f;
+                if let Some(((l, _), _)) = &lo {
+                    if cmp(q, *l) == std::cmp::Ordering::Less {
+                        q = *l;
+                        text = format!("{text}, raised to min {l}");
+                    }
+                }
+                if let Some(((h, _), _)) = &hi {
+                    if cmp(q, *h) == std::cmp::Ordering::Greater {
+                        q = *h;
+                        text = format!("{text}, capped at max {h}");
+                    }
+                }
+                Some((q, text))
+            }
+            _ => {
+                let found = self.describe_expr(e);
+                self.not_a_count(e, found, "write a number, an int param or a ratio such as `1 per 10 gateways of plants`".into())
+            }
+        }
+    }
+
+    /// The number a unit counts: of a named target, or of the context.
+    #[allow(clippy::too_many_arguments)]
+    fn count_of(
+        &mut self,
+        unit: CountUnit,
+        unit_span: Span,
+        of: Option<&crate::syntax::ast::Path>,
+        whole: Span,
+        ctx: Ctx,
+        file: FileId,
+        st: &mut CountState,
+        d: &Drafts<'a>,
+    ) -> Option<(u32, &'static str)> {
+        let word = unit.plural();
+        let Some(of) = of else {
+            return match (ctx, unit) {
+                (Ctx::Site(f, s), CountUnit::Gateways | CountUnit::Nodes) => {
+                    let v = self.count(CountKey::Site(f, s), whole, st, d)?.total();
+                    Some((v, "gateways at the site"))
+                }
+                (Ctx::Site(..), CountUnit::Sites) => Some((1, "site")),
+                (Ctx::Cluster(c), CountUnit::Nodes) => {
+                    let pools = d.clusters.get(c)?.pools.len();
+                    let mut total = 0u32;
+                    for p in 0..pools {
+                        total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, st, d)?.total());
+                    }
+                    Some((total, "nodes"))
+                }
+                _ => {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0306, unit_span, format!("which {word}? nothing here has {word} of its own"))
+                            .label(format!("{word} of what?"))
+                            .help(format!("name what to count: `… per 10 {word} of NAME`")),
+                    );
+                    None
+                }
+            };
+        };
+        let id = self.resolve(of, file)?;
+        let is_model = matches!(self.item(id).map(|i| &i.kind), Some(ItemKind::Block(b)) if b.kind == crate::syntax::ast::BlockKind::Model);
+        match unit {
+            CountUnit::Gateways | CountUnit::Sites | CountUnit::Nodes if d.fleet_of.contains_key(&id) => {
+                let f = *d.fleet_of.get(&id)?;
+                let sites = d.fleets.get(f)?.sites.len();
+                if unit == CountUnit::Sites {
+                    return Some((u32::try_from(sites).unwrap_or(u32::MAX), "sites"));
+                }
+                let mut total = 0u32;
+                for s in 0..sites {
+                    total = total.saturating_add(self.count(CountKey::Site(f, s), whole, st, d)?.total());
+                }
+                Some((total, "gateways"))
+            }
+            CountUnit::Nodes if d.cluster_of.contains_key(&id) => {
+                let c = *d.cluster_of.get(&id)?;
+                let pools = d.clusters.get(c)?.pools.len();
+                let mut total = 0u32;
+                for p in 0..pools {
+                    total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, st, d)?.total());
+                }
+                Some((total, "nodes"))
+            }
+            CountUnit::Replicas if d.workloads_of.contains_key(&id) => {
+                let ws = d.workloads_of.get(&id)?.clone();
+                let mut total = 0u32;
+                for w in ws {
+                    // Models count the replicas of their servers only.
+                    if is_model && d.workloads.get(w).map(|x| x.kind) == Some(crate::ir::WorkloadKind::Train) {
+                        continue;
+                    }
+                    total = total.saturating_add(self.count(CountKey::Workload(w), whole, st, d)?.total());
+                }
+                Some((total, "replicas"))
+            }
+            _ => {
+                let kind = if d.fleet_of.contains_key(&id) {
+                    "a fleet, which has gateways, sites and nodes"
+                } else if d.cluster_of.contains_key(&id) {
+                    "a cluster, which has nodes"
+                } else if d.workloads_of.contains_key(&id) {
+                    "a workload, which has replicas"
+                } else {
+                    "not something that can be counted"
+                };
+                let mut dg = Diagnostic::new(Code::E0306, unit_span, format!("`{}` has no {word}", of.text()))
+                    .label(format!("`{}` is {kind}", of.text()));
+                if let Some(span) = self.name_span(id) {
+                    dg = dg.with_secondary(span, "declared here");
+                }
+                let help = if d.fleet_of.contains_key(&id) {
+                    format!("count `gateways`, `sites` or `nodes` of `{}`", of.text())
+                } else if d.cluster_of.contains_key(&id) {
+                    format!("count `nodes of {}`", of.text())
+                } else {
+                    format!("count `replicas of {}`", of.text())
+                };
+                self.diags.push(dg.help(help));
+                None
+            }
+        }
+    }
+}
+
+fn cmp(a: Q, b: Q) -> std::cmp::Ordering {
+    (a.n * b.d).cmp(&(b.n * a.d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Q;
+
+    #[test]
+    fn rationals_round_exactly() {
+        let q = Q::int(24).div(Q::int(10)).map(|q| q.ceil());
+        assert_eq!(q, Some(Q::int(3)));
+        assert_eq!(Q::parse("0.5").and_then(|h| h.mul(Q::int(3))).map(|q| q.to_string()), Some("3/2".into()));
+        assert_eq!(Q::int(-3).div(Q::int(2)).map(|q| q.ceil()), Some(Q::int(-1)));
+    }
+}

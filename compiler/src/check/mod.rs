@@ -1,0 +1,566 @@
+//! Stage 2, resolve and check: names, types, units, scaling, placement and
+//! capacity. The result is the evaluated IR ([`crate::ir::Solution`]) when
+//! there are no errors, and diagnostics either way.
+
+mod body;
+mod counts;
+mod items;
+pub mod load;
+mod overrides;
+mod place;
+pub mod values;
+
+pub use load::Program;
+pub use overrides::Overrides;
+
+use crate::diag::{self, suggest, Code, Diagnostic};
+use crate::ir;
+use crate::schema;
+use crate::source::{FileId, SourceDb, Span};
+use crate::syntax::ast::{self, BlockKind, ItemKind, Path};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Everything one run of the checker produced.
+#[derive(Debug)]
+pub struct Analysis {
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The evaluated solution; `None` when there are errors.
+    pub solution: Option<ir::Solution>,
+    /// How each count was computed, for hover and inlay hints.
+    pub counts: Vec<counts::CountExplanation>,
+}
+
+impl Analysis {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+}
+
+pub use counts::CountExplanation;
+
+/// Check the program rooted at `root`, applying param overrides.
+pub fn analyze(db: &dyn SourceDb, root: &str, overrides: &Overrides) -> Analysis {
+    let (mut program, mut diags) = load::load(db, root);
+    let overrides_files = overrides.add_sources(&mut program.sources);
+    let prog = &program;
+    let (solution, counts, more) = {
+        let mut a = Analyzer::new(prog);
+        a.run(overrides, overrides_files);
+        let solution = if a.diags.iter().any(|d| d.is_error()) || diags.iter().any(|d| d.is_error()) {
+            None
+        } else {
+            a.solution.take()
+        };
+        (solution, std::mem::take(&mut a.explanations), std::mem::take(&mut a.diags))
+    };
+    diags.extend(more);
+    diag::sort(&mut diags);
+    diags.dedup();
+    Analysis {
+        solution: if diags.iter().any(|d| d.is_error()) { None } else { solution },
+        program,
+        diagnostics: diags,
+        counts,
+    }
+}
+
+/// Identity of an item: its file and index in that file's unit.
+pub type ItemId = (FileId, usize);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamTy {
+    Int,
+    Bool,
+    String,
+    Cpu,
+    Memory,
+    Duration,
+}
+
+impl ParamTy {
+    fn parse(s: &str) -> Option<ParamTy> {
+        Some(match s {
+            "int" => ParamTy::Int,
+            "bool" => ParamTy::Bool,
+            "string" => ParamTy::String,
+            "cpu" => ParamTy::Cpu,
+            "memory" => ParamTy::Memory,
+            "duration" => ParamTy::Duration,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamTy::Int => "int",
+            ParamTy::Bool => "bool",
+            ParamTy::String => "string",
+            ParamTy::Cpu => "cpu",
+            ParamTy::Memory => "memory",
+            ParamTy::Duration => "duration",
+        }
+    }
+
+    fn schema_ty(self) -> schema::Ty {
+        match self {
+            ParamTy::Int => schema::Ty::Int,
+            ParamTy::Bool => schema::Ty::Bool,
+            ParamTy::String => schema::Ty::Str,
+            ParamTy::Cpu => schema::Ty::Cpu,
+            ParamTy::Memory => schema::Ty::Memory,
+            ParamTy::Duration => schema::Ty::Duration,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamVal {
+    Int(i64),
+    Bool(bool),
+    Str(String),
+    Cpu(u64),
+    Memory(u64),
+    Duration(u64),
+}
+
+impl ParamVal {
+    /// A number to compare with bounds (`None` for bool/string).
+    fn magnitude(&self) -> Option<i128> {
+        match self {
+            ParamVal::Int(i) => Some(i128::from(*i)),
+            ParamVal::Cpu(c) => Some(i128::from(*c)),
+            ParamVal::Memory(m) => Some(i128::from(*m)),
+            ParamVal::Duration(d) => Some(i128::from(*d)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ParamVal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamVal::Int(i) => write!(f, "{i}"),
+            ParamVal::Bool(b) => write!(f, "{b}"),
+            ParamVal::Str(s) => write!(f, "{s}"),
+            ParamVal::Cpu(c) => write!(f, "{}", values::format_cpu(*c)),
+            ParamVal::Memory(m) => write!(f, "{}", values::format_memory(*m)),
+            ParamVal::Duration(d) => write!(f, "{}", values::format_duration(*d)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamInfo {
+    pub ty: ParamTy,
+    pub value: ParamVal,
+    pub source: ir::ValueSource,
+    pub span: Span,
+    pub min: Option<(ParamVal, Span)>,
+    pub max: Option<(ParamVal, Span)>,
+    pub label: Option<String>,
+}
+
+pub(crate) struct Analyzer<'a> {
+    prog: &'a Program,
+    diags: Vec<Diagnostic>,
+    /// Names visible to user code (root and path-imported files).
+    user_scope: HashMap<&'a str, ItemId>,
+    /// Names of each stdlib module.
+    std_scopes: HashMap<&'a str, HashMap<&'a str, ItemId>>,
+    /// Modules imported by user files.
+    imported_std: BTreeSet<String>,
+    /// (file, module) pairs actually used, for unused-import warnings.
+    used_std: BTreeSet<(FileId, String)>,
+    params: BTreeMap<String, ParamInfo>,
+    used_params: BTreeSet<String>,
+    solution: Option<ir::Solution>,
+    explanations: Vec<counts::CountExplanation>,
+}
+
+impl<'a> Analyzer<'a> {
+    fn new(prog: &'a Program) -> Analyzer<'a> {
+        Analyzer {
+            prog,
+            diags: Vec::new(),
+            user_scope: HashMap::new(),
+            std_scopes: HashMap::new(),
+            imported_std: BTreeSet::new(),
+            used_std: BTreeSet::new(),
+            params: BTreeMap::new(),
+            used_params: BTreeSet::new(),
+            solution: None,
+            explanations: Vec::new(),
+        }
+    }
+
+    pub(crate) fn item(&self, id: ItemId) -> Option<&'a ast::Item> {
+        self.prog.unit(id.0)?.items.get(id.1)
+    }
+
+    pub(crate) fn block(&self, id: ItemId) -> Option<&'a ast::Block> {
+        match &self.item(id)?.kind {
+            ItemKind::Block(b) | ItemKind::Solution(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn run(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) {
+        self.collect_names();
+        for (_, module, _) in &self.prog.std_imports {
+            self.imported_std.insert(module.clone());
+        }
+        self.collect_params();
+        self.apply_overrides(overrides, files);
+        let model = self.build();
+        self.solution = model;
+        self.unused_warnings();
+    }
+
+    /// Register every item name; report duplicates.
+    fn collect_names(&mut self) {
+        let prog = self.prog;
+        for unit in &prog.units {
+            let std_module = prog
+                .std_modules
+                .iter()
+                .find(|(_, f)| **f == unit.file)
+                .map(|(m, _)| m.as_str());
+            if std_module.is_none() && !prog.user_files.contains(&unit.file) {
+                continue;
+            }
+            for (idx, item) in unit.items.iter().enumerate() {
+                let name = match &item.kind {
+                    ItemKind::Block(b) => &b.name,
+                    ItemKind::Param(p) => &p.name,
+                    _ => continue,
+                };
+                let scope = match std_module {
+                    Some(m) => self.std_scopes.entry(m).or_default(),
+                    None => &mut self.user_scope,
+                };
+                if let Some(prev) = scope.get(name.name.as_str()).copied() {
+                    let prev_span = self.name_span(prev).unwrap_or(name.span);
+                    self.diags.push(
+                        Diagnostic::new(Code::E0102, name.span, format!("`{}` is defined twice", name.name))
+                            .label("defined again here")
+                            .with_secondary(prev_span, "first defined here")
+                            .help("every item needs its own name; rename one of them"),
+                    );
+                    continue;
+                }
+                let scope = match std_module {
+                    Some(m) => self.std_scopes.entry(m).or_default(),
+                    None => &mut self.user_scope,
+                };
+                scope.insert(name.name.as_str(), (unit.file, idx));
+            }
+        }
+    }
+
+    pub(crate) fn name_span(&self, id: ItemId) -> Option<Span> {
+        match &self.item(id)?.kind {
+            ItemKind::Block(b) | ItemKind::Solution(b) => Some(b.name.span),
+            ItemKind::Param(p) => Some(p.name.span),
+            _ => None,
+        }
+    }
+
+    /// What kind of thing an item is, for messages.
+    pub(crate) fn item_kind_name(&self, id: ItemId) -> &'static str {
+        match self.item(id).map(|i| &i.kind) {
+            Some(ItemKind::Block(b)) => {
+                if b.template.is_some() {
+                    "template"
+                } else {
+                    b.kind.keyword()
+                }
+            }
+            Some(ItemKind::Param(_)) => "param",
+            _ => "item",
+        }
+    }
+
+    /// Resolve a path to an item. Reports unknown names with suggestions.
+    pub(crate) fn resolve(&mut self, p: &Path, from: FileId) -> Option<ItemId> {
+        let names: Vec<&str> = p.segments.iter().map(|s| s.name.as_str()).collect();
+        let from_std = self.prog.is_std(from);
+        match names.as_slice() {
+            [name] => {
+                if from_std {
+                    // Inside a stdlib module: its own names, then the prelude.
+                    let module = self
+                        .prog
+                        .std_modules
+                        .iter()
+                        .find(|(_, f)| **f == from)
+                        .map(|(m, _)| m.clone());
+                    if let Some(id) = module
+                        .as_deref()
+                        .and_then(|m| self.std_scopes.get(m))
+                        .and_then(|s| s.get(name))
+                    {
+                        return Some(*id);
+                    }
+                }
+                if let Some(id) = self.user_scope.get(name).filter(|_| !from_std) {
+                    if let Some(ItemKind::Param(_)) = self.item(*id).map(|i| &i.kind) {
+                        self.used_params.insert(name.to_string());
+                    }
+                    return Some(*id);
+                }
+                if let Some(id) = self.std_scopes.get(crate::stdlib::PRELUDE).and_then(|s| s.get(name)) {
+                    return Some(*id);
+                }
+                let mut candidates: Vec<&str> = if from_std { Vec::new() } else { self.user_scope.keys().copied().collect() };
+                if let Some(prelude) = self.std_scopes.get(crate::stdlib::PRELUDE) {
+                    candidates.extend(prelude.keys().copied());
+                }
+                candidates.sort_unstable();
+                let mut d = Diagnostic::new(Code::E0101, p.span, format!("cannot find `{name}`"))
+                    .label("not defined");
+                d = match suggest(name, candidates.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => {
+                        // Perhaps it lives in a stdlib module.
+                        let hit = self
+                            .std_scopes
+                            .iter()
+                            .find(|(_, s)| s.contains_key(name))
+                            .map(|(m, _)| m.to_string());
+                        match hit {
+                            Some(m) => d.help(format!("write `std.{m}.{name}` (with `import std.{m}`)")),
+                            None => d.help("declare it, or check the spelling"),
+                        }
+                    }
+                };
+                self.diags.push(d);
+                None
+            }
+            ["std", module, name] => {
+                let module = *module;
+                if !from_std && !self.imported_std.contains(module) {
+                    let known = crate::stdlib::module(module).is_some();
+                    let mut d = Diagnostic::new(
+                        Code::E0101,
+                        p.span,
+                        format!("`std.{module}` is not imported"),
+                    )
+                    .label("module not imported");
+                    d = if known {
+                        d.help(format!("add `import std.{module}` at the top of the file"))
+                    } else {
+                        match suggest(module, crate::stdlib::MODULES.iter().map(|(n, _)| *n)) {
+                            Some(s) => d.help(format!("did you mean `std.{s}`?")),
+                            None => d.help("the stdlib modules are std.cloud, std.devices, std.ml, std.runtimes and std.services"),
+                        }
+                    };
+                    self.diags.push(d);
+                    return None;
+                }
+                self.used_std.insert((from, module.to_string()));
+                let scope = self.std_scopes.get(module);
+                if let Some(id) = scope.and_then(|s| s.get(name)) {
+                    return Some(*id);
+                }
+                let mut candidates: Vec<&str> = scope.map(|s| s.keys().copied().collect()).unwrap_or_default();
+                candidates.sort_unstable();
+                let mut d = Diagnostic::new(Code::E0101, p.span, format!("`std.{module}` has no `{name}`"))
+                    .label("not in this module");
+                d = match suggest(name, candidates.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `std.{module}.{s}`?")),
+                    None => d.help(format!("`std.{module}` has: {}", candidates.join(", "))),
+                };
+                self.diags.push(d);
+                None
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::new(Code::E0101, p.span, format!("cannot find `{}`", p.text()))
+                        .label("not defined")
+                        .help("refer to an item by its name, or to a stdlib item as `std.module.name`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Resolve and require a block of one of `kinds`.
+    pub(crate) fn resolve_kind(&mut self, p: &Path, from: FileId, kinds: &[BlockKind], expected: &str) -> Option<ItemId> {
+        let id = self.resolve(p, from)?;
+        let ok = matches!(self.item(id).map(|i| &i.kind), Some(ItemKind::Block(b)) if kinds.contains(&b.kind) && b.template.is_none());
+        if ok {
+            return Some(id);
+        }
+        let kind = self.item_kind_name(id);
+        let mut d = Diagnostic::new(
+            Code::E0108,
+            p.span,
+            format!("expected {expected}, found {kind} `{}`", p.text()),
+        )
+        .label(format!("this is a {kind}"));
+        if let Some(span) = self.name_span(id) {
+            d = d.with_secondary(span, format!("`{}` is declared as a {kind} here", p.text()));
+        }
+        self.diags.push(d.help(format!("name {expected} here")));
+        None
+    }
+
+    fn collect_params(&mut self) {
+        let prog = self.prog;
+        for file in &prog.user_files {
+            let Some(unit) = prog.unit(*file) else { continue };
+            for item in &unit.items {
+                let ItemKind::Param(p) = &item.kind else { continue };
+                self.param(p);
+            }
+        }
+    }
+
+    fn param(&mut self, p: &'a ast::Param) {
+        let Some(ty) = ParamTy::parse(&p.ty.name) else {
+            let mut d = Diagnostic::new(Code::E0209, p.ty.span, format!("`{}` is not a param type", p.ty.name))
+                .label("unknown type");
+            d = match suggest(&p.ty.name, schema::PARAM_TYPES.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("param types are {}", schema::PARAM_TYPES.join(", "))),
+            };
+            self.diags.push(d);
+            return;
+        };
+        let sty = ty.schema_ty();
+        let mut min = None;
+        let mut max = None;
+        let mut label = None;
+        if let Some(body) = &p.body {
+            let view = self.view(body, &schema::PARAM, "a param", p.name.span, None);
+            for (which, slot) in [("min", &mut min), ("max", &mut max)] {
+                if let Some(a) = view.attr(which) {
+                    if matches!(ty, ParamTy::Bool | ParamTy::String) {
+                        self.diags.push(
+                            Diagnostic::new(Code::E0110, a.key.span, format!("a {} param has no `{which}`", ty.name()))
+                                .label("bounds need a number")
+                                .help("remove it"),
+                        );
+                        continue;
+                    }
+                    if let Some(s) = self.scalar(&a.value, &sty) {
+                        *slot = scalar_to_param(s).map(|v| (v, a.value.span));
+                    }
+                }
+            }
+            label = self.get_str(&view, &schema::PARAM, "label").map(|(s, _)| s);
+        }
+        if let (Some((lo, lo_span)), Some((hi, hi_span))) = (&min, &max) {
+            if lo.magnitude() > hi.magnitude() {
+                self.diags.push(
+                    Diagnostic::new(Code::E0303, *lo_span, format!("`min = {lo}` is greater than `max = {hi}`"))
+                        .label("minimum")
+                        .with_secondary(*hi_span, "maximum")
+                        .help("swap them, or fix one"),
+                );
+            }
+        }
+        let value = match &p.default {
+            Some(e) => match self.scalar(e, &sty).and_then(scalar_to_param) {
+                Some(v) => v,
+                None => return,
+            },
+            None => {
+                self.diags.push(
+                    Diagnostic::new(Code::E0106, p.name.span, format!("param `{}` has no default", p.name.name))
+                        .label("no value")
+                        .help(format!("write `param {}: {} = VALUE`", p.name.name, ty.name())),
+                );
+                return;
+            }
+        };
+        let span = p.default.as_ref().map(|e| e.span).unwrap_or(p.name.span);
+        self.check_bounds(&value, &min, &max, span, Code::E0202, &p.name.name);
+        self.params.insert(
+            p.name.name.clone(),
+            ParamInfo {
+                ty,
+                value,
+                source: ir::ValueSource::Default,
+                span,
+                min,
+                max,
+                label,
+            },
+        );
+    }
+
+    /// Report a value outside its param's bounds.
+    fn check_bounds(
+        &mut self,
+        value: &ParamVal,
+        min: &Option<(ParamVal, Span)>,
+        max: &Option<(ParamVal, Span)>,
+        span: Span,
+        code: Code,
+        name: &str,
+    ) -> bool {
+        let m = value.magnitude();
+        for (bound, is_min) in [(min, true), (max, false)] {
+            let Some((b, bspan)) = bound else { continue };
+            let out = if is_min { m < b.magnitude() } else { m > b.magnitude() };
+            if out {
+                let word = if is_min { "below its minimum" } else { "above its maximum" };
+                self.diags.push(
+                    Diagnostic::new(code, span, format!("`{name} = {value}` is {word} {b}"))
+                        .label(format!("{word} {b}"))
+                        .with_secondary(*bspan, if is_min { "minimum set here" } else { "maximum set here" })
+                        .help(format!(
+                            "use a value from {} to {}",
+                            min.as_ref().map(|(v, _)| v.to_string()).unwrap_or_else(|| "…".into()),
+                            max.as_ref().map(|(v, _)| v.to_string()).unwrap_or_else(|| "…".into())
+                        )),
+                );
+                return false;
+            }
+        }
+        true
+    }
+
+    fn unused_warnings(&mut self) {
+        let mut unused = Vec::new();
+        for (file, module, span) in &self.prog.std_imports {
+            if !self.used_std.contains(&(*file, module.clone())) && module != crate::stdlib::PRELUDE {
+                unused.push(
+                    Diagnostic::new(Code::W0101, *span, format!("`std.{module}` is imported but not used"))
+                        .label("unused import")
+                        .help("remove the import"),
+                );
+            }
+        }
+        for (name, info) in &self.params {
+            if !self.used_params.contains(name) {
+                let span = self
+                    .user_scope
+                    .get(name.as_str())
+                    .and_then(|id| self.name_span(*id))
+                    .unwrap_or(info.span);
+                unused.push(
+                    Diagnostic::new(Code::W0102, span, format!("param `{name}` is never used"))
+                        .label("unused parameter")
+                        .help("use it in a count or a field, or remove it"),
+                );
+            }
+        }
+        self.diags.extend(unused);
+    }
+}
+
+fn scalar_to_param(s: body::Scalar) -> Option<ParamVal> {
+    Some(match s {
+        body::Scalar::Int(i) => ParamVal::Int(i),
+        body::Scalar::Bool(b) => ParamVal::Bool(b),
+        body::Scalar::Str(s) => ParamVal::Str(s),
+        body::Scalar::Cpu(c) => ParamVal::Cpu(c),
+        body::Scalar::Memory(m) => ParamVal::Memory(m),
+        body::Scalar::Duration(d) => ParamVal::Duration(d),
+        body::Scalar::Number(n) => ParamVal::Int(n.parse().ok()?),
+        body::Scalar::Word(w) => ParamVal::Str(w),
+    })
+}

@@ -1,0 +1,397 @@
+//! The evaluated IR: a fully resolved solution with every default applied,
+//! every count a number and every workload placed per site. Backends, the
+//! planner and the language server read only this (and spans for
+//! navigation); none of them sees syntax.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Solution {
+    pub name: String,
+    pub version: String,
+    pub namespace: String,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub params: Vec<ParamValue>,
+    pub clusters: Vec<Cluster>,
+    pub fleets: Vec<Fleet>,
+    pub workloads: Vec<Workload>,
+    pub models: Vec<Model>,
+    /// Capacity per node group, for `plan` and the backends' quotas.
+    pub capacity: Vec<NodeGroupCapacity>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Value {
+    Int(i64),
+    Bool(bool),
+    String(String),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::String(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValueSource {
+    Default,
+    ValuesFile,
+    CommandLine,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParamValue {
+    pub name: String,
+    pub ty: String,
+    /// The value as source text (`2`, `500m`, `"eu"`).
+    pub value: String,
+    pub source: ValueSource,
+    pub label: Option<String>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceProfile {
+    /// The path it was named by, e.g. `std.devices.jetson_orin_nano`.
+    pub name: String,
+    pub arch: String,
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub gpu: u32,
+    pub accelerator: Option<String>,
+    pub storage_bytes: Option<u64>,
+    pub power: String,
+    pub instance_type: Option<String>,
+    pub reserve_cpu_millis: u64,
+    pub reserve_memory_bytes: u64,
+}
+
+impl DeviceProfile {
+    pub fn allocatable_cpu(&self) -> u64 {
+        self.cpu_millis.saturating_sub(self.reserve_cpu_millis)
+    }
+    pub fn allocatable_memory(&self) -> u64 {
+        self.memory_bytes.saturating_sub(self.reserve_memory_bytes)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Provider {
+    Aws {
+        region: String,
+        vpc_cidr: String,
+        zones: u32,
+    },
+    Vsphere {
+        datacenter: String,
+        cluster: String,
+        datastore: String,
+        network: String,
+        template: String,
+        folder: Option<String>,
+    },
+    Baremetal {
+        hosts: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Cluster {
+    pub name: String,
+    pub provider: Provider,
+    pub distribution: String,
+    pub version: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// The default pool (named `default`) first, then declared pools.
+    pub pools: Vec<Pool>,
+}
+
+impl Cluster {
+    pub fn total_nodes(&self) -> u32 {
+        self.pools.iter().map(|p| p.nodes).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Pool {
+    pub name: String,
+    pub node: DeviceProfile,
+    pub nodes: u32,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Runtime {
+    pub name: String,
+    /// `kubernetes` or `compose`.
+    pub kind: String,
+    pub standby: bool,
+    pub schedules: bool,
+    pub autoscale: bool,
+    pub daemons: bool,
+    pub version: Option<String>,
+}
+
+impl Runtime {
+    pub fn is_kubernetes(&self) -> bool {
+        self.kind == "kubernetes"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Fleet {
+    pub name: String,
+    pub device: DeviceProfile,
+    pub runtime: Runtime,
+    /// Host of the Kubernetes server (k3s/microk8s fleets).
+    pub server: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub sites: Vec<Site>,
+}
+
+impl Fleet {
+    pub fn total_gateways(&self) -> u32 {
+        self.sites.iter().map(|s| s.gateways).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Site {
+    pub name: String,
+    pub gateways: u32,
+    pub standby: u32,
+    /// Gateway host names, expanded from the pattern.
+    pub hosts: Vec<String>,
+    /// Standby device host names (numbered after the gateways).
+    pub standby_hosts: Vec<String>,
+    /// Fleet labels overlaid with the site's own.
+    pub labels: BTreeMap<String, String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    Service,
+    Daemon,
+    Job,
+    /// A model server (`model … serve on …`).
+    Serve,
+    /// A model training job (`model … train on …`).
+    Train,
+}
+
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Service => "service",
+            WorkloadKind::Daemon => "daemon",
+            WorkloadKind::Job => "job",
+            WorkloadKind::Serve => "serve",
+            WorkloadKind::Train => "train",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "tier", rename_all = "lowercase")]
+pub enum Placement {
+    Cluster {
+        cluster: String,
+        pool: String,
+        /// Replicas in total (for daemons, the pool's node count).
+        replicas: u32,
+    },
+    Fleet {
+        fleet: String,
+        sites: Vec<SitePlacement>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SitePlacement {
+    pub site: String,
+    /// Replicas at this site (for daemons, one per gateway).
+    pub replicas: u32,
+    /// Copies placed on each gateway (ceil(replicas ÷ gateways)).
+    pub per_node: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretSource {
+    Env,
+    File,
+    Vault,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretRef {
+    /// Environment variable the workload sees.
+    pub name: String,
+    pub source: SecretSource,
+    /// Where the value lives: env var name, file path or vault path.
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Volume {
+    pub name: String,
+    pub mount: String,
+    pub size_bytes: Option<u64>,
+    pub host_path: Option<String>,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceMount {
+    pub host: String,
+    pub container: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Container {
+    pub image: String,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+    pub cpu_millis: u64,
+    pub cpu_limit_millis: u64,
+    pub memory_bytes: u64,
+    pub gpu: u32,
+    pub env: BTreeMap<String, String>,
+    pub secrets: Vec<SecretRef>,
+    pub volumes: Vec<Volume>,
+    pub devices: Vec<DeviceMount>,
+    pub privileged: bool,
+    pub user: u32,
+    pub port: Option<u16>,
+    pub protocol: String,
+    pub health: Option<String>,
+    pub metrics: Option<String>,
+    /// Architectures the image supports; empty means any.
+    pub arch: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Autoscale {
+    pub min: u32,
+    pub max: u32,
+    pub cpu_percent: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rollout {
+    pub max_unavailable: u32,
+    pub max_surge: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Selector {
+    pub key: String,
+    pub value: String,
+    pub negated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelRef {
+    pub model: String,
+    pub format: String,
+    pub version: String,
+    pub artifact: String,
+    pub checksum: Option<String>,
+    /// Name of the serving runtime, for servers.
+    pub serving: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Workload {
+    /// Unique name; for models, `<model>-serve` / `<model>-train`.
+    pub name: String,
+    pub kind: WorkloadKind,
+    pub docs: Vec<String>,
+    pub placement: Placement,
+    pub selectors: Vec<Selector>,
+    pub container: Container,
+    pub schedule: Option<String>,
+    pub backoff: u32,
+    pub deadline_secs: u64,
+    pub critical: bool,
+    pub public: bool,
+    pub talks_to: Vec<String>,
+    pub autoscale: Option<Autoscale>,
+    pub rollout: Rollout,
+    pub labels: BTreeMap<String, String>,
+    pub model: Option<ModelRef>,
+    /// The template it was made from, if any.
+    pub template: Option<String>,
+}
+
+impl Workload {
+    pub fn total_replicas(&self) -> u32 {
+        match &self.placement {
+            Placement::Cluster { replicas, .. } => *replicas,
+            Placement::Fleet { sites, .. } => sites.iter().map(|s| s.replicas).sum(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Alert {
+    pub metric: String,
+    pub op: String,
+    pub threshold: String,
+    pub for_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub format: String,
+    pub version: String,
+    pub artifact: String,
+    pub checksum: Option<String>,
+    pub train: Option<String>,
+    pub serve: Vec<String>,
+    pub alerts: Vec<Alert>,
+    pub monitor_interval_secs: u64,
+}
+
+/// What one node of a group carries (fleets: per gateway of a site;
+/// clusters: per pool, summed over its nodes).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeGroupCapacity {
+    pub tier: String,
+    /// `plants/plant_a` or `cloud/default`.
+    pub group: String,
+    pub device: String,
+    pub nodes: u32,
+    /// Per node for fleets; for the whole pool for clusters.
+    pub per_node: bool,
+    pub cpu_capacity_millis: u64,
+    pub memory_capacity_bytes: u64,
+    pub gpu_capacity: u32,
+    pub cpu_used_millis: u64,
+    pub memory_used_bytes: u64,
+    pub gpu_used: u32,
+    pub contributors: Vec<Contributor>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Contributor {
+    pub workload: String,
+    pub copies: u32,
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub gpu: u32,
+}

@@ -1,0 +1,177 @@
+//! `iotc plan`: a readable summary of the evaluated solution per tier —
+//! each workload, where it runs, replicas per site and in total, and what
+//! each node group carries against its capacity. Pure: IR in, text out.
+
+use crate::check::values::{format_cpu, format_memory};
+use crate::ir::{NodeGroupCapacity, Placement, Solution, Workload};
+use std::fmt::Write;
+
+fn pct(used: u64, cap: u64) -> String {
+    if cap == 0 {
+        return "-".into();
+    }
+    format!("{}%", used.saturating_mul(100) / cap)
+}
+
+fn capacity_line(c: &NodeGroupCapacity) -> String {
+    let scope = if c.per_node { "per gateway" } else { "pool total" };
+    let mut s = format!(
+        "{scope}: cpu {} / {} ({}), memory {} / {} ({})",
+        format_cpu(c.cpu_used_millis),
+        format_cpu(c.cpu_capacity_millis),
+        pct(c.cpu_used_millis, c.cpu_capacity_millis),
+        format_memory(c.memory_used_bytes),
+        format_memory(c.memory_capacity_bytes),
+        pct(c.memory_used_bytes, c.memory_capacity_bytes),
+    );
+    if c.gpu_capacity > 0 || c.gpu_used > 0 {
+        let _ = write!(s, ", gpu {} / {}", c.gpu_used, c.gpu_capacity);
+    }
+    s
+}
+
+fn resources(w: &Workload) -> String {
+    let mut s = format!("{} cpu, {}", format_cpu(w.container.cpu_millis), format_memory(w.container.memory_bytes));
+    if w.container.gpu > 0 {
+        let _ = write!(s, ", {} gpu", w.container.gpu);
+    }
+    s
+}
+
+fn kind(w: &Workload) -> String {
+    let mut k = w.kind.as_str().to_string();
+    if w.schedule.is_some() {
+        k.push_str(" (cron)");
+    }
+    k
+}
+
+/// Render the plan as text.
+pub fn render(sol: &Solution) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "solution {} {} (namespace {})", sol.name, sol.version, sol.namespace);
+    if !sol.params.is_empty() {
+        let _ = writeln!(out, "\nparams");
+        for p in &sol.params {
+            let bounds = match (&p.min, &p.max) {
+                (Some(a), Some(b)) => format!(" [{a}..{b}]"),
+                (Some(a), None) => format!(" [{a}..]"),
+                (None, Some(b)) => format!(" [..{b}]"),
+                _ => String::new(),
+            };
+            let src = match p.source {
+                crate::ir::ValueSource::Default => "default",
+                crate::ir::ValueSource::ValuesFile => "values file",
+                crate::ir::ValueSource::CommandLine => "--set",
+            };
+            let _ = writeln!(out, "  {} = {} ({src}){bounds}", p.name, p.value);
+        }
+    }
+    if !sol.clusters.is_empty() {
+        let _ = writeln!(out, "\ncloud tier");
+    }
+    for c in &sol.clusters {
+        let provider = match &c.provider {
+            crate::ir::Provider::Aws { region, .. } => format!("aws {region}"),
+            crate::ir::Provider::Vsphere { datacenter, .. } => format!("vsphere {datacenter}"),
+            crate::ir::Provider::Baremetal { hosts } => format!("baremetal, {} hosts", hosts.len()),
+        };
+        let _ = writeln!(out, "  cluster {} ({provider}, {}), {} nodes", c.name, c.distribution, c.total_nodes());
+        for p in &c.pools {
+            let _ = writeln!(out, "    pool {}: {} × {}", p.name, p.nodes, p.node.name);
+            for w in &sol.workloads {
+                if let Placement::Cluster { cluster, pool, replicas } = &w.placement {
+                    if cluster == &c.name && pool == &p.name {
+                        let auto = w
+                            .autoscale
+                            .as_ref()
+                            .map(|a| format!(" (autoscale {}..{} at {}% cpu)", a.min, a.max, a.cpu_percent))
+                            .unwrap_or_default();
+                        let _ = writeln!(out, "      {:<12} {:<30} replicas {:>4}{auto}   {}", kind(w), w.name, replicas, resources(w));
+                    }
+                }
+            }
+            if let Some(cap) = sol.capacity.iter().find(|x| x.group == format!("{}/{}", c.name, p.name)) {
+                let _ = writeln!(out, "      {}", capacity_line(cap));
+            }
+        }
+    }
+    if !sol.fleets.is_empty() {
+        let _ = writeln!(out, "\nedge tier");
+    }
+    for f in &sol.fleets {
+        let standby: u32 = f.sites.iter().map(|s| s.standby).sum();
+        let _ = writeln!(
+            out,
+            "  fleet {} ({}, {}), {} sites, {} gateways{}",
+            f.name,
+            f.device.name,
+            f.runtime.name,
+            f.sites.len(),
+            f.total_gateways(),
+            if standby > 0 { format!(" + {standby} standby") } else { String::new() }
+        );
+        for s in &f.sites {
+            let hosts = match (s.hosts.first(), s.hosts.last()) {
+                (Some(a), Some(b)) if s.hosts.len() > 1 => format!("{a} … {b}"),
+                (Some(a), _) => a.clone(),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "    site {}: {} gateways{}, {hosts}",
+                s.name,
+                s.gateways,
+                if s.standby > 0 { format!(" + {} standby", s.standby) } else { String::new() }
+            );
+            for w in &sol.workloads {
+                if let Placement::Fleet { fleet, sites } = &w.placement {
+                    if fleet != &f.name {
+                        continue;
+                    }
+                    if let Some(sp) = sites.iter().find(|x| x.site == s.name) {
+                        let _ = writeln!(
+                            out,
+                            "      {:<12} {:<30} replicas {:>4} ({} per gateway)   {}",
+                            kind(w),
+                            w.name,
+                            sp.replicas,
+                            sp.per_node,
+                            resources(w)
+                        );
+                    }
+                }
+            }
+            if let Some(cap) = sol.capacity.iter().find(|x| x.group == format!("{}/{}", f.name, s.name)) {
+                let _ = writeln!(out, "      {}", capacity_line(cap));
+            }
+        }
+    }
+    let fleet_workloads: Vec<&Workload> = sol.workloads.iter().filter(|w| matches!(w.placement, Placement::Fleet { .. })).collect();
+    if !fleet_workloads.is_empty() {
+        let _ = writeln!(out, "\ntotals");
+        for w in &sol.workloads {
+            let where_ = match &w.placement {
+                Placement::Cluster { cluster, .. } => format!("cluster {cluster}"),
+                Placement::Fleet { fleet, sites } => format!("fleet {fleet}, {} sites", sites.len()),
+            };
+            let _ = writeln!(out, "  {:<30} {:>5} replicas on {where_}", w.name, w.total_replicas());
+        }
+    }
+    if !sol.models.is_empty() {
+        let _ = writeln!(out, "\nmodels");
+        for m in &sol.models {
+            let _ = writeln!(
+                out,
+                "  {} {} v{}: train {}, serve {}{}",
+                m.name,
+                m.format,
+                m.version,
+                m.train.as_deref().unwrap_or("-"),
+                if m.serve.is_empty() { "-".to_string() } else { m.serve.join(", ") },
+                if m.alerts.is_empty() { String::new() } else { format!(", {} alert(s)", m.alerts.len()) }
+            );
+        }
+    }
+    out
+}
