@@ -220,15 +220,8 @@ impl fmt::Display for FleetWorkload {
             let name = self.service_name(i);
             let on_cloud = i % 2 == 0;
             writeln!(f)?;
-            writeln!(
-                f,
-                "service {name} on {} {{",
-                if on_cloud { "cloud" } else { "edge" }
-            )?;
-            writeln!(
-                f,
-                "  image    = \"registry.example.com/bench/{name}:1.0.0\""
-            )?;
+            writeln!(f, "service {name} on {} {{", if on_cloud { "cloud" } else { "edge" })?;
+            writeln!(f, "  image    = \"registry.example.com/bench/{name}:1.0.0\"")?;
             writeln!(f, "  port     = {}", 8000 + i % 1000)?;
             if on_cloud {
                 writeln!(
@@ -260,9 +253,7 @@ impl fmt::Display for FleetWorkload {
 mod tests {
     use super::*;
     use iotc_compiler::source::FileId;
-    use iotc_compiler::syntax::ast::{
-        Block, BlockKind, Expr, ExprKind, ItemKind, NestedBlock, SourceUnit, StmtKind,
-    };
+    use iotc_compiler::syntax::ast::{Block, BlockKind, Expr, ExprKind, ItemKind, NestedBlock, SourceUnit, StmtKind};
     use iotc_compiler::syntax::parse;
 
     fn parsed(services: usize, sites: usize) -> SourceUnit {
@@ -311,10 +302,7 @@ mod tests {
             .filter(|i| matches!(i.kind, ItemKind::Import(_)))
             .count();
         assert_eq!(imports, 2);
-        assert!(unit
-            .items
-            .iter()
-            .any(|i| matches!(i.kind, ItemKind::Solution(_))));
+        assert!(unit.items.iter().any(|i| matches!(i.kind, ItemKind::Solution(_))));
     }
 
     #[test]
@@ -377,17 +365,11 @@ mod tests {
         let unit = parsed(1000, 200);
         assert_eq!(blocks(&unit, BlockKind::Service).len(), 1000);
         for svc in blocks(&unit, BlockKind::Service) {
-            let Some(ExprKind::Quantity { number, .. }) =
-                attr(&svc.body.stmts, "port").map(|e| &e.kind)
-            else {
+            let Some(ExprKind::Quantity { number, .. }) = attr(&svc.body.stmts, "port").map(|e| &e.kind) else {
                 panic!("{}: no port", svc.name.name);
             };
             let port = number.parse::<u32>().unwrap_or(0);
-            assert!(
-                (1..=65535).contains(&port),
-                "{}: port {port}",
-                svc.name.name
-            );
+            assert!((1..=65535).contains(&port), "{}: port {port}", svc.name.name);
         }
     }
 
@@ -448,8 +430,7 @@ mod tests {
         let reserved = |key| reserve.and_then(|r| attr(r, key)).and_then(amount);
         Some(Capacity {
             cpu_millis: amount(attr(stmts, "cpu")?)?.saturating_sub(reserved("cpu").unwrap_or(0)),
-            memory_mib: amount(attr(stmts, "memory")?)?
-                .saturating_sub(reserved("memory").unwrap_or(0)),
+            memory_mib: amount(attr(stmts, "memory")?)?.saturating_sub(reserved("memory").unwrap_or(0)),
         })
     }
 

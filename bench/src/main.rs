@@ -84,8 +84,7 @@ fn gen(args: &[String]) -> Result<(), String> {
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {
-    s.parse()
-        .map_err(|_| format!("expected a whole number, found `{s}`"))
+    s.parse().map_err(|_| format!("expected a whole number, found `{s}`"))
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -105,11 +104,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--iotc" => opts.iotc = PathBuf::from(value()?),
             "--runs" => opts.runs = parse_count(&value()?)?.max(1),
@@ -361,9 +356,7 @@ fn print_report(opts: &RunOptions, rows: &[Row]) {
         println!("| services × sites | lines | bytes | status | median ms | min ms | peak RSS MiB | output MB | output MB/s |");
         println!("|---:|---:|---:|:---|---:|---:|---:|---:|---:|");
     } else {
-        println!(
-            "| services × sites | lines | bytes | status | median ms | min ms | peak RSS MiB |"
-        );
+        println!("| services × sites | lines | bytes | status | median ms | min ms | peak RSS MiB |");
         println!("|---:|---:|---:|:---|---:|---:|---:|");
     }
     for r in rows {

@@ -8,7 +8,11 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "iotc", version, about = "Compile one description of an IoT solution into Kubernetes, Compose, Ansible and Terraform")]
+#[command(
+    name = "iotc",
+    version,
+    about = "Compile one description of an IoT solution into Kubernetes, Compose, Ansible and Terraform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,10 +55,20 @@ enum Command {
     Check(Input),
     /// Show what would be deployed: per tier, workloads, replicas and capacity.
     Plan(Input),
-    /// Explain a diagnostic code, e.g. `iotc explain E0401`.
-    Explain {
-        code: String,
+    /// Format files canonically, keeping every comment.
+    Fmt {
+        /// Files to format.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Change nothing; exit 1 if a file is not formatted.
+        #[arg(long)]
+        check: bool,
+        /// When to use colour.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
     },
+    /// Explain a diagnostic code, e.g. `iotc explain E0401`.
+    Explain { code: String },
 }
 
 fn style(color: Color) -> Style {
@@ -71,7 +85,10 @@ fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
         eprintln!("error: cannot read `{}`: {e}", input.file);
         return Err(ExitCode::from(2));
     }
-    let mut overrides = Overrides { values: None, sets: input.sets.clone() };
+    let mut overrides = Overrides {
+        values: None,
+        sets: input.sets.clone(),
+    };
     if let Some(path) = &input.values {
         match std::fs::read_to_string(path) {
             Ok(text) => overrides.values = Some((path.clone(), text)),
@@ -105,7 +122,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
@@ -141,6 +162,7 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::SUCCESS
         }
+        Command::Fmt { files, check, color } => fmt(&files, check, color),
         Command::Explain { code } => match Code::parse(&code) {
             Some(c) => {
                 print!("{}", c.explanation());
@@ -152,4 +174,51 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `iotc fmt`: rewrite files in canonical form, or with `--check` list the
+/// ones that are not. A file with syntax errors is reported and left alone.
+fn fmt(files: &[String], check: bool, color: Color) -> ExitCode {
+    let mut unformatted = 0;
+    let mut broken = false;
+    for path in files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{path}`: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match iotc_compiler::fmt::format_source(&text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                if check {
+                    eprintln!("{path}: not formatted");
+                    unformatted += 1;
+                } else if let Err(e) = write_atomically(path, &formatted) {
+                    eprintln!("error: cannot write `{path}`: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            Err(diags) => {
+                let mut sources = iotc_compiler::source::SourceMap::default();
+                sources.add(iotc_compiler::source::Origin::Path(path.clone()), text);
+                let _ = std::io::stderr().write_all(render::render_all(&diags, &sources, style(color)).as_bytes());
+                broken = true;
+            }
+        }
+    }
+    if broken || unformatted > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Write through a temporary file and a rename, so a failure never leaves
+/// half a file.
+fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{path}.iotc-fmt.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }

@@ -35,7 +35,10 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, style: Style) -> String {
     let mut notes = Vec::new();
     for l in &d.secondary {
         if l.span.file == d.primary.span.file {
-            labels.push(LabeledSpan::new_with_span(label_text(&l.message), (l.span.start as usize, l.span.len())));
+            labels.push(LabeledSpan::new_with_span(
+                label_text(&l.message),
+                (l.span.start as usize, l.span.len()),
+            ));
         } else {
             notes.push(format!("{}: {}", location(sources, l.span), l.message));
         }
@@ -63,7 +66,11 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, style: Style) -> String {
         None => ("?".to_string(), String::new()),
     };
     let report = miette::Report::new(md).with_source_code(NamedSource::new(name, text));
-    let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if style.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(style.width)
         .with_links(false)
@@ -139,7 +146,11 @@ pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
             severity: d.severity,
             message: d.message.clone(),
             primary: json_label(sources, d.primary.span, &d.primary.message),
-            secondary: d.secondary.iter().map(|l| json_label(sources, l.span, &l.message)).collect(),
+            secondary: d
+                .secondary
+                .iter()
+                .map(|l| json_label(sources, l.span, &l.message))
+                .collect(),
             help: d.help.clone(),
             notes: d.notes.clone(),
         })

@@ -31,7 +31,10 @@ fn temp_file(name: &str, text: &str) -> String {
 fn clean_check_exits_zero_and_errors_exit_one() {
     let (code, _, err) = iotc(&["check", "examples/factory/factory.iot"]);
     assert_eq!(code, 0, "{err}");
-    let bad = temp_file("bad.iot", "solution s { version = \"1\" }\nservice a on nowhere { image = \"x:1\" }\n");
+    let bad = temp_file(
+        "bad.iot",
+        "solution s { version = \"1\" }\nservice a on nowhere { image = \"x:1\" }\n",
+    );
     let (code, _, err) = iotc(&["check", &bad]);
     assert_eq!(code, 1);
     assert!(err.contains("E0101"), "{err}");
@@ -44,7 +47,10 @@ fn usage_and_io_failures_exit_two() {
     assert_eq!(iotc(&["check", "does/not/exist.iot"]).0, 2);
     assert_eq!(iotc(&["frobnicate"]).0, 2);
     assert_eq!(iotc(&["explain", "E9999"]).0, 2);
-    assert_eq!(iotc(&["check", "examples/factory/factory.iot", "--values", "missing.toml"]).0, 2);
+    assert_eq!(
+        iotc(&["check", "examples/factory/factory.iot", "--values", "missing.toml"]).0,
+        2
+    );
 }
 
 #[test]
@@ -90,7 +96,14 @@ fn values_file_overrides_and_set_wins() {
     let (code, out, err) = iotc(&["plan", "examples/factory/factory.iot", "--values", &values]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("factor = 3 (values file)"), "{out}");
-    let (_, out, _) = iotc(&["plan", "examples/factory/factory.iot", "--values", &values, "--set", "factor=5"]);
+    let (_, out, _) = iotc(&[
+        "plan",
+        "examples/factory/factory.iot",
+        "--values",
+        &values,
+        "--set",
+        "factor=5",
+    ]);
     assert!(out.contains("factor = 5 (--set)"), "{out}");
     let bad = temp_file("bad.toml", "factor = 0\n");
     let (code, _, err) = iotc(&["check", "examples/factory/factory.iot", "--values", &bad]);

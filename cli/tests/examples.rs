@@ -11,10 +11,23 @@ use iotc_compiler::{analyze, Overrides};
 use std::collections::BTreeMap;
 
 fn check(path: &str, sets: &[String]) -> Solution {
-    let overrides = Overrides { values: None, sets: sets.to_vec() };
+    let overrides = Overrides {
+        values: None,
+        sets: sets.to_vec(),
+    };
     let a = analyze(&iotc::FsDb, path, &overrides);
-    let rendered = iotc::render::render_all(&a.diagnostics, &a.program.sources, iotc::render::Style { color: false, width: 100 });
-    assert!(a.diagnostics.is_empty(), "{path} {sets:?} should check clean:\n{rendered}");
+    let rendered = iotc::render::render_all(
+        &a.diagnostics,
+        &a.program.sources,
+        iotc::render::Style {
+            color: false,
+            width: 100,
+        },
+    );
+    assert!(
+        a.diagnostics.is_empty(),
+        "{path} {sets:?} should check clean:\n{rendered}"
+    );
     a.solution.expect("a clean check yields a solution")
 }
 
@@ -62,7 +75,9 @@ impl Oracle<'_> {
                 }
             }
             ExprKind::CountRef { unit, of, .. } => self.count(*unit, Some(&of.text()))?,
-            ExprKind::Per { amount, per, unit, of, .. } => {
+            ExprKind::Per {
+                amount, per, unit, of, ..
+            } => {
                 let a = self.eval(amount)?;
                 let b = match per {
                     Some(p) => self.eval(p)?,
@@ -99,7 +114,11 @@ impl Oracle<'_> {
 /// Check every count written in the example's own files against the oracle.
 /// Returns how many counts were compared.
 fn cross_check(path: &str, sol: &Solution) -> usize {
-    let params: BTreeMap<String, f64> = sol.params.iter().filter_map(|p| Some((p.name.clone(), p.value.parse().ok()?))).collect();
+    let params: BTreeMap<String, f64> = sol
+        .params
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), p.value.parse().ok()?)))
+        .collect();
     let mut gateways = BTreeMap::new();
     let mut sites = BTreeMap::new();
     for f in &sol.fleets {
@@ -117,7 +136,12 @@ fn cross_check(path: &str, sol: &Solution) -> usize {
         let (unit, _) = iotc_compiler::syntax::parse(FileId(0), &text);
         for item in &unit.items {
             let ItemKind::Block(b) = &item.kind else { continue };
-            let oracle = Oracle { params: &params, gateways: &gateways, sites: &sites, site_gateways: None };
+            let oracle = Oracle {
+                params: &params,
+                gateways: &gateways,
+                sites: &sites,
+                site_gateways: None,
+            };
             let k8s = b.name.name.replace('_', "-");
             for stmt in &b.body.stmts {
                 match &stmt.kind {
@@ -154,7 +178,11 @@ fn cross_check(path: &str, sol: &Solution) -> usize {
                                     let w = sol
                                         .workloads
                                         .iter()
-                                        .find(|w| w.kind == iotc_compiler::ir::WorkloadKind::Serve && w.model.as_ref().is_some_and(|m| m.model == b.name.name) && placement_target(&w.placement) == on)
+                                        .find(|w| {
+                                            w.kind == iotc_compiler::ir::WorkloadKind::Serve
+                                                && w.model.as_ref().is_some_and(|m| m.model == b.name.name)
+                                                && placement_target(&w.placement) == on
+                                        })
                                         .unwrap();
                                     compared += compare_replicas(path, &w.name, &a.value, &w.placement, sol, &oracle);
                                 }
@@ -187,10 +215,22 @@ fn compare_replicas(path: &str, name: &str, e: &Expr, placement: &Placement, sol
             let f = sol.fleets.iter().find(|f| &f.name == fleet).unwrap();
             for sp in sites {
                 let site = f.sites.iter().find(|s| s.name == sp.site).unwrap();
-                let o = Oracle { site_gateways: Some(f64::from(site.gateways)), ..*oracle };
+                let o = Oracle {
+                    site_gateways: Some(f64::from(site.gateways)),
+                    ..*oracle
+                };
                 let want = o.eval(e).expect("oracle understands replicas");
-                assert_eq!(f64::from(sp.replicas), want, "{path}: replicas of {name} at {}", sp.site);
-                assert_eq!(sp.per_node, sp.replicas.div_ceil(site.gateways.max(1)), "{path}: copies per gateway of {name}");
+                assert_eq!(
+                    f64::from(sp.replicas),
+                    want,
+                    "{path}: replicas of {name} at {}",
+                    sp.site
+                );
+                assert_eq!(
+                    sp.per_node,
+                    sp.replicas.div_ceil(site.gateways.max(1)),
+                    "{path}: copies per gateway of {name}"
+                );
             }
             sites.len()
         }
@@ -216,8 +256,10 @@ fn doubling_a_knob_moves_every_linked_count_as_its_ratio_says() {
             let compared = cross_check(&path, &sol);
             assert!(compared > 0);
             // The knob is linked: something it drives must have moved.
-            let before: u32 = base.fleets.iter().map(|f| f.total_gateways()).sum::<u32>() + base.workloads.iter().map(|w| w.total_replicas()).sum::<u32>();
-            let after: u32 = sol.fleets.iter().map(|f| f.total_gateways()).sum::<u32>() + sol.workloads.iter().map(|w| w.total_replicas()).sum::<u32>();
+            let before: u32 = base.fleets.iter().map(|f| f.total_gateways()).sum::<u32>()
+                + base.workloads.iter().map(|w| w.total_replicas()).sum::<u32>();
+            let after: u32 = sol.fleets.iter().map(|f| f.total_gateways()).sum::<u32>()
+                + sol.workloads.iter().map(|w| w.total_replicas()).sum::<u32>();
             assert!(after > before, "{path}: doubling {} moved nothing", knob.name);
         }
     }

@@ -25,9 +25,19 @@ fn db_with(root: &str, text: &str) -> MemoryDb {
 fn run(root: &str, text: &str) {
     let a = analyze(&db_with(root, text), root, &Overrides::default());
     for d in &a.diagnostics {
-        let f = a.program.sources.get(d.primary.span.file).expect("diagnostic points into a known file");
-        assert!(d.primary.span.end as usize <= f.text.len(), "span past the end of the file");
-        assert!(f.text.is_char_boundary(d.primary.span.start as usize), "span not on a char boundary");
+        let f = a
+            .program
+            .sources
+            .get(d.primary.span.file)
+            .expect("diagnostic points into a known file");
+        assert!(
+            d.primary.span.end as usize <= f.text.len(),
+            "span past the end of the file"
+        );
+        assert!(
+            f.text.is_char_boundary(d.primary.span.start as usize),
+            "span not on a char boundary"
+        );
     }
 }
 
@@ -51,14 +61,46 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as usize
     }
 }
 
 #[test]
 fn garbled_tokens_still_check() {
-    let junk = ["{", "}", "}}", "=", "per", "of", "min", "max", "on", "where", "\"", "///", "-", "/", "0", "(", ")", "[", "]", ",", "service", "template", "fleet x {", "1 per", "gateways of", "é", "9999999999999999999999", "1/0"];
+    let junk = [
+        "{",
+        "}",
+        "}}",
+        "=",
+        "per",
+        "of",
+        "min",
+        "max",
+        "on",
+        "where",
+        "\"",
+        "///",
+        "-",
+        "/",
+        "0",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        "service",
+        "template",
+        "fleet x {",
+        "1 per",
+        "gateways of",
+        "é",
+        "9999999999999999999999",
+        "1/0",
+    ];
     let mut rng = Lcg(0x1077);
     for root in common::examples() {
         let text = std::fs::read_to_string(common::root().join(&root)).unwrap();

@@ -15,7 +15,12 @@ fn non_ascii_identifiers_and_strings_keep_exact_spans() {
     let e0101 = a.diagnostics.iter().find(|d| d.code == Code::E0101).unwrap();
     assert_eq!(src.text(e0101.primary.span), "std.devices.rpi5");
     // Names that become Kubernetes names must be ASCII: exact spans on them.
-    let names: Vec<&str> = a.diagnostics.iter().filter(|d| d.code == Code::E0206).map(|d| src.text(d.primary.span)).collect();
+    let names: Vec<&str> = a
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::E0206)
+        .map(|d| src.text(d.primary.span))
+        .collect();
     assert!(names.contains(&"süd"), "{names:?}");
     assert!(names.contains(&"café"), "{names:?}");
     // The param named `größe` is used, so no unused warning.

@@ -31,7 +31,11 @@ fn capacity_line(c: &NodeGroupCapacity) -> String {
 }
 
 fn resources(w: &Workload) -> String {
-    let mut s = format!("{} cpu, {}", format_cpu(w.container.cpu_millis), format_memory(w.container.memory_bytes));
+    let mut s = format!(
+        "{} cpu, {}",
+        format_cpu(w.container.cpu_millis),
+        format_memory(w.container.memory_bytes)
+    );
     if w.container.gpu > 0 {
         let _ = write!(s, ", {} gpu", w.container.gpu);
     }
@@ -49,7 +53,11 @@ fn kind(w: &Workload) -> String {
 /// Render the plan as text.
 pub fn render(sol: &Solution) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "solution {} {} (namespace {})", sol.name, sol.version, sol.namespace);
+    let _ = writeln!(
+        out,
+        "solution {} {} (namespace {})",
+        sol.name, sol.version, sol.namespace
+    );
     if !sol.params.is_empty() {
         let _ = writeln!(out, "\nparams");
         for p in &sol.params {
@@ -76,22 +84,44 @@ pub fn render(sol: &Solution) -> String {
             crate::ir::Provider::Vsphere { datacenter, .. } => format!("vsphere {datacenter}"),
             crate::ir::Provider::Baremetal { hosts } => format!("baremetal, {} hosts", hosts.len()),
         };
-        let _ = writeln!(out, "  cluster {} ({provider}, {}), {} nodes", c.name, c.distribution, c.total_nodes());
+        let _ = writeln!(
+            out,
+            "  cluster {} ({provider}, {}), {} nodes",
+            c.name,
+            c.distribution,
+            c.total_nodes()
+        );
         for p in &c.pools {
             let _ = writeln!(out, "    pool {}: {} × {}", p.name, p.nodes, p.node.name);
             for w in &sol.workloads {
-                if let Placement::Cluster { cluster, pool, replicas } = &w.placement {
+                if let Placement::Cluster {
+                    cluster,
+                    pool,
+                    replicas,
+                } = &w.placement
+                {
                     if cluster == &c.name && pool == &p.name {
                         let auto = w
                             .autoscale
                             .as_ref()
                             .map(|a| format!(" (autoscale {}..{} at {}% cpu)", a.min, a.max, a.cpu_percent))
                             .unwrap_or_default();
-                        let _ = writeln!(out, "      {:<12} {:<30} replicas {:>4}{auto}   {}", kind(w), w.name, replicas, resources(w));
+                        let _ = writeln!(
+                            out,
+                            "      {:<12} {:<30} replicas {:>4}{auto}   {}",
+                            kind(w),
+                            w.name,
+                            replicas,
+                            resources(w)
+                        );
                     }
                 }
             }
-            if let Some(cap) = sol.capacity.iter().find(|x| x.group == format!("{}/{}", c.name, p.name)) {
+            if let Some(cap) = sol
+                .capacity
+                .iter()
+                .find(|x| x.group == format!("{}/{}", c.name, p.name))
+            {
                 let _ = writeln!(out, "      {}", capacity_line(cap));
             }
         }
@@ -109,7 +139,11 @@ pub fn render(sol: &Solution) -> String {
             f.runtime.name,
             f.sites.len(),
             f.total_gateways(),
-            if standby > 0 { format!(" + {standby} standby") } else { String::new() }
+            if standby > 0 {
+                format!(" + {standby} standby")
+            } else {
+                String::new()
+            }
         );
         for s in &f.sites {
             let hosts = match (s.hosts.first(), s.hosts.last()) {
@@ -122,7 +156,11 @@ pub fn render(sol: &Solution) -> String {
                 "    site {}: {} gateways{}, {hosts}",
                 s.name,
                 s.gateways,
-                if s.standby > 0 { format!(" + {} standby", s.standby) } else { String::new() }
+                if s.standby > 0 {
+                    format!(" + {} standby", s.standby)
+                } else {
+                    String::new()
+                }
             );
             for w in &sol.workloads {
                 if let Placement::Fleet { fleet, sites } = &w.placement {
@@ -142,12 +180,20 @@ pub fn render(sol: &Solution) -> String {
                     }
                 }
             }
-            if let Some(cap) = sol.capacity.iter().find(|x| x.group == format!("{}/{}", f.name, s.name)) {
+            if let Some(cap) = sol
+                .capacity
+                .iter()
+                .find(|x| x.group == format!("{}/{}", f.name, s.name))
+            {
                 let _ = writeln!(out, "      {}", capacity_line(cap));
             }
         }
     }
-    let fleet_workloads: Vec<&Workload> = sol.workloads.iter().filter(|w| matches!(w.placement, Placement::Fleet { .. })).collect();
+    let fleet_workloads: Vec<&Workload> = sol
+        .workloads
+        .iter()
+        .filter(|w| matches!(w.placement, Placement::Fleet { .. }))
+        .collect();
     if !fleet_workloads.is_empty() {
         let _ = writeln!(out, "\ntotals");
         for w in &sol.workloads {
@@ -168,8 +214,16 @@ pub fn render(sol: &Solution) -> String {
                 m.format,
                 m.version,
                 m.train.as_deref().unwrap_or("-"),
-                if m.serve.is_empty() { "-".to_string() } else { m.serve.join(", ") },
-                if m.alerts.is_empty() { String::new() } else { format!(", {} alert(s)", m.alerts.len()) }
+                if m.serve.is_empty() {
+                    "-".to_string()
+                } else {
+                    m.serve.join(", ")
+                },
+                if m.alerts.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} alert(s)", m.alerts.len())
+                }
             );
         }
     }

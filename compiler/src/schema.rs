@@ -241,13 +241,27 @@ const fn one(keyword: &'static str, shape: &'static Shape, doc: &'static str) ->
     }
 }
 
-const ENV: NestedSpec = map("env", "Environment variables: `NAME = \"value\"`. Never secrets: use `secret`.");
-const LABELS: NestedSpec = map("labels", "Labels: `key = \"value\"`; keys may be quoted (`\"example.com/zone\"`).");
+const ENV: NestedSpec = map(
+    "env",
+    "Environment variables: `NAME = \"value\"`. Never secrets: use `secret`.",
+);
+const LABELS: NestedSpec = map(
+    "labels",
+    "Labels: `key = \"value\"`; keys may be quoted (`\"example.com/zone\"`).",
+);
 
 pub static SOLUTION: Shape = Shape {
     fields: &[
-        req("version", Ty::Str, "Version of the solution, recorded on every generated object."),
-        f("namespace", Ty::DnsName, "Kubernetes namespace for the workloads; defaults to the solution name."),
+        req(
+            "version",
+            Ty::Str,
+            "Version of the solution, recorded on every generated object.",
+        ),
+        f(
+            "namespace",
+            Ty::DnsName,
+            "Kubernetes namespace for the workloads; defaults to the solution name.",
+        ),
         f("description", Ty::Str, "What the solution is for."),
     ],
     blocks: &[LABELS],
@@ -256,7 +270,11 @@ pub static SOLUTION: Shape = Shape {
 
 pub static PARAM: Shape = Shape {
     fields: &[
-        f("min", Ty::Number, "Smallest allowed value (checked for defaults and overrides)."),
+        f(
+            "min",
+            Ty::Number,
+            "Smallest allowed value (checked for defaults and overrides).",
+        ),
         f("max", Ty::Number, "Largest allowed value."),
         f("label", Ty::Str, "Human-readable name shown to operators."),
         f("description", Ty::Str, "What turning this knob does."),
@@ -269,7 +287,12 @@ static AWS: Shape = Shape {
     fields: &[
         req("region", Ty::Str, "AWS region, e.g. `eu-west-1`."),
         def("vpc_cidr", Ty::Str, "\"10.0.0.0/16\"", "CIDR block of the VPC."),
-        def("zones", Ty::Int, "2", "Number of availability zones to spread subnets over."),
+        def(
+            "zones",
+            Ty::Int,
+            "2",
+            "Number of availability zones to spread subnets over.",
+        ),
     ],
     blocks: &[],
     statements: NONE,
@@ -317,9 +340,23 @@ static POOL: Shape = Shape {
 pub static CLUSTER: Shape = Shape {
     fields: &[
         req("provider", Ty::Provider, "Where the cluster runs."),
-        def("distribution", Ty::Enum(DISTRIBUTIONS), "k3s", "Kubernetes distribution."),
-        def("nodes", Ty::Count, "1", "Number of nodes; may be linked to the edge (`1 per 8 gateways of plants min 3`)."),
-        req("node", Ty::Ref(RefKind::Device), "Profile of one node (`std.cloud.aws_m6i_large`): its capacity is checked."),
+        def(
+            "distribution",
+            Ty::Enum(DISTRIBUTIONS),
+            "k3s",
+            "Kubernetes distribution.",
+        ),
+        def(
+            "nodes",
+            Ty::Count,
+            "1",
+            "Number of nodes; may be linked to the edge (`1 per 8 gateways of plants min 3`).",
+        ),
+        req(
+            "node",
+            Ty::Ref(RefKind::Device),
+            "Profile of one node (`std.cloud.aws_m6i_large`): its capacity is checked.",
+        ),
         f("version", Ty::Str, "Kubernetes version, e.g. `\"1.33\"`."),
     ],
     blocks: &[
@@ -339,8 +376,17 @@ pub static CLUSTER: Shape = Shape {
 static SITE: Shape = Shape {
     fields: &[
         req("gateways", Ty::Count, "Number of gateway devices at this site."),
-        req("hosts", Ty::HostPattern, "Host-name pattern, `{n}` is the gateway number from 1."),
-        def("standby", Ty::Int, "0", "Idle standby devices that take over critical workloads."),
+        req(
+            "hosts",
+            Ty::HostPattern,
+            "Host-name pattern, `{n}` is the gateway number from 1.",
+        ),
+        def(
+            "standby",
+            Ty::Int,
+            "0",
+            "Idle standby devices that take over critical workloads.",
+        ),
         f("region", Ty::Str, "Where the site is, for operators."),
     ],
     blocks: &[LABELS],
@@ -349,9 +395,21 @@ static SITE: Shape = Shape {
 
 pub static FLEET: Shape = Shape {
     fields: &[
-        req("device", Ty::Ref(RefKind::Device), "Device profile of the gateways (`std.devices.rpi5`)."),
-        req("runtime", Ty::Ref(RefKind::Runtime), "Container runtime: `k3s`, `microk8s` or `docker`."),
-        f("server", Ty::Str, "Host name of the Kubernetes server for the fleet; defaults to the first gateway of the first site."),
+        req(
+            "device",
+            Ty::Ref(RefKind::Device),
+            "Device profile of the gateways (`std.devices.rpi5`).",
+        ),
+        req(
+            "runtime",
+            Ty::Ref(RefKind::Runtime),
+            "Container runtime: `k3s`, `microk8s` or `docker`.",
+        ),
+        f(
+            "server",
+            Ty::Str,
+            "Host name of the Kubernetes server for the fleet; defaults to the first gateway of the first site.",
+        ),
     ],
     blocks: &[
         NestedSpec {
@@ -370,8 +428,16 @@ pub static FLEET: Shape = Shape {
 static VOLUME: Shape = Shape {
     fields: &[
         req("mount", Ty::AbsPath, "Where the volume is mounted in the container."),
-        f("size", Ty::Memory, "Size of a persistent volume; without it, a scratch volume."),
-        f("host_path", Ty::AbsPath, "A directory on the host instead of a managed volume."),
+        f(
+            "size",
+            Ty::Memory,
+            "Size of a persistent volume; without it, a scratch volume.",
+        ),
+        f(
+            "host_path",
+            Ty::AbsPath,
+            "A directory on the host instead of a managed volume.",
+        ),
         def("read_only", Ty::Bool, "false", "Mount read-only."),
     ],
     blocks: &[],
@@ -390,8 +456,18 @@ static AUTOSCALE: Shape = Shape {
 
 static ROLLOUT: Shape = Shape {
     fields: &[
-        def("max_unavailable", Ty::Int, "0", "Pods that may be down during an update."),
-        def("max_surge", Ty::Int, "1", "Extra pods that may be started during an update."),
+        def(
+            "max_unavailable",
+            Ty::Int,
+            "0",
+            "Pods that may be down during an update.",
+        ),
+        def(
+            "max_surge",
+            Ty::Int,
+            "1",
+            "Extra pods that may be started during an update.",
+        ),
     ],
     blocks: &[],
     statements: NONE,
@@ -431,14 +507,23 @@ pub static SERVICE: Shape = Shape {
         f("health", Ty::HttpPath, "HTTP health-check path on `port`."),
         f("metrics", Ty::HttpPath, "Prometheus metrics path on `port`."),
         def("replicas", Ty::Count, "1", "Replicas; on a fleet, per site."),
-        def("critical", Ty::Bool, "false", "Keep running on a standby device if its device fails."),
+        def(
+            "critical",
+            Ty::Bool,
+            "false",
+            "Keep running on a standby device if its device fails."
+        ),
         def("public", Ty::Bool, "false", "Reachable from outside the solution."),
     ],
     blocks: &[
         ENV,
         LABELS,
         VOLUME_BLOCK,
-        one("autoscale", &AUTOSCALE, "Scale replicas on CPU use instead of a fixed count."),
+        one(
+            "autoscale",
+            &AUTOSCALE,
+            "Scale replicas on CPU use instead of a fixed count.",
+        ),
         one("rollout", &ROLLOUT, "Rolling-update limits."),
     ],
     statements: Statements {
@@ -455,7 +540,12 @@ pub static DAEMON: Shape = Shape {
         f("health", Ty::HttpPath, "HTTP health-check path on `port`."),
         f("metrics", Ty::HttpPath, "Prometheus metrics path on `port`."),
     ],
-    blocks: &[ENV, LABELS, VOLUME_BLOCK, one("rollout", &ROLLOUT, "Rolling-update limits.")],
+    blocks: &[
+        ENV,
+        LABELS,
+        VOLUME_BLOCK,
+        one("rollout", &ROLLOUT, "Rolling-update limits."),
+    ],
     statements: Statements {
         secret: true,
         device: true,
@@ -482,7 +572,11 @@ static TRAIN: Shape = Shape {
         req("image", Ty::Image, "Training image."),
         f("command", Ty::List(&STR), "Entrypoint override."),
         f("args", Ty::List(&STR), "Arguments."),
-        f("schedule", Ty::Cron, "Retrain on this schedule; without it, train once."),
+        f(
+            "schedule",
+            Ty::Cron,
+            "Retrain on this schedule; without it, train once.",
+        ),
         f("data", Ty::Artifact, "Where the training data is read from."),
         def("cpu", Ty::Cpu, "1", "CPU request."),
         def("memory", Ty::Memory, "2Gi", "Memory request and limit."),
@@ -500,8 +594,17 @@ static TRAIN: Shape = Shape {
 
 static SERVE: Shape = Shape {
     fields: &[
-        req("runtime", Ty::Ref(RefKind::Serving), "Serving runtime (`std.ml.onnxruntime`)."),
-        def("replicas", Ty::Count, "1", "Replicas; on a fleet, per site (`1 per gateway`)."),
+        req(
+            "runtime",
+            Ty::Ref(RefKind::Serving),
+            "Serving runtime (`std.ml.onnxruntime`).",
+        ),
+        def(
+            "replicas",
+            Ty::Count,
+            "1",
+            "Replicas; on a fleet, per site (`1 per gateway`).",
+        ),
         def("cpu", Ty::Cpu, "500m", "CPU request per replica."),
         def("memory", Ty::Memory, "512Mi", "Memory request and limit per replica."),
         def("gpu", Ty::Int, "0", "GPUs per replica."),
@@ -531,7 +634,11 @@ pub static MODEL: Shape = Shape {
         req("format", Ty::Enum(FORMATS), "Model format."),
         req("version", Ty::Str, "Model version; a change rolls the servers."),
         req("artifact", Ty::Artifact, "Where the trained model is stored."),
-        f("checksum", Ty::Checksum, "Checksum of the artifact, verified when fetched."),
+        f(
+            "checksum",
+            Ty::Checksum,
+            "Checksum of the artifact, verified when fetched.",
+        ),
     ],
     blocks: &[
         NestedSpec {
@@ -571,7 +678,11 @@ pub static DEVICE: Shape = Shape {
         req("cpu", Ty::Cpu, "CPU cores."),
         req("memory", Ty::Memory, "Memory."),
         def("gpu", Ty::Int, "0", "GPUs usable by containers."),
-        f("accelerator", Ty::Str, "Kind of accelerator (`nvidia`, `coral`, `hailo`)."),
+        f(
+            "accelerator",
+            Ty::Str,
+            "Kind of accelerator (`nvidia`, `coral`, `hailo`).",
+        ),
         f("storage", Ty::Memory, "Disk size."),
         def("power", Ty::Enum(POWER), "mains", "Power supply."),
         f("instance_type", Ty::Str, "Cloud instance type this profile describes."),
@@ -583,8 +694,17 @@ pub static DEVICE: Shape = Shape {
 
 pub static RUNTIME: Shape = Shape {
     fields: &[
-        req("kind", Ty::Enum(RUNTIME_KINDS), "What serves workloads: Kubernetes manifests or Compose."),
-        def("standby", Ty::Bool, "false", "Can fail a workload over to a standby device."),
+        req(
+            "kind",
+            Ty::Enum(RUNTIME_KINDS),
+            "What serves workloads: Kubernetes manifests or Compose.",
+        ),
+        def(
+            "standby",
+            Ty::Bool,
+            "false",
+            "Can fail a workload over to a standby device.",
+        ),
         def("schedules", Ty::Bool, "false", "Can run jobs on a schedule natively."),
         def("autoscale", Ty::Bool, "false", "Can autoscale replicas."),
         def("daemons", Ty::Bool, "false", "Can run one copy per matching node."),

@@ -75,7 +75,8 @@ impl<'a> Analyzer<'a> {
                 let kw = b.kind.name.as_str();
                 let repeated = shape.block(kw).map(|s| s.repeated).unwrap_or(false);
                 let overridden = view.blocks.iter().any(|o| {
-                    o.kind.name == kw && (!repeated || o.name.as_ref().map(|n| &n.name) == b.name.as_ref().map(|n| &n.name))
+                    o.kind.name == kw
+                        && (!repeated || o.name.as_ref().map(|n| &n.name) == b.name.as_ref().map(|n| &n.name))
                 });
                 let is_map = matches!(shape.block(kw).map(|s| s.contents), Some(Contents::StringMap));
                 if !overridden || is_map {
@@ -120,9 +121,13 @@ impl<'a> Analyzer<'a> {
                         if report {
                             if shape.field(&b.kind.name).is_some() {
                                 self.diags.push(
-                                    Diagnostic::new(Code::E0110, b.kind.span, format!("`{}` is a field, not a block", b.kind.name))
-                                        .label("written as a block")
-                                        .help(format!("write `{} = value`", b.kind.name)),
+                                    Diagnostic::new(
+                                        Code::E0110,
+                                        b.kind.span,
+                                        format!("`{}` is a field, not a block", b.kind.name),
+                                    )
+                                    .label("written as a block")
+                                    .help(format!("write `{} = value`", b.kind.name)),
                                 );
                             } else {
                                 self.unknown_field(&b.kind.name, b.kind.span, shape, what);
@@ -155,33 +160,43 @@ impl<'a> Analyzer<'a> {
                         }
                         if spec.placed && b.on.is_none() {
                             self.diags.push(
-                                Diagnostic::new(Code::E0106, b.kind.span, format!("`{}` needs a placement", spec.keyword))
-                                    .label("no `on`")
-                                    .help(format!("write `{} on CLUSTER_OR_FLEET {{ … }}`", spec.keyword)),
+                                Diagnostic::new(
+                                    Code::E0106,
+                                    b.kind.span,
+                                    format!("`{}` needs a placement", spec.keyword),
+                                )
+                                .label("no `on`")
+                                .help(format!("write `{} on CLUSTER_OR_FLEET {{ … }}`", spec.keyword)),
                             );
                         }
                         if !spec.repeated {
                             if let Some(prev) = view.blocks.iter().find(|o| o.kind.name == b.kind.name) {
                                 self.diags.push(
-                                    Diagnostic::new(Code::E0107, b.kind.span, format!("`{}` is written twice", b.kind.name))
-                                        .label("again here")
-                                        .with_secondary(prev.kind.span, "first here")
-                                        .help("merge the two blocks"),
+                                    Diagnostic::new(
+                                        Code::E0107,
+                                        b.kind.span,
+                                        format!("`{}` is written twice", b.kind.name),
+                                    )
+                                    .label("again here")
+                                    .with_secondary(prev.kind.span, "first here")
+                                    .help("merge the two blocks"),
                                 );
                                 continue;
                             }
                         } else if let Some(n) = &b.name {
-                            if let Some(prev) = view
-                                .blocks
-                                .iter()
-                                .find(|o| o.kind.name == b.kind.name && o.name.as_ref().map(|x| &x.name) == Some(&n.name))
-                            {
+                            if let Some(prev) = view.blocks.iter().find(|o| {
+                                o.kind.name == b.kind.name && o.name.as_ref().map(|x| &x.name) == Some(&n.name)
+                            }) {
                                 let prev_span = prev.name.as_ref().map(|x| x.span).unwrap_or(prev.kind.span);
                                 self.diags.push(
-                                    Diagnostic::new(Code::E0102, n.span, format!("{} `{}` is defined twice", spec.keyword, n.name))
-                                        .label("defined again here")
-                                        .with_secondary(prev_span, "first defined here")
-                                        .help("rename one of them"),
+                                    Diagnostic::new(
+                                        Code::E0102,
+                                        n.span,
+                                        format!("{} `{}` is defined twice", spec.keyword, n.name),
+                                    )
+                                    .label("defined again here")
+                                    .with_secondary(prev_span, "first defined here")
+                                    .help("rename one of them"),
                                 );
                                 continue;
                             }
@@ -189,9 +204,13 @@ impl<'a> Analyzer<'a> {
                         if !b.selectors.is_empty() && b.kind.name != "serve" {
                             if let Some(s) = b.selectors.first() {
                                 self.diags.push(
-                                    Diagnostic::new(Code::E0110, s.span, format!("`{}` takes no `where`", spec.keyword))
-                                        .label("unexpected selector")
-                                        .help("only workloads and `serve` select labelled sites or nodes"),
+                                    Diagnostic::new(
+                                        Code::E0110,
+                                        s.span,
+                                        format!("`{}` takes no `where`", spec.keyword),
+                                    )
+                                    .label("unexpected selector")
+                                    .help("only workloads and `serve` select labelled sites or nodes"),
                                 );
                             }
                         }
@@ -238,8 +257,7 @@ impl<'a> Analyzer<'a> {
 
     pub fn unknown_field(&mut self, name: &str, span: Span, shape: &Shape, what: &str) {
         let names = shape.names();
-        let mut d = Diagnostic::new(Code::E0105, span, format!("{what} has no field `{name}`"))
-            .label("unknown field");
+        let mut d = Diagnostic::new(Code::E0105, span, format!("{what} has no field `{name}`")).label("unknown field");
         d = match suggest(name, names.iter().copied()) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d.help(format!("the fields of {what} are: {}", names.join(", "))),
@@ -317,7 +335,18 @@ impl<'a> Analyzer<'a> {
                         | (ParamTy::Cpu, Ty::Cpu)
                         | (ParamTy::Memory, Ty::Memory)
                         | (ParamTy::Duration, Ty::Duration)
-                        | (ParamTy::String, Ty::Str | Ty::Image | Ty::Cron | Ty::HostPattern | Ty::Artifact | Ty::Checksum | Ty::HttpPath | Ty::AbsPath | Ty::DnsName)
+                        | (
+                            ParamTy::String,
+                            Ty::Str
+                                | Ty::Image
+                                | Ty::Cron
+                                | Ty::HostPattern
+                                | Ty::Artifact
+                                | Ty::Checksum
+                                | Ty::HttpPath
+                                | Ty::AbsPath
+                                | Ty::DnsName
+                        )
                 );
                 if !ok {
                     self.type_error(
@@ -337,7 +366,13 @@ impl<'a> Analyzer<'a> {
                     ParamVal::Cpu(c) => Scalar::Cpu(c),
                     ParamVal::Memory(m) => Scalar::Memory(m),
                     ParamVal::Duration(d) => Scalar::Duration(d),
-                    ParamVal::Str(s) => Scalar::Str(s),
+                    ParamVal::Str(s) => {
+                        // The param's value must suit the field it is used in.
+                        if !self.valid_string(ty, &s, e.span) {
+                            return None;
+                        }
+                        Scalar::Str(s)
+                    }
                 });
             }
         }
@@ -346,7 +381,9 @@ impl<'a> Analyzer<'a> {
             Ty::Number => match &e.kind {
                 ExprKind::Quantity { number, suffix } if suffix.is_empty() => Some(Scalar::Number(number.clone())),
                 ExprKind::Neg(inner) => match &inner.kind {
-                    ExprKind::Quantity { number, suffix } if suffix.is_empty() => Some(Scalar::Number(format!("-{number}"))),
+                    ExprKind::Quantity { number, suffix } if suffix.is_empty() => {
+                        Some(Scalar::Number(format!("-{number}")))
+                    }
                     _ => self.mismatch(e, ty),
                 },
                 _ => self.mismatch(e, ty),
@@ -367,8 +404,12 @@ impl<'a> Analyzer<'a> {
                     if variants.contains(&w.as_str()) {
                         Some(Scalar::Word(w))
                     } else {
-                        let mut d = Diagnostic::new(Code::E0209, e.span, format!("`{w}` is not one of {}", variants.join(", ")))
-                            .label("unknown variant");
+                        let mut d = Diagnostic::new(
+                            Code::E0209,
+                            e.span,
+                            format!("`{w}` is not one of {}", variants.join(", ")),
+                        )
+                        .label("unknown variant");
                         d = match suggest(&w, variants.iter().copied()) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
                             None => d.help(format!("write one of {}", variants.join(", "))),
@@ -378,7 +419,12 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 ExprKind::String(s) if variants.contains(&s.as_str()) => {
-                    self.type_error(e.span, &ty.describe(), &format!("the string \"{s}\""), format!("write `{s}` without quotes"));
+                    self.type_error(
+                        e.span,
+                        &ty.describe(),
+                        &format!("the string \"{s}\""),
+                        format!("write `{s}` without quotes"),
+                    );
                     None
                 }
                 _ => self.mismatch(e, ty),
@@ -387,20 +433,44 @@ impl<'a> Analyzer<'a> {
                 let ExprKind::String(s) = &e.kind else {
                     return self.mismatch(e, ty);
                 };
-                let checked = match ty {
-                    Ty::Image => v::check_image(s).map_err(|m| (Code::E0205, m, "pin a tag or digest: `registry/name:1.2.3`")),
-                    Ty::Cron => v::check_cron(s).map_err(|m| (Code::E0204, m, "write five fields: `*/30 * * * *` is every 30 minutes")),
-                    Ty::Artifact => v::check_artifact(s).map_err(|m| (Code::E0211, m, "write `s3://bucket/key`, `oci://registry/repo:tag` or `https://…`")),
-                    Ty::Checksum => v::check_checksum(s).map_err(|m| (Code::E0211, m, "write `sha256:` and the 64 hex digits of the artifact")),
-                    Ty::HttpPath | Ty::AbsPath if !s.starts_with('/') => Err((Code::E0201, format!("`{s}` does not start with `/`"), "write an absolute path such as `/healthz`")),
-                    Ty::DnsName => v::check_dns_label(s).map_err(|m| (Code::E0206, m, "use lowercase letters, digits and `-`")),
-                    _ => Ok(()),
-                };
-                if let Err((code, msg, help)) = checked {
-                    self.diags.push(Diagnostic::new(code, e.span, msg).label(code.title()).help(help));
+                if !self.valid_string(ty, s, e.span) {
                     return None;
                 }
                 Some(Scalar::Str(s.clone()))
+            }
+        }
+    }
+
+    /// Check the format of a string field (image, cron, artifact, …).
+    fn valid_string(&mut self, ty: &Ty, s: &str, span: Span) -> bool {
+        let checked = match ty {
+            Ty::Image => v::check_image(s).map_err(|m| (Code::E0205, m, "pin a tag or digest: `registry/name:1.2.3`")),
+            Ty::Cron => {
+                v::check_cron(s).map_err(|m| (Code::E0204, m, "write five fields: `*/30 * * * *` is every 30 minutes"))
+            }
+            Ty::Artifact => v::check_artifact(s).map_err(|m| {
+                (
+                    Code::E0211,
+                    m,
+                    "write `s3://bucket/key`, `oci://registry/repo:tag` or `https://…`",
+                )
+            }),
+            Ty::Checksum => v::check_checksum(s)
+                .map_err(|m| (Code::E0211, m, "write `sha256:` and the 64 hex digits of the artifact")),
+            Ty::HttpPath | Ty::AbsPath if !s.starts_with('/') => Err((
+                Code::E0201,
+                format!("`{s}` does not start with `/`"),
+                "write an absolute path such as `/healthz`",
+            )),
+            Ty::DnsName => v::check_dns_label(s).map_err(|m| (Code::E0206, m, "use lowercase letters, digits and `-`")),
+            _ => Ok(()),
+        };
+        match checked {
+            Ok(()) => true,
+            Err((code, msg, help)) => {
+                self.diags
+                    .push(Diagnostic::new(code, span, msg).label(code.title()).help(help));
+                false
             }
         }
     }
@@ -423,15 +493,15 @@ impl<'a> Analyzer<'a> {
 
     fn quantity(&mut self, span: Span, number: &str, suffix: &str, ty: &Ty) -> Option<Scalar> {
         let Some(family) = v::unit_family(suffix) else {
-            let mut d = Diagnostic::new(Code::E0203, span, format!("`{suffix}` is not a unit"))
-                .label("unknown unit");
+            let mut d = Diagnostic::new(Code::E0203, span, format!("`{suffix}` is not a unit")).label("unknown unit");
             let expected = match ty {
                 Ty::Cpu => "CPU is written in cores (`2`, `0.5`) or millicores (`500m`)",
                 Ty::Memory => "memory units are `Ki`, `Mi`, `Gi`, `Ti` (or `k`, `M`, `G`, `T`)",
                 _ => "durations are written with `ms`, `s`, `m`, `h` or `d`",
             };
             d = match v::suggest_suffix(suffix).or_else(|| {
-                suggest(suffix, v::ALL_SUFFIXES.iter().copied()).and_then(|s| v::ALL_SUFFIXES.iter().copied().find(|x| *x == s))
+                suggest(suffix, v::ALL_SUFFIXES.iter().copied())
+                    .and_then(|s| v::ALL_SUFFIXES.iter().copied().find(|x| *x == s))
             }) {
                 Some(s) => d.help(format!("did you mean `{number}{s}`? {expected}")),
                 None => d.help(expected.to_string()),
@@ -469,14 +539,23 @@ impl<'a> Analyzer<'a> {
                     v::UnitFamily::Duration => format!("the duration `{number}{suffix}`"),
                     _ => format!("`{number}{suffix}`"),
                 };
-                self.type_error(span, &ty.describe(), &found, format!("this field takes {}", ty.describe()));
+                self.type_error(
+                    span,
+                    &ty.describe(),
+                    &found,
+                    format!("this field takes {}", ty.describe()),
+                );
                 return None;
             }
         };
         match result {
             Ok(s) => Some(s),
             Err(m) => {
-                self.diags.push(Diagnostic::new(Code::E0202, span, m).label("cannot be represented").help("round it to a whole unit"));
+                self.diags.push(
+                    Diagnostic::new(Code::E0202, span, m)
+                        .label("cannot be represented")
+                        .help("round it to a whole unit"),
+                );
                 None
             }
         }
@@ -503,9 +582,13 @@ impl<'a> Analyzer<'a> {
         }
         let Ok(n) = number.parse::<i64>() else {
             self.diags.push(
-                Diagnostic::new(Code::E0201, e.span, format!("expected a whole number, found `{number}`"))
-                    .label("not a whole number")
-                    .help("write a whole number"),
+                Diagnostic::new(
+                    Code::E0201,
+                    e.span,
+                    format!("expected a whole number, found `{number}`"),
+                )
+                .label("not a whole number")
+                .help("write a whole number"),
             );
             return None;
         };
@@ -656,9 +739,13 @@ impl<'a> Analyzer<'a> {
         for stmt in &block.body.stmts {
             let StmtKind::Attr(a) = &stmt.kind else {
                 self.diags.push(
-                    Diagnostic::new(Code::E0110, stmt.span, format!("`{}` holds only `key = value` entries", block.kind.name))
-                        .label("not an entry")
-                        .help("write `KEY = \"value\"`"),
+                    Diagnostic::new(
+                        Code::E0110,
+                        stmt.span,
+                        format!("`{}` holds only `key = value` entries", block.kind.name),
+                    )
+                    .label("not an entry")
+                    .help("write `KEY = \"value\"`"),
                 );
                 continue;
             };
@@ -687,7 +774,9 @@ impl<'a> Analyzer<'a> {
                 _ => {
                     let found = self.describe_expr(&a.value);
                     let help = match &a.value.kind {
-                        ExprKind::Quantity { number, suffix } => format!("label values are strings: \"{number}{suffix}\""),
+                        ExprKind::Quantity { number, suffix } => {
+                            format!("label values are strings: \"{number}{suffix}\"")
+                        }
                         ExprKind::Bool(b) => format!("label values are strings: \"{b}\""),
                         _ => "write a string".to_string(),
                     };
@@ -698,15 +787,27 @@ impl<'a> Analyzer<'a> {
             let Some(value) = value else { continue };
             if labels {
                 if let Err(m) = v::check_label_key(&a.key.name) {
-                    self.diags.push(Diagnostic::new(Code::E0207, a.key.span, m).label("invalid label key").help("label keys are `[prefix/]name`, e.g. `camera` or `example.com/zone`"));
+                    self.diags.push(
+                        Diagnostic::new(Code::E0207, a.key.span, m)
+                            .label("invalid label key")
+                            .help("label keys are `[prefix/]name`, e.g. `camera` or `example.com/zone`"),
+                    );
                     continue;
                 }
                 if let Err(m) = v::check_label_value(&value) {
-                    self.diags.push(Diagnostic::new(Code::E0207, a.value.span, m).label("invalid label value").help("use letters, digits, `-`, `_` and `.`"));
+                    self.diags.push(
+                        Diagnostic::new(Code::E0207, a.value.span, m)
+                            .label("invalid label value")
+                            .help("use letters, digits, `-`, `_` and `.`"),
+                    );
                     continue;
                 }
             } else if let Err(m) = v::check_env_name(&a.key.name) {
-                self.diags.push(Diagnostic::new(Code::E0207, a.key.span, m).label("invalid name").help("use letters, digits and `_`, not starting with a digit"));
+                self.diags.push(
+                    Diagnostic::new(Code::E0207, a.key.span, m)
+                        .label("invalid name")
+                        .help("use letters, digits and `_`, not starting with a digit"),
+                );
                 continue;
             }
             out.insert(a.key.name.clone(), (value, a.value.span));

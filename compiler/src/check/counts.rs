@@ -10,6 +10,7 @@ use crate::source::{FileId, Span};
 use crate::syntax::ast::{BinOp, CountUnit, Expr, ExprKind, ItemKind};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// How one count came out, for hover and inlay hints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,12 +18,12 @@ pub struct CountExplanation {
     /// The count expression.
     pub span: Span,
     /// `replicas of ingest`, `gateways of plants.plant_a`, `nodes of cloud`.
-    pub subject: String,
+    pub subject: Arc<str>,
     /// The site, for per-site counts.
     pub site: Option<String>,
     pub value: u32,
     /// The expression with every input replaced by its value.
-    pub formula: String,
+    pub formula: Arc<str>,
 }
 
 /// An exact rational number.
@@ -50,9 +51,15 @@ impl Q {
         }
         let g = gcd(n, d);
         let s = if d < 0 { -1 } else { 1 };
-        Some(Q { n: s * n / g, d: s * d / g })
+        Some(Q {
+            n: s * n / g,
+            d: s * d / g,
+        })
     }
     fn parse(text: &str) -> Option<Q> {
+        if let Ok(n) = text.parse::<i128>() {
+            return Some(Q::int(n));
+        }
         let (i, f) = text.split_once('.').unwrap_or((text, ""));
         let digits = format!("{i}{f}");
         let n: i128 = digits.parse().ok()?;
@@ -60,7 +67,10 @@ impl Q {
         Q::new(n, d)
     }
     fn add(self, o: Q) -> Option<Q> {
-        Q::new(self.n.checked_mul(o.d)?.checked_add(o.n.checked_mul(self.d)?)?, self.d.checked_mul(o.d)?)
+        Q::new(
+            self.n.checked_mul(o.d)?.checked_add(o.n.checked_mul(self.d)?)?,
+            self.d.checked_mul(o.d)?,
+        )
     }
     fn sub(self, o: Q) -> Option<Q> {
         self.add(Q { n: -o.n, d: o.d })
@@ -141,6 +151,8 @@ pub(super) struct CountState {
     reported: BTreeSet<(Span, Code)>,
     /// Sites each fleet workload runs on.
     pub sites_of: HashMap<usize, Vec<usize>>,
+    /// Total gateways of each fleet, once all its sites are known.
+    fleet_totals: HashMap<usize, u32>,
 }
 
 impl CountState {
@@ -170,10 +182,15 @@ impl<'a> Analyzer<'a> {
                 format!(
                     "gateways of {}.{}",
                     fl.map(|f| f.name.name.as_str()).unwrap_or("?"),
-                    fl.and_then(|f| f.sites.get(s)).map(|s| s.name.name.as_str()).unwrap_or("?")
+                    fl.and_then(|f| f.sites.get(s))
+                        .map(|s| s.name.name.as_str())
+                        .unwrap_or("?")
                 )
             }
-            CountKey::Workload(w) => format!("replicas of {}", d.workloads.get(w).map(|w| w.name.as_str()).unwrap_or("?")),
+            CountKey::Workload(w) => format!(
+                "replicas of {}",
+                d.workloads.get(w).map(|w| w.name.as_str()).unwrap_or("?")
+            ),
         }
     }
 
@@ -202,7 +219,9 @@ impl<'a> Analyzer<'a> {
     }
 
     fn report_cycle(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts<'a>) {
-        let Some(pos) = st.stack.iter().position(|(k, _)| *k == key) else { return };
+        let Some(pos) = st.stack.iter().position(|(k, _)| *k == key) else {
+            return;
+        };
         let chain: Vec<(CountKey, Span)> = st.stack.iter().skip(pos).copied().collect();
         let mut keys: Vec<CountKey> = chain.iter().map(|(k, _)| *k).collect();
         keys.sort();
@@ -221,7 +240,8 @@ impl<'a> Analyzer<'a> {
             let to = names.get(i).cloned().unwrap_or_default();
             diag = diag.with_secondary(*span, format!("`{from}` uses `{to}`"));
         }
-        self.diags.push(diag.help("make one of these counts a number or depend on a param instead"));
+        self.diags
+            .push(diag.help("make one of these counts a number or depend on a param instead"));
     }
 
     fn compute(&mut self, key: CountKey, st: &mut CountState, d: &Drafts<'a>) -> Option<WVal> {
@@ -229,7 +249,9 @@ impl<'a> Analyzer<'a> {
             CountKey::Pool(c, p) => {
                 let pool = d.clusters.get(c)?.pools.get(p)?;
                 let file = d.clusters.get(c)?.file;
-                let Some(e) = pool.nodes else { return Some(WVal::Single(1)) };
+                let Some(e) = pool.nodes else {
+                    return Some(WVal::Single(1));
+                };
                 let subject = self.key_name(key, d);
                 let v = self.final_count(e, Ctx::PoolDef, file, st, d, &subject, None)?;
                 Some(WVal::Single(v))
@@ -256,6 +278,11 @@ impl<'a> Analyzer<'a> {
                         let sites = st.sites_of.get(&w).cloned().unwrap_or_default();
                         let mut out = Vec::with_capacity(sites.len());
                         let mut failed = false;
+                        // A fleet workload's count depends on its site only
+                        // through the site's gateways: evaluate once per
+                        // distinct gateway count.
+                        let mut memo: HashMap<u32, Option<(u32, Arc<str>)>> = HashMap::new();
+                        let subject: Arc<str> = subject.into();
                         for s in sites {
                             let v = match (wl.kind, wl.replicas) {
                                 (crate::ir::WorkloadKind::Daemon, _) => {
@@ -263,8 +290,41 @@ impl<'a> Analyzer<'a> {
                                 }
                                 (crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train, _) => Some(1),
                                 (_, Some(e)) => {
-                                    let site = d.fleets.get(f).and_then(|fl| fl.sites.get(s)).map(|s| s.name.name.clone());
-                                    self.final_count(e, Ctx::Site(f, s), wl.file, st, d, &subject, site)
+                                    let site = d
+                                        .fleets
+                                        .get(f)
+                                        .and_then(|fl| fl.sites.get(s))
+                                        .map(|s| s.name.name.clone());
+                                    let gw = self.count(CountKey::Site(f, s), wl.name_span, st, d).map(|v| v.total());
+                                    let hit = gw.and_then(|g| memo.get(&g).cloned());
+                                    let result = match hit {
+                                        Some(r) => r,
+                                        None => {
+                                            let r = self.evaluate_count(
+                                                e,
+                                                Ctx::Site(f, s),
+                                                wl.file,
+                                                st,
+                                                d,
+                                                &subject,
+                                                site.as_deref(),
+                                            );
+                                            if let Some(g) = gw {
+                                                memo.insert(g, r.clone());
+                                            }
+                                            r
+                                        }
+                                    };
+                                    result.map(|(value, formula)| {
+                                        self.explanations.push(CountExplanation {
+                                            span: e.span,
+                                            subject: subject.clone(),
+                                            site,
+                                            value,
+                                            formula,
+                                        });
+                                        value
+                                    })
                                 }
                                 (_, None) => Some(1),
                             };
@@ -289,17 +349,45 @@ impl<'a> Analyzer<'a> {
         if wl.kind != crate::ir::WorkloadKind::Daemon {
             return Some(1);
         }
-        // A daemon runs on every node of the pool it lands on; placement
-        // picks the pool, so count every node of the cluster here.
-        let pools = d.clusters.get(c)?.pools.len();
-        let mut total = 0u32;
-        for p in 0..pools {
-            total = total.saturating_add(self.count(CountKey::Pool(c, p), wl.name_span, st, d)?.total());
+        // A daemon runs on every node of the pool it lands on: the same
+        // choice placement makes (matching labels; a GPU pool only for GPU
+        // work).
+        let cluster = d.clusters.get(c)?;
+        let matching: Vec<usize> = cluster
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                wl.selectors
+                    .iter()
+                    .all(|(s, _)| (p.labels.get(&s.key) == Some(&s.value)) != s.negated)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let gpu_of = |i: usize| {
+            cluster
+                .pools
+                .get(i)
+                .and_then(|p| p.node.as_ref())
+                .map(|n| n.gpu)
+                .unwrap_or(0)
+        };
+        let pick = if wl.container.gpu > 0 {
+            matching.iter().copied().find(|i| gpu_of(*i) >= wl.container.gpu)
+        } else {
+            matching
+                .iter()
+                .copied()
+                .find(|i| gpu_of(*i) == 0)
+                .or(matching.first().copied())
         }
+        .unwrap_or(0);
+        let total = self.count(CountKey::Pool(c, pick), wl.name_span, st, d)?.total();
         Some(total)
     }
 
-    /// Evaluate a count expression to a whole, non-negative number.
+    /// Evaluate a count expression to a whole, non-negative number and
+    /// record how it came out.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn final_count(
         &mut self,
@@ -311,6 +399,30 @@ impl<'a> Analyzer<'a> {
         subject: &str,
         site: Option<String>,
     ) -> Option<u32> {
+        let (value, formula) = self.evaluate_count(e, ctx, file, st, d, subject, site.as_deref())?;
+        self.explanations.push(CountExplanation {
+            span: e.span,
+            subject: subject.into(),
+            site,
+            value,
+            formula,
+        });
+        Some(value)
+    }
+
+    /// Evaluate a count expression to a whole, non-negative number and the
+    /// formula that produced it.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_count(
+        &mut self,
+        e: &Expr,
+        ctx: Ctx,
+        file: FileId,
+        st: &mut CountState,
+        d: &Drafts<'a>,
+        subject: &str,
+        site: Option<&str>,
+    ) -> Option<(u32, Arc<str>)> {
         let (q, formula) = self.eval(e, ctx, file, st, d)?;
         let at = site.as_ref().map(|s| format!(" at site `{s}`")).unwrap_or_default();
         if !q.is_int() {
@@ -341,14 +453,7 @@ impl<'a> Analyzer<'a> {
             return None;
         };
         let trivial = matches!(e.kind, ExprKind::Quantity { .. });
-        self.explanations.push(CountExplanation {
-            span: e.span,
-            subject: subject.to_string(),
-            site,
-            value: v,
-            formula: if trivial { v.to_string() } else { formula },
-        });
-        Some(v)
+        Some((v, if trivial { v.to_string().into() } else { formula.into() }))
     }
 
     fn overflow(&mut self, span: Span, st: &mut CountState) -> R {
@@ -391,7 +496,7 @@ impl<'a> Analyzer<'a> {
                     self.report_once(
                         st,
                         Diagnostic::new(Code::E0305, rhs.span, "division by zero")
-                            .label(format!("{fb} is zero"))
+                            .label(format!("`{}` is zero", self.prog.sources.text(rhs.span)))
                             .help("divide by something that is never zero, or use `max(…, 1)`"),
                     );
                     return None;
@@ -422,8 +527,9 @@ impl<'a> Analyzer<'a> {
                     "min" | "max" => !vals.is_empty(),
                     "ceil" | "floor" => vals.len() == 1,
                     _ => {
-                        let mut dg = Diagnostic::new(Code::E0101, name.span, format!("there is no function `{}`", name.name))
-                            .label("unknown function");
+                        let mut dg =
+                            Diagnostic::new(Code::E0101, name.span, format!("there is no function `{}`", name.name))
+                                .label("unknown function");
                         dg = match crate::diag::suggest(&name.name, ["min", "max", "ceil", "floor"]) {
                             Some(s) => dg.help(format!("did you mean `{s}`?")),
                             None => dg.help("counts can use min(…), max(…), ceil(…) and floor(…)"),
@@ -434,9 +540,21 @@ impl<'a> Analyzer<'a> {
                 };
                 if !arity_ok {
                     self.diags.push(
-                        Diagnostic::new(Code::E0201, e.span, format!("`{}` takes {}", name.name, if matches!(name.name.as_str(), "min" | "max") { "one or more values" } else { "one value" }))
-                            .label("wrong number of values")
-                            .help(format!("write `{}(…)` with the right number of values", name.name)),
+                        Diagnostic::new(
+                            Code::E0201,
+                            e.span,
+                            format!(
+                                "`{}` takes {}",
+                                name.name,
+                                if matches!(name.name.as_str(), "min" | "max") {
+                                    "one or more values"
+                                } else {
+                                    "one value"
+                                }
+                            ),
+                        )
+                        .label("wrong number of values")
+                        .help(format!("write `{}(…)` with the right number of values", name.name)),
                     );
                     return None;
                 }
@@ -457,20 +575,33 @@ impl<'a> Analyzer<'a> {
                             self.used_params.insert(name.to_string());
                             return match (ty, val) {
                                 (ParamTy::Int, ParamVal::Int(i)) => Some((Q::int(i128::from(i)), i.to_string())),
-                                (ty, _) => self.not_a_count(e, format!("the {} param `{name}`", ty.name()), "only `int` params can be used in counts".into()),
+                                (ty, _) => self.not_a_count(
+                                    e,
+                                    format!("the {} param `{name}`", ty.name()),
+                                    "only `int` params can be used in counts".into(),
+                                ),
                             };
                         }
                     }
                 }
                 let id = self.resolve(p, file)?;
                 let (found, help) = if d.fleet_of.contains_key(&id) {
-                    (format!("the fleet `{}`", p.text()), format!("write `gateways of {}` or `sites of {}`", p.text(), p.text()))
+                    (
+                        format!("the fleet `{}`", p.text()),
+                        format!("write `gateways of {}` or `sites of {}`", p.text(), p.text()),
+                    )
                 } else if d.cluster_of.contains_key(&id) {
-                    (format!("the cluster `{}`", p.text()), format!("write `nodes of {}`", p.text()))
+                    (
+                        format!("the cluster `{}`", p.text()),
+                        format!("write `nodes of {}`", p.text()),
+                    )
                 } else if d.workloads_of.contains_key(&id) {
                     (format!("`{}`", p.text()), format!("write `replicas of {}`", p.text()))
                 } else {
-                    (format!("the {} `{}`", self.item_kind_name(id), p.text()), "counts use int params and `gateways|sites|nodes|replicas of NAME`".into())
+                    (
+                        format!("the {} `{}`", self.item_kind_name(id), p.text()),
+                        "counts use int params and `gateways|sites|nodes|replicas of NAME`".into(),
+                    )
                 };
                 self.not_a_count(e, found, help)
             }
@@ -478,7 +609,14 @@ impl<'a> Analyzer<'a> {
                 let (v, what) = self.count_of(*unit, *unit_span, Some(of), e.span, ctx, file, st, d)?;
                 Some((Q::int(i128::from(v)), format!("{v} {what}")))
             }
-            ExprKind::Per { amount, per, unit, unit_span, of, .. } => {
+            ExprKind::Per {
+                amount,
+                per,
+                unit,
+                unit_span,
+                of,
+                ..
+            } => {
                 let (a, fa) = self.eval(amount, ctx, file, st, d)?;
                 let (b, fb) = match per {
                     Some(p) => self.eval(p, ctx, file, st, d)?,
@@ -539,7 +677,11 @@ impl<'a> Analyzer<'a> {
             }
             _ => {
                 let found = self.describe_expr(e);
-                self.not_a_count(e, found, "write a number, an int param or a ratio such as `1 per 10 gateways of plants`".into())
+                self.not_a_count(
+                    e,
+                    found,
+                    "write a number, an int param or a ratio such as `1 per 10 gateways of plants`".into(),
+                )
             }
         }
     }
@@ -575,9 +717,13 @@ impl<'a> Analyzer<'a> {
                 }
                 _ => {
                     self.diags.push(
-                        Diagnostic::new(Code::E0306, unit_span, format!("which {word}? nothing here has {word} of its own"))
-                            .label(format!("{word} of what?"))
-                            .help(format!("name what to count: `… per 10 {word} of NAME`")),
+                        Diagnostic::new(
+                            Code::E0306,
+                            unit_span,
+                            format!("which {word}? nothing here has {word} of its own"),
+                        )
+                        .label(format!("{word} of what?"))
+                        .help(format!("name what to count: `… per 10 {word} of NAME`")),
                     );
                     None
                 }
@@ -592,10 +738,16 @@ impl<'a> Analyzer<'a> {
                 if unit == CountUnit::Sites {
                     return Some((u32::try_from(sites).unwrap_or(u32::MAX), "sites"));
                 }
+                if let Some(total) = st.fleet_totals.get(&f) {
+                    return Some((*total, "gateways"));
+                }
                 let mut total = 0u32;
                 for s in 0..sites {
                     total = total.saturating_add(self.count(CountKey::Site(f, s), whole, st, d)?.total());
                 }
+                // Every site is evaluated now, so the total can be reused
+                // without hiding a cycle.
+                st.fleet_totals.insert(f, total);
                 Some((total, "gateways"))
             }
             CountUnit::Nodes if d.cluster_of.contains_key(&id) => {
@@ -660,7 +812,10 @@ mod tests {
     fn rationals_round_exactly() {
         let q = Q::int(24).div(Q::int(10)).map(|q| q.ceil());
         assert_eq!(q, Some(Q::int(3)));
-        assert_eq!(Q::parse("0.5").and_then(|h| h.mul(Q::int(3))).map(|q| q.to_string()), Some("3/2".into()));
+        assert_eq!(
+            Q::parse("0.5").and_then(|h| h.mul(Q::int(3))).map(|q| q.to_string()),
+            Some("3/2".into())
+        );
         assert_eq!(Q::int(-3).div(Q::int(2)).map(|q| q.ceil()), Some(Q::int(-1)));
     }
 }

@@ -168,12 +168,15 @@ impl<'a> Analyzer<'a> {
                                 }
                             }
                             BlockKind::Device => {
+                                self.header_only(b, "a device profile");
                                 self.device_item(id, &mut devices);
                             }
                             BlockKind::Runtime => {
+                                self.header_only(b, "a runtime");
                                 self.runtime_item(id, &mut runtimes);
                             }
                             BlockKind::Serving => {
+                                self.header_only(b, "a serving runtime");
                                 self.serving_item(id, &mut servings);
                             }
                             _ => {}
@@ -200,9 +203,13 @@ impl<'a> Analyzer<'a> {
         if solution_span.is_none() {
             if let Some(root) = prog.root {
                 self.diags.push(
-                    Diagnostic::new(Code::E0106, Span::new(root, 0, 0), "the program has no `solution` block")
-                        .label("expected `solution NAME { version = \"…\" }`")
-                        .help("add `solution my_solution { version = \"1.0.0\" }` at the top"),
+                    Diagnostic::new(
+                        Code::E0106,
+                        Span::new(root, 0, 0),
+                        "the program has no `solution` block",
+                    )
+                    .label("expected `solution NAME { version = \"…\" }`")
+                    .help("add `solution my_solution { version = \"1.0.0\" }` at the top"),
                 );
             }
         }
@@ -229,10 +236,7 @@ impl<'a> Analyzer<'a> {
         out
     }
 
-    fn solution_block(
-        &mut self,
-        b: &'a ast::Block,
-    ) -> Option<SolutionHeader> {
+    fn solution_block(&mut self, b: &'a ast::Block) -> Option<SolutionHeader> {
         let shape = &schema::SOLUTION;
         let view = self.view(&b.body, shape, "`solution`", b.name.span, None);
         self.require(&view, shape, "the solution");
@@ -247,7 +251,11 @@ impl<'a> Analyzer<'a> {
         Some((b.name.name.clone(), version?, namespace, description, labels))
     }
 
-    fn device_item(&mut self, id: ItemId, cache: &mut HashMap<ItemId, Option<ir::DeviceProfile>>) -> Option<ir::DeviceProfile> {
+    fn device_item(
+        &mut self,
+        id: ItemId,
+        cache: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
+    ) -> Option<ir::DeviceProfile> {
         if let Some(c) = cache.get(&id) {
             return c.clone();
         }
@@ -261,16 +269,25 @@ impl<'a> Analyzer<'a> {
         let memory = self.get_memory(&view, shape, "memory");
         let gpu = self.get_u32_or_default(&view, shape, "gpu");
         let accelerator = self.get_str(&view, shape, "accelerator").map(|(s, _)| s);
-        let storage = view.attr("storage").and_then(|a| match self.scalar(&a.value, &schema::Ty::Memory) {
-            Some(Scalar::Memory(m)) => Some(m),
-            _ => None,
-        });
-        let power = self.get_str(&view, shape, "power").map(|(s, _)| s).unwrap_or_else(|| "mains".into());
+        let storage = view
+            .attr("storage")
+            .and_then(|a| match self.scalar(&a.value, &schema::Ty::Memory) {
+                Some(Scalar::Memory(m)) => Some(m),
+                _ => None,
+            });
+        let power = self
+            .get_str(&view, shape, "power")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| "mains".into());
         let instance_type = self.get_str(&view, shape, "instance_type").map(|(s, _)| s);
         self.get_str(&view, shape, "description");
         let (mut rcpu, mut rmem) = (0, 0);
         if let Some(r) = view.block("reserve") {
-            if let Contents::Fields(rs) = shape.block("reserve").map(|s| s.contents).unwrap_or(Contents::StringMap) {
+            if let Contents::Fields(rs) = shape
+                .block("reserve")
+                .map(|s| s.contents)
+                .unwrap_or(Contents::StringMap)
+            {
                 let rv = self.view(&r.body, rs, "`reserve`", r.kind.span, None);
                 rcpu = self.get_cpu(&rv, rs, "cpu");
                 rmem = self.get_memory(&rv, rs, "memory").unwrap_or(0);
@@ -339,12 +356,24 @@ impl<'a> Analyzer<'a> {
         let view = self.view(&b.body, shape, "a serving runtime", b.name.span, None);
         self.require(&view, shape, &format!("serving runtime `{}`", b.name.name));
         let image = self.get_str(&view, shape, "image").map(|(s, _)| s);
-        let formats = self.get_list(&view, shape, "formats").into_iter().map(|(s, _)| s).collect();
+        let formats = self
+            .get_list(&view, shape, "formats")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         let port = self.get_int(&view, shape, "port").map(|(p, _)| p);
         let health = self.get_str(&view, shape, "health").map(|(s, _)| s);
         let metrics = self.get_str(&view, shape, "metrics").map(|(s, _)| s);
-        let arch = self.get_list(&view, shape, "arch").into_iter().map(|(s, _)| s).collect();
-        let args = self.get_list(&view, shape, "args").into_iter().map(|(s, _)| s).collect();
+        let arch = self
+            .get_list(&view, shape, "arch")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let args = self
+            .get_list(&view, shape, "args")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         self.get_str(&view, shape, "description");
         let info = match (image, port) {
             (Some(image), Some(port)) => Some(ServingInfo {
@@ -373,7 +402,12 @@ impl<'a> Analyzer<'a> {
         let a = view.attr(field)?;
         let ExprKind::Path(p) = &a.value.kind else {
             let found = self.describe_expr(&a.value);
-            self.type_error(a.value.span, "a device profile", &found, "name a device profile, e.g. `std.devices.rpi5`");
+            self.type_error(
+                a.value.span,
+                "a device profile",
+                &found,
+                "name a device profile, e.g. `std.devices.rpi5`",
+            );
             return None;
         };
         let id = self.resolve_kind(p, file, &[BlockKind::Device], "a device profile")?;
@@ -397,7 +431,10 @@ impl<'a> Analyzer<'a> {
         if let Some(a) = view.attr("provider") {
             (provider, baremetal_pattern) = self.provider(&a.value);
         }
-        let distribution = self.get_str(&view, shape, "distribution").map(|(s, _)| s).unwrap_or_else(|| "k3s".into());
+        let distribution = self
+            .get_str(&view, shape, "distribution")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| "k3s".into());
         if let (Some(ir::Provider::Aws { .. }), Some(a)) = (&provider, view.attr("distribution")) {
             let _ = a;
         }
@@ -422,7 +459,9 @@ impl<'a> Analyzer<'a> {
                 continue;
             }
             self.check_name(&pname.name, pname.span, "pool");
-            let Some(Contents::Fields(ps)) = shape.block("pool").map(|s| s.contents) else { continue };
+            let Some(Contents::Fields(ps)) = shape.block("pool").map(|s| s.contents) else {
+                continue;
+            };
             let pv = self.view(&pb.body, ps, "a pool", pname.span, None);
             self.require(&pv, ps, &format!("pool `{}`", pname.name));
             let node = self.profile_ref(&pv, "node", file, devices).map(|(p, _)| p);
@@ -475,7 +514,12 @@ impl<'a> Analyzer<'a> {
     fn provider(&mut self, e: &'a Expr) -> (Option<ir::Provider>, Option<(String, Span)>) {
         let ExprKind::Object { path, body } = &e.kind else {
             let found = self.describe_expr(e);
-            self.type_error(e.span, "a provider", &found, "write `aws { region = \"eu-west-1\" }`, `vsphere { … }` or `baremetal { hosts = \"…\" }`");
+            self.type_error(
+                e.span,
+                "a provider",
+                &found,
+                "write `aws { region = \"eu-west-1\" }`, `vsphere { … }` or `baremetal { hosts = \"…\" }`",
+            );
             return (None, None);
         };
         let name = path.text();
@@ -498,14 +542,34 @@ impl<'a> Analyzer<'a> {
                 let region = s(self, "region");
                 let vpc_cidr = s(self, "vpc_cidr").unwrap_or_else(|| "10.0.0.0/16".into());
                 let zones = self.get_u32_or_default(&view, shape, "zones");
-                (region.map(|region| ir::Provider::Aws { region, vpc_cidr, zones }), None)
+                (
+                    region.map(|region| ir::Provider::Aws {
+                        region,
+                        vpc_cidr,
+                        zones,
+                    }),
+                    None,
+                )
             }
             "vsphere" => {
-                let p = (s(self, "datacenter"), s(self, "cluster"), s(self, "datastore"), s(self, "network"), s(self, "template"));
+                let p = (
+                    s(self, "datacenter"),
+                    s(self, "cluster"),
+                    s(self, "datastore"),
+                    s(self, "network"),
+                    s(self, "template"),
+                );
                 let folder = s(self, "folder");
                 match p {
                     (Some(datacenter), Some(cluster), Some(datastore), Some(network), Some(template)) => (
-                        Some(ir::Provider::Vsphere { datacenter, cluster, datastore, network, template, folder }),
+                        Some(ir::Provider::Vsphere {
+                            datacenter,
+                            cluster,
+                            datastore,
+                            network,
+                            template,
+                            folder,
+                        }),
                         None,
                     ),
                     _ => (None, None),
@@ -553,7 +617,9 @@ impl<'a> Analyzer<'a> {
         for sb in view.blocks_named("site").collect::<Vec<_>>() {
             let Some(sname) = &sb.name else { continue };
             self.check_name(&sname.name, sname.span, "site");
-            let Some(Contents::Fields(ss)) = shape.block("site").map(|s| s.contents) else { continue };
+            let Some(Contents::Fields(ss)) = shape.block("site").map(|s| s.contents) else {
+                continue;
+            };
             let sv = self.view(&sb.body, ss, "a site", sname.span, None);
             self.require(&sv, ss, &format!("site `{}`", sname.name));
             let hosts = self.get_str(&sv, ss, "hosts");
@@ -572,9 +638,13 @@ impl<'a> Analyzer<'a> {
         }
         if sites.is_empty() {
             self.diags.push(
-                Diagnostic::new(Code::E0106, b.name.span, format!("fleet `{}` has no sites", b.name.name))
-                    .label("no `site` blocks")
-                    .help("add `site NAME { gateways = 2  hosts = \"gw{n}.example.internal\" }`"),
+                Diagnostic::new(
+                    Code::E0106,
+                    b.name.span,
+                    format!("fleet `{}` has no sites", b.name.name),
+                )
+                .label("no `site` blocks")
+                .help("add `site NAME { gateways = 2  hosts = \"gw{n}.example.internal\" }`"),
             );
         }
         Some(FleetDraft {
@@ -608,11 +678,19 @@ impl<'a> Analyzer<'a> {
                 _ => continue,
             };
             if let Err(m) = v::check_label_key(&s.key.name) {
-                self.diags.push(Diagnostic::new(Code::E0207, s.key.span, m).label("invalid label key").help("label keys are `[prefix/]name`"));
+                self.diags.push(
+                    Diagnostic::new(Code::E0207, s.key.span, m)
+                        .label("invalid label key")
+                        .help("label keys are `[prefix/]name`"),
+                );
                 continue;
             }
             if let Err(m) = v::check_label_value(&value) {
-                self.diags.push(Diagnostic::new(Code::E0207, s.value.span, m).label("invalid label value").help("use letters, digits, `-`, `_` and `.`"));
+                self.diags.push(
+                    Diagnostic::new(Code::E0207, s.value.span, m)
+                        .label("invalid label value")
+                        .help("use letters, digits, `-`, `_` and `.`"),
+                );
                 continue;
             }
             out.push((
@@ -628,7 +706,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Container fields shared by services, daemons, jobs, `train` and `serve`.
-    fn container(&mut self, view: &BodyView<'a>, shape: &Shape) -> (ir::Container, [Span; 3], Option<Span>, Option<Span>) {
+    fn container(
+        &mut self,
+        view: &BodyView<'a>,
+        shape: &Shape,
+    ) -> (ir::Container, [Span; 3], Option<Span>, Option<Span>) {
         let span_of = |f: &str| view.attr(f).map(|a| a.value.span).unwrap_or(view.owner);
         let spans = [span_of("cpu"), span_of("memory"), span_of("gpu")];
         let image = self.get_str(view, shape, "image").map(|(s, _)| s).unwrap_or_default();
@@ -638,8 +720,18 @@ impl<'a> Analyzer<'a> {
         let arch_span = view.attr("arch").map(|a| a.value.span);
         let arch = self.get_list(view, shape, "arch").into_iter().map(|(s, _)| s).collect();
         let privileged = self.get_bool(view, shape, "privileged");
-        let privileged_span = if privileged { view.attr("privileged").map(|a| a.value.span) } else { None };
-        let user = self.get_u32_or_default(view, shape, "user");
+        let privileged_span = if privileged {
+            view.attr("privileged").map(|a| a.value.span)
+        } else {
+            None
+        };
+        // `train` and `serve` have no `user` field: they run as the default
+        // non-root user too.
+        let user = if shape.field("user").is_some() {
+            self.get_u32_or_default(view, shape, "user")
+        } else {
+            10001
+        };
         if shape.field("user").is_some() {
             if let Some(a) = view.attr("user") {
                 if self.get_int(view, shape, "user").map(|(u, _)| u) == Some(0) {
@@ -651,11 +743,16 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let port = self.get_int(view, shape, "port").and_then(|(p, _)| u16::try_from(p).ok());
-        let protocol = self.get_str(view, shape, "protocol").map(|(s, _)| s).unwrap_or_else(|| "tcp".into());
+        let port = self
+            .get_int(view, shape, "port")
+            .and_then(|(p, _)| u16::try_from(p).ok());
+        let protocol = self
+            .get_str(view, shape, "protocol")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| "tcp".into());
         let health = self.get_str(view, shape, "health").map(|(s, _)| s);
         let metrics = self.get_str(view, shape, "metrics").map(|(s, _)| s);
-        if let (Some(_), None, Some(a)) = (&health, port, view.attr("health")) {
+        if let (Some(_), None, Some(a)) = (&health, view.attr("port"), view.attr("health")) {
             if shape.field("port").is_some() {
                 self.diags.push(
                     Diagnostic::new(Code::E0106, a.key.span, "`health` needs a `port` to probe")
@@ -664,7 +761,11 @@ impl<'a> Analyzer<'a> {
                 );
             }
         }
-        let command = self.get_list(view, shape, "command").into_iter().map(|(s, _)| s).collect();
+        let command = self
+            .get_list(view, shape, "command")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         let args = self.get_list(view, shape, "args").into_iter().map(|(s, _)| s).collect();
         let env_blocks: Vec<&NestedBlock> = view.blocks_named("env").collect();
         let mut env = BTreeMap::new();
@@ -672,9 +773,13 @@ impl<'a> Analyzer<'a> {
             for (k, (val, span)) in self.string_map(b, false) {
                 if v::looks_secret(&k) && !val.is_empty() {
                     self.diags.push(
-                        Diagnostic::new(Code::W0501, span, format!("`{k}` looks like a secret but is a plain value"))
-                            .label("visible in the generated files")
-                            .help(format!("write `secret {k} from env \"…\"` (or `file`/`vault`) instead")),
+                        Diagnostic::new(
+                            Code::W0501,
+                            span,
+                            format!("`{k}` looks like a secret but is a plain value"),
+                        )
+                        .label("visible in the generated files")
+                        .help(format!("write `secret {k} from env \"…\"` (or `file`/`vault`) instead")),
                     );
                 }
                 env.entry(k).or_insert(val);
@@ -685,9 +790,16 @@ impl<'a> Analyzer<'a> {
             match &s.source {
                 SecretSource::Literal(e) => {
                     self.diags.push(
-                        Diagnostic::new(Code::E0501, e.span, format!("secret `{}` is given a literal value", s.name.name))
-                            .label("a secret value in the source")
-                            .help(format!("write `secret {} from env \"VAR\"`, `from file \"/path\"` or `from vault \"path#key\"`", s.name.name)),
+                        Diagnostic::new(
+                            Code::E0501,
+                            e.span,
+                            format!("secret `{}` is given a literal value", s.name.name),
+                        )
+                        .label("a secret value in the source")
+                        .help(format!(
+                            "write `secret {} from env \"VAR\"`, `from file \"/path\"` or `from vault \"path#key\"`",
+                            s.name.name
+                        )),
                     );
                 }
                 SecretSource::From { kind, reference } => {
@@ -698,8 +810,12 @@ impl<'a> Analyzer<'a> {
                         _ => None,
                     };
                     let Some(source) = source else {
-                        let mut d = Diagnostic::new(Code::E0502, kind.span, format!("`{}` is not a secret source", kind.name))
-                            .label("unknown source");
+                        let mut d = Diagnostic::new(
+                            Code::E0502,
+                            kind.span,
+                            format!("`{}` is not a secret source", kind.name),
+                        )
+                        .label("unknown source");
                         d = match crate::diag::suggest(&kind.name, schema::SECRET_SOURCES.iter().copied()) {
                             Some(x) => d.help(format!("did you mean `{x}`?")),
                             None => d.help("secrets come `from env`, `from file` or `from vault`"),
@@ -709,7 +825,8 @@ impl<'a> Analyzer<'a> {
                     };
                     let problem = match source {
                         ir::SecretSource::Env => v::check_env_name(&reference.value).err(),
-                        ir::SecretSource::File => (!reference.value.starts_with('/')).then(|| format!("`{}` is not an absolute path", reference.value)),
+                        ir::SecretSource::File => (!reference.value.starts_with('/'))
+                            .then(|| format!("`{}` is not an absolute path", reference.value)),
                         ir::SecretSource::Vault => match reference.value.split_once('#') {
                             Some((p, k)) if !p.is_empty() && !k.is_empty() => None,
                             _ => Some(format!("`{}` is not `path#key`", reference.value)),
@@ -721,18 +838,30 @@ impl<'a> Analyzer<'a> {
                             ir::SecretSource::File => "give an absolute path, e.g. `/run/secrets/db`",
                             ir::SecretSource::Vault => "write `secret/data/app#password`",
                         };
-                        self.diags.push(Diagnostic::new(Code::E0502, reference.span, m).label("invalid reference").help(help));
+                        self.diags.push(
+                            Diagnostic::new(Code::E0502, reference.span, m)
+                                .label("invalid reference")
+                                .help(help),
+                        );
                         continue;
                     }
                     if let Err(m) = v::check_env_name(&s.name.name) {
-                        self.diags.push(Diagnostic::new(Code::E0502, s.name.span, m).label("invalid name").help("the secret's name is the environment variable the container sees"));
+                        self.diags.push(
+                            Diagnostic::new(Code::E0502, s.name.span, m)
+                                .label("invalid name")
+                                .help("the secret's name is the environment variable the container sees"),
+                        );
                         continue;
                     }
                     if env.contains_key(&s.name.name) {
                         self.diags.push(
-                            Diagnostic::new(Code::E0107, s.name.span, format!("`{}` is both an env var and a secret", s.name.name))
-                                .label("defined twice")
-                                .help("remove it from `env`"),
+                            Diagnostic::new(
+                                Code::E0107,
+                                s.name.span,
+                                format!("`{}` is both an env var and a secret", s.name.name),
+                            )
+                            .label("defined twice")
+                            .help("remove it from `env`"),
                         );
                     }
                     secrets.push(ir::SecretRef {
@@ -747,20 +876,28 @@ impl<'a> Analyzer<'a> {
         for vb in view.blocks_named("volume").collect::<Vec<_>>() {
             let Some(vname) = &vb.name else { continue };
             self.check_name(&vname.name, vname.span, "volume");
-            let Some(Contents::Fields(vs)) = shape.block("volume").map(|s| s.contents) else { continue };
+            let Some(Contents::Fields(vs)) = shape.block("volume").map(|s| s.contents) else {
+                continue;
+            };
             let vv = self.view(&vb.body, vs, "a volume", vname.span, None);
             self.require(&vv, vs, &format!("volume `{}`", vname.name));
             let mount = self.get_str(&vv, vs, "mount").map(|(s, _)| s).unwrap_or_default();
-            let size = vv.attr("size").and_then(|a| match self.scalar(&a.value, &schema::Ty::Memory) {
-                Some(Scalar::Memory(m)) => Some(m),
-                _ => None,
-            });
+            let size = vv
+                .attr("size")
+                .and_then(|a| match self.scalar(&a.value, &schema::Ty::Memory) {
+                    Some(Scalar::Memory(m)) => Some(m),
+                    _ => None,
+                });
             let host_path = self.get_str(&vv, vs, "host_path").map(|(s, _)| s);
             if let (Some(_), Some(_), Some(a)) = (size, &host_path, vv.attr("host_path")) {
                 self.diags.push(
-                    Diagnostic::new(Code::E0110, a.key.span, "a volume has either `size` or `host_path`, not both")
-                        .label("both given")
-                        .help("remove one"),
+                    Diagnostic::new(
+                        Code::E0110,
+                        a.key.span,
+                        "a volume has either `size` or `host_path`, not both",
+                    )
+                    .label("both given")
+                    .help("remove one"),
                 );
             }
             let read_only = self.get_bool(&vv, vs, "read_only");
@@ -777,13 +914,21 @@ impl<'a> Analyzer<'a> {
             let bad = |p: &str| !p.starts_with("/dev/") || p.len() <= 5;
             if bad(&d.host.value) {
                 self.diags.push(
-                    Diagnostic::new(Code::E0201, d.host.span, format!("`{}` is not a device path", d.host.value))
-                        .label("expected `/dev/…`")
-                        .help("name a device node such as \"/dev/video0\" or \"/dev/ttyUSB0\""),
+                    Diagnostic::new(
+                        Code::E0201,
+                        d.host.span,
+                        format!("`{}` is not a device path", d.host.value),
+                    )
+                    .label("expected `/dev/…`")
+                    .help("name a device node such as \"/dev/video0\" or \"/dev/ttyUSB0\""),
                 );
                 continue;
             }
-            let container = d.container.as_ref().map(|c| c.value.clone()).unwrap_or_else(|| d.host.value.clone());
+            let container = d
+                .container
+                .as_ref()
+                .map(|c| c.value.clone())
+                .unwrap_or_else(|| d.host.value.clone());
             if let Some(c) = &d.container {
                 if bad(&c.value) {
                     self.diags.push(
@@ -828,10 +973,22 @@ impl<'a> Analyzer<'a> {
 
     fn rollout(&mut self, view: &BodyView<'a>, shape: &Shape) -> (ir::Rollout, Option<Span>) {
         let Some(b) = view.block("rollout") else {
-            return (ir::Rollout { max_unavailable: 0, max_surge: 1 }, None);
+            return (
+                ir::Rollout {
+                    max_unavailable: 0,
+                    max_surge: 1,
+                },
+                None,
+            );
         };
         let Some(Contents::Fields(rs)) = shape.block("rollout").map(|s| s.contents) else {
-            return (ir::Rollout { max_unavailable: 0, max_surge: 1 }, None);
+            return (
+                ir::Rollout {
+                    max_unavailable: 0,
+                    max_surge: 1,
+                },
+                None,
+            );
         };
         let rv = self.view(&b.body, rs, "`rollout`", b.kind.span, None);
         let r = ir::Rollout {
@@ -840,9 +997,13 @@ impl<'a> Analyzer<'a> {
         };
         if r.max_unavailable == 0 && r.max_surge == 0 {
             self.diags.push(
-                Diagnostic::new(Code::E0202, b.kind.span, "a rollout with `max_unavailable = 0` and `max_surge = 0` can never progress")
-                    .label("no room to replace a pod")
-                    .help("allow `max_surge = 1` (or `max_unavailable = 1`)"),
+                Diagnostic::new(
+                    Code::E0202,
+                    b.kind.span,
+                    "a rollout with `max_unavailable = 0` and `max_surge = 0` can never progress",
+                )
+                .label("no room to replace a pod")
+                .help("allow `max_surge = 1` (or `max_unavailable = 1`)"),
             );
         }
         (r, Some(b.kind.span))
@@ -875,12 +1036,20 @@ impl<'a> Analyzer<'a> {
                         template = Some(self.qualified_name(tid));
                     }
                     Some(tb) => {
-                        let found = if tb.template.is_some() { format!("a {} template", tb.kind.keyword()) } else { format!("{} `{}`", tb.kind.keyword(), tb.name.name) };
+                        let found = if tb.template.is_some() {
+                            format!("a {} template", tb.kind.keyword())
+                        } else {
+                            format!("{} `{}`", tb.kind.keyword(), tb.name.name)
+                        };
                         self.diags.push(
-                            Diagnostic::new(Code::E0108, from.span, format!("expected a {kw} template, found {found}"))
-                                .label("not a matching template")
-                                .with_secondary(tb.name.span, "declared here")
-                                .help(format!("`from` names a `template {kw}`")),
+                            Diagnostic::new(
+                                Code::E0108,
+                                from.span,
+                                format!("expected a {kw} template, found {found}"),
+                            )
+                            .label("not a matching template")
+                            .with_secondary(tb.name.span, "declared here")
+                            .help(format!("`from` names a `template {kw}`")),
                         );
                     }
                     None => {}
@@ -892,7 +1061,10 @@ impl<'a> Analyzer<'a> {
                 Diagnostic::new(Code::E0110, on.span, "a template is not deployed, so it takes no `on`")
                     .label("placement on a template")
                     .with_secondary(t, "declared as a template here")
-                    .help(format!("remove `template` to deploy it, or deploy it with `{kw} NAME on TARGET from {}`", b.name.name)),
+                    .help(format!(
+                        "remove `template` to deploy it, or deploy it with `{kw} NAME on TARGET from {}`",
+                        b.name.name
+                    )),
             );
         }
         if let (Some(_), Some(from)) = (b.template, &b.from) {
@@ -913,14 +1085,21 @@ impl<'a> Analyzer<'a> {
                 None => self.diags.push(
                     Diagnostic::new(Code::E0106, b.name.span, format!("{what} has no placement"))
                         .label("where does it run?")
-                        .help(format!("write `{kw} {} on CLUSTER_OR_FLEET {{ … }}`, or mark it `template`", b.name.name)),
+                        .help(format!(
+                            "write `{kw} {} on CLUSTER_OR_FLEET {{ … }}`, or mark it `template`",
+                            b.name.name
+                        )),
                 ),
             }
         }
         let selectors = self.selectors(&b.selectors);
         let (container, spans, arch_span, privileged_span) = self.container(&view, shape);
         let schedule = self.get_str(&view, shape, "schedule").map(|(s, _)| s);
-        let critical = if self.get_bool(&view, shape, "critical") { view.attr("critical").map(|a| a.value.span) } else { None };
+        let critical = if self.get_bool(&view, shape, "critical") {
+            view.attr("critical").map(|a| a.value.span)
+        } else {
+            None
+        };
         let public = self.get_bool(&view, shape, "public");
         let talks_to = self.get_list(&view, shape, "talks_to");
         let (rollout, _) = self.rollout(&view, shape);
@@ -933,7 +1112,11 @@ impl<'a> Analyzer<'a> {
                 let pct = self.get_u32_or_default(&av, s, "cpu_percent");
                 if let Some(a) = av.attr("cpu_percent") {
                     if !(1..=100).contains(&pct) {
-                        self.diags.push(Diagnostic::new(Code::E0202, a.value.span, format!("{pct}% is outside 1–100")).label("not a percentage").help("use a target between 1 and 100"));
+                        self.diags.push(
+                            Diagnostic::new(Code::E0202, a.value.span, format!("{pct}% is outside 1–100"))
+                                .label("not a percentage")
+                                .help("use a target between 1 and 100"),
+                        );
                     }
                 }
                 if let (Some(lo), Some(hi)) = (av.attr("min"), av.attr("max")) {
@@ -941,10 +1124,14 @@ impl<'a> Analyzer<'a> {
                 }
                 if let Some(r) = view.attr("replicas") {
                     self.diags.push(
-                        Diagnostic::new(Code::E0110, r.key.span, "`replicas` and `autoscale` both set the replica count")
-                            .label("fixed count")
-                            .with_secondary(ab.kind.span, "autoscaled here")
-                            .help("remove `replicas`; `autoscale { min max }` bounds the count"),
+                        Diagnostic::new(
+                            Code::E0110,
+                            r.key.span,
+                            "`replicas` and `autoscale` both set the replica count",
+                        )
+                        .label("fixed count")
+                        .with_secondary(ab.kind.span, "autoscaled here")
+                        .help("remove `replicas`; `autoscale { min max }` bounds the count"),
                     );
                 }
             }
@@ -998,8 +1185,14 @@ impl<'a> Analyzer<'a> {
         self.check_name(&b.name.name, b.name.span, "model");
         let format = self.get_str(&view, shape, "format").map(|(s, _)| s);
         let format_span = view.attr("format").map(|a| a.value.span);
-        let version = self.get_str(&view, shape, "version").map(|(s, _)| s).unwrap_or_default();
-        let artifact = self.get_str(&view, shape, "artifact").map(|(s, _)| s).unwrap_or_default();
+        let version = self
+            .get_str(&view, shape, "version")
+            .map(|(s, _)| s)
+            .unwrap_or_default();
+        let artifact = self
+            .get_str(&view, shape, "artifact")
+            .map(|(s, _)| s)
+            .unwrap_or_default();
         let checksum = self.get_str(&view, shape, "checksum").map(|(s, _)| s);
         let (rollout, _) = self.rollout(&view, shape);
         let mut model = ir::Model {
@@ -1034,13 +1227,14 @@ impl<'a> Analyzer<'a> {
                             .help("train on the cloud/data-centre cluster and serve on the fleet"),
                     );
                 }
-                let (container, [cpu_span, memory_span, gpu_span], arch_span, privileged_span) = self.container(&tv, ts);
+                let (container, [cpu_span, memory_span, gpu_span], arch_span, privileged_span) =
+                    self.container(&tv, ts);
                 let name = format!("{}_train", b.name.name);
                 model.train = Some(v::k8s_name(&name));
                 made.push(WorkloadDraft {
                     name,
                     name_span: tb.kind.span,
-                            kind: ir::WorkloadKind::Train,
+                    kind: ir::WorkloadKind::Train,
                     docs: item.docs.clone(),
                     target,
                     on_span: on.span,
@@ -1060,7 +1254,7 @@ impl<'a> Analyzer<'a> {
                     talks_to: Vec::new(),
                     autoscale: None,
                     rollout: rollout.clone(),
-                            labels: BTreeMap::new(),
+                    labels: BTreeMap::new(),
                     model: Some(mref(None)),
                     template: None,
                     privileged_span,
@@ -1070,7 +1264,9 @@ impl<'a> Analyzer<'a> {
         let serve_blocks: Vec<&NestedBlock> = view.blocks_named("serve").collect();
         let many = serve_blocks.len() > 1;
         for sb in serve_blocks {
-            let (Some(Contents::Fields(ss)), Some(on)) = (shape.block("serve").map(|s| s.contents), &sb.on) else { continue };
+            let (Some(Contents::Fields(ss)), Some(on)) = (shape.block("serve").map(|s| s.contents), &sb.on) else {
+                continue;
+            };
             let sv = self.view(&sb.body, ss, "`serve`", sb.kind.span, None);
             self.require(&sv, ss, "`serve`");
             let target = self.target(on, file, d);
@@ -1084,7 +1280,12 @@ impl<'a> Analyzer<'a> {
                     }
                     _ => {
                         let found = self.describe_expr(&a.value);
-                        self.type_error(a.value.span, "a serving runtime", &found, "name one, e.g. `std.ml.onnxruntime`");
+                        self.type_error(
+                            a.value.span,
+                            "a serving runtime",
+                            &found,
+                            "name one, e.g. `std.ml.onnxruntime`",
+                        );
                     }
                 }
             }
@@ -1093,9 +1294,10 @@ impl<'a> Analyzer<'a> {
             if let Some((s, span, sid)) = &serving {
                 if let (Some(f), Some(fspan)) = (&format, format_span) {
                     if !s.formats.contains(f) {
-                        let mut dg = Diagnostic::new(Code::E0405, *span, format!("`{}` cannot serve {f} models", s.name))
-                            .label(format!("serves {}", s.formats.join(", ")))
-                            .with_secondary(fspan, format!("the model is {f}"));
+                        let mut dg =
+                            Diagnostic::new(Code::E0405, *span, format!("`{}` cannot serve {f} models", s.name))
+                                .label(format!("serves {}", s.formats.join(", ")))
+                                .with_secondary(fspan, format!("the model is {f}"));
                         if let Some(ns) = self.name_span(*sid) {
                             dg = dg.with_secondary(ns, "serving runtime declared here");
                         }
@@ -1126,7 +1328,7 @@ impl<'a> Analyzer<'a> {
             made.push(WorkloadDraft {
                 name,
                 name_span: sb.kind.span,
-                    kind: ir::WorkloadKind::Serve,
+                kind: ir::WorkloadKind::Serve,
                 docs: item.docs.clone(),
                 target,
                 on_span: on.span,
@@ -1141,12 +1343,16 @@ impl<'a> Analyzer<'a> {
                 schedule: None,
                 backoff: 0,
                 deadline_secs: 0,
-                critical: if self.get_bool(&sv, ss, "critical") { sv.attr("critical").map(|a| a.value.span) } else { None },
+                critical: if self.get_bool(&sv, ss, "critical") {
+                    sv.attr("critical").map(|a| a.value.span)
+                } else {
+                    None
+                },
                 public: false,
                 talks_to: Vec::new(),
                 autoscale: None,
                 rollout: rollout.clone(),
-                    labels: BTreeMap::new(),
+                labels: BTreeMap::new(),
                 model: Some(mref(serving.as_ref().map(|(s, _, _)| s.name.clone()))),
                 template: None,
                 privileged_span,
@@ -1169,7 +1375,11 @@ impl<'a> Analyzer<'a> {
                         None => None,
                     };
                     if let Err(m) = v::check_env_name(&a.metric.name) {
-                        self.diags.push(Diagnostic::new(Code::E0206, a.metric.span, m).label("not a metric name").help("metric names are letters, digits and `_`"));
+                        self.diags.push(
+                            Diagnostic::new(Code::E0206, a.metric.span, m)
+                                .label("not a metric name")
+                                .help("metric names are letters, digits and `_`"),
+                        );
                         continue;
                     }
                     model.alerts.push(ir::Alert {
@@ -1181,9 +1391,13 @@ impl<'a> Analyzer<'a> {
                 }
                 if model.serve.is_empty() && !mv.alerts.is_empty() {
                     self.diags.push(
-                        Diagnostic::new(Code::E0110, mb.kind.span, "`monitor` watches the model's servers, but it is not served")
-                            .label("nothing to monitor")
-                            .help("add `serve on FLEET { runtime = … }`"),
+                        Diagnostic::new(
+                            Code::E0110,
+                            mb.kind.span,
+                            "`monitor` watches the model's servers, but it is not served",
+                        )
+                        .label("nothing to monitor")
+                        .help("add `serve on FLEET { runtime = … }`"),
                     );
                 }
             }

@@ -65,9 +65,13 @@ pub fn load(db: &dyn SourceDb, root: &str) -> (Program, Vec<Diagnostic>) {
             let id = l.add_file(Origin::Path(root.to_string()), String::new());
             l.prog.root = Some(id);
             l.diags.push(
-                Diagnostic::new(Code::E0104, Span::new(id, 0, 0), format!("cannot read `{root}`: {}", e.0))
-                    .label("this file")
-                    .help("check the path"),
+                Diagnostic::new(
+                    Code::E0104,
+                    Span::new(id, 0, 0),
+                    format!("cannot read `{root}`: {}", e.0),
+                )
+                .label("this file")
+                .help("check the path"),
             );
         }
     }
@@ -134,12 +138,9 @@ impl Loader<'_> {
                         self.prog.std_imports.push((file, module.to_string(), p.span));
                     }
                 } else {
-                    let mut d = Diagnostic::new(
-                        Code::E0104,
-                        p.span,
-                        format!("there is no stdlib module `std.{module}`"),
-                    )
-                    .label("not a stdlib module");
+                    let mut d =
+                        Diagnostic::new(Code::E0104, p.span, format!("there is no stdlib module `std.{module}`"))
+                            .label("not a stdlib module");
                     let mods = stdlib::MODULES.iter().map(|(n, _)| *n);
                     d = match suggest(module, mods) {
                         Some(s) => d.help(format!("did you mean `std.{s}`?")),

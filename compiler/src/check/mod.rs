@@ -52,13 +52,21 @@ pub fn analyze(db: &dyn SourceDb, root: &str, overrides: &Overrides) -> Analysis
         } else {
             a.solution.take()
         };
-        (solution, std::mem::take(&mut a.explanations), std::mem::take(&mut a.diags))
+        (
+            solution,
+            std::mem::take(&mut a.explanations),
+            std::mem::take(&mut a.diags),
+        )
     };
     diags.extend(more);
     diag::sort(&mut diags);
     diags.dedup();
     Analysis {
-        solution: if diags.iter().any(|d| d.is_error()) { None } else { solution },
+        solution: if diags.iter().any(|d| d.is_error()) {
+            None
+        } else {
+            solution
+        },
         program,
         diagnostics: diags,
         counts,
@@ -169,7 +177,7 @@ pub(crate) struct Analyzer<'a> {
     /// Names of each stdlib module.
     std_scopes: HashMap<&'a str, HashMap<&'a str, ItemId>>,
     /// Modules imported by user files.
-    imported_std: BTreeSet<String>,
+    imported_std: BTreeSet<(FileId, String)>,
     /// (file, module) pairs actually used, for unused-import warnings.
     used_std: BTreeSet<(FileId, String)>,
     params: BTreeMap<String, ParamInfo>,
@@ -207,8 +215,8 @@ impl<'a> Analyzer<'a> {
 
     fn run(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) {
         self.collect_names();
-        for (_, module, _) in &self.prog.std_imports {
-            self.imported_std.insert(module.clone());
+        for (file, module, _) in &self.prog.std_imports {
+            self.imported_std.insert((*file, module.clone()));
         }
         self.collect_params();
         self.apply_overrides(overrides, files);
@@ -312,13 +320,16 @@ impl<'a> Analyzer<'a> {
                 if let Some(id) = self.std_scopes.get(crate::stdlib::PRELUDE).and_then(|s| s.get(name)) {
                     return Some(*id);
                 }
-                let mut candidates: Vec<&str> = if from_std { Vec::new() } else { self.user_scope.keys().copied().collect() };
+                let mut candidates: Vec<&str> = if from_std {
+                    Vec::new()
+                } else {
+                    self.user_scope.keys().copied().collect()
+                };
                 if let Some(prelude) = self.std_scopes.get(crate::stdlib::PRELUDE) {
                     candidates.extend(prelude.keys().copied());
                 }
                 candidates.sort_unstable();
-                let mut d = Diagnostic::new(Code::E0101, p.span, format!("cannot find `{name}`"))
-                    .label("not defined");
+                let mut d = Diagnostic::new(Code::E0101, p.span, format!("cannot find `{name}`")).label("not defined");
                 d = match suggest(name, candidates.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => {
@@ -339,20 +350,18 @@ impl<'a> Analyzer<'a> {
             }
             ["std", module, name] => {
                 let module = *module;
-                if !from_std && !self.imported_std.contains(module) {
+                if !from_std && !self.imported_std.contains(&(from, module.to_string())) {
                     let known = crate::stdlib::module(module).is_some();
-                    let mut d = Diagnostic::new(
-                        Code::E0101,
-                        p.span,
-                        format!("`std.{module}` is not imported"),
-                    )
-                    .label("module not imported");
+                    let mut d = Diagnostic::new(Code::E0101, p.span, format!("`std.{module}` is not imported"))
+                        .label("module not imported");
                     d = if known {
                         d.help(format!("add `import std.{module}` at the top of the file"))
                     } else {
                         match suggest(module, crate::stdlib::MODULES.iter().map(|(n, _)| *n)) {
                             Some(s) => d.help(format!("did you mean `std.{s}`?")),
-                            None => d.help("the stdlib modules are std.cloud, std.devices, std.ml, std.runtimes and std.services"),
+                            None => d.help(
+                                "the stdlib modules are std.cloud, std.devices, std.ml, std.runtimes and std.services",
+                            ),
                         }
                     };
                     self.diags.push(d);
@@ -386,7 +395,13 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Resolve and require a block of one of `kinds`.
-    pub(crate) fn resolve_kind(&mut self, p: &Path, from: FileId, kinds: &[BlockKind], expected: &str) -> Option<ItemId> {
+    pub(crate) fn resolve_kind(
+        &mut self,
+        p: &Path,
+        from: FileId,
+        kinds: &[BlockKind],
+        expected: &str,
+    ) -> Option<ItemId> {
         let id = self.resolve(p, from)?;
         let ok = matches!(self.item(id).map(|i| &i.kind), Some(ItemKind::Block(b)) if kinds.contains(&b.kind) && b.template.is_none());
         if ok {
@@ -438,9 +453,13 @@ impl<'a> Analyzer<'a> {
                 if let Some(a) = view.attr(which) {
                     if matches!(ty, ParamTy::Bool | ParamTy::String) {
                         self.diags.push(
-                            Diagnostic::new(Code::E0110, a.key.span, format!("a {} param has no `{which}`", ty.name()))
-                                .label("bounds need a number")
-                                .help("remove it"),
+                            Diagnostic::new(
+                                Code::E0110,
+                                a.key.span,
+                                format!("a {} param has no `{which}`", ty.name()),
+                            )
+                            .label("bounds need a number")
+                            .help("remove it"),
                         );
                         continue;
                     }
@@ -454,10 +473,14 @@ impl<'a> Analyzer<'a> {
         if let (Some((lo, lo_span)), Some((hi, hi_span))) = (&min, &max) {
             if lo.magnitude() > hi.magnitude() {
                 self.diags.push(
-                    Diagnostic::new(Code::E0303, *lo_span, format!("`min = {lo}` is greater than `max = {hi}`"))
-                        .label("minimum")
-                        .with_secondary(*hi_span, "maximum")
-                        .help("swap them, or fix one"),
+                    Diagnostic::new(
+                        Code::E0303,
+                        *lo_span,
+                        format!("`min = {lo}` is greater than `max = {hi}`"),
+                    )
+                    .label("minimum")
+                    .with_secondary(*hi_span, "maximum")
+                    .help("swap them, or fix one"),
                 );
             }
         }
@@ -468,9 +491,13 @@ impl<'a> Analyzer<'a> {
             },
             None => {
                 self.diags.push(
-                    Diagnostic::new(Code::E0106, p.name.span, format!("param `{}` has no default", p.name.name))
-                        .label("no value")
-                        .help(format!("write `param {}: {} = VALUE`", p.name.name, ty.name())),
+                    Diagnostic::new(
+                        Code::E0106,
+                        p.name.span,
+                        format!("param `{}` has no default", p.name.name),
+                    )
+                    .label("no value")
+                    .help(format!("write `param {}: {} = VALUE`", p.name.name, ty.name())),
                 );
                 return;
             }
@@ -506,7 +533,11 @@ impl<'a> Analyzer<'a> {
             let Some((b, bspan)) = bound else { continue };
             let out = if is_min { m < b.magnitude() } else { m > b.magnitude() };
             if out {
-                let word = if is_min { "below its minimum" } else { "above its maximum" };
+                let word = if is_min {
+                    "below its minimum"
+                } else {
+                    "above its maximum"
+                };
                 self.diags.push(
                     Diagnostic::new(code, span, format!("`{name} = {value}` is {word} {b}"))
                         .label(format!("{word} {b}"))

@@ -89,7 +89,13 @@ impl Analyzer<'_> {
                 let name = name.trim();
                 let name_span = Span::new(file, span.start as usize, span.start as usize + name.len());
                 let value_span = Span::new(file, span.start as usize + s.len() - value.len(), span.end as usize);
-                self.override_param(name, name_span, RawValue::Text(value.trim()), value_span, ValueSource::CommandLine);
+                self.override_param(
+                    name,
+                    name_span,
+                    RawValue::Text(value.trim()),
+                    value_span,
+                    ValueSource::CommandLine,
+                );
             }
         }
     }
@@ -100,9 +106,13 @@ impl Analyzer<'_> {
             Err(e) => {
                 let range = e.span().unwrap_or(0..0);
                 self.diags.push(
-                    Diagnostic::new(Code::E0210, Span::new(file, range.start, range.end), "the values file is not valid TOML")
-                        .label(e.message().to_string())
-                        .help("write one `name = value` per line"),
+                    Diagnostic::new(
+                        Code::E0210,
+                        Span::new(file, range.start, range.end),
+                        "the values file is not valid TOML",
+                    )
+                    .label(e.message().to_string())
+                    .help("write one `name = value` per line"),
                 );
                 return;
             }
@@ -117,9 +127,13 @@ impl Analyzer<'_> {
                 toml::Value::String(s) => RawValue::Text(s),
                 other => {
                     self.diags.push(
-                        Diagnostic::new(Code::E0210, value_span, format!("`{key}` is a {}", other.type_str()))
-                            .label("not a param value")
-                            .help("params take a number, `true`/`false` or a string"),
+                        Diagnostic::new(
+                            Code::E0210,
+                            value_span,
+                            format!("`{key}` is {}", article(other.type_str())),
+                        )
+                        .label("not a param value")
+                        .help("params take a number, `true`/`false` or a string"),
                     );
                     continue;
                 }
@@ -130,8 +144,8 @@ impl Analyzer<'_> {
 
     fn override_param(&mut self, name: &str, name_span: Span, raw: RawValue<'_>, span: Span, source: ValueSource) {
         let Some(info) = self.params.get(name).cloned() else {
-            let mut d = Diagnostic::new(Code::E0210, name_span, format!("there is no param `{name}`"))
-                .label("unknown param");
+            let mut d =
+                Diagnostic::new(Code::E0210, name_span, format!("there is no param `{name}`")).label("unknown param");
             d = match suggest(name, self.params.keys().map(|k| k.as_str())) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None if self.params.is_empty() => d.help("this solution declares no params"),
@@ -147,10 +161,14 @@ impl Analyzer<'_> {
             Ok(v) => v,
             Err(m) => {
                 self.diags.push(
-                    Diagnostic::new(Code::E0210, span, format!("`{name}` is a {} param: {m}", info.ty.name()))
-                        .label(format!("not a {}", info.ty.name()))
-                        .with_secondary(info.span, "declared here")
-                        .help(format!("give a {} value, like `{}`", info.ty.name(), info.value)),
+                    Diagnostic::new(
+                        Code::E0210,
+                        span,
+                        format!("`{name}` is {} param: {m}", article(info.ty.name())),
+                    )
+                    .label(format!("not {}", article(info.ty.name())))
+                    .with_secondary(info.span, "declared here")
+                    .help(format!("give {} value, like `{}`", article(info.ty.name()), info.value)),
                 );
                 return;
             }
@@ -176,6 +194,7 @@ fn parse_raw(raw: &RawValue<'_>, ty: ParamTy) -> Result<ParamVal, String> {
         RawValue::Int(i) => {
             return match ty {
                 ParamTy::Int => Ok(ParamVal::Int(*i)),
+                ParamTy::Cpu => v::cpu_millis(&i.to_string(), "").map(ParamVal::Cpu),
                 _ => Err(format!("found the number {i}")),
             }
         }
@@ -187,21 +206,38 @@ fn parse_raw(raw: &RawValue<'_>, ty: ParamTy) -> Result<ParamVal, String> {
         }
         RawValue::Text(t) => t.trim(),
     };
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (num, suffix) = text.split_at(split);
     match ty {
-        ParamTy::Int => text.parse::<i64>().map(ParamVal::Int).map_err(|_| format!("`{text}` is not a whole number")),
+        ParamTy::Int => text
+            .parse::<i64>()
+            .map(ParamVal::Int)
+            .map_err(|_| format!("`{text}` is not a whole number")),
         ParamTy::Bool => match text {
             "true" => Ok(ParamVal::Bool(true)),
             "false" => Ok(ParamVal::Bool(false)),
             _ => Err(format!("`{text}` is not `true` or `false`")),
         },
         ParamTy::String => Ok(ParamVal::Str(
-            text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text).to_string(),
+            text.strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text)
+                .to_string(),
         )),
         ParamTy::Cpu if !num.is_empty() => v::cpu_millis(num, suffix).map(ParamVal::Cpu),
         ParamTy::Memory if !num.is_empty() => v::memory_bytes(num, suffix).map(ParamVal::Memory),
         ParamTy::Duration if !num.is_empty() => v::duration_secs(num, suffix).map(ParamVal::Duration),
         _ => Err(format!("`{text}` is not a quantity")),
+    }
+}
+
+/// "an int", "a string".
+fn article(word: &str) -> String {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {word}")
+    } else {
+        format!("a {word}")
     }
 }

@@ -12,7 +12,9 @@ use crate::source::Span;
 use std::collections::BTreeMap;
 
 fn matches(selectors: &[(ir::Selector, Span)], labels: &BTreeMap<String, String>) -> bool {
-    selectors.iter().all(|(s, _)| (labels.get(&s.key) == Some(&s.value)) != s.negated)
+    selectors
+        .iter()
+        .all(|(s, _)| (labels.get(&s.key) == Some(&s.value)) != s.negated)
 }
 
 fn ceil_div(a: u32, b: u32) -> u32 {
@@ -46,10 +48,14 @@ impl<'a> Analyzer<'a> {
             if sites.is_empty() && !fleet.sites.is_empty() {
                 let span = wl.selectors.first().map(|(_, s)| *s).unwrap_or(wl.on_span);
                 self.diags.push(
-                    Diagnostic::new(Code::W0401, span, format!("`{}` matches no site of fleet `{}`", wl.name, fleet.name.name))
-                        .label("selects nothing")
-                        .with_secondary(fleet.name.span, "the fleet's sites and their labels are declared here")
-                        .help("add the label to a site's `labels { }`, or fix the selector"),
+                    Diagnostic::new(
+                        Code::W0401,
+                        span,
+                        format!("`{}` matches no site of fleet `{}`", wl.name, fleet.name.name),
+                    )
+                    .label("selects nothing")
+                    .with_secondary(fleet.name.span, "the fleet's sites and their labels are declared here")
+                    .help("add the label to a site's `labels { }`, or fix the selector"),
                 );
             }
             st.sites_of.insert(w, sites);
@@ -81,9 +87,6 @@ impl<'a> Analyzer<'a> {
         self.reachability(&d, &workloads);
         let capacity = self.capacity(&d, &clusters, &fleets, &workloads);
         let (name, version, namespace, description, labels) = d.solution.clone()?;
-        if let Err(m) = v::check_dns_label(&namespace) {
-            self.diags.push(Diagnostic::new(Code::E0206, Span::default(), format!("namespace: {m}")).label("invalid namespace").help("use a DNS-1123 label"));
-        }
         let params = self
             .params
             .iter()
@@ -119,7 +122,9 @@ impl<'a> Analyzer<'a> {
         for (c, cl) in d.clusters.iter().enumerate() {
             let mut pools = Vec::new();
             for (p, pool) in cl.pools.iter().enumerate() {
-                let (Some(node), Some(nodes)) = (pool.node.clone(), st.value(CountKey::Pool(c, p))) else { continue };
+                let (Some(node), Some(nodes)) = (pool.node.clone(), st.value(CountKey::Pool(c, p))) else {
+                    continue;
+                };
                 pools.push(ir::Pool {
                     name: pool.name.clone(),
                     node,
@@ -128,11 +133,17 @@ impl<'a> Analyzer<'a> {
                 });
             }
             let mut provider = cl.provider.clone();
-            if let (Some(ir::Provider::Baremetal { hosts }), Some((pattern, span))) = (&mut provider, &cl.baremetal_pattern) {
+            if let (Some(ir::Provider::Baremetal { hosts }), Some((pattern, span))) =
+                (&mut provider, &cl.baremetal_pattern)
+            {
                 let n: u32 = pools.iter().map(|p| p.nodes).sum();
                 match v::expand_hosts(pattern, &cl.name.name, n) {
                     Ok(h) => *hosts = h,
-                    Err(m) => self.diags.push(Diagnostic::new(Code::E0208, *span, m).label("invalid host-name pattern").help("write a pattern such as `node{n}.dc.example.internal`")),
+                    Err(m) => self.diags.push(
+                        Diagnostic::new(Code::E0208, *span, m)
+                            .label("invalid host-name pattern")
+                            .help("write a pattern such as `node{n}.dc.example.internal`"),
+                    ),
                 }
             }
             let Some(provider) = provider else { continue };
@@ -153,7 +164,9 @@ impl<'a> Analyzer<'a> {
         for (f, fl) in d.fleets.iter().enumerate() {
             let mut sites = Vec::new();
             for (s, site) in fl.sites.iter().enumerate() {
-                let Some(gw) = st.value(CountKey::Site(f, s)).map(WVal::total) else { continue };
+                let Some(gw) = st.value(CountKey::Site(f, s)).map(WVal::total) else {
+                    continue;
+                };
                 let mut hosts = Vec::new();
                 let mut standby_hosts = Vec::new();
                 if let Some((pattern, span)) = &site.hosts {
@@ -179,7 +192,9 @@ impl<'a> Analyzer<'a> {
                     region: site.region.clone(),
                 });
             }
-            let (Some(device), Some(runtime)) = (fl.device.clone(), fl.runtime.clone()) else { continue };
+            let (Some(device), Some(runtime)) = (fl.device.clone(), fl.runtime.clone()) else {
+                continue;
+            };
             let server = fl.server.clone().or_else(|| {
                 if runtime.is_kubernetes() {
                     sites.first().and_then(|s| s.hosts.first().cloned())
@@ -223,26 +238,47 @@ impl<'a> Analyzer<'a> {
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 if lo > hi {
                     self.diags.push(
-                        Diagnostic::new(Code::E0303, span, format!("autoscale `min = {lo}` is greater than `max = {hi}`"))
-                            .label("empty range")
-                            .help("swap them"),
+                        Diagnostic::new(
+                            Code::E0303,
+                            span,
+                            format!("autoscale `min = {lo}` is greater than `max = {hi}`"),
+                        )
+                        .label("empty range")
+                        .help("swap them"),
                     );
                 } else if hi == 0 {
-                    self.diags.push(Diagnostic::new(Code::E0202, span, "autoscale `max` must be at least 1").label("never runs").help("set `max` to 1 or more"));
+                    self.diags.push(
+                        Diagnostic::new(Code::E0202, span, "autoscale `max` must be at least 1")
+                            .label("never runs")
+                            .help("set `max` to 1 or more"),
+                    );
                 }
-                autoscale = Some(ir::Autoscale { min: lo.max(1), max: hi, cpu_percent: pct });
+                autoscale = Some(ir::Autoscale {
+                    min: lo.max(1),
+                    max: hi,
+                    cpu_percent: pct,
+                });
             }
         }
         let placement = match target {
             Target::Cluster(c) => {
-                let cluster = clusters.iter().find(|x| Some(x.name.as_str()) == d.clusters.get(c).map(|k| v::k8s_name(&k.name.name)).as_deref())?;
+                let cluster = clusters.iter().find(|x| {
+                    Some(x.name.as_str()) == d.clusters.get(c).map(|k| v::k8s_name(&k.name.name)).as_deref()
+                })?;
                 let pool = self.pick_pool(wl, cluster)?;
                 let replicas = match wl.kind {
                     WorkloadKind::Daemon => pool.nodes,
                     WorkloadKind::Job | WorkloadKind::Train => 1,
-                    _ => autoscale.as_ref().map(|a| a.min).unwrap_or_else(|| counted.as_ref().map(WVal::total).unwrap_or(1)),
+                    _ => autoscale
+                        .as_ref()
+                        .map(|a| a.min)
+                        .unwrap_or_else(|| counted.as_ref().map(WVal::total).unwrap_or(1)),
                 };
-                ir::Placement::Cluster { cluster: cluster.name.clone(), pool: pool.name.clone(), replicas }
+                ir::Placement::Cluster {
+                    cluster: cluster.name.clone(),
+                    pool: pool.name.clone(),
+                    replicas,
+                }
             }
             Target::Fleet(f) => {
                 let fd = d.fleets.get(f)?;
@@ -270,24 +306,36 @@ impl<'a> Analyzer<'a> {
                                 .help("lower the replicas or add gateways or standby devices"),
                         );
                     }
-                    let generated = format!("{name}-{}", site.name);
-                    if let Err(m) = v::check_dns_label(&generated) {
+                    // Both parts are valid labels already; only the length
+                    // of the joined name can be wrong.
+                    if name.len() + 1 + site.name.len() > 63 {
+                        let generated = format!("{name}-{}", site.name);
+                        let m = v::check_dns_label(&generated).err().unwrap_or_default();
                         self.diags.push(
                             Diagnostic::new(Code::E0206, wl.name_span, format!("the generated name `{generated}` is not a valid Kubernetes name: {m}"))
                                 .label(format!("placed at site `{}`", site.name))
                                 .help("shorten the workload or site name; generated names are `<workload>-<site>`, at most 63 characters"),
                         );
                     }
-                    sites.push(ir::SitePlacement { site: site.name.clone(), replicas, per_node });
+                    sites.push(ir::SitePlacement {
+                        site: site.name.clone(),
+                        replicas,
+                        per_node,
+                    });
                 }
-                ir::Placement::Fleet { fleet: fleet.name.clone(), sites }
+                ir::Placement::Fleet {
+                    fleet: fleet.name.clone(),
+                    sites,
+                }
             }
         };
         if let Some(span) = wl.privileged_span {
             self.diags.push(
                 Diagnostic::new(Code::W0601, span, format!("`{}` runs privileged", wl.name))
                     .label("full access to the host")
-                    .help("prefer `device \"/dev/…\"` for device access; privileged containers can take over the device"),
+                    .help(
+                        "prefer `device \"/dev/…\"` for device access; privileged containers can take over the device",
+                    ),
             );
         }
         self.arch_fit(wl, &placement, clusters, fleets, d);
@@ -313,13 +361,25 @@ impl<'a> Analyzer<'a> {
     }
 
     fn pick_pool<'c>(&mut self, wl: &WorkloadDraft<'a>, cluster: &'c ir::Cluster) -> Option<&'c ir::Pool> {
-        let candidates: Vec<&ir::Pool> = cluster.pools.iter().filter(|p| matches(&wl.selectors, &p.labels)).collect();
+        let candidates: Vec<&ir::Pool> = cluster
+            .pools
+            .iter()
+            .filter(|p| matches(&wl.selectors, &p.labels))
+            .collect();
+        if cluster.pools.is_empty() {
+            // The cluster's own counts failed and were reported.
+            return None;
+        }
         if candidates.is_empty() {
             let span = wl.selectors.first().map(|(_, s)| *s).unwrap_or(wl.on_span);
             self.diags.push(
-                Diagnostic::new(Code::W0401, span, format!("`{}` matches no node pool of cluster `{}`", wl.name, cluster.name))
-                    .label("selects nothing")
-                    .help("add the label to a pool's `labels { }`, or fix the selector"),
+                Diagnostic::new(
+                    Code::W0401,
+                    span,
+                    format!("`{}` matches no node pool of cluster `{}`", wl.name, cluster.name),
+                )
+                .label("selects nothing")
+                .help("add the label to a pool's `labels { }`, or fix the selector"),
             );
             return cluster.pools.first();
         }
@@ -329,17 +389,35 @@ impl<'a> Analyzer<'a> {
                 None => {
                     let best = candidates.iter().map(|p| p.node.gpu).max().unwrap_or(0);
                     self.diags.push(
-                        Diagnostic::new(Code::E0403, wl.gpu_span, format!("`{}` asks for {} GPU(s), but no node of cluster `{}` has {}", wl.name, wl.container.gpu, cluster.name, if best == 0 { "any".to_string() } else { format!("more than {best}") }))
-                            .label("GPU requested")
-                            .with_secondary(wl.on_span, format!("placed on cluster `{}`", cluster.name))
-                            .help("add a GPU pool: `pool gpu { node = std.cloud.aws_g5_xlarge  nodes = 1 }`"),
+                        Diagnostic::new(
+                            Code::E0403,
+                            wl.gpu_span,
+                            format!(
+                                "`{}` asks for {} GPU(s), but no node of cluster `{}` has {}",
+                                wl.name,
+                                wl.container.gpu,
+                                cluster.name,
+                                if best == 0 {
+                                    "any".to_string()
+                                } else {
+                                    format!("more than {best}")
+                                }
+                            ),
+                        )
+                        .label("GPU requested")
+                        .with_secondary(wl.on_span, format!("placed on cluster `{}`", cluster.name))
+                        .help("add a GPU pool: `pool gpu { node = std.cloud.aws_g5_xlarge  nodes = 1 }`"),
                     );
                     return None;
                 }
             }
         }
         // Prefer a pool without GPUs for CPU work, so GPU nodes stay free.
-        candidates.iter().find(|p| p.node.gpu == 0).or(candidates.first()).copied()
+        candidates
+            .iter()
+            .find(|p| p.node.gpu == 0)
+            .or(candidates.first())
+            .copied()
     }
 
     fn runtime_fit(&mut self, wl: &WorkloadDraft<'a>, fd: &super::items::FleetDraft<'a>, fleet: &ir::Fleet) {
@@ -350,18 +428,33 @@ impl<'a> Analyzer<'a> {
                 problems.push((span, format!("runtime `{}` cannot fail a workload over to a standby device", rt.name), "Compose restarts containers on one host but cannot move them; use a k3s or microk8s fleet for critical workloads, or remove `critical`"));
             } else if fleet.sites.iter().all(|s| s.standby == 0) {
                 self.diags.push(
-                    Diagnostic::new(Code::W0402, span, format!("`{}` is critical, but no site of `{}` has a standby device", wl.name, fleet.name))
-                        .label("nothing to fail over to")
-                        .with_secondary(fd.name.span, "fleet declared here")
-                        .help("add `standby = 1` to the sites that need an idle backup device"),
+                    Diagnostic::new(
+                        Code::W0402,
+                        span,
+                        format!(
+                            "`{}` is critical, but no site of `{}` has a standby device",
+                            wl.name, fleet.name
+                        ),
+                    )
+                    .label("nothing to fail over to")
+                    .with_secondary(fd.name.span, "fleet declared here")
+                    .help("add `standby = 1` to the sites that need an idle backup device"),
                 );
             }
         }
         if let (Some((_, _, _, span)), false) = (wl.autoscale, rt.autoscale) {
-            problems.push((span, format!("runtime `{}` cannot autoscale", rt.name), "use a fixed `replicas = …`, or a Kubernetes runtime"));
+            problems.push((
+                span,
+                format!("runtime `{}` cannot autoscale", rt.name),
+                "use a fixed `replicas = …`, or a Kubernetes runtime",
+            ));
         }
         if wl.kind == WorkloadKind::Daemon && !rt.daemons {
-            problems.push((wl.name_span, format!("runtime `{}` cannot run a copy per node", rt.name), "use a service with `replicas = 1 per gateway`"));
+            problems.push((
+                wl.name_span,
+                format!("runtime `{}` cannot run a copy per node", rt.name),
+                "use a service with `replicas = 1 per gateway`",
+            ));
         }
         for (span, msg, help) in problems {
             self.diags.push(
@@ -373,7 +466,14 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn arch_fit(&mut self, wl: &WorkloadDraft<'a>, placement: &ir::Placement, clusters: &[ir::Cluster], fleets: &[ir::Fleet], d: &Drafts<'a>) {
+    fn arch_fit(
+        &mut self,
+        wl: &WorkloadDraft<'a>,
+        placement: &ir::Placement,
+        clusters: &[ir::Cluster],
+        fleets: &[ir::Fleet],
+        d: &Drafts<'a>,
+    ) {
         let devices: Vec<(&ir::DeviceProfile, Option<Span>)> = match placement {
             ir::Placement::Cluster { cluster, pool, .. } => clusters
                 .iter()
@@ -383,28 +483,59 @@ impl<'a> Analyzer<'a> {
             ir::Placement::Fleet { fleet, .. } => fleets
                 .iter()
                 .filter(|f| &f.name == fleet)
-                .map(|f| (&f.device, d.fleets.iter().find(|x| v::k8s_name(&x.name.name) == f.name).map(|x| x.device_span)))
+                .map(|f| {
+                    (
+                        &f.device,
+                        d.fleets
+                            .iter()
+                            .find(|x| v::k8s_name(&x.name.name) == f.name)
+                            .map(|x| x.device_span),
+                    )
+                })
                 .collect(),
         };
         for (dev, dev_span) in devices {
             if !wl.container.arch.is_empty() && !wl.container.arch.contains(&dev.arch) {
-                let mut dg = Diagnostic::new(Code::E0402, wl.on_span, format!("`{}` is built for {}, but `{}` is {}", wl.name, wl.container.arch.join(", "), dev.name, dev.arch))
-                    .label(format!("runs on {} devices", dev.arch));
+                let mut dg = Diagnostic::new(
+                    Code::E0402,
+                    wl.on_span,
+                    format!(
+                        "`{}` is built for {}, but `{}` is {}",
+                        wl.name,
+                        wl.container.arch.join(", "),
+                        dev.name,
+                        dev.arch
+                    ),
+                )
+                .label(format!("runs on {} devices", dev.arch));
                 if let Some(s) = wl.arch_span {
                     dg = dg.with_secondary(s, format!("image architectures: {}", wl.container.arch.join(", ")));
                 }
                 if let Some(s) = dev_span {
                     dg = dg.with_secondary(s, format!("device profile is {}", dev.arch));
                 }
-                self.diags.push(dg.help(format!("use an image built for {} (a multi-arch image), or place it on {} devices", dev.arch, wl.container.arch.join("/"))));
+                self.diags.push(dg.help(format!(
+                    "use an image built for {} (a multi-arch image), or place it on {} devices",
+                    dev.arch,
+                    wl.container.arch.join("/")
+                )));
             }
             if wl.container.gpu > 0 && dev.gpu == 0 && matches!(placement, ir::Placement::Fleet { .. }) {
-                let mut dg = Diagnostic::new(Code::E0403, wl.gpu_span, format!("`{}` asks for {} GPU(s), but `{}` has none", wl.name, wl.container.gpu, dev.name))
-                    .label("GPU requested");
+                let mut dg = Diagnostic::new(
+                    Code::E0403,
+                    wl.gpu_span,
+                    format!(
+                        "`{}` asks for {} GPU(s), but `{}` has none",
+                        wl.name, wl.container.gpu, dev.name
+                    ),
+                )
+                .label("GPU requested");
                 if let Some(s) = dev_span {
                     dg = dg.with_secondary(s, "device profile without a GPU");
                 }
-                self.diags.push(dg.help("remove `gpu`, or use a device with an accelerator such as `std.devices.jetson_orin_nano`"));
+                self.diags.push(
+                    dg.help("remove `gpu`, or use a device with an accelerator such as `std.devices.jetson_orin_nano`"),
+                );
             }
         }
     }
@@ -413,13 +544,19 @@ impl<'a> Analyzer<'a> {
         for wl in &d.workloads {
             for (name, span) in &wl.talks_to {
                 let k = v::k8s_name(name);
-                let known = workloads.iter().any(|w| w.name == k || w.model.as_ref().map(|m| v::k8s_name(&m.model)) == Some(k.clone()));
+                let known = workloads
+                    .iter()
+                    .any(|w| w.name == k || w.model.as_ref().map(|m| v::k8s_name(&m.model)) == Some(k.clone()));
                 if known {
                     continue;
                 }
                 let names: Vec<String> = d.workloads.iter().map(|w| w.name.clone()).collect();
-                let mut dg = Diagnostic::new(Code::E0101, *span, format!("`{}` talks to `{name}`, which is not a workload", wl.name))
-                    .label("unknown workload");
+                let mut dg = Diagnostic::new(
+                    Code::E0101,
+                    *span,
+                    format!("`{}` talks to `{name}`, which is not a workload", wl.name),
+                )
+                .label("unknown workload");
                 dg = match crate::diag::suggest(name, names.iter().map(|s| s.as_str())) {
                     Some(s) => dg.help(format!("did you mean `{s}`?")),
                     None => dg.help("name a service, daemon, job or model"),
@@ -429,28 +566,48 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn capacity(&mut self, d: &Drafts<'a>, clusters: &[ir::Cluster], fleets: &[ir::Fleet], workloads: &[ir::Workload]) -> Vec<ir::NodeGroupCapacity> {
+    fn capacity(
+        &mut self,
+        d: &Drafts<'a>,
+        clusters: &[ir::Cluster],
+        fleets: &[ir::Fleet],
+        workloads: &[ir::Workload],
+    ) -> Vec<ir::NodeGroupCapacity> {
         let mut out = Vec::new();
         let draft_of = |name: &str| d.workloads.iter().find(|w| v::k8s_name(&w.name) == name);
+        // What each site carries, gathered in one pass over the workloads.
+        let mut by_site: std::collections::HashMap<(&str, &str), Vec<Use>> = std::collections::HashMap::new();
+        for (i, w) in workloads.iter().enumerate() {
+            if let ir::Placement::Fleet { fleet: f, sites } = &w.placement {
+                for sp in sites.iter().filter(|sp| sp.per_node > 0) {
+                    by_site.entry((f.as_str(), sp.site.as_str())).or_default().push(Use {
+                        workload: i,
+                        copies: sp.per_node,
+                    });
+                }
+            }
+        }
         for fleet in fleets {
             let fd = d.fleets.iter().find(|x| v::k8s_name(&x.name.name) == fleet.name);
             for site in &fleet.sites {
-                let mut uses = Vec::new();
-                for (i, w) in workloads.iter().enumerate() {
-                    if let ir::Placement::Fleet { fleet: f, sites } = &w.placement {
-                        if f != &fleet.name {
-                            continue;
-                        }
-                        if let Some(sp) = sites.iter().find(|s| s.site == site.name) {
-                            if sp.per_node > 0 {
-                                uses.push(Use { workload: i, copies: sp.per_node });
-                            }
-                        }
-                    }
-                }
+                let uses = by_site
+                    .remove(&(fleet.name.as_str(), site.name.as_str()))
+                    .unwrap_or_default();
                 let group = format!("{}/{}", fleet.name, site.name);
-                let site_span = fd.and_then(|f| f.sites.iter().find(|s| v::k8s_name(&s.name.name) == site.name)).map(|s| s.name.span);
-                let cap = self.fit(&group, "edge", &fleet.device, site.gateways, true, &uses, workloads, &draft_of, site_span.unwrap_or_default());
+                let site_span = fd
+                    .and_then(|f| f.sites.iter().find(|s| v::k8s_name(&s.name.name) == site.name))
+                    .map(|s| s.name.span);
+                let cap = self.fit(
+                    &group,
+                    "edge",
+                    &fleet.device,
+                    site.gateways,
+                    true,
+                    &uses,
+                    workloads,
+                    &draft_of,
+                    site_span.unwrap_or_default(),
+                );
                 out.push(cap);
             }
         }
@@ -459,15 +616,28 @@ impl<'a> Analyzer<'a> {
             for pool in &cluster.pools {
                 let mut uses = Vec::new();
                 for (i, w) in workloads.iter().enumerate() {
-                    if let ir::Placement::Cluster { cluster: c, pool: p, replicas } = &w.placement {
+                    if let ir::Placement::Cluster {
+                        cluster: c,
+                        pool: p,
+                        replicas,
+                    } = &w.placement
+                    {
                         if c == &cluster.name && p == &pool.name {
-                            uses.push(Use { workload: i, copies: *replicas });
+                            uses.push(Use {
+                                workload: i,
+                                copies: *replicas,
+                            });
                         }
                     }
                 }
                 let group = format!("{}/{}", cluster.name, pool.name);
-                let span = cd.and_then(|c| c.pools.iter().find(|p| p.name == pool.name)).map(|p| p.span).unwrap_or_default();
-                let cap = self.fit(&group, "cloud", &pool.node, pool.nodes, false, &uses, workloads, &draft_of, span);
+                let span = cd
+                    .and_then(|c| c.pools.iter().find(|p| p.name == pool.name))
+                    .map(|p| p.span)
+                    .unwrap_or_default();
+                let cap = self.fit(
+                    &group, "cloud", &pool.node, pool.nodes, false, &uses, workloads, &draft_of, span,
+                );
                 out.push(cap);
             }
         }
@@ -510,7 +680,10 @@ impl<'a> Analyzer<'a> {
             gpu = gpu.saturating_add(c.gpu);
             contributors.push(c);
             // One replica must fit on one node, wherever it lands.
-            if !per_node && (w.container.cpu_millis > dev.allocatable_cpu() || w.container.memory_bytes > dev.allocatable_memory()) {
+            if !per_node
+                && (w.container.cpu_millis > dev.allocatable_cpu()
+                    || w.container.memory_bytes > dev.allocatable_memory())
+            {
                 if let Some(dw) = draft_of(&w.name) {
                     let (what, s) = if w.container.cpu_millis > dev.allocatable_cpu() {
                         (format!("{} CPU", v::format_cpu(w.container.cpu_millis)), dw.cpu_span)
@@ -518,24 +691,43 @@ impl<'a> Analyzer<'a> {
                         (v::format_memory(w.container.memory_bytes), dw.memory_span)
                     };
                     self.diags.push(
-                        Diagnostic::new(Code::E0401, s, format!("one replica of `{}` needs {what}, more than one `{}` node offers", w.name, dev.name))
-                            .label("larger than a node")
-                            .with_secondary(span, format!("`{group}` nodes offer {} CPU and {} after the reserve", v::format_cpu(dev.allocatable_cpu()), v::format_memory(dev.allocatable_memory())))
-                            .help("lower the request, or use a larger node profile"),
+                        Diagnostic::new(
+                            Code::E0401,
+                            s,
+                            format!(
+                                "one replica of `{}` needs {what}, more than one `{}` node offers",
+                                w.name, dev.name
+                            ),
+                        )
+                        .label("larger than a node")
+                        .with_secondary(
+                            span,
+                            format!(
+                                "`{group}` nodes offer {} CPU and {} after the reserve",
+                                v::format_cpu(dev.allocatable_cpu()),
+                                v::format_memory(dev.allocatable_memory())
+                            ),
+                        )
+                        .help("lower the request, or use a larger node profile"),
                     );
                 }
             }
         }
         let over_cpu = cpu > cap_cpu;
         let over_mem = mem > cap_mem;
-        let over_gpu = gpu > cap_gpu;
+        // No GPU at all is E0403, reported where the GPU is asked for.
+        let over_gpu = gpu > cap_gpu && dev.gpu > 0;
         if (over_cpu || over_mem || over_gpu) && nodes > 0 {
             let mut parts = Vec::new();
             if over_cpu {
                 parts.push(format!("{} CPU of {}", v::format_cpu(cpu), v::format_cpu(cap_cpu)));
             }
             if over_mem {
-                parts.push(format!("{} memory of {}", v::format_memory(mem), v::format_memory(cap_mem)));
+                parts.push(format!(
+                    "{} memory of {}",
+                    v::format_memory(mem),
+                    v::format_memory(cap_mem)
+                ));
             }
             if over_gpu {
                 parts.push(format!("{gpu} GPU of {cap_gpu}"));
@@ -545,14 +737,41 @@ impl<'a> Analyzer<'a> {
             } else {
                 format!("the {nodes} node(s) of `{group}` ({})", dev.name)
             };
-            let mut dg = Diagnostic::new(Code::E0401, span, format!("{where_} is over capacity: needs {}", parts.join(", ")))
-                .label(format!("{} allocatable: {} CPU, {}, {} GPU", if per_node { "per gateway" } else { "in total" }, v::format_cpu(cap_cpu), v::format_memory(cap_mem), cap_gpu));
+            let mut dg = Diagnostic::new(
+                Code::E0401,
+                span,
+                format!("{where_} is over capacity: needs {}", parts.join(", ")),
+            )
+            .label(format!(
+                "{} allocatable: {} CPU, {}, {} GPU",
+                if per_node { "per gateway" } else { "in total" },
+                v::format_cpu(cap_cpu),
+                v::format_memory(cap_mem),
+                cap_gpu
+            ));
             for c in &contributors {
                 let Some(dw) = draft_of(&c.workload) else { continue };
-                let s = if over_cpu { dw.cpu_span } else if over_mem { dw.memory_span } else { dw.gpu_span };
+                let s = if over_cpu {
+                    dw.cpu_span
+                } else if over_mem {
+                    dw.memory_span
+                } else {
+                    dw.gpu_span
+                };
                 dg = dg.with_secondary(
                     s,
-                    format!("`{}`: {} × ({} CPU, {}{})", c.workload, c.copies, v::format_cpu(c.cpu_millis / u64::from(c.copies.max(1))), v::format_memory(c.memory_bytes / u64::from(c.copies.max(1))), if c.gpu > 0 { format!(", {} GPU", c.gpu / c.copies.max(1)) } else { String::new() }),
+                    format!(
+                        "`{}`: {} × ({} CPU, {}{})",
+                        c.workload,
+                        c.copies,
+                        v::format_cpu(c.cpu_millis / u64::from(c.copies.max(1))),
+                        v::format_memory(c.memory_bytes / u64::from(c.copies.max(1))),
+                        if c.gpu > 0 {
+                            format!(", {} GPU", c.gpu / c.copies.max(1))
+                        } else {
+                            String::new()
+                        }
+                    ),
                 );
             }
             let help = if per_node {

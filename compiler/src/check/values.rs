@@ -18,9 +18,7 @@ pub fn unit_family(suffix: &str) -> Option<UnitFamily> {
     Some(match suffix {
         "" => UnitFamily::Plain,
         "m" => UnitFamily::CpuOrDuration,
-        "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "M" | "G" | "T" | "P" | "E" => {
-            UnitFamily::Memory
-        }
+        "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "M" | "G" | "T" | "P" | "E" => UnitFamily::Memory,
         "ms" | "s" | "h" | "d" => UnitFamily::Duration,
         _ => return None,
     })
@@ -33,10 +31,14 @@ pub const ALL_SUFFIXES: &[&str] = &[
 /// A suggestion for an unknown suffix such as `MB`, `GB`, `sec`.
 pub fn suggest_suffix(suffix: &str) -> Option<&'static str> {
     Some(match suffix {
-        "MB" | "mb" | "MiB" | "mi" | "Mb" => "Mi",
-        "GB" | "gb" | "GiB" | "gi" | "Gb" => "Gi",
-        "KB" | "kb" | "KiB" | "ki" | "Kb" => "Ki",
-        "TB" | "tb" | "TiB" => "Ti",
+        "MB" | "mb" | "Mb" => "M",
+        "GB" | "gb" | "Gb" => "G",
+        "KB" | "kb" | "Kb" => "k",
+        "TB" | "tb" => "T",
+        "MiB" | "mi" => "Mi",
+        "GiB" | "gi" => "Gi",
+        "KiB" | "ki" => "Ki",
+        "TiB" => "Ti",
         "sec" | "secs" | "S" => "s",
         "min" | "mins" => "m",
         "hr" | "hrs" | "H" => "h",
@@ -174,7 +176,10 @@ pub fn check_dns_label(name: &str) -> Result<(), String> {
     if name.len() > 63 {
         return Err(format!("`{name}` is {} characters long; the limit is 63", name.len()));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
         return Err(if c.is_uppercase() {
             format!("`{name}` has an upper-case letter `{c}`")
         } else {
@@ -199,7 +204,9 @@ pub fn check_dns_subdomain(name: &str) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return Err(format!("`{name}` has an empty or over-long part"));
         }
-        if !label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             || label.starts_with('-')
             || label.ends_with('-')
         {
@@ -214,7 +221,8 @@ pub fn check_dns_subdomain(name: &str) -> Result<(), String> {
 fn label_name_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -315,13 +323,16 @@ pub fn check_image(image: &str) -> Result<(), String> {
     let mut parts = name.split('/').peekable();
     let mut first = true;
     while let Some(part) = parts.next() {
-        let is_registry = first && parts.peek().is_some() && (part.contains('.') || part.contains(':') || part == "localhost");
+        let is_registry =
+            first && parts.peek().is_some() && (part.contains('.') || part.contains(':') || part == "localhost");
         first = false;
         if is_registry {
             continue;
         }
         let ok = !part.is_empty()
-            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
             && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
             && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !ok {
@@ -334,7 +345,8 @@ pub fn check_image(image: &str) -> Result<(), String> {
         (Some(t), _) => {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
                 && !t.starts_with(['.', '-']);
             if !ok {
                 return Err(format!("tag `{t}` must be letters, digits, `_`, `.` or `-`"));
@@ -358,7 +370,9 @@ pub fn check_artifact(uri: &str) -> Result<(), String> {
         "s3" => {
             let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
             let bucket_ok = (3..=63).contains(&bucket.len())
-                && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
                 && bucket.starts_with(|c: char| c.is_ascii_alphanumeric());
             if !bucket_ok {
                 return Err(format!("`{bucket}` is not a valid S3 bucket name"));
@@ -374,7 +388,9 @@ pub fn check_artifact(uri: &str) -> Result<(), String> {
                 Ok(())
             }
         }
-        other => Err(format!("`{other}://` is not supported; use `s3://`, `oci://`, `https://` or `file://`")),
+        other => Err(format!(
+            "`{other}://` is not supported; use `s3://`, `oci://`, `https://` or `file://`"
+        )),
     }
 }
 
@@ -389,7 +405,9 @@ pub fn check_checksum(sum: &str) -> Result<(), String> {
     }
 }
 
-const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 /// A five-field cron schedule as Kubernetes CronJob and systemd accept it, or
@@ -399,7 +417,9 @@ pub fn check_cron(schedule: &str) -> Result<(), String> {
     if s.starts_with('@') {
         return match s {
             "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly" => Ok(()),
-            _ => Err(format!("`{s}` is not a cron macro (`@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`)")),
+            _ => Err(format!(
+                "`{s}` is not a cron macro (`@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`)"
+            )),
         };
     }
     let fields: Vec<&str> = s.split_whitespace().collect();
@@ -441,7 +461,9 @@ fn check_cron_field(field: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -
             None => (part, None),
         };
         if let Some(s) = step {
-            let n: u32 = s.parse().map_err(|_| format!("step `{s}` in the {what} field is not a number"))?;
+            let n: u32 = s
+                .parse()
+                .map_err(|_| format!("step `{s}` in the {what} field is not a number"))?;
             if n == 0 || n > hi {
                 return Err(format!("step `{n}` in the {what} field is out of range"));
             }
@@ -479,9 +501,19 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
 /// Names that suggest a value is a secret.
 pub fn looks_secret(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL", "ACCESS_KEY"]
-        .iter()
-        .any(|w| up.contains(w))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+        "ACCESS_KEY",
+    ]
+    .iter()
+    .any(|w| up.contains(w))
 }
 
 #[cfg(test)]
@@ -538,7 +570,10 @@ mod tests {
     fn hosts() {
         assert_eq!(
             expand_hosts("gw{n}.{site}.acme.internal", "plant_a", 2),
-            Ok(vec!["gw1.plant-a.acme.internal".to_string(), "gw2.plant-a.acme.internal".to_string()])
+            Ok(vec![
+                "gw1.plant-a.acme.internal".to_string(),
+                "gw2.plant-a.acme.internal".to_string()
+            ])
         );
         assert!(expand_hosts("gw.acme.internal", "a", 2).is_err());
         assert!(expand_hosts("gw{x}.acme", "a", 1).is_err());

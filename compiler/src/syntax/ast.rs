@@ -330,13 +330,19 @@ impl CountUnit {
 pub enum ExprKind {
     /// A number with an optional unit suffix, as written: `3`, `0.5`,
     /// `500m`, `256Mi`, `30s`. Interpreted by the checker from context.
-    Quantity { number: String, suffix: String },
+    Quantity {
+        number: String,
+        suffix: String,
+    },
     String(String),
     Bool(bool),
     Path(Path),
     List(Vec<Expr>),
     /// `aws { region = "eu-west-1" }`
-    Object { path: Path, body: Body },
+    Object {
+        path: Path,
+        body: Body,
+    },
     Paren(Box<Expr>),
     Neg(Box<Expr>),
     Binary {

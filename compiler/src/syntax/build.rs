@@ -574,18 +574,31 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     (format!("`{c}`"), c.len_utf8())
 }
 
+/// True when `pos` is in a workload's header, before its first `{`.
+fn is_header_error(text: &str, pos: usize) -> bool {
+    let head = text.get(..pos).unwrap_or("");
+    let words: Vec<&str> = head.split_whitespace().filter(|w| !w.starts_with("//")).collect();
+    !head.contains('{')
+        && words
+            .iter()
+            .any(|w| matches!(*w, "service" | "daemon" | "job" | "cluster" | "fleet" | "model"))
+}
+
 pub(super) fn syntax_error(
     err: &pest::error::Error<Rule>,
     file: FileId,
     offset: usize,
     text: &str,
+    tokens: &[String],
 ) -> Diagnostic {
     let pos = match err.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let (found, len) = found_at(text, pos);
-    let mut expected: Vec<&str> = Vec::new();
+    // Literal tokens first: they say exactly what to type.
+    let quoted: Vec<String> = tokens.iter().map(|t| format!("`{t}`")).collect();
+    let mut expected: Vec<&str> = quoted.iter().map(|s| s.as_str()).collect();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
         for r in positives {
             if let Some(d) = describe(r) {
@@ -604,14 +617,19 @@ pub(super) fn syntax_error(
         }
     };
     let span = Span::new(file, offset + pos, offset + pos + len);
-    let mut d = Diagnostic::new(
-        Code::E0001,
-        span,
-        format!("expected {expected_text}, found {found}"),
-    )
-    .label(format!("expected {expected_text}"));
-    if found.starts_with("`=`") && expected.contains(&"a value") {
+    let mut d = Diagnostic::new(Code::E0001, span, format!("expected {expected_text}, found {found}"))
+        .label(format!("expected {expected_text}"));
+    let before = text.get(..pos).map(|t| t.trim_end()).unwrap_or("");
+    if found.starts_with("`=`") && before.ends_with('=') {
+        d = d.help("set a field with one `=`; `==` only compares, in an `alert`");
+    } else if found.starts_with("`=`") && expected.contains(&"a value") {
         d = d.help("a value is missing before this `=`");
+    } else if tokens.iter().any(|t| t == "=") && !found.starts_with("`=`") && expected.contains(&"`{`") {
+        d = d.help("write `name = value` for a field, or `name { … }` for a block");
+    } else if is_header_error(text, pos) {
+        d = d.help(
+            "an item's header is `KIND NAME [on CLUSTER_OR_FLEET] [where key = \"value\"] [from TEMPLATE] { … }`",
+        );
     } else if found == "end of file" {
         d = d.help("the item ends too early; finish it or remove it");
     } else if expected.contains(&"a field") && expected.contains(&"`}`") {

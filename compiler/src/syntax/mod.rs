@@ -39,8 +39,12 @@ pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
                 Diagnostic::new(Code::E0002, Span::new(file, open, open + 1), "unclosed block")
                     .label("this `{` is never closed")
                     .with_secondary(
-                        Span::new(file, chunk.end, chunk.end),
-                        "the block should end before here",
+                        {
+                            let last = chunk_text.trim_end().len();
+                            let at = chunk.start + last.saturating_sub(1);
+                            Span::new(file, at, chunk.start + last)
+                        },
+                        "the block should end after here",
                     )
                     .help("add the missing `}`"),
             );
@@ -56,21 +60,47 @@ pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
                 match built {
                     Some(item) => unit.items.push(item),
                     None => {
-                        diags.push(
-                            Diagnostic::new(Code::E0001, chunk_span, "could not read this item")
-                                .label("here"),
-                        );
+                        diags.push(Diagnostic::new(Code::E0001, chunk_span, "could not read this item").label("here"));
                         unit.broken.push(chunk_span);
                     }
                 }
             }
             Err(err) => {
-                diags.push(build::syntax_error(&err, file, chunk.start, chunk_text));
+                let tokens = expected_tokens(chunk_text);
+                diags.push(build::syntax_error(&err, file, chunk.start, chunk_text, &tokens));
                 unit.broken.push(chunk_span);
             }
         }
     }
     (unit, diags)
+}
+
+/// The literal tokens (`=`, `{`, `on`, …) pest tried at the furthest point
+/// of a failed parse. Collecting them slows parsing, so it is done only
+/// again for a chunk that already failed.
+fn expected_tokens(chunk: &str) -> Vec<String> {
+    pest::set_error_detail(true);
+    let err = IotParser::parse(Rule::item_only, chunk).err();
+    pest::set_error_detail(false);
+    let Some(attempts) = err.and_then(|e| e.parse_attempts()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in attempts.expected_tokens() {
+        let token = t.to_string();
+        let noise = token
+            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+            .is_empty()
+            || token.starts_with("//")
+            || token == "\""
+            || token == "\\"
+            || token.contains("..")
+            || token == "BUILTIN_RULE";
+        if !noise && !out.contains(&token) {
+            out.push(token);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,8 +2,14 @@
 
 /// Words that begin a top-level item.
 pub const ITEM_KEYWORDS: &[&str] = &[
-    "solution", "import", "param", "template", "cluster", "fleet", "service", "daemon", "job",
-    "model", "device", "runtime", "serving",
+    "solution", "import", "param", "template", "cluster", "fleet", "service", "daemon", "job", "model", "device",
+    "runtime", "serving",
+];
+
+/// Words after which, in an item's header, the next word is a name.
+const HEADER_WORDS: &[&str] = &[
+    "template", "cluster", "fleet", "service", "daemon", "job", "model", "device", "runtime", "serving", "on", "from",
+    "import",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,8 @@ pub fn split(text: &str) -> Vec<Chunk> {
     let mut line_start = true;
     // `template service x`: the kind after `template` continues the item.
     let mut after_template = false;
+    // Whether the last significant character (outside comments) was a `.`.
+    let mut last_was_dot = false;
     let mut i = 0;
     while i < bytes.len() {
         let Some(c) = text.get(i..).and_then(|s| s.chars().next()) else {
@@ -71,6 +79,8 @@ pub fn split(text: &str) -> Vec<Chunk> {
             }
             '"' => {
                 doc_start = None;
+                after_template = false;
+                last_was_dot = false;
                 i += 1;
                 while i < bytes.len() {
                     match bytes.get(i) {
@@ -90,10 +100,12 @@ pub fn split(text: &str) -> Vec<Chunk> {
             '{' => {
                 opens.push(i);
                 doc_start = None;
+                after_template = false;
             }
             '}' => {
                 opens.pop();
                 doc_start = None;
+                after_template = false;
             }
             c if is_ident_start(c) => {
                 let begin = i;
@@ -106,10 +118,14 @@ pub fn split(text: &str) -> Vec<Chunk> {
                 }
                 let word = text.get(begin..j).unwrap_or("");
                 let keyword = ITEM_KEYWORDS.contains(&word);
+                // `std.devices`, `service fleet on …`: a keyword after a dot or
+                // inside an item's header is a name, not a new item.
+                let after_dot = last_was_dot;
                 let starts_item = keyword
                     && !after_template
+                    && !after_dot
                     && (opens.is_empty() || (line_start && followed_by_name(text, j)));
-                after_template = word == "template";
+                after_template = opens.is_empty() && !after_dot && HEADER_WORDS.contains(&word);
                 if starts_item && begin > 0 {
                     let boundary = if opens.is_empty() {
                         doc_start.unwrap_or(begin)
@@ -124,14 +140,24 @@ pub fn split(text: &str) -> Vec<Chunk> {
                 }
                 doc_start = None;
                 line_start = false;
+                last_was_dot = false;
                 i = j;
+                continue;
+            }
+            // `.` keeps the header going (`std.devices`); other punctuation ends it.
+            '.' => {
+                last_was_dot = true;
+                line_start = false;
+                i += 1;
                 continue;
             }
             _ => {
                 doc_start = None;
+                after_template = false;
             }
         }
         line_start = false;
+        last_was_dot = false;
         i += len;
     }
     unclosed_at.push(opens.last().copied());
@@ -181,6 +207,13 @@ mod tests {
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks.first().and_then(|c| c.unclosed), Some(8));
         assert_eq!(chunks.get(1).and_then(|c| c.unclosed), None);
+    }
+
+    #[test]
+    fn keywords_as_names_do_not_split() {
+        assert_eq!(starts("import std.device\nservice fleet on job { }\n").len(), 2);
+        assert_eq!(starts("import \"./a.iot\"\nservice s on f { }\n").len(), 2);
+        assert_eq!(starts("x { }\n/// Ends with a dot.\nruntime r { }\n").len(), 2);
     }
 
     #[test]

@@ -47,7 +47,12 @@ model defect_detector {
 }
 "#);
     assert_eq!(unit.items.len(), 8);
-    let Some(Item { docs, kind: ItemKind::Param(p), .. }) = unit.items.get(2) else {
+    let Some(Item {
+        docs,
+        kind: ItemKind::Param(p),
+        ..
+    }) = unit.items.get(2)
+    else {
         panic!("expected a param");
     };
     assert_eq!(docs, &vec!["The knob.".to_string()]);
@@ -57,17 +62,31 @@ model defect_detector {
 #[test]
 fn ratio_with_bounds_has_structure() {
     let unit = ok("service s on c { replicas = 1 per 10 gateways of plants min 2 max 40 }");
-    let Some(Item { kind: ItemKind::Block(b), .. }) = unit.items.first() else {
+    let Some(Item {
+        kind: ItemKind::Block(b),
+        ..
+    }) = unit.items.first()
+    else {
         panic!("expected a block");
     };
-    let Some(Stmt { kind: StmtKind::Attr(a), .. }) = b.body.stmts.first() else {
+    let Some(Stmt {
+        kind: StmtKind::Attr(a),
+        ..
+    }) = b.body.stmts.first()
+    else {
         panic!("expected an attr");
     };
     let ExprKind::Bounded { expr, min, max } = &a.value.kind else {
         panic!("expected bounds, got {:?}", a.value.kind);
     };
     assert!(min.is_some() && max.is_some());
-    assert!(matches!(expr.kind, ExprKind::Per { unit: CountUnit::Gateways, .. }));
+    assert!(matches!(
+        expr.kind,
+        ExprKind::Per {
+            unit: CountUnit::Gateways,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -92,7 +111,11 @@ fn unclosed_block_reports_e0002_and_recovers() {
 fn non_ascii_identifiers_and_strings_have_byte_spans() {
     let text = "param größe: int = 2\nservice café on c { image = \"ü\" }";
     let unit = ok(text);
-    let Some(Item { kind: ItemKind::Block(b), .. }) = unit.items.get(1) else {
+    let Some(Item {
+        kind: ItemKind::Block(b),
+        ..
+    }) = unit.items.get(1)
+    else {
         panic!("expected a block");
     };
     assert_eq!(b.name.name, "café");
