@@ -145,7 +145,11 @@ fn main() -> ExitCode {
             } else {
                 report(&a, &input);
             }
-            let code = if a.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            let code = if a.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
             // The process ends here: freeing the whole analysis piece by
             // piece would only cost time.
             std::mem::forget(a);

@@ -138,66 +138,14 @@ fn fmt_examples_and_stdlib_are_idempotent_and_keep_comments() {
 }
 
 #[test]
-fn scratch_fuzz() {
-    let mut seed: u64 = 0x1234_5678;
-    let mut rnd = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % (n as u64).max(1)) as usize
-    };
-    let mut problems = Vec::new();
-    let mut tried = 0;
-    let mut parsed = 0;
-    let mut nunch = 0;
+fn shipped_examples_and_stdlib_are_already_canonical() {
     for path in shipped_files() {
         let text = std::fs::read_to_string(&path).unwrap();
-        // whitespace positions outside strings and comments
-        let mut ws = Vec::new();
-        let b = text.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'"' => { i += 1; while i < b.len() && b[i] != b'"' && b[i] != b'\n' { if b[i] == b'\\' { i += 1; } i += 1; } i += 1; }
-                b'/' if b.get(i + 1) == Some(&b'/') => { while i < b.len() && b[i] != b'\n' { i += 1; } }
-                b' ' | b'\n' => { ws.push(i); i += 1; }
-                _ => i += 1,
-            }
-        }
-        for round in 0..200 {
-            let mut t = text.clone();
-            let k = 1 + rnd(4);
-            let mut picks: Vec<usize> = (0..k).map(|_| ws[rnd(ws.len())]).collect();
-            picks.sort();
-            picks.dedup();
-            for (j, p) in picks.iter().rev().enumerate() {
-                let ins = match (round + j) % 4 {
-                    0 => format!(" // c{round}_{j}\n"),
-                    1 => "\n\n\n".to_string(),
-                    2 => format!("\n// own{round}_{j}\n"),
-                    _ => " ".to_string(),
-                };
-                t.insert_str(*p, &ins);
-            }
-            tried += 1;
-            let (_, d) = parse(FileId(0), &t);
-            if !d.is_empty() { continue; }
-            parsed += 1;
-            let once = format_source(&t).unwrap();
-            let twice = format_source(&once).unwrap();
-            let bad_idem = once != twice;
-            let bad_shape = shape(&t) != shape(&once);
-            let bad_comments = comments(&t) != comments(&once);
-            let unchanged = once == t && !t.contains("\n\n\n");
-            if once == t { nunch += 1; }
-            if bad_idem || bad_shape || bad_comments {
-                problems.push(format!("{} round {round}: idem={bad_idem} shape={bad_shape} comments={bad_comments} unchanged={unchanged}", path.display()));
-                if problems.len() < 3 {
-                    std::fs::write(format!("/tmp/fmtw/fuzz_{}.iot", problems.len()), &t).unwrap();
-                }
-            }
-        }
+        let formatted = iotc_compiler::fmt::format_source(&text).unwrap();
+        assert!(
+            formatted == text,
+            "{} is not in canonical form; run `iotc fmt` on it",
+            path.display()
+        );
     }
-    eprintln!("tried {tried} parsed {parsed} unchanged {nunch}");
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -23,7 +23,7 @@ pub struct Chunk {
 /// True when the text holds only whitespace and ordinary comments.
 pub fn is_blank(text: &str) -> bool {
     text.lines().all(|l| {
-        let t = l.trim();
+        let t = l.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         t.is_empty() || (t.starts_with("//") && !t.starts_with("///")) || t.starts_with("////")
     })
 }

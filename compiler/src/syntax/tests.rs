@@ -126,3 +126,24 @@ fn non_ascii_identifiers_and_strings_have_byte_spans() {
 fn string_escapes() {
     assert_eq!(super::build::unescape(r#"a\"b\n\u{e9}"#), "a\"b\né");
 }
+
+#[test]
+fn doc_comment_after_a_value_documents_the_next_field() {
+    let unit = ok("service s on c {\n  cpu = 1\n  /// The memory.\n  memory = 1Gi\n}\n");
+    let Some(Item {
+        kind: ItemKind::Block(b),
+        ..
+    }) = unit.items.first()
+    else {
+        panic!("expected a block");
+    };
+    assert_eq!(
+        b.body.stmts.get(1).map(|s| s.docs.clone()),
+        Some(vec!["The memory.".to_string()])
+    );
+}
+
+#[test]
+fn byte_order_mark_is_whitespace() {
+    ok("\u{feff}solution s { version = \"1\" }\n");
+}
