@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod emit;
 pub mod fmt;
 pub mod ir;
 pub mod plan;

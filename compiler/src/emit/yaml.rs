@@ -1,0 +1,308 @@
+//! A small, deterministic YAML writer for serde values. The maintained
+//! forks of serde_yaml quote only what YAML 1.2 would misread; Kubernetes
+//! tooling (and many Ansible and Compose readers) still apply YAML 1.1, where
+//! `yes`, `on`, `y`, `0755`, `1_000`, `12:30` and `1.10` are not strings. This
+//! writer quotes every string that any YAML 1.1 or 1.2 reader could take for
+//! something else, and emits block style with two-space indentation.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Serialize `value` as one YAML document (no leading `---`).
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let v = serde_json::to_value(value)?;
+    let mut out = String::new();
+    write_document(&mut out, &v);
+    Ok(out)
+}
+
+/// Write one document for an already-built value.
+pub fn write_document(out: &mut String, v: &Value) {
+    match v {
+        Value::Object(m) if !m.is_empty() => write_map(out, m, 0),
+        Value::Array(a) if !a.is_empty() => write_seq(out, a, 0),
+        other => {
+            write_scalar(out, other);
+            out.push('\n');
+        }
+    }
+}
+
+fn indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
+    for (k, v) in m {
+        indent(out, level);
+        write_str(out, k);
+        out.push(':');
+        write_value_after_key(out, v, level);
+    }
+}
+
+fn write_value_after_key(out: &mut String, v: &Value, level: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            write_map(out, m, level + 2);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            // Sequences under a key are indented, as yamllint and kubectl expect.
+            write_seq(out, a, level + 2);
+        }
+        Value::String(s) if s.contains('\n') => {
+            write_block_string(out, s, level + 2);
+        }
+        other => {
+            out.push(' ');
+            write_scalar(out, other);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_seq(out: &mut String, a: &[Value], level: usize) {
+    for v in a {
+        indent(out, level);
+        out.push('-');
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                // The first key goes on the dash's line.
+                let mut first = true;
+                for (k, val) in m {
+                    if first {
+                        out.push(' ');
+                        first = false;
+                    } else {
+                        indent(out, level + 2);
+                    }
+                    write_str(out, k);
+                    out.push(':');
+                    write_value_after_key(out, val, level + 2);
+                }
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push('\n');
+                write_seq(out, inner, level + 2);
+            }
+            Value::String(s) if s.contains('\n') => write_block_string(out, s, level + 2),
+            other => {
+                out.push(' ');
+                write_scalar(out, other);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A multi-line string as a literal block (`|`), keeping its exact text.
+fn write_block_string(out: &mut String, s: &str, level: usize) {
+    let leading_space = s.starts_with(' ') || s.starts_with('\n');
+    let trailing_ws =
+        s.ends_with(' ') || s.ends_with('\t') || s.contains(" \n") || s.contains("\t\n") || s.contains('\r');
+    if leading_space || trailing_ws {
+        // Block scalars cannot carry these; a quoted string can.
+        out.push(' ');
+        write_double_quoted(out, s);
+        out.push('\n');
+        return;
+    }
+    let chomp = if s.ends_with("\n\n") {
+        "+"
+    } else if s.ends_with('\n') {
+        ""
+    } else {
+        "-"
+    };
+    out.push_str(" |");
+    out.push_str(chomp);
+    out.push('\n');
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            indent(out, level);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+}
+
+fn write_scalar(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_str(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn write_str(out: &mut String, s: &str) {
+    if needs_quotes(s) {
+        if s.chars().any(|c| c.is_control() || c == '\'') {
+            write_double_quoted(out, s);
+        } else {
+            out.push('\'');
+            out.push_str(s);
+            out.push('\'');
+        }
+    } else {
+        out.push_str(s);
+    }
+}
+
+fn write_double_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Words YAML 1.1 reads as booleans or null.
+const SPECIAL_WORDS: &[&str] = &[
+    "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "nan", ".nan", "inf", ".inf", "-.inf", "+.inf",
+];
+
+/// True when a plain (unquoted) scalar would not read back as this string
+/// under YAML 1.1 or 1.2.
+pub fn needs_quotes(s: &str) -> bool {
+    if s.is_empty() {
+        return true;
+    }
+    let lower = s.to_ascii_lowercase();
+    if SPECIAL_WORDS.contains(&lower.as_str()) {
+        return true;
+    }
+    // Anything that starts like a number, a date or a time: 0755, 1e3, 1.10,
+    // 1_000, 0x1F, +1, .5, 12:30, 2024-01-01.
+    let first = s.chars().next().unwrap_or(' ');
+    if first.is_ascii_digit() || ((first == '+' || first == '-' || first == '.') && s.len() > 1) {
+        let numberish = s.chars().all(|c| {
+            c.is_ascii_hexdigit()
+                || matches!(
+                    c,
+                    '.' | '_' | ':' | '-' | '+' | 'x' | 'o' | 'X' | 'O' | 'e' | 'E' | 'T' | 't' | 'Z' | 'z' | ' '
+                )
+        });
+        if numberish {
+            return true;
+        }
+    }
+    // Indicators that cannot start a plain scalar.
+    if matches!(
+        first,
+        '-' | '?'
+            | ':'
+            | ','
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '#'
+            | '&'
+            | '*'
+            | '!'
+            | '|'
+            | '>'
+            | '\''
+            | '"'
+            | '%'
+            | '@'
+            | '`'
+            | '='
+            | ' '
+    ) {
+        return true;
+    }
+    if s.ends_with(' ') || s.ends_with(':') {
+        return true;
+    }
+    // Sequences that end or break a plain scalar inside.
+    s.contains(": ") || s.contains(" #") || s.chars().any(|c| c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_1_1_ambiguous_strings_are_quoted() {
+        for s in [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "Y",
+            "NO",
+            "On",
+            "~",
+            "null",
+            "0755",
+            "1e3",
+            "1.10",
+            "true",
+            "0x1F",
+            "1_000",
+            ".5",
+            "+1",
+            "2024-01-01",
+            "12:30",
+            "=",
+            "",
+            "-",
+            "a: b",
+            "x #y",
+            "*.txt",
+            "@home",
+            "1",
+        ] {
+            assert!(needs_quotes(s), "{s:?} must be quoted");
+        }
+        for s in [
+            "nginx",
+            "ghcr.io/acme/ingest:2.3.1",
+            "500m",
+            "256Mi",
+            "factory",
+            "app.kubernetes.io/name",
+            "10.0.0.0/16",
+        ] {
+            assert!(!needs_quotes(s), "{s:?} need not be quoted");
+        }
+    }
+
+    #[test]
+    fn nested_documents() {
+        let v = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "x", "labels": {"camera": "yes"}},
+            "data": {"MODE": "on", "SCRIPT": "a\nb\n"},
+            "list": [{"name": "a", "value": "0755"}, "plain", ["inner"]],
+            "empty": {},
+            "none": [],
+        });
+        let mut out = String::new();
+        write_document(&mut out, &v);
+        assert_eq!(
+            out,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    camera: 'yes'\ndata:\n  MODE: 'on'\n  SCRIPT: |\n    a\n    b\nlist:\n  - name: a\n    value: '0755'\n  - plain\n  -\n    - inner\nempty: {}\nnone: []\n"
+        );
+    }
+}
