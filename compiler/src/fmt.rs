@@ -107,18 +107,7 @@ fn lex(text: &str) -> (Vec<bool>, Vec<Comment>) {
             }
             b'"' => {
                 let start = i;
-                i += 1;
-                while i < n {
-                    match b.get(i) {
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(b'\n') => break,
-                        _ => i += 1,
-                    }
-                }
+                i = crate::syntax::split::string_end(b, i);
                 let stop = i.min(n);
                 for x in code.iter_mut().take(stop).skip(start) {
                     *x = true;

@@ -8,7 +8,7 @@
 
 pub mod ast;
 mod build;
-mod split;
+pub(crate) mod split;
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, Span};

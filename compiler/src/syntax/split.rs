@@ -81,19 +81,7 @@ pub fn split(text: &str) -> Vec<Chunk> {
                 doc_start = None;
                 after_template = false;
                 last_was_dot = false;
-                i += 1;
-                while i < bytes.len() {
-                    match bytes.get(i) {
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        // An unterminated string ends at the line end.
-                        Some(b'\n') => break,
-                        _ => i += 1,
-                    }
-                }
+                i = string_end(bytes, i);
                 line_start = false;
                 continue;
             }
@@ -171,6 +159,21 @@ pub fn split(text: &str) -> Vec<Chunk> {
         });
     }
     chunks
+}
+
+/// The offset just past the string literal that opens at `start` (a `"`).
+/// An unterminated string ends at the end of its line.
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes.get(i) {
+            Some(b'\\') => i += 2,
+            Some(b'"') => return i + 1,
+            Some(b'\n') => return i,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// `service foo` starts an item; `device = x` inside a block does not.
