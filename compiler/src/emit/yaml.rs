@@ -8,12 +8,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// Serialize `value` as one YAML document (no leading `---`).
+/// Serialize `value` as one YAML document (no leading `---`). Streams
+/// straight into the string (see `yaml_ser`); the layout is exactly that of
+/// [`write_document`] on the same value.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
-    let v = serde_json::to_value(value)?;
-    let mut out = String::new();
-    write_document(&mut out, &v);
-    Ok(out)
+    super::yaml_ser::to_string(value).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
 }
 
 /// Write one document for an already-built value.
@@ -100,6 +99,14 @@ fn write_seq(out: &mut String, a: &[Value], level: usize) {
 }
 
 /// A multi-line string as a literal block (`|`), keeping its exact text.
+pub(super) fn write_block_string_into(out: &mut String, s: &str, level: usize) {
+    write_block_string(out, s, level)
+}
+
+pub(super) fn write_str_into(out: &mut String, s: &str) {
+    write_str(out, s)
+}
+
 fn write_block_string(out: &mut String, s: &str, level: usize) {
     let leading_space = s.starts_with(' ') || s.starts_with('\n');
     let trailing_ws =
