@@ -3,6 +3,7 @@
 //! the CLI's writer puts the files on disk.
 
 pub mod yaml;
+mod yaml_ser;
 
 use crate::ir::Solution;
 use std::fmt;
