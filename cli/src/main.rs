@@ -1,10 +1,12 @@
-//! `iotc`: check, plan, format and explain IoT solutions.
+//! `iotc`: check, plan, build, format and explain IoT solutions.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use iotc::render::{self, Style};
 use iotc::FsDb;
+use iotc_compiler::emit::{self, Target};
 use iotc_compiler::{analyze, diag::Code, Analysis, Overrides};
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 // The checker allocates many small values; mimalloc is markedly faster at
@@ -54,12 +56,39 @@ struct Input {
     color: Color,
 }
 
+#[derive(clap::Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Output folder. `-` (with `--emit k8s`) prints one YAML stream for `kubectl apply -f -`.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out")]
+    out: String,
+    /// Targets to build, comma-separated (default: all).
+    #[arg(long = "target", value_name = "TARGET,...", value_delimiter = ',', value_parser = parse_target)]
+    targets: Vec<Target>,
+    /// Build this one target only; with `-o -`, print it to stdout.
+    #[arg(long, value_name = "TARGET", value_parser = parse_target, conflicts_with = "targets")]
+    emit: Option<Target>,
+    /// Overwrite generated files changed by hand; write into a folder that is not an iotc output.
+    #[arg(long)]
+    force: bool,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    Target::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown target `{s}` (targets: {})", names.join(", "))
+    })
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a solution and report problems.
     Check(Input),
     /// Show what would be deployed: per tier, workloads, replicas and capacity.
     Plan(Input),
+    /// Check, then generate every target's files into an output folder.
+    Build(BuildArgs),
     /// Format files canonically, keeping every comment.
     Fmt {
         /// Files to format.
@@ -171,6 +200,20 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::SUCCESS
         }
+        Command::Build(args) => {
+            if args.out == "-" && args.emit.is_none() {
+                eprintln!("error: `-o -` prints one target to stdout: add `--emit k8s`");
+                return ExitCode::from(2);
+            }
+            let a = match run_analysis(&args.input) {
+                Ok(a) => a,
+                Err(c) => return c,
+            };
+            report(&a, &args.input);
+            let code = build(&a, &args);
+            std::mem::forget(a);
+            code
+        }
         Command::Fmt { files, check, color } => fmt(&files, check, color),
         Command::Explain { code } => match Code::parse(&code) {
             Some(c) => {
@@ -182,6 +225,71 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+/// `iotc build` after the checker ran (and its diagnostics were shown): emit
+/// the selected targets, then write them (or stream one to stdout). Nothing
+/// is written when the checker found errors or a backend failed.
+fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
+    if a.has_errors() {
+        return ExitCode::from(1);
+    }
+    let Some(sol) = &a.solution else {
+        return ExitCode::from(1);
+    };
+    let targets: Vec<Target> = match args.emit {
+        Some(t) => vec![t],
+        None if args.targets.is_empty() => Target::ALL.to_vec(),
+        None => {
+            let mut t = args.targets.clone();
+            t.sort();
+            t.dedup();
+            t
+        }
+    };
+    let files = match emit::emit(sol, &targets) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}; nothing was written");
+            return ExitCode::from(1);
+        }
+    };
+    if args.out == "-" {
+        let Some(text) = targets.first().and_then(|t| iotc::stream(*t, &files)) else {
+            eprintln!("error: this target cannot be printed as one stream; use `-o DIR`");
+            return ExitCode::from(2);
+        };
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            eprintln!("error: cannot write to stdout: {e}");
+            return ExitCode::from(2);
+        }
+        return ExitCode::SUCCESS;
+    }
+    match iotc::writer::write(Path::new(&args.out), &files, args.force) {
+        Ok(r) => {
+            for c in &r.overwritten {
+                eprintln!(
+                    "warning: overwrote `{}` ({}) because of --force",
+                    c.path,
+                    c.kind.describe()
+                );
+            }
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+            eprintln!("{}", iotc::writer::summary(&args.out, &r));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.needs_force() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
+        }
     }
 }
 

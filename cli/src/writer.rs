@@ -1,0 +1,710 @@
+//! The output writer: puts a build's files on disk without ever losing data
+//! (DESIGN.md §6).
+//!
+//! [`write`] works like this:
+//!
+//! 1. **Check.** Every [`OutputFile`] path must be relative, use `/`, have no
+//!    empty, `.` or `..` segment, not be [`MANIFEST`], appear once, and not
+//!    also be a folder of another path.
+//! 2. **Look at what is there.** If `out` exists it must be a folder. Its
+//!    checksum record `out/.iotc-manifest.json` says which files iotc wrote
+//!    last time. A non-empty folder without one is refused unless `force`
+//!    ([`WriteError::NotIotcOutput`]), as is one whose record cannot be read
+//!    ([`WriteError::BadManifest`]).
+//! 3. **Hand edits.** A recorded file whose bytes no longer match their
+//!    checksum, that was replaced by something other than a regular file, or
+//!    that was deleted while this build produces it again, was changed by
+//!    hand. So is a file iotc did not write that sits where this build puts a
+//!    file (or inside such a path, or where this build needs a folder). Without
+//!    `force` the write fails with [`WriteError::HandEdited`] naming every such
+//!    file; nothing on disk changes. With `force` they are overwritten (or, if
+//!    this build no longer produces them, removed) and listed in
+//!    [`WriteReport::overwritten`]. A file whose bytes already equal what this
+//!    build writes is never a conflict, whoever wrote it.
+//! 4. **Unmanaged files are kept.** Every other file, symlink or folder that
+//!    the record does not list (a README, `terraform.tfstate`, `.terraform/`,
+//!    `.git/`) is carried over into the new tree untouched: hard-linked (so
+//!    the same inode, bytes, mode and mtime; copied only if the file system
+//!    cannot link), symlinks recreated with the same target, folder modes
+//!    kept. Files that iotc wrote last time and this build no longer produces
+//!    are removed ([`WriteReport::removed`]).
+//! 5. **Build aside, then swap.** The new tree is built in the sibling folder
+//!    `<out>.iotc-tmp-<pid>`: generated files (a file whose bytes are already
+//!    right is hard-linked from the old tree, so it keeps its mtime), the
+//!    record, the carried-over files. Then `out` is renamed to
+//!    `<out>.iotc-old-<pid>`, the new tree to `out`, and the old tree is
+//!    deleted. If anything fails before the second rename, the temporary
+//!    folder is deleted and `out` is exactly as it was; if the second rename
+//!    fails, the old tree is renamed back.
+//! 6. **No-op.** If every generated file is already right, nothing is to be
+//!    removed and the record would be byte-identical, nothing is touched at
+//!    all ([`WriteReport::noop`]).
+//!
+//! The record is JSON with sorted keys, so the same files give the same bytes:
+//!
+//! ```json
+//! {
+//!   "iotc_version": "0.1.0",
+//!   "sha256": {
+//!     "k8s/plant/deployment.yaml": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//!   }
+//! }
+//! ```
+
+use iotc_compiler::emit::OutputFile;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+/// The checksum record's file name, at the top of the output folder.
+pub const MANIFEST: &str = ".iotc-manifest.json";
+
+/// The iotc version written into the record.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What [`write`] did. Paths are relative to the output folder, with `/`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Generated files written because they are new or their bytes changed.
+    pub written: Vec<String>,
+    /// Generated files whose bytes on disk were already right (kept as they
+    /// were, same mtime).
+    pub unchanged: Vec<String>,
+    /// Files iotc wrote before that this build no longer produces.
+    pub removed: Vec<String>,
+    /// Files, symlinks and empty folders iotc did not write, carried over.
+    pub kept: Vec<String>,
+    /// With `force`: the hand-edited files that were overwritten or removed.
+    pub overwritten: Vec<Conflict>,
+    /// Nothing on disk was touched: the output was already exactly this.
+    pub noop: bool,
+    /// Problems after the new output was in place (the old tree could not be
+    /// deleted); the write itself succeeded.
+    pub warnings: Vec<String>,
+}
+
+/// How a file on disk differs from what iotc recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConflictKind {
+    /// Recorded, but its bytes differ from the checksum (or it is no longer a
+    /// regular file).
+    Changed,
+    /// Recorded, deleted since, and this build would write it again.
+    Deleted,
+    /// Not written by iotc, and in the way of a file this build writes.
+    NotWrittenByIotc,
+}
+
+impl ConflictKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConflictKind::Changed => "changed since iotc wrote it",
+            ConflictKind::Deleted => "deleted since iotc wrote it",
+            ConflictKind::NotWrittenByIotc => "not written by iotc, and this build writes to that path",
+        }
+    }
+}
+
+/// One file changed by hand.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Conflict {
+    /// Relative to the output folder, with `/`.
+    pub path: String,
+    pub kind: ConflictKind,
+}
+
+/// Why [`write`] wrote nothing. In every case the output folder is as it was.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Files were changed by hand (sorted by path); `force` overwrites them.
+    HandEdited { out: PathBuf, files: Vec<Conflict> },
+    /// `out` is a non-empty folder with no checksum record; `force` writes
+    /// into it anyway (keeping every file this build does not write).
+    NotIotcOutput { out: PathBuf },
+    /// The checksum record exists but cannot be read; `force` treats the
+    /// folder as having none.
+    BadManifest { out: PathBuf, message: String },
+    /// A backend produced a path the writer will not create.
+    BadPath { path: String, reason: String },
+    /// The file system refused something.
+    Io {
+        action: String,
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl WriteError {
+    /// A refusal that `--force` overrides (as opposed to a bad path or an IO
+    /// failure).
+    pub fn needs_force(&self) -> bool {
+        matches!(
+            self,
+            WriteError::HandEdited { .. } | WriteError::NotIotcOutput { .. } | WriteError::BadManifest { .. }
+        )
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::HandEdited { out, files } => {
+                let n = files.len();
+                let (s, were) = if n == 1 { ("", "was") } else { ("s", "were") };
+                writeln!(
+                    f,
+                    "{n} file{s} in `{}` {were} changed by hand since iotc wrote them; nothing was written:",
+                    out.display()
+                )?;
+                for c in files {
+                    writeln!(f, "  {}: {}", c.path, c.kind.describe())?;
+                }
+                write!(
+                    f,
+                    "move your changes into the source (or keep a copy), then rerun with --force to overwrite them"
+                )
+            }
+            WriteError::NotIotcOutput { out } => write!(
+                f,
+                "`{}` is not an iotc output folder (it is not empty and has no {MANIFEST}); \
+                 nothing was written. Pick another folder, or rerun with --force to write into it \
+                 (files iotc does not generate are kept)",
+                out.display()
+            ),
+            WriteError::BadManifest { out, message } => write!(
+                f,
+                "cannot read `{}`: {message}; nothing was written. Rerun with --force to treat \
+                 every file there as not written by iotc (they are kept unless this build writes the same path)",
+                out.join(MANIFEST).display()
+            ),
+            WriteError::BadPath { path, reason } => {
+                write!(
+                    f,
+                    "a backend produced the output path `{path}`, which {reason}; nothing was written"
+                )
+            }
+            WriteError::Io { action, path, error } => {
+                write!(
+                    f,
+                    "cannot {action} `{}`: {error}; the previous output is unchanged",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WriteError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+fn io_err(action: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
+    let action = action.into();
+    move |error| WriteError::Io {
+        action,
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    iotc_version: String,
+    sha256: BTreeMap<String, String>,
+}
+
+/// The record's bytes for these files: sorted, pretty JSON, trailing newline.
+pub fn manifest_json(files: &[OutputFile]) -> String {
+    let m = Manifest {
+        iotc_version: VERSION.to_string(),
+        sha256: files
+            .iter()
+            .map(|f| (f.path.clone(), sha256_hex(f.contents.as_bytes())))
+            .collect(),
+    };
+    serde_json::to_string_pretty(&m).unwrap_or_default() + "\n"
+}
+
+fn check_paths(files: &[OutputFile]) -> Result<BTreeMap<&str, &OutputFile>, WriteError> {
+    let bad = |path: &str, reason: &str| WriteError::BadPath {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut map = BTreeMap::new();
+    for f in files {
+        let p = f.path.as_str();
+        if p.is_empty() {
+            return Err(bad(p, "is empty"));
+        }
+        if p.starts_with('/') || p.contains('\\') || p.contains('\0') {
+            return Err(bad(p, "is not a relative path with `/` separators"));
+        }
+        if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+            return Err(bad(p, "has an empty, `.` or `..` segment"));
+        }
+        if p == MANIFEST {
+            return Err(bad(p, "is the writer's own checksum record"));
+        }
+        if map.insert(p, f).is_some() {
+            return Err(bad(p, "was produced twice"));
+        }
+    }
+    for p in map.keys() {
+        for (i, _) in p.match_indices('/') {
+            let dir = p.get(..i).unwrap_or_default();
+            if map.contains_key(dir) {
+                return Err(bad(dir, &format!("is a file but also the folder of `{p}`")));
+            }
+        }
+    }
+    Ok(map)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+    /// A fifo, socket or device node.
+    Other,
+}
+
+struct Entry {
+    rel: PathBuf,
+    key: String,
+    kind: Kind,
+}
+
+/// Every entry under `root` (depth first, sorted), except the record itself.
+fn walk(root: &Path, rel: &Path, key: &str, out: &mut Vec<Entry>) -> Result<(), WriteError> {
+    let dir = root.join(rel);
+    let mut children: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(io_err("read the folder", &dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err("read the folder", &dir))?;
+    children.sort_by_key(|e| e.file_name());
+    for child in children {
+        let name = child.file_name();
+        let name_str = name.to_string_lossy();
+        if rel.as_os_str().is_empty() && name_str == MANIFEST {
+            continue;
+        }
+        let child_rel = rel.join(&name);
+        let child_key = if key.is_empty() {
+            name_str.to_string()
+        } else {
+            format!("{key}/{name_str}")
+        };
+        let ft = child.file_type().map_err(io_err("inspect", &root.join(&child_rel)))?;
+        let kind = if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else if ft.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        };
+        out.push(Entry {
+            rel: child_rel.clone(),
+            key: child_key.clone(),
+            kind,
+        });
+        if kind == Kind::Dir {
+            walk(root, &child_rel, &child_key, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the output goes: the folder itself (symlinks resolved), its parent
+/// and its name, and whether it exists.
+struct Target {
+    out: PathBuf,
+    parent: PathBuf,
+    name: OsString,
+    exists: bool,
+}
+
+fn resolve(out: &Path) -> Result<Target, WriteError> {
+    let not_a_folder = |p: &Path, what: &str| WriteError::Io {
+        action: "write the output to".to_string(),
+        path: p.to_path_buf(),
+        error: io::Error::other(what.to_string()),
+    };
+    let (path, exists) = match std::fs::symlink_metadata(out) {
+        Ok(_) => {
+            let canon = out.canonicalize().map_err(io_err("resolve", out))?;
+            if !canon.is_dir() {
+                return Err(not_a_folder(out, "it exists and is not a folder"));
+            }
+            (canon, true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            (std::path::absolute(out).map_err(io_err("resolve", out))?, false)
+        }
+        Err(e) => return Err(io_err("inspect", out)(e)),
+    };
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(not_a_folder(out, "it has no parent folder to build beside"));
+    };
+    Ok(Target {
+        parent: parent.to_path_buf(),
+        name: name.to_os_string(),
+        out: path.clone(),
+        exists,
+    })
+}
+
+fn sibling(t: &Target, tag: &str) -> PathBuf {
+    let mut name = t.name.clone();
+    name.push(format!(".iotc-{tag}-{}", std::process::id()));
+    t.parent.join(name)
+}
+
+/// Deletes the temporary tree when dropped, unless disarmed.
+struct TempTree(Option<PathBuf>);
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    // `create_new`: never write through an existing file (which could be a
+    // hard link into the previous output).
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.write_all(bytes).map_err(io_err("write", path))
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), WriteError> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ()).map_err(io_err("copy", from))
+}
+
+fn carry_symlink(from: &Path, to: &Path) -> Result<(), WriteError> {
+    let target = std::fs::read_link(from).map_err(io_err("read the symlink", from))?;
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&target, to).map_err(io_err("recreate the symlink", to))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        link_or_copy(from, to)
+    }
+}
+
+fn create_parent(path: &Path) -> Result<(), WriteError> {
+    match path.parent() {
+        Some(p) => std::fs::create_dir_all(p).map_err(io_err("create the folder", p)),
+        None => Ok(()),
+    }
+}
+
+/// Write `files` into the folder `out` (see the module docs for the rules).
+/// On error nothing on disk has changed and no temporary folder is left.
+pub fn write(out: &Path, files: &[OutputFile], force: bool) -> Result<WriteReport, WriteError> {
+    let new = check_paths(files)?;
+    let t = resolve(out)?;
+    let manifest_text = manifest_json(files);
+    let mut report = WriteReport::default();
+
+    // What is there now.
+    let mut recorded: Option<BTreeMap<String, String>> = None;
+    let mut entries = Vec::new();
+    let mut old_manifest_bytes = None;
+    if t.exists {
+        let mpath = t.out.join(MANIFEST);
+        match std::fs::read(&mpath) {
+            Ok(bytes) => {
+                match serde_json::from_slice::<Manifest>(&bytes) {
+                    Ok(m) => recorded = Some(m.sha256),
+                    Err(e) if !force => {
+                        return Err(WriteError::BadManifest {
+                            out: t.out.clone(),
+                            message: e.to_string(),
+                        })
+                    }
+                    Err(_) => {}
+                }
+                old_manifest_bytes = Some(bytes);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if !force => {
+                return Err(WriteError::BadManifest {
+                    out: t.out.clone(),
+                    message: e.to_string(),
+                })
+            }
+            Err(_) => {}
+        }
+        walk(&t.out, Path::new(""), "", &mut entries)?;
+        if old_manifest_bytes.is_none() && !entries.is_empty() && !force {
+            return Err(WriteError::NotIotcOutput { out: t.out.clone() });
+        }
+    }
+    let recorded = recorded.unwrap_or_default();
+    let on_disk: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.key.as_str(), e)).collect();
+    let read = |rel: &Path| -> Result<Vec<u8>, WriteError> {
+        let p = t.out.join(rel);
+        std::fs::read(&p).map_err(io_err("read", &p))
+    };
+
+    // Classify. `unchanged`: generated paths whose bytes on disk are right.
+    // A recorded path that is now a folder counts as deleted; the folder
+    // itself is judged below like any other folder iotc did not write.
+    let mut conflicts = Vec::new();
+    let mut unchanged = BTreeSet::new();
+    let mut recorded_present = BTreeSet::new();
+    for (path, sum) in &recorded {
+        let wanted = new.get(path.as_str()).map(|f| f.contents.as_bytes());
+        match on_disk.get(path.as_str()).filter(|e| e.kind != Kind::Dir) {
+            Some(e) => {
+                recorded_present.insert(path.as_str());
+                let same_as_recorded = if e.kind == Kind::File {
+                    let bytes = read(&e.rel)?;
+                    if Some(bytes.as_slice()) == wanted {
+                        unchanged.insert(path.as_str());
+                        continue;
+                    }
+                    sha256_hex(&bytes) == *sum
+                } else {
+                    // Replaced by a symlink or a special file.
+                    false
+                };
+                if !same_as_recorded {
+                    conflicts.push(Conflict {
+                        path: path.clone(),
+                        kind: ConflictKind::Changed,
+                    });
+                }
+            }
+            None if wanted.is_some() => conflicts.push(Conflict {
+                path: path.clone(),
+                kind: ConflictKind::Deleted,
+            }),
+            None => {}
+        }
+    }
+    // Everything else on disk is not iotc's. It is in the way (and would be
+    // lost) if this build writes a file at its path or at a folder above it,
+    // or, for a non-folder, needs its path as a folder.
+    let under_generated = |key: &str| {
+        let prefix = format!("{key}/");
+        new.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .next()
+            .is_some_and(|(p, _)| p.starts_with(&prefix))
+    };
+    let in_the_way = |e: &Entry| {
+        new.contains_key(e.key.as_str())
+            || e.key
+                .match_indices('/')
+                .any(|(i, _)| new.contains_key(e.key.get(..i).unwrap_or_default()))
+            || (e.kind != Kind::Dir && under_generated(&e.key))
+    };
+    let mut carried: Vec<&Entry> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.kind != Kind::Dir && recorded.contains_key(&e.key) {
+            continue;
+        }
+        if !in_the_way(e) {
+            carried.push(e);
+            // Name files and empty folders (entries are depth first, so a
+            // folder's first child comes right after it).
+            let has_child = entries
+                .get(i + 1)
+                .is_some_and(|n| n.key.starts_with(&e.key) && n.key.as_bytes().get(e.key.len()) == Some(&b'/'));
+            if e.kind != Kind::Dir || !has_child {
+                report.kept.push(e.key.clone());
+            }
+            continue;
+        }
+        if e.kind == Kind::Dir {
+            // Its contents are judged one by one.
+            continue;
+        }
+        let same = e.kind == Kind::File
+            && new
+                .get(e.key.as_str())
+                .is_some_and(|f| read(&e.rel).is_ok_and(|b| b == f.contents.as_bytes()));
+        if same {
+            unchanged.insert(e.key.as_str());
+        } else {
+            conflicts.push(Conflict {
+                path: e.key.clone(),
+                kind: ConflictKind::NotWrittenByIotc,
+            });
+        }
+    }
+    conflicts.sort();
+    if !conflicts.is_empty() {
+        if !force {
+            return Err(WriteError::HandEdited {
+                out: t.out.clone(),
+                files: conflicts,
+            });
+        }
+        report.overwritten = conflicts;
+    }
+    report.removed = recorded_present
+        .iter()
+        .filter(|p| !new.contains_key(**p))
+        .map(|p| p.to_string())
+        .collect();
+    for p in new.keys() {
+        if unchanged.contains(p) {
+            report.unchanged.push(p.to_string());
+        } else {
+            report.written.push(p.to_string());
+        }
+    }
+    if t.exists
+        && report.written.is_empty()
+        && report.removed.is_empty()
+        && report.overwritten.is_empty()
+        && old_manifest_bytes.as_deref() == Some(manifest_text.as_bytes())
+    {
+        report.noop = true;
+        return Ok(report);
+    }
+
+    // Build the new tree beside the old one.
+    let tmp = sibling(&t, "tmp");
+    let old = sibling(&t, "old");
+    if std::fs::symlink_metadata(&old).is_ok() {
+        return Err(WriteError::Io {
+            action: "set aside the previous output as".to_string(),
+            path: old,
+            error: io::Error::other("it already exists (an interrupted build?); move it back or delete it"),
+        });
+    }
+    if !t.exists {
+        std::fs::create_dir_all(&t.parent).map_err(io_err("create the folder", &t.parent))?;
+    }
+    if std::fs::symlink_metadata(&tmp).is_ok() {
+        // Ours (same pid): left by an earlier process that had our pid.
+        std::fs::remove_dir_all(&tmp).map_err(io_err("remove the stale temporary folder", &tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(io_err("create the temporary folder", &tmp))?;
+    let mut guard = TempTree(Some(tmp.clone()));
+
+    for (path, f) in &new {
+        let dest = tmp.join(path);
+        create_parent(&dest)?;
+        if unchanged.contains(path) {
+            link_or_copy(&t.out.join(path), &dest)?;
+        } else {
+            write_new(&dest, f.contents.as_bytes())?;
+        }
+    }
+    write_new(&tmp.join(MANIFEST), manifest_text.as_bytes())?;
+    let mut dir_modes = Vec::new();
+    for e in &carried {
+        let from = t.out.join(&e.rel);
+        let to = tmp.join(&e.rel);
+        create_parent(&to)?;
+        match e.kind {
+            Kind::Dir => {
+                std::fs::create_dir_all(&to).map_err(io_err("create the folder", &to))?;
+                let meta = std::fs::metadata(&from).map_err(io_err("inspect", &from))?;
+                dir_modes.push((to, meta.permissions()));
+            }
+            Kind::Symlink => carry_symlink(&from, &to)?,
+            Kind::File => link_or_copy(&from, &to)?,
+            Kind::Other => std::fs::hard_link(&from, &to).map_err(io_err("keep", &from))?,
+        }
+    }
+    // Folder modes last (deepest first), so a read-only folder is filled first.
+    for (dir, perms) in dir_modes.into_iter().rev() {
+        std::fs::set_permissions(&dir, perms).map_err(io_err("set the mode of", &dir))?;
+    }
+    if t.exists {
+        let perms = std::fs::metadata(&t.out)
+            .map_err(io_err("inspect", &t.out))?
+            .permissions();
+        std::fs::set_permissions(&tmp, perms).map_err(io_err("set the mode of", &tmp))?;
+    }
+
+    // Swap.
+    if t.exists {
+        std::fs::rename(&t.out, &old).map_err(io_err("move the previous output aside from", &t.out))?;
+        if let Err(error) = std::fs::rename(&tmp, &t.out) {
+            if let Err(back) = std::fs::rename(&old, &t.out) {
+                return Err(WriteError::Io {
+                    action: "put the new output in place at".to_string(),
+                    path: t.out.clone(),
+                    error: io::Error::other(format!(
+                        "{error}; moving the previous output back also failed ({back}): it is in `{}`",
+                        old.display()
+                    )),
+                });
+            }
+            return Err(io_err("put the new output in place at", &t.out)(error));
+        }
+        guard.0 = None;
+        if let Err(e) = std::fs::remove_dir_all(&old) {
+            report
+                .warnings
+                .push(format!("could not delete the previous output `{}`: {e}", old.display()));
+        }
+    } else {
+        std::fs::rename(&tmp, &t.out).map_err(io_err("put the new output in place at", &t.out))?;
+        guard.0 = None;
+    }
+    Ok(report)
+}
+
+/// The one-line summary `iotc build` prints: `wrote N files to out/ (M
+/// unchanged)`, plus removed and kept counts when there are any. `N` counts
+/// the files whose bytes changed.
+pub fn summary(out: &str, r: &WriteReport) -> String {
+    let n = r.written.len();
+    let dir = if out.ends_with('/') {
+        out.to_string()
+    } else {
+        format!("{out}/")
+    };
+    let mut s = format!(
+        "wrote {n} file{} to {dir} ({} unchanged",
+        if n == 1 { "" } else { "s" },
+        r.unchanged.len()
+    );
+    if !r.removed.is_empty() {
+        s.push_str(&format!(", {} removed", r.removed.len()));
+    }
+    if !r.kept.is_empty() {
+        s.push_str(&format!(", {} not written by iotc kept", r.kept.len()));
+    }
+    s.push(')');
+    s
+}
