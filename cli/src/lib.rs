@@ -20,37 +20,42 @@ impl SourceDb for FsDb {
 /// -o -`), or `None` if the target has no stream form.
 pub fn stream(target: Target, files: &[OutputFile]) -> Option<String> {
     match target {
-        Target::K8s => Some(k8s_stream(files)),
+        Target::K8s => Some(iotc_compiler::emit::k8s::stream(files)),
+        // One project per site: several files, no single stream.
+        Target::Compose => None,
+        // One root module per cluster: several files, no single stream.
+        Target::Terraform => None,
+        // Inventory, playbooks and roles: a folder tree, no single stream.
+        Target::Ansible => None,
     }
 }
 
-/// Every Kubernetes document, in path order, as one `---`-separated stream
-/// for `kubectl apply -f -`: the `.yaml` files under `k8s/` except
-/// `kustomization.yaml` (which is not an object).
-// Stand-in until the k8s backend exposes its own stream function.
-pub fn k8s_stream(files: &[OutputFile]) -> String {
-    let mut docs: Vec<&OutputFile> = files
+/// The Kubernetes files of one cluster or fleet, for streaming: `kubectl
+/// apply -f -` talks to one cluster, so printing two clusters' objects into
+/// one stream would apply the edge's DaemonSets to the cloud. With one
+/// group, `name` may be omitted.
+pub fn select_group(files: &[OutputFile], name: Option<&str>) -> Result<Vec<OutputFile>, String> {
+    let mut groups: Vec<&str> = files.iter().filter_map(|f| iotc_compiler::emit::k8s::group_of(&f.path)).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let chosen = match (name, groups.as_slice()) {
+        (Some(n), _) if groups.contains(&n) => n.to_string(),
+        (Some(n), _) => {
+            return Err(format!("there is no Kubernetes cluster or fleet `{n}`; there are: {}", groups.join(", ")));
+        }
+        (None, [one]) => (*one).to_string(),
+        (None, []) => return Ok(Vec::new()),
+        (None, many) => {
+            return Err(format!(
+                "the solution has {} Kubernetes clusters and fleets ({}); pick the one to print with `--cluster NAME`",
+                many.len(),
+                many.join(", ")
+            ));
+        }
+    };
+    Ok(files
         .iter()
-        .filter(|f| {
-            f.path.starts_with("k8s/")
-                && f.path.ends_with(".yaml")
-                && f.path.rsplit('/').next() != Some("kustomization.yaml")
-        })
-        .collect();
-    docs.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut out = String::new();
-    for f in docs {
-        let body = f.contents.strip_prefix("---\n").unwrap_or(&f.contents);
-        if body.trim().is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str("---\n");
-        }
-        out.push_str(body);
-        if !body.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
+        .filter(|f| iotc_compiler::emit::k8s::group_of(&f.path) == Some(chosen.as_str()))
+        .cloned()
+        .collect())
 }

@@ -72,6 +72,10 @@ struct BuildArgs {
     /// Overwrite generated files changed by hand; write into a folder that is not an iotc output.
     #[arg(long)]
     force: bool,
+    /// With `--emit k8s -o -`: the cluster or fleet whose manifests to print
+    /// (needed when the solution has more than one).
+    #[arg(long, value_name = "NAME")]
+    cluster: Option<String>,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -256,6 +260,13 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
         }
     };
     if args.out == "-" {
+        let files = match iotc::select_group(&files, args.cluster.as_deref()) {
+            Ok(f) => f,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
         let Some(text) = targets.first().and_then(|t| iotc::stream(*t, &files)) else {
             eprintln!("error: this target cannot be printed as one stream; use `-o DIR`");
             return ExitCode::from(2);

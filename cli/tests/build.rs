@@ -423,19 +423,20 @@ fn the_output_path_may_not_be_a_file() {
 }
 
 #[test]
-fn k8s_stream_joins_the_documents_without_the_kustomization() {
+fn streaming_needs_one_cluster_when_there_are_several() {
     let files = vec![
         file("compose/compose.yaml", "services: {}\n"),
         file("k8s/a/kustomization.yaml", "resources: []\n"),
         file("k8s/a/ns.yaml", "kind: Namespace\n"),
-        file("k8s/b/deploy.yaml", "---\nkind: Deployment\n---\nkind: Service"),
-        file("k8s/b/notes.txt", "not yaml\n"),
+        file("k8s/b/deploy.yaml", "kind: Deployment\n"),
     ];
-    assert_eq!(
-        iotc::k8s_stream(&files),
-        "kind: Namespace\n---\nkind: Deployment\n---\nkind: Service\n"
-    );
-    assert_eq!(iotc::k8s_stream(&[]), "");
+    let err = iotc::select_group(&files, None).unwrap_err();
+    assert!(err.contains("--cluster") && err.contains("a, b"), "{err}");
+    let a = iotc::select_group(&files, Some("a")).unwrap();
+    assert_eq!(a.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["k8s/a/kustomization.yaml", "k8s/a/ns.yaml"]);
+    assert!(iotc::select_group(&files, Some("c")).unwrap_err().contains("no Kubernetes cluster or fleet `c`"));
+    let one = vec![file("k8s/a/ns.yaml", "kind: Namespace\n")];
+    assert_eq!(iotc::select_group(&one, None).unwrap().len(), 1);
 }
 
 // ---- `iotc build`, end to end ----
@@ -533,7 +534,11 @@ fn build_refuses_a_folder_that_is_not_an_iotc_output() {
 fn emit_k8s_to_stdout_prints_the_same_documents_as_the_folder() {
     let s = Scratch::new("e2e-stream");
     let out = s.out();
-    let (code, stream, err) = iotc(&["build", FACTORY, "--emit", "k8s", "-o", "-"]);
+    // The factory has two Kubernetes targets: the cloud and the plants.
+    let (code, _, err) = iotc(&["build", FACTORY, "--emit", "k8s", "-o", "-"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--cluster"), "{err}");
+    let (code, stream, err) = iotc(&["build", FACTORY, "--emit", "k8s", "-o", "-", "--cluster", "plants"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("wrote"), "{err}");
     let (code, _, err) = iotc(&["build", FACTORY, "--target", "k8s", "-o", out.to_str().unwrap()]);
@@ -543,7 +548,9 @@ fn emit_k8s_to_stdout_prints_the_same_documents_as_the_folder() {
         .filter(|(k, v)| k.as_str() != MANIFEST && v.as_slice() != b"<dir>")
         .map(|(k, v)| file(&k, &String::from_utf8(v).unwrap()))
         .collect();
-    assert_eq!(stream, iotc::k8s_stream(&files));
+    let plants = iotc::select_group(&files, Some("plants")).unwrap();
+    assert_eq!(stream, iotc_compiler::emit::k8s::stream(&plants));
+    assert!(stream.contains("kind: DaemonSet") && !stream.contains("kind: Kustomization"));
 }
 
 #[test]

@@ -312,6 +312,9 @@ pub struct ModelRef {
     pub checksum: Option<String>,
     /// Name of the serving runtime, for servers.
     pub serving: Option<String>,
+    /// Where the training data is read from (`train`'s `data`), for the
+    /// training job.
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -364,6 +367,9 @@ pub struct Model {
     pub train: Option<String>,
     pub serve: Vec<String>,
     pub alerts: Vec<Alert>,
+    /// True when the model has a `monitor { }` block (its servers are
+    /// scraped, even without alerts).
+    pub monitored: bool,
     pub monitor_interval_secs: u64,
 }
 

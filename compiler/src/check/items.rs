@@ -1204,6 +1204,7 @@ impl<'a> Analyzer<'a> {
             train: None,
             serve: Vec::new(),
             alerts: Vec::new(),
+            monitored: false,
             monitor_interval_secs: 30,
         };
         let mref = |serving: Option<String>| ir::ModelRef {
@@ -1213,6 +1214,7 @@ impl<'a> Analyzer<'a> {
             artifact: artifact.clone(),
             checksum: checksum.clone(),
             serving,
+            data: None,
         };
         let mut made = Vec::new();
         if let Some(tb) = view.block("train") {
@@ -1255,7 +1257,10 @@ impl<'a> Analyzer<'a> {
                     autoscale: None,
                     rollout: rollout.clone(),
                     labels: BTreeMap::new(),
-                    model: Some(mref(None)),
+                    model: Some(ir::ModelRef {
+                        data: self.get_str(&tv, ts, "data").map(|(s, _)| s),
+                        ..mref(None)
+                    }),
                     template: None,
                     privileged_span,
                 });
@@ -1361,6 +1366,7 @@ impl<'a> Analyzer<'a> {
         if let Some(mb) = view.block("monitor") {
             if let Some(Contents::Fields(ms)) = shape.block("monitor").map(|s| s.contents) {
                 let mv = self.view(&mb.body, ms, "`monitor`", mb.kind.span, None);
+                model.monitored = true;
                 model.monitor_interval_secs = self.get_duration(&mv, ms, "interval").unwrap_or(30);
                 for a in &mv.alerts {
                     let threshold = match self.scalar(&a.threshold, &schema::Ty::Number) {

@@ -2,6 +2,10 @@
 //! ([`crate::ir::Solution`]) to files. No backend reads syntax or does IO;
 //! the CLI's writer puts the files on disk.
 
+pub mod ansible;
+pub mod compose;
+pub mod k8s;
+pub mod terraform;
 pub mod yaml;
 mod yaml_ser;
 
@@ -19,14 +23,20 @@ pub struct OutputFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     K8s,
+    Compose,
+    Ansible,
+    Terraform,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::K8s];
+    pub const ALL: &'static [Target] = &[Target::K8s, Target::Compose, Target::Ansible, Target::Terraform];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
+            Target::Compose => "compose",
+            Target::Ansible => "ansible",
+            Target::Terraform => "terraform",
         }
     }
 
@@ -59,7 +69,12 @@ impl fmt::Display for EmitError {
 pub fn emit(sol: &Solution, targets: &[Target]) -> Result<Vec<OutputFile>, EmitError> {
     let mut files = Vec::new();
     for t in targets {
-        let _ = (sol, t);
+        match t {
+            Target::K8s => files.extend(k8s::emit(sol)?),
+            Target::Compose => files.extend(compose::emit(sol)?),
+            Target::Ansible => files.extend(ansible::emit(sol)?),
+            Target::Terraform => files.extend(terraform::emit(sol)?),
+        }
     }
     files.sort_by(|a: &OutputFile, b: &OutputFile| a.path.cmp(&b.path));
     Ok(files)

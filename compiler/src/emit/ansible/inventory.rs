@@ -1,0 +1,497 @@
+//! `ansible/inventory.yaml`: typed groups and vars.
+//!
+//! ```text
+//! all
+//! ├── cloud                       tier: every cluster
+//! │   └── cluster_<c>             provider, distribution, control-plane host
+//! │       └── pool_<c>_<p>        device profile, node labels/taints; baremetal hosts
+//! ├── edge                        tier: every fleet
+//! │   └── fleet_<f>               runtime, device profile, firewall, Compose stack
+//! │       └── site_<f>_<s>        site labels, node labels; gateways + standby hosts
+//! ├── k3s_servers / k3s_agents    what the playbooks target
+//! ├── microk8s_servers / microk8s_agents
+//! ├── docker_hosts
+//! └── standby                     standby devices (tainted iotc.dev/standby=true:NoSchedule)
+//! ```
+
+use super::yaml_types::Ordered;
+use super::{
+    cluster_engine, compose, fleet_engine, group_name, job_unit, Ctx, Engine, FirewallRule, ModelVar, SecretVar,
+    SITE_LABEL, STANDBY_LABEL, STANDBY_TAINT, ZONE_LABEL,
+};
+use crate::ir::{DeviceProfile, Provider};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct Inventory {
+    pub all: Group,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Group {
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub hosts: Ordered<Option<HostVars>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vars: Option<Vars>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub children: Ordered<Group>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Vars {
+    All(AllVars),
+    Cluster(Box<ClusterVars>),
+    Pool(PoolVars),
+    Fleet(Box<FleetVars>),
+    Site(SiteVars),
+}
+
+#[derive(Debug, Serialize)]
+pub struct AllVars {
+    pub iotc_solution: String,
+    pub iotc_solution_version: String,
+    pub iotc_namespace: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub iotc_solution_labels: BTreeMap<String, String>,
+}
+
+/// What the k3s / microk8s / Docker roles need; set on a cluster or fleet
+/// (binary URLs on pools and fleets, since they depend on the CPU).
+#[derive(Debug, Default, Serialize)]
+pub struct RuntimeVars {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_runtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_runtime_version: Option<String>,
+    /// The host running the Kubernetes server that agents join.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k8s_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k8s_node_kubectl: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k8s_node_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_microk8s_channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_docker_version: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_firewall_rules: Vec<FirewallRule>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct BinaryVars {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k3s_binary_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k3s_checksum_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClusterVars {
+    pub iotc_tier: &'static str,
+    pub iotc_cluster: String,
+    pub iotc_provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_provider_region: Option<String>,
+    pub iotc_distribution: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k8s_version: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub iotc_cluster_labels: BTreeMap<String, String>,
+    /// `static` (hosts listed here) or how to get them (dynamic inventory).
+    pub iotc_inventory_source: String,
+    #[serde(flatten)]
+    pub runtime: RuntimeVars,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PoolVars {
+    pub iotc_pool: String,
+    pub iotc_pool_nodes: u32,
+    pub iotc_device: Device,
+    pub iotc_node_labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_node_taints: Vec<String>,
+    #[serde(flatten)]
+    pub binary: BinaryVars,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FleetVars {
+    pub iotc_tier: &'static str,
+    pub iotc_fleet: String,
+    pub iotc_runtime_kind: String,
+    pub iotc_device: Device,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub iotc_fleet_labels: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub runtime: RuntimeVars,
+    #[serde(flatten)]
+    pub binary: BinaryVars,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_compose_stack_models: Vec<ModelVar>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SiteVars {
+    pub iotc_site: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_site_region: Option<String>,
+    pub iotc_site_gateways: u32,
+    pub iotc_site_standby: u32,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub iotc_site_labels: BTreeMap<String, String>,
+    pub iotc_node_labels: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub stack: Option<StackVars>,
+}
+
+/// A Docker site's Compose project (see `emit::compose::Stack`).
+#[derive(Debug, Serialize)]
+pub struct StackVars {
+    pub iotc_compose_stack_project: String,
+    /// The site's Compose file, relative to the output folder.
+    pub iotc_compose_stack_file: String,
+    /// `IOTC_ADDR_*`: set to the address of `host`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_compose_stack_addresses: Vec<AddressVar>,
+    /// `IOTC_GID_*`: set to the gateway's id of `group`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_compose_stack_groups: Vec<GidVar>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_compose_stack_secrets: Vec<SecretVar>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddressVar {
+    pub var: String,
+    pub service: String,
+    pub host: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GidVar {
+    pub var: String,
+    pub group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<u32>,
+}
+
+/// Per-host vars: standby devices' labels and taint; a Docker gateway's
+/// share of its site's stack and the jobs it runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostVars {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_standby: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_node_labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_node_taints: Option<Vec<String>>,
+    /// `IOTC_REPLICAS_*=N` lines of this gateway's `.env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_compose_stack_env: Option<Vec<String>>,
+    /// Units (`.service` + `.timer`) of the scheduled jobs it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_compose_stack_timers: Option<Vec<String>>,
+    /// Services of once-only jobs it runs after a deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_compose_stack_run_once: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub profile: String,
+    pub arch: String,
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub gpu: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_bytes: Option<u64>,
+    pub power: String,
+}
+
+fn device(d: &DeviceProfile) -> Device {
+    Device {
+        profile: d.name.clone(),
+        arch: d.arch.clone(),
+        cpu_millis: d.cpu_millis,
+        memory_bytes: d.memory_bytes,
+        gpu: d.gpu,
+        accelerator: d.accelerator.clone(),
+        storage_bytes: d.storage_bytes,
+        power: d.power.clone(),
+    }
+}
+
+/// Functional groups, in the order hosts are met.
+#[derive(Default)]
+struct Roles {
+    k3s_servers: Vec<String>,
+    k3s_agents: Vec<String>,
+    microk8s_servers: Vec<String>,
+    microk8s_agents: Vec<String>,
+    docker_hosts: Vec<String>,
+    standby: Vec<String>,
+}
+
+impl Roles {
+    fn add(&mut self, engine: Engine, server: Option<&str>, host: &str) {
+        let is_server = server == Some(host);
+        let list = match (engine, is_server) {
+            (Engine::K3s, true) => &mut self.k3s_servers,
+            (Engine::K3s, false) => &mut self.k3s_agents,
+            (Engine::Microk8s, true) => &mut self.microk8s_servers,
+            (Engine::Microk8s, false) => &mut self.microk8s_agents,
+            (Engine::Docker, _) => &mut self.docker_hosts,
+            (Engine::None, _) => return,
+        };
+        list.push(host.to_string());
+    }
+}
+
+fn flat_group(hosts: &[String]) -> Group {
+    let mut g = Group::default();
+    for h in hosts {
+        g.hosts.push(h.clone(), None);
+    }
+    g
+}
+
+/// The names of the functional groups that have hosts, for the playbooks.
+pub struct Present {
+    pub k3s: bool,
+    pub microk8s: bool,
+    pub docker: bool,
+}
+
+pub fn build(c: &Ctx) -> (Inventory, Present) {
+    let sol = c.sol;
+    let mut roles = Roles::default();
+    let stacks = compose::stacks(sol);
+    let jobs = compose::scheduled_jobs(sol);
+
+    let mut cloud = Group::default();
+    for cl in &sol.clusters {
+        let engine = cluster_engine(cl);
+        let (hosts, region, source) = match &cl.provider {
+            Provider::Baremetal { hosts } => (hosts.clone(), None, "static".to_string()),
+            Provider::Aws { region, .. } => (
+                Vec::new(),
+                Some(region.clone()),
+                "terraform: EC2 instances of a managed cluster; use the amazon.aws.aws_ec2 inventory plugin if \
+                 hosts must be reached"
+                    .to_string(),
+            ),
+            Provider::Vsphere { datacenter, .. } => (
+                Vec::new(),
+                Some(datacenter.clone()),
+                "terraform: VMs cloned on vSphere; use the community.vmware.vmware_vm_inventory plugin, or add \
+                 the VMs' names to this group"
+                    .to_string(),
+            ),
+        };
+        let server = hosts.first().cloned();
+        let runtime = c.runtime_vars(engine, cl.version.as_deref(), server.clone(), &cl.name, None);
+        let mut group = Group {
+            vars: Some(Vars::Cluster(Box::new(ClusterVars {
+                iotc_tier: "cloud",
+                iotc_cluster: cl.name.clone(),
+                iotc_provider: match &cl.provider {
+                    Provider::Aws { .. } => "aws",
+                    Provider::Vsphere { .. } => "vsphere",
+                    Provider::Baremetal { .. } => "baremetal",
+                }
+                .to_string(),
+                iotc_provider_region: region,
+                iotc_distribution: cl.distribution.clone(),
+                iotc_k8s_version: cl.version.clone(),
+                iotc_cluster_labels: cl.labels.clone(),
+                iotc_inventory_source: source,
+                runtime,
+            }))),
+            ..Group::default()
+        };
+        // Baremetal hosts are handed to the pools in order.
+        let mut rest = hosts.iter();
+        for pool in &cl.pools {
+            let mut labels = BTreeMap::new();
+            labels.insert(super::POOL_LABEL.to_string(), pool.name.clone());
+            let taints = if pool.node.gpu > 0 {
+                vec![format!("{}=present:NoSchedule", super::GPU_TAINT_KEY)]
+            } else {
+                Vec::new()
+            };
+            let mut pg = Group {
+                vars: Some(Vars::Pool(PoolVars {
+                    iotc_pool: pool.name.clone(),
+                    iotc_pool_nodes: pool.nodes,
+                    iotc_device: device(&pool.node),
+                    iotc_node_labels: labels,
+                    iotc_node_taints: taints,
+                    binary: c.binary_vars(engine, cl.version.as_deref(), &pool.node.arch),
+                })),
+                ..Group::default()
+            };
+            for _ in 0..pool.nodes {
+                if let Some(h) = rest.next() {
+                    pg.hosts.push(h.clone(), None);
+                    roles.add(engine, server.as_deref(), h);
+                }
+            }
+            group
+                .children
+                .push(format!("pool_{}_{}", group_name(&cl.name), group_name(&pool.name)), pg);
+        }
+        cloud.children.push(format!("cluster_{}", group_name(&cl.name)), group);
+    }
+
+    let mut edge = Group::default();
+    for f in &sol.fleets {
+        let engine = fleet_engine(f);
+        let docker = engine == Engine::Docker;
+        let runtime = c.runtime_vars(engine, f.runtime.version.as_deref(), f.server.clone(), &f.name, Some(f));
+        let models = if docker { c.model_vars(f) } else { Vec::new() };
+        let mut group = Group {
+            vars: Some(Vars::Fleet(Box::new(FleetVars {
+                iotc_tier: "edge",
+                iotc_fleet: f.name.clone(),
+                iotc_runtime_kind: f.runtime.kind.clone(),
+                iotc_device: device(&f.device),
+                iotc_fleet_labels: f.labels.clone(),
+                runtime,
+                binary: c.binary_vars(engine, f.runtime.version.as_deref(), &f.device.arch),
+                iotc_compose_stack_models: models,
+            }))),
+            ..Group::default()
+        };
+        for s in &f.sites {
+            let mut node_labels = BTreeMap::new();
+            node_labels.insert(SITE_LABEL.to_string(), s.name.clone());
+            node_labels.insert(ZONE_LABEL.to_string(), s.name.clone());
+            let stack = stacks.iter().find(|st| st.fleet == f.name && st.site == s.name);
+            let mut sg = Group {
+                vars: Some(Vars::Site(SiteVars {
+                    iotc_site: s.name.clone(),
+                    iotc_site_region: s.region.clone(),
+                    iotc_site_gateways: s.gateways,
+                    iotc_site_standby: s.standby,
+                    iotc_site_labels: s.labels.clone(),
+                    iotc_node_labels: node_labels.clone(),
+                    stack: stack.map(|st| StackVars {
+                        iotc_compose_stack_project: st.project.clone(),
+                        iotc_compose_stack_file: st.path.clone(),
+                        iotc_compose_stack_addresses: st
+                            .addresses
+                            .iter()
+                            .map(|a| AddressVar {
+                                var: a.var.clone(),
+                                service: a.service.clone(),
+                                host: a.host.clone(),
+                            })
+                            .collect(),
+                        iotc_compose_stack_groups: st
+                            .groups
+                            .iter()
+                            .map(|g| GidVar {
+                                var: g.var.clone(),
+                                group: g.group.clone(),
+                                default: g.default,
+                            })
+                            .collect(),
+                        iotc_compose_stack_secrets: c.secret_vars(st),
+                    }),
+                })),
+                ..Group::default()
+            };
+            for h in &s.hosts {
+                let vars = stack.map(|st| {
+                    let here =
+                        |j: &&compose::ScheduledJob| j.site == s.name && j.fleet == f.name && j.hosts.contains(h);
+                    let share = st.hosts.iter().find(|sh| &sh.host == h);
+                    HostVars {
+                        iotc_compose_stack_env: Some(share.map(|sh| sh.env_lines()).unwrap_or_default()),
+                        iotc_compose_stack_timers: Some(
+                            jobs.iter()
+                                .filter(here)
+                                .filter(|j| j.schedule.is_some())
+                                .map(job_unit)
+                                .collect(),
+                        ),
+                        iotc_compose_stack_run_once: Some(
+                            jobs.iter()
+                                .filter(here)
+                                .filter(|j| j.schedule.is_none())
+                                .map(|j| j.service.clone())
+                                .collect(),
+                        ),
+                        ..HostVars::default()
+                    }
+                });
+                sg.hosts.push(h.clone(), vars);
+                roles.add(engine, f.server.as_deref(), h);
+            }
+            for h in &s.standby_hosts {
+                let mut labels = node_labels.clone();
+                labels.insert(STANDBY_LABEL.to_string(), "true".to_string());
+                sg.hosts.push(
+                    h.clone(),
+                    Some(HostVars {
+                        iotc_standby: Some(true),
+                        iotc_node_labels: Some(labels),
+                        iotc_node_taints: Some(vec![STANDBY_TAINT.to_string()]),
+                        ..HostVars::default()
+                    }),
+                );
+                roles.add(engine, f.server.as_deref(), h);
+                roles.standby.push(h.clone());
+            }
+            group
+                .children
+                .push(format!("site_{}_{}", group_name(&f.name), group_name(&s.name)), sg);
+        }
+        edge.children.push(format!("fleet_{}", group_name(&f.name)), group);
+    }
+
+    let mut all = Group {
+        vars: Some(Vars::All(AllVars {
+            iotc_solution: sol.name.clone(),
+            iotc_solution_version: sol.version.clone(),
+            iotc_namespace: sol.namespace.clone(),
+            iotc_solution_labels: sol.labels.clone(),
+        })),
+        ..Group::default()
+    };
+    if !sol.clusters.is_empty() {
+        all.children.push("cloud", cloud);
+    }
+    if !sol.fleets.is_empty() {
+        all.children.push("edge", edge);
+    }
+    let present = Present {
+        k3s: !roles.k3s_servers.is_empty(),
+        microk8s: !roles.microk8s_servers.is_empty(),
+        docker: !roles.docker_hosts.is_empty(),
+    };
+    for (name, hosts) in [
+        ("k3s_servers", &roles.k3s_servers),
+        ("k3s_agents", &roles.k3s_agents),
+        ("microk8s_servers", &roles.microk8s_servers),
+        ("microk8s_agents", &roles.microk8s_agents),
+        ("docker_hosts", &roles.docker_hosts),
+        ("standby", &roles.standby),
+    ] {
+        // An agents group is kept (empty) beside its servers, so the
+        // playbooks' host patterns always match a group.
+        let keep = !hosts.is_empty()
+            || (name == "k3s_agents" && present.k3s)
+            || (name == "microk8s_agents" && present.microk8s);
+        if keep {
+            all.children.push(name, flat_group(hosts));
+        }
+    }
+    (Inventory { all }, present)
+}

@@ -1,0 +1,496 @@
+//! The Ansible backend: the evaluated IR → `ansible/` (inventory, playbooks,
+//! roles). See `docs/ansible.md`.
+//!
+//! ```text
+//! ansible/ansible.cfg                   inventory and roles path, so `ansible-playbook site.yml` works here
+//! ansible/inventory.yaml                groups per tier, cluster, pool, fleet and site; hosts from the IR
+//! ansible/site.yml                      imports the playbooks below, in order
+//! ansible/playbooks/prepare.yml         every host: packages, sysctl, chrony, service user, SSH, firewall
+//! ansible/playbooks/control-plane.yml   k3s / microk8s servers            (when a fleet or cluster has one)
+//! ansible/playbooks/workers.yml         join agents, label and taint nodes (idem)
+//! ansible/playbooks/docker-fleets.yml   Docker Engine, Compose stacks, models, timers (Docker fleets)
+//! ansible/roles/<role>/…                defaults, tasks, handlers, meta, files, templates
+//! ```
+//!
+//! Playbooks, role task lists, defaults and the inventory are typed values
+//! written with [`super::yaml`]; the text files roles copy (systemd units)
+//! are tera templates rendered at build time.
+
+mod inventory;
+mod playbooks;
+mod roles;
+mod systemd;
+mod yaml_types;
+
+use super::{compose, yaml, EmitError, OutputFile, Target};
+use crate::ir::{Cluster, Fleet, Placement, Provider, Solution, Workload};
+use serde::Serialize;
+
+/// Node labels and taints the Kubernetes backend relies on (the same
+/// strings as `emit::k8s::{SITE_LABEL, ZONE_LABEL, POOL_LABEL,
+/// STANDBY_LABEL, STANDBY_TAINT_KEY, GPU_RESOURCE}`; see docs/k8s.md).
+pub const SITE_LABEL: &str = "iotc.dev/site";
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub const POOL_LABEL: &str = "iotc.dev/pool";
+pub const STANDBY_LABEL: &str = "iotc.dev/standby";
+pub const STANDBY_TAINT: &str = "iotc.dev/standby=true:NoSchedule";
+pub const GPU_TAINT_KEY: &str = "nvidia.com/gpu";
+
+/// The folder every file of this backend is under.
+pub const ROOT: &str = "ansible";
+/// Where a Docker fleet's stacks live on each gateway.
+pub const STACK_ROOT: &str = "/opt/iotc";
+/// Where model artifacts are staged on Docker gateways.
+pub const MODEL_ROOT: &str = "/var/lib/iotc/models";
+
+/// How a group's hosts run workloads, i.e. which roles install what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    K3s,
+    Microk8s,
+    Docker,
+    /// Nothing is installed (managed or image-provided Kubernetes).
+    None,
+}
+
+pub fn fleet_engine(f: &Fleet) -> Engine {
+    match f.runtime.name.as_str() {
+        "k3s" => Engine::K3s,
+        "microk8s" => Engine::Microk8s,
+        _ if f.runtime.kind == "compose" => Engine::Docker,
+        _ => Engine::None,
+    }
+}
+
+/// Only baremetal clusters are installed by Ansible; EKS is managed and
+/// vSphere VMs come from Terraform with their template.
+pub fn cluster_engine(c: &Cluster) -> Engine {
+    match (&c.provider, c.distribution.as_str()) {
+        (Provider::Baremetal { .. }, "k3s") => Engine::K3s,
+        (Provider::Baremetal { .. }, "microk8s") => Engine::Microk8s,
+        _ => Engine::None,
+    }
+}
+
+/// An Ansible group name: lowercase letters, digits and `_`.
+pub fn group_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ Compose contract
+//
+// From the Compose backend (`emit::compose::{stacks, scheduled_jobs}`,
+// docs/compose.md): one file per site, the same on every gateway of the
+// site, run as its own project with a per-gateway `.env` (replica shares,
+// peer addresses, device group ids); jobs in the `jobs` profile.
+
+/// Where a site's project lives on each of its gateways.
+pub fn stack_dir(project: &str) -> String {
+    format!("{STACK_ROOT}/{project}")
+}
+
+/// The env file with `from env` secrets, beside the project (root only).
+pub fn secrets_env_file(project: &str) -> String {
+    format!("{}/{project}.env", compose::SECRETS_DIR)
+}
+
+/// The systemd unit (no suffix) of a scheduled job of a site's project.
+pub fn job_unit(job: &compose::ScheduledJob) -> String {
+    format!("iotc-{}-{}", job.project, job.service)
+}
+
+/// Where the model artifacts of a Docker fleet are staged (and verified)
+/// on each gateway before the stack is brought up.
+pub fn model_path(model: &str, version: &str, artifact: &str) -> String {
+    let file = artifact.rsplit('/').next().filter(|f| !f.is_empty()).unwrap_or("model");
+    format!("{MODEL_ROOT}/{model}/{version}/{file}")
+}
+
+// ------------------------------------------------------------------- vars
+
+/// One ufw rule: `port`/`proto` (none: every port), allowed `from` `lan`
+/// (the host's own subnet), `any`, or a CIDR.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FirewallRule {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<String>,
+    pub from: String,
+    pub comment: String,
+}
+
+fn rule(port: &str, proto: &str, from: &str, comment: &str) -> FirewallRule {
+    FirewallRule {
+        port: Some(port.to_string()),
+        proto: Some(proto.to_string()),
+        from: from.to_string(),
+        comment: comment.to_string(),
+    }
+}
+
+fn cidr_rule(cidr: &str, comment: &str) -> FirewallRule {
+    FirewallRule {
+        port: None,
+        proto: None,
+        from: cidr.to_string(),
+        comment: comment.to_string(),
+    }
+}
+
+/// A secret reference (never a value) for the Compose stack role.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretVar {
+    /// The Compose secret's name.
+    pub name: String,
+    pub service: String,
+    /// `env`, `file`, `vault` or `aws-credentials`.
+    pub source: &'static str,
+    /// env: the variable (read on the controller, written to the
+    /// project's secrets env file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// file: the file on the gateway; vault, aws-credentials: where it is
+    /// rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Owner of a rendered file: the container's user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_mount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_key: Option<String>,
+}
+
+/// A model artifact to fetch onto the gateways, with its checksum.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelVar {
+    pub model: String,
+    pub version: String,
+    /// `https`, `http` or `s3`.
+    pub scheme: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    pub dest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_bucket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_object: Option<String>,
+}
+
+/// `secret/data/factory/db#password` → (`secret`, `factory/db`, `password`)
+/// for the KV v2 engine.
+fn split_vault(reference: &str) -> (String, String, String) {
+    let (path, key) = reference.split_once('#').unwrap_or((reference, "value"));
+    let (mount, rest) = path.split_once('/').unwrap_or((path, ""));
+    let rest = rest.strip_prefix("data/").unwrap_or(rest);
+    (mount.to_string(), rest.to_string(), key.to_string())
+}
+
+pub struct Ctx<'a> {
+    pub sol: &'a Solution,
+}
+
+/// The k3s release of `std.runtimes.k3s` (stdlib/runtimes.iot), used for
+/// a k3s cluster of the same minor.
+const K3S_DEFAULT_RELEASE: &str = "v1.33.5+k3s1";
+const K3S_RELEASES: &str = "https://github.com/k3s-io/k3s/releases/download";
+
+impl<'a> Ctx<'a> {
+    fn fleet_workloads(&self, f: &Fleet) -> impl Iterator<Item = &'a Workload> + '_ {
+        let name = f.name.clone();
+        self.sol
+            .workloads
+            .iter()
+            .filter(move |w| matches!(&w.placement, Placement::Fleet { fleet, .. } if *fleet == name))
+    }
+
+    /// A full k3s release for a version: `v1.33.5+k3s1` as is; a minor
+    /// (`1.33`) takes the release of a k3s fleet of that minor, or the
+    /// stdlib's, else the minor's first release (`v1.33.0+k3s1`).
+    fn k3s_release(&self, version: Option<&str>) -> String {
+        let v = version.unwrap_or("1.33");
+        if v.starts_with('v') && v.contains("+k3s") {
+            return v.to_string();
+        }
+        let minor = v.trim_start_matches('v');
+        let prefix = format!("v{minor}.");
+        self.sol
+            .fleets
+            .iter()
+            .filter_map(|f| f.runtime.version.as_deref().filter(|_| f.runtime.name == "k3s"))
+            .chain(std::iter::once(K3S_DEFAULT_RELEASE))
+            .find(|fv| fv.starts_with(&prefix) && fv.contains("+k3s"))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("v{minor}.0+k3s1"))
+    }
+
+    fn binary_vars(&self, engine: Engine, version: Option<&str>, arch: &str) -> inventory::BinaryVars {
+        if engine != Engine::K3s {
+            return inventory::BinaryVars::default();
+        }
+        let release = self.k3s_release(version).replace('+', "%2B");
+        let (binary, sums) = match arch {
+            "amd64" | "x86_64" => ("k3s", "amd64"),
+            "arm" | "armhf" | "arm32" => ("k3s-armhf", "arm"),
+            _ => ("k3s-arm64", "arm64"),
+        };
+        inventory::BinaryVars {
+            iotc_k3s_binary_url: Some(format!("{K3S_RELEASES}/{release}/{binary}")),
+            iotc_k3s_checksum_url: Some(format!("{K3S_RELEASES}/{release}/sha256sum-{sums}.txt")),
+        }
+    }
+
+    fn runtime_vars(
+        &self,
+        engine: Engine,
+        version: Option<&str>,
+        server: Option<String>,
+        group: &str,
+        fleet: Option<&Fleet>,
+    ) -> inventory::RuntimeVars {
+        let mut v = inventory::RuntimeVars {
+            iotc_firewall_rules: self.firewall_rules(engine, group, fleet),
+            ..Default::default()
+        };
+        match engine {
+            Engine::K3s => {
+                v.iotc_runtime = Some("k3s".into());
+                v.iotc_runtime_version = Some(self.k3s_release(version));
+                v.iotc_k8s_server = server;
+                v.iotc_k8s_node_kubectl = Some(vec!["/usr/local/bin/k3s".into(), "kubectl".into()]);
+                v.iotc_k8s_node_name = Some("{{ inventory_hostname }}".into());
+            }
+            Engine::Microk8s => {
+                let channel = match version {
+                    Some(v) if v.contains('/') => v.to_string(),
+                    Some(v) => format!("{}/stable", v.trim_start_matches('v')),
+                    None => "latest/stable".to_string(),
+                };
+                v.iotc_runtime = Some("microk8s".into());
+                v.iotc_runtime_version = version.map(str::to_string);
+                v.iotc_k8s_server = server;
+                v.iotc_k8s_node_kubectl = Some(vec!["/snap/bin/microk8s".into(), "kubectl".into()]);
+                v.iotc_k8s_node_name = Some("{{ ansible_facts['hostname'] }}".into());
+                v.iotc_microk8s_channel = Some(channel);
+            }
+            Engine::Docker => {
+                v.iotc_runtime = Some("docker".into());
+                v.iotc_runtime_version = version.map(str::to_string);
+                v.iotc_docker_version = version.map(str::to_string);
+            }
+            Engine::None => {}
+        }
+        v
+    }
+
+    /// Host firewall rules of a cluster or fleet: what the runtime needs
+    /// between nodes (from the LAN), and the declared ports of the
+    /// workloads placed there (public ones from anywhere; on Docker
+    /// fleets the others from the LAN, with the flows that use them).
+    fn firewall_rules(&self, engine: Engine, group: &str, fleet: Option<&Fleet>) -> Vec<FirewallRule> {
+        let mut rules = match engine {
+            Engine::K3s => vec![
+                rule("6443", "tcp", "lan", "k3s API server (agents, kubectl)"),
+                rule("10250", "tcp", "lan", "kubelet (logs, exec, metrics)"),
+                rule("8472", "udp", "lan", "flannel VXLAN between nodes"),
+                cidr_rule("10.42.0.0/16", "k3s pod network"),
+                cidr_rule("10.43.0.0/16", "k3s service network"),
+            ],
+            Engine::Microk8s => vec![
+                rule("16443", "tcp", "lan", "microk8s API server"),
+                rule("10250", "tcp", "lan", "kubelet (logs, exec, metrics)"),
+                rule("25000", "tcp", "lan", "microk8s cluster agent (join)"),
+                rule("19001", "tcp", "lan", "dqlite between control-plane nodes"),
+                rule("4789", "udp", "lan", "calico VXLAN between nodes"),
+                cidr_rule("10.1.0.0/16", "microk8s pod network"),
+                cidr_rule("10.152.183.0/24", "microk8s service network"),
+            ],
+            Engine::Docker | Engine::None => Vec::new(),
+        };
+        let on_group = |w: &&Workload| match &w.placement {
+            Placement::Cluster { cluster, .. } => cluster == group && fleet.is_none(),
+            Placement::Fleet { fleet: f, .. } => f == group && fleet.is_some(),
+        };
+        for w in self.sol.workloads.iter().filter(on_group) {
+            let Some(port) = w.container.port else { continue };
+            let proto = if w.container.protocol == "udp" { "udp" } else { "tcp" };
+            let talkers: Vec<&str> = self
+                .sol
+                .workloads
+                .iter()
+                .filter(|o| o.talks_to.contains(&w.name))
+                .map(|o| o.name.as_str())
+                .collect();
+            let from = if w.public {
+                "any"
+            } else if engine == Engine::Docker {
+                "lan"
+            } else {
+                // Pod-to-pod traffic stays on the overlay network.
+                continue;
+            };
+            let mut comment = format!("{} ({})", w.name, w.kind.as_str());
+            if w.public {
+                comment.push_str(", public");
+            }
+            if !talkers.is_empty() {
+                comment.push_str(&format!(", from {}", talkers.join(", ")));
+            }
+            let port = port.to_string();
+            if let Some(r) = rules
+                .iter_mut()
+                .find(|r| r.port.as_deref() == Some(&port) && r.proto.as_deref() == Some(proto) && r.from == from)
+            {
+                r.comment.push_str(&format!("; {comment}"));
+            } else {
+                rules.push(rule(&port, proto, from, &comment));
+            }
+        }
+        rules
+    }
+
+    fn secret_vars(&self, stack: &compose::Stack) -> Vec<SecretVar> {
+        let owner = |service: &str| {
+            self.sol
+                .workloads
+                .iter()
+                .find(|w| w.name == service)
+                .map(|w| w.container.user)
+                .unwrap_or(0)
+        };
+        stack
+            .secrets
+            .iter()
+            .map(|s| {
+                let mut v = SecretVar {
+                    name: s.name.clone(),
+                    service: s.service.clone(),
+                    source: "env",
+                    env: None,
+                    path: None,
+                    owner: None,
+                    vault_mount: None,
+                    vault_path: None,
+                    vault_key: None,
+                };
+                match &s.origin {
+                    compose::SecretOrigin::Env { variable } => v.env = Some(variable.clone()),
+                    compose::SecretOrigin::File { path } => {
+                        v.source = "file";
+                        v.path = Some(path.clone());
+                    }
+                    compose::SecretOrigin::Vault { reference, path } => {
+                        let (mount, vpath, key) = split_vault(reference);
+                        v.source = "vault";
+                        v.path = Some(path.clone());
+                        v.owner = Some(owner(&s.service));
+                        v.vault_mount = Some(mount);
+                        v.vault_path = Some(vpath);
+                        v.vault_key = Some(key);
+                    }
+                    compose::SecretOrigin::ArtifactCredentials { path, .. } => {
+                        v.source = "aws-credentials";
+                        v.path = Some(path.clone());
+                        v.owner = Some(owner(&s.service));
+                    }
+                }
+                v
+            })
+            .collect()
+    }
+
+    fn model_vars(&self, f: &Fleet) -> Vec<ModelVar> {
+        let mut out: Vec<ModelVar> = Vec::new();
+        for w in self.fleet_workloads(f) {
+            let Some(m) = &w.model else { continue };
+            if out.iter().any(|o| o.model == m.model && o.version == m.version) {
+                continue;
+            }
+            let scheme = m
+                .artifact
+                .split_once("://")
+                .map(|(s, _)| s)
+                .unwrap_or("https")
+                .to_string();
+            let (bucket, object) = if scheme == "s3" {
+                let rest = m.artifact.trim_start_matches("s3://");
+                let (b, o) = rest.split_once('/').unwrap_or((rest, ""));
+                (Some(b.to_string()), Some(o.to_string()))
+            } else {
+                (None, None)
+            };
+            out.push(ModelVar {
+                model: m.model.clone(),
+                version: m.version.clone(),
+                scheme,
+                url: m.artifact.clone(),
+                checksum: m.checksum.clone(),
+                dest: model_path(&m.model, &m.version, &m.artifact),
+                s3_bucket: bucket,
+                s3_object: object,
+            });
+        }
+        out
+    }
+}
+
+fn yaml_file(path: String, value: &impl Serialize) -> Result<OutputFile, EmitError> {
+    let body = yaml::to_string(value).map_err(|e| EmitError {
+        target: Target::Ansible,
+        message: format!("{path}: {e}"),
+    })?;
+    Ok(OutputFile {
+        path,
+        contents: format!("---\n{body}"),
+    })
+}
+
+fn text_file(path: String, contents: String) -> OutputFile {
+    OutputFile { path, contents }
+}
+
+fn err(message: String) -> EmitError {
+    EmitError {
+        target: Target::Ansible,
+        message,
+    }
+}
+
+const ANSIBLE_CFG: &str = "\
+# Generated by iotc; do not edit. Run from this folder:
+#   ansible-playbook site.yml
+[defaults]
+inventory = inventory.yaml
+roles_path = roles
+interpreter_python = auto_silent
+host_key_checking = True
+retry_files_enabled = False
+
+[privilege_escalation]
+become_method = sudo
+";
+
+/// The Ansible backend. Files are returned in path order by [`super::emit`].
+pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
+    let c = Ctx { sol };
+    let mut files = Vec::new();
+    let (inv, present) = inventory::build(&c);
+    files.push(yaml_file(format!("{ROOT}/inventory.yaml"), &inv)?);
+    files.push(text_file(format!("{ROOT}/ansible.cfg"), ANSIBLE_CFG.to_string()));
+    playbooks::emit(&present, &mut files)?;
+    roles::emit(&c, &mut files)?;
+    Ok(files)
+}

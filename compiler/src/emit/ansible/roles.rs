@@ -1,0 +1,803 @@
+//! The roles: defaults, tasks, handlers and galaxy meta as typed values;
+//! systemd units and the k3s config template as files.
+
+use super::yaml_types::{task, Ordered, Task};
+use super::{err, systemd, text_file, yaml_file, Ctx, EmitError, OutputFile, ROOT};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+const K3S_CONFIG_TEMPLATE: &str = include_str!("templates/k3s-config.yaml.j2");
+const COMPOSE_ENV_TEMPLATE: &str = include_str!("templates/compose.env.j2");
+const SECRETS_ENV_TEMPLATE: &str = include_str!("templates/secrets.env.j2");
+
+#[derive(Serialize)]
+struct Meta {
+    galaxy_info: GalaxyInfo,
+    dependencies: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct GalaxyInfo {
+    role_name: String,
+    namespace: &'static str,
+    author: &'static str,
+    description: String,
+    license: &'static str,
+    min_ansible_version: &'static str,
+    platforms: Vec<Platform>,
+}
+
+#[derive(Serialize)]
+struct Platform {
+    name: &'static str,
+    versions: Vec<&'static str>,
+}
+
+struct Role {
+    name: &'static str,
+    description: &'static str,
+    defaults: Ordered<Value>,
+    tasks: Vec<Task>,
+    handlers: Vec<Task>,
+    files: Vec<(String, String)>,
+    templates: Vec<(String, String)>,
+}
+
+impl Role {
+    fn new(name: &'static str, description: &'static str) -> Role {
+        Role {
+            name,
+            description,
+            defaults: Ordered::new(),
+            tasks: Vec::new(),
+            handlers: Vec::new(),
+            files: Vec::new(),
+            templates: Vec::new(),
+        }
+    }
+    fn default(&mut self, k: &str, v: impl Into<Value>) {
+        self.defaults.push(k, v.into());
+    }
+
+    fn write(self, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
+        let dir = format!("{ROOT}/roles/{}", self.name);
+        files.push(yaml_file(format!("{dir}/defaults/main.yml"), &self.defaults)?);
+        files.push(yaml_file(format!("{dir}/tasks/main.yml"), &self.tasks)?);
+        if !self.handlers.is_empty() {
+            files.push(yaml_file(format!("{dir}/handlers/main.yml"), &self.handlers)?);
+        }
+        let meta = Meta {
+            galaxy_info: GalaxyInfo {
+                role_name: self.name.to_string(),
+                namespace: "iotc",
+                author: "iotc",
+                description: self.description.to_string(),
+                license: "Apache-2.0",
+                min_ansible_version: "2.15",
+                platforms: vec![
+                    Platform {
+                        name: "Debian",
+                        versions: vec!["bookworm"],
+                    },
+                    Platform {
+                        name: "Ubuntu",
+                        versions: vec!["jammy", "noble"],
+                    },
+                ],
+            },
+            dependencies: Vec::new(),
+        };
+        files.push(yaml_file(format!("{dir}/meta/main.yml"), &meta)?);
+        for (name, text) in self.files {
+            files.push(text_file(format!("{dir}/files/{name}"), text));
+        }
+        for (name, text) in self.templates {
+            files.push(text_file(format!("{dir}/templates/{name}"), text));
+        }
+        Ok(())
+    }
+}
+
+fn apt(name: &str, packages: Value) -> Task {
+    task(
+        name,
+        "ansible.builtin.apt",
+        json!({
+            "name": packages,
+            "state": "present",
+            "update_cache": true,
+            "cache_valid_time": 3600,
+            "install_recommends": false
+        }),
+    )
+}
+
+fn prepare() -> Role {
+    let mut r = Role::new(
+        "iotc_prepare",
+        "Prepare an iotc host: packages, kernel settings, time sync, service user, SSH hardening, firewall.",
+    );
+    r.default(
+        "iotc_prepare_packages",
+        json!(["ca-certificates", "chrony", "curl", "ufw", "python3-apt"]),
+    );
+    r.default("iotc_prepare_kernel_modules", json!(["overlay", "br_netfilter"]));
+    r.default(
+        "iotc_prepare_sysctl",
+        json!({
+            "net.ipv4.ip_forward": "1",
+            "net.bridge.bridge-nf-call-iptables": "1",
+            "net.bridge.bridge-nf-call-ip6tables": "1",
+            "fs.inotify.max_user_instances": "512",
+            "fs.inotify.max_user_watches": "524288"
+        }),
+    );
+    r.default("iotc_prepare_user", "iotc");
+    r.default("iotc_prepare_group", "iotc");
+    r.default(
+        "iotc_prepare_sshd",
+        json!({
+            "PasswordAuthentication": "no",
+            "PermitRootLogin": "no",
+            "KbdInteractiveAuthentication": "no",
+            "X11Forwarding": "no"
+        }),
+    );
+    r.default("iotc_prepare_ssh_port", "22");
+    r.default("iotc_prepare_firewall_rules", "{{ iotc_firewall_rules | default([]) }}");
+    r.default(
+        "iotc_prepare_lan_cidr",
+        "{{ ansible_facts['default_ipv4']['network'] }}/{{ ansible_facts['default_ipv4']['prefix'] }}",
+    );
+    r.default("iotc_prepare_allow_routed", true);
+
+    r.tasks = vec![
+        apt("Install the base packages", json!("{{ iotc_prepare_packages }}")),
+        task(
+            "Load the kernel modules for container networking",
+            "community.general.modprobe",
+            json!({ "name": "{{ item }}", "state": "present" }),
+        )
+        .with_loop("{{ iotc_prepare_kernel_modules }}"),
+        task(
+            "Load the kernel modules at boot",
+            "ansible.builtin.copy",
+            json!({
+                "content": "{{ iotc_prepare_kernel_modules | join('\n') }}\n",
+                "dest": "/etc/modules-load.d/iotc.conf",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        ),
+        task(
+            "Set the kernel parameters",
+            "ansible.posix.sysctl",
+            json!({
+                "name": "{{ item.key }}",
+                "value": "{{ item.value }}",
+                "sysctl_file": "/etc/sysctl.d/90-iotc.conf",
+                "state": "present",
+                "reload": true
+            }),
+        )
+        .with_loop("{{ iotc_prepare_sysctl | dict2items }}")
+        .label("{{ item.key }}"),
+        task(
+            "Keep the clock in sync with chrony",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "chrony", "enabled": true, "state": "started" }),
+        ),
+        task(
+            "Create the iotc group",
+            "ansible.builtin.group",
+            json!({ "name": "{{ iotc_prepare_group }}", "system": true, "state": "present" }),
+        ),
+        task(
+            "Create the iotc service user",
+            "ansible.builtin.user",
+            json!({
+                "name": "{{ iotc_prepare_user }}",
+                "group": "{{ iotc_prepare_group }}",
+                "system": true,
+                "shell": "/usr/sbin/nologin",
+                "create_home": false,
+                "state": "present"
+            }),
+        ),
+        task(
+            "Harden the SSH daemon",
+            "ansible.builtin.lineinfile",
+            json!({
+                "path": "/etc/ssh/sshd_config",
+                "regexp": "^#?\\s*{{ item.key }}\\s",
+                "line": "{{ item.key }} {{ item.value }}",
+                "owner": "root",
+                "group": "root",
+                "mode": "0600",
+                "validate": "/usr/sbin/sshd -t -f %s"
+            }),
+        )
+        .with_loop("{{ iotc_prepare_sshd | dict2items }}")
+        .label("{{ item.key }}")
+        .notify("Restart sshd"),
+        task(
+            "Allow SSH through the firewall (rate limited)",
+            "community.general.ufw",
+            json!({
+                "rule": "limit",
+                "port": "{{ iotc_prepare_ssh_port }}",
+                "proto": "tcp",
+                "comment": "ssh"
+            }),
+        ),
+        task(
+            "Allow the declared ports and flows",
+            "community.general.ufw",
+            json!({
+                "rule": "allow",
+                "port": "{{ item.port | default(omit) }}",
+                "proto": "{{ item.proto | default('any') }}",
+                "from_ip": "{{ iotc_prepare_lan_cidr if item.from == 'lan' else item.from }}",
+                "comment": "{{ item.comment }}"
+            }),
+        )
+        .with_loop("{{ iotc_prepare_firewall_rules }}")
+        .label("{{ item.comment }}"),
+        task(
+            "Allow forwarded traffic of containers and pods",
+            "community.general.ufw",
+            json!({ "direction": "routed", "default": "allow" }),
+        )
+        .when("iotc_prepare_allow_routed | bool"),
+        task(
+            "Deny other incoming traffic and enable the firewall",
+            "community.general.ufw",
+            json!({ "state": "enabled", "direction": "incoming", "default": "deny" }),
+        ),
+    ];
+    r.handlers = vec![task(
+        "Restart sshd",
+        "ansible.builtin.systemd_service",
+        json!({ "name": "ssh", "state": "restarted" }),
+    )];
+    r
+}
+
+fn k3s() -> Result<Role, EmitError> {
+    let mut r = Role::new(
+        "iotc_k3s",
+        "Install k3s (server or agent) from the release binary, verified against the release checksums.",
+    );
+    r.default("iotc_k3s_mode", "server");
+    r.default("iotc_k3s_server", "{{ iotc_k8s_server | default(inventory_hostname) }}");
+    r.default("iotc_k3s_binary_url", "{{ iotc_k3s_binary_url }}");
+    r.default("iotc_k3s_checksum_url", "{{ iotc_k3s_checksum_url }}");
+    r.default("iotc_k3s_token", "");
+    r.default("iotc_k3s_node_labels", "{{ iotc_node_labels | default({}) }}");
+    r.default("iotc_k3s_node_taints", "{{ iotc_node_taints | default([]) }}");
+    r.default(
+        "iotc_k3s_unit",
+        "{{ 'k3s' if iotc_k3s_mode == 'server' else 'k3s-agent' }}",
+    );
+    // The two defaults above that name themselves are replaced by the
+    // inventory's values; keep them out of the defaults to avoid a loop.
+    r.defaults
+        .0
+        .retain(|(k, _)| k != "iotc_k3s_binary_url" && k != "iotc_k3s_checksum_url");
+
+    r.tasks = vec![
+        task(
+            "Download the k3s binary (checked against the release's sha256sum)",
+            "ansible.builtin.get_url",
+            json!({
+                "url": "{{ iotc_k3s_binary_url }}",
+                "dest": "/usr/local/bin/k3s",
+                "checksum": "sha256:{{ iotc_k3s_checksum_url }}",
+                "owner": "root",
+                "group": "root",
+                "mode": "0755"
+            }),
+        )
+        .notify("Restart k3s"),
+        task(
+            "Create the k3s configuration directory",
+            "ansible.builtin.file",
+            json!({ "path": "/etc/rancher/k3s", "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        ),
+        task(
+            "Write the k3s configuration",
+            "ansible.builtin.template",
+            json!({
+                "src": "config.yaml.j2",
+                "dest": "/etc/rancher/k3s/config.yaml",
+                "owner": "root",
+                "group": "root",
+                "mode": "0600"
+            }),
+        )
+        .no_log()
+        .notify("Restart k3s"),
+        task(
+            "Install the k3s systemd unit",
+            "ansible.builtin.copy",
+            json!({
+                "src": "{{ iotc_k3s_unit }}.service",
+                "dest": "/etc/systemd/system/{{ iotc_k3s_unit }}.service",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        )
+        .notify("Restart k3s"),
+        task(
+            "Enable and start k3s",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "{{ iotc_k3s_unit }}", "enabled": true, "state": "started", "daemon_reload": true }),
+        ),
+        task(
+            "Wait for the server's node token",
+            "ansible.builtin.wait_for",
+            json!({ "path": "/var/lib/rancher/k3s/server/node-token", "timeout": 300 }),
+        )
+        .when("iotc_k3s_mode == 'server'"),
+    ];
+    r.handlers = vec![task(
+        "Restart k3s",
+        "ansible.builtin.systemd_service",
+        json!({ "name": "{{ iotc_k3s_unit }}", "state": "restarted", "daemon_reload": true }),
+    )];
+    r.files = vec![
+        ("k3s.service".into(), systemd::k3s_unit("server").map_err(err)?),
+        ("k3s-agent.service".into(), systemd::k3s_unit("agent").map_err(err)?),
+    ];
+    r.templates = vec![("config.yaml.j2".into(), K3S_CONFIG_TEMPLATE.to_string())];
+    Ok(r)
+}
+
+fn microk8s() -> Role {
+    let mut r = Role::new(
+        "iotc_microk8s",
+        "Install microk8s from its snap channel and join workers to the server.",
+    );
+    r.default("iotc_microk8s_mode", "server");
+    r.default("iotc_microk8s_channel", "{{ iotc_microk8s_channel }}");
+    r.default(
+        "iotc_microk8s_server",
+        "{{ iotc_k8s_server | default(inventory_hostname) }}",
+    );
+    r.default("iotc_microk8s_join_token", "");
+    r.defaults.0.retain(|(k, _)| k != "iotc_microk8s_channel");
+    r.tasks = vec![
+        apt("Install snapd", json!(["snapd"])),
+        task(
+            "Install microk8s",
+            "community.general.snap",
+            json!({ "name": "microk8s", "classic": true, "channel": "{{ iotc_microk8s_channel }}", "state": "present" }),
+        ),
+        task(
+            "Wait until microk8s is ready",
+            "ansible.builtin.command",
+            json!({ "argv": ["/snap/bin/microk8s", "status", "--wait-ready", "--timeout", "300"] }),
+        )
+        .changed_when(false),
+        task(
+            "Join the server as a worker",
+            "ansible.builtin.command",
+            json!({
+                "argv": [
+                    "/snap/bin/microk8s", "join",
+                    "{{ iotc_microk8s_server }}:25000/{{ iotc_microk8s_join_token }}",
+                    "--worker"
+                ],
+                "creates": "/var/snap/microk8s/current/var/lock/clustered.lock"
+            }),
+        )
+        .when("iotc_microk8s_mode == 'agent'")
+        .no_log(),
+    ];
+    r
+}
+
+fn k8s_node() -> Role {
+    let mut r = Role::new(
+        "iotc_k8s_node",
+        "Label and taint a Kubernetes node (site, zone, pool, standby) from its server.",
+    );
+    r.default(
+        "iotc_k8s_node_server",
+        "{{ iotc_k8s_server | default(inventory_hostname) }}",
+    );
+    r.default("iotc_k8s_node_kubectl", json!(["/usr/local/bin/k3s", "kubectl"]));
+    r.default("iotc_k8s_node_name", "{{ inventory_hostname }}");
+    r.default("iotc_k8s_node_labels", "{{ iotc_node_labels | default({}) }}");
+    r.default("iotc_k8s_node_taints", "{{ iotc_node_taints | default([]) }}");
+    r.defaults
+        .0
+        .retain(|(k, _)| k != "iotc_k8s_node_kubectl" && k != "iotc_k8s_node_name");
+    r.tasks = vec![
+        task(
+            "Label the node",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['label', 'node', iotc_k8s_node_name, item.key ~ '=' ~ item.value, '--overwrite'] }}"
+            }),
+        )
+        .with_loop("{{ iotc_k8s_node_labels | dict2items }}")
+        .label("{{ item.key }}")
+        .delegate_to("{{ iotc_k8s_node_server }}")
+        .register("iotc_k8s_node_label_result")
+        .changed_when("'not labeled' not in iotc_k8s_node_label_result.stdout"),
+        task(
+            "Read the node's taints",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['get', 'node', iotc_k8s_node_name, '-o', 'jsonpath={.spec.taints[*].key}'] }}"
+            }),
+        )
+        .delegate_to("{{ iotc_k8s_node_server }}")
+        .register("iotc_k8s_node_taint_keys")
+        .changed_when(false)
+        .when("iotc_k8s_node_taints | length > 0"),
+        task(
+            "Taint the node",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['taint', 'node', iotc_k8s_node_name, item, '--overwrite'] }}"
+            }),
+        )
+        .with_loop("{{ iotc_k8s_node_taints }}")
+        .delegate_to("{{ iotc_k8s_node_server }}")
+        .when("item.split('=')[0] not in iotc_k8s_node_taint_keys.stdout.split()")
+        .changed_when(true),
+    ];
+    r
+}
+
+#[derive(Serialize)]
+struct DaemonJson {
+    #[serde(rename = "log-driver")]
+    log_driver: &'static str,
+    #[serde(rename = "log-opts")]
+    log_opts: LogOpts,
+    #[serde(rename = "live-restore")]
+    live_restore: bool,
+    #[serde(rename = "no-new-privileges")]
+    no_new_privileges: bool,
+    #[serde(rename = "userland-proxy")]
+    userland_proxy: bool,
+}
+
+#[derive(Serialize)]
+struct LogOpts {
+    #[serde(rename = "max-size")]
+    max_size: &'static str,
+    #[serde(rename = "max-file")]
+    max_file: &'static str,
+}
+
+fn docker() -> Result<Role, EmitError> {
+    let mut r = Role::new(
+        "iotc_docker",
+        "Install Docker Engine and the Compose plugin from Docker's apt repository, pinned to the fleet's version.",
+    );
+    r.default("iotc_docker_version", "{{ iotc_docker_version }}");
+    r.default(
+        "iotc_docker_distribution",
+        "{{ ansible_facts['distribution'] | lower }}",
+    );
+    r.default(
+        "iotc_docker_repository",
+        "https://download.docker.com/linux/{{ iotc_docker_distribution }}",
+    );
+    r.defaults.0.retain(|(k, _)| k != "iotc_docker_version");
+    let daemon = DaemonJson {
+        log_driver: "local",
+        log_opts: LogOpts {
+            max_size: "10m",
+            max_file: "3",
+        },
+        live_restore: true,
+        no_new_privileges: true,
+        userland_proxy: false,
+    };
+    let daemon_json = serde_json::to_string_pretty(&daemon).map_err(|e| err(format!("daemon.json: {e}")))? + "\n";
+    r.tasks = vec![
+        apt("Install the Docker prerequisites", json!(["ca-certificates", "python3-yaml"])),
+        task(
+            "Add Docker's apt repository",
+            "ansible.builtin.deb822_repository",
+            json!({
+                "name": "docker",
+                "types": ["deb"],
+                "uris": ["{{ iotc_docker_repository }}"],
+                "suites": ["{{ ansible_facts['distribution_release'] }}"],
+                "components": ["stable"],
+                "signed_by": "{{ iotc_docker_repository }}/gpg",
+                "state": "present"
+            }),
+        ),
+        task(
+            "Install Docker Engine and the Compose plugin",
+            "ansible.builtin.apt",
+            json!({
+                "name": [
+                    "docker-ce=5:{{ iotc_docker_version }}*",
+                    "docker-ce-cli=5:{{ iotc_docker_version }}*",
+                    "containerd.io",
+                    "docker-compose-plugin"
+                ],
+                "state": "present",
+                "update_cache": true,
+                "install_recommends": false
+            }),
+        ),
+        task(
+            "Configure the Docker daemon",
+            "ansible.builtin.copy",
+            json!({ "src": "daemon.json", "dest": "/etc/docker/daemon.json", "owner": "root", "group": "root", "mode": "0644" }),
+        )
+        .notify("Restart docker"),
+        task(
+            "Enable and start Docker",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "docker", "enabled": true, "state": "started" }),
+        ),
+    ];
+    r.handlers = vec![task(
+        "Restart docker",
+        "ansible.builtin.systemd_service",
+        json!({ "name": "docker", "state": "restarted" }),
+    )];
+    r.files = vec![("daemon.json".into(), daemon_json)];
+    Ok(r)
+}
+
+fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
+    let mut r = Role::new(
+        "iotc_compose_stack",
+        "Ship a site's Compose stack with this gateway's .env, secrets and models, bring it up, install job timers.",
+    );
+    r.default("iotc_compose_stack_dir", "/opt/iotc/{{ iotc_compose_stack_project }}");
+    r.default(
+        "iotc_compose_stack_src",
+        "{{ inventory_dir }}/../{{ iotc_compose_stack_file }}",
+    );
+    r.default("iotc_compose_stack_secrets_dir", super::compose::SECRETS_DIR);
+    r.default(
+        "iotc_compose_stack_secrets_env",
+        "{{ iotc_compose_stack_secrets_dir }}/{{ iotc_compose_stack_project }}.env",
+    );
+    r.default("iotc_compose_stack_env", json!([]));
+    r.default("iotc_compose_stack_addresses", json!([]));
+    r.default("iotc_compose_stack_groups", json!([]));
+    r.default("iotc_compose_stack_secrets", json!([]));
+    r.default("iotc_compose_stack_models", json!([]));
+    r.default("iotc_compose_stack_timers", json!([]));
+    r.default("iotc_compose_stack_run_once", json!([]));
+    let dir = "{{ iotc_compose_stack_dir }}";
+    let rendered = "{{ iotc_compose_stack_secrets | selectattr('source', 'in', ['vault', 'aws-credentials']) }}";
+    r.tasks = vec![
+        task(
+            "Create the stack folder",
+            "ansible.builtin.file",
+            json!({ "path": dir, "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        ),
+        task(
+            "Create the secrets folder",
+            "ansible.builtin.file",
+            json!({ "path": "{{ iotc_compose_stack_secrets_dir }}", "state": "directory", "owner": "root", "group": "root", "mode": "0711" }),
+        ),
+        task(
+            "Copy the site's Compose file",
+            "ansible.builtin.copy",
+            json!({
+                "src": "{{ iotc_compose_stack_src }}",
+                "dest": format!("{dir}/compose.yaml"),
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        ),
+        task("Read the host's groups", "ansible.builtin.getent", json!({ "database": "group" }))
+            .when("iotc_compose_stack_groups | length > 0"),
+        task(
+            "Write this gateway's .env (replicas, peer addresses, device groups)",
+            "ansible.builtin.template",
+            json!({
+                "src": "compose.env.j2",
+                "dest": format!("{dir}/.env"),
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        ),
+        task(
+            "Check that file secrets exist on the gateway",
+            "ansible.builtin.stat",
+            json!({ "path": "{{ item.path }}" }),
+        )
+        .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'file') }}")
+        .label("{{ item.name }}")
+        .register("iotc_compose_stack_file_secrets"),
+        task(
+            "Fail when a file secret is missing",
+            "ansible.builtin.assert",
+            json!({
+                "that": ["item.stat.exists"],
+                "fail_msg": "{{ item.item.path }} (secret {{ item.item.name }}) is missing on {{ inventory_hostname }}",
+                "quiet": true
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_file_secrets.results }}")
+        .label("{{ item.item.name }}"),
+        task(
+            "Write the env secrets from the controller's environment",
+            "ansible.builtin.template",
+            json!({
+                "src": "secrets.env.j2",
+                "dest": "{{ iotc_compose_stack_secrets_env }}",
+                "owner": "root",
+                "group": "root",
+                "mode": "0600"
+            }),
+        )
+        .no_log(),
+        task(
+            "Create the folders of rendered secrets",
+            "ansible.builtin.file",
+            json!({ "path": "{{ item.path | dirname }}", "state": "directory", "owner": "root", "group": "root", "mode": "0711" }),
+        )
+        .with_loop(rendered)
+        .label("{{ item.name }}"),
+        task(
+            "Write the secrets from Vault (KV v2)",
+            "ansible.builtin.copy",
+            json!({
+                "content": "{{ lookup('community.hashi_vault.vault_kv2_get', item.vault_path, engine_mount_point=item.vault_mount).secret[item.vault_key] }}",
+                "dest": "{{ item.path }}",
+                "owner": "{{ item.owner }}",
+                "group": "root",
+                "mode": "0400"
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'vault') }}")
+        .label("{{ item.name }}")
+        .no_log(),
+        task(
+            "Write the model fetchers' AWS credentials from the controller's environment",
+            "ansible.builtin.copy",
+            json!({
+                "content": "{% if lookup('ansible.builtin.env', 'AWS_ACCESS_KEY_ID') %}[default]\naws_access_key_id = {{ lookup('ansible.builtin.env', 'AWS_ACCESS_KEY_ID') }}\naws_secret_access_key = {{ lookup('ansible.builtin.env', 'AWS_SECRET_ACCESS_KEY') }}\n{% endif %}",
+                "dest": "{{ item.path }}",
+                "owner": "{{ item.owner }}",
+                "group": "root",
+                "mode": "0400"
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'aws-credentials') }}")
+        .label("{{ item.name }}")
+        .no_log(),
+        task(
+            "Create the model folders",
+            "ansible.builtin.file",
+            json!({ "path": "{{ item.dest | dirname }}", "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        )
+        .with_loop("{{ iotc_compose_stack_models }}")
+        .label("{{ item.model }} {{ item.version }}"),
+        task(
+            "Stage the models over HTTPS (checksum verified)",
+            "ansible.builtin.get_url",
+            json!({
+                "url": "{{ item.url }}",
+                "dest": "{{ item.dest }}",
+                "checksum": "{{ item.checksum | default(omit) }}",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_models | rejectattr('scheme', 'equalto', 's3') }}")
+        .label("{{ item.model }} {{ item.version }}"),
+        task(
+            "Stage the models from S3",
+            "amazon.aws.s3_object",
+            json!({
+                "bucket": "{{ item.s3_bucket }}",
+                "object": "{{ item.s3_object }}",
+                "dest": "{{ item.dest }}",
+                "mode": "get",
+                "overwrite": "different"
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') }}")
+        .label("{{ item.model }} {{ item.version }}"),
+        task(
+            "Checksum the models from S3",
+            "ansible.builtin.stat",
+            json!({ "path": "{{ item.dest }}", "checksum_algorithm": "sha256", "get_checksum": true }),
+        )
+        .with_loop("{{ iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') }}")
+        .label("{{ item.model }} {{ item.version }}")
+        .register("iotc_compose_stack_s3_models"),
+        task(
+            "Fail when a model from S3 does not match its checksum",
+            "ansible.builtin.assert",
+            json!({
+                "that": ["item.item.checksum is not defined or item.stat.checksum == item.item.checksum.split(':') | last"],
+                "fail_msg": "{{ item.item.url }} does not match {{ item.item.checksum | default('') }}",
+                "quiet": true
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_s3_models.results }}")
+        .label("{{ item.item.model }} {{ item.item.version }}"),
+        task(
+            "Bring the Compose stack up",
+            "community.docker.docker_compose_v2",
+            json!({
+                "project_src": dir,
+                "project_name": "{{ iotc_compose_stack_project }}",
+                "env_files": [format!("{dir}/.env"), "{{ iotc_compose_stack_secrets_env }}"],
+                "state": "present",
+                "pull": "missing",
+                "remove_orphans": true
+            }),
+        )
+        .notify("Run the once-only jobs"),
+        task(
+            "Install the systemd units of the scheduled jobs",
+            "ansible.builtin.copy",
+            json!({
+                "src": "systemd/{{ item }}",
+                "dest": "/etc/systemd/system/{{ item }}",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_timers | product(['.service', '.timer']) | map('join') }}"),
+        task(
+            "Enable the timers of the scheduled jobs",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "{{ item }}.timer", "enabled": true, "state": "started", "daemon_reload": true }),
+        )
+        .with_loop("{{ iotc_compose_stack_timers }}"),
+    ];
+    // After a deploy that changed the stack.
+    r.handlers = vec![task(
+        "Run the once-only jobs",
+        "ansible.builtin.command",
+        json!({
+            "argv": [
+                "/usr/bin/docker", "compose",
+                "--project-directory", dir,
+                "--project-name", "{{ iotc_compose_stack_project }}",
+                "--env-file", format!("{dir}/.env"),
+                "--env-file", "{{ iotc_compose_stack_secrets_env }}",
+                "--profile", super::compose::JOBS_PROFILE,
+                "run", "--rm", "--no-deps", "{{ item }}"
+            ]
+        }),
+    )
+    .with_loop("{{ iotc_compose_stack_run_once }}")
+    .changed_when(true)];
+    for job in super::compose::scheduled_jobs(c.sol) {
+        let Some(cron) = job.schedule.as_deref() else { continue };
+        let unit = super::job_unit(&job);
+        let (service, timer) = systemd::job_units(c, &job, cron).map_err(err)?;
+        r.files.push((format!("systemd/{unit}.service"), service));
+        r.files.push((format!("systemd/{unit}.timer"), timer));
+    }
+    r.templates = vec![
+        ("compose.env.j2".into(), COMPOSE_ENV_TEMPLATE.to_string()),
+        ("secrets.env.j2".into(), SECRETS_ENV_TEMPLATE.to_string()),
+    ];
+    Ok(r)
+}
+
+pub fn emit(c: &Ctx, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
+    for role in [prepare(), k3s()?, microk8s(), k8s_node(), docker()?, compose_stack(c)?] {
+        role.write(files)?;
+    }
+    Ok(())
+}

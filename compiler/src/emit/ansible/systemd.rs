@@ -1,0 +1,161 @@
+//! systemd units rendered at build time with tera: the k3s server/agent
+//! units and, for scheduled jobs on Docker fleets, a `.service` + `.timer`
+//! pair (Compose has no schedule).
+
+use super::compose::{self, ScheduledJob};
+use super::Ctx;
+
+const JOB_SERVICE: &str = include_str!("templates/job.service.tera");
+const JOB_TIMER: &str = include_str!("templates/job.timer.tera");
+const K3S_SERVICE: &str = include_str!("templates/k3s.service.tera");
+
+fn render(template: &str, ctx: &tera::Context) -> Result<String, String> {
+    tera::Tera::one_off(template, ctx, false).map_err(|e| format!("template: {e}"))
+}
+
+/// The k3s unit for `mode` (`server` or `agent`).
+pub fn k3s_unit(mode: &str) -> Result<String, String> {
+    let mut ctx = tera::Context::new();
+    ctx.insert("mode", mode);
+    ctx.insert("service_type", if mode == "server" { "notify" } else { "exec" });
+    render(K3S_SERVICE, &ctx)
+}
+
+/// `(service, timer)` unit texts of a scheduled job of a site's Compose
+/// project.
+pub fn job_units(c: &Ctx, job: &ScheduledJob, cron: &str) -> Result<(String, String), String> {
+    let on_calendar = on_calendar(cron)?;
+    let deadline = job.deadline_secs.max(60);
+    let dir = super::stack_dir(&job.project);
+    let mut ctx = tera::Context::new();
+    ctx.insert("solution", &c.sol.name);
+    ctx.insert("version", &c.sol.version);
+    ctx.insert("job", &job.service);
+    ctx.insert("fleet", &job.fleet);
+    ctx.insert("site", &job.site);
+    ctx.insert("service", &job.service);
+    ctx.insert("project", &job.project);
+    ctx.insert("project_dir", &dir);
+    ctx.insert("secrets_env", &super::secrets_env_file(&job.project));
+    ctx.insert("profile", compose::JOBS_PROFILE);
+    ctx.insert("deadline", &deadline);
+    // `backoff` retries after the first failure, within the deadline.
+    ctx.insert("limit_burst", &(job.backoff + 1));
+    ctx.insert("limit_interval", &(deadline * u64::from(job.backoff + 1) + 60));
+    ctx.insert("cron", cron);
+    ctx.insert("on_calendar", &on_calendar);
+    Ok((render(JOB_SERVICE, &ctx)?, render(JOB_TIMER, &ctx)?))
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Minute,
+    Hour,
+    Day,
+    Month,
+}
+
+const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn day_name(s: &str) -> Result<&'static str, String> {
+    if let Ok(n) = s.parse::<usize>() {
+        return DAYS
+            .get(n)
+            .copied()
+            .ok_or_else(|| format!("day of week `{s}` out of range"));
+    }
+    let lower = s.to_ascii_lowercase();
+    DAYS.iter()
+        .copied()
+        .find(|d| d.to_ascii_lowercase() == lower)
+        .ok_or_else(|| format!("unknown day of week `{s}`"))
+}
+
+fn number(s: &str) -> Result<String, String> {
+    let n: u32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    Ok(format!("{n:02}"))
+}
+
+fn convert(field: &str, f: Field) -> Result<String, String> {
+    let start = if matches!(f, Field::Minute | Field::Hour) {
+        "00"
+    } else {
+        "01"
+    };
+    let mut parts = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s.parse::<u32>().map_err(|_| format!("bad step in `{part}`"))?)),
+            None => (part, None),
+        };
+        let base = if range == "*" {
+            if step.is_some() {
+                start.to_string()
+            } else {
+                "*".to_string()
+            }
+        } else if let Some((a, b)) = range.split_once('-') {
+            format!("{}..{}", number(a)?, number(b)?)
+        } else {
+            number(range)?
+        };
+        parts.push(match step {
+            Some(s) => format!("{base}/{s}"),
+            None => base,
+        });
+    }
+    Ok(parts.join(","))
+}
+
+fn convert_dow(field: &str) -> Result<Option<String>, String> {
+    if field == "*" {
+        return Ok(None);
+    }
+    let mut parts = Vec::new();
+    for part in field.split(',') {
+        if part.contains('/') {
+            return Err(format!("a step in the day of week (`{part}`) has no systemd form"));
+        }
+        parts.push(match part.split_once('-') {
+            Some((a, b)) => format!("{}..{}", day_name(a)?, day_name(b)?),
+            None => day_name(part)?.to_string(),
+        });
+    }
+    Ok(Some(parts.join(",")))
+}
+
+/// A five-field cron expression as a systemd `OnCalendar=` value.
+/// `7,37 * * * *` → `*-*-* *:07,37:00`, `0 3 * * 0` → `Sun *-*-* 03:00:00`.
+/// (Cron ORs a restricted day of month with a restricted day of week;
+/// systemd ANDs them. The checker's schedules never set both.)
+pub fn on_calendar(cron: &str) -> Result<String, String> {
+    let f: Vec<&str> = cron.split_whitespace().collect();
+    let [min, hour, dom, month, dow] = f.as_slice() else {
+        return Err(format!("schedule `{cron}` does not have five fields"));
+    };
+    let date = format!("*-{}-{}", convert(month, Field::Month)?, convert(dom, Field::Day)?);
+    let time = format!("{}:{}:00", convert(hour, Field::Hour)?, convert(min, Field::Minute)?);
+    Ok(match convert_dow(dow)? {
+        Some(d) => format!("{d} {date} {time}"),
+        None => format!("{date} {time}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_calendar;
+
+    #[test]
+    fn cron_to_on_calendar() {
+        assert_eq!(on_calendar("7,37 * * * *").as_deref(), Ok("*-*-* *:07,37:00"));
+        assert_eq!(on_calendar("*/15 * * * *").as_deref(), Ok("*-*-* *:00/15:00"));
+        assert_eq!(on_calendar("0 3 * * 0").as_deref(), Ok("Sun *-*-* 03:00:00"));
+        assert_eq!(on_calendar("5 * * * *").as_deref(), Ok("*-*-* *:05:00"));
+        assert_eq!(on_calendar("0 2 1 * *").as_deref(), Ok("*-*-01 02:00:00"));
+        assert_eq!(
+            on_calendar("30 8-17 * * 1-5").as_deref(),
+            Ok("Mon..Fri *-*-* 08..17:30:00")
+        );
+        assert!(on_calendar("* * *").is_err());
+    }
+}

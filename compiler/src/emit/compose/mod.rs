@@ -1,0 +1,934 @@
+//! The Compose backend: `compose/<fleet>/<site>/compose.yaml` for every site
+//! of every fleet whose runtime kind is `compose` (Docker Engine with the
+//! Compose plugin). See `docs/compose.md` for the design; in short:
+//!
+//! - One file per site, and the **same file on every gateway of the site**:
+//!   each gateway runs it as its own Compose project (Docker has no
+//!   cross-host scheduler). What differs per gateway is how many copies of
+//!   each service it runs, which comes from the project's `.env` file:
+//!   `deploy.replicas: ${IOTC_REPLICAS_<SERVICE>:-N}`. [`stacks`] gives,
+//!   for every gateway, those counts (they add up to the site's replicas in
+//!   the IR) so the Ansible backend can write the `.env`. Replicas are dealt
+//!   round-robin from the first gateway (the *site leader*), so `N`, the
+//!   default, is the leader's share and the file alone is the leader's stack.
+//! - A service that does not run on every gateway is reached by its name
+//!   through `extra_hosts: ["<svc>:${IOTC_ADDR_<SVC>:-host-gateway}"]` on the
+//!   services that talk to it; Ansible sets the variable to the address of
+//!   the gateway that runs it ([`Stack::addresses`]).
+//! - Daemons are services with one copy on every gateway.
+//! - Jobs (and training jobs) are services in the `jobs` profile, so `up`
+//!   does not start them; [`scheduled_jobs`] says which gateways run them
+//!   and on what schedule (a systemd timer for a cron schedule, once after
+//!   deploy otherwise).
+//! - Model servers get a one-shot `<model>-fetch` service that downloads and
+//!   verifies the artifact into a named volume, and `depends_on` it with
+//!   `condition: service_completed_successfully`.
+
+mod spec;
+
+use super::{EmitError, OutputFile, Target};
+use crate::ir::{
+    Container, Fleet, ModelRef, Placement, SecretSource, Site, SitePlacement, Solution, Workload, WorkloadKind,
+};
+use spec::{
+    ComposeFile, DependsOn, Deploy, DeviceRequest, Healthcheck, Limits, Logging, NamedVolume, Network, Reservations,
+    Resources, Secret, Service, VolumeMount,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Image that fetches `s3://` model artifacts (pinned by tag).
+pub const AWS_CLI_IMAGE: &str = "amazon/aws-cli:2.17.0";
+/// Image that fetches `https://` model artifacts (pinned by tag).
+pub const CURL_IMAGE: &str = "curlimages/curl:8.10.1";
+/// Where Ansible renders vault-sourced secrets on the gateway:
+/// `<SECRETS_DIR>/<workload>/<NAME>`, readable by the workload's uid only.
+pub const SECRETS_DIR: &str = "/etc/iotc/secrets";
+/// The network every site stack puts its services on.
+pub const NETWORK: &str = "iotc";
+/// The profile of one-shot jobs (not started by `docker compose up`).
+pub const JOBS_PROFILE: &str = "jobs";
+
+const FETCH_CPU_MILLIS: u64 = 100;
+const FETCH_CPU_LIMIT_MILLIS: u64 = 500;
+const FETCH_MEMORY_BYTES: u64 = 256 << 20;
+
+/// Path of a site's Compose file, relative to the output folder.
+pub fn stack_path(fleet: &str, site: &str) -> String {
+    format!("compose/{fleet}/{site}/compose.yaml")
+}
+
+/// The Compose project name of a site's stack: `<solution>-<fleet>-<site>`.
+pub fn project_name(sol: &Solution, fleet: &str, site: &str) -> String {
+    format!("{}-{fleet}-{site}", sol.name)
+}
+
+fn var_suffix(service: &str) -> String {
+    service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `.env` variable holding a service's copies on one gateway.
+pub fn replicas_var(service: &str) -> String {
+    format!("IOTC_REPLICAS_{}", var_suffix(service))
+}
+
+/// `.env` variable holding the address of the gateway that runs a service
+/// which is not on every gateway.
+pub fn address_var(service: &str) -> String {
+    format!("IOTC_ADDR_{}", var_suffix(service))
+}
+
+/// `.env` variable holding a host group's numeric id (for `group_add`).
+pub fn group_var(group: &str) -> String {
+    format!("IOTC_GID_{}", var_suffix(group))
+}
+
+// ------------------------------------------------------------------ plan
+
+/// One site's stack and what each of its gateways needs beside the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    pub fleet: String,
+    pub site: String,
+    /// Compose project name (`name:` in the file).
+    pub project: String,
+    /// The file, relative to the output folder; shipped to every host in
+    /// [`Stack::hosts`] and run there with `docker compose up -d`.
+    pub path: String,
+    /// Every gateway of the site, the leader (first) first.
+    pub hosts: Vec<StackHost>,
+    /// `IOTC_ADDR_*` variables: set each to the address of `host` in the
+    /// `.env` of every gateway of the site.
+    pub addresses: Vec<AddressVar>,
+    /// `IOTC_GID_*` variables: set each to the gateway's numeric id of
+    /// `group` (`getent group`); `default` is Debian's static id, used when
+    /// unset.
+    pub groups: Vec<GroupVar>,
+    /// Secrets whose source the gateway must provide.
+    pub secrets: Vec<StackSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackHost {
+    pub host: String,
+    pub leader: bool,
+    /// Copies of each service (by Compose service name) on this gateway.
+    /// Summed over the site's gateways, a workload's count is its replicas
+    /// at the site in the IR. Jobs are listed too (0 or more: the gateways
+    /// that run them).
+    pub replicas: BTreeMap<String, u32>,
+}
+
+impl StackHost {
+    /// The `IOTC_REPLICAS_*` lines of this gateway's `.env`.
+    pub fn env_lines(&self) -> Vec<String> {
+        self.replicas
+            .iter()
+            .map(|(svc, n)| format!("{}={n}", replicas_var(svc)))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressVar {
+    pub var: String,
+    pub service: String,
+    pub host: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupVar {
+    pub var: String,
+    pub group: String,
+    pub default: Option<u32>,
+}
+
+/// A Compose secret and where its value comes from on the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSecret {
+    /// Top-level secret name (also the file name under `/run/secrets/`).
+    pub name: String,
+    pub service: String,
+    pub origin: SecretOrigin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretOrigin {
+    /// `from env`: the variable must be in the environment of
+    /// `docker compose up` / `run`.
+    Env { variable: String },
+    /// `from file`: the file must exist on the gateway.
+    File { path: String },
+    /// `from vault`: Ansible renders the vault value to `path`.
+    Vault { reference: String, path: String },
+    /// AWS shared credentials for an `s3://` model fetch, rendered by
+    /// Ansible to `path` (an empty file falls back to other credential
+    /// sources).
+    ArtifactCredentials { model: String, path: String },
+}
+
+/// A job the Ansible backend must run with
+/// `docker compose -p <project> --profile jobs run --rm <service>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    pub fleet: String,
+    pub site: String,
+    pub project: String,
+    pub path: String,
+    pub service: String,
+    /// Five-field cron expression; `None` for a once-only job (run once
+    /// after each deploy that changes it).
+    pub schedule: Option<String>,
+    /// Gateways that run it (one copy each per run).
+    pub hosts: Vec<String>,
+    /// Kill the run after this long (systemd `TimeoutStartSec=`).
+    pub deadline_secs: u64,
+    /// Retries of a failed run before giving up until the next schedule.
+    pub backoff: u32,
+}
+
+/// A workload placed at one site of a compose fleet.
+struct AtSite<'a> {
+    w: &'a Workload,
+    sp: &'a SitePlacement,
+}
+
+fn compose_fleets(sol: &Solution) -> impl Iterator<Item = &Fleet> {
+    sol.fleets.iter().filter(|f| f.runtime.kind == "compose")
+}
+
+fn at_site<'a>(sol: &'a Solution, fleet: &Fleet, site: &Site) -> Vec<AtSite<'a>> {
+    let mut out: Vec<AtSite<'a>> = Vec::new();
+    for w in &sol.workloads {
+        if let Placement::Fleet { fleet: f, sites } = &w.placement {
+            if f == &fleet.name {
+                for sp in sites.iter().filter(|sp| sp.site == site.name) {
+                    out.push(AtSite { w, sp });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.w.name.cmp(&b.w.name));
+    out
+}
+
+/// Copies of `replicas` on gateway `i` of `gateways`: dealt round-robin
+/// from the first gateway.
+fn share(replicas: u32, gateways: usize, i: usize) -> u32 {
+    let g = u32::try_from(gateways).unwrap_or(u32::MAX);
+    let i = u32::try_from(i).unwrap_or(u32::MAX);
+    match (replicas.checked_div(g), replicas.checked_rem(g)) {
+        (Some(q), Some(r)) => q + u32::from(i < r),
+        _ => 0,
+    }
+}
+
+fn is_job(w: &Workload) -> bool {
+    matches!(w.kind, WorkloadKind::Job | WorkloadKind::Train)
+}
+
+fn model_name(m: &ModelRef) -> String {
+    m.model.replace('_', "-")
+}
+
+fn fetch_service(m: &ModelRef) -> String {
+    format!("{}-fetch", model_name(m))
+}
+
+fn model_volume(m: &ModelRef) -> String {
+    format!("model-{}", model_name(m))
+}
+
+fn model_dir(m: &ModelRef) -> String {
+    format!("/models/{}", m.model)
+}
+
+fn model_path(m: &ModelRef) -> String {
+    let file = m
+        .artifact
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty() && !f.contains(':'))
+        .unwrap_or("model");
+    format!("{}/{}/{file}", model_dir(m), m.version)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    S3,
+    Https,
+    Oci,
+}
+
+fn fetch_kind(artifact: &str) -> Option<Fetch> {
+    if artifact.starts_with("s3://") {
+        Some(Fetch::S3)
+    } else if artifact.starts_with("https://") || artifact.starts_with("http://") {
+        Some(Fetch::Https)
+    } else if artifact.starts_with("oci://") {
+        Some(Fetch::Oci)
+    } else {
+        None
+    }
+}
+
+/// Workloads at the site that the workload `w` talks to and that do not
+/// run on every gateway (reached through `IOTC_ADDR_*`).
+fn remote_peers<'a>(w: &Workload, ws: &'a [AtSite<'a>], gateways: usize) -> Vec<&'a AtSite<'a>> {
+    let mut out = Vec::new();
+    for t in &w.talks_to {
+        for a in ws {
+            let named = &a.w.name == t
+                || (a.w.kind == WorkloadKind::Serve && a.w.model.as_ref().is_some_and(|m| &model_name(m) == t));
+            let everywhere = u64::from(a.sp.replicas) >= gateways as u64;
+            if named && a.w.name != w.name && !is_job(a.w) && a.w.container.port.is_some() && !everywhere {
+                out.push(a);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.w.name.cmp(&b.w.name));
+    out.dedup_by(|a, b| a.w.name == b.w.name);
+    out
+}
+
+/// The group a device node's users belong to on Debian-like hosts, and
+/// that group's static id when it has one.
+fn device_group(path: &str) -> Option<(&'static str, Option<u32>)> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let starts = |p: &str| name.starts_with(p);
+    if starts("ttyUSB") || starts("ttyACM") || starts("ttyS") || starts("ttyAMA") || starts("rfcomm") {
+        Some(("dialout", Some(20)))
+    } else if starts("video") || starts("media") || starts("vchiq") || path.starts_with("/dev/dri/card") {
+        Some(("video", Some(44)))
+    } else if path.starts_with("/dev/dri/render") {
+        Some(("render", None))
+    } else if path.starts_with("/dev/snd") {
+        Some(("audio", Some(29)))
+    } else if starts("i2c-") {
+        Some(("i2c", None))
+    } else if starts("spidev") {
+        Some(("spi", None))
+    } else if starts("gpiochip") || starts("gpiomem") {
+        Some(("gpio", None))
+    } else if path.starts_with("/dev/bus/usb") {
+        Some(("plugdev", Some(46)))
+    } else {
+        None
+    }
+}
+
+fn secret_name(w: &Workload, name: &str) -> String {
+    format!("{}-{}", w.name, name.to_ascii_lowercase().replace('_', "-"))
+}
+
+fn secret_origin(w: &Workload, s: &crate::ir::SecretRef) -> SecretOrigin {
+    match s.source {
+        SecretSource::Env => SecretOrigin::Env {
+            variable: s.reference.clone(),
+        },
+        SecretSource::File => SecretOrigin::File {
+            path: s.reference.clone(),
+        },
+        SecretSource::Vault => SecretOrigin::Vault {
+            reference: s.reference.clone(),
+            path: format!("{SECRETS_DIR}/{}/{}", w.name, s.name),
+        },
+    }
+}
+
+fn artifact_credentials_path(m: &ModelRef) -> String {
+    format!("{SECRETS_DIR}/{}/aws-credentials", fetch_service(m))
+}
+
+/// Every site stack of every compose fleet, and what each gateway of it
+/// needs beside the file (for the Ansible backend).
+pub fn stacks(sol: &Solution) -> Vec<Stack> {
+    let mut out = Vec::new();
+    for fleet in compose_fleets(sol) {
+        for site in &fleet.sites {
+            out.push(stack(sol, fleet, site));
+        }
+    }
+    out
+}
+
+fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
+    let ws = at_site(sol, fleet, site);
+    let g = site.hosts.len();
+    let mut hosts: Vec<StackHost> = site
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| StackHost {
+            host: h.clone(),
+            leader: i == 0,
+            replicas: BTreeMap::new(),
+        })
+        .collect();
+    let mut addresses = BTreeMap::new();
+    let mut groups = BTreeMap::new();
+    let mut secrets = Vec::new();
+    for a in &ws {
+        for (i, h) in hosts.iter_mut().enumerate() {
+            let n = share(a.sp.replicas, g, i);
+            h.replicas.insert(a.w.name.clone(), n);
+            if let (WorkloadKind::Serve, Some(m)) = (a.w.kind, &a.w.model) {
+                if matches!(fetch_kind(&m.artifact), Some(Fetch::S3 | Fetch::Https)) {
+                    let e = h.replicas.entry(fetch_service(m)).or_insert(0);
+                    *e = (*e).max(u32::from(n > 0));
+                }
+            }
+        }
+        for p in remote_peers(a.w, &ws, g) {
+            addresses.insert(
+                address_var(&p.w.name),
+                AddressVar {
+                    var: address_var(&p.w.name),
+                    service: p.w.name.clone(),
+                    host: site.hosts.first().cloned().unwrap_or_default(),
+                },
+            );
+        }
+        for d in &a.w.container.devices {
+            if let Some((group, default)) = device_group(&d.host) {
+                groups.insert(
+                    group_var(group),
+                    GroupVar {
+                        var: group_var(group),
+                        group: group.to_string(),
+                        default,
+                    },
+                );
+            }
+        }
+        for s in &a.w.container.secrets {
+            secrets.push(StackSecret {
+                name: secret_name(a.w, &s.name),
+                service: a.w.name.clone(),
+                origin: secret_origin(a.w, s),
+            });
+        }
+        if let (WorkloadKind::Serve, Some(m)) = (a.w.kind, &a.w.model) {
+            if fetch_kind(&m.artifact) == Some(Fetch::S3) {
+                let name = format!("{}-aws-credentials", fetch_service(m));
+                if !secrets.iter().any(|s: &StackSecret| s.name == name) {
+                    secrets.push(StackSecret {
+                        name,
+                        service: fetch_service(m),
+                        origin: SecretOrigin::ArtifactCredentials {
+                            model: m.model.clone(),
+                            path: artifact_credentials_path(m),
+                        },
+                    });
+                }
+            }
+        }
+    }
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    Stack {
+        fleet: fleet.name.clone(),
+        site: site.name.clone(),
+        project: project_name(sol, &fleet.name, &site.name),
+        path: stack_path(&fleet.name, &site.name),
+        hosts,
+        addresses: addresses.into_values().collect(),
+        groups: groups.into_values().collect(),
+        secrets,
+    }
+}
+
+/// Every job on a compose fleet, per site: the Ansible backend installs a
+/// systemd timer for each one with a schedule, and runs the others once
+/// after deploying the stack.
+pub fn scheduled_jobs(sol: &Solution) -> Vec<ScheduledJob> {
+    let mut out = Vec::new();
+    for fleet in compose_fleets(sol) {
+        for site in &fleet.sites {
+            for a in at_site(sol, fleet, site).iter().filter(|a| is_job(a.w)) {
+                let hosts = site
+                    .hosts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| share(a.sp.replicas, site.hosts.len(), *i) > 0)
+                    .map(|(_, h)| h.clone())
+                    .collect();
+                out.push(ScheduledJob {
+                    fleet: fleet.name.clone(),
+                    site: site.name.clone(),
+                    project: project_name(sol, &fleet.name, &site.name),
+                    path: stack_path(&fleet.name, &site.name),
+                    service: a.w.name.clone(),
+                    schedule: a.w.schedule.clone(),
+                    hosts,
+                    deadline_secs: a.w.deadline_secs,
+                    backoff: a.w.backoff,
+                });
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ emit
+
+/// Compose interpolates `$` in every string of the file; a literal `$`
+/// from the solution is written `$$`.
+fn esc(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+fn cpus(millis: u64) -> String {
+    let whole = millis / 1000;
+    let frac = millis % 1000;
+    if frac == 0 {
+        format!("{whole}")
+    } else {
+        let f = format!("{frac:03}");
+        format!("{whole}.{}", f.trim_end_matches('0'))
+    }
+}
+
+fn memory(bytes: u64) -> String {
+    if bytes > 0 && bytes.trailing_zeros() >= 30 {
+        format!("{}G", bytes >> 30)
+    } else if bytes.trailing_zeros() >= 20 {
+        format!("{}M", bytes >> 20)
+    } else {
+        format!("{bytes}b")
+    }
+}
+
+fn resources(cpu: u64, cpu_limit: u64, mem: u64, gpu: u32) -> Resources {
+    Resources {
+        limits: Limits {
+            cpus: cpus(cpu_limit.max(cpu)),
+            memory: memory(mem),
+        },
+        reservations: Reservations {
+            cpus: cpus(cpu),
+            memory: memory(mem),
+            devices: if gpu > 0 {
+                vec![DeviceRequest {
+                    capabilities: vec!["gpu".into()],
+                    count: gpu,
+                }]
+            } else {
+                Vec::new()
+            },
+        },
+    }
+}
+
+fn logging() -> Logging {
+    // The `local` driver rotates and compresses: gateways log to SD cards.
+    Logging {
+        driver: "local".into(),
+        options: BTreeMap::from([
+            ("max-file".to_string(), "3".to_string()),
+            ("max-size".to_string(), "10m".to_string()),
+        ]),
+    }
+}
+
+fn hardened(c: &Container, svc: &mut Service) {
+    svc.user = Some(c.user.to_string());
+    svc.read_only = true;
+    svc.tmpfs = vec!["/tmp".into()];
+    if c.privileged {
+        svc.privileged = true;
+    } else {
+        svc.cap_drop = vec!["ALL".into()];
+        svc.security_opt = vec!["no-new-privileges:true".into()];
+    }
+}
+
+fn labels(sol: &Solution, w: &Workload, fleet: &Fleet, site: &Site, sp: &SitePlacement) -> BTreeMap<String, String> {
+    let mut l: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in sol.labels.iter().chain(w.labels.iter()) {
+        l.insert(esc(k), esc(v));
+    }
+    l.insert("app.kubernetes.io/name".into(), w.name.clone());
+    l.insert("app.kubernetes.io/component".into(), w.kind.as_str().into());
+    l.insert("app.kubernetes.io/part-of".into(), sol.name.clone());
+    l.insert("app.kubernetes.io/version".into(), sol.version.clone());
+    l.insert("app.kubernetes.io/managed-by".into(), "iotc".into());
+    l.insert("iotc.dev/fleet".into(), fleet.name.clone());
+    l.insert("iotc.dev/site".into(), site.name.clone());
+    l.insert("iotc.dev/site-replicas".into(), sp.replicas.to_string());
+    if let Some(m) = &w.model {
+        l.insert("iotc.dev/model".into(), model_name(m));
+        l.insert("iotc.dev/model-version".into(), esc(&m.version));
+        if let Some(sum) = &m.checksum {
+            l.insert("iotc.dev/model-checksum".into(), esc(sum));
+        }
+    }
+    if let Some(s) = &w.schedule {
+        l.insert("iotc.dev/schedule".into(), s.clone());
+    }
+    l
+}
+
+fn replicas_field(service: &str, leader_share: u32) -> String {
+    format!("${{{}:-{leader_share}}}", replicas_var(service))
+}
+
+fn fetch_script(fetch: Fetch, checksum: bool) -> String {
+    let mut s = String::from("set -eu\nmkdir -p \"${IOTC_DEST%/*}\"\n");
+    if checksum {
+        s.push_str(
+            "if [ -f \"$IOTC_DEST\" ] && echo \"$IOTC_SHA256  $IOTC_DEST\" | sha256sum -c - >/dev/null 2>&1; then exit 0; fi\n",
+        );
+    } else {
+        s.push_str("if [ -f \"$IOTC_DEST\" ]; then exit 0; fi\n");
+    }
+    match fetch {
+        Fetch::S3 => s.push_str("aws s3 cp --only-show-errors \"$IOTC_ARTIFACT\" \"$IOTC_DEST.part\"\n"),
+        _ => s.push_str("curl -fsSL --retry 5 --retry-connrefused -o \"$IOTC_DEST.part\" \"$IOTC_ARTIFACT\"\n"),
+    }
+    if checksum {
+        s.push_str("echo \"$IOTC_SHA256  $IOTC_DEST.part\" | sha256sum -c -\n");
+    }
+    s.push_str("mv \"$IOTC_DEST.part\" \"$IOTC_DEST\"\n");
+    esc(&s)
+}
+
+/// The one-shot service that puts a model artifact into its volume.
+fn fetch(sol: &Solution, m: &ModelRef, fetch: Fetch, server: &AtSite<'_>, leader: u32, file: &mut ComposeFile) {
+    let name = fetch_service(m);
+    let sha = m.checksum.as_ref().and_then(|s| s.strip_prefix("sha256:"));
+    let mut environment = BTreeMap::from([
+        ("HOME".to_string(), "/tmp".to_string()),
+        ("IOTC_ARTIFACT".to_string(), esc(&m.artifact)),
+        ("IOTC_DEST".to_string(), esc(&model_path(m))),
+    ]);
+    if let Some(sha) = sha {
+        environment.insert("IOTC_SHA256".into(), esc(sha));
+    }
+    let mut secrets = Vec::new();
+    if fetch == Fetch::S3 {
+        let secret = format!("{name}-aws-credentials");
+        environment.insert("AWS_SHARED_CREDENTIALS_FILE".into(), format!("/run/secrets/{secret}"));
+        file.secrets.insert(
+            secret.clone(),
+            Secret {
+                file: Some(artifact_credentials_path(m)),
+                environment: None,
+            },
+        );
+        secrets.push(secret);
+    }
+    let mut svc = Service {
+        image: if fetch == Fetch::S3 { AWS_CLI_IMAGE } else { CURL_IMAGE }.into(),
+        entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), fetch_script(fetch, sha.is_some())]),
+        restart: "no".into(),
+        environment,
+        secrets,
+        volumes: vec![VolumeMount {
+            kind: "volume".into(),
+            source: model_volume(m),
+            target: model_dir(m),
+            read_only: false,
+        }],
+        networks: vec![NETWORK.into()],
+        deploy: Deploy {
+            replicas: Some(replicas_field(&name, u32::from(leader > 0))),
+            resources: resources(FETCH_CPU_MILLIS, FETCH_CPU_LIMIT_MILLIS, FETCH_MEMORY_BYTES, 0),
+        },
+        logging: logging(),
+        ..Default::default()
+    };
+    hardened(&server.w.container, &mut svc);
+    // A new named volume is owned by root: the fetch writes it as root,
+    // with every capability dropped; the server reads it as its own uid.
+    svc.user = Some("0".into());
+    svc.privileged = false;
+    svc.cap_drop = vec!["ALL".into()];
+    svc.security_opt = vec!["no-new-privileges:true".into()];
+    let mut l = BTreeMap::new();
+    l.insert("app.kubernetes.io/name".into(), name.clone());
+    l.insert("app.kubernetes.io/component".into(), "model-fetch".into());
+    l.insert("app.kubernetes.io/part-of".into(), sol.name.clone());
+    l.insert("app.kubernetes.io/version".into(), sol.version.clone());
+    l.insert("app.kubernetes.io/managed-by".into(), "iotc".into());
+    l.insert("iotc.dev/model".into(), model_name(m));
+    l.insert("iotc.dev/model-version".into(), esc(&m.version));
+    if let Some(sum) = &m.checksum {
+        l.insert("iotc.dev/model-checksum".into(), esc(sum));
+    }
+    svc.labels = l;
+    file.services.insert(name, svc);
+}
+
+fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtSite<'_>], file: &mut ComposeFile) {
+    let w = a.w;
+    let c = &w.container;
+    let g = site.hosts.len();
+    let leader = share(a.sp.replicas, g, 0);
+    let mut svc = Service {
+        image: esc(&c.image),
+        networks: vec![NETWORK.into()],
+        logging: logging(),
+        labels: labels(sol, w, fleet, site, a.sp),
+        ..Default::default()
+    };
+    if !c.command.is_empty() {
+        svc.entrypoint = Some(c.command.iter().map(|s| esc(s)).collect());
+    }
+    if !c.args.is_empty() {
+        svc.command = Some(c.args.iter().map(|s| esc(s)).collect());
+    }
+    hardened(c, &mut svc);
+
+    // Environment: the workload's env, the model's coordinates, and a
+    // `<NAME>_FILE` pointer for every secret.
+    let mut env: BTreeMap<String, String> = c.env.iter().map(|(k, v)| (k.clone(), esc(v))).collect();
+    if let Some(m) = &w.model {
+        env.insert("IOTC_MODEL_NAME".into(), esc(&m.model));
+        env.insert("IOTC_MODEL_VERSION".into(), esc(&m.version));
+        env.insert("IOTC_MODEL_FORMAT".into(), esc(&m.format));
+        if w.kind == WorkloadKind::Train {
+            env.insert("IOTC_MODEL_ARTIFACT".into(), esc(&m.artifact));
+            if let Some(d) = &m.data {
+                env.insert("IOTC_TRAINING_DATA".into(), esc(d));
+            }
+        } else {
+            env.insert("IOTC_MODEL_PATH".into(), esc(&model_path(m)));
+        }
+    }
+    for s in &c.secrets {
+        let name = secret_name(w, &s.name);
+        env.insert(format!("{}_FILE", s.name), format!("/run/secrets/{name}"));
+        let secret = match secret_origin(w, s) {
+            SecretOrigin::Env { variable } => Secret {
+                file: None,
+                environment: Some(variable),
+            },
+            SecretOrigin::File { path } | SecretOrigin::Vault { path, .. } => Secret {
+                file: Some(esc(&path)),
+                environment: None,
+            },
+            SecretOrigin::ArtifactCredentials { path, .. } => Secret {
+                file: Some(path),
+                environment: None,
+            },
+        };
+        file.secrets.insert(name.clone(), secret);
+        svc.secrets.push(name);
+    }
+    svc.environment = env;
+
+    // Devices: mapped nodes plus the group that owns them on the host,
+    // never `privileged` unless the solution asks for it.
+    let mut group_add = BTreeSet::new();
+    for d in &c.devices {
+        svc.devices.push(format!("{}:{}", esc(&d.host), esc(&d.container)));
+        if let Some((group, default)) = device_group(&d.host) {
+            let var = group_var(group);
+            group_add.insert(match default {
+                Some(id) => format!("${{{var}:-{id}}}"),
+                None => format!("${{{var}:?set {var} to the host's {group} group id}}"),
+            });
+        }
+    }
+    svc.group_add = group_add.into_iter().collect();
+
+    // Ports: the declared port on the gateway; a host port range when a
+    // gateway runs more than one copy.
+    if let (Some(port), false) = (c.port, is_job(w)) {
+        let proto = if c.protocol == "udp" { "/udp" } else { "" };
+        let per_node = a.sp.per_node.max(1);
+        let host = if per_node > 1 {
+            let last = u32::from(port).saturating_add(per_node - 1).min(65535);
+            format!("{port}-{last}")
+        } else {
+            port.to_string()
+        };
+        svc.ports.push(format!("{host}:{port}{proto}"));
+    }
+
+    // Peers at the site that are not on every gateway.
+    for p in remote_peers(w, ws, g) {
+        svc.extra_hosts
+            .push(format!("{}:${{{}:-host-gateway}}", p.w.name, address_var(&p.w.name)));
+    }
+
+    // Volumes.
+    for v in &c.volumes {
+        match &v.host_path {
+            Some(path) => svc.volumes.push(VolumeMount {
+                kind: "bind".into(),
+                source: esc(path),
+                target: esc(&v.mount),
+                read_only: v.read_only,
+            }),
+            None => {
+                let name = format!("{}-{}", w.name, v.name.replace('_', "-"));
+                let mut l = BTreeMap::new();
+                l.insert("iotc.dev/workload".to_string(), w.name.clone());
+                if let Some(size) = v.size_bytes {
+                    // The local driver cannot cap a volume: the size is
+                    // recorded for Ansible's disk check, not dropped.
+                    l.insert("iotc.dev/size-bytes".to_string(), size.to_string());
+                }
+                file.volumes.insert(name.clone(), NamedVolume { labels: l });
+                svc.volumes.push(VolumeMount {
+                    kind: "volume".into(),
+                    source: name,
+                    target: esc(&v.mount),
+                    read_only: v.read_only,
+                });
+            }
+        }
+    }
+
+    // Model servers: the fetched (or OCI image) artifact, read-only.
+    if let (WorkloadKind::Serve, Some(m)) = (w.kind, &w.model) {
+        match fetch_kind(&m.artifact) {
+            Some(Fetch::Oci) => svc.volumes.push(VolumeMount {
+                kind: "image".into(),
+                source: esc(m.artifact.trim_start_matches("oci://")),
+                target: esc(&format!("{}/{}", model_dir(m), m.version)),
+                read_only: true,
+            }),
+            Some(kind) => {
+                let vol = model_volume(m);
+                file.volumes.entry(vol.clone()).or_insert_with(|| NamedVolume {
+                    labels: BTreeMap::from([("iotc.dev/model".to_string(), model_name(m))]),
+                });
+                svc.volumes.push(VolumeMount {
+                    kind: "volume".into(),
+                    source: vol,
+                    target: model_dir(m),
+                    read_only: true,
+                });
+                svc.depends_on.insert(
+                    fetch_service(m),
+                    DependsOn {
+                        condition: "service_completed_successfully".into(),
+                    },
+                );
+                if !file.services.contains_key(&fetch_service(m)) {
+                    fetch(sol, m, kind, a, leader, file);
+                }
+            }
+            None => {}
+        }
+    }
+
+    // Health: an HTTP check for a declared health path (see docs/compose.md
+    // for the wget/curl assumption).
+    if let (Some(path), Some(port), false) = (&c.health, c.port, is_job(w)) {
+        let url = format!("http://127.0.0.1:{port}{}", esc(path));
+        svc.healthcheck = Some(Healthcheck {
+            test: vec![
+                "CMD-SHELL".into(),
+                format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}"),
+            ],
+            interval: "30s".into(),
+            timeout: "5s".into(),
+            retries: 3,
+            start_period: if w.kind == WorkloadKind::Serve { "300s" } else { "10s" }.into(),
+        });
+    }
+
+    if is_job(w) {
+        svc.profiles = vec![JOBS_PROFILE.into()];
+        svc.restart = "no".into();
+        svc.deploy = Deploy {
+            replicas: None,
+            resources: resources(c.cpu_millis, c.cpu_limit_millis, c.memory_bytes, c.gpu),
+        };
+    } else {
+        svc.restart = "unless-stopped".into();
+        svc.deploy = Deploy {
+            replicas: Some(replicas_field(&w.name, leader)),
+            resources: resources(c.cpu_millis, c.cpu_limit_millis, c.memory_bytes, c.gpu),
+        };
+    }
+    file.services.insert(w.name.clone(), svc);
+}
+
+fn site_file(sol: &Solution, fleet: &Fleet, site: &Site) -> ComposeFile {
+    let ws = at_site(sol, fleet, site);
+    let mut file = ComposeFile {
+        name: project_name(sol, &fleet.name, &site.name),
+        ..Default::default()
+    };
+    file.networks.insert(
+        NETWORK.into(),
+        Network {
+            name: format!("{}-{NETWORK}", file.name),
+        },
+    );
+    for a in &ws {
+        service(sol, fleet, site, a, &ws, &mut file);
+    }
+    file
+}
+
+/// Generate `compose/<fleet>/<site>/compose.yaml` for every site of every
+/// compose fleet.
+pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
+    let mut files = Vec::new();
+    for fleet in compose_fleets(sol) {
+        for site in &fleet.sites {
+            let file = site_file(sol, fleet, site);
+            let text = super::yaml::to_string(&file).map_err(|e| EmitError {
+                target: Target::Compose,
+                message: format!("{}: {e}", stack_path(&fleet.name, &site.name)),
+            })?;
+            let header = format!(
+                "# Generated by iotc from solution {} {}. Do not edit.\n# Run on every gateway of site {} (fleet {}) with the gateway's .env; see docs/compose.md.\n",
+                sol.name, sol.version, site.name, fleet.name
+            );
+            files.push(OutputFile {
+                path: stack_path(&fleet.name, &site.name),
+                contents: format!("{header}{text}"),
+            });
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_and_lead_from_the_first_gateway() {
+        for r in 0..30 {
+            for g in 1..13 {
+                let total: u32 = (0..g).map(|i| share(r, g, i)).sum();
+                assert_eq!(total, r);
+                let max = (0..g).map(|i| share(r, g, i)).max().unwrap_or(0);
+                assert_eq!(max, r.div_ceil(g as u32));
+                assert_eq!(share(r, g, 0), max);
+            }
+        }
+        assert_eq!(share(3, 0, 0), 0);
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(cpus(500), "0.5");
+        assert_eq!(cpus(150), "0.15");
+        assert_eq!(cpus(2000), "2");
+        assert_eq!(cpus(1250), "1.25");
+        assert_eq!(memory(256 << 20), "256M");
+        assert_eq!(memory(2 << 30), "2G");
+        assert_eq!(memory(1000), "1000b");
+    }
+
+    #[test]
+    fn dollars_are_escaped() {
+        assert_eq!(esc("a$b$$"), "a$$b$$$$");
+    }
+}

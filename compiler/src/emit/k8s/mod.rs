@@ -1,0 +1,364 @@
+//! The Kubernetes backend: the evaluated IR → manifests built from
+//! k8s-openapi types (and two typed Prometheus Operator custom resources),
+//! written with [`super::yaml`].
+//!
+//! One folder per cluster and per fleet whose runtime is Kubernetes (k3s,
+//! microk8s); Docker fleets get none (they are Compose's):
+//!
+//! ```text
+//! k8s/<name>/00-namespace.yaml         Namespace, ResourceQuota, LimitRange
+//! k8s/<name>/10-<workload>.yaml        ConfigMap, PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
+//!                                      Service, PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
+//! k8s/<name>/20-network-policies.yaml  default deny, DNS, the declared flows
+//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`)
+//! k8s/<name>/kustomization.yaml        so `kubectl apply -k k8s/<name>` works
+//! ```
+//!
+//! Node labels and taints the manifests rely on (set by the Ansible and
+//! Terraform backends; see `docs/k8s.md`): [`SITE_LABEL`], [`ZONE_LABEL`],
+//! [`POOL_LABEL`], [`STANDBY_LABEL`] / [`STANDBY_TAINT_KEY`], and the
+//! `nvidia.com/gpu` taint on GPU pools.
+
+mod meta;
+mod monitoring;
+mod namespace;
+mod netpol;
+mod pod;
+mod workload;
+
+pub use monitoring::{
+    NamespaceSelector, PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup, ServiceMonitor, ServiceMonitorEndpoint,
+    ServiceMonitorSpec,
+};
+
+use super::{yaml, EmitError, OutputFile, Target};
+use crate::ir::{Cluster, Placement, Site, SitePlacement, Solution, Workload, WorkloadKind};
+use serde::Serialize;
+
+/// Node label naming the fleet site a gateway (or standby device) belongs
+/// to. Per-site Deployments and Jobs select on it.
+pub const SITE_LABEL: &str = "iotc.dev/site";
+/// Set to the site as well, so Services with `trafficDistribution:
+/// PreferClose` keep calls inside the site.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// Node label naming the cluster pool; workloads outside `default` select it.
+pub const POOL_LABEL: &str = "iotc.dev/pool";
+/// Label and taint key of standby devices (`iotc.dev/standby=true:NoSchedule`).
+pub const STANDBY_LABEL: &str = "iotc.dev/standby";
+pub const STANDBY_TAINT_KEY: &str = "iotc.dev/standby";
+/// The extended resource and taint key of NVIDIA GPUs.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// The folder every file of this backend is under.
+pub const ROOT: &str = "k8s";
+
+/// Where a group's objects are applied: a cluster, or a Kubernetes fleet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GroupKind<'a> {
+    Cluster(&'a Cluster),
+    Fleet,
+}
+
+/// A workload with the name of the cluster or fleet it runs on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placed<'a> {
+    pub w: &'a Workload,
+    pub group: &'a str,
+    /// Its cluster or fleet runs Kubernetes (false for Docker fleets).
+    pub k8s: bool,
+}
+
+/// One controller: the whole workload on a cluster (and a fleet daemon), or
+/// the workload at one site of a fleet.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit<'a> {
+    pub name: String,
+    pub site: Option<&'a SitePlacement>,
+    pub site_info: Option<&'a Site>,
+    pub replicas: u32,
+}
+
+/// Everything the object builders read.
+pub(crate) struct Ctx<'a> {
+    pub sol: &'a Solution,
+    pub all: Vec<Placed<'a>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(sol: &'a Solution) -> Ctx<'a> {
+        let all = sol
+            .workloads
+            .iter()
+            .map(|w| {
+                let (group, k8s) = match &w.placement {
+                    Placement::Cluster { cluster, .. } => (cluster.as_str(), true),
+                    Placement::Fleet { fleet, .. } => (
+                        fleet.as_str(),
+                        sol.fleets.iter().any(|f| &f.name == fleet && f.runtime.is_kubernetes()),
+                    ),
+                };
+                Placed { w, group, k8s }
+            })
+            .collect();
+        Ctx { sol, all }
+    }
+
+    /// The workloads a `talks_to` entry of `caller` names: the workload of
+    /// that name, or the servers of the model of that name (those on the
+    /// caller's own cluster or fleet when there are any, else all).
+    pub fn callees(&self, caller: &Placed<'a>, name: &str) -> Vec<Placed<'a>> {
+        let direct: Vec<Placed<'a>> = self.all.iter().filter(|p| p.w.name == name).copied().collect();
+        if !direct.is_empty() {
+            return direct;
+        }
+        let servers: Vec<Placed<'a>> = self
+            .all
+            .iter()
+            .filter(|p| {
+                p.w.kind == WorkloadKind::Serve && p.w.model.as_ref().is_some_and(|m| meta::k8s_name(&m.model) == name)
+            })
+            .copied()
+            .collect();
+        let local: Vec<Placed<'a>> = servers.iter().filter(|p| p.group == caller.group).copied().collect();
+        if local.is_empty() {
+            servers
+        } else {
+            local
+        }
+    }
+
+    /// Every (caller, callee) flow in the solution.
+    pub fn flows(&self) -> Vec<(Placed<'a>, Placed<'a>)> {
+        let mut out = Vec::new();
+        for caller in &self.all {
+            for name in &caller.w.talks_to {
+                for callee in self.callees(caller, name) {
+                    if callee.w.name != caller.w.name || callee.group != caller.group {
+                        out.push((*caller, callee));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The controllers of a workload.
+    pub fn units(&self, p: &Placed<'a>) -> Vec<Unit<'a>> {
+        match &p.w.placement {
+            Placement::Cluster { replicas, .. } => vec![Unit {
+                name: p.w.name.clone(),
+                site: None,
+                site_info: None,
+                replicas: *replicas,
+            }],
+            Placement::Fleet { fleet, sites } => {
+                let fl = self.sol.fleets.iter().find(|f| &f.name == fleet);
+                let info = |s: &SitePlacement| fl.and_then(|f| f.sites.iter().find(|x| x.name == s.site));
+                if p.w.kind == WorkloadKind::Daemon {
+                    return vec![Unit {
+                        name: p.w.name.clone(),
+                        site: None,
+                        site_info: None,
+                        replicas: sites.iter().map(|s| s.replicas).sum(),
+                    }];
+                }
+                sites
+                    .iter()
+                    .map(|s| Unit {
+                        name: format!("{}-{}", p.w.name, s.site),
+                        site: Some(s),
+                        site_info: info(s),
+                        replicas: s.replicas,
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// A group of objects for one folder, in the order they are written.
+pub(crate) struct Docs {
+    docs: Vec<serde_json::Value>,
+}
+
+impl Docs {
+    pub fn new() -> Docs {
+        Docs { docs: Vec::new() }
+    }
+
+    pub fn push<T: Serialize>(&mut self, obj: &T) -> Result<(), EmitError> {
+        let v = serde_json::to_value(obj).map_err(|e| err(format!("cannot serialize an object: {e}")))?;
+        self.docs.push(tidy(v, 0));
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// The file text: a header comment, then `---` before every document.
+    fn render(&self, sol: &Solution) -> String {
+        let mut out = header(sol);
+        for d in &self.docs {
+            out.push_str("---\n");
+            yaml::write_document(&mut out, d);
+        }
+        out
+    }
+}
+
+/// Conventional key order for readers: `apiVersion`, `kind`, `metadata`,
+/// `spec` first at the top; `name` and `namespace` first in metadata; `name`
+/// first in every list item. (k8s-openapi writes fields alphabetically.)
+fn tidy(v: serde_json::Value, depth: usize) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let first: &[&str] = if depth == 0 {
+                &["apiVersion", "kind", "metadata", "spec"]
+            } else {
+                &["name", "namespace"]
+            };
+            let mut out = serde_json::Map::new();
+            let mut rest = m;
+            for k in first {
+                if let Some(x) = rest.shift_remove(*k) {
+                    out.insert((*k).to_string(), x);
+                }
+            }
+            for (k, x) in rest {
+                out.insert(k, x);
+            }
+            Value::Object(out.into_iter().map(|(k, x)| (k, tidy(x, depth + 1))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| tidy(x, depth + 1)).collect()),
+        other => other,
+    }
+}
+
+pub(crate) fn err(message: impl Into<String>) -> EmitError {
+    EmitError {
+        target: Target::K8s,
+        message: message.into(),
+    }
+}
+
+fn header(sol: &Solution) -> String {
+    format!(
+        "# Generated by iotc from solution {} {}. Do not edit: `iotc build` overwrites this file.\n",
+        sol.name, sol.version
+    )
+}
+
+/// The Kubernetes manifests of a solution. Pure and deterministic: the same
+/// IR gives byte-identical files, sorted by path.
+pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
+    let ctx = Ctx::new(sol);
+    let mut groups: Vec<(&str, GroupKind<'_>)> = Vec::new();
+    for c in &sol.clusters {
+        groups.push((c.name.as_str(), GroupKind::Cluster(c)));
+    }
+    for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+        groups.push((f.name.as_str(), GroupKind::Fleet));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut files = Vec::new();
+    for (name, kind) in groups {
+        if !seen.insert(name) {
+            return Err(err(format!(
+                "a cluster and a fleet are both named `{name}`; their folders k8s/{name}/ would collide"
+            )));
+        }
+        files.extend(emit_group(&ctx, name, kind)?);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn emit_group(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>) -> Result<Vec<OutputFile>, EmitError> {
+    let sol = ctx.sol;
+    let members: Vec<Placed<'_>> = ctx.all.iter().filter(|p| p.group == name && p.k8s).copied().collect();
+    let dir = format!("{ROOT}/{name}");
+    let mut files = Vec::new();
+    let mut resources = Vec::new();
+    let mut add = |file: String, docs: &Docs, files: &mut Vec<OutputFile>| {
+        if docs.is_empty() {
+            return;
+        }
+        files.push(OutputFile {
+            path: format!("{dir}/{file}"),
+            contents: docs.render(sol),
+        });
+        resources.push(file);
+    };
+
+    let ns = namespace::docs(ctx, kind, &members)?;
+    add("00-namespace.yaml".into(), &ns, &mut files);
+    let mut ordered = members.clone();
+    ordered.sort_by(|a, b| a.w.name.cmp(&b.w.name));
+    for p in &ordered {
+        let docs = workload::docs(ctx, kind, p)?;
+        add(format!("10-{}.yaml", p.w.name), &docs, &mut files);
+    }
+    let np = netpol::docs(ctx, name, &members)?;
+    add("20-network-policies.yaml".into(), &np, &mut files);
+    let mon = monitoring::docs(ctx, &members)?;
+    add("30-monitoring.yaml".into(), &mon, &mut files);
+
+    let kustomization = serde_json::json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    });
+    let mut text = header(sol);
+    text.push_str("---\n");
+    yaml::write_document(&mut text, &kustomization);
+    files.push(OutputFile {
+        path: format!("{dir}/kustomization.yaml"),
+        contents: text,
+    });
+    Ok(files)
+}
+
+/// One `---`-separated stream of every Kubernetes document in `files`
+/// (all folders, `kustomization.yaml` left out), for
+/// `iotc build --emit k8s -o - | kubectl apply -f -`. Each file's documents
+/// are preceded by a `# Source: <path>` comment. Files outside `k8s/` are
+/// ignored.
+///
+/// A solution with several clusters and Kubernetes fleets has one folder per
+/// cluster; to apply one of them, pass only its files, e.g. those for which
+/// [`group_of`] is `Some("cloud")`.
+pub fn stream(files: &[OutputFile]) -> String {
+    let mut sorted: Vec<&OutputFile> = files
+        .iter()
+        .filter(|f| group_of(&f.path).is_some() && !f.path.ends_with("/kustomization.yaml"))
+        .collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out = String::new();
+    for f in sorted {
+        out.push_str("# Source: ");
+        out.push_str(&f.path);
+        out.push('\n');
+        for line in f.contents.lines() {
+            // Drop the file's header comment; keep every document.
+            if !line.starts_with("# Generated by iotc") {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// The cluster or fleet a path under `k8s/` belongs to (`k8s/cloud/…` →
+/// `cloud`).
+pub fn group_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(ROOT)?.strip_prefix('/')?;
+    let (group, file) = rest.split_once('/')?;
+    if group.is_empty() || file.is_empty() {
+        None
+    } else {
+        Some(group)
+    }
+}

@@ -1,0 +1,214 @@
+//! `20-network-policies.yaml`: deny everything in the namespace, allow DNS,
+//! then allow exactly the declared flows (`talks_to`), `public` services,
+//! scraping of monitored model servers, and the model fetch.
+
+use super::meta;
+use super::monitoring;
+use super::pod::{self, Fetch};
+use super::{Ctx, Docs, Placed};
+use crate::emit::EmitError;
+use crate::ir::WorkloadKind;
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The namespace the Prometheus that reads the ServiceMonitors runs in.
+pub const MONITORING_NAMESPACE: &str = "monitoring";
+/// Cross-cluster calls usually arrive through a TLS load balancer or an
+/// ingress; the caller may connect on 443 as well as the callee's port.
+pub const TLS_PORT: u16 = 443;
+
+fn port(p: u16, protocol: &str) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(p))),
+        protocol: Some(protocol.to_string()),
+        ..Default::default()
+    }
+}
+
+fn own_port(p: &Placed<'_>) -> Option<Vec<NetworkPolicyPort>> {
+    p.w.container
+        .port
+        .map(|n| vec![port(n, &pod::protocol(&p.w.container))])
+}
+
+fn pods_named(name: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(meta::name_selector(name)),
+        ..Default::default()
+    }
+}
+
+fn anywhere() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: "0.0.0.0/0".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn policy(ctx: &Ctx<'_>, name: &str, spec: NetworkPolicySpec) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta::object_meta(ctx.sol, name, meta::solution_labels(ctx.sol), BTreeMap::new()),
+        spec: Some(spec),
+    }
+}
+
+pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
+    let mut docs = Docs::new();
+    docs.push(&policy(
+        ctx,
+        "default-deny",
+        NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ..Default::default()
+        },
+    ))?;
+    docs.push(&policy(
+        ctx,
+        "allow-dns",
+        NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(meta::match_labels(BTreeMap::from([(
+                        "kubernetes.io/metadata.name".to_string(),
+                        "kube-system".to_string(),
+                    )]))),
+                    pod_selector: Some(meta::match_labels(BTreeMap::from([(
+                        "k8s-app".to_string(),
+                        "kube-dns".to_string(),
+                    )]))),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![port(53, "UDP"), port(53, "TCP")]),
+            }]),
+            ..Default::default()
+        },
+    ))?;
+
+    let flows = ctx.flows();
+    let monitored = monitoring::monitored_servers(ctx, members);
+    let mut ordered = members.to_vec();
+    ordered.sort_by(|a, b| a.w.name.cmp(&b.w.name));
+    for p in &ordered {
+        let w = p.w;
+        let mut ingress = Vec::new();
+        let mut egress = Vec::new();
+
+        // Ingress from callers on the same cluster or fleet.
+        let callers: BTreeSet<&str> = flows
+            .iter()
+            .filter(|(caller, callee)| {
+                callee.w.name == w.name && callee.group == group && caller.group == group && caller.k8s
+            })
+            .map(|(caller, _)| caller.w.name.as_str())
+            .collect();
+        if !callers.is_empty() {
+            ingress.push(NetworkPolicyIngressRule {
+                from: Some(callers.iter().map(|c| pods_named(c)).collect()),
+                ports: own_port(p),
+            });
+        }
+        // From anywhere: public, or called from another cluster or fleet
+        // (whose pod addresses a policy here cannot name).
+        let remote = flows
+            .iter()
+            .any(|(caller, callee)| callee.w.name == w.name && callee.group == group && caller.group != group);
+        if let (Some(ports), true) = (own_port(p), w.public || remote) {
+            ingress.push(NetworkPolicyIngressRule {
+                from: None,
+                ports: Some(ports),
+            });
+        }
+        // Scraping by the monitoring namespace's Prometheus.
+        if let (Some(ports), true) = (own_port(p), monitored.iter().any(|m| m.w.name == w.name)) {
+            ingress.push(NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(meta::match_labels(BTreeMap::from([(
+                        "kubernetes.io/metadata.name".to_string(),
+                        MONITORING_NAMESPACE.to_string(),
+                    )]))),
+                    ..Default::default()
+                }]),
+                ports: Some(ports),
+            });
+        }
+
+        // Egress to callees on the same cluster or fleet.
+        let mut local: BTreeMap<&str, Option<Vec<NetworkPolicyPort>>> = BTreeMap::new();
+        let mut external: BTreeSet<(u16, String)> = BTreeSet::new();
+        for (caller, callee) in flows.iter().filter(|(c, _)| c.w.name == w.name && c.group == group) {
+            let _ = caller;
+            if callee.group == group {
+                local.insert(callee.w.name.as_str(), own_port(callee));
+            } else if let Some(n) = callee.w.container.port {
+                external.insert((n, pod::protocol(&callee.w.container)));
+                external.insert((TLS_PORT, "TCP".into()));
+            }
+        }
+        for (name, ports) in local {
+            egress.push(NetworkPolicyEgressRule {
+                to: Some(vec![pods_named(name)]),
+                ports,
+            });
+        }
+        // The model fetch and the training job's data and artifact.
+        if let Some(m) = &w.model {
+            let mut urls = Vec::new();
+            match w.kind {
+                WorkloadKind::Serve if !matches!(pod::fetch_kind(&m.artifact), Some(Fetch::Oci(_)) | None) => {
+                    urls.push(m.artifact.as_str());
+                }
+                WorkloadKind::Train => {
+                    urls.push(m.artifact.as_str());
+                    if let Some(d) = &m.data {
+                        urls.push(d.as_str());
+                    }
+                }
+                _ => {}
+            }
+            for u in urls {
+                if let Some(n) = pod::url_port(u) {
+                    external.insert((n, "TCP".into()));
+                }
+            }
+        }
+        if !external.is_empty() {
+            egress.push(NetworkPolicyEgressRule {
+                to: Some(vec![anywhere()]),
+                ports: Some(external.iter().map(|(n, proto)| port(*n, proto)).collect()),
+            });
+        }
+
+        if ingress.is_empty() && egress.is_empty() {
+            continue;
+        }
+        let mut types = Vec::new();
+        if !ingress.is_empty() {
+            types.push("Ingress".to_string());
+        }
+        if !egress.is_empty() {
+            types.push("Egress".to_string());
+        }
+        docs.push(&policy(
+            ctx,
+            &w.name,
+            NetworkPolicySpec {
+                pod_selector: Some(meta::name_selector(&w.name)),
+                policy_types: Some(types),
+                ingress: meta::some_vec(ingress),
+                egress: meta::some_vec(egress),
+            },
+        ))?;
+    }
+    Ok(docs)
+}

@@ -1,0 +1,861 @@
+//! The pod template of every controller: containers, hardened security
+//! context, probes, volumes, device nodes, the model fetch and scheduling.
+
+use super::meta::{self, Skips};
+use super::{Ctx, GroupKind, Placed, Unit, GPU_RESOURCE, POOL_LABEL, SITE_LABEL, STANDBY_LABEL, STANDBY_TAINT_KEY};
+use crate::ir::{Container, ModelRef, Placement, Workload, WorkloadKind};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMapEnvSource, Container as K8sContainer, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource, NodeAffinity,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaimVolumeSource, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, PreferredSchedulingTerm, Probe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, TCPSocketAction,
+    Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+/// Image that fetches `s3://` model artifacts (pinned by tag).
+pub const AWS_CLI_IMAGE: &str = "amazon/aws-cli:2.17.0";
+/// Image that fetches `https://` model artifacts (pinned by tag).
+pub const CURL_IMAGE: &str = "curlimages/curl:8.10.1";
+/// Where the optional `<model>-artifact` Secret (an AWS shared credentials
+/// file under the key `credentials`) is mounted in the fetch container.
+pub const ARTIFACT_CREDENTIALS_DIR: &str = "/var/run/secrets/iotc/artifact";
+
+/// Resources of the model-fetch init container.
+pub const FETCH_CPU_MILLIS: u64 = 100;
+pub const FETCH_CPU_LIMIT_MILLIS: u64 = 500;
+pub const FETCH_MEMORY_BYTES: u64 = 256 << 20;
+
+/// The name of the workload's ConfigMap and Secret.
+pub fn config_map_name(w: &Workload) -> String {
+    format!("{}-env", w.name)
+}
+
+pub fn secret_name(w: &Workload) -> String {
+    format!("{}-secrets", w.name)
+}
+
+/// Name of the Secret holding credentials for fetching a model artifact.
+pub fn artifact_secret_name(m: &ModelRef) -> String {
+    format!("{}-artifact", meta::k8s_name(&m.model))
+}
+
+/// Name of the container's port, as Services, probes and ServiceMonitors
+/// refer to it.
+pub fn port_name(c: &Container) -> &'static str {
+    if c.protocol == "udp" {
+        "udp"
+    } else if c.health.is_some() || c.metrics.is_some() {
+        "http"
+    } else {
+        "tcp"
+    }
+}
+
+pub fn protocol(c: &Container) -> String {
+    c.protocol.to_ascii_uppercase()
+}
+
+/// How the model artifact reaches the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    S3,
+    Https,
+    /// `oci://REF`: mounted as an image volume.
+    Oci(String),
+}
+
+pub fn fetch_kind(artifact: &str) -> Option<Fetch> {
+    if artifact.starts_with("s3://") {
+        Some(Fetch::S3)
+    } else if artifact.starts_with("https://") || artifact.starts_with("http://") {
+        Some(Fetch::Https)
+    } else {
+        artifact.strip_prefix("oci://").map(|r| Fetch::Oci(r.to_string()))
+    }
+}
+
+/// The port a URL-like reference connects to (`https://h:8443/x` → 8443,
+/// `s3://…` and `https://…` → 443, `http://…` → 80).
+pub fn url_port(url: &str) -> Option<u16> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if let Some((_, port)) = authority.rsplit_once(':') {
+        if let Ok(p) = port.parse() {
+            return Some(p);
+        }
+    }
+    match scheme {
+        "s3" | "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    }
+}
+
+/// Where the model file lands inside the pods: `/models/<model>/<version>/<file>`.
+pub fn model_dir(m: &ModelRef) -> String {
+    format!("/models/{}", m.model)
+}
+
+pub fn model_path(m: &ModelRef) -> String {
+    let file = m
+        .artifact
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty() && !f.contains(':'))
+        .unwrap_or("model");
+    format!("{}/{}/{file}", model_dir(m), m.version)
+}
+
+/// The data of the workload's ConfigMap: its `env`, plus the model's
+/// coordinates for model servers and training jobs (`IOTC_MODEL_*`).
+pub fn config_data(w: &Workload) -> BTreeMap<String, String> {
+    let mut data = BTreeMap::new();
+    if let Some(m) = &w.model {
+        data.insert("IOTC_MODEL_NAME".into(), m.model.clone());
+        data.insert("IOTC_MODEL_VERSION".into(), m.version.clone());
+        data.insert("IOTC_MODEL_FORMAT".into(), m.format.clone());
+        match w.kind {
+            WorkloadKind::Train => {
+                data.insert("IOTC_MODEL_ARTIFACT".into(), m.artifact.clone());
+                if let Some(d) = &m.data {
+                    data.insert("IOTC_TRAINING_DATA".into(), d.clone());
+                }
+            }
+            _ => {
+                data.insert("IOTC_MODEL_PATH".into(), model_path(m));
+            }
+        }
+    }
+    for (k, v) in &w.container.env {
+        data.insert(k.clone(), v.clone());
+    }
+    data
+}
+
+/// Requests and limits of one pod, init containers included (a pod counts
+/// the larger of its app containers' sum and any init container).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub cpu_request: u64,
+    pub cpu_limit: u64,
+    pub memory_request: u64,
+    pub memory_limit: u64,
+    pub gpu: u64,
+}
+
+pub fn footprint(w: &Workload) -> Footprint {
+    let c = &w.container;
+    let mut f = Footprint {
+        cpu_request: c.cpu_millis,
+        cpu_limit: c.cpu_limit_millis.max(c.cpu_millis),
+        memory_request: c.memory_bytes,
+        memory_limit: c.memory_bytes,
+        gpu: u64::from(c.gpu),
+    };
+    if has_fetch_container(w) {
+        f.cpu_request = f.cpu_request.max(FETCH_CPU_MILLIS);
+        f.cpu_limit = f.cpu_limit.max(FETCH_CPU_LIMIT_MILLIS);
+        f.memory_request = f.memory_request.max(FETCH_MEMORY_BYTES);
+        f.memory_limit = f.memory_limit.max(FETCH_MEMORY_BYTES);
+    }
+    f
+}
+
+fn has_fetch_container(w: &Workload) -> bool {
+    w.kind == WorkloadKind::Serve
+        && w.model
+            .as_ref()
+            .and_then(|m| fetch_kind(&m.artifact))
+            .is_some_and(|f| !matches!(f, Fetch::Oci(_)))
+}
+
+/// True when the pod mounts anything from the host (hostPath volumes or
+/// device nodes) or runs privileged: the namespace then cannot enforce the
+/// `restricted` Pod Security level.
+pub fn needs_host_access(w: &Workload) -> bool {
+    let c = &w.container;
+    c.privileged
+        || !c.devices.is_empty()
+        || c.volumes.iter().any(|v| v.host_path.is_some())
+        || (w.kind == WorkloadKind::Daemon && c.volumes.iter().any(|v| v.size_bytes.is_some()))
+}
+
+/// The host directory that stands in for a sized volume of a daemon (one
+/// copy per node, so a single claim cannot serve it).
+pub fn daemon_volume_dir(namespace: &str, w: &Workload, volume: &str) -> String {
+    format!("/var/lib/iotc/{namespace}/{}/{volume}", w.name)
+}
+
+/// Name of the PersistentVolumeClaim of a sized volume of one controller.
+pub fn claim_name(unit: &Unit<'_>, volume: &str) -> String {
+    format!("{}-{}", unit.name, meta::k8s_name(volume))
+}
+
+/// Device nodes as volumes: `dev-video0`, `dev-ttyusb0`.
+fn device_volume_name(path: &str, taken: &[String]) -> String {
+    let base: String = path
+        .trim_start_matches("/dev/")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let base = format!("dev-{}", base.trim_matches('-'));
+    let base: String = base.chars().take(56).collect();
+    let mut name = base.trim_end_matches('-').to_string();
+    let mut n = 2;
+    while taken.contains(&name) {
+        name = format!("{}-{n}", base.trim_end_matches('-'));
+        n += 1;
+    }
+    name
+}
+
+/// Supplementary groups that own common device nodes on Debian, Ubuntu,
+/// Raspberry Pi OS and Jetson Linux: `video` (44) for cameras, `dialout`
+/// (20) for serial adapters.
+fn device_group(path: &str) -> Option<i64> {
+    let name = path.trim_start_matches("/dev/");
+    if name.starts_with("video") || name.starts_with("media") {
+        Some(44)
+    } else if name.starts_with("ttyUSB")
+        || name.starts_with("ttyACM")
+        || name.starts_with("ttyS")
+        || name.starts_with("ttyAMA")
+    {
+        Some(20)
+    } else {
+        None
+    }
+}
+
+fn image_has_digest(image: &str) -> bool {
+    image.contains("@sha256:")
+}
+
+fn resources(cpu: u64, cpu_limit: u64, memory: u64, gpu: u32) -> ResourceRequirements {
+    let mut requests = BTreeMap::from([
+        ("cpu".to_string(), meta::cpu(cpu)),
+        ("memory".to_string(), meta::bytes(memory)),
+    ]);
+    let mut limits = BTreeMap::from([
+        ("cpu".to_string(), meta::cpu(cpu_limit.max(cpu))),
+        ("memory".to_string(), meta::bytes(memory)),
+    ]);
+    if gpu > 0 {
+        requests.insert(GPU_RESOURCE.to_string(), meta::count(u64::from(gpu)));
+        limits.insert(GPU_RESOURCE.to_string(), meta::count(u64::from(gpu)));
+    }
+    ResourceRequirements {
+        requests: Some(requests),
+        limits: Some(limits),
+        ..Default::default()
+    }
+}
+
+fn container_security(c: &Container) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: if c.privileged { None } else { Some(false) },
+        privileged: if c.privileged { Some(true) } else { None },
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        run_as_user: Some(i64::from(c.user)),
+        run_as_group: Some(i64::from(c.user)),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn probes(w: &Workload) -> (Option<Probe>, Option<Probe>, Option<Probe>) {
+    let c = &w.container;
+    let Some(_) = c.port else { return (None, None, None) };
+    if c.protocol == "udp" {
+        return (None, None, None);
+    }
+    let port = IntOrString::String(port_name(c).to_string());
+    let handler = |p: Probe| match &c.health {
+        Some(path) => Probe {
+            http_get: Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: port.clone(),
+                ..Default::default()
+            }),
+            ..p
+        },
+        None => Probe {
+            tcp_socket: Some(TCPSocketAction {
+                port: port.clone(),
+                ..Default::default()
+            }),
+            ..p
+        },
+    };
+    let readiness = handler(Probe {
+        period_seconds: Some(10),
+        timeout_seconds: Some(3),
+        failure_threshold: Some(3),
+        ..Default::default()
+    });
+    let liveness = handler(Probe {
+        initial_delay_seconds: Some(10),
+        period_seconds: Some(20),
+        timeout_seconds: Some(3),
+        failure_threshold: Some(3),
+        ..Default::default()
+    });
+    // Model servers load the model before they answer: give them up to five
+    // minutes before liveness starts counting.
+    let startup = (w.kind == WorkloadKind::Serve).then(|| {
+        handler(Probe {
+            period_seconds: Some(10),
+            timeout_seconds: Some(3),
+            failure_threshold: Some(30),
+            ..Default::default()
+        })
+    });
+    (Some(readiness), Some(liveness), startup)
+}
+
+fn fetch_script(fetch: &Fetch, checksum: bool) -> String {
+    let mut s = String::from("set -eu\nmkdir -p \"${IOTC_DEST%/*}\"\n");
+    match fetch {
+        Fetch::S3 => s.push_str("aws s3 cp --only-show-errors \"$IOTC_ARTIFACT\" \"$IOTC_DEST.part\"\n"),
+        _ => s.push_str("curl -fsSL --retry 5 --retry-connrefused -o \"$IOTC_DEST.part\" \"$IOTC_ARTIFACT\"\n"),
+    }
+    if checksum {
+        s.push_str("echo \"$IOTC_SHA256  $IOTC_DEST.part\" | sha256sum -c -\n");
+    }
+    s.push_str("mv \"$IOTC_DEST.part\" \"$IOTC_DEST\"\n");
+    s
+}
+
+fn env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+        ..Default::default()
+    }
+}
+
+fn affinity_term(exprs: Vec<NodeSelectorRequirement>) -> Option<NodeSelector> {
+    if exprs.is_empty() {
+        None
+    } else {
+        Some(NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm {
+                match_expressions: Some(exprs),
+                ..Default::default()
+            }],
+        })
+    }
+}
+
+fn requirement(key: &str, op: &str, values: Vec<String>) -> NodeSelectorRequirement {
+    NodeSelectorRequirement {
+        key: key.to_string(),
+        operator: op.to_string(),
+        values: meta::some_vec(values),
+    }
+}
+
+/// `kubernetes.io/arch` values of the IR's architectures.
+fn k8s_arch(a: &str) -> String {
+    match a {
+        "armv7" => "arm".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What a pod template needs from its controller.
+pub struct PodOut {
+    pub template: PodTemplateSpec,
+    /// checkov checks this pod needs skipped, for the controller's annotations.
+    pub skips: Skips,
+}
+
+/// The pod template of one controller of `p`.
+pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<'_>) -> PodOut {
+    let sol = ctx.sol;
+    let w = p.w;
+    let c = &w.container;
+    let mut skips = Skips::default();
+
+    // ------------------------------------------------------------ volumes
+    let mut volumes: Vec<Volume> = Vec::new();
+    let mut mounts: Vec<VolumeMount> = Vec::new();
+    for v in &c.volumes {
+        let name = meta::k8s_name(&v.name);
+        let mut vol = Volume {
+            name: name.clone(),
+            ..Default::default()
+        };
+        if let Some(path) = &v.host_path {
+            vol.host_path = Some(HostPathVolumeSource {
+                path: path.clone(),
+                type_: Some(if v.read_only { "Directory" } else { "DirectoryOrCreate" }.to_string()),
+            });
+        } else if v.size_bytes.is_some() {
+            if w.kind == WorkloadKind::Daemon {
+                vol.host_path = Some(HostPathVolumeSource {
+                    path: daemon_volume_dir(&sol.namespace, w, &name),
+                    type_: Some("DirectoryOrCreate".to_string()),
+                });
+            } else {
+                vol.persistent_volume_claim = Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: claim_name(unit, &v.name),
+                    read_only: if v.read_only { Some(true) } else { None },
+                });
+            }
+        } else {
+            vol.empty_dir = Some(EmptyDirVolumeSource::default());
+        }
+        volumes.push(vol);
+        mounts.push(VolumeMount {
+            name,
+            mount_path: v.mount.clone(),
+            read_only: if v.read_only { Some(true) } else { None },
+            ..Default::default()
+        });
+    }
+    let mut groups: Vec<i64> = Vec::new();
+    let mut taken: Vec<String> = volumes.iter().map(|v| v.name.clone()).collect();
+    for d in &c.devices {
+        let name = device_volume_name(&d.host, &taken);
+        taken.push(name.clone());
+        volumes.push(Volume {
+            name: name.clone(),
+            host_path: Some(HostPathVolumeSource {
+                path: d.host.clone(),
+                type_: Some("CharDevice".to_string()),
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name,
+            mount_path: d.container.clone(),
+            ..Default::default()
+        });
+        if let Some(g) = device_group(&d.host) {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+    groups.sort_unstable();
+    // The root file system is read-only: give every container a scratch /tmp.
+    let tmp = !c.volumes.iter().any(|v| v.mount == "/tmp");
+    if tmp {
+        volumes.push(Volume {
+            name: "iotc-tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "iotc-tmp".into(),
+            mount_path: "/tmp".into(),
+            ..Default::default()
+        });
+    }
+
+    // ------------------------------------------------------- model fetch
+    let mut init_containers = Vec::new();
+    let mut annotations = BTreeMap::new();
+    if let Some(m) = &w.model {
+        annotations.insert("iotc.dev/model-version".to_string(), m.version.clone());
+        if let Some(sum) = &m.checksum {
+            annotations.insert("iotc.dev/model-checksum".to_string(), sum.clone());
+        }
+    }
+    if let (WorkloadKind::Serve, Some(m)) = (w.kind, &w.model) {
+        match fetch_kind(&m.artifact) {
+            Some(Fetch::Oci(reference)) => {
+                volumes.push(Volume {
+                    name: "iotc-model".into(),
+                    image: Some(ImageVolumeSource {
+                        reference: Some(reference),
+                        pull_policy: Some("IfNotPresent".into()),
+                    }),
+                    ..Default::default()
+                });
+                mounts.push(VolumeMount {
+                    name: "iotc-model".into(),
+                    mount_path: format!("{}/{}", model_dir(m), m.version),
+                    read_only: Some(true),
+                    ..Default::default()
+                });
+            }
+            Some(fetch) => {
+                volumes.push(Volume {
+                    name: "iotc-model".into(),
+                    empty_dir: Some(EmptyDirVolumeSource::default()),
+                    ..Default::default()
+                });
+                mounts.push(VolumeMount {
+                    name: "iotc-model".into(),
+                    mount_path: model_dir(m),
+                    read_only: Some(true),
+                    ..Default::default()
+                });
+                let sha = m.checksum.as_ref().and_then(|s| s.strip_prefix("sha256:"));
+                let mut env_vars = vec![env("IOTC_ARTIFACT", &m.artifact), env("IOTC_DEST", &model_path(m))];
+                if let Some(sha) = sha {
+                    env_vars.push(env("IOTC_SHA256", sha));
+                }
+                env_vars.push(env("HOME", "/tmp"));
+                let mut init_mounts = vec![
+                    VolumeMount {
+                        name: "iotc-model".into(),
+                        mount_path: model_dir(m),
+                        ..Default::default()
+                    },
+                    VolumeMount {
+                        name: "iotc-tmp".into(),
+                        mount_path: "/tmp".into(),
+                        ..Default::default()
+                    },
+                ];
+                let image = if fetch == Fetch::S3 { AWS_CLI_IMAGE } else { CURL_IMAGE };
+                if fetch == Fetch::S3 {
+                    env_vars.push(env(
+                        "AWS_SHARED_CREDENTIALS_FILE",
+                        &format!("{ARTIFACT_CREDENTIALS_DIR}/credentials"),
+                    ));
+                    volumes.push(Volume {
+                        name: "iotc-artifact-credentials".into(),
+                        secret: Some(SecretVolumeSource {
+                            secret_name: Some(artifact_secret_name(m)),
+                            optional: Some(true),
+                            default_mode: Some(0o440),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                    init_mounts.push(VolumeMount {
+                        name: "iotc-artifact-credentials".into(),
+                        mount_path: ARTIFACT_CREDENTIALS_DIR.into(),
+                        read_only: Some(true),
+                        ..Default::default()
+                    });
+                }
+                if !tmp {
+                    init_mounts.retain(|m| m.name != "iotc-tmp");
+                }
+                init_containers.push(K8sContainer {
+                    name: "fetch-model".into(),
+                    image: Some(image.into()),
+                    image_pull_policy: Some("IfNotPresent".into()),
+                    command: Some(vec!["/bin/sh".into(), "-c".into(), fetch_script(&fetch, sha.is_some())]),
+                    env: Some(env_vars),
+                    resources: Some(resources(
+                        FETCH_CPU_MILLIS,
+                        FETCH_CPU_LIMIT_MILLIS,
+                        FETCH_MEMORY_BYTES,
+                        0,
+                    )),
+                    security_context: Some(container_security(&Container {
+                        privileged: false,
+                        ..c.clone()
+                    })),
+                    volume_mounts: Some(init_mounts),
+                    ..Default::default()
+                });
+                skips.add("CKV_K8S_43", format!("the model fetch image {image} is pinned by tag"));
+                skips.add(
+                    "CKV_K8S_15",
+                    "IfNotPresent lets edge nodes with an intermittent uplink start from cached images",
+                );
+            }
+            None => {}
+        }
+    }
+
+    // --------------------------------------------------- main container
+    let data = config_data(w);
+    if !data.is_empty() {
+        let text: String = data.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        annotations.insert("iotc.dev/config-hash".to_string(), meta::fnv64(&text));
+    }
+    let env_from = (!data.is_empty()).then(|| {
+        vec![EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: config_map_name(w),
+                optional: None,
+            }),
+            ..Default::default()
+        }]
+    });
+    let secret_env: Vec<EnvVar> = c
+        .secrets
+        .iter()
+        .map(|s| EnvVar {
+            name: s.name.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret_name(w),
+                    key: s.name.clone(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    if !secret_env.is_empty() {
+        skips.add(
+            "CKV_K8S_35",
+            "the workload declares its secrets as environment variables; the values stay in a Secret referenced by secretKeyRef",
+        );
+    }
+    let ports = c.port.map(|port| {
+        vec![ContainerPort {
+            name: Some(port_name(c).into()),
+            container_port: i32::from(port),
+            protocol: Some(protocol(c)),
+            ..Default::default()
+        }]
+    });
+    let is_job = matches!(w.kind, WorkloadKind::Job | WorkloadKind::Train);
+    let (readiness, liveness, startup) = if is_job { (None, None, None) } else { probes(w) };
+    if !is_job && liveness.is_none() {
+        let why = if c.port.is_some() {
+            "its only port is UDP, which has no probe"
+        } else {
+            "it declares no port or health check to probe"
+        };
+        skips.add("CKV_K8S_8", format!("no liveness probe: {why}"));
+        skips.add("CKV_K8S_9", format!("no readiness probe: {why}"));
+    }
+    if !image_has_digest(&c.image) {
+        skips.add(
+            "CKV_K8S_43",
+            format!(
+                "{} is pinned by tag; pin a digest (repo:tag@sha256:…) to drop this skip",
+                c.image
+            ),
+        );
+        skips.add(
+            "CKV_K8S_15",
+            "IfNotPresent lets edge nodes with an intermittent uplink start from cached images",
+        );
+    }
+    if c.privileged {
+        skips.add(
+            "CKV_K8S_16",
+            "the solution asks for a privileged container here (warning W0601), e.g. for GPIO or a device tree",
+        );
+        skips.add(
+            "CKV_K8S_20",
+            "a privileged container cannot forbid privilege escalation; the solution asks for one here (W0601)",
+        );
+    }
+    if c.user < 10000 {
+        skips.add(
+            "CKV_K8S_40",
+            format!("the solution runs this workload as user {}, below 10000", c.user),
+        );
+    }
+    let main = K8sContainer {
+        name: w.name.clone(),
+        image: Some(c.image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: meta::some_vec(c.command.clone()),
+        args: meta::some_vec(c.args.clone()),
+        ports,
+        env_from,
+        env: meta::some_vec(secret_env),
+        resources: Some(resources(c.cpu_millis, c.cpu_limit_millis, c.memory_bytes, c.gpu)),
+        readiness_probe: readiness,
+        liveness_probe: liveness,
+        startup_probe: startup,
+        security_context: Some(container_security(c)),
+        volume_mounts: meta::some_vec(mounts),
+        ..Default::default()
+    };
+
+    // --------------------------------------------------------- scheduling
+    let mut node_selector = BTreeMap::new();
+    let mut required: Vec<NodeSelectorRequirement> = Vec::new();
+    let mut preferred: Vec<PreferredSchedulingTerm> = Vec::new();
+    let mut tolerations: Vec<Toleration> = Vec::new();
+    for s in &w.selectors {
+        if s.negated {
+            required.push(requirement(&s.key, "NotIn", vec![s.value.clone()]));
+        } else {
+            node_selector.insert(s.key.clone(), s.value.clone());
+        }
+    }
+    match (&w.placement, kind) {
+        (Placement::Cluster { pool, .. }, GroupKind::Cluster(cl)) => {
+            if pool != "default" {
+                node_selector.insert(POOL_LABEL.to_string(), pool.clone());
+            }
+            if cl.pools.iter().any(|p| &p.name == pool && p.node.gpu > 0) {
+                tolerations.push(Toleration {
+                    key: Some(GPU_RESOURCE.into()),
+                    operator: Some("Exists".into()),
+                    effect: Some("NoSchedule".into()),
+                    ..Default::default()
+                });
+            }
+            if !c.arch.is_empty() {
+                let mut archs: Vec<String> = c.arch.iter().map(|a| k8s_arch(a)).collect();
+                archs.sort();
+                archs.dedup();
+                required.push(requirement("kubernetes.io/arch", "In", archs));
+            }
+        }
+        (Placement::Fleet { sites, .. }, _) => match unit.site {
+            Some(site) => {
+                node_selector.insert(SITE_LABEL.to_string(), site.site.clone());
+            }
+            None => {
+                let mut names: Vec<String> = sites.iter().map(|s| s.site.clone()).collect();
+                names.sort();
+                required.push(requirement(SITE_LABEL, "In", names));
+            }
+        },
+        _ => {}
+    }
+    let mut anti = None;
+    if w.critical {
+        anti = Some(PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(meta::match_labels(meta::selector_labels(w, unit))),
+                topology_key: "kubernetes.io/hostname".into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        if unit.site_info.is_some_and(|s| s.standby > 0) {
+            tolerations.push(Toleration {
+                key: Some(STANDBY_TAINT_KEY.into()),
+                operator: Some("Equal".into()),
+                value: Some("true".into()),
+                effect: Some("NoSchedule".into()),
+                ..Default::default()
+            });
+            preferred.push(PreferredSchedulingTerm {
+                weight: 100,
+                preference: NodeSelectorTerm {
+                    match_expressions: Some(vec![requirement(STANDBY_LABEL, "DoesNotExist", Vec::new())]),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    let node_affinity = (!required.is_empty() || !preferred.is_empty()).then(|| NodeAffinity {
+        required_during_scheduling_ignored_during_execution: affinity_term(required),
+        preferred_during_scheduling_ignored_during_execution: meta::some_vec(preferred),
+    });
+    let affinity = (node_affinity.is_some() || anti.is_some()).then(|| Affinity {
+        node_affinity,
+        pod_anti_affinity: anti,
+        ..Default::default()
+    });
+
+    // Spread a controller's copies over its nodes, as the capacity check
+    // assumed (ceil(replicas ÷ gateways) per gateway). Strict on a fleet,
+    // best effort on a cluster.
+    let many = w.autoscale.as_ref().map(|a| a.max).unwrap_or(unit.replicas) > 1;
+    let spread = (many && matches!(w.kind, WorkloadKind::Service | WorkloadKind::Serve)).then(|| {
+        let strict = matches!(w.placement, Placement::Fleet { .. });
+        vec![TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: "kubernetes.io/hostname".into(),
+            when_unsatisfiable: if strict { "DoNotSchedule" } else { "ScheduleAnyway" }.into(),
+            label_selector: Some(meta::match_labels(meta::selector_labels(w, unit))),
+            match_label_keys: Some(vec!["pod-template-hash".into()]),
+            node_taints_policy: Some("Honor".into()),
+            ..Default::default()
+        }]
+    });
+
+    let restart_policy = is_job.then(|| if w.backoff == 0 { "Never" } else { "OnFailure" }.to_string());
+    let spec = PodSpec {
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        restart_policy,
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(i64::from(c.user)),
+            run_as_group: Some(i64::from(c.user)),
+            fs_group: Some(i64::from(c.user)),
+            fs_group_change_policy: Some("OnRootMismatch".into()),
+            supplemental_groups: meta::some_vec(groups),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        init_containers: meta::some_vec(init_containers),
+        containers: vec![main],
+        volumes: meta::some_vec(volumes),
+        node_selector: meta::some_map(node_selector),
+        affinity,
+        tolerations: meta::some_vec(tolerations),
+        topology_spread_constraints: spread,
+        ..Default::default()
+    };
+    PodOut {
+        template: PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(meta::workload_labels(sol, p, Some(unit))),
+                annotations: meta::some_map(annotations),
+                ..Default::default()
+            }),
+            spec: Some(spec),
+        },
+        skips,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_ports() {
+        assert_eq!(url_port("s3://bucket/key"), Some(443));
+        assert_eq!(url_port("https://h.example/x/y"), Some(443));
+        assert_eq!(url_port("https://h.example:8443/x"), Some(8443));
+        assert_eq!(url_port("http://h.example/x"), Some(80));
+        assert_eq!(url_port("oci://ghcr.io/a/b:1"), None);
+    }
+
+    #[test]
+    fn fetch_kinds() {
+        assert_eq!(fetch_kind("s3://b/k"), Some(Fetch::S3));
+        assert_eq!(fetch_kind("https://h/k"), Some(Fetch::Https));
+        assert_eq!(
+            fetch_kind("oci://ghcr.io/a/m:2"),
+            Some(Fetch::Oci("ghcr.io/a/m:2".into()))
+        );
+        assert_eq!(fetch_kind("file:///models/m.onnx"), None);
+    }
+
+    #[test]
+    fn device_volumes_are_unique_dns_labels() {
+        assert_eq!(device_volume_name("/dev/video0", &[]), "dev-video0");
+        assert_eq!(device_volume_name("/dev/ttyUSB0", &[]), "dev-ttyusb0");
+        assert_eq!(
+            device_volume_name("/dev/ttyusb0", &["dev-ttyusb0".into()]),
+            "dev-ttyusb0-2"
+        );
+        assert_eq!(device_volume_name("/dev/bus/usb/001/002", &[]), "dev-bus-usb-001-002");
+        assert_eq!(device_group("/dev/video0"), Some(44));
+        assert_eq!(device_group("/dev/ttyACM1"), Some(20));
+        assert_eq!(device_group("/dev/gpiochip0"), None);
+    }
+}

@@ -1,0 +1,328 @@
+//! One workload's file: ConfigMap, PersistentVolumeClaims, the controllers
+//! (a Deployment per site, a DaemonSet, Jobs or CronJobs), Service,
+//! PodDisruptionBudgets and HorizontalPodAutoscalers.
+
+use super::meta::{self, Skips};
+use super::pod;
+use super::{err, Ctx, Docs, GroupKind, Placed, Unit};
+use crate::emit::EmitError;
+use crate::ir::{Placement, SecretSource, Workload, WorkloadKind};
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy,
+    RollingUpdateDaemonSet, RollingUpdateDeployment,
+};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
+};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Service, ServicePort, ServiceSpec,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+/// Rolling-update limits of a controller: `(max_unavailable, max_surge)`.
+///
+/// A Deployment that mounts a persistent volume, and a DaemonSet that holds
+/// a device node, replace pods instead of surging: a ReadWriteOnce volume
+/// cannot attach to two nodes and a device cannot be opened twice.
+pub fn strategy(w: &Workload) -> (u32, u32) {
+    let (mu, ms) = (w.rollout.max_unavailable, w.rollout.max_surge);
+    let exclusive = match w.kind {
+        WorkloadKind::Daemon => !w.container.devices.is_empty(),
+        _ => w.container.volumes.iter().any(|v| v.size_bytes.is_some()),
+    };
+    if exclusive {
+        (mu.max(1), 0)
+    } else if mu == 0 && ms == 0 {
+        (1, 0)
+    } else {
+        (mu, ms)
+    }
+}
+
+/// The most pods one controller can run at once (for the ResourceQuota):
+/// the largest replica count plus the rolling-update surge; one for jobs
+/// (concurrency is Forbid).
+pub fn max_pods(w: &Workload, unit: &Unit<'_>) -> u64 {
+    let (_, surge) = strategy(w);
+    match w.kind {
+        WorkloadKind::Service | WorkloadKind::Serve => {
+            let top = w.autoscale.as_ref().map(|a| a.max).unwrap_or(unit.replicas);
+            u64::from(top) + u64::from(surge)
+        }
+        WorkloadKind::Daemon => u64::from(unit.replicas) + u64::from(surge),
+        WorkloadKind::Job | WorkloadKind::Train => 1,
+    }
+}
+
+/// The claims one controller makes: `(name, bytes)`. Daemons make none (a
+/// sized volume of a daemon is a per-node host directory).
+pub fn claims(w: &Workload, unit: &Unit<'_>) -> Vec<(String, u64)> {
+    if w.kind == WorkloadKind::Daemon {
+        return Vec::new();
+    }
+    w.container
+        .volumes
+        .iter()
+        .filter_map(|v| v.size_bytes.map(|b| (pod::claim_name(unit, &v.name), b)))
+        .collect()
+}
+
+fn check_name(name: &str, limit: usize, what: &str) -> Result<(), EmitError> {
+    if name.len() > limit {
+        return Err(err(format!(
+            "the {what} name `{name}` is {} characters long; Kubernetes allows {limit}. Shorten the workload or site name",
+            name.len()
+        )));
+    }
+    Ok(())
+}
+
+fn controller_annotations(w: &Workload, skips: &Skips) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    if !w.docs.is_empty() {
+        a.insert("iotc.dev/description".to_string(), w.docs.join(" "));
+    }
+    if !w.container.secrets.is_empty() {
+        let refs: Vec<String> = w
+            .container
+            .secrets
+            .iter()
+            .map(|s| {
+                let source = match s.source {
+                    SecretSource::Env => "env",
+                    SecretSource::File => "file",
+                    SecretSource::Vault => "vault",
+                };
+                format!("{} from {source} {}", s.name, s.reference)
+            })
+            .collect();
+        a.insert(
+            "iotc.dev/secret-refs".to_string(),
+            format!("Secret {}: {}", pod::secret_name(w), refs.join("; ")),
+        );
+    }
+    skips.annotate(&mut a);
+    a
+}
+
+/// Every object of one workload, in file order.
+pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, EmitError> {
+    let sol = ctx.sol;
+    let w = p.w;
+    let c = &w.container;
+    let units = ctx.units(p);
+    let mut docs = Docs::new();
+    check_name(&w.name, 63, "Service")?;
+    for u in &units {
+        check_name(&u.name, 63, "controller")?;
+        if w.schedule.is_some() {
+            check_name(&u.name, 52, "CronJob")?;
+        }
+    }
+
+    // ConfigMap from `env` (and the model's coordinates).
+    let data = pod::config_data(w);
+    if !data.is_empty() {
+        docs.push(&ConfigMap {
+            metadata: meta::object_meta(
+                sol,
+                &pod::config_map_name(w),
+                meta::workload_labels(sol, p, None),
+                BTreeMap::new(),
+            ),
+            data: Some(data),
+            ..Default::default()
+        })?;
+    }
+
+    // PersistentVolumeClaims of sized volumes, one set per controller.
+    for u in &units {
+        for (name, size) in claims(w, u) {
+            docs.push(&PersistentVolumeClaim {
+                metadata: meta::object_meta(sol, &name, meta::workload_labels(sol, p, Some(u)), BTreeMap::new()),
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".into()]),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([("storage".to_string(), meta::bytes(size))])),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })?;
+        }
+    }
+
+    // The controllers.
+    let (mu, ms) = strategy(w);
+    for u in &units {
+        let pod = pod::template(ctx, kind, p, u);
+        let annotations = controller_annotations(w, &pod.skips);
+        let metadata = meta::object_meta(sol, &u.name, meta::workload_labels(sol, p, Some(u)), annotations);
+        let selector = meta::match_labels(meta::selector_labels(w, u));
+        match w.kind {
+            WorkloadKind::Service | WorkloadKind::Serve => docs.push(&Deployment {
+                metadata,
+                spec: Some(DeploymentSpec {
+                    replicas: if w.autoscale.is_some() {
+                        None
+                    } else {
+                        Some(i32::try_from(u.replicas).unwrap_or(i32::MAX))
+                    },
+                    selector,
+                    strategy: Some(DeploymentStrategy {
+                        type_: Some("RollingUpdate".into()),
+                        rolling_update: Some(RollingUpdateDeployment {
+                            max_unavailable: Some(int(mu)),
+                            max_surge: Some(int(ms)),
+                        }),
+                    }),
+                    template: pod.template,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })?,
+            WorkloadKind::Daemon => docs.push(&DaemonSet {
+                metadata,
+                spec: Some(DaemonSetSpec {
+                    selector,
+                    update_strategy: Some(DaemonSetUpdateStrategy {
+                        type_: Some("RollingUpdate".into()),
+                        rolling_update: Some(RollingUpdateDaemonSet {
+                            max_unavailable: Some(int(mu)),
+                            max_surge: Some(int(ms)),
+                        }),
+                    }),
+                    template: pod.template,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })?,
+            WorkloadKind::Job | WorkloadKind::Train => {
+                let job = JobSpec {
+                    backoff_limit: Some(i32::try_from(w.backoff).unwrap_or(i32::MAX)),
+                    active_deadline_seconds: (w.deadline_secs > 0)
+                        .then(|| i64::try_from(w.deadline_secs).unwrap_or(i64::MAX)),
+                    template: pod.template,
+                    ..Default::default()
+                };
+                match &w.schedule {
+                    Some(schedule) => docs.push(&CronJob {
+                        metadata,
+                        spec: Some(CronJobSpec {
+                            schedule: schedule.clone(),
+                            concurrency_policy: Some("Forbid".into()),
+                            job_template: JobTemplateSpec {
+                                metadata: Some(ObjectMeta {
+                                    labels: Some(meta::workload_labels(sol, p, Some(u))),
+                                    ..Default::default()
+                                }),
+                                spec: Some(job),
+                            },
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })?,
+                    None => docs.push(&Job {
+                        metadata,
+                        spec: Some(job),
+                        ..Default::default()
+                    })?,
+                }
+            }
+        }
+    }
+
+    // Service: one per workload, over every site's pods.
+    let serves = matches!(
+        w.kind,
+        WorkloadKind::Service | WorkloadKind::Serve | WorkloadKind::Daemon
+    );
+    if let (Some(port), true) = (c.port, serves) {
+        let fleet = matches!(w.placement, Placement::Fleet { .. });
+        let headless = w.kind == WorkloadKind::Daemon && !w.public;
+        let name = pod::port_name(c);
+        docs.push(&Service {
+            metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+            spec: Some(ServiceSpec {
+                type_: Some(if w.public { "LoadBalancer" } else { "ClusterIP" }.into()),
+                cluster_ip: headless.then(|| "None".to_string()),
+                selector: Some(BTreeMap::from([("app.kubernetes.io/name".to_string(), w.name.clone())])),
+                ports: Some(vec![ServicePort {
+                    name: Some(name.into()),
+                    port: i32::from(port),
+                    target_port: Some(IntOrString::String(name.into())),
+                    protocol: Some(pod::protocol(c)),
+                    ..Default::default()
+                }]),
+                // On a fleet, prefer the copy at the caller's own site
+                // (nodes carry topology.kubernetes.io/zone=<site>).
+                traffic_distribution: (fleet && !headless).then(|| "PreferClose".to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })?;
+    }
+
+    // PodDisruptionBudgets of critical services.
+    if w.critical && matches!(w.kind, WorkloadKind::Service | WorkloadKind::Serve) {
+        for u in &units {
+            let single = w.autoscale.is_none() && u.replicas <= 1;
+            docs.push(&PodDisruptionBudget {
+                metadata: meta::object_meta(sol, &u.name, meta::workload_labels(sol, p, Some(u)), BTreeMap::new()),
+                spec: Some(PodDisruptionBudgetSpec {
+                    // One copy: never evict it voluntarily (move it first with
+                    // a rollout, see docs/k8s.md). More: one at a time.
+                    min_available: single.then_some(IntOrString::Int(1)),
+                    max_unavailable: (!single).then_some(IntOrString::Int(1)),
+                    selector: Some(meta::match_labels(meta::selector_labels(w, u))),
+                    unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
+                }),
+                ..Default::default()
+            })?;
+        }
+    }
+
+    // HorizontalPodAutoscalers.
+    if let Some(a) = &w.autoscale {
+        for u in &units {
+            docs.push(&HorizontalPodAutoscaler {
+                metadata: meta::object_meta(sol, &u.name, meta::workload_labels(sol, p, Some(u)), BTreeMap::new()),
+                spec: Some(HorizontalPodAutoscalerSpec {
+                    scale_target_ref: CrossVersionObjectReference {
+                        api_version: Some("apps/v1".into()),
+                        kind: "Deployment".into(),
+                        name: u.name.clone(),
+                    },
+                    min_replicas: Some(i32::try_from(a.min.max(1)).unwrap_or(i32::MAX)),
+                    max_replicas: i32::try_from(a.max.max(1)).unwrap_or(i32::MAX),
+                    metrics: Some(vec![MetricSpec {
+                        type_: "Resource".into(),
+                        resource: Some(ResourceMetricSource {
+                            name: "cpu".into(),
+                            target: MetricTarget {
+                                type_: "Utilization".into(),
+                                average_utilization: Some(i32::try_from(a.cpu_percent).unwrap_or(100)),
+                                ..Default::default()
+                            },
+                        }),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })?;
+        }
+    }
+    Ok(docs)
+}
+
+fn int(n: u32) -> IntOrString {
+    IntOrString::Int(i32::try_from(n).unwrap_or(i32::MAX))
+}

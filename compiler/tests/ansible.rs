@@ -1,0 +1,309 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! The Ansible backend on every shipped example: every file snapshotted,
+//! two builds byte-identical, the inventory follows the knobs, no secret
+//! value ever appears, k3s for the factory and Compose stacks for energy.
+//!
+//! With `IOTC_ANSIBLE_OUT=DIR`, every target's files of each example are
+//! also written to `DIR/<example>/` (for `validate-outputs`).
+
+use iotc_compiler::emit::{self, OutputFile, Target};
+use iotc_compiler::ir::Solution;
+use iotc_compiler::source::{ReadError, SourceDb};
+use iotc_compiler::{analyze, Overrides};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+struct Fs;
+
+impl SourceDb for Fs {
+    fn read(&self, path: &str) -> Result<String, ReadError> {
+        std::fs::read_to_string(path).map_err(|e| ReadError(e.to_string()))
+    }
+}
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// `(name, root file)` of every example (not `errors/`): the `.iot` file
+/// named like its folder.
+fn examples() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap() != "errors")
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let name = d.file_name().unwrap().to_string_lossy().to_string();
+        let root = d.join(format!("{name}.iot"));
+        assert!(root.exists(), "{} has no {name}.iot", d.display());
+        out.push((name, root));
+    }
+    assert!(out.len() >= 3, "expected the factory, energy and city examples");
+    out
+}
+
+fn solution(root: &Path, sets: &[&str]) -> Solution {
+    let overrides = Overrides {
+        values: None,
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+    };
+    let a = analyze(&Fs, root.to_str().unwrap(), &overrides);
+    assert!(!a.has_errors(), "{}: {:?}", root.display(), a.diagnostics);
+    a.solution.expect("a solution")
+}
+
+fn ansible(sol: &Solution) -> Vec<OutputFile> {
+    emit::emit(sol, &[Target::Ansible]).unwrap()
+}
+
+fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
+    &files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
+}
+
+#[test]
+fn snapshots_of_every_file() {
+    let out_dir = std::env::var_os("IOTC_ANSIBLE_OUT").map(PathBuf::from);
+    for (name, root) in examples() {
+        let sol = solution(&root, &[]);
+        let files = ansible(&sol);
+        assert!(files.iter().all(|f| f.path.starts_with("ansible/")));
+        assert_eq!(files, ansible(&sol), "{name}: two emits differ");
+        for f in &files {
+            let snap = f.path.replace('/', "__");
+            insta::with_settings!({
+                snapshot_path => format!("../../snapshots/ansible/{name}"),
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(snap, f.contents);
+            });
+        }
+        if let Some(dir) = &out_dir {
+            let all = emit::emit(&sol, Target::ALL).unwrap();
+            let base = dir.join(&name);
+            let _ = std::fs::remove_dir_all(&base);
+            for f in all {
+                let p = base.join(&f.path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, f.contents).unwrap();
+            }
+        }
+    }
+}
+
+/// Host names per group of `inventory.yaml`: the keys under each `hosts:`,
+/// by the group that holds them.
+fn inventory_hosts(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() != "hosts:" {
+            continue;
+        }
+        let base = indent(l);
+        // The group is the nearest line above with less indentation.
+        let group = lines[..i]
+            .iter()
+            .rev()
+            .find(|g| indent(g) < base)
+            .map(|g| g.trim().trim_end_matches(':').to_string())
+            .unwrap();
+        let mut hosts = Vec::new();
+        for h in &lines[i + 1..] {
+            if indent(h) <= base {
+                break;
+            }
+            if indent(h) == base + 2 {
+                let key = h.trim().split(':').next().unwrap().to_string();
+                hosts.push(key);
+            }
+        }
+        out.insert(group, hosts);
+    }
+    out
+}
+
+fn group(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every site group lists exactly the site's gateways then standby hosts.
+fn assert_inventory_matches(sol: &Solution, files: &[OutputFile]) {
+    let hosts = inventory_hosts(file(files, "ansible/inventory.yaml"));
+    for f in &sol.fleets {
+        for s in &f.sites {
+            let g = format!("site_{}_{}", group(&f.name), group(&s.name));
+            let mut want = s.hosts.clone();
+            want.extend(s.standby_hosts.iter().cloned());
+            assert_eq!(hosts.get(&g), Some(&want), "group {g}");
+            assert_eq!(s.hosts.len() as u32, s.gateways);
+        }
+    }
+}
+
+#[test]
+fn scaling_a_knob_changes_the_inventory_as_the_plan_says() {
+    let ex = examples_dir();
+    for (root, knob, values) in [
+        (ex.join("factory/factory.iot"), "factor", [1u32, 2, 3]),
+        (ex.join("energy/energy.iot"), "turbines", [1, 6, 12]),
+        (ex.join("city/city.iot"), "cameras_per_district", [1, 4, 8]),
+    ] {
+        let mut totals = Vec::new();
+        for v in values {
+            let set = format!("{knob}={v}");
+            let sol = solution(&root, &[&set]);
+            let files = ansible(&sol);
+            assert_inventory_matches(&sol, &files);
+            let hosts = inventory_hosts(file(&files, "ansible/inventory.yaml"));
+            let site_hosts: usize = hosts
+                .iter()
+                .filter(|(g, _)| g.starts_with("site_"))
+                .map(|(_, h)| h.len())
+                .sum();
+            let ir_hosts: usize = sol
+                .fleets
+                .iter()
+                .flat_map(|f| &f.sites)
+                .map(|s| s.hosts.len() + s.standby_hosts.len())
+                .sum();
+            assert_eq!(site_hosts, ir_hosts);
+            totals.push(site_hosts);
+        }
+        assert!(totals.windows(2).all(|w| w[0] < w[1]), "{knob}: {totals:?}");
+    }
+    // Named exactly as the pattern expands: factor=3 gives plant A 12 gateways.
+    let sol = solution(&ex.join("factory/factory.iot"), &["factor=3"]);
+    let hosts = inventory_hosts(file(&ansible(&sol), "ansible/inventory.yaml"));
+    let plant_a: Vec<String> = (1..=12).map(|n| format!("gw{n}.plant-a.acme.internal")).collect();
+    assert_eq!(hosts["site_plants_plant_a"], plant_a);
+    // Energy: every gateway gets its share of the site's stack.
+    let sol = solution(&ex.join("energy/energy.iot"), &["turbines=12"]);
+    let hosts = inventory_hosts(file(&ansible(&sol), "ansible/inventory.yaml"));
+    assert_eq!(hosts["docker_hosts"].len(), 12 + 12 + 24);
+    assert_eq!(
+        hosts["site_farms_north_bank"].last().unwrap(),
+        "wtg24.north-bank.windco.internal"
+    );
+}
+
+#[test]
+fn no_secret_value_is_ever_emitted() {
+    const SENTINEL: &str = "iotc-sentinel-3f9c2a";
+    // Every env reference of every example gets a sentinel value, and a
+    // file with one is put where a file reference could be read from.
+    let dir = std::env::temp_dir().join(format!("iotc-ansible-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, root) in examples() {
+        let sol = solution(&root, &[]);
+        for w in &sol.workloads {
+            for s in &w.container.secrets {
+                std::env::set_var(&s.reference, format!("{SENTINEL}-{}", s.name));
+                std::fs::write(dir.join(&s.name), SENTINEL).unwrap();
+            }
+        }
+        let sol = solution(&root, &[]);
+        for f in emit::emit(&sol, Target::ALL).unwrap() {
+            assert!(
+                !f.contents.contains(SENTINEL),
+                "{name}: {} holds a secret value",
+                f.path
+            );
+        }
+        // Secrets are referenced (by lookup), never given.
+        let files = ansible(&sol);
+        let inv = file(&files, "ansible/inventory.yaml");
+        assert!(!inv.contains("password:"), "{name}: a password in the inventory");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn factory_installs_k3s_on_its_gateways() {
+    let sol = solution(&examples_dir().join("factory/factory.iot"), &[]);
+    let files = ansible(&sol);
+    let site = file(&files, "ansible/site.yml");
+    for p in [
+        "playbooks/prepare.yml",
+        "playbooks/control-plane.yml",
+        "playbooks/workers.yml",
+    ] {
+        assert!(site.contains(p), "site.yml imports {p}");
+    }
+    assert!(!site.contains("docker-fleets"));
+    let cp = file(&files, "ansible/playbooks/control-plane.yml");
+    assert!(cp.contains("hosts: k3s_servers") && cp.contains("role: iotc_k3s"));
+    let hosts = inventory_hosts(file(&files, "ansible/inventory.yaml"));
+    let plants = sol.fleets.iter().find(|f| f.name == "plants").unwrap();
+    let server = plants.server.clone().unwrap();
+    assert_eq!(hosts["k3s_servers"], vec![server.clone()]);
+    let mut agents: Vec<String> = plants
+        .sites
+        .iter()
+        .flat_map(|s| s.hosts.clone())
+        .filter(|h| *h != server)
+        .collect();
+    agents.sort();
+    let mut got = hosts["k3s_agents"].clone();
+    got.sort();
+    assert_eq!(got, agents);
+    let workers = file(&files, "ansible/playbooks/workers.yml");
+    assert!(workers.contains("iotc_k3s_node_token") && workers.contains("no_log: true"));
+    let inv = file(&files, "ansible/inventory.yaml");
+    assert!(inv.contains("k3s-arm64") && inv.contains("sha256sum-arm64.txt"));
+    assert!(inv.contains("iotc.dev/site: plant-a"));
+}
+
+#[test]
+fn energy_ships_its_compose_stacks() {
+    let sol = solution(&examples_dir().join("energy/energy.iot"), &[]);
+    let all = emit::emit(&sol, Target::ALL).unwrap();
+    let site = file(&all, "ansible/site.yml");
+    assert!(site.contains("playbooks/docker-fleets.yml"));
+    let df = file(&all, "ansible/playbooks/docker-fleets.yml");
+    assert!(df.contains("role: iotc_docker") && df.contains("role: iotc_compose_stack"));
+    let inv = file(&all, "ansible/inventory.yaml");
+    for f in &sol.fleets {
+        for s in &f.sites {
+            let stack = format!("compose/{}/{}/compose.yaml", f.name, s.name);
+            assert!(
+                inv.contains(&format!("iotc_compose_stack_file: {stack}")),
+                "{stack} in the inventory"
+            );
+            assert!(
+                all.iter().any(|o| o.path == stack),
+                "{stack} is emitted beside ansible/"
+            );
+        }
+    }
+    // The energy dc cluster is baremetal k3s: its first host is the server.
+    let hosts = inventory_hosts(inv);
+    assert_eq!(hosts["k3s_servers"], vec!["ops1.dc.windco.internal".to_string()]);
+    // The upload job runs from a systemd timer every 15 minutes.
+    let timer = all
+        .iter()
+        .find(|o| {
+            o.path.starts_with("ansible/roles/iotc_compose_stack/files/systemd/") && o.path.ends_with("-upload.timer")
+        })
+        .expect("an upload timer");
+    assert!(timer.contents.contains("OnCalendar=*-*-* *:00/15:00"));
+    let tasks = file(&all, "ansible/roles/iotc_compose_stack/tasks/main.yml");
+    assert!(tasks.contains("community.docker.docker_compose_v2"));
+    assert!(tasks.contains("checksum:"));
+}
