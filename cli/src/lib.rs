@@ -35,13 +35,19 @@ pub fn stream(target: Target, files: &[OutputFile]) -> Option<String> {
 /// one stream would apply the edge's DaemonSets to the cloud. With one
 /// group, `name` may be omitted.
 pub fn select_group(files: &[OutputFile], name: Option<&str>) -> Result<Vec<OutputFile>, String> {
-    let mut groups: Vec<&str> = files.iter().filter_map(|f| iotc_compiler::emit::k8s::group_of(&f.path)).collect();
+    let mut groups: Vec<&str> = files
+        .iter()
+        .filter_map(|f| iotc_compiler::emit::k8s::group_of(&f.path))
+        .collect();
     groups.sort_unstable();
     groups.dedup();
     let chosen = match (name, groups.as_slice()) {
         (Some(n), _) if groups.contains(&n) => n.to_string(),
         (Some(n), _) => {
-            return Err(format!("there is no Kubernetes cluster or fleet `{n}`; there are: {}", groups.join(", ")));
+            return Err(format!(
+                "there is no Kubernetes cluster or fleet `{n}`; there are: {}",
+                groups.join(", ")
+            ));
         }
         (None, [one]) => (*one).to_string(),
         (None, []) => return Ok(Vec::new()),

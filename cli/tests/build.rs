@@ -433,8 +433,13 @@ fn streaming_needs_one_cluster_when_there_are_several() {
     let err = iotc::select_group(&files, None).unwrap_err();
     assert!(err.contains("--cluster") && err.contains("a, b"), "{err}");
     let a = iotc::select_group(&files, Some("a")).unwrap();
-    assert_eq!(a.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["k8s/a/kustomization.yaml", "k8s/a/ns.yaml"]);
-    assert!(iotc::select_group(&files, Some("c")).unwrap_err().contains("no Kubernetes cluster or fleet `c`"));
+    assert_eq!(
+        a.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        ["k8s/a/kustomization.yaml", "k8s/a/ns.yaml"]
+    );
+    assert!(iotc::select_group(&files, Some("c"))
+        .unwrap_err()
+        .contains("no Kubernetes cluster or fleet `c`"));
     let one = vec![file("k8s/a/ns.yaml", "kind: Namespace\n")];
     assert_eq!(iotc::select_group(&one, None).unwrap().len(), 1);
 }
