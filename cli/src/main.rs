@@ -107,6 +107,8 @@ enum Command {
     },
     /// Explain a diagnostic code, e.g. `iotc explain E0401`.
     Explain { code: String },
+    /// Run the language server over stdin/stdout (for editors).
+    Lsp,
 }
 
 fn style(color: Color) -> Style {
@@ -219,6 +221,7 @@ fn main() -> ExitCode {
             code
         }
         Command::Fmt { files, check, color } => fmt(&files, check, color),
+        Command::Lsp => iotc_lsp::run_stdio(),
         Command::Explain { code } => match Code::parse(&code) {
             Some(c) => {
                 print!("{}", c.explanation());

@@ -1,0 +1,195 @@
+//! Latency of `iotc lsp` on a generated solution of about 10,000 lines
+//! (not a timed test: it prints numbers; see lsp/README.md).
+//!
+//!   cargo bench -p iotc-lsp --bench latency
+//!
+//! The server runs in-process over lsp-server's in-memory connection, so
+//! the numbers include JSON (de)serialisation and the main loop but not a
+//! pipe. Three measurements:
+//! - didChange → publishDiagnostics, as an editor sees it (includes the
+//!   100 ms pause the server waits for more typing);
+//! - didChange + a request → publishDiagnostics: the request forces the
+//!   re-check at once, so this is the re-check and conversion alone;
+//! - hover and completion on a fresh analysis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+// The same allocator as the `iotc` binary that runs the server.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const URI: &str = "file:///bench/fleet.iot";
+
+fn main() {
+    let (services, sites) = (1300, 260);
+    let text = iotc_bench::fleet_workload(services, sites);
+    let lines = text.lines().count();
+    let (server, client) = Connection::memory();
+    let thread = std::thread::spawn(move || iotc_lsp::run(server, iotc_lsp::world::StdFiles::none()));
+    let mut next = 0;
+    let mut call = |client: &Connection, method: &str, params: Value| -> (Duration, Value) {
+        next += 1;
+        let id = RequestId::from(next);
+        let t = Instant::now();
+        client
+            .sender
+            .send(Message::Request(Request::new(id.clone(), method.into(), params)))
+            .unwrap();
+        loop {
+            match client.receiver.recv().unwrap() {
+                Message::Response(r) if r.id == id => {
+                    assert!(r.error.is_none(), "{method}: {:?}", r.error);
+                    return (t.elapsed(), r.result.unwrap_or(Value::Null));
+                }
+                _ => {}
+            }
+        }
+    };
+    let notify = |client: &Connection, method: &str, params: Value| {
+        client
+            .sender
+            .send(Message::Notification(Notification::new(method.into(), params)))
+            .unwrap();
+    };
+    let wait_diagnostics = |client: &Connection, version: i32| -> usize {
+        loop {
+            if let Message::Notification(n) = client.receiver.recv().unwrap() {
+                if n.method == "textDocument/publishDiagnostics" && n.params["version"] == version {
+                    return n.params["diagnostics"].as_array().map(Vec::len).unwrap_or(0);
+                }
+            }
+        }
+    };
+
+    call(&client, "initialize", json!({ "capabilities": {} }));
+    notify(&client, "initialized", json!({}));
+    let t = Instant::now();
+    notify(
+        &client,
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": URI, "languageId": "iot", "version": 0, "text": text } }),
+    );
+    let n = wait_diagnostics(&client, 0);
+    assert_eq!(n, 0, "the generated solution must check clean");
+    let open = t.elapsed();
+
+    let runs = 15;
+    let mut debounced = Vec::new();
+    let mut forced = Vec::new();
+    for v in 1..=runs * 2 {
+        // An edit that changes a count, so the check does real work.
+        let edited = text.replacen("replicas = 1 per 10", &format!("replicas = 1 per {}", 10 + v % 3), 1);
+        let t = Instant::now();
+        notify(
+            &client,
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": v }, "contentChanges": [{ "text": edited }] }),
+        );
+        if v % 2 == 0 {
+            wait_diagnostics(&client, v);
+            debounced.push(t.elapsed());
+        } else {
+            // A request right after the change: the server re-checks first.
+            let id = RequestId::from(1_000_000 + v);
+            client
+                .sender
+                .send(Message::Request(Request::new(
+                    id,
+                    "textDocument/documentSymbol".into(),
+                    json!({ "textDocument": { "uri": URI } }),
+                )))
+                .unwrap();
+            wait_diagnostics(&client, v);
+            forced.push(t.elapsed());
+        }
+    }
+
+    // Hover on a reference to the fleet, deep in the file; completion of
+    // a field in the last service.
+    let at = text.rfind(" on edge").unwrap() + 5;
+    let line = text[..at].matches('\n').count();
+    let col = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let pos = json!({ "line": line, "character": col });
+    let mut hover = Vec::new();
+    let mut completion = Vec::new();
+    let mut hover_count = Vec::new();
+    let count_at = text.rfind("1 per 10").unwrap() + 2;
+    let count_line = text[..count_at].matches('\n').count();
+    let count_col = count_at - text[..count_at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let end_line = text.lines().count() - 2;
+    for _ in 0..50 {
+        let (d, r) = call(
+            &client,
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": URI }, "position": pos }),
+        );
+        assert!(r["contents"]["value"].as_str().unwrap().contains("fleet edge"), "{r}");
+        hover.push(d);
+        let (d, r) = call(
+            &client,
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": URI }, "position": { "line": count_line, "character": count_col } }),
+        );
+        assert!(r["contents"]["value"].as_str().unwrap().contains("replicas"), "{r}");
+        hover_count.push(d);
+        let (d, r) = call(
+            &client,
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": URI }, "position": { "line": end_line, "character": 2 } }),
+        );
+        assert!(!r.as_array().unwrap().is_empty(), "{r}");
+        completion.push(d);
+    }
+    call(&client, "shutdown", Value::Null);
+    notify(&client, "exit", Value::Null);
+    thread.join().unwrap().unwrap();
+
+    // Where a re-check's time goes, without the protocol.
+    let db = iotc_compiler::source::MemoryDb::new().with("/bench/fleet.iot", &text);
+    let mut analyze = Vec::new();
+    let mut index = Vec::new();
+    let mut drop_time = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let a = iotc_compiler::analyze(&db, "/bench/fleet.iot", &iotc_compiler::Overrides::default());
+        analyze.push(t.elapsed());
+        let t = Instant::now();
+        let ix = iotc_compiler::ide::index(&a.program);
+        index.push(t.elapsed());
+        let t = Instant::now();
+        drop((a, ix));
+        drop_time.push(t.elapsed());
+    }
+
+    println!(
+        "solution: {services} services × {sites} sites, {lines} lines, {} bytes",
+        text.len()
+    );
+    println!("| measurement | median ms | min ms | max ms |");
+    println!("|---|---:|---:|---:|");
+    row("didOpen → diagnostics (first check)", &mut [open]);
+    row("didChange → diagnostics (includes the 100 ms pause)", &mut debounced);
+    row("didChange + request → diagnostics (re-check alone)", &mut forced);
+    row("  of which: compiler `analyze`", &mut analyze);
+    row("  of which: name index (`ide::index`)", &mut index);
+    row("  of which: freeing the previous analysis", &mut drop_time);
+    row("hover on a reference", &mut hover);
+    row("hover on a linked count", &mut hover_count);
+    row("completion of a field", &mut completion);
+}
+
+fn row(name: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let median = samples[samples.len() / 2];
+    println!(
+        "| {name} | {:.1} | {:.1} | {:.1} |",
+        ms(median),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1])
+    );
+}

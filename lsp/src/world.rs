@@ -1,0 +1,253 @@
+//! The server's state: open documents, and one fresh analysis per open
+//! document (the document is the root; its imports come from open buffers
+//! when they are open and from disk otherwise). No caches survive a change.
+
+use iotc_compiler::ide::{self, Index};
+use iotc_compiler::source::{Origin, ReadError, SourceDb};
+use iotc_compiler::{analyze, Analysis, Overrides};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// An open document: the editor's text, not the disk's.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub text: String,
+    pub version: i32,
+}
+
+/// One analysis with its name index.
+#[derive(Debug)]
+pub struct Analyzed {
+    pub analysis: Analysis,
+    pub index: Index,
+}
+
+/// Serves open documents from memory and everything else from disk.
+pub struct OverlayDb<'a> {
+    pub docs: &'a BTreeMap<String, Document>,
+}
+
+impl SourceDb for OverlayDb<'_> {
+    fn read(&self, path: &str) -> Result<String, ReadError> {
+        if let Some(d) = self.docs.get(path) {
+            return Ok(d.text.clone());
+        }
+        std::fs::read_to_string(path).map_err(|e| ReadError(e.to_string()))
+    }
+}
+
+/// The stdlib is embedded in the compiler; editors open it read-only as
+/// ordinary files that the server writes to a cache folder once.
+#[derive(Debug, Clone)]
+pub struct StdFiles {
+    dir: Option<PathBuf>,
+}
+
+impl StdFiles {
+    /// Write the stdlib modules under `dir` (made read-only); without a
+    /// writable folder, std locations use the `iotc-std:` scheme instead.
+    pub fn materialise(dir: Option<PathBuf>) -> StdFiles {
+        let Some(dir) = dir else { return StdFiles { dir: None } };
+        if std::fs::create_dir_all(&dir).is_err() {
+            return StdFiles { dir: None };
+        }
+        for (name, text) in iotc_compiler::stdlib::MODULES {
+            let path = dir.join(format!("{name}.iot"));
+            if std::fs::read_to_string(&path).ok().as_deref() == Some(*text) {
+                continue;
+            }
+            set_read_only(&path, false);
+            if std::fs::write(&path, text).is_err() {
+                return StdFiles { dir: None };
+            }
+            set_read_only(&path, true);
+        }
+        for code in iotc_compiler::diag::Code::ALL {
+            let errors = dir.join("errors");
+            let _ = std::fs::create_dir_all(&errors);
+            let path = errors.join(format!("{code}.md"));
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(code.explanation()) {
+                set_read_only(&path, false);
+                let _ = std::fs::write(&path, code.explanation());
+                set_read_only(&path, true);
+            }
+        }
+        StdFiles { dir: Some(dir) }
+    }
+
+    /// The default cache folder: `$XDG_CACHE_HOME/iotc/<version>` or
+    /// `~/.cache/iotc/<version>`, else the temp folder.
+    pub fn default_dir() -> PathBuf {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("iotc").join(env!("CARGO_PKG_VERSION"))
+    }
+
+    pub fn none() -> StdFiles {
+        StdFiles { dir: None }
+    }
+
+    /// The document key (a path, or a `iotc-std:` name) of a module.
+    pub fn key(&self, module: &str) -> String {
+        match &self.dir {
+            Some(d) => d.join(format!("{module}.iot")).to_string_lossy().into_owned(),
+            None => format!("iotc-std:///{module}.iot"),
+        }
+    }
+
+    /// The module a document key names, if it is a stdlib file.
+    pub fn module_of(&self, key: &str) -> Option<String> {
+        let name = match &self.dir {
+            Some(d) => Path::new(key)
+                .strip_prefix(d)
+                .ok()?
+                .to_str()?
+                .strip_suffix(".iot")?
+                .to_string(),
+            None => key.strip_prefix("iotc-std:///")?.strip_suffix(".iot")?.to_string(),
+        };
+        iotc_compiler::stdlib::module(&name).map(|_| name)
+    }
+
+    /// Where `iotc explain CODE`'s page is, when the cache folder exists.
+    pub fn explanation(&self, code: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join("errors").join(format!("{code}.md")))
+    }
+}
+
+fn set_read_only(path: &Path, read_only: bool) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mut perms = meta.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(read_only);
+        let _ = std::fs::set_permissions(path, perms);
+    }
+}
+
+/// Open documents and their analyses.
+pub struct World {
+    pub docs: BTreeMap<String, Document>,
+    pub std: StdFiles,
+    analyses: BTreeMap<String, Analyzed>,
+    /// Documents changed since their last analysis.
+    stale: BTreeSet<String>,
+}
+
+impl World {
+    pub fn new(std: StdFiles) -> World {
+        World {
+            docs: BTreeMap::new(),
+            std,
+            analyses: BTreeMap::new(),
+            stale: BTreeSet::new(),
+        }
+    }
+
+    pub fn open(&mut self, key: String, text: String, version: i32) {
+        self.docs.insert(key, Document { text, version });
+        self.invalidate();
+    }
+
+    pub fn change(&mut self, key: &str, text: String, version: i32) {
+        if let Some(d) = self.docs.get_mut(key) {
+            d.text = text;
+            d.version = version;
+        } else {
+            self.docs.insert(key.to_string(), Document { text, version });
+        }
+        self.invalidate();
+    }
+
+    pub fn close(&mut self, key: &str) {
+        self.docs.remove(key);
+        self.analyses.remove(key);
+        self.invalidate();
+    }
+
+    /// Any change may affect every document that imports the changed one,
+    /// so every analysis is redone.
+    fn invalidate(&mut self) {
+        self.stale = self.docs.keys().cloned().collect();
+        self.analyses.retain(|k, _| self.stale.contains(k));
+    }
+
+    pub fn is_stale(&self) -> bool {
+        !self.stale.is_empty()
+    }
+
+    /// Re-analyse every stale open document; returns the keys redone.
+    pub fn refresh(&mut self) -> Vec<String> {
+        let stale = std::mem::take(&mut self.stale);
+        let mut done = Vec::new();
+        for key in stale {
+            if self.docs.contains_key(&key) {
+                let a = self.analyze_root(&key);
+                self.analyses.insert(key.clone(), a);
+                done.push(key);
+            }
+        }
+        done
+    }
+
+    fn analyze_root(&self, key: &str) -> Analyzed {
+        let analysis = match self.std.module_of(key) {
+            // A stdlib file is analysed as what it is: an imported module.
+            Some(m) => {
+                let root = "<iotc-std-root>.iot";
+                let db = iotc_compiler::source::MemoryDb::new().with(root, &format!("import std.{m}\n"));
+                analyze(&db, root, &Overrides::default())
+            }
+            None => analyze(&OverlayDb { docs: &self.docs }, key, &Overrides::default()),
+        };
+        let index = ide::index(&analysis.program);
+        Analyzed { analysis, index }
+    }
+
+    /// Make sure there is a fresh analysis to answer a request about
+    /// `key`: the document's own when it is open, otherwise one made for it
+    /// now (a stdlib file, or a file on disk the editor has not opened).
+    pub fn ensure(&mut self, key: &str) {
+        if self.stale.contains(key) {
+            self.refresh();
+        }
+        if !self.analyses.contains_key(key) {
+            let a = self.analyze_root(key);
+            self.analyses.insert(key.to_string(), a);
+        }
+    }
+
+    /// The analysis of `key`, if [`World::ensure`] or a refresh made one.
+    pub fn get(&self, key: &str) -> Option<&Analyzed> {
+        self.analyses.get(key)
+    }
+
+    /// The origin a document key has inside analyses.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        match self.std.module_of(key) {
+            Some(m) => Origin::Std(m),
+            None => Origin::Path(key.to_string()),
+        }
+    }
+
+    /// Every analysis held (open documents and ones made on request).
+    pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analyzed)> {
+        self.analyses.iter()
+    }
+
+    /// The document key of a file in an analysis.
+    pub fn key_of(&self, origin: &Origin) -> Option<String> {
+        match origin {
+            Origin::Path(p) if p.as_str() == "<iotc-std-root>.iot" => None,
+            Origin::Path(p) => Some(p.clone()),
+            Origin::Std(m) => Some(self.std.key(m)),
+            Origin::CommandLine => None,
+        }
+    }
+
+    /// The version of an open document.
+    pub fn version(&self, key: &str) -> Option<i32> {
+        self.docs.get(key).map(|d| d.version)
+    }
+}
