@@ -255,14 +255,14 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
             t
         }
     };
-    let files = match emit::emit(sol, &targets) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}; nothing was written");
-            return ExitCode::from(1);
-        }
-    };
     if args.out == "-" {
+        let files = match emit::emit(sol, &targets) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}; nothing was written");
+                return ExitCode::from(1);
+            }
+        };
         let files = match iotc::select_group(&files, args.cluster.as_deref()) {
             Ok(f) => f,
             Err(message) => {
@@ -281,7 +281,38 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match iotc::writer::write(Path::new(&args.out), &files, args.force) {
+    // Stream: each file goes into the temporary tree as soon as a backend
+    // has it; the tree replaces the output only if every backend succeeded.
+    let result = iotc::writer::Staging::begin(Path::new(&args.out), args.force).and_then(|mut staging| {
+        let mut failed = None;
+        let emitted = emit::emit_each(
+            sol,
+            &targets,
+            &mut |f| match staging.add(&f.path, f.contents.as_bytes()) {
+                Ok(()) => std::ops::ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    std::ops::ControlFlow::Break(())
+                }
+            },
+        );
+        if let Err(e) = emitted {
+            return Ok(Err(e));
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => staging.commit().map(Ok),
+        }
+    });
+    let result = match result {
+        Ok(Err(e)) => {
+            eprintln!("error: {e}; nothing was written");
+            return ExitCode::from(1);
+        }
+        Ok(Ok(r)) => Ok(r),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(r) => {
             for c in &r.overwritten {
                 eprintln!(

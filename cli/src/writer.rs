@@ -235,49 +235,67 @@ struct Manifest {
 
 /// The record's bytes for these files: sorted, pretty JSON, trailing newline.
 pub fn manifest_json(files: &[OutputFile]) -> String {
-    let m = Manifest {
-        iotc_version: VERSION.to_string(),
-        sha256: files
+    manifest_text(
+        &files
             .iter()
             .map(|f| (f.path.clone(), sha256_hex(f.contents.as_bytes())))
             .collect(),
+    )
+}
+
+fn manifest_text(sums: &BTreeMap<String, String>) -> String {
+    let m = Manifest {
+        iotc_version: VERSION.to_string(),
+        sha256: sums.clone(),
     };
     serde_json::to_string_pretty(&m).unwrap_or_default() + "\n"
 }
 
-fn check_paths(files: &[OutputFile]) -> Result<BTreeMap<&str, &OutputFile>, WriteError> {
-    let bad = |path: &str, reason: &str| WriteError::BadPath {
+fn bad_path(path: &str, reason: &str) -> WriteError {
+    WriteError::BadPath {
         path: path.to_string(),
         reason: reason.to_string(),
-    };
-    let mut map = BTreeMap::new();
+    }
+}
+
+/// One output path: relative, `/`-separated, no empty, `.` or `..` segment,
+/// not the record.
+fn check_path(p: &str) -> Result<(), WriteError> {
+    if p.is_empty() {
+        return Err(bad_path(p, "is empty"));
+    }
+    if p.starts_with('/') || p.contains('\\') || p.contains('\0') {
+        return Err(bad_path(p, "is not a relative path with `/` separators"));
+    }
+    if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(bad_path(p, "has an empty, `.` or `..` segment"));
+    }
+    if p == MANIFEST {
+        return Err(bad_path(p, "is the writer's own checksum record"));
+    }
+    Ok(())
+}
+
+/// Every path is valid, appears once and is not also another's folder
+/// (checked up front so a bad set of files touches nothing).
+fn check_paths(files: &[OutputFile]) -> Result<(), WriteError> {
+    let mut set = BTreeSet::new();
     for f in files {
         let p = f.path.as_str();
-        if p.is_empty() {
-            return Err(bad(p, "is empty"));
-        }
-        if p.starts_with('/') || p.contains('\\') || p.contains('\0') {
-            return Err(bad(p, "is not a relative path with `/` separators"));
-        }
-        if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-            return Err(bad(p, "has an empty, `.` or `..` segment"));
-        }
-        if p == MANIFEST {
-            return Err(bad(p, "is the writer's own checksum record"));
-        }
-        if map.insert(p, f).is_some() {
-            return Err(bad(p, "was produced twice"));
+        check_path(p)?;
+        if !set.insert(p) {
+            return Err(bad_path(p, "was produced twice"));
         }
     }
-    for p in map.keys() {
+    for p in &set {
         for (i, _) in p.match_indices('/') {
             let dir = p.get(..i).unwrap_or_default();
-            if map.contains_key(dir) {
-                return Err(bad(dir, &format!("is a file but also the folder of `{p}`")));
+            if set.contains(dir) {
+                return Err(bad_path(dir, &format!("is a file but also the folder of `{p}`")));
             }
         }
     }
-    Ok(map)
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,254 +452,345 @@ fn create_parent(path: &Path) -> Result<(), WriteError> {
 /// Write `files` into the folder `out` (see the module docs for the rules).
 /// On error nothing on disk has changed and no temporary folder is left.
 pub fn write(out: &Path, files: &[OutputFile], force: bool) -> Result<WriteReport, WriteError> {
-    let new = check_paths(files)?;
-    let t = resolve(out)?;
-    let manifest_text = manifest_json(files);
-    let mut report = WriteReport::default();
-
-    // What is there now.
-    let mut recorded: Option<BTreeMap<String, String>> = None;
-    let mut entries = Vec::new();
-    let mut old_manifest_bytes = None;
-    if t.exists {
-        let mpath = t.out.join(MANIFEST);
-        match std::fs::read(&mpath) {
-            Ok(bytes) => {
-                match serde_json::from_slice::<Manifest>(&bytes) {
-                    Ok(m) => recorded = Some(m.sha256),
-                    Err(e) if !force => {
-                        return Err(WriteError::BadManifest {
-                            out: t.out.clone(),
-                            message: e.to_string(),
-                        })
-                    }
-                    Err(_) => {}
-                }
-                old_manifest_bytes = Some(bytes);
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) if !force => {
-                return Err(WriteError::BadManifest {
-                    out: t.out.clone(),
-                    message: e.to_string(),
-                })
-            }
-            Err(_) => {}
-        }
-        walk(&t.out, Path::new(""), "", &mut entries)?;
-        if old_manifest_bytes.is_none() && !entries.is_empty() && !force {
-            return Err(WriteError::NotIotcOutput { out: t.out.clone() });
-        }
+    check_paths(files)?;
+    let mut staging = Staging::begin(out, force)?;
+    for f in files {
+        staging.add(&f.path, f.contents.as_bytes())?;
     }
-    let recorded = recorded.unwrap_or_default();
-    let on_disk: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.key.as_str(), e)).collect();
-    let read = |rel: &Path| -> Result<Vec<u8>, WriteError> {
-        let p = t.out.join(rel);
-        std::fs::read(&p).map_err(io_err("read", &p))
-    };
+    staging.commit()
+}
 
-    // Classify. `unchanged`: generated paths whose bytes on disk are right.
-    // A recorded path that is now a folder counts as deleted; the folder
-    // itself is judged below like any other folder iotc did not write.
-    let mut conflicts = Vec::new();
-    let mut unchanged = BTreeSet::new();
-    let mut recorded_present = BTreeSet::new();
-    for (path, sum) in &recorded {
-        let wanted = new.get(path.as_str()).map(|f| f.contents.as_bytes());
-        match on_disk.get(path.as_str()).filter(|e| e.kind != Kind::Dir) {
-            Some(e) => {
-                recorded_present.insert(path.as_str());
-                let same_as_recorded = if e.kind == Kind::File {
-                    let bytes = read(&e.rel)?;
-                    if Some(bytes.as_slice()) == wanted {
-                        unchanged.insert(path.as_str());
-                        continue;
+/// A write in progress, for backends that stream their files: [`begin`]
+/// looks at what is in `out` and creates the temporary tree, [`add`] puts
+/// one file into it (so a build never holds all its output in memory),
+/// [`commit`] judges hand edits and swaps the tree in, exactly as [`write`]
+/// does. Dropping a `Staging` without committing (a backend failed half-way)
+/// deletes the temporary tree; `out` is untouched until `commit` succeeds.
+///
+/// [`begin`]: Staging::begin
+/// [`add`]: Staging::add
+/// [`commit`]: Staging::commit
+pub struct Staging {
+    t: Target,
+    force: bool,
+    tmp: PathBuf,
+    guard: TempTree,
+    /// The previous record (path → checksum) and its bytes.
+    recorded: BTreeMap<String, String>,
+    old_manifest_bytes: Option<Vec<u8>>,
+    /// Everything in `out` now (depth first), and by key.
+    entries: Vec<Entry>,
+    on_disk: BTreeMap<String, usize>,
+    /// This build's files: path → checksum.
+    new: BTreeMap<String, String>,
+    /// Generated paths whose bytes on disk were already right.
+    unchanged: BTreeSet<String>,
+    conflicts: Vec<Conflict>,
+}
+
+impl Staging {
+    /// Look at `out` (its record, its files) and create the temporary tree
+    /// beside it. Refuses a folder iotc did not write, or whose record is
+    /// unreadable, unless `force`.
+    pub fn begin(out: &Path, force: bool) -> Result<Staging, WriteError> {
+        let t = resolve(out)?;
+        let mut recorded: Option<BTreeMap<String, String>> = None;
+        let mut entries = Vec::new();
+        let mut old_manifest_bytes = None;
+        if t.exists {
+            let mpath = t.out.join(MANIFEST);
+            match std::fs::read(&mpath) {
+                Ok(bytes) => {
+                    match serde_json::from_slice::<Manifest>(&bytes) {
+                        Ok(m) => recorded = Some(m.sha256),
+                        Err(e) if !force => {
+                            return Err(WriteError::BadManifest {
+                                out: t.out.clone(),
+                                message: e.to_string(),
+                            })
+                        }
+                        Err(_) => {}
                     }
-                    sha256_hex(&bytes) == *sum
-                } else {
-                    // Replaced by a symlink or a special file.
-                    false
-                };
-                if !same_as_recorded {
-                    conflicts.push(Conflict {
-                        path: path.clone(),
+                    old_manifest_bytes = Some(bytes);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if !force => {
+                    return Err(WriteError::BadManifest {
+                        out: t.out.clone(),
+                        message: e.to_string(),
+                    })
+                }
+                Err(_) => {}
+            }
+            walk(&t.out, Path::new(""), "", &mut entries)?;
+            if old_manifest_bytes.is_none() && !entries.is_empty() && !force {
+                return Err(WriteError::NotIotcOutput { out: t.out.clone() });
+            }
+        }
+        let on_disk = entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect();
+
+        let tmp = sibling(&t, "tmp");
+        let old = sibling(&t, "old");
+        if std::fs::symlink_metadata(&old).is_ok() {
+            return Err(WriteError::Io {
+                action: "set aside the previous output as".to_string(),
+                path: old,
+                error: io::Error::other("it already exists (an interrupted build?); move it back or delete it"),
+            });
+        }
+        if !t.exists {
+            std::fs::create_dir_all(&t.parent).map_err(io_err("create the folder", &t.parent))?;
+        }
+        if std::fs::symlink_metadata(&tmp).is_ok() {
+            // Ours (same pid): left by an earlier process that had our pid.
+            std::fs::remove_dir_all(&tmp).map_err(io_err("remove the stale temporary folder", &tmp))?;
+        }
+        std::fs::create_dir(&tmp).map_err(io_err("create the temporary folder", &tmp))?;
+        Ok(Staging {
+            guard: TempTree(Some(tmp.clone())),
+            t,
+            force,
+            tmp,
+            recorded: recorded.unwrap_or_default(),
+            old_manifest_bytes,
+            entries,
+            on_disk,
+            new: BTreeMap::new(),
+            unchanged: BTreeSet::new(),
+            conflicts: Vec::new(),
+        })
+    }
+
+    fn disk_entry(&self, path: &str) -> Option<&Entry> {
+        self.on_disk.get(path).and_then(|&i| self.entries.get(i))
+    }
+
+    fn read(&self, rel: &Path) -> Result<Vec<u8>, WriteError> {
+        let p = self.t.out.join(rel);
+        std::fs::read(&p).map_err(io_err("read", &p))
+    }
+
+    /// Put one generated file into the temporary tree. A file whose bytes
+    /// are already right in `out` is hard-linked from there (so it keeps
+    /// its mtime). Hand edits are noted here and judged by `commit`.
+    pub fn add(&mut self, path: &str, contents: &[u8]) -> Result<(), WriteError> {
+        check_path(path)?;
+        if self.new.contains_key(path) {
+            return Err(bad_path(path, "was produced twice"));
+        }
+        let sum = sha256_hex(contents);
+        // Judge what is at this path now.
+        let mut same_on_disk = false;
+        let entry = self.disk_entry(path).filter(|e| e.kind != Kind::Dir);
+        match (entry, self.recorded.get(path)) {
+            (Some(e), recorded) if e.kind == Kind::File => {
+                let bytes = self.read(&e.rel)?;
+                if bytes == contents {
+                    same_on_disk = true;
+                } else if recorded.is_some_and(|r| sha256_hex(&bytes) != *r) {
+                    self.conflicts.push(Conflict {
+                        path: path.to_string(),
                         kind: ConflictKind::Changed,
                     });
                 }
+                // Unrecorded and different: judged in `commit` as a file
+                // in the way.
             }
-            None if wanted.is_some() => conflicts.push(Conflict {
-                path: path.clone(),
+            // Recorded, now a symlink or a special file.
+            (Some(_), Some(_)) => self.conflicts.push(Conflict {
+                path: path.to_string(),
+                kind: ConflictKind::Changed,
+            }),
+            (Some(_), None) => {}
+            (None, Some(_)) => self.conflicts.push(Conflict {
+                path: path.to_string(),
                 kind: ConflictKind::Deleted,
             }),
-            None => {}
+            (None, None) => {}
         }
-    }
-    // Everything else on disk is not iotc's. It is in the way (and would be
-    // lost) if this build writes a file at its path or at a folder above it,
-    // or, for a non-folder, needs its path as a folder.
-    let under_generated = |key: &str| {
-        let prefix = format!("{key}/");
-        new.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-            .next()
-            .is_some_and(|(p, _)| p.starts_with(&prefix))
-    };
-    let in_the_way = |e: &Entry| {
-        new.contains_key(e.key.as_str())
-            || e.key
-                .match_indices('/')
-                .any(|(i, _)| new.contains_key(e.key.get(..i).unwrap_or_default()))
-            || (e.kind != Kind::Dir && under_generated(&e.key))
-    };
-    let mut carried: Vec<&Entry> = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        if e.kind != Kind::Dir && recorded.contains_key(&e.key) {
-            continue;
-        }
-        if !in_the_way(e) {
-            carried.push(e);
-            // Name files and empty folders (entries are depth first, so a
-            // folder's first child comes right after it).
-            let has_child = entries
-                .get(i + 1)
-                .is_some_and(|n| n.key.starts_with(&e.key) && n.key.as_bytes().get(e.key.len()) == Some(&b'/'));
-            if e.kind != Kind::Dir || !has_child {
-                report.kept.push(e.key.clone());
-            }
-            continue;
-        }
-        if e.kind == Kind::Dir {
-            // Its contents are judged one by one.
-            continue;
-        }
-        let same = e.kind == Kind::File
-            && new
-                .get(e.key.as_str())
-                .is_some_and(|f| read(&e.rel).is_ok_and(|b| b == f.contents.as_bytes()));
-        if same {
-            unchanged.insert(e.key.as_str());
-        } else {
-            conflicts.push(Conflict {
-                path: e.key.clone(),
-                kind: ConflictKind::NotWrittenByIotc,
-            });
-        }
-    }
-    conflicts.sort();
-    if !conflicts.is_empty() {
-        if !force {
-            return Err(WriteError::HandEdited {
-                out: t.out.clone(),
-                files: conflicts,
-            });
-        }
-        report.overwritten = conflicts;
-    }
-    report.removed = recorded_present
-        .iter()
-        .filter(|p| !new.contains_key(**p))
-        .map(|p| p.to_string())
-        .collect();
-    for p in new.keys() {
-        if unchanged.contains(p) {
-            report.unchanged.push(p.to_string());
-        } else {
-            report.written.push(p.to_string());
-        }
-    }
-    if t.exists
-        && report.written.is_empty()
-        && report.removed.is_empty()
-        && report.overwritten.is_empty()
-        && old_manifest_bytes.as_deref() == Some(manifest_text.as_bytes())
-    {
-        report.noop = true;
-        return Ok(report);
-    }
-
-    // Build the new tree beside the old one.
-    let tmp = sibling(&t, "tmp");
-    let old = sibling(&t, "old");
-    if std::fs::symlink_metadata(&old).is_ok() {
-        return Err(WriteError::Io {
-            action: "set aside the previous output as".to_string(),
-            path: old,
-            error: io::Error::other("it already exists (an interrupted build?); move it back or delete it"),
-        });
-    }
-    if !t.exists {
-        std::fs::create_dir_all(&t.parent).map_err(io_err("create the folder", &t.parent))?;
-    }
-    if std::fs::symlink_metadata(&tmp).is_ok() {
-        // Ours (same pid): left by an earlier process that had our pid.
-        std::fs::remove_dir_all(&tmp).map_err(io_err("remove the stale temporary folder", &tmp))?;
-    }
-    std::fs::create_dir(&tmp).map_err(io_err("create the temporary folder", &tmp))?;
-    let mut guard = TempTree(Some(tmp.clone()));
-
-    for (path, f) in &new {
-        let dest = tmp.join(path);
+        let dest = self.tmp.join(path);
         create_parent(&dest)?;
-        if unchanged.contains(path) {
-            link_or_copy(&t.out.join(path), &dest)?;
+        if same_on_disk {
+            link_or_copy(&self.t.out.join(path), &dest)?;
+            self.unchanged.insert(path.to_string());
         } else {
-            write_new(&dest, f.contents.as_bytes())?;
+            write_new(&dest, contents)?;
         }
-    }
-    write_new(&tmp.join(MANIFEST), manifest_text.as_bytes())?;
-    let mut dir_modes = Vec::new();
-    for e in &carried {
-        let from = t.out.join(&e.rel);
-        let to = tmp.join(&e.rel);
-        create_parent(&to)?;
-        match e.kind {
-            Kind::Dir => {
-                std::fs::create_dir_all(&to).map_err(io_err("create the folder", &to))?;
-                let meta = std::fs::metadata(&from).map_err(io_err("inspect", &from))?;
-                dir_modes.push((to, meta.permissions()));
-            }
-            Kind::Symlink => carry_symlink(&from, &to)?,
-            Kind::File => link_or_copy(&from, &to)?,
-            Kind::Other => std::fs::hard_link(&from, &to).map_err(io_err("keep", &from))?,
-        }
-    }
-    // Folder modes last (deepest first), so a read-only folder is filled first.
-    for (dir, perms) in dir_modes.into_iter().rev() {
-        std::fs::set_permissions(&dir, perms).map_err(io_err("set the mode of", &dir))?;
-    }
-    if t.exists {
-        let perms = std::fs::metadata(&t.out)
-            .map_err(io_err("inspect", &t.out))?
-            .permissions();
-        std::fs::set_permissions(&tmp, perms).map_err(io_err("set the mode of", &tmp))?;
+        self.new.insert(path.to_string(), sum);
+        Ok(())
     }
 
-    // Swap.
-    if t.exists {
-        std::fs::rename(&t.out, &old).map_err(io_err("move the previous output aside from", &t.out))?;
-        if let Err(error) = std::fs::rename(&tmp, &t.out) {
-            if let Err(back) = std::fs::rename(&old, &t.out) {
-                return Err(WriteError::Io {
-                    action: "put the new output in place at".to_string(),
-                    path: t.out.clone(),
-                    error: io::Error::other(format!(
-                        "{error}; moving the previous output back also failed ({back}): it is in `{}`",
-                        old.display()
-                    )),
+    /// Judge hand edits, then (unless refused) carry over what iotc did not
+    /// write, write the record and swap the new tree in.
+    pub fn commit(mut self) -> Result<WriteReport, WriteError> {
+        let new = std::mem::take(&mut self.new);
+        for p in new.keys() {
+            for (i, _) in p.match_indices('/') {
+                let dir = p.get(..i).unwrap_or_default();
+                if new.contains_key(dir) {
+                    return Err(bad_path(dir, &format!("is a file but also the folder of `{p}`")));
+                }
+            }
+        }
+        let manifest_text = manifest_text(&new);
+        let mut report = WriteReport::default();
+
+        // Recorded files this build does not produce: removed, unless
+        // changed by hand. (Produced ones were judged by `add`.)
+        let mut recorded_present = BTreeSet::new();
+        for (path, sum) in &self.recorded {
+            let Some(e) = self.disk_entry(path).filter(|e| e.kind != Kind::Dir) else {
+                continue;
+            };
+            recorded_present.insert(path.as_str());
+            if new.contains_key(path) {
+                continue;
+            }
+            let same_as_recorded = e.kind == Kind::File && sha256_hex(&self.read(&e.rel)?) == *sum;
+            if !same_as_recorded {
+                self.conflicts.push(Conflict {
+                    path: path.clone(),
+                    kind: ConflictKind::Changed,
                 });
             }
-            return Err(io_err("put the new output in place at", &t.out)(error));
         }
-        guard.0 = None;
-        if let Err(e) = std::fs::remove_dir_all(&old) {
-            report
-                .warnings
-                .push(format!("could not delete the previous output `{}`: {e}", old.display()));
+        // Everything else on disk is not iotc's. It is in the way (and would
+        // be lost) if this build writes a file at its path or at a folder
+        // above it, or, for a non-folder, needs its path as a folder.
+        let under_generated = |key: &str| {
+            let prefix = format!("{key}/");
+            new.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                .next()
+                .is_some_and(|(p, _)| p.starts_with(&prefix))
+        };
+        let in_the_way = |e: &Entry| {
+            new.contains_key(e.key.as_str())
+                || e.key
+                    .match_indices('/')
+                    .any(|(i, _)| new.contains_key(e.key.get(..i).unwrap_or_default()))
+                || (e.kind != Kind::Dir && under_generated(&e.key))
+        };
+        let mut carried: Vec<&Entry> = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.kind != Kind::Dir && self.recorded.contains_key(&e.key) {
+                continue;
+            }
+            if !in_the_way(e) {
+                carried.push(e);
+                // Name files and empty folders (entries are depth first, so
+                // a folder's first child comes right after it).
+                let has_child = self
+                    .entries
+                    .get(i + 1)
+                    .is_some_and(|n| n.key.starts_with(&e.key) && n.key.as_bytes().get(e.key.len()) == Some(&b'/'));
+                if e.kind != Kind::Dir || !has_child {
+                    report.kept.push(e.key.clone());
+                }
+                continue;
+            }
+            if e.kind == Kind::Dir {
+                // Its contents are judged one by one.
+                continue;
+            }
+            if !self.unchanged.contains(&e.key) {
+                self.conflicts.push(Conflict {
+                    path: e.key.clone(),
+                    kind: ConflictKind::NotWrittenByIotc,
+                });
+            }
         }
-    } else {
-        std::fs::rename(&tmp, &t.out).map_err(io_err("put the new output in place at", &t.out))?;
-        guard.0 = None;
+        self.conflicts.sort();
+        if !self.conflicts.is_empty() {
+            if !self.force {
+                return Err(WriteError::HandEdited {
+                    out: self.t.out.clone(),
+                    files: std::mem::take(&mut self.conflicts),
+                });
+            }
+            report.overwritten = std::mem::take(&mut self.conflicts);
+        }
+        report.removed = recorded_present
+            .iter()
+            .filter(|p| !new.contains_key(**p))
+            .map(|p| p.to_string())
+            .collect();
+        for p in new.keys() {
+            if self.unchanged.contains(p) {
+                report.unchanged.push(p.clone());
+            } else {
+                report.written.push(p.clone());
+            }
+        }
+        let t = &self.t;
+        if t.exists
+            && report.written.is_empty()
+            && report.removed.is_empty()
+            && report.overwritten.is_empty()
+            && self.old_manifest_bytes.as_deref() == Some(manifest_text.as_bytes())
+        {
+            // The temporary tree (all links) is deleted by the guard.
+            report.noop = true;
+            return Ok(report);
+        }
+
+        let tmp = &self.tmp;
+        write_new(&tmp.join(MANIFEST), manifest_text.as_bytes())?;
+        let mut dir_modes = Vec::new();
+        for e in &carried {
+            let from = t.out.join(&e.rel);
+            let to = tmp.join(&e.rel);
+            create_parent(&to)?;
+            match e.kind {
+                Kind::Dir => {
+                    std::fs::create_dir_all(&to).map_err(io_err("create the folder", &to))?;
+                    let meta = std::fs::metadata(&from).map_err(io_err("inspect", &from))?;
+                    dir_modes.push((to, meta.permissions()));
+                }
+                Kind::Symlink => carry_symlink(&from, &to)?,
+                Kind::File => link_or_copy(&from, &to)?,
+                Kind::Other => std::fs::hard_link(&from, &to).map_err(io_err("keep", &from))?,
+            }
+        }
+        // Folder modes last (deepest first), so a read-only folder is filled first.
+        for (dir, perms) in dir_modes.into_iter().rev() {
+            std::fs::set_permissions(&dir, perms).map_err(io_err("set the mode of", &dir))?;
+        }
+        if t.exists {
+            let perms = std::fs::metadata(&t.out)
+                .map_err(io_err("inspect", &t.out))?
+                .permissions();
+            std::fs::set_permissions(tmp, perms).map_err(io_err("set the mode of", tmp))?;
+        }
+
+        // Swap.
+        let old = sibling(t, "old");
+        if t.exists {
+            std::fs::rename(&t.out, &old).map_err(io_err("move the previous output aside from", &t.out))?;
+            if let Err(error) = std::fs::rename(tmp, &t.out) {
+                if let Err(back) = std::fs::rename(&old, &t.out) {
+                    return Err(WriteError::Io {
+                        action: "put the new output in place at".to_string(),
+                        path: t.out.clone(),
+                        error: io::Error::other(format!(
+                            "{error}; moving the previous output back also failed ({back}): it is in `{}`",
+                            old.display()
+                        )),
+                    });
+                }
+                return Err(io_err("put the new output in place at", &t.out)(error));
+            }
+            self.guard.0 = None;
+            if let Err(e) = std::fs::remove_dir_all(&old) {
+                report
+                    .warnings
+                    .push(format!("could not delete the previous output `{}`: {e}", old.display()));
+            }
+        } else {
+            std::fs::rename(tmp, &t.out).map_err(io_err("put the new output in place at", &t.out))?;
+            self.guard.0 = None;
+        }
+        Ok(report)
     }
-    Ok(report)
 }
 
 /// The one-line summary `iotc build` prints: `wrote N files to out/ (M

@@ -11,6 +11,7 @@ mod yaml_ser;
 
 use crate::ir::Solution;
 use std::fmt;
+use std::ops::ControlFlow;
 
 /// One generated file, with a path relative to the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,4 +79,35 @@ pub fn emit(sol: &Solution, targets: &[Target]) -> Result<Vec<OutputFile>, EmitE
     }
     files.sort_by(|a: &OutputFile, b: &OutputFile| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// The files of [`emit`], each handed to `sink` as soon as it is ready and
+/// in no promised order (the Kubernetes backend streams and builds on every
+/// core; the others hand over their files when done), so `iotc build` can
+/// write a large output without holding it in memory. `sink` returning
+/// `Break` stops early, with `Ok`.
+pub fn emit_each(
+    sol: &Solution,
+    targets: &[Target],
+    sink: &mut dyn FnMut(OutputFile) -> ControlFlow<()>,
+) -> Result<(), EmitError> {
+    for t in targets {
+        let files = match t {
+            Target::K8s => {
+                if k8s::emit_each(sol, sink)?.is_break() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Target::Compose => compose::emit(sol)?,
+            Target::Ansible => ansible::emit(sol)?,
+            Target::Terraform => terraform::emit(sol)?,
+        };
+        for f in files {
+            if sink(f).is_break() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }

@@ -15,6 +15,13 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     super::yaml_ser::to_string(value).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
 }
 
+/// Append one document to `out`, keys of Kubernetes objects in the order
+/// readers expect (see `yaml_ser::append`).
+pub fn append_tidy<T: Serialize>(out: &mut String, value: &T) -> Result<(), serde_json::Error> {
+    super::yaml_ser::append(out, value, true)
+        .map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
+}
+
 /// Write one document for an already-built value.
 pub fn write_document(out: &mut String, v: &Value) {
     match v {
@@ -187,11 +194,40 @@ const SPECIAL_WORDS: &[&str] = &[
 /// True when a plain (unquoted) scalar would not read back as this string
 /// under YAML 1.1 or 1.2.
 pub fn needs_quotes(s: &str) -> bool {
+    // Fast path, most keys, names and values: an ASCII letter first, then
+    // printable ASCII. Such a string cannot read as a number, date or
+    // indicator, so it is plain unless it is a special word, holds `: ` or
+    // ` #`, or ends in a space or colon.
+    if let Some((&first, rest)) = s.as_bytes().split_first() {
+        if first.is_ascii_alphabetic() {
+            let mut prev = first;
+            let mut printable = true;
+            for &b in rest {
+                if !(0x20..0x7f).contains(&b) {
+                    printable = false;
+                    break;
+                }
+                if (prev == b':' && b == b' ') || (prev == b' ' && b == b'#') {
+                    return true;
+                }
+                prev = b;
+            }
+            if printable {
+                return prev == b' '
+                    || prev == b':'
+                    || (s.len() <= 5 && SPECIAL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)));
+            }
+        }
+    }
+    needs_quotes_general(s)
+}
+
+/// [`needs_quotes`] without the fast path.
+fn needs_quotes_general(s: &str) -> bool {
     if s.is_empty() {
         return true;
     }
-    let lower = s.to_ascii_lowercase();
-    if SPECIAL_WORDS.contains(&lower.as_str()) {
+    if s.len() <= 5 && SPECIAL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return true;
     }
     // Anything that starts like a number, a date or a time: 0755, 1e3, 1.10,
@@ -239,12 +275,67 @@ pub fn needs_quotes(s: &str) -> bool {
         return true;
     }
     // Sequences that end or break a plain scalar inside.
-    s.contains(": ") || s.contains(" #") || s.chars().any(|c| c.is_control())
+    // One pass: `: `, ` #` and control characters (all ASCII, so bytes do).
+    let mut prev = 0u8;
+    for &b in s.as_bytes() {
+        if b.is_ascii_control() || (prev == b':' && b == b' ') || (prev == b' ' && b == b'#') {
+            return true;
+        }
+        prev = b;
+    }
+    // Non-ASCII control characters (C1: U+0080..U+009F).
+    !s.is_ascii() && s.chars().any(|c| c.is_control())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path of `needs_quotes` agrees with the general rules on
+    /// every string it takes (all 1- and 2-byte ones, and longer samples).
+    #[test]
+    fn fast_path_agrees_with_general_rules() {
+        let alphabet: Vec<char> = ('a'..='z')
+            .chain('A'..='Z')
+            .chain('0'..='9')
+            .chain(" _./-:#,'\"=@!~é\t".chars())
+            .collect();
+        let mut samples: Vec<String> = Vec::new();
+        for a in &alphabet {
+            samples.push(a.to_string());
+            for b in &alphabet {
+                samples.push(format!("{a}{b}"));
+            }
+        }
+        samples.extend(
+            [
+                "yes",
+                "No",
+                "TRUE",
+                "false",
+                "Null",
+                "nan",
+                "inf",
+                "off",
+                "On",
+                "app.kubernetes.io/name",
+                "e1",
+                "x-",
+                "a: b",
+                "a #b",
+                "a:b",
+                "a#b",
+                "ab ",
+                "ab:",
+                "img:1.0",
+                "x\u{85}y",
+            ]
+            .map(String::from),
+        );
+        for s in samples {
+            assert_eq!(needs_quotes(&s), needs_quotes_general(&s), "{s:?}");
+        }
+    }
 
     #[test]
     fn yaml_1_1_ambiguous_strings_are_quoted() {

@@ -42,6 +42,11 @@ enum Pending {
 pub struct Writer {
     out: String,
     pending: Pending,
+    /// Put conventional keys first (see [`to_string_tidy`]).
+    tidy: bool,
+    /// Where each key of the open maps starts in `out` (a stack shared by
+    /// the nested maps, so reordering allocates nothing per map).
+    starts: Vec<usize>,
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -77,19 +82,57 @@ impl Writer {
             self.pending = Pending::Root;
             return;
         }
-        let mut buf = String::with_capacity(s.len() + 2);
-        write_str_into(&mut buf, s);
-        self.scalar(&buf);
+        match self.pending {
+            Pending::Root => {}
+            Pending::Key(_) | Pending::Dash(_) => self.out.push(' '),
+        }
+        write_str_into(&mut self.out, s);
+        self.out.push('\n');
+        self.pending = Pending::Root;
     }
 }
 
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    let mut out = String::with_capacity(1024);
+    append(&mut out, value, false)?;
+    Ok(out)
+}
+
+/// Append one document to `out`. With `tidy`, keys come in the order
+/// readers of Kubernetes manifests expect, whatever order the type
+/// serializes them in (k8s-openapi writes fields alphabetically):
+/// `apiVersion`, `kind`, `metadata`, `spec` first in the document's
+/// top-level map, and `name`, then `namespace`, first in every nested map;
+/// every other key keeps its place.
+pub fn append<T: Serialize + ?Sized>(out: &mut String, value: &T, tidy: bool) -> Result<(), Error> {
     let mut w = Writer {
-        out: String::with_capacity(1024),
+        out: std::mem::take(out),
         pending: Pending::Root,
+        tidy,
+        starts: Vec::new(),
     };
-    value.serialize(&mut w)?;
-    Ok(w.out)
+    let r = value.serialize(&mut w);
+    *out = w.out;
+    r
+}
+
+/// The rank of a key that [`append`] with `tidy` puts first, lowest first.
+fn priority(top: bool, key: &str) -> Option<u8> {
+    if top {
+        match key {
+            "apiVersion" => Some(0),
+            "kind" => Some(1),
+            "metadata" => Some(2),
+            "spec" => Some(3),
+            _ => None,
+        }
+    } else {
+        match key {
+            "name" => Some(0),
+            "namespace" => Some(1),
+            _ => None,
+        }
+    }
 }
 
 /// A map or sequence being written.
@@ -103,11 +146,19 @@ pub struct Compound<'a> {
     start: Pending,
     /// A map (keys) rather than a sequence (items).
     is_map: bool,
+    /// This map's key positions are `w.starts[base..]`.
+    base: usize,
+    /// The highest priority rank seen so far, and whether a plain key was.
+    max_rank: Option<u8>,
+    seen_plain: bool,
+    /// A priority key came after a plain or lower-priority key.
+    reorder: bool,
 }
 
 impl<'a> Compound<'a> {
     fn begin(w: &'a mut Writer, is_map: bool) -> Compound<'a> {
         let start = w.pending;
+        let base = w.starts.len();
         let level = match start {
             Pending::Root => 0,
             Pending::Key(l) => l,
@@ -119,6 +170,10 @@ impl<'a> Compound<'a> {
             count: 0,
             start,
             is_map,
+            base,
+            max_rank: None,
+            seen_plain: false,
+            reorder: false,
         }
     }
 
@@ -140,12 +195,62 @@ impl<'a> Compound<'a> {
 
     fn key(&mut self, key: &str) {
         self.open_entry();
+        if self.w.tidy {
+            self.w.starts.push(self.w.out.len());
+            match priority(self.start == Pending::Root, key) {
+                Some(r) => {
+                    if self.seen_plain || self.max_rank.is_some_and(|m| m > r) {
+                        self.reorder = true;
+                    }
+                    self.max_rank = Some(self.max_rank.map_or(r, |m| m.max(r)));
+                }
+                None => self.seen_plain = true,
+            }
+        }
         write_str_into(&mut self.w.out, key);
         self.w.out.push(':');
         self.w.pending = Pending::Key(self.level + 2);
     }
 
-    fn finish(self, empty: &str) {
+    /// Move the priority keys of this map to its front (see [`append`]).
+    /// Every entry after the first is its indentation, then the entry's text
+    /// (key, value, final newline); entries are swapped as whole texts.
+    fn reorder_keys(&mut self) {
+        let starts = self.w.starts.get(self.base..).unwrap_or_default();
+        let (Some(&first), true) = (starts.first(), starts.len() > 1) else {
+            return;
+        };
+        let top = self.start == Pending::Root;
+        let out = &self.w.out;
+        let mut entries: Vec<(u8, &str)> = Vec::with_capacity(starts.len());
+        for (i, &s) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).map_or(out.len(), |&next| next - self.level);
+            let text = out.get(s..end).unwrap_or_default();
+            let key_end = text.find(':').unwrap_or(text.len());
+            // Keys that need quotes never have a priority, so the raw text
+            // up to the colon is the key when it matters.
+            let rank = priority(top, text.get(..key_end).unwrap_or_default()).unwrap_or(u8::MAX);
+            entries.push((rank, text));
+        }
+        entries.sort_by_key(|(rank, _)| *rank);
+        let mut region = String::with_capacity(out.len() - first);
+        for (i, (_, text)) in entries.iter().enumerate() {
+            if i > 0 {
+                indent(&mut region, self.level);
+            }
+            region.push_str(text);
+        }
+        self.w.out.truncate(first);
+        self.w.out.push_str(&region);
+    }
+
+    fn finish(mut self, empty: &str) {
+        if self.reorder {
+            self.reorder_keys();
+        }
+        if self.w.tidy {
+            self.w.starts.truncate(self.base);
+        }
         if self.count == 0 {
             match self.start {
                 Pending::Root => {
@@ -540,6 +645,59 @@ mod tests {
             let mut expected = String::new();
             super::super::yaml::write_document(&mut expected, &v);
             let got = to_string(&v).unwrap_or_default();
+            assert_eq!(got, expected, "for {v}");
+        }
+    }
+
+    /// The reference for `tidy`: rebuild the value with the priority keys
+    /// moved first, then write it with the value writer.
+    fn tidy_value(v: serde_json::Value, top: bool) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Object(mut m) => {
+                let first: &[&str] = if top {
+                    &["apiVersion", "kind", "metadata", "spec"]
+                } else {
+                    &["name", "namespace"]
+                };
+                let mut out = serde_json::Map::new();
+                for k in first {
+                    if let Some(x) = m.shift_remove(*k) {
+                        out.insert((*k).to_string(), x);
+                    }
+                }
+                out.extend(m);
+                Value::Object(out.into_iter().map(|(k, x)| (k, tidy_value(x, false))).collect())
+            }
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| tidy_value(x, false)).collect()),
+            other => other,
+        }
+    }
+
+    #[test]
+    fn tidy_moves_conventional_keys_first() {
+        let samples = vec![
+            serde_json::json!({
+                "apiVersion": "v1", "data": {"A": "1", "name": "x"}, "kind": "ConfigMap",
+                "metadata": {"annotations": {"a": "b"}, "labels": {}, "name": "cm", "namespace": "ns"},
+            }),
+            serde_json::json!({
+                "spec": {"containers": [
+                    {"image": "i", "ports": [{"containerPort": 1, "name": "tcp"}], "name": "c"},
+                    {"name": "d", "env": [{"value": "multi\nline\n", "name": "X"}]},
+                    {"namespace": "n", "b": {}, "name": "e"}
+                ], "volumes": [], "name": "s"},
+                "metadata": {"namespace": "ns", "name": "p"},
+                "kind": "Pod", "apiVersion": "v1", "status": {}
+            }),
+            serde_json::json!([{"b": 1, "name": "first"}, {"name": "already"}]),
+            serde_json::json!({"only": {"name": "x"}}),
+        ];
+        for v in samples {
+            let mut expected = String::new();
+            super::super::yaml::write_document(&mut expected, &tidy_value(v.clone(), v.is_object()));
+            let mut got = String::new();
+            append(&mut got, &v, true).unwrap();
             assert_eq!(got, expected, "for {v}");
         }
     }

@@ -34,6 +34,8 @@ pub use monitoring::{
 use super::{yaml, EmitError, OutputFile, Target};
 use crate::ir::{Cluster, Placement, Site, SitePlacement, Solution, Workload, WorkloadKind};
 use serde::Serialize;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Node label naming the fleet site a gateway (or standby device) belongs
 /// to. Per-site Deployments and Jobs select on it.
@@ -176,63 +178,40 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// A group of objects for one folder, in the order they are written.
+/// A group of objects for one folder, rendered as they are pushed: the
+/// typed objects stream straight into YAML (no intermediate JSON value).
 pub(crate) struct Docs {
-    docs: Vec<serde_json::Value>,
+    text: String,
+    count: usize,
 }
 
 impl Docs {
-    pub fn new() -> Docs {
-        Docs { docs: Vec::new() }
+    /// An empty file with its header comment, room for about `objects`
+    /// objects.
+    pub fn new(sol: &Solution, objects: usize) -> Docs {
+        let mut text = header(sol);
+        text.reserve(objects.saturating_mul(3072));
+        Docs { text, count: 0 }
     }
 
+    /// Append one object as a `---`-separated document, keys in the
+    /// conventional order for readers: `apiVersion`, `kind`, `metadata`,
+    /// `spec` first at the top; `name` and `namespace` first in every nested
+    /// map (k8s-openapi writes fields alphabetically).
     pub fn push<T: Serialize>(&mut self, obj: &T) -> Result<(), EmitError> {
-        let v = serde_json::to_value(obj).map_err(|e| err(format!("cannot serialize an object: {e}")))?;
-        self.docs.push(tidy(v, 0));
+        self.text.push_str("---\n");
+        yaml::append_tidy(&mut self.text, obj).map_err(|e| err(format!("cannot serialize an object: {e}")))?;
+        self.count += 1;
         Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
+        self.count == 0
     }
 
-    /// The file text: a header comment, then `---` before every document.
-    fn render(&self, sol: &Solution) -> String {
-        let mut out = header(sol);
-        for d in &self.docs {
-            out.push_str("---\n");
-            yaml::write_document(&mut out, d);
-        }
-        out
-    }
-}
-
-/// Conventional key order for readers: `apiVersion`, `kind`, `metadata`,
-/// `spec` first at the top; `name` and `namespace` first in metadata; `name`
-/// first in every list item. (k8s-openapi writes fields alphabetically.)
-fn tidy(v: serde_json::Value, depth: usize) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => {
-            let first: &[&str] = if depth == 0 {
-                &["apiVersion", "kind", "metadata", "spec"]
-            } else {
-                &["name", "namespace"]
-            };
-            let mut out = serde_json::Map::new();
-            let mut rest = m;
-            for k in first {
-                if let Some(x) = rest.shift_remove(*k) {
-                    out.insert((*k).to_string(), x);
-                }
-            }
-            for (k, x) in rest {
-                out.insert(k, x);
-            }
-            Value::Object(out.into_iter().map(|(k, x)| (k, tidy(x, depth + 1))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| tidy(x, depth + 1)).collect()),
-        other => other,
+    /// The file text: the header comment, then the documents.
+    fn render(self) -> String {
+        self.text
     }
 }
 
@@ -253,6 +232,24 @@ fn header(sol: &Solution) -> String {
 /// The Kubernetes manifests of a solution. Pure and deterministic: the same
 /// IR gives byte-identical files, sorted by path.
 pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
+    let mut files = Vec::new();
+    // The sink never breaks, so neither does the backend.
+    let _: ControlFlow<()> = emit_each(sol, &mut |f| {
+        files.push(f);
+        ControlFlow::Continue(())
+    })?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The same files as [`emit`], each handed to `sink` as soon as it is ready
+/// (in no promised order), so a large build need not hold its output in
+/// memory. The workload files of a folder are built on every available
+/// core. `sink` returning `Break` stops the backend early (`Ok(Break)`).
+pub fn emit_each(
+    sol: &Solution,
+    sink: &mut dyn FnMut(OutputFile) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, EmitError> {
     let ctx = Ctx::new(sol);
     let mut groups: Vec<(&str, GroupKind<'_>)> = Vec::new();
     for c in &sol.clusters {
@@ -262,48 +259,121 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
         groups.push((f.name.as_str(), GroupKind::Fleet));
     }
     let mut seen = std::collections::BTreeSet::new();
-    let mut files = Vec::new();
-    for (name, kind) in groups {
-        if !seen.insert(name) {
+    for (name, _) in &groups {
+        if !seen.insert(*name) {
             return Err(err(format!(
                 "a cluster and a fleet are both named `{name}`; their folders k8s/{name}/ would collide"
             )));
         }
-        files.extend(emit_group(&ctx, name, kind)?);
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    for (name, kind) in groups {
+        if emit_group(&ctx, name, kind, sink)?.is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
 }
 
-fn emit_group(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>) -> Result<Vec<OutputFile>, EmitError> {
+/// Below this many workloads in a folder, threads cost more than they save.
+const PARALLEL_MIN: usize = 16;
+
+fn emit_group(
+    ctx: &Ctx<'_>,
+    name: &str,
+    kind: GroupKind<'_>,
+    sink: &mut dyn FnMut(OutputFile) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, EmitError> {
     let sol = ctx.sol;
     let members: Vec<Placed<'_>> = ctx.all.iter().filter(|p| p.group == name && p.k8s).copied().collect();
     let dir = format!("{ROOT}/{name}");
-    let mut files = Vec::new();
-    let mut resources = Vec::new();
-    let mut add = |file: String, docs: &Docs, files: &mut Vec<OutputFile>| {
-        if docs.is_empty() {
-            return;
-        }
-        files.push(OutputFile {
-            path: format!("{dir}/{file}"),
-            contents: docs.render(sol),
-        });
-        resources.push(file);
+    let file = |file: &str, docs: Docs| OutputFile {
+        path: format!("{dir}/{file}"),
+        contents: docs.render(),
     };
+    // The files of the kustomization, in order.
+    let mut resources: Vec<String> = Vec::new();
 
     let ns = namespace::docs(ctx, kind, &members)?;
-    add("00-namespace.yaml".into(), &ns, &mut files);
+    if !ns.is_empty() {
+        resources.push("00-namespace.yaml".into());
+        if sink(file("00-namespace.yaml", ns)).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
     let mut ordered = members.clone();
     ordered.sort_by(|a, b| a.w.name.cmp(&b.w.name));
-    for p in &ordered {
+    let workload_file = |p: &Placed<'_>| -> Result<Option<OutputFile>, EmitError> {
         let docs = workload::docs(ctx, kind, p)?;
-        add(format!("10-{}.yaml", p.w.name), &docs, &mut files);
+        Ok((!docs.is_empty()).then(|| file(&format!("10-{}.yaml", p.w.name), docs)))
+    };
+    let mut produced = vec![false; ordered.len()];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || ordered.len() < PARALLEL_MIN {
+        for (i, p) in ordered.iter().enumerate() {
+            if let Some(f) = workload_file(p)? {
+                if let Some(slot) = produced.get_mut(i) {
+                    *slot = true;
+                }
+                if sink(f).is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+        }
+    } else {
+        // Workers take the next workload and send its file; this thread
+        // hands them to the sink (the writer) as they come.
+        let next = AtomicUsize::new(0);
+        let flow = std::thread::scope(|scope| -> Result<ControlFlow<()>, EmitError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<Option<OutputFile>, EmitError>)>(threads * 2);
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, ordered, workload_file) = (&next, &ordered, &workload_file);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = ordered.get(i) else { break };
+                    let r = workload_file(p);
+                    let failed = r.is_err();
+                    if tx.send((i, r)).is_err() || failed {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, r) in rx {
+                if let Some(f) = r? {
+                    if let Some(slot) = produced.get_mut(i) {
+                        *slot = true;
+                    }
+                    if sink(f).is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        if flow.is_break() {
+            return Ok(flow);
+        }
+    }
+    for (p, done) in ordered.iter().zip(&produced) {
+        if *done {
+            resources.push(format!("10-{}.yaml", p.w.name));
+        }
     }
     let np = netpol::docs(ctx, name, &members)?;
-    add("20-network-policies.yaml".into(), &np, &mut files);
+    if !np.is_empty() {
+        resources.push("20-network-policies.yaml".into());
+        if sink(file("20-network-policies.yaml", np)).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
     let mon = monitoring::docs(ctx, &members)?;
-    add("30-monitoring.yaml".into(), &mon, &mut files);
+    if !mon.is_empty() {
+        resources.push("30-monitoring.yaml".into());
+        if sink(file("30-monitoring.yaml", mon)).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
 
     let kustomization = serde_json::json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -313,11 +383,10 @@ fn emit_group(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>) -> Result<Vec<Outp
     let mut text = header(sol);
     text.push_str("---\n");
     yaml::write_document(&mut text, &kustomization);
-    files.push(OutputFile {
+    Ok(sink(OutputFile {
         path: format!("{dir}/kustomization.yaml"),
         contents: text,
-    });
-    Ok(files)
+    }))
 }
 
 /// One `---`-separated stream of every Kubernetes document in `files`

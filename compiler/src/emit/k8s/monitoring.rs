@@ -162,7 +162,7 @@ fn alert_name(model: &str, a: &Alert) -> String {
 
 pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let sol = ctx.sol;
-    let mut docs = Docs::new();
+    let mut docs = Docs::new(ctx.sol, 1);
     let servers = monitored_servers(ctx, members);
     for p in &servers {
         let Some(m) = model_of(ctx, p) else { continue };

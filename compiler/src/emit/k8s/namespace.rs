@@ -53,7 +53,7 @@ pub fn totals(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Totals {
 
 pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let sol = ctx.sol;
-    let mut docs = Docs::new();
+    let mut docs = Docs::new(ctx.sol, 1);
     let mut labels = meta::solution_labels(sol);
     // Host directories and device nodes need the `privileged` Pod Security
     // level; everything else runs under `restricted`.

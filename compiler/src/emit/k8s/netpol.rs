@@ -61,7 +61,7 @@ fn policy(ctx: &Ctx<'_>, name: &str, spec: NetworkPolicySpec) -> NetworkPolicy {
 }
 
 pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
-    let mut docs = Docs::new();
+    let mut docs = Docs::new(ctx.sol, 1);
     docs.push(&policy(
         ctx,
         "default-deny",

@@ -117,7 +117,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     let w = p.w;
     let c = &w.container;
     let units = ctx.units(p);
-    let mut docs = Docs::new();
+    let mut docs = Docs::new(sol, units.len() + 2);
     check_name(&w.name, 63, "Service")?;
     for u in &units {
         check_name(&u.name, 63, "controller")?;
