@@ -378,6 +378,45 @@ fn a_build_that_fails_mid_way_leaves_the_previous_output_byte_identical() {
 }
 
 #[test]
+fn a_streamed_build_whose_backend_stops_half_way_leaves_the_previous_output_byte_identical() {
+    let s = Scratch::new("stream-midway");
+    let before = previous_output(&s);
+    // `iotc build` streams: files go into the temporary tree as backends
+    // produce them. A backend error after two files drops the staging.
+    let mut staging = writer::Staging::begin(&s.out(), false).unwrap();
+    staging.add("k8s/plant/deployment.yaml", b"kind: Deployment\nspec: {changed: true}\n").unwrap();
+    staging.add("k8s/plant/new.yaml", b"kind: ConfigMap\n").unwrap();
+    assert_eq!(s.leftovers().len(), 1, "the temporary tree exists while staging");
+    drop(staging);
+    assert_eq!(tree(&s.out()), before, "the previous output must be byte-identical");
+    assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
+}
+
+#[test]
+fn a_streamed_build_judges_hand_edits_at_commit_and_writes_nothing() {
+    let s = Scratch::new("stream-edit");
+    let _ = previous_output(&s);
+    std::fs::write(s.out().join("k8s/plant/service.yaml"), "kind: Service\n# mine\n").unwrap();
+    let before = tree(&s.out());
+    let mut staging = writer::Staging::begin(&s.out(), false).unwrap();
+    for f in v1() {
+        staging.add(&f.path, f.contents.as_bytes()).unwrap();
+    }
+    // A path produced twice is refused as it comes.
+    let twice = staging.add("k8s/plant/service.yaml", b"x").unwrap_err();
+    assert!(matches!(twice, WriteError::BadPath { .. }), "{twice}");
+    match staging.commit().unwrap_err() {
+        WriteError::HandEdited { files, .. } => {
+            assert_eq!(files.len(), 1);
+            assert_eq!(files[0].path, "k8s/plant/service.yaml");
+        }
+        other => panic!("expected HandEdited, got {other}"),
+    }
+    assert_eq!(tree(&s.out()), before);
+    assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
+}
+
+#[test]
 fn a_path_that_must_be_both_a_file_and_a_folder_is_rejected_and_nothing_changes() {
     let s = Scratch::new("file-and-dir");
     let before = previous_output(&s);

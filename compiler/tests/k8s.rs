@@ -512,3 +512,67 @@ fn features_are_emitted_as_documented() {
         }
     }
 }
+
+/// A folder with enough workloads for the backend to build them on several
+/// threads: the files, their order and the kustomization are the same as
+/// ever, run after run, and the streaming entry point hands over the same
+/// files as `emit`.
+#[test]
+fn many_workloads_are_built_in_parallel_and_deterministically() {
+    let mut src = String::from(
+        "solution many {\n  version = \"1.0.0\"\n  namespace = \"many\"\n}\n\nimport std.devices\n\n\
+         fleet edge {\n  device = std.devices.x86_gateway\n  runtime = k3s\n\
+         site a { gateways = 2  hosts = \"gw{n}.a.internal\" }\n\
+         site b { gateways = 1  hosts = \"gw{n}.b.internal\" }\n}\n",
+    );
+    for i in 0..40 {
+        src.push_str(&format!(
+            "\nservice svc{i:02} on edge {{\n  image = \"registry.example.com/svc{i:02}:1.0.0\"\n  port = {}\n  \
+             replicas = 1 per gateway\n  cpu = 2m  memory = 4Mi\n}}\n",
+            8000 + i
+        ));
+    }
+    let db = MemoryDb::new().with("many/main.iot", &src);
+    let a = analyze(&db, "many/main.iot", &Overrides::default());
+    let errors: Vec<String> = a.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{d:?}")).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let sol = a.solution.unwrap();
+    let first = k8s_files(&sol);
+    for _ in 0..3 {
+        assert_eq!(k8s_files(&sol), first);
+    }
+    let mut streamed = Vec::new();
+    let flow = k8s::emit_each(&sol, &mut |f| {
+        streamed.push(f);
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert!(flow.is_continue());
+    streamed.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(streamed, first);
+    let kustomization = first.iter().find(|f| f.path == "k8s/edge/kustomization.yaml").unwrap();
+    let listed: Vec<&str> = kustomization
+        .contents
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .filter(|l| l.starts_with("10-"))
+        .collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("10-svc{i:02}.yaml")).collect();
+    assert_eq!(listed, expected);
+    // Two Deployments per service (one per site), each in its own file.
+    let svc07 = first.iter().find(|f| f.path == "k8s/edge/10-svc07.yaml").unwrap();
+    assert_eq!(svc07.contents.matches("kind: Deployment").count(), 2);
+    // A sink that stops early stops the backend.
+    let mut taken = 0;
+    let flow = k8s::emit_each(&sol, &mut |_| {
+        taken += 1;
+        if taken == 5 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert!(flow.is_break());
+    assert_eq!(taken, 5);
+}
