@@ -384,7 +384,12 @@ fn a_streamed_build_whose_backend_stops_half_way_leaves_the_previous_output_byte
     // `iotc build` streams: files go into the temporary tree as backends
     // produce them. A backend error after two files drops the staging.
     let mut staging = writer::Staging::begin(&s.out(), false).unwrap();
-    staging.add("k8s/plant/deployment.yaml", b"kind: Deployment\nspec: {changed: true}\n").unwrap();
+    staging
+        .add(
+            "k8s/plant/deployment.yaml",
+            b"kind: Deployment\nspec: {changed: true}\n",
+        )
+        .unwrap();
     staging.add("k8s/plant/new.yaml", b"kind: ConfigMap\n").unwrap();
     assert_eq!(s.leftovers().len(), 1, "the temporary tree exists while staging");
     drop(staging);

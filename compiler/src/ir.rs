@@ -395,7 +395,8 @@ pub struct NodeGroupCapacity {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Contributor {
-    pub workload: String,
+    /// Shared: the same workload contributes at every site.
+    pub workload: std::sync::Arc<str>,
     pub copies: u32,
     pub cpu_millis: u64,
     pub memory_bytes: u64,

@@ -13,4 +13,4 @@ pub mod source;
 pub mod stdlib;
 pub mod syntax;
 
-pub use check::{analyze, Analysis, Overrides};
+pub use check::{analyze, analyze_with, Analysis, Overrides};

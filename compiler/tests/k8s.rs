@@ -534,7 +534,12 @@ fn many_workloads_are_built_in_parallel_and_deterministically() {
     }
     let db = MemoryDb::new().with("many/main.iot", &src);
     let a = analyze(&db, "many/main.iot", &Overrides::default());
-    let errors: Vec<String> = a.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{d:?}")).collect();
+    let errors: Vec<String> = a
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{d:?}"))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let sol = a.solution.unwrap();
     let first = k8s_files(&sol);

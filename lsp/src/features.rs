@@ -860,8 +860,8 @@ pub fn inlay_hints(a: &Analyzed, file: FileId) -> Vec<Hint> {
             linked |= c.formula.trim() != c.value.to_string();
             match &c.site {
                 Some(s) => {
-                    if !per_site.iter().any(|(n, _)| n == s) {
-                        per_site.push((s.clone(), c.value));
+                    if !per_site.iter().any(|(n, _)| n.as_str() == &**s) {
+                        per_site.push((s.to_string(), c.value));
                     }
                 }
                 None => whole = Some(c.value),

@@ -1,5 +1,6 @@
 //! The main loop: JSON-RPC messages in, requests answered from fresh
-//! analyses, diagnostics published ~100 ms after the last change. Every
+//! analyses, diagnostics published at once after a quiet spell, or after a
+//! 100 ms pause while the user is typing. Every
 //! handler runs under `catch_unwind`, so a bug answers with an error
 //! instead of killing the server.
 
@@ -75,6 +76,7 @@ pub fn run(connection: Connection, std: StdFiles) -> Result<(), String> {
         conn: &connection,
         world: World::new(std),
         deadline: None,
+        last_change: None,
     };
     server.main_loop()
 }
@@ -84,6 +86,8 @@ struct Server<'a> {
     world: World,
     /// When to re-check after the last change.
     deadline: Option<Instant>,
+    /// When the last change arrived.
+    last_change: Option<Instant>,
 }
 
 /// A request's failure, sent back as an error response.
@@ -169,7 +173,14 @@ impl Server<'_> {
                 // Full sync: the last change holds the whole text.
                 if let Some(change) = p.content_changes.into_iter().last() {
                     self.world.change(&key, change.text, p.text_document.version);
-                    self.deadline = Some(Instant::now() + DEBOUNCE);
+                    // The first change after a quiet spell is checked at once
+                    // (after any messages already queued); changes that come
+                    // faster than DEBOUNCE (typing) wait for a pause of
+                    // DEBOUNCE, so a burst costs one check.
+                    let now = Instant::now();
+                    let typing = self.last_change.is_some_and(|t| now.duration_since(t) < DEBOUNCE);
+                    self.last_change = Some(now);
+                    self.deadline = Some(if typing { now + DEBOUNCE } else { now });
                 }
             }
             "textDocument/didClose" => {

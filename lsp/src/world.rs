@@ -4,7 +4,8 @@
 
 use iotc_compiler::ide::{self, Index};
 use iotc_compiler::source::{Origin, ReadError, SourceDb};
-use iotc_compiler::{analyze, Analysis, Overrides};
+use iotc_compiler::syntax::ParseCache;
+use iotc_compiler::{analyze_with, Analysis, Overrides};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -133,6 +134,8 @@ pub struct World {
     analyses: BTreeMap<String, Analyzed>,
     /// Documents changed since their last analysis.
     stale: BTreeSet<String>,
+    /// Items parsed before: an edit re-parses only the items it touched.
+    parsed: ParseCache,
 }
 
 impl World {
@@ -142,6 +145,7 @@ impl World {
             std,
             analyses: BTreeMap::new(),
             stale: BTreeSet::new(),
+            parsed: ParseCache::new(),
         }
     }
 
@@ -180,11 +184,14 @@ impl World {
     /// Re-analyse every stale open document; returns the keys redone.
     pub fn refresh(&mut self) -> Vec<String> {
         let stale = std::mem::take(&mut self.stale);
+        self.parsed.sweep();
         let mut done = Vec::new();
         for key in stale {
             if self.docs.contains_key(&key) {
                 let a = self.analyze_root(&key);
-                self.analyses.insert(key.clone(), a);
+                if let Some(old) = self.analyses.insert(key.clone(), a) {
+                    dispose(old);
+                }
                 done.push(key);
             }
         }
@@ -197,9 +204,14 @@ impl World {
             Some(m) => {
                 let root = "<iotc-std-root>.iot";
                 let db = iotc_compiler::source::MemoryDb::new().with(root, &format!("import std.{m}\n"));
-                analyze(&db, root, &Overrides::default())
+                analyze_with(&db, root, &Overrides::default(), Some(&self.parsed))
             }
-            None => analyze(&OverlayDb { docs: &self.docs }, key, &Overrides::default()),
+            None => analyze_with(
+                &OverlayDb { docs: &self.docs },
+                key,
+                &Overrides::default(),
+                Some(&self.parsed),
+            ),
         };
         let index = ide::index(&analysis.program);
         Analyzed { analysis, index }
@@ -250,4 +262,15 @@ impl World {
     pub fn version(&self, key: &str) -> Option<i32> {
         self.docs.get(key).map(|d| d.version)
     }
+}
+
+/// Free a previous analysis off the request path: a large program's tree,
+/// IR and explanations take a few milliseconds to drop, which the user
+/// would otherwise wait for before seeing diagnostics.
+fn dispose(old: Analyzed) {
+    let spawned = std::thread::Builder::new()
+        .name("iotc-lsp-free".into())
+        .spawn(move || drop(old));
+    // If no thread can be started, the closure (and `old`) is dropped here.
+    drop(spawned);
 }

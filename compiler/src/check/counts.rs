@@ -8,8 +8,9 @@ use super::{Analyzer, ParamTy, ParamVal};
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::{BinOp, CountUnit, Expr, ExprKind, ItemKind};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// How one count came out, for hover and inlay hints.
@@ -20,7 +21,7 @@ pub struct CountExplanation {
     /// `replicas of ingest`, `gateways of plants.plant_a`, `nodes of cloud`.
     pub subject: Arc<str>,
     /// The site, for per-site counts.
-    pub site: Option<String>,
+    pub site: Option<Arc<str>>,
     pub value: u32,
     /// The expression with every input replaced by its value.
     pub formula: Arc<str>,
@@ -144,15 +145,17 @@ enum Slot {
 
 #[derive(Default)]
 pub(super) struct CountState {
-    slots: HashMap<CountKey, Slot>,
+    slots: FxHashMap<CountKey, Slot>,
+    /// Site names per fleet, shared by every explanation.
+    site_names: FxHashMap<usize, Vec<Arc<str>>>,
     /// The chain being evaluated: each key with the span that referred to it.
     stack: Vec<(CountKey, Span)>,
     cycles: BTreeSet<Vec<CountKey>>,
     reported: BTreeSet<(Span, Code)>,
     /// Sites each fleet workload runs on.
-    pub sites_of: HashMap<usize, Vec<usize>>,
+    pub sites_of: FxHashMap<usize, Vec<usize>>,
     /// Total gateways of each fleet, once all its sites are known.
-    fleet_totals: HashMap<usize, u32>,
+    fleet_totals: FxHashMap<usize, u32>,
 }
 
 impl CountState {
@@ -277,11 +280,20 @@ impl<'a> Analyzer<'a> {
                     Target::Fleet(f) => {
                         let sites = st.sites_of.get(&w).cloned().unwrap_or_default();
                         let mut out = Vec::with_capacity(sites.len());
+                        self.explanations.reserve(sites.len());
                         let mut failed = false;
                         // A fleet workload's count depends on its site only
                         // through the site's gateways: evaluate once per
                         // distinct gateway count.
-                        let mut memo: HashMap<u32, Option<(u32, Arc<str>)>> = HashMap::new();
+                        let mut memo: FxHashMap<u32, Option<(u32, Arc<str>)>> = FxHashMap::default();
+                        // Taken out (not cloned: that is an atomic count per
+                        // site) and put back after the loop.
+                        let names = st.site_names.remove(&f).unwrap_or_else(|| {
+                            d.fleets
+                                .get(f)
+                                .map(|fl| fl.sites.iter().map(|s| Arc::from(s.name.name.as_str())).collect())
+                                .unwrap_or_default()
+                        });
                         let subject: Arc<str> = subject.into();
                         for s in sites {
                             let v = match (wl.kind, wl.replicas) {
@@ -290,11 +302,7 @@ impl<'a> Analyzer<'a> {
                                 }
                                 (crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train, _) => Some(1),
                                 (_, Some(e)) => {
-                                    let site = d
-                                        .fleets
-                                        .get(f)
-                                        .and_then(|fl| fl.sites.get(s))
-                                        .map(|s| s.name.name.clone());
+                                    let site = names.get(s).cloned();
                                     let gw = self.count(CountKey::Site(f, s), wl.name_span, st, d).map(|v| v.total());
                                     let hit = gw.and_then(|g| memo.get(&g).cloned());
                                     let result = match hit {
@@ -333,6 +341,7 @@ impl<'a> Analyzer<'a> {
                                 None => failed = true,
                             }
                         }
+                        st.site_names.insert(f, names);
                         if failed {
                             None
                         } else {
@@ -397,7 +406,7 @@ impl<'a> Analyzer<'a> {
         st: &mut CountState,
         d: &Drafts<'a>,
         subject: &str,
-        site: Option<String>,
+        site: Option<Arc<str>>,
     ) -> Option<u32> {
         let (value, formula) = self.evaluate_count(e, ctx, file, st, d, subject, site.as_deref())?;
         self.explanations.push(CountExplanation {

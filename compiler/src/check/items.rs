@@ -10,7 +10,8 @@ use crate::ir;
 use crate::schema::{self, Contents, Shape};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::{self, BlockKind, Expr, ExprKind, ItemKind, NestedBlock, SecretSource};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 pub(super) struct PoolDraft<'a> {
     pub name: String,
@@ -122,15 +123,15 @@ impl<'a> Analyzer<'a> {
             fleets: Vec::new(),
             workloads: Vec::new(),
             models: Vec::new(),
-            cluster_of: HashMap::new(),
-            fleet_of: HashMap::new(),
-            workloads_of: HashMap::new(),
+            cluster_of: HashMap::default(),
+            fleet_of: HashMap::default(),
+            workloads_of: HashMap::default(),
         };
         let prog = self.prog;
         let mut solution_span: Option<Span> = None;
-        let mut devices = HashMap::new();
-        let mut runtimes = HashMap::new();
-        let mut servings = HashMap::new();
+        let mut devices = HashMap::default();
+        let mut runtimes = HashMap::default();
+        let mut servings = HashMap::default();
         // Clusters and fleets first, so workloads can refer to them by index.
         for pass in 0..2 {
             for unit in &prog.units {

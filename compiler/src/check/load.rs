@@ -35,6 +35,7 @@ impl Program {
 
 struct Loader<'a> {
     db: &'a dyn SourceDb,
+    cache: Option<&'a syntax::ParseCache>,
     prog: Program,
     diags: Vec<Diagnostic>,
     /// Files being loaded, with the import that led to each.
@@ -44,8 +45,14 @@ struct Loader<'a> {
 /// Load `root` and its imports. `root_text` overrides reading the root (the
 /// language server passes the open buffer).
 pub fn load(db: &dyn SourceDb, root: &str) -> (Program, Vec<Diagnostic>) {
+    load_with(db, root, None)
+}
+
+/// [`load`], re-parsing only the items that are not in `cache`.
+pub fn load_with(db: &dyn SourceDb, root: &str, cache: Option<&syntax::ParseCache>) -> (Program, Vec<Diagnostic>) {
     let mut l = Loader {
         db,
+        cache,
         prog: Program::default(),
         diags: Vec::new(),
         stack: Vec::new(),
@@ -84,7 +91,7 @@ impl Loader<'_> {
     fn add_file(&mut self, origin: Origin, text: String) -> FileId {
         let id = self.prog.sources.add(origin, text);
         let text = self.prog.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
-        let (unit, diags) = syntax::parse(id, text);
+        let (unit, diags) = syntax::parse_with(id, text, self.cache);
         self.prog.units.push(unit);
         self.diags.extend(diags);
         id

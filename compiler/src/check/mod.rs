@@ -18,7 +18,8 @@ use crate::ir;
 use crate::schema;
 use crate::source::{FileId, SourceDb, Span};
 use crate::syntax::ast::{self, BlockKind, ItemKind, Path};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything one run of the checker produced.
 #[derive(Debug)]
@@ -41,7 +42,18 @@ pub use counts::CountExplanation;
 
 /// Check the program rooted at `root`, applying param overrides.
 pub fn analyze(db: &dyn SourceDb, root: &str, overrides: &Overrides) -> Analysis {
-    let (mut program, mut diags) = load::load(db, root);
+    analyze_with(db, root, overrides, None)
+}
+
+/// [`analyze`], re-parsing only the items not in `cache` (the language
+/// server keeps one across edits; see [`crate::syntax::ParseCache`]).
+pub fn analyze_with(
+    db: &dyn SourceDb,
+    root: &str,
+    overrides: &Overrides,
+    cache: Option<&crate::syntax::ParseCache>,
+) -> Analysis {
+    let (mut program, mut diags) = load::load_with(db, root, cache);
     let overrides_files = overrides.add_sources(&mut program.sources);
     let prog = &program;
     let (solution, counts, more) = {
@@ -191,8 +203,8 @@ impl<'a> Analyzer<'a> {
         Analyzer {
             prog,
             diags: Vec::new(),
-            user_scope: HashMap::new(),
-            std_scopes: HashMap::new(),
+            user_scope: HashMap::default(),
+            std_scopes: HashMap::default(),
             imported_std: BTreeSet::new(),
             used_std: BTreeSet::new(),
             params: BTreeMap::new(),

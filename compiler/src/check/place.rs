@@ -575,8 +575,9 @@ impl<'a> Analyzer<'a> {
     ) -> Vec<ir::NodeGroupCapacity> {
         let mut out = Vec::new();
         let draft_of = |name: &str| d.workloads.iter().find(|w| v::k8s_name(&w.name) == name);
+        let names: Vec<std::sync::Arc<str>> = workloads.iter().map(|w| w.name.as_str().into()).collect();
         // What each site carries, gathered in one pass over the workloads.
-        let mut by_site: std::collections::HashMap<(&str, &str), Vec<Use>> = std::collections::HashMap::new();
+        let mut by_site: rustc_hash::FxHashMap<(&str, &str), Vec<Use>> = rustc_hash::FxHashMap::default();
         for (i, w) in workloads.iter().enumerate() {
             if let ir::Placement::Fleet { fleet: f, sites } = &w.placement {
                 for sp in sites.iter().filter(|sp| sp.per_node > 0) {
@@ -605,6 +606,7 @@ impl<'a> Analyzer<'a> {
                     true,
                     &uses,
                     workloads,
+                    &names,
                     &draft_of,
                     site_span.unwrap_or_default(),
                 );
@@ -636,7 +638,7 @@ impl<'a> Analyzer<'a> {
                     .map(|p| p.span)
                     .unwrap_or_default();
                 let cap = self.fit(
-                    &group, "cloud", &pool.node, pool.nodes, false, &uses, workloads, &draft_of, span,
+                    &group, "cloud", &pool.node, pool.nodes, false, &uses, workloads, &names, &draft_of, span,
                 );
                 out.push(cap);
             }
@@ -654,6 +656,7 @@ impl<'a> Analyzer<'a> {
         per_node: bool,
         uses: &[Use],
         workloads: &[ir::Workload],
+        names: &[std::sync::Arc<str>],
         draft_of: &dyn Fn(&str) -> Option<&'d WorkloadDraft<'a>>,
         span: Span,
     ) -> ir::NodeGroupCapacity
@@ -669,7 +672,7 @@ impl<'a> Analyzer<'a> {
         for u in uses {
             let Some(w) = workloads.get(u.workload) else { continue };
             let c = ir::Contributor {
-                workload: w.name.clone(),
+                workload: names.get(u.workload).cloned().unwrap_or_else(|| w.name.as_str().into()),
                 copies: u.copies,
                 cpu_millis: w.container.cpu_millis.saturating_mul(u64::from(u.copies)),
                 memory_bytes: w.container.memory_bytes.saturating_mul(u64::from(u.copies)),

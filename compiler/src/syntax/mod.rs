@@ -8,11 +8,14 @@
 
 pub mod ast;
 mod build;
+mod cache;
 pub(crate) mod split;
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use ast::SourceUnit;
+pub use cache::ParseCache;
+use cache::Shift;
 use pest::Parser;
 
 #[derive(pest_derive::Parser)]
@@ -21,6 +24,12 @@ pub(crate) struct IotParser;
 
 /// Parse one file. Always returns a unit; problems are diagnostics.
 pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
+    parse_with(file, text, None)
+}
+
+/// [`parse`], reusing the items of `cache` whose text is unchanged (see
+/// [`ParseCache`]).
+pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (SourceUnit, Vec<Diagnostic>) {
     let mut unit = SourceUnit {
         file,
         ..SourceUnit::default()
@@ -51,12 +60,24 @@ pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
             unit.broken.push(chunk_span);
             continue;
         }
+        if let Some(item) = cache.and_then(|c| c.get(file, chunk_text, chunk.start)) {
+            unit.items.push(item);
+            continue;
+        }
         match IotParser::parse(Rule::item_only, chunk_text) {
             Ok(mut pairs) => {
                 let built = pairs
                     .next()
                     .and_then(|p| p.into_inner().next())
-                    .and_then(|p| build::item(p, file, chunk.start));
+                    .and_then(|p| match cache {
+                        // Built at offset 0 for the cache, then moved.
+                        Some(c) => build::item(p, file, 0).map(|mut item| {
+                            c.put(file, chunk_text, &item);
+                            item.shift(u32::try_from(chunk.start).unwrap_or(u32::MAX));
+                            item
+                        }),
+                        None => build::item(p, file, chunk.start),
+                    });
                 match built {
                     Some(item) => unit.items.push(item),
                     None => {

@@ -147,3 +147,57 @@ fn doc_comment_after_a_value_documents_the_next_field() {
 fn byte_order_mark_is_whitespace() {
     ok("\u{feff}solution s { version = \"1\" }\n");
 }
+
+/// Every `.iot` file of the examples and the stdlib.
+fn shipped_sources() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join("stdlib"), root.join("examples")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "iot") {
+                out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Parsing through the cache gives exactly the tree and diagnostics of a
+/// plain parse: on a miss, on a hit, and when every item has moved.
+#[test]
+fn cached_parse_equals_plain_parse() {
+    let cache = super::ParseCache::new();
+    let files = shipped_sources();
+    assert!(files.len() > 10);
+    for (name, text) in &files {
+        let plain = parse(FileId(3), text);
+        let key = |u: &SourceUnit| format!("{:?}", (&u.items, &u.broken));
+        for round in 0..2 {
+            cache.sweep();
+            let cached = super::parse_with(FileId(3), text, Some(&cache));
+            assert_eq!(key(&cached.0), key(&plain.0), "{name}, round {round}");
+            assert_eq!(cached.1, plain.1, "{name}, round {round}");
+        }
+        // An edit above every item: all of them are reused, moved down.
+        let moved = format!("// a new first line\n{text}");
+        let plain_moved = parse(FileId(3), &moved);
+        let (hits_before, _) = cache.stats();
+        let cached_moved = super::parse_with(FileId(3), &moved, Some(&cache));
+        assert_eq!(key(&cached_moved.0), key(&plain_moved.0), "{name}, moved");
+        assert_eq!(cached_moved.1, plain_moved.1, "{name}, moved");
+        let (hits_after, _) = cache.stats();
+        if !plain.0.items.is_empty() && plain.1.is_empty() {
+            assert!(hits_after > hits_before, "{name}: moved items come from the cache");
+        }
+    }
+    // Old versions are swept.
+    cache.sweep();
+    cache.sweep();
+    cache.sweep();
+    assert!(cache.is_empty());
+}

@@ -1,0 +1,299 @@
+//! Re-parsing only what changed. [`super::parse`] already reads a file item
+//! by item (see `split`); a [`ParseCache`] keeps the tree of every item it
+//! parsed, keyed by the file and the item's exact text, built as if the item
+//! started at offset 0. A later parse of the same text reuses it, moved to
+//! where the item now starts ([`Shift`]). The language server keeps one
+//! cache, so typing in one item re-parses that item only.
+//!
+//! Only items that parsed cleanly are kept: a broken item is parsed again
+//! (to rebuild its diagnostic), which is rare and cheap. Entries not used by
+//! the latest parse of their file are dropped by [`ParseCache::sweep`].
+
+use super::ast::*;
+use crate::source::{FileId, Span};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Items parsed before, by file and text.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// file → item text → (tree at offset 0, generation last used).
+    files: HashMap<FileId, HashMap<String, (Item, u64)>>,
+    generation: u64,
+    hits: u64,
+    misses: u64,
+}
+
+impl ParseCache {
+    pub fn new() -> ParseCache {
+        ParseCache::default()
+    }
+
+    /// The item parsed from `text` in `file` before, moved to start at
+    /// `offset`.
+    pub(super) fn get(&self, file: FileId, text: &str, offset: usize) -> Option<Item> {
+        let mut inner = self.inner.lock().ok()?;
+        let generation = inner.generation;
+        let found = inner
+            .files
+            .get_mut(&file)
+            .and_then(|m| m.get_mut(text))
+            .map(|(item, used)| {
+                *used = generation;
+                item.clone()
+            });
+        match found {
+            Some(mut item) => {
+                inner.hits += 1;
+                item.shift(u32::try_from(offset).unwrap_or(u32::MAX));
+                Some(item)
+            }
+            None => {
+                inner.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Keep `item`, parsed from `text` at offset 0.
+    pub(super) fn put(&self, file: FileId, text: &str, item: &Item) {
+        if let Ok(mut inner) = self.inner.lock() {
+            let generation = inner.generation;
+            inner
+                .files
+                .entry(file)
+                .or_default()
+                .insert(text.to_string(), (item.clone(), generation));
+        }
+    }
+
+    /// Start a new round: entries used in neither this round nor the one
+    /// before are dropped (so the cache holds about what the open programs
+    /// hold, not every version ever typed). Call before each batch of
+    /// analyses.
+    pub fn sweep(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            let keep = inner.generation.saturating_sub(1);
+            for m in inner.files.values_mut() {
+                m.retain(|_, (_, used)| *used >= keep);
+            }
+            inner.files.retain(|_, m| !m.is_empty());
+            inner.generation += 1;
+        }
+    }
+
+    /// (hits, misses) so far, for tests and benchmarks.
+    pub fn stats(&self) -> (u64, u64) {
+        self.inner.lock().map(|i| (i.hits, i.misses)).unwrap_or_default()
+    }
+
+    /// How many items are kept.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .map(|i| i.files.values().map(HashMap::len).sum())
+            .unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Move every span of a tree by `by` bytes (an item parsed at offset 0 put
+/// where it now starts).
+pub(crate) trait Shift {
+    fn shift(&mut self, by: u32);
+}
+
+impl Shift for Span {
+    fn shift(&mut self, by: u32) {
+        self.start = self.start.saturating_add(by);
+        self.end = self.end.saturating_add(by);
+    }
+}
+
+impl<T: Shift> Shift for Option<T> {
+    fn shift(&mut self, by: u32) {
+        if let Some(x) = self {
+            x.shift(by);
+        }
+    }
+}
+
+impl<T: Shift> Shift for Vec<T> {
+    fn shift(&mut self, by: u32) {
+        for x in self {
+            x.shift(by);
+        }
+    }
+}
+
+impl<T: Shift> Shift for Box<T> {
+    fn shift(&mut self, by: u32) {
+        (**self).shift(by);
+    }
+}
+
+impl Shift for Ident {
+    fn shift(&mut self, by: u32) {
+        self.span.shift(by);
+    }
+}
+
+impl Shift for Path {
+    fn shift(&mut self, by: u32) {
+        self.segments.shift(by);
+        self.span.shift(by);
+    }
+}
+
+impl Shift for StringLit {
+    fn shift(&mut self, by: u32) {
+        self.span.shift(by);
+    }
+}
+
+impl Shift for Key {
+    fn shift(&mut self, by: u32) {
+        self.span.shift(by);
+    }
+}
+
+impl Shift for Item {
+    fn shift(&mut self, by: u32) {
+        self.span.shift(by);
+        match &mut self.kind {
+            ItemKind::Solution(b) | ItemKind::Block(b) => b.shift(by),
+            ItemKind::Import(i) => {
+                i.span.shift(by);
+                match &mut i.target {
+                    ImportTarget::Module(p) => p.shift(by),
+                    ImportTarget::File(s) => s.shift(by),
+                }
+            }
+            ItemKind::Param(p) => {
+                p.name.shift(by);
+                p.ty.shift(by);
+                p.default.shift(by);
+                p.body.shift(by);
+            }
+        }
+    }
+}
+
+impl Shift for Block {
+    fn shift(&mut self, by: u32) {
+        self.kind_span.shift(by);
+        self.template.shift(by);
+        self.name.shift(by);
+        self.on.shift(by);
+        self.selectors.shift(by);
+        self.from.shift(by);
+        self.body.shift(by);
+    }
+}
+
+impl Shift for Selector {
+    fn shift(&mut self, by: u32) {
+        self.key.shift(by);
+        self.value.shift(by);
+        self.span.shift(by);
+    }
+}
+
+impl Shift for Body {
+    fn shift(&mut self, by: u32) {
+        self.stmts.shift(by);
+        self.span.shift(by);
+    }
+}
+
+impl Shift for Stmt {
+    fn shift(&mut self, by: u32) {
+        self.span.shift(by);
+        match &mut self.kind {
+            StmtKind::Attr(a) => {
+                a.key.shift(by);
+                a.value.shift(by);
+            }
+            StmtKind::Block(b) => {
+                b.kind.shift(by);
+                b.name.shift(by);
+                b.on.shift(by);
+                b.selectors.shift(by);
+                b.body.shift(by);
+            }
+            StmtKind::Secret(s) => {
+                s.name.shift(by);
+                match &mut s.source {
+                    SecretSource::From { kind, reference } => {
+                        kind.shift(by);
+                        reference.shift(by);
+                    }
+                    SecretSource::Literal(e) => e.shift(by),
+                }
+            }
+            StmtKind::Device(d) => {
+                d.host.shift(by);
+                d.container.shift(by);
+            }
+            StmtKind::Alert(a) => {
+                a.metric.shift(by);
+                a.op_span.shift(by);
+                a.threshold.shift(by);
+                a.duration.shift(by);
+            }
+        }
+    }
+}
+
+impl Shift for Expr {
+    fn shift(&mut self, by: u32) {
+        self.span.shift(by);
+        match &mut self.kind {
+            ExprKind::Quantity { .. } | ExprKind::String(_) | ExprKind::Bool(_) => {}
+            ExprKind::Path(p) => p.shift(by),
+            ExprKind::List(items) => items.shift(by),
+            ExprKind::Object { path, body } => {
+                path.shift(by);
+                body.shift(by);
+            }
+            ExprKind::Paren(e) | ExprKind::Neg(e) => e.shift(by),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.shift(by);
+                rhs.shift(by);
+            }
+            ExprKind::Call { name, args } => {
+                name.shift(by);
+                args.shift(by);
+            }
+            ExprKind::CountRef { unit_span, of, .. } => {
+                unit_span.shift(by);
+                of.shift(by);
+            }
+            ExprKind::Per {
+                amount,
+                per,
+                unit_span,
+                of,
+                ..
+            } => {
+                amount.shift(by);
+                per.shift(by);
+                unit_span.shift(by);
+                of.shift(by);
+            }
+            ExprKind::Bounded { expr, min, max } => {
+                expr.shift(by);
+                min.shift(by);
+                max.shift(by);
+            }
+        }
+    }
+}
