@@ -208,7 +208,7 @@ impl Server<'_> {
             let diags = self
                 .world
                 .get(&key)
-                .map(|a| diagnostics(&self.world, a))
+                .map(|a| diagnostics(&self.world, &key, a))
                 .unwrap_or_default();
             self.publish(&uri, diags, self.world.version(&key));
         }
@@ -328,18 +328,21 @@ fn to_range(a: &Analyzed, span: Span) -> Option<lsp::Range> {
 
 /// The diagnostics of a document's own file, converted from the
 /// structured data (never from rendered text).
-pub fn diagnostics(w: &World, a: &Analyzed) -> Vec<lsp::Diagnostic> {
-    let Some(root) = a.analysis.program.root else {
+/// The diagnostics of the document `key` in its analysis (whose root may
+/// be a file that imports it).
+pub fn diagnostics(w: &World, key: &str, a: &Analyzed) -> Vec<lsp::Diagnostic> {
+    let file = features::file_of(a, &w.origin_of(key)).or(a.analysis.program.root);
+    let Some(file) = file else {
         return Vec::new();
     };
-    let Some(src) = a.analysis.program.sources.get(root) else {
+    let Some(src) = a.analysis.program.sources.get(file) else {
         return Vec::new();
     };
     let ix = LineIndex::new(&src.text);
     a.analysis
         .diagnostics
         .iter()
-        .filter(|d| d.primary.span.file == root)
+        .filter(|d| d.primary.span.file == file)
         .map(|d| to_lsp_diagnostic(w, a, &ix, d))
         .collect()
 }

@@ -1,13 +1,19 @@
 //! The server's state: open documents, and one fresh analysis per open
-//! document (the document is the root; its imports come from open buffers
-//! when they are open and from disk otherwise). No caches survive a change.
+//! document. The root of a document's analysis is the document itself,
+//! unless another file imports it (`import "./cloud.iot"`): then it is the
+//! top of that chain of importers, so a file split out of a solution sees
+//! the names its importer defines, as `iotc check` on the importer does.
+//! Imports come from open buffers when they are open and from disk
+//! otherwise. Across changes only parsed items are kept ([`ParseCache`]).
 
 use iotc_compiler::ide::{self, Index};
 use iotc_compiler::source::{Origin, ReadError, SourceDb};
+use iotc_compiler::syntax::ast::{ImportTarget, ItemKind};
 use iotc_compiler::syntax::ParseCache;
 use iotc_compiler::{analyze_with, Analysis, Overrides};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// An open document: the editor's text, not the disk's.
 #[derive(Debug, Clone)]
@@ -131,7 +137,7 @@ fn set_read_only(path: &Path, read_only: bool) {
 pub struct World {
     pub docs: BTreeMap<String, Document>,
     pub std: StdFiles,
-    analyses: BTreeMap<String, Analyzed>,
+    analyses: BTreeMap<String, Arc<Analyzed>>,
     /// Documents changed since their last analysis.
     stale: BTreeSet<String>,
     /// Items parsed before: an edit re-parses only the items it touched.
@@ -182,20 +188,114 @@ impl World {
     }
 
     /// Re-analyse every stale open document; returns the keys redone.
+    /// Documents with the same root share one analysis.
     pub fn refresh(&mut self) -> Vec<String> {
         let stale = std::mem::take(&mut self.stale);
         self.parsed.sweep();
         let mut done = Vec::new();
+        let mut by_root: BTreeMap<String, Arc<Analyzed>> = BTreeMap::new();
         for key in stale {
-            if self.docs.contains_key(&key) {
-                let a = self.analyze_root(&key);
-                if let Some(old) = self.analyses.insert(key.clone(), a) {
-                    dispose(old);
-                }
-                done.push(key);
+            if !self.docs.contains_key(&key) {
+                continue;
             }
+            let root = self.root_of(&key);
+            let a = match by_root.get(&root) {
+                Some(a) => a.clone(),
+                None => {
+                    let a = Arc::new(self.analyze_root(&root));
+                    by_root.insert(root.clone(), a.clone());
+                    a
+                }
+            };
+            let a = self.containing(&key, &root, a);
+            if let Some(old) = self.analyses.insert(key.clone(), a) {
+                dispose(old);
+            }
+            done.push(key);
         }
         done
+    }
+
+    /// The file whose analysis `key` is part of: the top of the chain of
+    /// `.iot` files that import it by path (in its folder or the one
+    /// above), else `key` itself.
+    pub fn root_of(&self, key: &str) -> String {
+        if self.std.module_of(key).is_some() {
+            return key.to_string();
+        }
+        let mut current = key.to_string();
+        let mut seen = BTreeSet::from([current.clone()]);
+        while let Some(importer) = self.importer_of(&current) {
+            if !seen.insert(importer.clone()) {
+                break;
+            }
+            current = importer;
+        }
+        current
+    }
+
+    /// A file that imports `key` by path, if any (the first by name).
+    fn importer_of(&self, key: &str) -> Option<String> {
+        let path = Path::new(key);
+        let name = path.file_name()?.to_str()?;
+        let target = normalise(path);
+        let dir = path.parent()?;
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        for d in [Some(dir), dir.parent()].into_iter().flatten() {
+            for k in self.docs.keys() {
+                if Path::new(k).parent() == Some(d) {
+                    candidates.insert(k.clone());
+                }
+            }
+            if let Ok(entries) = std::fs::read_dir(d) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "iot") {
+                        if let Some(s) = p.to_str() {
+                            candidates.insert(s.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        candidates.remove(key);
+        for c in candidates {
+            let text = match self.docs.get(&c) {
+                Some(d) => d.text.clone(),
+                None => match std::fs::read_to_string(&c) {
+                    Ok(t) => t,
+                    Err(_) => continue,
+                },
+            };
+            // Cheap filter before parsing.
+            if !text.contains(name) {
+                continue;
+            }
+            let base = Path::new(&c).parent().unwrap_or(Path::new(""));
+            let (unit, _) = iotc_compiler::syntax::parse(iotc_compiler::source::FileId(0), &text);
+            let imports_key = unit.items.iter().any(|item| match &item.kind {
+                ItemKind::Import(i) => match &i.target {
+                    ImportTarget::File(lit) => normalise(&base.join(&lit.value)) == target,
+                    ImportTarget::Module(_) => false,
+                },
+                _ => false,
+            });
+            if imports_key {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    /// `a` (the analysis of `root`) if it holds `key`, else `key`'s own:
+    /// an importer whose import resolves to a different spelling of the path
+    /// (or that no longer parses) must not leave `key` without answers.
+    fn containing(&self, key: &str, root: &str, a: Arc<Analyzed>) -> Arc<Analyzed> {
+        if root == key || crate::features::file_of(&a, &self.origin_of(key)).is_some() {
+            a
+        } else {
+            Arc::new(self.analyze_root(key))
+        }
     }
 
     fn analyze_root(&self, key: &str) -> Analyzed {
@@ -225,14 +325,16 @@ impl World {
             self.refresh();
         }
         if !self.analyses.contains_key(key) {
-            let a = self.analyze_root(key);
+            let root = self.root_of(key);
+            let a = Arc::new(self.analyze_root(&root));
+            let a = self.containing(key, &root, a);
             self.analyses.insert(key.to_string(), a);
         }
     }
 
     /// The analysis of `key`, if [`World::ensure`] or a refresh made one.
     pub fn get(&self, key: &str) -> Option<&Analyzed> {
-        self.analyses.get(key)
+        self.analyses.get(key).map(|a| &**a)
     }
 
     /// The origin a document key has inside analyses.
@@ -245,7 +347,7 @@ impl World {
 
     /// Every analysis held (open documents and ones made on request).
     pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analyzed)> {
-        self.analyses.iter()
+        self.analyses.iter().map(|(k, a)| (k, &**a))
     }
 
     /// The document key of a file in an analysis.
@@ -267,10 +369,29 @@ impl World {
 /// Free a previous analysis off the request path: a large program's tree,
 /// IR and explanations take a few milliseconds to drop, which the user
 /// would otherwise wait for before seeing diagnostics.
-fn dispose(old: Analyzed) {
+fn dispose(old: Arc<Analyzed>) {
+    // Shared with another document of the same root: just let go.
+    let Ok(old) = Arc::try_unwrap(old) else { return };
     let spawned = std::thread::Builder::new()
         .name("iotc-lsp-free".into())
         .spawn(move || drop(old));
     // If no thread can be started, the closure (and `old`) is dropped here.
     drop(spawned);
+}
+
+/// `a/./b/../c` → `a/c`, without touching the disk (keys need not exist).
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }

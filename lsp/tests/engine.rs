@@ -287,7 +287,7 @@ fn diagnostics_use_utf16_columns_after_non_ascii_text() {
     let text = "solution démo𝔘 {\n  version = \"1\"\n}\n/// Zürich 𝔘\nfleet f { devize = 1 }\n";
     let w = world_with(text);
     let a = w.get(MAIN).unwrap();
-    let diags = server::diagnostics(&w, a);
+    let diags = server::diagnostics(&w, MAIN, a);
     let d = diags
         .iter()
         .find(|d| d.code == Some(lsp_types::NumberOrString::String("E0105".into())))
@@ -297,7 +297,7 @@ fn diagnostics_use_utf16_columns_after_non_ascii_text() {
     let text = "solution s𝔘 { version = 1 }\n";
     let w = world_with(text);
     let a = w.get(MAIN).unwrap();
-    let diags = server::diagnostics(&w, a);
+    let diags = server::diagnostics(&w, MAIN, a);
     let d = diags
         .iter()
         .find(|d| d.code == Some(lsp_types::NumberOrString::String("E0201".into())))
@@ -326,4 +326,60 @@ fn imported_files_are_read_from_open_buffers() {
     // The import string leads to the file.
     let span = features::definition(a, file, main.find("lib.iot").unwrap()).unwrap();
     assert_eq!((span.start, span.end), (0, 0));
+}
+
+/// A file split out of a solution (`import "./cloud.iot"` in the main
+/// file) is analysed as part of its importer, whether the importer is open
+/// or only on disk: its names resolve and only its own diagnostics are
+/// published for it.
+#[test]
+fn an_imported_file_is_checked_as_part_of_its_importer() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/factory");
+    let cloud = examples.join("cloud.iot").canonicalize().unwrap();
+    let factory = examples.join("factory.iot").canonicalize().unwrap();
+    let cloud_key = cloud.to_str().unwrap().to_string();
+    let factory_key = factory.to_str().unwrap().to_string();
+    let cloud_text = std::fs::read_to_string(&cloud).unwrap();
+
+    // Only cloud.iot open: factory.iot is read from disk as the root.
+    let mut w = World::new(StdFiles::none());
+    w.open(cloud_key.clone(), cloud_text.clone(), 1);
+    assert_eq!(w.root_of(&cloud_key), factory_key);
+    w.refresh();
+    let a = w.get(&cloud_key).unwrap();
+    let diags = server::diagnostics(&w, &cloud_key, a);
+    assert!(diags.is_empty(), "{diags:#?}");
+
+    // An error in cloud.iot is published for cloud.iot, with its position.
+    let broken = cloud_text.replacen(
+        "nodes = 1 per 16 gateways of plants",
+        "nodes = 1 per 16 gateways of plantz",
+        1,
+    );
+    assert_ne!(broken, cloud_text);
+    w.change(&cloud_key, broken.clone(), 2);
+    w.refresh();
+    let a = w.get(&cloud_key).unwrap();
+    let diags = server::diagnostics(&w, &cloud_key, a);
+    let unknown = diags
+        .iter()
+        .find(|d| d.code == Some(lsp_types::NumberOrString::String("E0101".into())))
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    let line = broken[..broken.find("plantz").unwrap()].matches('\n').count();
+    assert_eq!(unknown.range.start.line as usize, line);
+    let in_cloud = diags.len();
+
+    // Both open: one analysis, each file gets its own diagnostics.
+    let factory_text = std::fs::read_to_string(&factory).unwrap();
+    w.open(factory_key.clone(), factory_text, 1);
+    w.refresh();
+    let (a1, a2) = (w.get(&cloud_key).unwrap(), w.get(&factory_key).unwrap());
+    assert!(std::ptr::eq(a1, a2), "documents of one root share an analysis");
+    assert_eq!(server::diagnostics(&w, &cloud_key, a1).len(), in_cloud);
+    assert!(server::diagnostics(&w, &factory_key, a2)
+        .iter()
+        .all(|d| d.severity != Some(lsp_types::DiagnosticSeverity::ERROR)));
+
+    // A file nobody imports is its own root.
+    assert_eq!(w.root_of(&factory_key), factory_key);
 }

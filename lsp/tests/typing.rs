@@ -61,7 +61,7 @@ fn every_request(w: &mut World, key: &str, offset: usize) {
     let _ = features::document_symbols(a, file);
     let _ = features::inlay_hints(a, file);
     let _ = features::fixes(a, file, 0, len);
-    let _ = server::diagnostics(w, a);
+    let _ = server::diagnostics(w, key, a);
 }
 
 #[test]
