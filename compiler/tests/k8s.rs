@@ -17,7 +17,9 @@ use iotc_compiler::{analyze, Overrides};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::de::DeserializeOwned;
@@ -194,6 +196,7 @@ fn every_document_reads_back_into_its_type() {
                     ("batch/v1", "Job") => round_trip::<Job>(&at, doc),
                     ("batch/v1", "CronJob") => round_trip::<CronJob>(&at, doc),
                     ("policy/v1", "PodDisruptionBudget") => round_trip::<PodDisruptionBudget>(&at, doc),
+                    ("v1", "ServiceAccount") => round_trip::<ServiceAccount>(&at, doc),
                     ("autoscaling/v2", "HorizontalPodAutoscaler") => round_trip::<HorizontalPodAutoscaler>(&at, doc),
                     ("networking.k8s.io/v1", "NetworkPolicy") => round_trip::<NetworkPolicy>(&at, doc),
                     ("monitoring.coreos.com/v1", "ServiceMonitor") => round_trip::<ServiceMonitor>(&at, doc),
@@ -224,6 +227,7 @@ fn every_document_reads_back_into_its_type() {
         }
     }
     for k in [
+        "ServiceAccount",
         "Namespace",
         "ResourceQuota",
         "LimitRange",

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! k8s/<name>/00-namespace.yaml         Namespace, ResourceQuota, LimitRange
-//! k8s/<name>/10-<workload>.yaml        ConfigMap, PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
+//! k8s/<name>/10-<workload>.yaml        ServiceAccount, ConfigMap, PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
 //!                                      Service, PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
 //! k8s/<name>/20-network-policies.yaml  default deny, DNS, the declared flows
 //! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`)

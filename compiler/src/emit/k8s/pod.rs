@@ -784,6 +784,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
     let restart_policy = is_job.then(|| if w.backoff == 0 { "Never" } else { "OnFailure" }.to_string());
     let spec = PodSpec {
         automount_service_account_token: Some(false),
+        service_account_name: Some(w.name.clone()),
         enable_service_links: Some(false),
         restart_policy,
         security_context: Some(PodSecurityContext {

@@ -17,6 +17,7 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
+    ServiceAccount,
     ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Service, ServicePort, ServiceSpec,
     VolumeResourceRequirements,
 };
@@ -125,6 +126,16 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
             check_name(&u.name, 52, "CronJob")?;
         }
     }
+
+    // Its own ServiceAccount, so it never runs as the namespace's `default`
+    // and an IAM role can be bound to it (EKS Pod Identity: the Terraform
+    // backend's `aws_eks_pod_identity_association` names this account). No
+    // token is mounted (the pod spec says so too).
+    docs.push(&ServiceAccount {
+        metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    })?;
 
     // ConfigMap from `env` (and the model's coordinates).
     let data = pod::config_data(w);
