@@ -5,6 +5,7 @@
 pub mod ansible;
 pub mod compose;
 pub mod k8s;
+pub mod model_fetch;
 pub mod terraform;
 pub mod yaml;
 mod yaml_ser;

@@ -26,15 +26,14 @@ use super::{compose, yaml, EmitError, OutputFile, Target};
 use crate::ir::{Cluster, Fleet, Placement, Provider, Solution, Workload};
 use serde::Serialize;
 
-/// Node labels and taints the Kubernetes backend relies on (the same
-/// strings as `emit::k8s::{SITE_LABEL, ZONE_LABEL, POOL_LABEL,
-/// STANDBY_LABEL, STANDBY_TAINT_KEY, GPU_RESOURCE}`; see docs/k8s.md).
-pub const SITE_LABEL: &str = "iotc.dev/site";
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
-pub const POOL_LABEL: &str = "iotc.dev/pool";
-pub const STANDBY_LABEL: &str = "iotc.dev/standby";
+/// Node labels and taints the Kubernetes backend relies on (docs/k8s.md):
+/// the Ansible roles set them on the nodes they join.
+pub use super::k8s::{GPU_RESOURCE as GPU_TAINT_KEY, POOL_LABEL, SITE_LABEL, STANDBY_LABEL, ZONE_LABEL};
+
+/// The standby devices' taint as `kubectl taint` / k3s `--node-taint` write
+/// it: `<k8s::STANDBY_TAINT_KEY>=true:NoSchedule` (a test keeps the two in
+/// step).
 pub const STANDBY_TAINT: &str = "iotc.dev/standby=true:NoSchedule";
-pub const GPU_TAINT_KEY: &str = "nvidia.com/gpu";
 
 /// The folder every file of this backend is under.
 pub const ROOT: &str = "ansible";
@@ -493,4 +492,15 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
     playbooks::emit(&present, &mut files)?;
     roles::emit(&c, &mut files)?;
     Ok(files)
+}
+
+#[cfg(test)]
+mod taint_tests {
+    #[test]
+    fn standby_taint_uses_the_k8s_key() {
+        assert_eq!(
+            super::STANDBY_TAINT,
+            format!("{}=true:NoSchedule", super::super::k8s::STANDBY_TAINT_KEY)
+        );
+    }
 }

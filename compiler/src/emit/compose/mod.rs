@@ -261,24 +261,7 @@ fn model_path(m: &ModelRef) -> String {
     format!("{}/{}/{file}", model_dir(m), m.version)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fetch {
-    S3,
-    Https,
-    Oci,
-}
-
-fn fetch_kind(artifact: &str) -> Option<Fetch> {
-    if artifact.starts_with("s3://") {
-        Some(Fetch::S3)
-    } else if artifact.starts_with("https://") || artifact.starts_with("http://") {
-        Some(Fetch::Https)
-    } else if artifact.starts_with("oci://") {
-        Some(Fetch::Oci)
-    } else {
-        None
-    }
-}
+use super::model_fetch::{fetch_kind, Fetch};
 
 /// Workloads at the site that the workload `w` talks to and that do not
 /// run on every gateway (reached through `IOTC_ADDR_*`).
@@ -580,26 +563,6 @@ fn replicas_field(service: &str, leader_share: u32) -> String {
     format!("${{{}:-{leader_share}}}", replicas_var(service))
 }
 
-fn fetch_script(fetch: Fetch, checksum: bool) -> String {
-    let mut s = String::from("set -eu\nmkdir -p \"${IOTC_DEST%/*}\"\n");
-    if checksum {
-        s.push_str(
-            "if [ -f \"$IOTC_DEST\" ] && echo \"$IOTC_SHA256  $IOTC_DEST\" | sha256sum -c - >/dev/null 2>&1; then exit 0; fi\n",
-        );
-    } else {
-        s.push_str("if [ -f \"$IOTC_DEST\" ]; then exit 0; fi\n");
-    }
-    match fetch {
-        Fetch::S3 => s.push_str("aws s3 cp --only-show-errors \"$IOTC_ARTIFACT\" \"$IOTC_DEST.part\"\n"),
-        _ => s.push_str("curl -fsSL --retry 5 --retry-connrefused -o \"$IOTC_DEST.part\" \"$IOTC_ARTIFACT\"\n"),
-    }
-    if checksum {
-        s.push_str("echo \"$IOTC_SHA256  $IOTC_DEST.part\" | sha256sum -c -\n");
-    }
-    s.push_str("mv \"$IOTC_DEST.part\" \"$IOTC_DEST\"\n");
-    esc(&s)
-}
-
 /// The one-shot service that puts a model artifact into its volume.
 fn fetch(sol: &Solution, m: &ModelRef, fetch: Fetch, server: &AtSite<'_>, leader: u32, file: &mut ComposeFile) {
     let name = fetch_service(m);
@@ -627,7 +590,11 @@ fn fetch(sol: &Solution, m: &ModelRef, fetch: Fetch, server: &AtSite<'_>, leader
     }
     let mut svc = Service {
         image: if fetch == Fetch::S3 { AWS_CLI_IMAGE } else { CURL_IMAGE }.into(),
-        entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), fetch_script(fetch, sha.is_some())]),
+        entrypoint: Some(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            esc(&super::model_fetch::fetch_script(&fetch, sha.is_some(), true)),
+        ]),
         restart: "no".into(),
         environment,
         secrets,
@@ -792,7 +759,7 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
     // Model servers: the fetched (or OCI image) artifact, read-only.
     if let (WorkloadKind::Serve, Some(m)) = (w.kind, &w.model) {
         match fetch_kind(&m.artifact) {
-            Some(Fetch::Oci) => svc.volumes.push(VolumeMount {
+            Some(Fetch::Oci(_)) => svc.volumes.push(VolumeMount {
                 kind: "image".into(),
                 source: esc(m.artifact.trim_start_matches("oci://")),
                 target: esc(&format!("{}/{}", model_dir(m), m.version)),

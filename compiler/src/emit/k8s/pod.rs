@@ -59,24 +59,7 @@ pub fn protocol(c: &Container) -> String {
     c.protocol.to_ascii_uppercase()
 }
 
-/// How the model artifact reaches the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fetch {
-    S3,
-    Https,
-    /// `oci://REF`: mounted as an image volume.
-    Oci(String),
-}
-
-pub fn fetch_kind(artifact: &str) -> Option<Fetch> {
-    if artifact.starts_with("s3://") {
-        Some(Fetch::S3)
-    } else if artifact.starts_with("https://") || artifact.starts_with("http://") {
-        Some(Fetch::Https)
-    } else {
-        artifact.strip_prefix("oci://").map(|r| Fetch::Oci(r.to_string()))
-    }
-}
+pub use crate::emit::model_fetch::{fetch_kind, Fetch};
 
 /// The port a URL-like reference connects to (`https://h:8443/x` → 8443,
 /// `s3://…` and `https://…` → 443, `http://…` → 80).
@@ -327,19 +310,6 @@ fn probes(w: &Workload) -> (Option<Probe>, Option<Probe>, Option<Probe>) {
     (Some(readiness), Some(liveness), startup)
 }
 
-fn fetch_script(fetch: &Fetch, checksum: bool) -> String {
-    let mut s = String::from("set -eu\nmkdir -p \"${IOTC_DEST%/*}\"\n");
-    match fetch {
-        Fetch::S3 => s.push_str("aws s3 cp --only-show-errors \"$IOTC_ARTIFACT\" \"$IOTC_DEST.part\"\n"),
-        _ => s.push_str("curl -fsSL --retry 5 --retry-connrefused -o \"$IOTC_DEST.part\" \"$IOTC_ARTIFACT\"\n"),
-    }
-    if checksum {
-        s.push_str("echo \"$IOTC_SHA256  $IOTC_DEST.part\" | sha256sum -c -\n");
-    }
-    s.push_str("mv \"$IOTC_DEST.part\" \"$IOTC_DEST\"\n");
-    s
-}
-
 fn env(name: &str, value: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
@@ -555,7 +525,11 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                     name: "fetch-model".into(),
                     image: Some(image.into()),
                     image_pull_policy: Some("IfNotPresent".into()),
-                    command: Some(vec!["/bin/sh".into(), "-c".into(), fetch_script(&fetch, sha.is_some())]),
+                    command: Some(vec![
+                        "/bin/sh".into(),
+                        "-c".into(),
+                        crate::emit::model_fetch::fetch_script(&fetch, sha.is_some(), false),
+                    ]),
                     env: Some(env_vars),
                     resources: Some(resources(
                         FETCH_CPU_MILLIS,
@@ -833,17 +807,6 @@ mod tests {
         assert_eq!(url_port("https://h.example:8443/x"), Some(8443));
         assert_eq!(url_port("http://h.example/x"), Some(80));
         assert_eq!(url_port("oci://ghcr.io/a/b:1"), None);
-    }
-
-    #[test]
-    fn fetch_kinds() {
-        assert_eq!(fetch_kind("s3://b/k"), Some(Fetch::S3));
-        assert_eq!(fetch_kind("https://h/k"), Some(Fetch::Https));
-        assert_eq!(
-            fetch_kind("oci://ghcr.io/a/m:2"),
-            Some(Fetch::Oci("ghcr.io/a/m:2".into()))
-        );
-        assert_eq!(fetch_kind("file:///models/m.onnx"), None);
     }
 
     #[test]
