@@ -101,14 +101,19 @@ fn load(case: &Case, rewrite: impl Fn(String) -> String) -> (MemoryDb, String) {
 
 fn solution_with(case: &Case, rewrite: impl Fn(String) -> String) -> Solution {
     let (db, root) = load(case, rewrite);
-    let a = analyze(&db, &root, &Overrides::default());
+    checked_solution(&db, &root, &case.name)
+}
+
+/// The solution of `root`, which must check without errors.
+fn checked_solution(db: &MemoryDb, root: &str, name: &str) -> Solution {
+    let a = analyze(db, root, &Overrides::default());
     let errors: Vec<String> = a
         .diagnostics
         .iter()
         .filter(|d| d.is_error())
         .map(|d| format!("{d:?}"))
         .collect();
-    assert!(errors.is_empty(), "{} has errors: {errors:#?}", case.name);
+    assert!(errors.is_empty(), "{name} has errors: {errors:#?}");
     a.solution.expect("a solution")
 }
 
@@ -537,15 +542,7 @@ fn many_workloads_are_built_in_parallel_and_deterministically() {
         ));
     }
     let db = MemoryDb::new().with("many/main.iot", &src);
-    let a = analyze(&db, "many/main.iot", &Overrides::default());
-    let errors: Vec<String> = a
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| format!("{d:?}"))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    let sol = a.solution.unwrap();
+    let sol = checked_solution(&db, "many/main.iot", "many");
     let first = k8s_files(&sol);
     for _ in 0..3 {
         assert_eq!(k8s_files(&sol), first);

@@ -140,29 +140,25 @@ impl<T: Shift> Shift for Box<T> {
     }
 }
 
-impl Shift for Ident {
-    fn shift(&mut self, by: u32) {
-        self.span.shift(by);
-    }
+/// `Shift` for a struct: shift each of the named fields.
+macro_rules! shift_fields {
+    ($($ty:ty => [$($field:ident),+];)+) => {
+        $(impl Shift for $ty {
+            fn shift(&mut self, by: u32) {
+                $(self.$field.shift(by);)+
+            }
+        })+
+    };
 }
 
-impl Shift for Path {
-    fn shift(&mut self, by: u32) {
-        self.segments.shift(by);
-        self.span.shift(by);
-    }
-}
-
-impl Shift for StringLit {
-    fn shift(&mut self, by: u32) {
-        self.span.shift(by);
-    }
-}
-
-impl Shift for Key {
-    fn shift(&mut self, by: u32) {
-        self.span.shift(by);
-    }
+shift_fields! {
+    Ident => [span];
+    Path => [segments, span];
+    StringLit => [span];
+    Key => [span];
+    Block => [kind_span, template, name, on, selectors, from, body];
+    Selector => [key, value, span];
+    Body => [stmts, span];
 }
 
 impl Shift for Item {
@@ -184,33 +180,6 @@ impl Shift for Item {
                 p.body.shift(by);
             }
         }
-    }
-}
-
-impl Shift for Block {
-    fn shift(&mut self, by: u32) {
-        self.kind_span.shift(by);
-        self.template.shift(by);
-        self.name.shift(by);
-        self.on.shift(by);
-        self.selectors.shift(by);
-        self.from.shift(by);
-        self.body.shift(by);
-    }
-}
-
-impl Shift for Selector {
-    fn shift(&mut self, by: u32) {
-        self.key.shift(by);
-        self.value.shift(by);
-        self.span.shift(by);
-    }
-}
-
-impl Shift for Body {
-    fn shift(&mut self, by: u32) {
-        self.stmts.shift(by);
-        self.span.shift(by);
     }
 }
 
