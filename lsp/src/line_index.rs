@@ -28,14 +28,10 @@ impl<'a> LineIndex<'a> {
             Err(l) => l.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let mut col = 0u32;
-        for (i, c) in self.text.get(start..).unwrap_or("").char_indices() {
-            if start + i + c.len_utf8() > offset {
-                break;
-            }
-            col += u32::try_from(c.len_utf16()).unwrap_or(1);
-        }
-        Position::new(u32::try_from(line).unwrap_or(u32::MAX), col)
+        Position::new(
+            u32::try_from(line).unwrap_or(u32::MAX),
+            utf16_column(self.text, start, offset),
+        )
     }
 
     /// The byte offset of a position. A column past the end of its line
@@ -51,17 +47,7 @@ impl<'a> LineIndex<'a> {
             .get(pos.line as usize + 1)
             .map(|e| e - 1)
             .unwrap_or(self.text.len());
-        let line = self.text.get(start..end).unwrap_or("");
-        let mut units = 0u32;
-        for (i, c) in line.char_indices() {
-            let next = units + u32::try_from(c.len_utf16()).unwrap_or(1);
-            if next > pos.character {
-                return start + i;
-            }
-            units = next;
-        }
-        // Past the end of the line, or a `\r` before the newline.
-        start + line.len()
+        byte_offset(self.text, start, end, pos.character)
     }
 
     /// The range of a byte span.
@@ -75,17 +61,9 @@ impl<'a> LineIndex<'a> {
 pub fn position_in(src: &SourceFile, offset: usize) -> Position {
     let (line, col) = src.line_col(offset);
     let start = offset.min(src.text.len()) - col;
-    let units: usize = src
-        .text
-        .get(start..)
-        .unwrap_or("")
-        .char_indices()
-        .take_while(|(i, c)| start + i + c.len_utf8() <= offset)
-        .map(|(_, c)| c.len_utf16())
-        .sum();
     Position::new(
         u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(units).unwrap_or(u32::MAX),
+        utf16_column(&src.text, start, offset),
     )
 }
 
@@ -99,11 +77,31 @@ pub fn offset_in(src: &SourceFile, pos: Position) -> usize {
         .line_start(pos.line as usize + 1)
         .map(|e| e - 1)
         .unwrap_or(src.text.len());
-    let line = src.text.get(start..end).unwrap_or("");
+    byte_offset(&src.text, start, end, pos.character)
+}
+
+/// UTF-16 code units from the line start `start` to the byte `offset`
+/// (a character that `offset` falls inside does not count).
+fn utf16_column(text: &str, start: usize, offset: usize) -> u32 {
+    let units: usize = text
+        .get(start..)
+        .unwrap_or("")
+        .char_indices()
+        .take_while(|(i, c)| start + i + c.len_utf8() <= offset)
+        .map(|(_, c)| c.len_utf16())
+        .sum();
+    u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+/// The byte offset of UTF-16 column `character` in the line
+/// `text[start..end]`: clamped to the line end (past the end of the line, or
+/// a `\r` before the newline); inside a surrogate pair, the character start.
+fn byte_offset(text: &str, start: usize, end: usize, character: u32) -> usize {
+    let line = text.get(start..end).unwrap_or("");
     let mut units = 0u32;
     for (i, c) in line.char_indices() {
         let next = units + u32::try_from(c.len_utf16()).unwrap_or(1);
-        if next > pos.character {
+        if next > character {
             return start + i;
         }
         units = next;
