@@ -47,6 +47,8 @@ pub struct Writer {
     /// Where each key of the open maps starts in `out` (a stack shared by
     /// the nested maps, so reordering allocates nothing per map).
     starts: Vec<usize>,
+    /// Reused by key reordering.
+    scratch: String,
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -110,6 +112,7 @@ pub fn append<T: Serialize + ?Sized>(out: &mut String, value: &T, tidy: bool) ->
         pending: Pending::Root,
         tidy,
         starts: Vec::new(),
+        scratch: String::new(),
     };
     let r = value.serialize(&mut w);
     *out = w.out;
@@ -222,21 +225,56 @@ impl<'a> Compound<'a> {
         };
         let top = self.start == Pending::Root;
         let out = &self.w.out;
-        let mut entries: Vec<(u8, &str)> = Vec::with_capacity(starts.len());
-        for (i, &s) in starts.iter().enumerate() {
-            let end = starts.get(i + 1).map_or(out.len(), |&next| next - self.level);
+        let level = self.level;
+        let span = |i: usize| -> (usize, usize) {
+            let s = starts.get(i).copied().unwrap_or(out.len());
+            let end = starts.get(i + 1).map_or(out.len(), |&next| next - level);
+            (s, end)
+        };
+        // Keys that need quotes never have a priority, so the raw text up
+        // to the colon is the key when it matters.
+        let rank = |(s, end): (usize, usize)| {
             let text = out.get(s..end).unwrap_or_default();
             let key_end = text.find(':').unwrap_or(text.len());
-            // Keys that need quotes never have a priority, so the raw text
-            // up to the colon is the key when it matters.
-            let rank = priority(top, text.get(..key_end).unwrap_or_default()).unwrap_or(u8::MAX);
-            entries.push((rank, text));
+            priority(top, text.get(..key_end).unwrap_or_default())
+        };
+        if rank(span(0)).is_none() {
+            // The usual case (`name` after other keys): lift the few
+            // priority entries out and put them in front, leaving the rest
+            // where it is. Entry k > 0 is `indent + text`.
+            let mut lifted: Vec<(u8, usize, usize)> = Vec::new();
+            for i in 1..starts.len() {
+                if let Some(r) = rank(span(i)) {
+                    let (s, end) = span(i);
+                    lifted.push((r, s, end));
+                }
+            }
+            lifted.sort_by_key(|(r, _, _)| *r);
+            let mut front = std::mem::take(&mut self.w.scratch);
+            front.clear();
+            for (_, s, end) in &lifted {
+                front.push_str(out.get(*s..*end).unwrap_or_default());
+                indent(&mut front, level);
+            }
+            // Remove from the last one back, each with its indentation.
+            lifted.sort_by_key(|(_, s, _)| std::cmp::Reverse(*s));
+            for (_, s, end) in lifted {
+                self.w.out.replace_range(s - level..end, "");
+            }
+            self.w.out.insert_str(first, &front);
+            self.w.scratch = front;
+            return;
+        }
+        let mut entries: Vec<(u8, &str)> = Vec::with_capacity(starts.len());
+        for i in 0..starts.len() {
+            let (s, end) = span(i);
+            entries.push((rank((s, end)).unwrap_or(u8::MAX), out.get(s..end).unwrap_or_default()));
         }
         entries.sort_by_key(|(rank, _)| *rank);
         let mut region = String::with_capacity(out.len() - first);
         for (i, (_, text)) in entries.iter().enumerate() {
             if i > 0 {
-                indent(&mut region, self.level);
+                indent(&mut region, level);
             }
             region.push_str(text);
         }
