@@ -7,7 +7,7 @@ use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{Provider, Solution};
 use iotc_compiler::source::{ReadError, SourceDb};
 use iotc_compiler::{analyze, Overrides};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 struct Fs;
@@ -349,4 +349,338 @@ fn vsphere_vms_follow_the_pool() {
     }
     // No AWS cluster in the city: no IoT registry.
     assert!(!files.iter().any(|f| f.contents.contains("aws_iot_thing")));
+}
+
+/// The vSphere provider's documented arguments (hashicorp/vsphere v2.12):
+/// `terraform validate` cannot run on vSphere outputs here (the provider is
+/// not in the offline mirror), so the emitted names are checked against the
+/// docs instead. Where the names come from: the file's `source`.
+fn vsphere_schema() -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vsphere-provider-2.12.json");
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+/// The string items of `v[key]` (an array of strings in the schema file).
+fn schema_names<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Terraform JSON: a block (and each label level above it) is an object or
+/// an array of objects. Returns each object with its path.
+fn tf_objects<'a>(v: &'a Value, path: &str, errors: &mut Vec<String>) -> Vec<(String, &'a Map<String, Value>)> {
+    match v {
+        Value::Object(m) => vec![(path.to_string(), m)],
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match x {
+                Value::Object(m) => Some((format!("{path}[{i}]"), m)),
+                _ => {
+                    errors.push(format!("{path}[{i}]: a block must be an object"));
+                    None
+                }
+            })
+            .collect(),
+        _ => {
+            errors.push(format!("{path}: a block must be an object or an array of objects"));
+            Vec::new()
+        }
+    }
+}
+
+/// Checks one block body against its schema entry: every key is a documented
+/// argument, nested block or meta-argument; every required argument is there
+/// (or, for a provider argument, documented as read from an environment
+/// variable); nested blocks recursively. `at` is the schema path (no names,
+/// no indices), recorded in `checked` for every key found valid.
+fn check_tf_block(
+    body: &Map<String, Value>,
+    spec: &Value,
+    meta: &[&str],
+    path: &str,
+    at: &str,
+    errors: &mut Vec<String>,
+    checked: &mut std::collections::BTreeSet<String>,
+) {
+    let args = schema_names(spec, "arguments");
+    let blocks = spec.get("blocks").and_then(Value::as_object);
+    for key in body.keys() {
+        // "//" is Terraform JSON's comment property.
+        if meta.contains(&key.as_str()) || key == "//" {
+            continue;
+        }
+        if args.contains(&key.as_str()) || blocks.is_some_and(|b| b.contains_key(key)) {
+            checked.insert(format!("{at}.{key}"));
+        } else {
+            errors.push(format!(
+                "{path}.{key}: `{key}` is not an argument of `{at}` in the vSphere provider 2.12 docs (allowed: {})",
+                args.join(", ")
+            ));
+        }
+    }
+    let env = spec.get("env").and_then(Value::as_object);
+    for req in schema_names(spec, "required") {
+        if !body.contains_key(req) && !env.is_some_and(|e| e.contains_key(req)) {
+            errors.push(format!("{path}: required argument `{req}` of `{at}` is missing"));
+        }
+    }
+    for group in spec.get("one_of").and_then(Value::as_array).into_iter().flatten() {
+        let names: Vec<&str> = group
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if !names.iter().any(|n| body.contains_key(*n)) {
+            errors.push(format!("{path}: one of {} of `{at}` must be set", names.join(", ")));
+        }
+    }
+    for (name, sub) in blocks.into_iter().flatten() {
+        if let Some(v) = body.get(name) {
+            for (p, b) in tf_objects(v, &format!("{path}.{name}"), errors) {
+                check_tf_block(b, sub, &[], &p, &format!("{at}.{name}"), errors, checked);
+            }
+        }
+    }
+}
+
+/// Whether a Terraform version constraint (`~> 2.12`, `>= 2.0, < 3.0`, …)
+/// admits `version` (`major.minor.patch`).
+fn tf_constraint_admits(constraint: &str, version: &str) -> bool {
+    fn parse(v: &str) -> Vec<u64> {
+        v.trim().split('.').map(|p| p.trim().parse().unwrap()).collect()
+    }
+    let have = parse(version);
+    let full = |v: &[u64]| -> Vec<u64> { (0..3).map(|i| v.get(i).copied().unwrap_or(0)).collect() };
+    constraint.split(',').all(|c| {
+        let c = c.trim();
+        let (op, v) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| c.strip_prefix(op).map(|rest| (*op, rest)))
+            .unwrap_or(("=", c));
+        let want = parse(v);
+        let (h, w) = (full(&have), full(&want));
+        match op {
+            "~>" => {
+                // The rightmost given part may grow: ~> 2.12 = >= 2.12, < 3.0.
+                let mut upper = want[..want.len() - 1].to_vec();
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                h >= w && (upper.is_empty() || h < full(&upper))
+            }
+            ">=" => h >= w,
+            "<=" => h <= w,
+            ">" => h > w,
+            "<" => h < w,
+            "!=" => h != w,
+            _ => h == w,
+        }
+    })
+}
+
+/// Checks every `vsphere_*` resource, data source and provider block, and
+/// the vsphere entry of `terraform.required_providers`, of one emitted
+/// `.tf.json` document. Returns the errors (each naming the offending path).
+fn check_vsphere_doc(
+    doc: &Value,
+    schema: &Value,
+    file: &str,
+    checked: &mut std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for kind in ["resource", "data"] {
+        let Some(top) = doc.get(kind) else { continue };
+        let meta = schema_names(&schema["meta_arguments"], kind);
+        for (p, types) in tf_objects(top, &format!("{file}: {kind}"), &mut errors) {
+            for (ty, named) in types.iter().filter(|(ty, _)| ty.starts_with("vsphere_")) {
+                let Some(spec) = schema[kind].get(ty.as_str()) else {
+                    errors.push(format!("{p}.{ty}: no `{ty}` {kind} in the vSphere provider 2.12 docs"));
+                    continue;
+                };
+                for (p, names) in tf_objects(named, &format!("{p}.{ty}"), &mut errors) {
+                    for (name, body) in names {
+                        for (p, b) in tf_objects(body, &format!("{p}.{name}"), &mut errors) {
+                            check_tf_block(b, spec, &meta, &p, &format!("{kind}.{ty}"), &mut errors, checked);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(top) = doc.get("provider") {
+        let meta = schema_names(&schema["meta_arguments"], "provider");
+        for (p, providers) in tf_objects(top, &format!("{file}: provider"), &mut errors) {
+            for (name, body) in providers.iter().filter(|(n, _)| n.starts_with("vsphere")) {
+                let Some(spec) = schema["provider"].get(name.as_str()) else {
+                    errors.push(format!("{p}.{name}: no provider `{name}` in the docs"));
+                    continue;
+                };
+                for (p, b) in tf_objects(body, &format!("{p}.{name}"), &mut errors) {
+                    check_tf_block(b, spec, &meta, &p, &format!("provider.{name}"), &mut errors, checked);
+                }
+            }
+        }
+    }
+    let want = &schema["required_providers"]["vsphere"];
+    for (p, t) in doc
+        .get("terraform")
+        .map(|t| tf_objects(t, &format!("{file}: terraform"), &mut errors))
+        .unwrap_or_default()
+    {
+        let Some(rp) = t.get("required_providers") else {
+            continue;
+        };
+        for (p, rp) in tf_objects(rp, &format!("{p}.required_providers"), &mut errors) {
+            let Some(v) = rp.get("vsphere") else { continue };
+            checked.insert("terraform.required_providers.vsphere".into());
+            if v.get("source") != want.get("source") {
+                errors.push(format!("{p}.vsphere.source: {} is not {}", v["source"], want["source"]));
+            }
+            let version = want["version"].as_str().unwrap();
+            match v.get("version").and_then(Value::as_str) {
+                Some(c) if tf_constraint_admits(c, version) => {}
+                other => errors.push(format!(
+                    "{p}.vsphere.version: {other:?} does not admit {version}, the documented version"
+                )),
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn vsphere_attributes_exist_in_the_provider_schema() {
+    let schema = vsphere_schema();
+    assert!(schema["source"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(tf_constraint_admits("~> 2.12", "2.12.0") && !tf_constraint_admits("~> 2.13", "2.12.0"));
+
+    // Every example, and the city without a VM folder (the other branch).
+    let mut sols = Vec::new();
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    examples.sort();
+    for dir in examples {
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        if dir.join(format!("{name}.iot")).is_file() {
+            sols.push((name.clone(), solve(&name, &[])));
+        }
+    }
+    let tmp = std::env::temp_dir().join("iotc-tf-vsphere-nofolder");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let city = std::fs::read_to_string(root().join("examples/city/city.iot")).unwrap();
+    let no_folder: String = city
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("folder = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        city.lines().any(|l| l.trim_start().starts_with("folder = ")),
+        "the city example names a VM folder"
+    );
+    std::fs::write(tmp.join("city.iot"), no_folder).unwrap();
+    sols.push((
+        "city-without-folder".into(),
+        solve_text(tmp.join("city.iot").to_str().unwrap(), &[]),
+    ));
+
+    let mut checked = std::collections::BTreeSet::new();
+    let mut errors = Vec::new();
+    let mut docs = Vec::new();
+    for (example, sol) in &sols {
+        for f in tf(sol) {
+            let v = json(&f);
+            let is_vsphere = ["resource", "data", "provider"].iter().any(|k| {
+                v.get(*k)
+                    .and_then(Value::as_object)
+                    .is_some_and(|m| m.keys().any(|t| t.starts_with("vsphere")))
+            });
+            if is_vsphere {
+                let file = format!("{example}/{}", f.path);
+                errors.extend(check_vsphere_doc(&v, &schema, &file, &mut checked));
+                docs.push((file, v));
+            }
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "vSphere output not in the provider docs:\n{}",
+        errors.join("\n")
+    );
+    assert!(
+        docs.len() >= 2,
+        "the city example (and its variant) emit vSphere: {docs:?}"
+    );
+    // The walk reached every level the backend emits.
+    for p in [
+        "provider.vsphere.allow_unverified_ssl",
+        "terraform.required_providers.vsphere",
+        "data.vsphere_datacenter.name",
+        "data.vsphere_datastore.datacenter_id",
+        "data.vsphere_compute_cluster.datacenter_id",
+        "data.vsphere_network.datacenter_id",
+        "data.vsphere_virtual_machine.datacenter_id",
+        "resource.vsphere_virtual_machine.folder",
+        "resource.vsphere_virtual_machine.enable_disk_uuid",
+        "resource.vsphere_virtual_machine.disk.eagerly_scrub",
+        "resource.vsphere_virtual_machine.network_interface.adapter_type",
+        "resource.vsphere_virtual_machine.clone.template_uuid",
+        "resource.vsphere_virtual_machine.clone.customize.network_interface",
+        "resource.vsphere_virtual_machine.clone.customize.linux_options.host_name",
+    ] {
+        assert!(checked.contains(p), "{p} was not checked; checked: {checked:#?}");
+    }
+    println!("vSphere attributes checked against the provider docs:\n{checked:#?}");
+
+    // The check is not vacuous: renamed, unknown and missing names are found,
+    // each with its path.
+    let (file, doc) = docs.first().unwrap();
+    let mut bad = doc.clone();
+    let vm_name = bad["resource"]["vsphere_virtual_machine"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let vm = bad["resource"]["vsphere_virtual_machine"][&vm_name]
+        .as_object_mut()
+        .unwrap();
+    let uuid = vm.remove("enable_disk_uuid").unwrap();
+    vm.insert("enable_disk_uuids".into(), uuid);
+    let nic = bad["resource"]["vsphere_virtual_machine"][&vm_name]["network_interface"][0]
+        .as_object_mut()
+        .unwrap();
+    let net = nic.remove("network_id").unwrap();
+    nic.insert("network".into(), net);
+    bad["resource"]["vsphere_virtual_machine"][&vm_name]["clone"]["customize"]["linux_options"]
+        .as_object_mut()
+        .unwrap()
+        .remove("domain");
+    bad["data"]["vsphere_datastore"]["main"]
+        .as_object_mut()
+        .unwrap()
+        .insert("datacenter".into(), Value::String("x".into()));
+    bad["terraform"]["required_providers"]["vsphere"]["version"] = Value::String("~> 2.13".into());
+    let found = check_vsphere_doc(&bad, &schema, file, &mut std::collections::BTreeSet::new());
+    let vm_path = format!("{file}: resource.vsphere_virtual_machine.{vm_name}");
+    for want in [
+        format!("{vm_path}.enable_disk_uuids: "),
+        format!("{vm_path}.network_interface[0].network: "),
+        format!("{vm_path}.network_interface[0]: required argument `network_id`"),
+        format!("{vm_path}.clone.customize.linux_options: required argument `domain`"),
+        format!("{file}: data.vsphere_datastore.main.datacenter: "),
+        format!("{file}: terraform.required_providers.vsphere.version: "),
+    ] {
+        assert!(
+            found.iter().any(|e| e.starts_with(&want)),
+            "expected an error starting with {want:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 6, "{found:#?}");
 }
