@@ -20,6 +20,18 @@ use std::time::{Duration, Instant};
 /// How long the server waits after a change before re-checking.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
+/// When to re-check after a change at `now`: at once after a quiet spell
+/// (no change in the last [`DEBOUNCE`]), else after a pause of `DEBOUNCE`
+/// (the user is typing; the next change moves the deadline again).
+pub fn check_at(now: Instant, last_change: Option<Instant>) -> Instant {
+    let typing = last_change.is_some_and(|t| now.saturating_duration_since(t) < DEBOUNCE);
+    if typing {
+        now + DEBOUNCE
+    } else {
+        now
+    }
+}
+
 /// `iotc lsp`: serve over stdin/stdout until the client says `exit`.
 pub fn run_stdio() -> std::process::ExitCode {
     let (connection, io_threads) = Connection::stdio();
@@ -178,9 +190,8 @@ impl Server<'_> {
                     // faster than DEBOUNCE (typing) wait for a pause of
                     // DEBOUNCE, so a burst costs one check.
                     let now = Instant::now();
-                    let typing = self.last_change.is_some_and(|t| now.duration_since(t) < DEBOUNCE);
+                    self.deadline = Some(check_at(now, self.last_change));
                     self.last_change = Some(now);
-                    self.deadline = Some(if typing { now + DEBOUNCE } else { now });
                 }
             }
             "textDocument/didClose" => {
@@ -747,5 +758,26 @@ fn stdlib_source(p: Value) -> Answer {
     match iotc_compiler::stdlib::module(module) {
         Some(text) => json(text),
         None => Err(Failure::invalid(format!("there is no stdlib module `{module}`"))),
+    }
+}
+
+#[cfg(test)]
+mod debounce_tests {
+    use super::{check_at, DEBOUNCE};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_change_after_a_quiet_spell_is_checked_at_once() {
+        let now = Instant::now() + Duration::from_secs(10);
+        assert_eq!(check_at(now, None), now);
+        assert_eq!(check_at(now, Some(now - DEBOUNCE)), now);
+        assert_eq!(check_at(now, Some(now - Duration::from_secs(5))), now);
+    }
+
+    #[test]
+    fn changes_while_typing_wait_for_a_pause() {
+        let now = Instant::now() + Duration::from_secs(10);
+        assert_eq!(check_at(now, Some(now - Duration::from_millis(30))), now + DEBOUNCE);
+        assert_eq!(check_at(now, Some(now)), now + DEBOUNCE);
     }
 }
