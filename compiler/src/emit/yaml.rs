@@ -186,10 +186,36 @@ fn write_double_quoted(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Words YAML 1.1 reads as booleans or null.
+/// Words YAML 1.1 reads as booleans, null or special floats, in any case
+/// (`is_special_word` dispatches on them; a test keeps the two in step).
+#[cfg(test)]
 const SPECIAL_WORDS: &[&str] = &[
     "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "nan", ".nan", "inf", ".inf", "-.inf", "+.inf",
 ];
+
+/// One of [`SPECIAL_WORDS`], any case. Dispatches on the length and the
+/// first byte first: most strings are ruled out by one comparison.
+fn is_special_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let first = b.first().map_or(0, u8::to_ascii_lowercase);
+    let candidates: &[&str] = match (b.len(), first) {
+        (1, b'y' | b'n' | b'~') => return true,
+        (2, b'n') => &["no"],
+        (2, b'o') => &["on"],
+        (3, b'y') => &["yes"],
+        (3, b'o') => &["off"],
+        (3, b'n') => &["nan"],
+        (3, b'i') => &["inf"],
+        (4, b't') => &["true"],
+        (4, b'n') => &["null"],
+        (4, b'.') => &[".nan", ".inf"],
+        (5, b'f') => &["false"],
+        (5, b'-') => &["-.inf"],
+        (5, b'+') => &["+.inf"],
+        _ => return false,
+    };
+    candidates.iter().any(|w| w.eq_ignore_ascii_case(s))
+}
 
 /// True when a plain (unquoted) scalar would not read back as this string
 /// under YAML 1.1 or 1.2.
@@ -206,7 +232,7 @@ pub fn needs_quotes(s: &str) -> bool {
                 acc | (b.wrapping_sub(0x20) >= 0x5f) | (b == b':') | (b == b'#')
             });
             if !unusual {
-                return s.ends_with(' ') || (s.len() <= 5 && SPECIAL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)));
+                return s.ends_with(' ') || is_special_word(s);
             }
             let mut prev = first;
             let mut printable = true;
@@ -221,9 +247,7 @@ pub fn needs_quotes(s: &str) -> bool {
                 prev = b;
             }
             if printable {
-                return prev == b' '
-                    || prev == b':'
-                    || (s.len() <= 5 && SPECIAL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)));
+                return prev == b' ' || prev == b':' || is_special_word(s);
             }
         }
     }
@@ -235,7 +259,7 @@ fn needs_quotes_general(s: &str) -> bool {
     if s.is_empty() {
         return true;
     }
-    if s.len() <= 5 && SPECIAL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+    if is_special_word(s) {
         return true;
     }
     // Anything that starts like a number, a date or a time: 0755, 1e3, 1.10,
@@ -298,6 +322,29 @@ fn needs_quotes_general(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dispatch of `is_special_word` is the list, in any case.
+    #[test]
+    fn special_words_dispatch_matches_the_list() {
+        let mut samples: Vec<String> = SPECIAL_WORDS.iter().map(|w| w.to_string()).collect();
+        samples.extend(SPECIAL_WORDS.iter().map(|w| w.to_uppercase()));
+        samples.extend(
+            [
+                "Yes", "nO", "tRuE", "x", "ye", "yess", "nul", "offf", ".NaN", "-.Inf", "+inf", "",
+            ]
+            .map(String::from),
+        );
+        for a in ['a', 'y', 'n', 'o', 't', 'f', 'i', '.', '-', '+', '~', 'Y', 'N'] {
+            samples.push(a.to_string());
+            for b in ['a', 'e', 'o', 'n', 'u', 'f', 'r', '.'] {
+                samples.push(format!("{a}{b}"));
+            }
+        }
+        for s in samples {
+            let listed = SPECIAL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(&s));
+            assert_eq!(is_special_word(&s), listed, "{s:?}");
+        }
+    }
 
     /// The fast path of `needs_quotes` agrees with the general rules on
     /// every string it takes (all 1- and 2-byte ones, and longer samples).
