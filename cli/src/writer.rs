@@ -1,7 +1,10 @@
 //! The output writer: puts a build's files on disk without ever losing data
 //! (DESIGN.md §6).
 //!
-//! [`write`] works like this:
+//! [`write()`] works like this (and so does [`Staging`], which `iotc build`
+//! uses: there each file goes into the temporary tree of step 5 as soon as a
+//! backend produces it, and steps 3–6 are decided at [`Staging::commit`];
+//! nothing under `out` changes before that):
 //!
 //! 1. **Check.** Every [`OutputFile`] path must be relative, use `/`, have no
 //!    empty, `.` or `..` segment, not be [`MANIFEST`], appear once, and not
@@ -66,7 +69,7 @@ pub const MANIFEST: &str = ".iotc-manifest.json";
 /// The iotc version written into the record.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// What [`write`] did. Paths are relative to the output folder, with `/`.
+/// What [`write()`] did. Paths are relative to the output folder, with `/`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
     /// Generated files written because they are new or their bytes changed.
@@ -117,7 +120,7 @@ pub struct Conflict {
     pub kind: ConflictKind,
 }
 
-/// Why [`write`] wrote nothing. In every case the output folder is as it was.
+/// Why [`write()`] wrote nothing. In every case the output folder is as it was.
 #[derive(Debug)]
 pub enum WriteError {
     /// Files were changed by hand (sorted by path); `force` overwrites them.
@@ -233,20 +236,18 @@ struct Manifest {
     sha256: BTreeMap<String, String>,
 }
 
-/// The record's bytes for these files: sorted, pretty JSON, trailing newline.
-pub fn manifest_json(files: &[OutputFile]) -> String {
-    manifest_text(
-        &files
-            .iter()
-            .map(|f| (f.path.clone(), sha256_hex(f.contents.as_bytes())))
-            .collect(),
-    )
-}
-
+/// The record's bytes for these checksums: sorted, pretty JSON, trailing
+/// newline.
 fn manifest_text(sums: &BTreeMap<String, String>) -> String {
-    let m = Manifest {
-        iotc_version: VERSION.to_string(),
-        sha256: sums.clone(),
+    /// [`Manifest`], borrowed.
+    #[derive(serde::Serialize)]
+    struct Record<'a> {
+        iotc_version: &'a str,
+        sha256: &'a BTreeMap<String, String>,
+    }
+    let m = Record {
+        iotc_version: VERSION,
+        sha256: sums,
     };
     serde_json::to_string_pretty(&m).unwrap_or_default() + "\n"
 }
@@ -287,10 +288,16 @@ fn check_paths(files: &[OutputFile]) -> Result<(), WriteError> {
             return Err(bad_path(p, "was produced twice"));
         }
     }
-    for p in &set {
+    check_folders(set.iter().copied(), |dir| set.contains(dir))
+}
+
+/// No path is also the folder of another (`is_file` says whether a path is
+/// one of the files).
+fn check_folders<'p>(paths: impl Iterator<Item = &'p str>, is_file: impl Fn(&str) -> bool) -> Result<(), WriteError> {
+    for p in paths {
         for (i, _) in p.match_indices('/') {
             let dir = p.get(..i).unwrap_or_default();
-            if set.contains(dir) {
+            if is_file(dir) {
                 return Err(bad_path(dir, &format!("is a file but also the folder of `{p}`")));
             }
         }
@@ -463,7 +470,7 @@ pub fn write(out: &Path, files: &[OutputFile], force: bool) -> Result<WriteRepor
 /// A write in progress, for backends that stream their files: [`begin`]
 /// looks at what is in `out` and creates the temporary tree, [`add`] puts
 /// one file into it (so a build never holds all its output in memory),
-/// [`commit`] judges hand edits and swaps the tree in, exactly as [`write`]
+/// [`commit`] judges hand edits and swaps the tree in, exactly as [`write()`]
 /// does. Dropping a `Staging` without committing (a backend failed half-way)
 /// deletes the temporary tree; `out` is untouched until `commit` succeeds.
 ///
@@ -624,14 +631,7 @@ impl Staging {
     /// write, write the record and swap the new tree in.
     pub fn commit(mut self) -> Result<WriteReport, WriteError> {
         let new = std::mem::take(&mut self.new);
-        for p in new.keys() {
-            for (i, _) in p.match_indices('/') {
-                let dir = p.get(..i).unwrap_or_default();
-                if new.contains_key(dir) {
-                    return Err(bad_path(dir, &format!("is a file but also the folder of `{p}`")));
-                }
-            }
-        }
+        check_folders(new.keys().map(String::as_str), |dir| new.contains_key(dir))?;
         let manifest_text = manifest_text(&new);
         let mut report = WriteReport::default();
 

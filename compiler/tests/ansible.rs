@@ -132,15 +132,7 @@ fn inventory_hosts(text: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 fn group(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    iotc_compiler::emit::ansible::group_name(s)
 }
 
 /// Every site group lists exactly the site's gateways then standby hosts.

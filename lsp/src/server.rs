@@ -318,11 +318,21 @@ struct At<'a> {
 
 fn locate<'w>(w: &'w World, doc: &lsp::TextDocumentPositionParams) -> Option<At<'w>> {
     let key = key_of_uri(&doc.text_document.uri);
-    let origin = w.origin_of(&key);
     let a = w.get(&key)?;
-    let file = features::file_of(a, &origin)?;
-    let offset = line_index::offset_in(a.analysis.program.sources.get(file)?, doc.position);
+    let (file, src) = doc_source(w, &key, a)?;
+    let offset = line_index::offset_in(src, doc.position);
     Some(At { a, file, offset })
+}
+
+/// The file of the document `key` in the analysis `a` (whose root may be a
+/// file that imports it), with its text.
+fn doc_source<'a>(
+    w: &World,
+    key: &str,
+    a: &'a Analyzed,
+) -> Option<(iotc_compiler::source::FileId, &'a iotc_compiler::source::SourceFile)> {
+    let file = features::file_of(a, &w.origin_of(key))?;
+    Some((file, a.analysis.program.sources.get(file)?))
 }
 
 fn to_location(w: &World, a: &Analyzed, span: Span) -> Option<lsp::Location> {
@@ -337,16 +347,11 @@ fn to_range(a: &Analyzed, span: Span) -> Option<lsp::Range> {
     Some(line_index::range_in(src, span.start as usize, span.end as usize))
 }
 
-/// The diagnostics of a document's own file, converted from the
-/// structured data (never from rendered text).
-/// The diagnostics of the document `key` in its analysis (whose root may
-/// be a file that imports it).
+/// The diagnostics of the document `key`'s own file in its analysis (whose
+/// root may be a file that imports it), converted from the structured data
+/// (never from rendered text).
 pub fn diagnostics(w: &World, key: &str, a: &Analyzed) -> Vec<lsp::Diagnostic> {
-    let file = features::file_of(a, &w.origin_of(key)).or(a.analysis.program.root);
-    let Some(file) = file else {
-        return Vec::new();
-    };
-    let Some(src) = a.analysis.program.sources.get(file) else {
+    let Some((file, src)) = doc_source(w, key, a) else {
         return Vec::new();
     };
     let ix = LineIndex::new(&src.text);
@@ -599,9 +604,8 @@ fn symbol_kind(kind: &str) -> lsp::SymbolKind {
 fn document_symbol(w: &mut World, p: lsp::DocumentSymbolParams) -> Answer {
     let key = key_of_uri(&p.text_document.uri);
     w.ensure(&key);
-    let origin = w.origin_of(&key);
     let Some(a) = w.get(&key) else { return Ok(Value::Null) };
-    let Some(file) = features::file_of(a, &origin) else {
+    let Some((file, _)) = doc_source(w, &key, a) else {
         return Ok(Value::Null);
     };
     #[allow(deprecated)]
@@ -679,12 +683,8 @@ fn formatting(w: &mut World, p: lsp::DocumentFormattingParams) -> Answer {
 fn inlay_hint(w: &mut World, p: lsp::InlayHintParams) -> Answer {
     let key = key_of_uri(&p.text_document.uri);
     w.ensure(&key);
-    let origin = w.origin_of(&key);
     let Some(a) = w.get(&key) else { return Ok(Value::Null) };
-    let Some(file) = features::file_of(a, &origin) else {
-        return Ok(Value::Null);
-    };
-    let Some(src) = a.analysis.program.sources.get(file) else {
+    let Some((file, src)) = doc_source(w, &key, a) else {
         return Ok(Value::Null);
     };
     let ix = LineIndex::new(&src.text);
@@ -712,13 +712,9 @@ fn inlay_hint(w: &mut World, p: lsp::InlayHintParams) -> Answer {
 fn code_action(w: &mut World, p: lsp::CodeActionParams) -> Answer {
     let key = key_of_uri(&p.text_document.uri);
     w.ensure(&key);
-    let origin = w.origin_of(&key);
     let w = &*w;
     let Some(a) = w.get(&key) else { return Ok(Value::Null) };
-    let Some(file) = features::file_of(a, &origin) else {
-        return Ok(Value::Null);
-    };
-    let Some(src) = a.analysis.program.sources.get(file) else {
+    let Some((file, src)) = doc_source(w, &key, a) else {
         return Ok(Value::Null);
     };
     let ix = LineIndex::new(&src.text);

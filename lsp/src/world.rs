@@ -272,7 +272,10 @@ impl World {
                 continue;
             }
             let base = Path::new(&c).parent().unwrap_or(Path::new(""));
-            let (unit, _) = iotc_compiler::syntax::parse(iotc_compiler::source::FileId(0), &text);
+            // Through the parse cache: an importer that is also analysed (or
+            // was asked about last time) is not parsed again.
+            let (unit, _) =
+                iotc_compiler::syntax::parse_with(iotc_compiler::source::FileId(0), &text, Some(&self.parsed));
             let imports_key = unit.items.iter().any(|item| match &item.kind {
                 ItemKind::Import(i) => match &i.target {
                     ImportTarget::File(lit) => normalise(&base.join(&lit.value)) == target,

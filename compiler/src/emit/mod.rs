@@ -14,6 +14,21 @@ use crate::ir::Solution;
 use std::fmt;
 use std::ops::ControlFlow;
 
+/// `s` in lowercase with every character other than an ASCII letter or
+/// digit replaced by `sep` (Ansible group names and Terraform identifiers
+/// with `_`; cloud resource and volume names with `-`).
+pub fn lower_alnum(s: &str, sep: char) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                sep
+            }
+        })
+        .collect()
+}
+
 /// One generated file, with a path relative to the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputFile {

@@ -1,6 +1,9 @@
 //! How a model server gets its artifact, shared by the Kubernetes backend
 //! (an init container) and the Compose backend (a one-shot service): the
-//! kind of reference, and the POSIX shell script that downloads it.
+//! kind of reference, where the file lands, and the POSIX shell script that
+//! downloads it.
+
+use crate::ir::ModelRef;
 
 /// How the model artifact reaches the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,24 @@ pub fn fetch_kind(artifact: &str) -> Option<Fetch> {
     } else {
         artifact.strip_prefix("oci://").map(|r| Fetch::Oci(r.to_string()))
     }
+}
+
+/// The folder a model's files land in, in every container that reads it:
+/// `/models/<model>`.
+pub fn model_dir(m: &ModelRef) -> String {
+    format!("/models/{}", m.model)
+}
+
+/// The model file: `/models/<model>/<version>/<file>`, the file name taken
+/// from the artifact reference (`model` when it has none).
+pub fn model_path(m: &ModelRef) -> String {
+    let file = m
+        .artifact
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty() && !f.contains(':'))
+        .unwrap_or("model");
+    format!("{}/{}/{file}", model_dir(m), m.version)
 }
 
 /// The download script. It reads `IOTC_ARTIFACT`, `IOTC_DEST` and (with

@@ -73,15 +73,7 @@ pub fn cluster_engine(c: &Cluster) -> Engine {
 
 /// An Ansible group name: lowercase letters, digits and `_`.
 pub fn group_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    super::lower_alnum(s, '_')
 }
 
 // ------------------------------------------------------------ Compose contract

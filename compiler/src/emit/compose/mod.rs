@@ -26,6 +26,7 @@
 
 mod spec;
 
+use super::model_fetch::{fetch_kind, model_dir, model_path, Fetch};
 use super::{EmitError, OutputFile, Target};
 use crate::ir::{
     Container, Fleet, ModelRef, Placement, SecretSource, Site, SitePlacement, Solution, Workload, WorkloadKind,
@@ -246,22 +247,6 @@ fn fetch_service(m: &ModelRef) -> String {
 fn model_volume(m: &ModelRef) -> String {
     format!("model-{}", model_name(m))
 }
-
-fn model_dir(m: &ModelRef) -> String {
-    format!("/models/{}", m.model)
-}
-
-fn model_path(m: &ModelRef) -> String {
-    let file = m
-        .artifact
-        .rsplit('/')
-        .next()
-        .filter(|f| !f.is_empty() && !f.contains(':'))
-        .unwrap_or("model");
-    format!("{}/{}/{file}", model_dir(m), m.version)
-}
-
-use super::model_fetch::{fetch_kind, Fetch};
 
 /// Workloads at the site that the workload `w` talks to and that do not
 /// run on every gateway (reached through `IOTC_ADDR_*`).

@@ -59,7 +59,7 @@ pub fn protocol(c: &Container) -> String {
     c.protocol.to_ascii_uppercase()
 }
 
-pub use crate::emit::model_fetch::{fetch_kind, Fetch};
+pub use crate::emit::model_fetch::{fetch_kind, model_dir, model_path, Fetch};
 
 /// The port a URL-like reference connects to (`https://h:8443/x` → 8443,
 /// `s3://…` and `https://…` → 443, `http://…` → 80).
@@ -76,21 +76,6 @@ pub fn url_port(url: &str) -> Option<u16> {
         "http" => Some(80),
         _ => None,
     }
-}
-
-/// Where the model file lands inside the pods: `/models/<model>/<version>/<file>`.
-pub fn model_dir(m: &ModelRef) -> String {
-    format!("/models/{}", m.model)
-}
-
-pub fn model_path(m: &ModelRef) -> String {
-    let file = m
-        .artifact
-        .rsplit('/')
-        .next()
-        .filter(|f| !f.is_empty() && !f.contains(':'))
-        .unwrap_or("model");
-    format!("{}/{}/{file}", model_dir(m), m.version)
 }
 
 /// The data of the workload's ConfigMap: its `env`, plus the model's
@@ -180,17 +165,7 @@ pub fn claim_name(unit: &Unit<'_>, volume: &str) -> String {
 
 /// Device nodes as volumes: `dev-video0`, `dev-ttyusb0`.
 fn device_volume_name(path: &str, taken: &[String]) -> String {
-    let base: String = path
-        .trim_start_matches("/dev/")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let base = crate::emit::lower_alnum(path.trim_start_matches("/dev/"), '-');
     let base = format!("dev-{}", base.trim_matches('-'));
     let base: String = base.chars().take(56).collect();
     let mut name = base.trim_end_matches('-').to_string();

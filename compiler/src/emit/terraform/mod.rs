@@ -133,16 +133,7 @@ fn insert2(m: &mut Map<String, Value>, ty: &str, name: &str, v: Value) {
 /// A Terraform identifier (resource and local names) for an IR name:
 /// lowercase letters, digits and `_`, never starting with a digit.
 pub(crate) fn ident(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut s = super::lower_alnum(name, '_');
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert_str(0, "n_");
     }
@@ -178,16 +169,7 @@ pub(crate) fn fit(s: &str, max: usize) -> String {
 
 /// A name for AWS and vSphere resources: lowercase letters, digits and `-`.
 pub(crate) fn dash(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let s = super::lower_alnum(name, '-');
     let mut out = String::new();
     for c in s.chars() {
         if c == '-' && out.ends_with('-') {
