@@ -1,6 +1,7 @@
 //! The `iotc` command line: a thin shell over the compiler library. It owns
 //! all file-system IO, argument parsing and rendering.
 
+pub mod diff;
 pub mod render;
 pub mod writer;
 

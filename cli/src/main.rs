@@ -1,5 +1,7 @@
 //! `iotc`: check, plan, build, format and explain IoT solutions.
 
+mod commands;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use iotc::render::{self, Style};
 use iotc::FsDb;
@@ -42,7 +44,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
@@ -55,7 +57,7 @@ enum Color {
 }
 
 #[derive(clap::Args)]
-struct Input {
+pub(crate) struct Input {
     /// The solution's root file.
     file: String,
     /// A values file overriding params (TOML: `factor = 3`).
@@ -92,9 +94,16 @@ struct BuildArgs {
     /// (needed when the solution has more than one).
     #[arg(long, value_name = "NAME")]
     cluster: Option<String>,
+    /// Write nothing; exit 1 if the output folder is not what this build
+    /// would write (for CI), 0 if it is up to date.
+    #[arg(long, conflicts_with_all = ["force", "emit"])]
+    check: bool,
+    /// Print nothing but errors and warnings.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
-fn parse_target(s: &str) -> Result<Target, String> {
+pub(crate) fn parse_target(s: &str) -> Result<Target, String> {
     Target::parse(s).ok_or_else(|| {
         let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
         format!("unknown target `{s}` (targets: {})", names.join(", "))
@@ -109,6 +118,9 @@ enum Command {
     Plan(Input),
     /// Check, then generate every target's files into an output folder.
     Build(BuildArgs),
+    /// Show what `iotc build` would change in the output folder, per target
+    /// and per object, without writing anything.
+    Diff(commands::diff::DiffArgs),
     /// Format files canonically, keeping every comment.
     Fmt {
         /// Files to format.
@@ -136,7 +148,7 @@ fn style(color: Color) -> Style {
     Style { color, width: 100 }
 }
 
-fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
+pub(crate) fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
     if let Err(e) = std::fs::metadata(&input.file) {
         eprintln!("error: cannot read `{}`: {e}", input.file);
         return Err(ExitCode::from(2));
@@ -165,7 +177,7 @@ fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
     Ok(analyze(&FsDb, &input.file, &overrides))
 }
 
-fn report(a: &Analysis, input: &Input) {
+pub(crate) fn report(a: &Analysis, input: &Input) {
     let text = match input.format {
         Format::Json => render::to_json(&a.diagnostics, &a.program.sources) + "\n",
         Format::Text => render::render_all(&a.diagnostics, &a.program.sources, style(input.color)),
@@ -236,6 +248,7 @@ fn main() -> ExitCode {
             std::mem::forget(a);
             code
         }
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Fmt { files, check, color } => fmt(&files, check, color),
         Command::Lsp => {
             keep_freed_memory();
@@ -264,16 +277,13 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
     let Some(sol) = &a.solution else {
         return ExitCode::from(1);
     };
-    let targets: Vec<Target> = match args.emit {
+    let targets = match args.emit {
         Some(t) => vec![t],
-        None if args.targets.is_empty() => Target::ALL.to_vec(),
-        None => {
-            let mut t = args.targets.clone();
-            t.sort();
-            t.dedup();
-            t
-        }
+        None => commands::diff::selected(&args.targets),
     };
+    if args.check {
+        return commands::diff::check(sol, &targets, &args.out, args.input.format, args.quiet);
+    }
     if args.out == "-" {
         let files = match emit::emit(sol, &targets) {
             Ok(f) => f,
@@ -302,19 +312,32 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
     }
     // Stream: each file goes into the temporary tree as soon as a backend
     // has it; the tree replaces the output only if every backend succeeded.
-    let result = iotc::writer::Staging::begin(Path::new(&args.out), args.force).and_then(|mut staging| {
+    // Unless `--quiet`, each file is compared with the one it replaces on
+    // the way, for the per-target summary.
+    let out = Path::new(&args.out);
+    let mut changes = None;
+    let result = iotc::writer::Staging::begin(out, args.force).and_then(|mut staging| {
         let mut failed = None;
-        let emitted = emit::emit_each(
-            sol,
-            &targets,
-            &mut |f| match staging.add(&f.path, f.contents.as_bytes()) {
-                Ok(()) => std::ops::ControlFlow::Continue(()),
-                Err(e) => {
-                    failed = Some(e);
-                    std::ops::ControlFlow::Break(())
+        let mut emitted = Ok(());
+        let mut each = |sink: &mut iotc::diff::FileSink<'_>| {
+            emitted = emit::emit_each(sol, &targets, &mut |f| {
+                sink(&f.path, f.contents.as_bytes());
+                match staging.add(&f.path, f.contents.as_bytes()) {
+                    Ok(()) => std::ops::ControlFlow::Continue(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        std::ops::ControlFlow::Break(())
+                    }
                 }
-            },
-        );
+            });
+        };
+        if args.quiet {
+            each(&mut |_, _| {});
+        } else {
+            // An unreadable record is judged by `begin` (refused unless `--force`).
+            let recorded = iotc::writer::recorded(out).ok().flatten().unwrap_or_default();
+            changes = Some(iotc::diff::compare_with_folder(out, &args.out, &recorded, &mut each));
+        }
         if let Err(e) = emitted {
             return Ok(Err(e));
         }
@@ -343,7 +366,12 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
             for w in &r.warnings {
                 eprintln!("warning: {w}");
             }
-            eprintln!("{}", iotc::writer::summary(&args.out, &r));
+            if !args.quiet {
+                for line in changes.as_ref().map(iotc::diff::per_target_lines).unwrap_or_default() {
+                    eprintln!("{line}");
+                }
+                eprintln!("{}", iotc::writer::summary(&args.out, &r));
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -402,4 +430,14 @@ fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
     let tmp = format!("{path}.iotc-fmt.tmp");
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+/// A failed write to stdout: quiet for a closed pipe (`iotc plan | head`),
+/// exit 2 otherwise.
+pub(crate) fn stdout_failed(e: &std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    ExitCode::from(2)
 }

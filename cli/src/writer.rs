@@ -236,6 +236,22 @@ struct Manifest {
     sha256: BTreeMap<String, String>,
 }
 
+/// The checksum record of the output folder `out` (path → SHA-256), or
+/// `None` if there is no folder or no record. For readers such as `iotc diff`.
+pub fn recorded(out: &Path) -> Result<Option<BTreeMap<String, String>>, WriteError> {
+    let mpath = out.join(MANIFEST);
+    match std::fs::read(&mpath) {
+        Ok(bytes) => serde_json::from_slice::<Manifest>(&bytes)
+            .map(|m| Some(m.sha256))
+            .map_err(|e| WriteError::BadManifest {
+                out: out.to_path_buf(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => Ok(None),
+        Err(e) => Err(io_err("read", &mpath)(e)),
+    }
+}
+
 /// The record's bytes for these checksums: sorted, pretty JSON, trailing
 /// newline.
 fn manifest_text(sums: &BTreeMap<String, String>) -> String {

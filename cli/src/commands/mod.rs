@@ -1,0 +1,4 @@
+//! One module per command that is more than a few lines, so `main.rs` only
+//! parses arguments and dispatches.
+
+pub mod diff;
