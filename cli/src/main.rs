@@ -50,7 +50,7 @@ pub(crate) enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Color {
+pub(crate) enum Color {
     Auto,
     Always,
     Never,
@@ -121,6 +121,9 @@ enum Command {
     /// Show what `iotc build` would change in the output folder, per target
     /// and per object, without writing anything.
     Diff(commands::diff::DiffArgs),
+    /// Draw the solution: tiers, clusters and pools, fleets and sites,
+    /// workloads with their counts, flows, model train → serve (DOT or Mermaid).
+    Graph(commands::graph::GraphArgs),
     /// Format files canonically, keeping every comment.
     Fmt {
         /// Files to format.
@@ -249,6 +252,7 @@ fn main() -> ExitCode {
             code
         }
         Command::Diff(args) => commands::diff::run(&args),
+        Command::Graph(args) => commands::graph::run(&args),
         Command::Fmt { files, check, color } => fmt(&files, check, color),
         Command::Lsp => {
             keep_freed_memory();

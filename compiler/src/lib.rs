@@ -5,6 +5,7 @@ pub mod check;
 pub mod diag;
 pub mod emit;
 pub mod fmt;
+pub mod graph;
 pub mod ide;
 pub mod ir;
 pub mod plan;

@@ -2,3 +2,4 @@
 //! parses arguments and dispatches.
 
 pub mod diff;
+pub mod graph;
