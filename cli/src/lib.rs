@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod render;
+pub mod stream;
 pub mod writer;
 
 use iotc_compiler::emit::{OutputFile, Target};

@@ -78,7 +78,8 @@ pub(crate) struct Input {
 struct BuildArgs {
     #[command(flatten)]
     input: Input,
-    /// Output folder. `-` (with `--emit k8s`) prints one YAML stream for `kubectl apply -f -`.
+    /// Output folder. `-` (with `--emit k8s|compose|terraform`) prints one
+    /// cluster's, site's or root's files as one stream: `kubectl apply -f -`.
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out")]
     out: String,
     /// Targets to build, comma-separated (default: all).
@@ -90,8 +91,8 @@ struct BuildArgs {
     /// Overwrite generated files changed by hand; write into a folder that is not an iotc output.
     #[arg(long)]
     force: bool,
-    /// With `--emit k8s -o -`: the cluster or fleet whose manifests to print
-    /// (needed when the solution has more than one).
+    /// With `-o -`: the cluster or fleet (k8s, terraform) or fleet/site
+    /// (compose) to print; needed when the solution has more than one.
     #[arg(long, value_name = "NAME")]
     cluster: Option<String>,
     /// Write nothing; exit 1 if the output folder is not what this build
@@ -239,7 +240,19 @@ fn main() -> ExitCode {
         }
         Command::Build(args) => {
             if args.out == "-" && args.emit.is_none() {
-                eprintln!("error: `-o -` prints one target to stdout: add `--emit k8s`");
+                eprintln!("error: `-o -` prints one target to stdout: add `--emit k8s` (or compose, terraform)");
+                return ExitCode::from(2);
+            }
+            if let Some(why) = args
+                .emit
+                .filter(|_| args.out == "-")
+                .and_then(iotc::stream::unsupported)
+            {
+                eprintln!("error: {why}");
+                return ExitCode::from(2);
+            }
+            if args.cluster.is_some() && args.out != "-" {
+                eprintln!("error: `--cluster` picks what `-o -` prints; a build into a folder writes every cluster");
                 return ExitCode::from(2);
             }
             let a = match run_analysis(&args.input) {
@@ -288,31 +301,19 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
     if args.check {
         return commands::diff::check(sol, &targets, &args.out, args.input.format, args.quiet);
     }
-    if args.out == "-" {
-        let files = match emit::emit(sol, &targets) {
-            Ok(f) => f,
+    if let (Some(target), "-") = (args.emit, args.out.as_str()) {
+        let text = match iotc::stream::build(sol, target, args.cluster.as_deref()) {
+            Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {e}; nothing was written");
-                return ExitCode::from(1);
+                eprintln!("error: {}", e.message);
+                return ExitCode::from(e.code);
             }
-        };
-        let files = match iotc::select_group(&files, args.cluster.as_deref()) {
-            Ok(f) => f,
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitCode::from(2);
-            }
-        };
-        let Some(text) = targets.first().and_then(|t| iotc::stream(*t, &files)) else {
-            eprintln!("error: this target cannot be printed as one stream; use `-o DIR`");
-            return ExitCode::from(2);
         };
         let mut stdout = std::io::stdout().lock();
-        if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-            eprintln!("error: cannot write to stdout: {e}");
-            return ExitCode::from(2);
-        }
-        return ExitCode::SUCCESS;
+        return match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => stdout_failed(&e),
+        };
     }
     // Stream: each file goes into the temporary tree as soon as a backend
     // has it; the tree replaces the output only if every backend succeeded.
