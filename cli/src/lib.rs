@@ -2,6 +2,7 @@
 //! all file-system IO, argument parsing and rendering.
 
 pub mod diff;
+pub mod machine;
 pub mod render;
 pub mod stream;
 pub mod writer;
@@ -15,6 +16,20 @@ pub struct FsDb;
 impl SourceDb for FsDb {
     fn read(&self, path: &str) -> Result<String, ReadError> {
         std::fs::read_to_string(path).map_err(|e| ReadError(e.to_string()))
+    }
+}
+
+/// Reads the root file `-` from standard input (read once, up front), every
+/// other file from the file system; imports resolve from the current folder.
+pub struct StdinDb(pub String);
+
+impl SourceDb for StdinDb {
+    fn read(&self, path: &str) -> Result<String, ReadError> {
+        if path == "-" {
+            Ok(self.0.clone())
+        } else {
+            FsDb.read(path)
+        }
     }
 }
 

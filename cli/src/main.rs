@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use iotc::render::{self, Style};
 use iotc::FsDb;
 use iotc_compiler::emit::{self, Target};
-use iotc_compiler::{analyze, diag::Code, Analysis, Overrides};
+use iotc_compiler::{analyze, Analysis, Overrides};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,7 +38,7 @@ fn keep_freed_memory() {
     version,
     about = "Compile one description of an IoT solution into Kubernetes, Compose, Ansible and Terraform"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -58,7 +58,7 @@ pub(crate) enum Color {
 
 #[derive(clap::Args)]
 pub(crate) struct Input {
-    /// The solution's root file.
+    /// The solution's root file; `-` reads it from stdin.
     file: String,
     /// A values file overriding params (TOML: `factor = 3`).
     #[arg(long, value_name = "FILE.toml")]
@@ -113,8 +113,8 @@ pub(crate) fn parse_target(s: &str) -> Result<Target, String> {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a solution and report problems.
-    Check(Input),
+    /// Check one or more solutions and report problems.
+    Check(commands::check::CheckArgs),
     /// Show what would be deployed: per tier, workloads, replicas and capacity.
     Plan(Input),
     /// Check, then generate every target's files into an output folder.
@@ -126,24 +126,33 @@ enum Command {
     /// workloads with their counts, flows, model train → serve (DOT or Mermaid).
     Graph(commands::graph::GraphArgs),
     /// Format files canonically, keeping every comment.
-    Fmt {
-        /// Files to format.
-        #[arg(required = true)]
-        files: Vec<String>,
-        /// Change nothing; exit 1 if a file is not formatted.
-        #[arg(long)]
-        check: bool,
-        /// When to use colour.
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
+    Fmt(commands::misc::FmtArgs),
+    /// Explain a diagnostic code, e.g. `iotc explain E0401`; `--list` lists every code.
+    Explain {
+        #[arg(required_unless_present = "list")]
+        code: Option<String>,
+        /// List every code with its title.
+        #[arg(long, conflicts_with = "code")]
+        list: bool,
     },
-    /// Explain a diagnostic code, e.g. `iotc explain E0401`.
-    Explain { code: String },
+    /// Create a starter project (DIR/NAME.iot and a .gitignore) that checks and builds.
+    Init(commands::misc::InitArgs),
+    /// Print a shell completion script: `iotc completions bash > /etc/bash_completion.d/iotc`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `iotc man > iotc.1`.
+    Man,
     /// Run the language server over stdin/stdout (for editors).
-    Lsp,
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
-fn style(color: Color) -> Style {
+pub(crate) fn style(color: Color) -> Style {
     let color = match color {
         Color::Always => true,
         Color::Never => false,
@@ -153,10 +162,28 @@ fn style(color: Color) -> Style {
 }
 
 pub(crate) fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
-    if let Err(e) = std::fs::metadata(&input.file) {
-        eprintln!("error: cannot read `{}`: {e}", input.file);
-        return Err(ExitCode::from(2));
-    }
+    let stdin = if input.file == "-" {
+        let mut text = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("error: cannot read stdin: {e}");
+            return Err(ExitCode::from(2));
+        }
+        Some(text)
+    } else {
+        // The root file must be a readable UTF-8 file: anything else is a
+        // usage error (exit 2), not a diagnostic.
+        let problem = match std::fs::read(&input.file) {
+            Err(e) => Some(e.to_string()),
+            Ok(bytes) => std::str::from_utf8(&bytes)
+                .err()
+                .map(|e| format!("it is not UTF-8 text (invalid byte at offset {})", e.valid_up_to())),
+        };
+        if let Some(problem) = problem {
+            eprintln!("error: cannot read `{}`: {problem}", input.file);
+            return Err(ExitCode::from(2));
+        }
+        None
+    };
     let mut overrides = Overrides {
         values: None,
         sets: input.sets.clone(),
@@ -178,12 +205,15 @@ pub(crate) fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
             }
         }
     }
-    Ok(analyze(&FsDb, &input.file, &overrides))
+    Ok(match stdin {
+        Some(text) => analyze(&iotc::StdinDb(text), &input.file, &overrides),
+        None => analyze(&FsDb, &input.file, &overrides),
+    })
 }
 
 pub(crate) fn report(a: &Analysis, input: &Input) {
     let text = match input.format {
-        Format::Json => render::to_json(&a.diagnostics, &a.program.sources) + "\n",
+        Format::Json => iotc::machine::to_json(&iotc::machine::report(&a.diagnostics, &a.program.sources)),
         Format::Text => render::render_all(&a.diagnostics, &a.program.sources, style(input.color)),
     };
     let _ = std::io::stderr().write_all(text.as_bytes());
@@ -202,26 +232,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check(input) => {
-            let a = match run_analysis(&input) {
-                Ok(a) => a,
-                Err(c) => return c,
-            };
-            if input.format == Format::Json {
-                println!("{}", render::to_json(&a.diagnostics, &a.program.sources));
-            } else {
-                report(&a, &input);
-            }
-            let code = if a.has_errors() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
-            // The process ends here: freeing the whole analysis piece by
-            // piece would only cost time.
-            std::mem::forget(a);
-            code
-        }
+        Command::Check(args) => commands::check::run(&args),
         Command::Plan(input) => {
             let a = match run_analysis(&input) {
                 Ok(a) => a,
@@ -266,21 +277,15 @@ fn main() -> ExitCode {
         }
         Command::Diff(args) => commands::diff::run(&args),
         Command::Graph(args) => commands::graph::run(&args),
-        Command::Fmt { files, check, color } => fmt(&files, check, color),
-        Command::Lsp => {
+        Command::Fmt(args) => commands::misc::fmt(&args),
+        Command::Init(args) => commands::misc::init(&args),
+        Command::Completions { shell } => commands::misc::completions(shell),
+        Command::Man => commands::misc::man(),
+        Command::Lsp { stdio: _ } => {
             keep_freed_memory();
             iotc_lsp::run_stdio()
         }
-        Command::Explain { code } => match Code::parse(&code) {
-            Some(c) => {
-                print!("{}", c.explanation());
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("error: `{code}` is not a diagnostic code; codes look like E0401 or W0101");
-                ExitCode::from(2)
-            }
-        },
+        Command::Explain { code, list } => commands::misc::explain(code.as_deref(), list),
     }
 }
 
@@ -388,53 +393,6 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
             }
         }
     }
-}
-
-/// `iotc fmt`: rewrite files in canonical form, or with `--check` list the
-/// ones that are not. A file with syntax errors is reported and left alone.
-fn fmt(files: &[String], check: bool, color: Color) -> ExitCode {
-    let mut unformatted = 0;
-    let mut broken = false;
-    for path in files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read `{path}`: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        match iotc_compiler::fmt::format_source(&text) {
-            Ok(formatted) if formatted == text => {}
-            Ok(formatted) => {
-                if check {
-                    eprintln!("{path}: not formatted");
-                    unformatted += 1;
-                } else if let Err(e) = write_atomically(path, &formatted) {
-                    eprintln!("error: cannot write `{path}`: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-            Err(diags) => {
-                let mut sources = iotc_compiler::source::SourceMap::default();
-                sources.add(iotc_compiler::source::Origin::Path(path.clone()), text);
-                let _ = std::io::stderr().write_all(render::render_all(&diags, &sources, style(color)).as_bytes());
-                broken = true;
-            }
-        }
-    }
-    if broken || unformatted > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// Write through a temporary file and a rename, so a failure never leaves
-/// half a file.
-fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
-    let tmp = format!("{path}.iotc-fmt.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// A failed write to stdout: quiet for a closed pipe (`iotc plan | head`),

@@ -66,8 +66,9 @@ fn json_diagnostics_and_plan_are_machine_readable() {
     let (code, out, _) = iotc(&["check", "--format", "json", &bad]);
     assert_eq!(code, 0, "warnings alone do not fail");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v[0]["code"], "W0102");
-    assert_eq!(v[0]["primary"]["line"], 2);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["diagnostics"][0]["code"], "W0102");
+    assert_eq!(v["diagnostics"][0]["primary"]["line"], 2);
     let (code, out, _) = iotc(&["plan", "--format", "json", "examples/factory/factory.iot"]);
     assert_eq!(code, 0);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -923,10 +923,16 @@ pub fn fixes(a: &Analyzed, file: FileId, start: usize, end: usize) -> Vec<Fix> {
 }
 
 fn fix_for(a: &Analyzed, d: &Diagnostic, index: usize) -> Option<Fix> {
+    fix_for_diagnostic(&a.analysis.program.sources, d, index)
+}
+
+/// The quick fix for one diagnostic, if it has one (also used by `iotc
+/// check --format json`, so the command line offers the same edits).
+pub fn fix_for_diagnostic(sources: &iotc_compiler::source::SourceMap, d: &Diagnostic, index: usize) -> Option<Fix> {
     let help = d.help.as_deref()?;
     let rest = help.strip_prefix("did you mean `")?;
     let suggestion = rest.get(..rest.find('`')?)?;
-    let written = a.analysis.program.sources.text(d.primary.span);
+    let written = sources.text(d.primary.span);
     if written.is_empty() || written.contains(char::is_whitespace) || written.contains('"') {
         return None;
     }

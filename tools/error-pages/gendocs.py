@@ -21,7 +21,7 @@ def run(files, args):
             with open(os.path.join(d, name), "w") as f:
                 f.write(text)
         j = subprocess.run([IOTC, "check", "--format", "json", "main.iot", *args], cwd=d, capture_output=True, text=True)
-        codes = [x["code"] for x in json.loads(j.stdout)]
+        codes = [x["code"] for x in json.loads(j.stdout)["diagnostics"]]
         t = subprocess.run([IOTC, "check", "--color", "never", "main.iot", *args], cwd=d, capture_output=True, text=True)
         return codes, t.stderr
     finally:
