@@ -382,7 +382,14 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
                 }
                 eprintln!("{}", iotc::writer::summary(&args.out, &r));
             }
-            ExitCode::SUCCESS
+            match (&changes, args.input.format) {
+                // What changed, as `iotc diff --format json` would have shown it.
+                (Some(d), Format::Json) => match commands::diff::print(d, Format::Json, false) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => stdout_failed(&e),
+                },
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,0 +1,124 @@
+//! The README and docs are true: the README's sample is a clean, formatted
+//! program, and every command and every flag `--help` shows is documented
+//! in docs/cli.md, the README's command table and docs/language.md's.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+fn iotc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotc"))
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(common::root().join(path)).unwrap()
+}
+
+/// The subcommands `iotc --help` lists.
+fn commands() -> Vec<String> {
+    let (_, help, _) = iotc(&["--help"]);
+    let list = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap();
+    list.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// The long flags `iotc CMD --help` lists.
+fn flags(cmd: &str) -> Vec<String> {
+    let (_, help, _) = iotc(&[cmd, "--help"]);
+    let mut out: Vec<String> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+        .filter(|w| w != "--help" && !w.contains('='))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn the_readme_sample_checks_clean_and_is_formatted() {
+    let readme = read("README.md");
+    let sample = readme.split("```iot\n").nth(1).unwrap().split("```").next().unwrap();
+    let dir = std::env::temp_dir().join(format!("iotc-docs-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("demo.iot");
+    std::fs::write(&file, sample).unwrap();
+    let f = file.to_str().unwrap();
+    let (code, _, err) = iotc(&["check", "--deny-warnings", f]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(iotc(&["fmt", "--check", f]).0, 0, "the sample is in canonical style");
+    // It is what `iotc init` writes.
+    let (code, _, err) = iotc(&["init", dir.join("demo").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("demo/demo.iot")).unwrap(), sample);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_command_and_flag_is_documented() {
+    let cli_md = read("docs/cli.md");
+    let readme = read("README.md");
+    let language = read("docs/language.md");
+    let commands = commands();
+    assert!(commands.len() >= 11, "{commands:?}");
+    for cmd in &commands {
+        assert!(
+            cli_md.contains(&format!("### `iotc {cmd}")),
+            "docs/cli.md has no section for `iotc {cmd}`"
+        );
+        assert!(
+            readme.contains(&format!("| `iotc {cmd}")),
+            "README's table has no `iotc {cmd}`"
+        );
+        assert!(
+            language.contains(&format!("| `iotc {cmd}")),
+            "docs/language.md's table has no `iotc {cmd}`"
+        );
+        for flag in flags(cmd) {
+            assert!(
+                cli_md.contains(&format!("`{flag}")),
+                "docs/cli.md does not document `iotc {cmd} {flag}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_crate_declares_the_rust_version() {
+    let workspace = read("Cargo.toml");
+    let declared = workspace
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    for krate in ["compiler", "cli", "lsp", "bench"] {
+        let toml = read(&format!("{krate}/Cargo.toml"));
+        assert!(toml.contains("rust-version.workspace = true"), "{krate}");
+    }
+    assert!(
+        read("README.md").contains(&format!("Needs Rust {declared} or newer")),
+        "the README names the declared version"
+    );
+    assert!(read(".ci/run").contains("rust-version"), "CI checks it");
+}
