@@ -33,7 +33,42 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   context.subscriptions.push({ dispose: () => void client?.stop() });
 }
 
+/** The commands that run `iotc` on the active .iot file in a task. */
+const RUN_COMMANDS: { id: string; args: (file: string, out: string) => string[] }[] = [
+  { id: "check", args: (file) => ["check", "--color", "never", file] },
+  { id: "plan", args: (file) => ["plan", "--color", "never", file] },
+  { id: "diff", args: (file, out) => ["diff", "--color", "never", file, "-o", out] },
+  { id: "build", args: (file, out) => ["build", "--color", "never", file, "-o", out] },
+  { id: "studio", args: (file) => ["studio", file] },
+];
+
+async function runIotc(id: string, args: (file: string, out: string) => string[]): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document.languageId !== "iot") {
+    void vscode.window.showWarningMessage(`iotc ${id}: open a .iot file first`);
+    return;
+  }
+  await editor.document.save();
+  const config = vscode.workspace.getConfiguration("iotc");
+  const path = config.get<string>("path") || "iotc";
+  const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri);
+  const file = folder ? vscode.workspace.asRelativePath(editor.document.uri, false) : editor.document.uri.fsPath;
+  const out = config.get<string>("outDir") || "out";
+  const task = new vscode.Task(
+    { type: "iotc", command: id, file },
+    folder ?? vscode.TaskScope.Workspace,
+    `${id} ${file}`,
+    "iotc",
+    new vscode.ProcessExecution(path, args(file, out), folder ? { cwd: folder.uri.fsPath } : undefined),
+    ["$iotc-error", "$iotc-warning"],
+  );
+  await vscode.tasks.executeTask(task);
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  for (const c of RUN_COMMANDS) {
+    context.subscriptions.push(vscode.commands.registerCommand(`iotc.${c.id}`, () => runIotc(c.id, c.args)));
+  }
   context.subscriptions.push(
     vscode.commands.registerCommand("iotc.restartServer", async () => {
       await client?.stop();
