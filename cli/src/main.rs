@@ -327,6 +327,9 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
     let out = Path::new(&args.out);
     let mut changes = None;
     let result = iotc::writer::Staging::begin(out, args.force).and_then(|mut staging| {
+        for note in staging.notes() {
+            eprintln!("note: {note}");
+        }
         let mut failed = None;
         let mut emitted = Ok(());
         let mut each = |sink: &mut iotc::diff::FileSink<'_>| {

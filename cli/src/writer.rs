@@ -32,13 +32,17 @@
 //!    kept. Files that iotc wrote last time and this build no longer produces
 //!    are removed ([`WriteReport::removed`]).
 //! 5. **Build aside, then swap.** The new tree is built in the sibling folder
-//!    `<out>.iotc-tmp-<pid>`: generated files (a file whose bytes are already
-//!    right is hard-linked from the old tree, so it keeps its mtime), the
-//!    record, the carried-over files. Then `out` is renamed to
-//!    `<out>.iotc-old-<pid>`, the new tree to `out`, and the old tree is
-//!    deleted. If anything fails before the second rename, the temporary
-//!    folder is deleted and `out` is exactly as it was; if the second rename
-//!    fails, the old tree is renamed back.
+//!    `<out>.iotc-tmp-<pid>-<nonce>`: generated files (a file whose bytes are
+//!    already right is hard-linked from the old tree, so it keeps its mtime),
+//!    the record, the carried-over files. Then it is flushed to disk and
+//!    exchanged with `out` in one atomic step (`renameat2(RENAME_EXCHANGE)`;
+//!    where there is none, two renames under a journal), and the old tree is
+//!    deleted. So at every instant `out` is either the complete previous
+//!    output or the complete new one; see [`swap`] for the steps and for the
+//!    recovery every build runs first (under a lock, `<out>.iotc-lock`):
+//!    finishing or undoing an interrupted swap and deleting the siblings
+//!    that killed builds left behind. If anything fails before the swap, the
+//!    temporary folder is deleted and `out` is exactly as it was.
 //! 6. **No-op.** If every generated file is already right, nothing is to be
 //!    removed and the record would be byte-identical, nothing is touched at
 //!    all ([`WriteReport::noop`]).
@@ -54,14 +58,22 @@
 //! }
 //! ```
 
+pub mod swap;
+#[cfg(test)]
+mod tests;
+
+pub use swap::write_file_atomically;
+
 use iotc_compiler::emit::OutputFile;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use swap::{Ops, OutLock, RealOps};
 
 /// The checksum record's file name, at the top of the output folder.
 pub const MANIFEST: &str = ".iotc-manifest.json";
@@ -417,57 +429,42 @@ fn resolve(out: &Path) -> Result<Target, WriteError> {
     })
 }
 
-fn sibling(t: &Target, tag: &str) -> PathBuf {
-    let mut name = t.name.clone();
-    name.push(format!(".iotc-{tag}-{}", std::process::id()));
-    t.parent.join(name)
-}
-
 /// Deletes the temporary tree when dropped, unless disarmed.
-struct TempTree(Option<PathBuf>);
+struct TempTree(Option<PathBuf>, Arc<dyn Ops>);
 
 impl Drop for TempTree {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
+            let _ = swap::remove_tree(&*self.1, &p);
         }
     }
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+fn write_new(ops: &dyn Ops, path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     // `create_new`: never write through an existing file (which could be a
     // hard link into the previous output).
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_err("create", path))?;
-    f.write_all(bytes).map_err(io_err("write", path))
+    ops.write_new(path, bytes).map_err(io_err("write", path))
 }
 
-fn link_or_copy(from: &Path, to: &Path) -> Result<(), WriteError> {
-    if std::fs::hard_link(from, to).is_ok() {
+fn link_or_copy(ops: &dyn Ops, from: &Path, to: &Path) -> Result<(), WriteError> {
+    if ops.hard_link(from, to).is_ok() {
         return Ok(());
     }
-    std::fs::copy(from, to).map(|_| ()).map_err(io_err("copy", from))
+    ops.copy(from, to).map_err(io_err("copy", from))
 }
 
-fn carry_symlink(from: &Path, to: &Path) -> Result<(), WriteError> {
+fn carry_symlink(ops: &dyn Ops, from: &Path, to: &Path) -> Result<(), WriteError> {
     let target = std::fs::read_link(from).map_err(io_err("read the symlink", from))?;
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::symlink(&target, to).map_err(io_err("recreate the symlink", to))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = target;
-        link_or_copy(from, to)
+    if cfg!(unix) {
+        ops.symlink(&target, to).map_err(io_err("recreate the symlink", to))
+    } else {
+        link_or_copy(ops, from, to)
     }
 }
 
-fn create_parent(path: &Path) -> Result<(), WriteError> {
+fn create_parent(ops: &dyn Ops, path: &Path) -> Result<(), WriteError> {
     match path.parent() {
-        Some(p) => std::fs::create_dir_all(p).map_err(io_err("create the folder", p)),
+        Some(p) => swap::create_dir_all(ops, p).map_err(io_err("create the folder", p)),
         None => Ok(()),
     }
 }
@@ -475,8 +472,18 @@ fn create_parent(path: &Path) -> Result<(), WriteError> {
 /// Write `files` into the folder `out` (see the module docs for the rules).
 /// On error nothing on disk has changed and no temporary folder is left.
 pub fn write(out: &Path, files: &[OutputFile], force: bool) -> Result<WriteReport, WriteError> {
+    write_with(Arc::new(RealOps), out, files, force)
+}
+
+/// [`write()`] with every change on disk made through `ops`.
+pub(crate) fn write_with(
+    ops: Arc<dyn Ops>,
+    out: &Path,
+    files: &[OutputFile],
+    force: bool,
+) -> Result<WriteReport, WriteError> {
     check_paths(files)?;
-    let mut staging = Staging::begin(out, force)?;
+    let mut staging = Staging::begin_with(ops, out, force)?;
     for f in files {
         staging.add(&f.path, f.contents.as_bytes())?;
     }
@@ -497,7 +504,13 @@ pub struct Staging {
     t: Target,
     force: bool,
     tmp: PathBuf,
+    /// Declared before the lock, so the temporary tree is gone before the
+    /// lock is released.
     guard: TempTree,
+    _lock: OutLock,
+    ops: Arc<dyn Ops>,
+    /// What recovery did (see [`swap::recover`]), for stderr.
+    notes: Vec<String>,
     /// The previous record (path → checksum) and its bytes.
     recorded: BTreeMap<String, String>,
     old_manifest_bytes: Option<Vec<u8>>,
@@ -516,7 +529,28 @@ impl Staging {
     /// beside it. Refuses a folder iotc did not write, or whose record is
     /// unreadable, unless `force`.
     pub fn begin(out: &Path, force: bool) -> Result<Staging, WriteError> {
+        Staging::begin_with(Arc::new(RealOps), out, force)
+    }
+
+    /// What this build did to recover from earlier interrupted ones before
+    /// it started (an output put back, leftover folders deleted): one
+    /// sentence each, for stderr.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    pub(crate) fn begin_with(ops: Arc<dyn Ops>, out: &Path, force: bool) -> Result<Staging, WriteError> {
         let t = resolve(out)?;
+        if !t.exists {
+            swap::create_dir_all(&*ops, &t.parent).map_err(io_err("create the folder", &t.parent))?;
+        }
+        let lock = OutLock::acquire(&t.parent, &t.name).map_err(io_err("lock the output folder", &t.out))?;
+        let notes = swap::recover(&*ops, &t.parent, &t.name).map_err(|(action, path, error)| WriteError::Io {
+            action,
+            path,
+            error,
+        })?;
+        let t = if t.exists { t } else { resolve(out)? };
         let mut recorded: Option<BTreeMap<String, String>> = None;
         let mut entries = Vec::new();
         let mut old_manifest_bytes = None;
@@ -552,25 +586,14 @@ impl Staging {
         }
         let on_disk = entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect();
 
-        let tmp = sibling(&t, "tmp");
-        let old = sibling(&t, "old");
-        if std::fs::symlink_metadata(&old).is_ok() {
-            return Err(WriteError::Io {
-                action: "set aside the previous output as".to_string(),
-                path: old,
-                error: io::Error::other("it already exists (an interrupted build?); move it back or delete it"),
-            });
-        }
-        if !t.exists {
-            std::fs::create_dir_all(&t.parent).map_err(io_err("create the folder", &t.parent))?;
-        }
-        if std::fs::symlink_metadata(&tmp).is_ok() {
-            // Ours (same pid): left by an earlier process that had our pid.
-            std::fs::remove_dir_all(&tmp).map_err(io_err("remove the stale temporary folder", &tmp))?;
-        }
-        std::fs::create_dir(&tmp).map_err(io_err("create the temporary folder", &tmp))?;
+        let tmp = swap::beside(&t.parent, &t.name, &format!(".iotc-tmp-{}", swap::unique_suffix()));
+        ops.create_dir(&tmp)
+            .map_err(io_err("create the temporary folder", &tmp))?;
         Ok(Staging {
-            guard: TempTree(Some(tmp.clone())),
+            guard: TempTree(Some(tmp.clone()), ops.clone()),
+            _lock: lock,
+            ops,
+            notes,
             t,
             force,
             tmp,
@@ -632,12 +655,13 @@ impl Staging {
             (None, None) => {}
         }
         let dest = self.tmp.join(path);
-        create_parent(&dest)?;
+        let ops = &*self.ops;
+        create_parent(ops, &dest)?;
         if same_on_disk {
-            link_or_copy(&self.t.out.join(path), &dest)?;
+            link_or_copy(ops, &self.t.out.join(path), &dest)?;
             self.unchanged.insert(path.to_string());
         } else {
-            write_new(&dest, contents)?;
+            write_new(ops, &dest, contents)?;
         }
         self.new.insert(path.to_string(), sum);
         Ok(())
@@ -750,62 +774,58 @@ impl Staging {
         }
 
         let tmp = &self.tmp;
-        write_new(&tmp.join(MANIFEST), manifest_text.as_bytes())?;
+        let ops = &*self.ops;
+        write_new(ops, &tmp.join(MANIFEST), manifest_text.as_bytes())?;
         let mut dir_modes = Vec::new();
         for e in &carried {
             let from = t.out.join(&e.rel);
             let to = tmp.join(&e.rel);
-            create_parent(&to)?;
+            create_parent(ops, &to)?;
             match e.kind {
                 Kind::Dir => {
-                    std::fs::create_dir_all(&to).map_err(io_err("create the folder", &to))?;
+                    swap::create_dir_all(ops, &to).map_err(io_err("create the folder", &to))?;
                     let meta = std::fs::metadata(&from).map_err(io_err("inspect", &from))?;
                     dir_modes.push((to, meta.permissions()));
                 }
-                Kind::Symlink => carry_symlink(&from, &to)?,
-                Kind::File => link_or_copy(&from, &to)?,
-                Kind::Other => std::fs::hard_link(&from, &to).map_err(io_err("keep", &from))?,
+                Kind::Symlink => carry_symlink(ops, &from, &to)?,
+                Kind::File => link_or_copy(ops, &from, &to)?,
+                Kind::Other => ops.hard_link(&from, &to).map_err(io_err("keep", &from))?,
             }
         }
         // Folder modes last (deepest first), so a read-only folder is filled first.
         for (dir, perms) in dir_modes.into_iter().rev() {
-            std::fs::set_permissions(&dir, perms).map_err(io_err("set the mode of", &dir))?;
+            ops.set_permissions(&dir, perms)
+                .map_err(io_err("set the mode of", &dir))?;
         }
         if t.exists {
             let perms = std::fs::metadata(&t.out)
                 .map_err(io_err("inspect", &t.out))?
                 .permissions();
-            std::fs::set_permissions(tmp, perms).map_err(io_err("set the mode of", tmp))?;
+            ops.set_permissions(tmp, perms)
+                .map_err(io_err("set the mode of", tmp))?;
         }
 
-        // Swap.
-        let old = sibling(t, "old");
-        if t.exists {
-            std::fs::rename(&t.out, &old).map_err(io_err("move the previous output aside from", &t.out))?;
-            if let Err(error) = std::fs::rename(tmp, &t.out) {
-                if let Err(back) = std::fs::rename(&old, &t.out) {
-                    return Err(WriteError::Io {
-                        action: "put the new output in place at".to_string(),
-                        path: t.out.clone(),
-                        error: io::Error::other(format!(
-                            "{error}; moving the previous output back also failed ({back}): it is in `{}`",
-                            old.display()
-                        )),
-                    });
-                }
-                return Err(io_err("put the new output in place at", &t.out)(error));
+        match swap::swap_in(ops, &t.parent, &t.name, tmp, t.exists) {
+            Ok(warnings) => {
+                // `tmp` is in place, or names the previous tree, already deleted.
+                self.guard.0 = None;
+                report.warnings = warnings;
+                Ok(report)
             }
-            self.guard.0 = None;
-            if let Err(e) = std::fs::remove_dir_all(&old) {
-                report
-                    .warnings
-                    .push(format!("could not delete the previous output `{}`: {e}", old.display()));
+            Err(swap::SwapError::Unchanged(action, path, error)) => Err(WriteError::Io { action, path, error }),
+            Err(swap::SwapError::Stranded { error, previous }) => {
+                self.guard.0 = None;
+                Err(WriteError::Io {
+                    action: "put the new output in place at".to_string(),
+                    path: t.out.clone(),
+                    error: io::Error::other(format!(
+                        "{error}; moving the previous output back also failed: it is in `{}`, \
+                         and the next build puts it back",
+                        previous.display()
+                    )),
+                })
             }
-        } else {
-            std::fs::rename(tmp, &t.out).map_err(io_err("put the new output in place at", &t.out))?;
-            self.guard.0 = None;
         }
-        Ok(report)
     }
 }
 

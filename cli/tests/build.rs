@@ -30,7 +30,7 @@ impl Scratch {
         std::fs::read_dir(&self.0)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|n| n.contains(".iotc-tmp-") || n.contains(".iotc-old-"))
+            .filter(|n| n.contains(".iotc-"))
             .collect()
     }
 }
@@ -391,7 +391,13 @@ fn a_streamed_build_whose_backend_stops_half_way_leaves_the_previous_output_byte
         )
         .unwrap();
     staging.add("k8s/plant/new.yaml", b"kind: ConfigMap\n").unwrap();
-    assert_eq!(s.leftovers().len(), 1, "the temporary tree exists while staging");
+    let during = s.leftovers();
+    assert_eq!(
+        during.len(),
+        2,
+        "the temporary tree and the lock exist while staging: {during:?}"
+    );
+    assert!(during.iter().any(|n| n == "out.iotc-lock"), "{during:?}");
     drop(staging);
     assert_eq!(tree(&s.out()), before, "the previous output must be byte-identical");
     assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
@@ -549,6 +555,33 @@ fn build_writes_then_a_hand_edit_blocks_until_force() {
     assert!(err.contains(&format!("overwrote `{victim}`")), "{err}");
     assert_eq!(tree(&out), first);
     assert!(s.leftovers().is_empty());
+}
+
+#[test]
+fn build_recovers_from_an_interrupted_swap_and_cleans_up_with_a_note() {
+    // What a build killed between its two renames (before the exchange and
+    // the journal) left: no `out`, the previous output with the operator's
+    // Terraform state beside it, and a half-built tree.
+    let s = Scratch::new("e2e-interrupted");
+    let out = s.out();
+    let out_s = out.to_str().unwrap();
+    let (code, _, err) = iotc(&["build", FACTORY, "-o", out_s]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(out.join("terraform.tfstate"), "{\"serial\": 41}\n").unwrap();
+    let previous = tree(&out);
+    std::fs::rename(&out, s.0.join("out.iotc-old-999999")).unwrap();
+    std::fs::create_dir(s.0.join("out.iotc-tmp-999999")).unwrap();
+    std::fs::write(s.0.join("out.iotc-tmp-999999/half.yaml"), "kind: Depl").unwrap();
+    let (code, _, err) = iotc(&["build", FACTORY, "-o", out_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: restored the previous output"), "{err}");
+    assert!(
+        err.contains("note: removed") && err.contains("out.iotc-tmp-999999"),
+        "{err}"
+    );
+    assert!(err.contains("wrote 0 files"), "{err}");
+    assert_eq!(tree(&out), previous);
+    assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
 }
 
 #[test]
