@@ -20,6 +20,136 @@ pub struct Solution {
     pub models: Vec<Model>,
     /// Capacity per node group, for `plan` and the backends' quotas.
     pub capacity: Vec<NodeGroupCapacity>,
+    /// Every connection the solution declares (`talks_to` and endpoint
+    /// references in env values), resolved once by the checker: who calls
+    /// whom, on which listener, through which endpoint. Sorted by caller,
+    /// then callee. Backends turn these into network policies, security
+    /// groups, Compose networks and firewall rules; none re-resolves names.
+    pub flows: Vec<Flow>,
+}
+
+/// Where a flow goes relative to its caller.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reach {
+    /// Both ends on the same cluster, or on the same fleet (the callee
+    /// runs at the caller's site).
+    SameGroup,
+    /// From one cluster to another.
+    CrossCluster,
+    /// From a fleet to a cluster.
+    EdgeToCloud,
+    /// From a cluster to a fleet.
+    CloudToEdge,
+    /// From one fleet to another.
+    CrossFleet,
+}
+
+impl Reach {
+    pub fn is_local(self) -> bool {
+        self == Reach::SameGroup
+    }
+}
+
+/// An address a caller connects to.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// `http`, `https`, `grpc`, `mqtt`, `tcp`, `udp`, …
+    pub scheme: String,
+    /// A Service name on the same cluster/fleet, or a DNS name.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// `scheme://host[:port]`, the port left out when it is the scheme's
+    /// default (443 for https, 80 for http).
+    pub fn url(&self) -> String {
+        let default = matches!((self.scheme.as_str(), self.port), ("https", 443) | ("http", 80));
+        if default {
+            format!("{}://{}", self.scheme, self.host)
+        } else {
+            format!("{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Flow {
+    /// Calling workload.
+    pub from: String,
+    /// Its cluster or fleet.
+    pub from_group: String,
+    /// Called workload (for a model, one of its servers).
+    pub to: String,
+    pub to_group: String,
+    pub reach: Reach,
+    /// The callee's listener: container port and transport (`tcp`/`udp`).
+    pub port: u16,
+    pub protocol: String,
+    /// Where the caller connects: the Service on the same cluster or
+    /// fleet, or the callee's exposure (DNS name, 443, https) from
+    /// elsewhere.
+    pub endpoint: Endpoint,
+}
+
+/// How a workload is reached from outside its cluster: `public = true`, or
+/// called from another cluster or fleet.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Exposure {
+    pub kind: ExposureKind,
+    /// The endpoint callers from elsewhere use.
+    pub endpoint: Endpoint,
+    /// Open to the public (`public_ingress_cidrs`), not only to the
+    /// solution's own sites and clusters.
+    pub public: bool,
+    /// TLS terminated in front of the workload (certificate for
+    /// `endpoint.host`).
+    pub tls: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExposureKind {
+    /// An HTTP(S) listener behind an Ingress with TLS on 443.
+    Ingress,
+    /// A TCP/UDP listener behind a load balancer on its own port.
+    LoadBalancer,
+}
+
+/// What part of an endpoint an env value takes (`ingest.url`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointPart {
+    Url,
+    Host,
+    Port,
+}
+
+impl EndpointPart {
+    pub const ALL: &'static [(&'static str, EndpointPart)] = &[
+        ("url", EndpointPart::Url),
+        ("host", EndpointPart::Host),
+        ("port", EndpointPart::Port),
+    ];
+    pub fn of(self, e: &Endpoint) -> String {
+        match self {
+            EndpointPart::Url => e.url(),
+            EndpointPart::Host => e.host.clone(),
+            EndpointPart::Port => e.port.to_string(),
+        }
+    }
+}
+
+/// An env value derived from a flow's endpoint (its value is already in
+/// `Container::env`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EnvEndpoint {
+    /// The environment variable.
+    pub name: String,
+    /// The workload it points at (as the flow's `to`).
+    pub to: String,
+    pub part: EndpointPart,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -113,6 +243,9 @@ pub struct Cluster {
     pub distribution: String,
     pub version: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// DNS domain under which exposed workloads get their names
+    /// (`<workload>.<domain>`).
+    pub domain: Option<String>,
     /// The default pool (named `default`) first, then declared pools.
     pub pools: Vec<Pool>,
 }
@@ -277,6 +410,8 @@ pub struct Container {
     pub user: u32,
     pub port: Option<u16>,
     pub protocol: String,
+    /// What `port` speaks (`http`, `grpc`, `mqtt`, `tcp`, `udp`, …).
+    pub scheme: String,
     pub health: Option<String>,
     pub metrics: Option<String>,
     /// Architectures the image supports; empty means any.
@@ -331,7 +466,13 @@ pub struct Workload {
     pub deadline_secs: u64,
     pub critical: bool,
     pub public: bool,
+    /// `talks_to` entries and the workloads its env values reference
+    /// (`ingest.url`), in source order, each once. Resolved in `Solution::flows`.
     pub talks_to: Vec<String>,
+    /// How it is reached from outside its cluster, when it is.
+    pub exposure: Option<Exposure>,
+    /// Env values derived from endpoints.
+    pub env_endpoints: Vec<EnvEndpoint>,
     pub autoscale: Option<Autoscale>,
     pub rollout: Rollout,
     pub labels: BTreeMap<String, String>,

@@ -98,6 +98,8 @@ pub const FORMATS: &[&str] = &["onnx", "tflite", "savedmodel", "torchscript", "t
 pub const DISTRIBUTIONS: &[&str] = &["eks", "kubeadm", "k3s", "microk8s"];
 pub const RUNTIME_KINDS: &[&str] = &["kubernetes", "compose"];
 pub const PROTOCOLS: &[&str] = &["tcp", "udp"];
+/// What a port speaks, for derived endpoint URLs (`ingest.url`).
+pub const SCHEMES: &[&str] = &["http", "grpc", "mqtt", "amqp", "postgres", "redis", "tcp", "udp"];
 pub const POWER: &[&str] = &["mains", "battery"];
 pub const SECRET_SOURCES: &[&str] = &["env", "file", "vault"];
 pub const PARAM_TYPES: &[&str] = &["int", "bool", "string", "cpu", "memory", "duration"];
@@ -358,6 +360,11 @@ pub static CLUSTER: Shape = Shape {
             "Profile of one node (`std.cloud.aws_m6i_large`): its capacity is checked.",
         ),
         f("version", Ty::Str, "Kubernetes version, e.g. `\"1.33\"`."),
+        f(
+            "domain",
+            Ty::Str,
+            "DNS domain of the cluster's exposed workloads: a public workload, or one called from another cluster or fleet, is reached at `<workload>.<domain>` over TLS.",
+        ),
     ],
     blocks: &[
         NestedSpec {
@@ -504,6 +511,11 @@ pub static SERVICE: Shape = Shape {
     fields: container_fields![
         f("port", Ty::Port, "Port the service listens on."),
         def("protocol", Ty::Enum(PROTOCOLS), "tcp", "Protocol of `port`."),
+        f(
+            "scheme",
+            Ty::Enum(SCHEMES),
+            "What `port` speaks, for endpoint URLs (`name.url`); unset: `http` with `health` or `metrics`, else the protocol."
+        ),
         f("health", Ty::HttpPath, "HTTP health-check path on `port`."),
         f("metrics", Ty::HttpPath, "Prometheus metrics path on `port`."),
         def("replicas", Ty::Count, "1", "Replicas; on a fleet, per site."),
@@ -537,6 +549,11 @@ pub static DAEMON: Shape = Shape {
     fields: container_fields![
         f("port", Ty::Port, "Port the daemon listens on."),
         def("protocol", Ty::Enum(PROTOCOLS), "tcp", "Protocol of `port`."),
+        f(
+            "scheme",
+            Ty::Enum(SCHEMES),
+            "What `port` speaks, for endpoint URLs (`name.url`); unset: `http` with `health` or `metrics`, else the protocol."
+        ),
         f("health", Ty::HttpPath, "HTTP health-check path on `port`."),
         f("metrics", Ty::HttpPath, "Prometheus metrics path on `port`."),
     ],

@@ -4,6 +4,7 @@
 use super::values as v;
 use super::{Analyzer, ParamTy, ParamVal};
 use crate::diag::{suggest, Code, Diagnostic};
+use crate::ir;
 use crate::schema::{Contents, Field, RefKind, Shape, Ty};
 use crate::source::Span;
 use crate::syntax::ast::*;
@@ -732,8 +733,15 @@ impl<'a> Analyzer<'a> {
         out
     }
 
-    /// A `key = "value"` map block (`env`, `labels`).
-    pub fn string_map(&mut self, block: &'a NestedBlock, labels: bool) -> BTreeMap<String, (String, Span)> {
+    /// A `key = "value"` map block (`env`, `labels`). In `env`, a value may
+    /// be an endpoint reference (`ingest.url`, `.host`, `.port`); those go to
+    /// `refs` and are resolved once the workloads are placed.
+    pub fn string_map(
+        &mut self,
+        block: &'a NestedBlock,
+        labels: bool,
+        mut refs: Option<&mut Vec<EnvRefDraft>>,
+    ) -> BTreeMap<String, (String, Span)> {
         let mut out: BTreeMap<String, (String, Span)> = BTreeMap::new();
         let mut seen: BTreeMap<String, Span> = BTreeMap::new();
         for stmt in &block.body.stmts {
@@ -765,6 +773,36 @@ impl<'a> Analyzer<'a> {
                 ExprKind::Bool(b) if !labels => Some(b.to_string()),
                 ExprKind::Path(p) => match self.param_value(p) {
                     Some((_, val)) => Some(val.to_string()),
+                    None if !labels && p.segments.len() == 2 && refs.is_some() => {
+                        let (Some(target), Some(part)) = (p.segments.first(), p.segments.get(1)) else {
+                            continue;
+                        };
+                        match ir::EndpointPart::ALL.iter().find(|(n, _)| *n == part.name) {
+                            Some((_, part_kind)) => {
+                                if let Some(r) = refs.as_deref_mut() {
+                                    r.push(EnvRefDraft {
+                                        name: a.key.name.clone(),
+                                        target: target.name.clone(),
+                                        target_span: target.span,
+                                        part: *part_kind,
+                                    });
+                                }
+                            }
+                            None => self.diags.push(
+                                Diagnostic::new(
+                                    Code::E0105,
+                                    part.span,
+                                    format!("an endpoint has no part `{}`", part.name),
+                                )
+                                .label("unknown endpoint part")
+                                .help(format!(
+                                    "write `{}.url`, `{}.host` or `{}.port`",
+                                    target.name, target.name, target.name
+                                )),
+                            ),
+                        }
+                        None
+                    }
                     None => {
                         let found = self.describe_expr(&a.value);
                         self.type_error(a.value.span, "a string", &found, format!("quote it: \"{}\"", p.text()));
@@ -814,6 +852,17 @@ impl<'a> Analyzer<'a> {
         }
         out
     }
+}
+
+/// An env value that names another workload's endpoint (`ingest.url`).
+#[derive(Debug, Clone)]
+pub struct EnvRefDraft {
+    /// The environment variable.
+    pub name: String,
+    /// The workload or model named.
+    pub target: String,
+    pub target_span: Span,
+    pub part: ir::EndpointPart,
 }
 
 pub fn default_of(shape: &Shape, name: &str) -> Option<&'static str> {

@@ -2,7 +2,7 @@
 //! serving runtimes, clusters, fleets, workloads and models. Counts stay as
 //! expressions here; `counts` evaluates them and `place` finishes the IR.
 
-use super::body::{BodyView, Scalar};
+use super::body::{BodyView, EnvRefDraft, Scalar};
 use super::values as v;
 use super::{Analyzer, ItemId};
 use crate::diag::{Code, Diagnostic};
@@ -28,6 +28,7 @@ pub(super) struct ClusterDraft<'a> {
     pub baremetal_pattern: Option<(String, Span)>,
     pub distribution: String,
     pub version: Option<String>,
+    pub domain: Option<(String, Span)>,
     pub labels: BTreeMap<String, String>,
     pub pools: Vec<PoolDraft<'a>>,
 }
@@ -80,6 +81,8 @@ pub(super) struct WorkloadDraft<'a> {
     pub critical: Option<Span>,
     pub public: bool,
     pub talks_to: Vec<(String, Span)>,
+    /// Env values that name another workload's endpoint.
+    pub env_refs: Vec<super::body::EnvRefDraft>,
     pub autoscale: Option<(&'a Expr, &'a Expr, u32, Span)>,
     pub rollout: ir::Rollout,
     pub labels: BTreeMap<String, String>,
@@ -230,7 +233,7 @@ impl<'a> Analyzer<'a> {
     fn map_block(&mut self, view: &BodyView<'a>, keyword: &str, labels: bool) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for b in view.blocks_named(keyword).collect::<Vec<_>>() {
-            for (k, (val, _)) in self.string_map(b, labels) {
+            for (k, (val, _)) in self.string_map(b, labels, None) {
                 out.entry(k).or_insert(val);
             }
         }
@@ -440,6 +443,7 @@ impl<'a> Analyzer<'a> {
             let _ = a;
         }
         let version = self.get_str(&view, shape, "version").map(|(s, _)| s);
+        let domain = self.domain(&view, shape);
         let labels = self.map_block(&view, "labels", true);
         let node = self.profile_ref(&view, "node", file, devices).map(|(p, _)| p);
         let mut pools = vec![PoolDraft {
@@ -483,6 +487,7 @@ impl<'a> Analyzer<'a> {
             baremetal_pattern,
             distribution,
             version,
+            domain,
             labels,
             pools,
         })
@@ -706,12 +711,31 @@ impl<'a> Analyzer<'a> {
         out
     }
 
+    /// A cluster's `domain`: lowercase DNS labels joined by dots.
+    fn domain(&mut self, view: &BodyView<'a>, shape: &Shape) -> Option<(String, Span)> {
+        let (d, span) = self.get_str(view, shape, "domain")?;
+        let bad = if d.len() > 253 {
+            Some("at most 253 characters".to_string())
+        } else {
+            d.split('.').find_map(|l| v::check_dns_label(l).err())
+        };
+        if let Some(m) = bad {
+            self.diags.push(
+                Diagnostic::new(Code::E0206, span, format!("`{d}` is not a DNS domain: {m}"))
+                    .label("invalid domain")
+                    .help("write lowercase labels joined by dots, e.g. \"apps.acme.example\""),
+            );
+            return None;
+        }
+        Some((d, span))
+    }
+
     /// Container fields shared by services, daemons, jobs, `train` and `serve`.
     fn container(
         &mut self,
         view: &BodyView<'a>,
         shape: &Shape,
-    ) -> (ir::Container, [Span; 3], Option<Span>, Option<Span>) {
+    ) -> (ir::Container, [Span; 3], Option<Span>, Option<Span>, Vec<EnvRefDraft>) {
         let span_of = |f: &str| view.attr(f).map(|a| a.value.span).unwrap_or(view.owner);
         let spans = [span_of("cpu"), span_of("memory"), span_of("gpu")];
         let image = self.get_str(view, shape, "image").map(|(s, _)| s).unwrap_or_default();
@@ -753,6 +777,13 @@ impl<'a> Analyzer<'a> {
             .unwrap_or_else(|| "tcp".into());
         let health = self.get_str(view, shape, "health").map(|(s, _)| s);
         let metrics = self.get_str(view, shape, "metrics").map(|(s, _)| s);
+        // What the port speaks: declared, else HTTP when it serves a health
+        // or metrics path, else its transport.
+        let scheme = match self.get_str(view, shape, "scheme") {
+            Some((s, _)) => s,
+            None if health.is_some() || metrics.is_some() => "http".into(),
+            None => protocol.clone(),
+        };
         if let (Some(_), None, Some(a)) = (&health, view.attr("port"), view.attr("health")) {
             if shape.field("port").is_some() {
                 self.diags.push(
@@ -770,8 +801,9 @@ impl<'a> Analyzer<'a> {
         let args = self.get_list(view, shape, "args").into_iter().map(|(s, _)| s).collect();
         let env_blocks: Vec<&NestedBlock> = view.blocks_named("env").collect();
         let mut env = BTreeMap::new();
+        let mut env_refs = Vec::new();
         for b in env_blocks {
-            for (k, (val, span)) in self.string_map(b, false) {
+            for (k, (val, span)) in self.string_map(b, false, Some(&mut env_refs)) {
                 if v::looks_secret(&k) && !val.is_empty() {
                     self.diags.push(
                         Diagnostic::new(
@@ -961,6 +993,7 @@ impl<'a> Analyzer<'a> {
                 privileged,
                 user,
                 port,
+                scheme,
                 protocol,
                 health,
                 metrics,
@@ -969,6 +1002,7 @@ impl<'a> Analyzer<'a> {
             spans,
             arch_span,
             privileged_span,
+            env_refs,
         )
     }
 
@@ -1094,7 +1128,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         let selectors = self.selectors(&b.selectors);
-        let (container, spans, arch_span, privileged_span) = self.container(&view, shape);
+        let (container, spans, arch_span, privileged_span, env_refs) = self.container(&view, shape);
         let schedule = self.get_str(&view, shape, "schedule").map(|(s, _)| s);
         let critical = if self.get_bool(&view, shape, "critical") {
             view.attr("critical").map(|a| a.value.span)
@@ -1161,6 +1195,7 @@ impl<'a> Analyzer<'a> {
             critical,
             public,
             talks_to,
+            env_refs,
             autoscale,
             rollout,
             labels,
@@ -1230,7 +1265,7 @@ impl<'a> Analyzer<'a> {
                             .help("train on the cloud/data-centre cluster and serve on the fleet"),
                     );
                 }
-                let (container, [cpu_span, memory_span, gpu_span], arch_span, privileged_span) =
+                let (container, [cpu_span, memory_span, gpu_span], arch_span, privileged_span, env_refs) =
                     self.container(&tv, ts);
                 let name = format!("{}_train", b.name.name);
                 model.train = Some(v::k8s_name(&name));
@@ -1255,6 +1290,7 @@ impl<'a> Analyzer<'a> {
                     critical: None,
                     public: false,
                     talks_to: Vec::new(),
+                    env_refs,
                     autoscale: None,
                     rollout: rollout.clone(),
                     labels: BTreeMap::new(),
@@ -1295,7 +1331,8 @@ impl<'a> Analyzer<'a> {
                     }
                 }
             }
-            let (mut container, [cpu_span, memory_span, gpu_span], _, privileged_span) = self.container(&sv, ss);
+            let (mut container, [cpu_span, memory_span, gpu_span], _, privileged_span, env_refs) =
+                self.container(&sv, ss);
             let mut arch_span = None;
             if let Some((s, span, sid)) = &serving {
                 if let (Some(f), Some(fspan)) = (&format, format_span) {
@@ -1317,6 +1354,8 @@ impl<'a> Analyzer<'a> {
                 }
                 container.image = s.image.clone();
                 container.port = container.port.or(Some(s.port));
+                // Every serving runtime answers over HTTP on its port.
+                container.scheme = "http".into();
                 container.health = s.health.clone();
                 container.metrics = s.metrics.clone();
                 container.arch = s.arch.clone();
@@ -1356,6 +1395,7 @@ impl<'a> Analyzer<'a> {
                 },
                 public: false,
                 talks_to: Vec::new(),
+                env_refs,
                 autoscale: None,
                 rollout: rollout.clone(),
                 labels: BTreeMap::new(),

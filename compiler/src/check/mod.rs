@@ -4,6 +4,7 @@
 
 mod body;
 mod counts;
+mod flows;
 mod items;
 pub mod load;
 mod overrides;

@@ -85,6 +85,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         self.reachability(&d, &workloads);
+        let flows = self.flows(&d, &clusters, &mut workloads);
         let capacity = self.capacity(&d, &clusters, &fleets, &workloads);
         let (name, version, namespace, description, labels) = d.solution.clone()?;
         let params = self
@@ -114,6 +115,7 @@ impl<'a> Analyzer<'a> {
             workloads,
             models,
             capacity,
+            flows,
         })
     }
 
@@ -152,6 +154,7 @@ impl<'a> Analyzer<'a> {
                 provider,
                 distribution: cl.distribution.clone(),
                 version: cl.version.clone(),
+                domain: cl.domain.as_ref().map(|(d, _)| d.clone()),
                 labels: cl.labels.clone(),
                 pools,
             });
@@ -352,6 +355,8 @@ impl<'a> Analyzer<'a> {
             critical: wl.critical.is_some(),
             public: wl.public,
             talks_to: wl.talks_to.iter().map(|(n, _)| v::k8s_name(n)).collect(),
+            exposure: None,
+            env_endpoints: Vec::new(),
             autoscale,
             rollout: wl.rollout.clone(),
             labels: wl.labels.clone(),
@@ -542,7 +547,8 @@ impl<'a> Analyzer<'a> {
 
     fn reachability(&mut self, d: &Drafts<'a>, workloads: &[ir::Workload]) {
         for wl in &d.workloads {
-            for (name, span) in &wl.talks_to {
+            let refs = wl.env_refs.iter().map(|r| (&r.target, r.target_span));
+            for (name, span) in wl.talks_to.iter().map(|(n, s)| (n, *s)).chain(refs) {
                 let k = v::k8s_name(name);
                 let known = workloads
                     .iter()
@@ -553,7 +559,7 @@ impl<'a> Analyzer<'a> {
                 let names: Vec<String> = d.workloads.iter().map(|w| w.name.clone()).collect();
                 let mut dg = Diagnostic::new(
                     Code::E0101,
-                    *span,
+                    span,
                     format!("`{}` talks to `{name}`, which is not a workload", wl.name),
                 )
                 .label("unknown workload");

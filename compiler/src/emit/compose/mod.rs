@@ -248,16 +248,15 @@ fn model_volume(m: &ModelRef) -> String {
     format!("model-{}", model_name(m))
 }
 
-/// Workloads at the site that the workload `w` talks to and that do not
-/// run on every gateway (reached through `IOTC_ADDR_*`).
-fn remote_peers<'a>(w: &Workload, ws: &'a [AtSite<'a>], gateways: usize) -> Vec<&'a AtSite<'a>> {
+/// Workloads at the site that the workload `w` calls on its own fleet (the
+/// checker's flows) and that do not run on every gateway (reached through
+/// `IOTC_ADDR_*`).
+fn remote_peers<'a>(sol: &Solution, w: &Workload, ws: &'a [AtSite<'a>], gateways: usize) -> Vec<&'a AtSite<'a>> {
     let mut out = Vec::new();
-    for t in &w.talks_to {
+    for f in sol.flows.iter().filter(|f| f.from == w.name && f.reach.is_local()) {
         for a in ws {
-            let named = &a.w.name == t
-                || (a.w.kind == WorkloadKind::Serve && a.w.model.as_ref().is_some_and(|m| &model_name(m) == t));
             let everywhere = u64::from(a.sp.replicas) >= gateways as u64;
-            if named && a.w.name != w.name && !is_job(a.w) && a.w.container.port.is_some() && !everywhere {
+            if a.w.name == f.to && !is_job(a.w) && !everywhere {
                 out.push(a);
             }
         }
@@ -355,7 +354,7 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
                 }
             }
         }
-        for p in remote_peers(a.w, &ws, g) {
+        for p in remote_peers(sol, a.w, &ws, g) {
             addresses.insert(
                 address_var(&p.w.name),
                 AddressVar {
@@ -707,7 +706,7 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
     }
 
     // Peers at the site that are not on every gateway.
-    for p in remote_peers(w, ws, g) {
+    for p in remote_peers(sol, w, ws, g) {
         svc.extra_hosts
             .push(format!("{}:${{{}:-host-gateway}}", p.w.name, address_var(&p.w.name)));
     }

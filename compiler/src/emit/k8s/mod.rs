@@ -105,43 +105,15 @@ impl<'a> Ctx<'a> {
         Ctx { sol, all }
     }
 
-    /// The workloads a `talks_to` entry of `caller` names: the workload of
-    /// that name, or the servers of the model of that name (those on the
-    /// caller's own cluster or fleet when there are any, else all).
-    pub fn callees(&self, caller: &Placed<'a>, name: &str) -> Vec<Placed<'a>> {
-        let direct: Vec<Placed<'a>> = self.all.iter().filter(|p| p.w.name == name).copied().collect();
-        if !direct.is_empty() {
-            return direct;
-        }
-        let servers: Vec<Placed<'a>> = self
-            .all
-            .iter()
-            .filter(|p| {
-                p.w.kind == WorkloadKind::Serve && p.w.model.as_ref().is_some_and(|m| meta::k8s_name(&m.model) == name)
-            })
-            .copied()
-            .collect();
-        let local: Vec<Placed<'a>> = servers.iter().filter(|p| p.group == caller.group).copied().collect();
-        if local.is_empty() {
-            servers
-        } else {
-            local
-        }
-    }
-
-    /// Every (caller, callee) flow in the solution.
+    /// Every (caller, callee) flow in the solution, as the checker
+    /// resolved it (`Solution::flows`).
     pub fn flows(&self) -> Vec<(Placed<'a>, Placed<'a>)> {
-        let mut out = Vec::new();
-        for caller in &self.all {
-            for name in &caller.w.talks_to {
-                for callee in self.callees(caller, name) {
-                    if callee.w.name != caller.w.name || callee.group != caller.group {
-                        out.push((*caller, callee));
-                    }
-                }
-            }
-        }
-        out
+        let find = |name: &str| self.all.iter().find(|p| p.w.name == name).copied();
+        self.sol
+            .flows
+            .iter()
+            .filter_map(|f| Some((find(&f.from)?, find(&f.to)?)))
+            .collect()
     }
 
     /// The controllers of a workload.

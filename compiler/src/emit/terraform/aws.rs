@@ -7,7 +7,7 @@ use super::{
     dash, default_prefix, err, fit, gib, ident, iot, jsonencode, lit, Doc, AWS_PROVIDER_VERSION, PREFIX_REGEX,
 };
 use crate::emit::EmitError;
-use crate::ir::{Cluster, Placement, Pool, Provider, SecretSource, Solution, Workload, WorkloadKind};
+use crate::ir::{Cluster, Placement, Pool, Provider, Reach, SecretSource, Solution, Workload, WorkloadKind};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,29 +38,6 @@ pub(crate) fn group(w: &Workload) -> &str {
 
 fn on_fleet(w: &Workload) -> bool {
     matches!(w.placement, Placement::Fleet { .. })
-}
-
-/// The workloads a `talks_to` entry names: that workload, or the servers of
-/// the model of that name (those in the caller's own group when there are
-/// any). Same rule as the Kubernetes backend's network policies.
-pub(crate) fn callees<'a>(sol: &'a Solution, caller: &Workload, name: &str) -> Vec<&'a Workload> {
-    let direct: Vec<&Workload> = sol.workloads.iter().filter(|w| w.name == name).collect();
-    if !direct.is_empty() {
-        return direct;
-    }
-    let servers: Vec<&Workload> = sol
-        .workloads
-        .iter()
-        .filter(|w| {
-            w.kind == WorkloadKind::Serve && w.model.as_ref().is_some_and(|m| m.model.replace('_', "-") == name)
-        })
-        .collect();
-    let local: Vec<&Workload> = servers.iter().copied().filter(|w| group(w) == group(caller)).collect();
-    if local.is_empty() {
-        servers
-    } else {
-        local
-    }
 }
 
 /// An `s3://bucket/key` URL split into bucket and key.
@@ -649,21 +626,20 @@ fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
     let mut edge_in = BTreeSet::new();
     // Cloud → edge flows: a workload here talks to a fleet workload.
     let mut edge_out = BTreeSet::new();
-    for caller in &sol.workloads {
-        for name in &caller.talks_to {
-            for callee in callees(sol, caller, name) {
-                let Some(port) = callee.container.port else { continue };
-                let o = Opening {
-                    workload: callee.name.clone(),
-                    port,
-                    protocol: tcp_udp(&callee.container.protocol),
-                };
-                if on_fleet(caller) && !on_fleet(callee) && group(callee) == c.name {
-                    edge_in.insert(o);
-                } else if !on_fleet(caller) && group(caller) == c.name && on_fleet(callee) {
-                    edge_out.insert(o);
-                }
+    for f in &sol.flows {
+        let o = Opening {
+            workload: f.to.clone(),
+            port: f.port,
+            protocol: tcp_udp(&f.protocol),
+        };
+        match f.reach {
+            Reach::EdgeToCloud if f.to_group == c.name => {
+                edge_in.insert(o);
             }
+            Reach::CloudToEdge if f.from_group == c.name => {
+                edge_out.insert(o);
+            }
+            _ => {}
         }
     }
     for o in &public {
