@@ -348,6 +348,68 @@ impl Inventory {
     }
 }
 
+/// The objects of a Kubernetes YAML file as iotc writes it, found without
+/// parsing: each document's top-level `kind:` and its `metadata:`'s `name:`
+/// and `namespace:`. `None` for anything else (then it is parsed).
+pub fn scan_k8s_keys(path: &str, bytes: &[u8]) -> Option<Vec<ObjectKey>> {
+    if target_of(path) != "k8s" || !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let unquote = |v: &str| v.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
+    let scope = parent(path);
+    let mut out = Vec::new();
+    let mut doc: Option<(Option<String>, Option<String>, Option<String>)> = None;
+    let mut in_meta = false;
+    let finish = |d: Option<(Option<String>, Option<String>, Option<String>)>, out: &mut Vec<ObjectKey>| {
+        let Some((kind, name, ns)) = d else { return Some(()) };
+        let (Some(kind), Some(name)) = (kind, name) else {
+            // Not the layout this scanner knows (or a kustomization):
+            // only whole documents with a kind and a name are scanned.
+            return None;
+        };
+        out.push(ObjectKey {
+            target: "k8s".into(),
+            scope: scope.to_string(),
+            kind,
+            name: match ns {
+                Some(ns) => format!("{ns}/{name}"),
+                None => name,
+            },
+        });
+        Some(())
+    };
+    for line in text.lines() {
+        if line == "---" {
+            finish(doc.take(), &mut out)?;
+            doc = Some((None, None, None));
+            in_meta = false;
+            continue;
+        }
+        let Some(d) = doc.as_mut() else {
+            if !line.is_empty() && !line.starts_with('#') {
+                return None;
+            }
+            continue;
+        };
+        if let Some(v) = line.strip_prefix("kind: ") {
+            d.0 = Some(unquote(v));
+        } else if line == "metadata:" {
+            in_meta = true;
+        } else if !line.starts_with(' ') {
+            in_meta = false;
+        } else if in_meta {
+            if let Some(v) = line.strip_prefix("  name: ") {
+                d.1 = Some(unquote(v));
+            } else if let Some(v) = line.strip_prefix("  namespace: ") {
+                d.2 = Some(unquote(v));
+            }
+        }
+    }
+    finish(doc.take(), &mut out)?;
+    Some(out)
+}
+
 /// Every document of a YAML stream, or `None` if it does not parse.
 fn parse_yaml_docs(text: &str) -> Option<Vec<Value>> {
     use serde::Deserialize;
@@ -484,18 +546,30 @@ fn compare(path: String, old: &Value, new: &Value, out: &mut Vec<FieldChange>) {
 /// and every file the build removes.
 #[derive(Default)]
 pub struct Collector {
-    old: BTreeMap<ObjectKey, (String, Value)>,
-    new: BTreeMap<ObjectKey, (String, Value)>,
+    /// Only count: new Kubernetes files are scanned for their objects'
+    /// names instead of parsed (`iotc build`'s summary, where a first build
+    /// may write hundreds of megabytes). Their values are then unknown.
+    pub counts_only: bool,
+    old: BTreeMap<ObjectKey, (String, Option<Value>)>,
+    new: BTreeMap<ObjectKey, (String, Option<Value>)>,
 }
 
 impl Collector {
     /// One file's contents before (`None`: absent) and after (`None`:
     /// removed).
     pub fn file(&mut self, path: &str, old: Option<&[u8]>, new: Option<&[u8]>) {
+        if let (true, None, Some(bytes)) = (self.counts_only, old, new) {
+            if let Some(keys) = scan_k8s_keys(path, bytes) {
+                for k in keys {
+                    self.new.insert(k, (path.to_string(), None));
+                }
+                return;
+            }
+        }
         for (side, bytes) in [(&mut self.old, old), (&mut self.new, new)] {
             if let Some(bytes) = bytes {
                 for (k, v) in objects(path, bytes) {
-                    side.insert(k, (path.to_string(), v));
+                    side.insert(k, (path.to_string(), Some(v)));
                 }
             }
         }
@@ -503,12 +577,17 @@ impl Collector {
 
     /// The object changes, sorted, with their counts per target.
     pub fn finish(self, diff: &mut Diff) {
-        let Collector { old, mut new } = self;
+        let Collector { old, mut new, .. } = self;
         for (key, (old_file, old_v)) in old {
             let change = match new.remove(&key) {
                 Some((new_file, new_v)) => {
-                    let fields = field_changes(&old_v, &new_v);
-                    if fields.is_empty() {
+                    let fields = match (&old_v, &new_v) {
+                        (Some(a), Some(b)) => field_changes(a, b),
+                        // Moved into a file that was only scanned: counted
+                        // as a change, without its fields.
+                        _ => Vec::new(),
+                    };
+                    if fields.is_empty() && old_v.is_some() && new_v.is_some() {
                         continue;
                     }
                     ObjectChange {
@@ -547,13 +626,15 @@ impl Collector {
 pub type FileSink<'a> = dyn FnMut(&str, &[u8]) + 'a;
 
 /// Compare a build's files with the output folder `out`, as `iotc build`
-/// would see it; `recorded` is its checksum record ([`crate::writer::recorded`]).
+/// would see it; `recorded` is its checksum record ([`crate::writer::recorded`]);
+/// `counts_only` as in [`Collector::counts_only`].
 /// `each_file` runs the backends, handing every generated file to the
 /// callback. Reads only; nothing is written.
 pub fn compare_with_folder(
     out: &Path,
     out_name: &str,
     recorded: &BTreeMap<String, String>,
+    counts_only: bool,
     each_file: &mut dyn FnMut(&mut FileSink<'_>),
 ) -> Diff {
     let mut diff = Diff {
@@ -561,7 +642,10 @@ pub fn compare_with_folder(
         out: out_name.to_string(),
         ..Diff::default()
     };
-    let mut collector = Collector::default();
+    let mut collector = Collector {
+        counts_only,
+        ..Collector::default()
+    };
     let mut generated = std::collections::BTreeSet::new();
     let mut hand_edits = Vec::new();
     each_file(&mut |path, contents| {
@@ -814,6 +898,19 @@ mod tests {
         assert_eq!(d.objects.len(), 1);
         assert_eq!(d.objects[0].action, Action::Change);
         assert_eq!(d.objects[0].fields[0].path, "data.k");
+    }
+
+    #[test]
+    fn scanning_finds_the_same_kubernetes_objects_as_parsing() {
+        let text = "# Generated\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: f\n  labels:\n    name: x\n---\nkind: Deployment\nmetadata:\n  name: 'a'\n  namespace: f\nspec:\n  template:\n    metadata:\n      name: inner\n";
+        let scanned = scan_k8s_keys("k8s/g/10-a.yaml", text.as_bytes()).unwrap();
+        let parsed: Vec<ObjectKey> = objects("k8s/g/10-a.yaml", text.as_bytes())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(scanned, parsed);
+        // A kustomization has no name: parsed instead.
+        assert!(scan_k8s_keys("k8s/g/kustomization.yaml", b"---\nkind: Kustomization\nresources: []\n").is_none());
     }
 
     #[test]

@@ -349,7 +349,9 @@ fn build(a: &Analysis, args: &BuildArgs) -> ExitCode {
         } else {
             // An unreadable record is judged by `begin` (refused unless `--force`).
             let recorded = iotc::writer::recorded(out).ok().flatten().unwrap_or_default();
-            changes = Some(iotc::diff::compare_with_folder(out, &args.out, &recorded, &mut each));
+            changes = Some(iotc::diff::compare_with_folder(
+                out, &args.out, &recorded, true, &mut each,
+            ));
         }
         if let Err(e) = emitted {
             return Ok(Err(e));

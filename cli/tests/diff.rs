@@ -245,3 +245,28 @@ fn exit_codes() {
     let (code, _, err) = s.iotc(&["diff", file, "-o", "out"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn scanning_a_new_kubernetes_file_finds_what_parsing_finds_in_every_example() {
+    std::env::set_current_dir(common::root()).unwrap();
+    let mut scanned = 0;
+    for path in common::examples() {
+        let a = iotc_compiler::analyze(&iotc::FsDb, &path, &iotc_compiler::Overrides::default());
+        let files =
+            iotc_compiler::emit::emit(a.solution.as_ref().unwrap(), &[iotc_compiler::emit::Target::K8s]).unwrap();
+        for f in files {
+            let parsed: Vec<_> = iotc::diff::objects(&f.path, f.contents.as_bytes())
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            match iotc::diff::scan_k8s_keys(&f.path, f.contents.as_bytes()) {
+                Some(keys) => {
+                    assert_eq!(keys, parsed, "{}", f.path);
+                    scanned += 1;
+                }
+                None => assert!(f.path.ends_with("kustomization.yaml"), "{} is not scanned", f.path),
+            }
+        }
+    }
+    assert!(scanned > 20, "{scanned}");
+}

@@ -50,7 +50,7 @@ pub fn compare(sol: &Solution, targets: &[Target], out: &str) -> Result<Diff, Ex
         }
     };
     let mut emit_error = None;
-    let d = diff::compare_with_folder(Path::new(out), out, &recorded, &mut |sink| {
+    let d = diff::compare_with_folder(Path::new(out), out, &recorded, false, &mut |sink| {
         let r = emit::emit_each(sol, targets, &mut |f| {
             sink(&f.path, f.contents.as_bytes());
             ControlFlow::Continue(())
