@@ -47,7 +47,7 @@ pub fn stream(target: Target, files: &[OutputFile]) -> Option<String> {
     }
 }
 
-/// The Kubernetes files of one cluster or fleet, for streaming: `kubectl
+/// The Kubernetes files of one cluster or fleet site (`plants/plant-a`), for streaming: `kubectl
 /// apply -f -` talks to one cluster, so printing two clusters' objects into
 /// one stream would apply the edge's DaemonSets to the cloud. With one
 /// group, `name` may be omitted.
@@ -62,7 +62,7 @@ pub fn select_group(files: &[OutputFile], name: Option<&str>) -> Result<Vec<Outp
         (Some(n), _) if groups.contains(&n) => n.to_string(),
         (Some(n), _) => {
             return Err(format!(
-                "there is no Kubernetes cluster or fleet `{n}`; there are: {}",
+                "there is no Kubernetes cluster or fleet site `{n}`; there are: {}",
                 groups.join(", ")
             ));
         }
@@ -70,7 +70,7 @@ pub fn select_group(files: &[OutputFile], name: Option<&str>) -> Result<Vec<Outp
         (None, []) => return Ok(Vec::new()),
         (None, many) => {
             return Err(format!(
-                "the solution has {} Kubernetes clusters and fleets ({}); pick the one to print with `--cluster NAME`",
+                "the solution has {} Kubernetes clusters and fleet sites ({}); pick the one to print with `--cluster NAME`",
                 many.len(),
                 many.join(", ")
             ));

@@ -91,7 +91,8 @@ struct BuildArgs {
     /// Overwrite generated files changed by hand; write into a folder that is not an iotc output.
     #[arg(long)]
     force: bool,
-    /// With `-o -`: the cluster or fleet (k8s, terraform) or fleet/site
+    /// With `-o -`: the cluster or fleet site (k8s: `FLEET/SITE`, every site
+    /// is its own cluster), the cluster or fleet (terraform) or fleet/site
     /// (compose) to print; needed when the solution has more than one.
     #[arg(long, value_name = "NAME")]
     cluster: Option<String>,

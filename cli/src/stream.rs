@@ -3,7 +3,7 @@
 //!
 //! | target | one stream per | what is printed |
 //! |---|---|---|
-//! | `k8s` | cluster or Kubernetes fleet (`k8s/<name>/`) | every document, `---`-separated, without `kustomization.yaml`, for `kubectl apply -f -` |
+//! | `k8s` | cluster (`k8s/<cluster>/`) or site of a Kubernetes fleet (`k8s/<fleet>/<site>/`, every site is its own cluster) | every document, `---`-separated, without `kustomization.yaml`, for `kubectl apply -f -` |
 //! | `compose` | site of a Docker fleet (`compose/<fleet>/<site>/`) | the project's `compose.yaml`, for `docker compose -f - up` |
 //! | `terraform` | cluster (`terraform/<cluster>/`) | the root module's `main.tf.json` |
 //! | `ansible` | — | refused: inventory, playbooks and roles are a folder tree |
@@ -39,7 +39,7 @@ pub fn expected_groups(sol: &Solution, target: Target) -> Vec<String> {
                 sol.fleets
                     .iter()
                     .filter(|f| f.runtime.is_kubernetes())
-                    .map(|f| f.name.clone()),
+                    .flat_map(|f| f.sites.iter().map(move |s| format!("{}/{}", f.name, s.name))),
             )
             .collect(),
         Target::Compose => sol
@@ -62,8 +62,8 @@ pub fn expected_groups(sol: &Solution, target: Target) -> Vec<String> {
 }
 
 /// The group a generated path belongs to: the folder under the target's
-/// root (`k8s/cloud/…` → `cloud`, `compose/farms/north-bank/compose.yaml` →
-/// `farms/north-bank`).
+/// root (`k8s/cloud/…` → `cloud`, `k8s/plants/plant-a/…` → `plants/plant-a`,
+/// `compose/farms/north-bank/compose.yaml` → `farms/north-bank`).
 pub fn group_of(target: Target, path: &str) -> Option<&str> {
     match target {
         Target::K8s => iotc_compiler::emit::k8s::group_of(path),
@@ -79,7 +79,7 @@ pub fn group_of(target: Target, path: &str) -> Option<&str> {
 /// What a group is called, for messages.
 fn what(target: Target) -> &'static str {
     match target {
-        Target::K8s => "Kubernetes cluster or fleet",
+        Target::K8s => "Kubernetes cluster or fleet site",
         Target::Compose => "Compose site (fleet/site)",
         Target::Terraform => "Terraform root (cluster)",
         Target::Ansible => "Ansible group",
@@ -88,7 +88,7 @@ fn what(target: Target) -> &'static str {
 
 fn what_many(target: Target) -> &'static str {
     match target {
-        Target::K8s => "Kubernetes clusters and fleets",
+        Target::K8s => "Kubernetes clusters and fleet sites",
         Target::Compose => "Compose sites (fleet/site)",
         Target::Terraform => "Terraform roots (clusters)",
         Target::Ansible => "Ansible groups",

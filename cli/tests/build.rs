@@ -489,7 +489,7 @@ fn streaming_needs_one_cluster_when_there_are_several() {
     );
     assert!(iotc::select_group(&files, Some("c"))
         .unwrap_err()
-        .contains("no Kubernetes cluster or fleet `c`"));
+        .contains("no Kubernetes cluster or fleet site `c`"));
     let one = vec![file("k8s/a/ns.yaml", "kind: Namespace\n")];
     assert_eq!(iotc::select_group(&one, None).unwrap().len(), 1);
 }
@@ -616,11 +616,20 @@ fn build_refuses_a_folder_that_is_not_an_iotc_output() {
 fn emit_k8s_to_stdout_prints_the_same_documents_as_the_folder() {
     let s = Scratch::new("e2e-stream");
     let out = s.out();
-    // The factory has two Kubernetes targets: the cloud and the plants.
+    // The factory has four Kubernetes targets: the cloud and each plant.
     let (code, _, err) = iotc(&["build", FACTORY, "--emit", "k8s", "-o", "-"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--cluster"), "{err}");
-    let (code, stream, err) = iotc(&["build", FACTORY, "--emit", "k8s", "-o", "-", "--cluster", "plants"]);
+    let (code, stream, err) = iotc(&[
+        "build",
+        FACTORY,
+        "--emit",
+        "k8s",
+        "-o",
+        "-",
+        "--cluster",
+        "plants/plant-a",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("wrote"), "{err}");
     let (code, _, err) = iotc(&["build", FACTORY, "--target", "k8s", "-o", out.to_str().unwrap()]);
@@ -630,7 +639,7 @@ fn emit_k8s_to_stdout_prints_the_same_documents_as_the_folder() {
         .filter(|(k, v)| k.as_str() != MANIFEST && v.as_slice() != b"<dir>")
         .map(|(k, v)| file(&k, &String::from_utf8(v).unwrap()))
         .collect();
-    let plants = iotc::select_group(&files, Some("plants")).unwrap();
+    let plants = iotc::select_group(&files, Some("plants/plant-a")).unwrap();
     assert_eq!(stream, iotc_compiler::emit::k8s::stream(&plants));
     assert!(stream.contains("kind: DaemonSet") && !stream.contains("kind: Kustomization"));
 }

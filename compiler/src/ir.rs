@@ -152,6 +152,26 @@ pub struct EnvEndpoint {
     pub part: EndpointPart,
 }
 
+impl Solution {
+    /// A copy with no fleets and no workloads (they are the large part),
+    /// for views that fill them in themselves.
+    pub fn clone_without_workloads(&self) -> Solution {
+        Solution {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            namespace: self.namespace.clone(),
+            description: self.description.clone(),
+            labels: self.labels.clone(),
+            params: self.params.clone(),
+            clusters: self.clusters.clone(),
+            fleets: Vec::new(),
+            workloads: Vec::new(),
+            models: self.models.clone(),
+            capacity: self.capacity.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Value {
@@ -287,8 +307,6 @@ pub struct Fleet {
     pub name: String,
     pub device: DeviceProfile,
     pub runtime: Runtime,
-    /// Host of the Kubernetes server (k3s/microk8s fleets).
-    pub server: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub sites: Vec<Site>,
 }
@@ -311,7 +329,39 @@ pub struct Site {
     /// Fleet labels overlaid with the site's own.
     pub labels: BTreeMap<String, String>,
     pub region: Option<String>,
+    /// Control-plane hosts of the site's own Kubernetes cluster (k3s and
+    /// microk8s fleets; empty for Docker fleets and sites without host
+    /// names): the first gateway, or the first three when the site has
+    /// three or more gateways (embedded etcd / dqlite needs three for a
+    /// quorum). The first one initialises the cluster. Every site is its
+    /// own cluster so that it keeps running when its WAN link is down.
+    pub servers: Vec<String>,
+    /// Labels every node of the site carries: [`SITE_LABEL`] and
+    /// [`ZONE_LABEL`] set to the site, and the site's labels, which `where`
+    /// clauses select. Standby devices add [`STANDBY_LABEL`].
+    pub node_labels: BTreeMap<String, String>,
 }
+
+/// Node label naming the fleet site a gateway (or standby device) belongs
+/// to. Per-site Deployments and Jobs select on it.
+pub const SITE_LABEL: &str = "iotc.dev/site";
+/// Set to the site as well, so Services with `trafficDistribution:
+/// PreferClose` keep calls inside the site.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// Label and taint key of standby devices (`iotc.dev/standby=true:NoSchedule`).
+pub const STANDBY_LABEL: &str = "iotc.dev/standby";
+
+/// How long a fleet's control plane waits for a silent node before it marks
+/// it unreachable (`node-monitor-grace-period`, set by the k3s and microk8s
+/// roles; the Kubernetes default is 40-50 s).
+pub const NODE_MONITOR_GRACE_SECS: u32 = 20;
+/// How long a critical workload's pods stay bound to an unreachable or
+/// not-ready node before they are evicted and rescheduled (the default is
+/// 300 s).
+pub const CRITICAL_TOLERATION_SECS: i64 = 10;
+
+/// A site with this many gateways or more gets three control-plane hosts.
+pub const HA_MIN_GATEWAYS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]

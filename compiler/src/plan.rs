@@ -50,6 +50,20 @@ fn kind(w: &Workload) -> String {
     k
 }
 
+/// What a critical workload at a Kubernetes site promises when its gateway
+/// fails: marked unreachable after the node monitor's grace period, evicted
+/// after its toleration, then started elsewhere.
+fn failover_line(standby: u32) -> String {
+    let bound =
+        u64::from(crate::ir::NODE_MONITOR_GRACE_SECS) + u64::try_from(crate::ir::CRITICAL_TOLERATION_SECS).unwrap_or(0);
+    format!(
+        "critical: fails over within {bound} s of a gateway going silent ({} s node grace + {} s toleration), plus its start-up, to {}",
+        crate::ir::NODE_MONITOR_GRACE_SECS,
+        crate::ir::CRITICAL_TOLERATION_SECS,
+        if standby > 0 { "a standby device or another gateway" } else { "another gateway" }
+    )
+}
+
 /// Render the plan as text.
 pub fn render(sol: &Solution) -> String {
     let mut out = String::new();
@@ -162,6 +176,23 @@ pub fn render(sol: &Solution) -> String {
                     String::new()
                 }
             );
+            if !s.servers.is_empty() {
+                let store = if f.runtime.name == "microk8s" {
+                    "dqlite"
+                } else {
+                    "embedded etcd"
+                };
+                let _ = writeln!(
+                    out,
+                    "      control plane: {} ({})",
+                    s.servers.join(", "),
+                    if s.servers.len() > 1 {
+                        format!("the site's own cluster, HA with {store}: keeps running with one server down")
+                    } else {
+                        "the site's own cluster, one server".to_string()
+                    }
+                );
+            }
             for w in &sol.workloads {
                 if let Placement::Fleet { fleet, sites } = &w.placement {
                     if fleet != &f.name {
@@ -177,6 +208,9 @@ pub fn render(sol: &Solution) -> String {
                             sp.per_node,
                             resources(w)
                         );
+                        if w.critical && f.runtime.is_kubernetes() {
+                            let _ = writeln!(out, "        {}", failover_line(s.standby));
+                        }
                     }
                 }
             }

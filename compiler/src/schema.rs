@@ -415,7 +415,7 @@ pub static FLEET: Shape = Shape {
         f(
             "server",
             Ty::Str,
-            "Host name of the Kubernetes server for the fleet; defaults to the first gateway of the first site.",
+            "Host name of a gateway that is the first Kubernetes server of its site (every site is its own cluster); defaults to each site's first gateway.",
         ),
     ],
     blocks: &[

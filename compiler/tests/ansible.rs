@@ -240,16 +240,20 @@ fn factory_installs_k3s_on_its_gateways() {
     }
     assert!(!site.contains("docker-fleets"));
     let cp = file(&files, "ansible/playbooks/control-plane.yml");
-    assert!(cp.contains("hosts: k3s_servers") && cp.contains("role: iotc_k3s"));
+    assert!(cp.contains("hosts: k3s_init") && cp.contains("hosts: k3s_servers:!k3s_init"));
+    assert!(cp.contains("role: iotc_k3s"));
     let hosts = inventory_hosts(file(&files, "ansible/inventory.yaml"));
     let plants = sol.fleets.iter().find(|f| f.name == "plants").unwrap();
-    let server = plants.server.clone().unwrap();
-    assert_eq!(hosts["k3s_servers"], vec![server.clone()]);
+    // Every site is its own cluster: its first server initialises it.
+    let inits: Vec<String> = plants.sites.iter().map(|s| s.servers[0].clone()).collect();
+    assert_eq!(hosts["k3s_init"], inits);
+    let servers: Vec<String> = plants.sites.iter().flat_map(|s| s.servers.clone()).collect();
+    assert_eq!(hosts["k3s_servers"], servers);
     let mut agents: Vec<String> = plants
         .sites
         .iter()
         .flat_map(|s| s.hosts.clone())
-        .filter(|h| *h != server)
+        .filter(|h| !servers.contains(h))
         .collect();
     agents.sort();
     let mut got = hosts["k3s_agents"].clone();

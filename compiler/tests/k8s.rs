@@ -447,8 +447,8 @@ fn features_are_emitted_as_documented() {
     assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
 
     // Autoscaling on a fleet: one HPA per site and no fixed replicas.
-    let gate = docs_of(&files, "k8s/yards/10-gate.yaml");
     for site in ["north", "south"] {
+        let gate = docs_of(&files, &format!("k8s/yards/{site}/10-gate.yaml"));
         let d = find(&gate, "Deployment", &format!("gate-{site}"));
         assert!(d["spec"].get("replicas").is_none());
         assert_eq!(d["spec"]["template"]["spec"]["nodeSelector"]["iotc.dev/site"], site);
@@ -459,22 +459,43 @@ fn features_are_emitted_as_documented() {
 
     // Critical with a standby device: anti-affinity, the standby toleration
     // where the site has one, a PodDisruptionBudget per site.
-    let interlock = docs_of(&files, "k8s/yards/10-interlock.yaml");
+    // It leaves a silent node after 10 s, not the default 300 s.
+    let interlock = docs_of(&files, "k8s/yards/north/10-interlock.yaml");
     let north = &find(&interlock, "Deployment", "interlock-north")["spec"]["template"]["spec"];
-    assert_eq!(north["tolerations"][0]["key"], "iotc.dev/standby");
+    let keys = |pod: &serde_json::Value| -> Vec<String> {
+        pod["tolerations"]
+            .as_array()
+            .map(|a| a.iter().map(|t| t["key"].as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        keys(north),
+        [
+            "iotc.dev/standby",
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable"
+        ]
+    );
+    assert_eq!(north["tolerations"][2]["tolerationSeconds"], 10);
+    assert_eq!(north["tolerations"][2]["effect"], "NoExecute");
     assert_eq!(
         north["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"],
         "kubernetes.io/hostname"
     );
-    let south = &find(&interlock, "Deployment", "interlock-south")["spec"]["template"]["spec"];
-    assert!(south.get("tolerations").is_none(), "south has no standby device");
+    let south_file = docs_of(&files, "k8s/yards/south/10-interlock.yaml");
+    let south = &find(&south_file, "Deployment", "interlock-south")["spec"]["template"]["spec"];
+    assert_eq!(
+        keys(south),
+        ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"],
+        "south has no standby device"
+    );
     assert_eq!(
         find(&interlock, "PodDisruptionBudget", "interlock-north")["spec"]["maxUnavailable"],
         1
     );
 
     // UDP: no probe, and the skips say why; a low user id is skipped too.
-    let syslog = docs_of(&files, "k8s/yards/10-syslog.yaml");
+    let syslog = docs_of(&files, "k8s/yards/north/10-syslog.yaml");
     let d = find(&syslog, "Deployment", "syslog-north");
     let s = skipped(d);
     for id in ["CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_40"] {
@@ -487,7 +508,7 @@ fn features_are_emitted_as_documented() {
 
     // Privileged only when asked, with its skips; a daemon's sized volume
     // is a per-node host directory; a negated selector is NotIn.
-    let gpio = docs_of(&files, "k8s/yards/10-gpio.yaml");
+    let gpio = docs_of(&files, "k8s/yards/south/10-gpio.yaml");
     let ds = find(&gpio, "DaemonSet", "gpio");
     let s = skipped(ds);
     assert!(s.contains(&"CKV_K8S_16".to_string()) && s.contains(&"CKV_K8S_20".to_string()));
@@ -503,7 +524,7 @@ fn features_are_emitted_as_documented() {
     assert_eq!(exprs[1]["values"], serde_json::json!(["south"]));
 
     // An OCI artifact is an image volume, with no fetch container.
-    let tracker = docs_of(&files, "k8s/yards/10-tracker-serve.yaml");
+    let tracker = docs_of(&files, "k8s/yards/north/10-tracker-serve.yaml");
     let pod = &find(&tracker, "Deployment", "tracker-serve-north")["spec"]["template"]["spec"];
     assert!(pod.get("initContainers").is_none());
     let vol = pod["volumes"]
@@ -556,7 +577,10 @@ fn many_workloads_are_built_in_parallel_and_deterministically() {
     assert!(flow.is_continue());
     streamed.sort_by(|a, b| a.path.cmp(&b.path));
     assert_eq!(streamed, first);
-    let kustomization = first.iter().find(|f| f.path == "k8s/edge/kustomization.yaml").unwrap();
+    let kustomization = first
+        .iter()
+        .find(|f| f.path == "k8s/edge/a/kustomization.yaml")
+        .unwrap();
     let listed: Vec<&str> = kustomization
         .contents
         .lines()
@@ -565,9 +589,14 @@ fn many_workloads_are_built_in_parallel_and_deterministically() {
         .collect();
     let expected: Vec<String> = (0..40).map(|i| format!("10-svc{i:02}.yaml")).collect();
     assert_eq!(listed, expected);
-    // Two Deployments per service (one per site), each in its own file.
-    let svc07 = first.iter().find(|f| f.path == "k8s/edge/10-svc07.yaml").unwrap();
-    assert_eq!(svc07.contents.matches("kind: Deployment").count(), 2);
+    // One Deployment per service and site, in the site's own folder.
+    for site in ["a", "b"] {
+        let svc07 = first
+            .iter()
+            .find(|f| f.path == format!("k8s/edge/{site}/10-svc07.yaml"))
+            .unwrap();
+        assert_eq!(svc07.contents.matches("kind: Deployment").count(), 1);
+    }
     // A sink that stops early stops the backend.
     let mut taken = 0;
     let flow = k8s::emit_each(&sol, &mut |_| {

@@ -49,7 +49,9 @@ pub(super) struct FleetDraft<'a> {
     pub device_span: Span,
     pub runtime: Option<ir::Runtime>,
     pub runtime_span: Span,
-    pub server: Option<String>,
+    /// `server = "host"`: the first control-plane host of the site it is a
+    /// gateway of.
+    pub server: Option<(String, Span)>,
     pub labels: BTreeMap<String, String>,
     pub sites: Vec<SiteDraft<'a>>,
 }
@@ -617,7 +619,7 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let server = self.get_str(&view, shape, "server").map(|(s, _)| s);
+        let server = self.get_str(&view, shape, "server");
         let labels = self.map_block(&view, "labels", true);
         let mut sites = Vec::new();
         for sb in view.blocks_named("site").collect::<Vec<_>>() {

@@ -185,36 +185,78 @@ impl<'a> Analyzer<'a> {
                         ),
                     }
                 }
+                let name = v::k8s_name(&site.name.name);
+                let mut node_labels = site.labels.clone();
+                node_labels.insert(ir::SITE_LABEL.to_string(), name.clone());
+                node_labels.insert(ir::ZONE_LABEL.to_string(), name.clone());
                 sites.push(ir::Site {
-                    name: v::k8s_name(&site.name.name),
+                    name,
                     gateways: gw,
                     standby: site.standby,
                     hosts,
                     standby_hosts,
                     labels: site.labels.clone(),
                     region: site.region.clone(),
+                    servers: Vec::new(),
+                    node_labels,
                 });
             }
             let (Some(device), Some(runtime)) = (fl.device.clone(), fl.runtime.clone()) else {
                 continue;
             };
-            let server = fl.server.clone().or_else(|| {
-                if runtime.is_kubernetes() {
-                    sites.first().and_then(|s| s.hosts.first().cloned())
-                } else {
-                    None
-                }
-            });
+            if runtime.is_kubernetes() {
+                self.choose_servers(fl.server.as_ref(), &mut sites);
+            }
             out.push(ir::Fleet {
                 name: v::k8s_name(&fl.name.name),
                 device,
                 runtime,
-                server,
                 labels: fl.labels.clone(),
                 sites,
             });
         }
         out
+    }
+
+    /// Every site of a Kubernetes fleet is its own cluster: its first
+    /// gateway initialises it, and a site with [`ir::HA_MIN_GATEWAYS`] or
+    /// more gateways gets two more servers for a quorum. `server = "host"`
+    /// puts that gateway first at its site; a name that is no gateway of
+    /// the fleet is an error.
+    fn choose_servers(&mut self, named: Option<&(String, Span)>, sites: &mut [ir::Site]) {
+        for site in sites.iter_mut() {
+            let wanted = if site.gateways >= ir::HA_MIN_GATEWAYS { 3 } else { 1 };
+            let mut servers: Vec<String> = Vec::new();
+            if let Some((host, _)) = named {
+                if site.hosts.contains(host) {
+                    servers.push(host.clone());
+                }
+            }
+            for h in &site.hosts {
+                if servers.len() >= wanted {
+                    break;
+                }
+                if !servers.contains(h) {
+                    servers.push(h.clone());
+                }
+            }
+            site.servers = servers;
+        }
+        if let Some((host, span)) = named {
+            if !sites.iter().any(|s| s.hosts.contains(host)) {
+                let some = sites.iter().find_map(|s| s.hosts.first()).cloned();
+                self.diags.push(
+                    Diagnostic::new(Code::E0101, *span, format!("`{host}` is not a gateway of this fleet"))
+                        .label("no site has this host")
+                        .help(match some {
+                            Some(h) => format!(
+                                "name one of the gateways the sites' `hosts` patterns give, such as `{h}`, or leave `server` out"
+                            ),
+                            None => "give the sites a `hosts` pattern, or leave `server` out".to_string(),
+                        }),
+                );
+            }
+        }
     }
 
     fn place(

@@ -7,9 +7,10 @@
 //! │       └── pool_<c>_<p>        device profile, node labels/taints; baremetal hosts
 //! ├── edge                        tier: every fleet
 //! │   └── fleet_<f>               runtime, device profile, firewall, Compose stack
-//! │       └── site_<f>_<s>        site labels, node labels; gateways + standby hosts
-//! ├── k3s_servers / k3s_agents    what the playbooks target
-//! ├── microk8s_servers / microk8s_agents
+//! │       └── site_<f>_<s>        its own cluster: servers, node labels; gateways + standby hosts
+//! ├── k3s_init                    the first server of every site and cluster (initialises it)
+//! ├── k3s_servers / k3s_agents    every server (init included) / every other node
+//! ├── microk8s_init / microk8s_servers / microk8s_agents
 //! ├── docker_hosts
 //! └── standby                     standby devices (tainted iotc.dev/standby=true:NoSchedule)
 //! ```
@@ -17,7 +18,7 @@
 use super::yaml_types::Ordered;
 use super::{
     cluster_engine, compose, fleet_engine, group_name, job_unit, Ctx, Engine, FirewallRule, ModelVar, SecretVar,
-    SITE_LABEL, STANDBY_LABEL, STANDBY_TAINT, ZONE_LABEL,
+    STANDBY_LABEL, STANDBY_TAINT,
 };
 use crate::ir::{DeviceProfile, Provider};
 use serde::Serialize;
@@ -141,8 +142,13 @@ pub struct SiteVars {
     pub iotc_site_region: Option<String>,
     pub iotc_site_gateways: u32,
     pub iotc_site_standby: u32,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub iotc_site_labels: BTreeMap<String, String>,
+    /// The site's first server: agents and the other servers join it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k8s_server: Option<String>,
+    /// Every control-plane host of the site's cluster (three for HA).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_k8s_servers: Vec<String>,
+    /// The site's labels (which `where` selects), site and zone.
     pub iotc_node_labels: BTreeMap<String, String>,
     #[serde(flatten)]
     pub stack: Option<StackVars>,
@@ -230,8 +236,10 @@ fn device(d: &DeviceProfile) -> Device {
 /// Functional groups, in the order hosts are met.
 #[derive(Default)]
 struct Roles {
+    k3s_init: Vec<String>,
     k3s_servers: Vec<String>,
     k3s_agents: Vec<String>,
+    microk8s_init: Vec<String>,
     microk8s_servers: Vec<String>,
     microk8s_agents: Vec<String>,
     docker_hosts: Vec<String>,
@@ -239,8 +247,17 @@ struct Roles {
 }
 
 impl Roles {
-    fn add(&mut self, engine: Engine, server: Option<&str>, host: &str) {
-        let is_server = server == Some(host);
+    /// `servers`: the control-plane hosts of the host's cluster, the one
+    /// that initialises it first.
+    fn add(&mut self, engine: Engine, servers: &[String], host: &str) {
+        let is_server = servers.iter().any(|s| s == host);
+        if servers.first().is_some_and(|s| s == host) {
+            match engine {
+                Engine::K3s => self.k3s_init.push(host.to_string()),
+                Engine::Microk8s => self.microk8s_init.push(host.to_string()),
+                Engine::Docker | Engine::None => {}
+            }
+        }
         let list = match (engine, is_server) {
             (Engine::K3s, true) => &mut self.k3s_servers,
             (Engine::K3s, false) => &mut self.k3s_agents,
@@ -294,8 +311,8 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                     .to_string(),
             ),
         };
-        let server = hosts.first().cloned();
-        let runtime = c.runtime_vars(engine, cl.version.as_deref(), server.clone(), &cl.name, None);
+        let servers: Vec<String> = hosts.first().cloned().into_iter().collect();
+        let runtime = c.runtime_vars(engine, cl.version.as_deref(), servers.first().cloned(), &cl.name, None);
         let mut group = Group {
             vars: Some(Vars::Cluster(Box::new(ClusterVars {
                 iotc_tier: "cloud",
@@ -339,7 +356,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             for _ in 0..pool.nodes {
                 if let Some(h) = rest.next() {
                     pg.hosts.push(h.clone(), None);
-                    roles.add(engine, server.as_deref(), h);
+                    roles.add(engine, &servers, h);
                 }
             }
             group
@@ -353,7 +370,8 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
     for f in &sol.fleets {
         let engine = fleet_engine(f);
         let docker = engine == Engine::Docker;
-        let runtime = c.runtime_vars(engine, f.runtime.version.as_deref(), f.server.clone(), &f.name, Some(f));
+        // Every site is its own cluster: the servers are site vars.
+        let runtime = c.runtime_vars(engine, f.runtime.version.as_deref(), None, &f.name, Some(f));
         let models = if docker { c.model_vars(f) } else { Vec::new() };
         let mut group = Group {
             vars: Some(Vars::Fleet(Box::new(FleetVars {
@@ -369,9 +387,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             ..Group::default()
         };
         for s in &f.sites {
-            let mut node_labels = BTreeMap::new();
-            node_labels.insert(SITE_LABEL.to_string(), s.name.clone());
-            node_labels.insert(ZONE_LABEL.to_string(), s.name.clone());
+            let node_labels = s.node_labels.clone();
             let stack = stacks.iter().find(|st| st.fleet == f.name && st.site == s.name);
             let mut sg = Group {
                 vars: Some(Vars::Site(SiteVars {
@@ -379,7 +395,8 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                     iotc_site_region: s.region.clone(),
                     iotc_site_gateways: s.gateways,
                     iotc_site_standby: s.standby,
-                    iotc_site_labels: s.labels.clone(),
+                    iotc_k8s_server: s.servers.first().cloned(),
+                    iotc_k8s_servers: s.servers.clone(),
                     iotc_node_labels: node_labels.clone(),
                     stack: stack.map(|st| StackVars {
                         iotc_compose_stack_project: st.project.clone(),
@@ -432,7 +449,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                     }
                 });
                 sg.hosts.push(h.clone(), vars);
-                roles.add(engine, f.server.as_deref(), h);
+                roles.add(engine, &s.servers, h);
             }
             for h in &s.standby_hosts {
                 let mut labels = node_labels.clone();
@@ -446,7 +463,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                         ..HostVars::default()
                     }),
                 );
-                roles.add(engine, f.server.as_deref(), h);
+                roles.add(engine, &s.servers, h);
                 roles.standby.push(h.clone());
             }
             group
@@ -472,13 +489,15 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         all.children.push("edge", edge);
     }
     let present = Present {
-        k3s: !roles.k3s_servers.is_empty(),
-        microk8s: !roles.microk8s_servers.is_empty(),
+        k3s: !roles.k3s_init.is_empty(),
+        microk8s: !roles.microk8s_init.is_empty(),
         docker: !roles.docker_hosts.is_empty(),
     };
     for (name, hosts) in [
+        ("k3s_init", &roles.k3s_init),
         ("k3s_servers", &roles.k3s_servers),
         ("k3s_agents", &roles.k3s_agents),
+        ("microk8s_init", &roles.microk8s_init),
         ("microk8s_servers", &roles.microk8s_servers),
         ("microk8s_agents", &roles.microk8s_agents),
         ("docker_hosts", &roles.docker_hosts),

@@ -274,7 +274,7 @@ impl<'a> Ctx<'a> {
                 v.iotc_runtime_version = version.map(str::to_string);
                 v.iotc_k8s_server = server;
                 v.iotc_k8s_node_kubectl = Some(vec!["/snap/bin/microk8s".into(), "kubectl".into()]);
-                v.iotc_k8s_node_name = Some("{{ ansible_facts['hostname'] }}".into());
+                v.iotc_k8s_node_name = Some("{{ inventory_hostname }}".into());
                 v.iotc_microk8s_channel = Some(channel);
             }
             Engine::Docker => {
@@ -311,6 +311,15 @@ impl<'a> Ctx<'a> {
             ],
             Engine::Docker | Engine::None => Vec::new(),
         };
+        let ha = fleet.is_some_and(|f| f.sites.iter().any(|s| s.servers.len() > 1));
+        if engine == Engine::K3s && ha {
+            rules.push(rule(
+                "2379:2380",
+                "tcp",
+                "lan",
+                "embedded etcd between a site's k3s servers",
+            ));
+        }
         let on_group = |w: &&Workload| match &w.placement {
             Placement::Cluster { cluster, .. } => cluster == group && fleet.is_none(),
             Placement::Fleet { fleet: f, .. } => f == group && fleet.is_some(),

@@ -16,86 +16,124 @@ fn prepare() -> Vec<Play> {
 fn control_plane(p: &Present) -> Vec<Play> {
     let mut plays = Vec::new();
     if p.k3s {
+        // Every site (and cluster) is its own cluster: its first server
+        // initialises it, then the others of an HA site join it.
         plays.push(
-            play("Install the k3s servers", "k3s_servers")
+            play("Initialise each site's k3s cluster on its first server", "k3s_init")
                 .become_root()
                 .role(role("iotc_k3s").var("iotc_k3s_mode", "server")),
+        );
+        plays.push(read_k3s_token());
+        plays.push(
+            play("Join the other k3s servers of HA sites", "k3s_servers:!k3s_init")
+                .become_root()
+                .role(
+                    role("iotc_k3s")
+                        .var("iotc_k3s_mode", "server")
+                        .var("iotc_k3s_token", K3S_TOKEN),
+                ),
         );
     }
     if p.microk8s {
         plays.push(
-            play("Install the microk8s servers", "microk8s_servers")
-                .become_root()
-                .role(role("iotc_microk8s").var("iotc_microk8s_mode", "server")),
+            play(
+                "Initialise each site's microk8s cluster on its first server",
+                "microk8s_init",
+            )
+            .become_root()
+            .role(role("iotc_microk8s").var("iotc_microk8s_mode", "server")),
+        );
+        plays.push(issue_microk8s_token());
+        plays.push(
+            play(
+                "Join the other microk8s servers of HA sites",
+                "microk8s_servers:!microk8s_init",
+            )
+            .become_root()
+            .role(
+                role("iotc_microk8s")
+                    .var("iotc_microk8s_mode", "server")
+                    .var("iotc_microk8s_join_token", MICROK8S_TOKEN),
+            ),
         );
     }
     plays
+}
+
+/// The join token of the host's site, read from its first server.
+const K3S_TOKEN: &str = "{{ hostvars[iotc_k8s_server]['iotc_k3s_node_token']['content'] | b64decode | trim }}";
+const MICROK8S_TOKEN: &str = "{{ hostvars[iotc_k8s_server]['iotc_microk8s_join_token'] }}";
+
+fn read_k3s_token() -> Play {
+    play("Read the k3s join token from each first server", "k3s_init")
+        .become_root()
+        .no_facts()
+        .task(
+            task(
+                "Read the node token",
+                "ansible.builtin.slurp",
+                json!({ "src": "/var/lib/rancher/k3s/server/node-token" }),
+            )
+            .register("iotc_k3s_node_token")
+            .no_log(),
+        )
+}
+
+fn issue_microk8s_token() -> Play {
+    play("Issue a microk8s join token on each first server", "microk8s_init")
+        .become_root()
+        .no_facts()
+        .task(
+            task(
+                "Generate a join token",
+                "ansible.builtin.set_fact",
+                json!({
+                    "iotc_microk8s_join_token":
+                        "{{ lookup('ansible.builtin.password', '/dev/null', chars=['ascii_lowercase', 'digits'], length=32) }}"
+                }),
+            )
+            .no_log(),
+        )
+        .task(
+            task(
+                "Register the join token for one hour",
+                "ansible.builtin.command",
+                json!({
+                    "argv": [
+                        "/snap/bin/microk8s", "add-node",
+                        "--token", "{{ iotc_microk8s_join_token }}",
+                        "--token-ttl", "3600"
+                    ]
+                }),
+            )
+            .changed_when(true)
+            .no_log(),
+        )
 }
 
 fn workers(p: &Present) -> Vec<Play> {
     let mut plays = Vec::new();
     let mut node_groups = Vec::new();
     if p.k3s {
+        plays.push(read_k3s_token());
         plays.push(
-            play("Read the k3s join token from each server", "k3s_servers")
-                .become_root()
-                .no_facts()
-                .task(
-                    task(
-                        "Read the node token",
-                        "ansible.builtin.slurp",
-                        json!({ "src": "/var/lib/rancher/k3s/server/node-token" }),
-                    )
-                    .register("iotc_k3s_node_token")
-                    .no_log(),
-                ),
-        );
-        plays.push(play("Join the k3s agents", "k3s_agents").become_root().role(
-            role("iotc_k3s").var("iotc_k3s_mode", "agent").var(
-                "iotc_k3s_token",
-                "{{ hostvars[iotc_k8s_server]['iotc_k3s_node_token']['content'] | b64decode | trim }}",
+            play("Join the k3s agents", "k3s_agents").become_root().role(
+                role("iotc_k3s")
+                    .var("iotc_k3s_mode", "agent")
+                    .var("iotc_k3s_token", K3S_TOKEN),
             ),
-        ));
+        );
         node_groups.extend(["k3s_servers", "k3s_agents"]);
     }
     if p.microk8s {
+        plays.push(issue_microk8s_token());
         plays.push(
-            play("Issue a microk8s join token on each server", "microk8s_servers")
-                .become_root()
-                .no_facts()
-                .task(
-                    task(
-                        "Generate a join token",
-                        "ansible.builtin.set_fact",
-                        json!({
-                            "iotc_microk8s_join_token":
-                                "{{ lookup('ansible.builtin.password', '/dev/null', chars=['ascii_lowercase', 'digits'], length=32) }}"
-                        }),
-                    )
-                    .no_log(),
-                )
-                .task(
-                    task(
-                        "Register the join token for one hour",
-                        "ansible.builtin.command",
-                        json!({
-                            "argv": [
-                                "/snap/bin/microk8s", "add-node",
-                                "--token", "{{ iotc_microk8s_join_token }}",
-                                "--token-ttl", "3600"
-                            ]
-                        }),
-                    )
-                    .changed_when(true)
-                    .no_log(),
-                ),
-        );
-        plays.push(play("Join the microk8s workers", "microk8s_agents").become_root().role(
-            role("iotc_microk8s").var("iotc_microk8s_mode", "agent").var(
-                "iotc_microk8s_join_token",
-                "{{ hostvars[iotc_k8s_server]['iotc_microk8s_join_token'] }}",
+            play("Join the microk8s workers", "microk8s_agents").become_root().role(
+                role("iotc_microk8s")
+                    .var("iotc_microk8s_mode", "agent")
+                    .var("iotc_microk8s_join_token", MICROK8S_TOKEN),
             ),
-        ));
+        );
         node_groups.extend(["microk8s_servers", "microk8s_agents"]);
     }
     if !node_groups.is_empty() {

@@ -273,6 +273,14 @@ fn k3s() -> Result<Role, EmitError> {
     r.default("iotc_k3s_server", "{{ iotc_k8s_server | default(inventory_hostname) }}");
     r.default("iotc_k3s_binary_url", "{{ iotc_k3s_binary_url }}");
     r.default("iotc_k3s_checksum_url", "{{ iotc_k3s_checksum_url }}");
+    r.default(
+        "iotc_k3s_servers",
+        "{{ iotc_k8s_servers | default([iotc_k3s_server]) }}",
+    );
+    r.default(
+        "iotc_k3s_node_monitor_grace_seconds",
+        crate::ir::NODE_MONITOR_GRACE_SECS,
+    );
     r.default("iotc_k3s_token", "");
     r.default("iotc_k3s_node_labels", "{{ iotc_node_labels | default({}) }}");
     r.default("iotc_k3s_node_taints", "{{ iotc_node_taints | default([]) }}");
@@ -340,7 +348,7 @@ fn k3s() -> Result<Role, EmitError> {
             "ansible.builtin.wait_for",
             json!({ "path": "/var/lib/rancher/k3s/server/node-token", "timeout": 300 }),
         )
-        .when("iotc_k3s_mode == 'server'"),
+        .when("iotc_k3s_mode == 'server' and inventory_hostname == iotc_k3s_server"),
     ];
     r.handlers = vec![task(
         "Restart k3s",
@@ -367,7 +375,16 @@ fn microk8s() -> Role {
         "{{ iotc_k8s_server | default(inventory_hostname) }}",
     );
     r.default("iotc_microk8s_join_token", "");
+    r.default(
+        "iotc_microk8s_node_monitor_grace_seconds",
+        crate::ir::NODE_MONITOR_GRACE_SECS,
+    );
+    r.default(
+        "iotc_microk8s_join_args",
+        "{{ ['--worker'] if iotc_microk8s_mode == 'agent' else [] }}",
+    );
     r.defaults.0.retain(|(k, _)| k != "iotc_microk8s_channel");
+    let args = "/var/snap/microk8s/current/args";
     r.tasks = vec![
         apt("Install snapd", json!(["snapd"])),
         task(
@@ -375,6 +392,38 @@ fn microk8s() -> Role {
             "community.general.snap",
             json!({ "name": "microk8s", "classic": true, "channel": "{{ iotc_microk8s_channel }}", "state": "present" }),
         ),
+        // Upgrades are the operator's (see docs/ansible.md), never snapd's
+        // unattended refresh, which restarts every node of a site at once.
+        task(
+            "Hold microk8s at its channel's current revision",
+            "ansible.builtin.command",
+            json!({ "argv": ["snap", "refresh", "--hold", "microk8s"] }),
+        )
+        .changed_when(false),
+        // The short host name collides between sites (`gw1` at every
+        // plant); the node is named after the inventory host instead.
+        task(
+            "Name the node after its inventory host",
+            "ansible.builtin.lineinfile",
+            json!({
+                "path": format!("{args}/kubelet"),
+                "regexp": "^--hostname-override=",
+                "line": "--hostname-override={{ inventory_hostname }}"
+            }),
+        )
+        .notify("Restart microk8s"),
+        task(
+            "Mark a silent node unreachable sooner",
+            "ansible.builtin.lineinfile",
+            json!({
+                "path": format!("{args}/kube-controller-manager"),
+                "regexp": "^--node-monitor-grace-period=",
+                "line": "--node-monitor-grace-period={{ iotc_microk8s_node_monitor_grace_seconds }}s"
+            }),
+        )
+        .when("iotc_microk8s_mode == 'server'")
+        .notify("Restart microk8s"),
+        task("Apply the changed arguments before joining", "ansible.builtin.meta", json!("flush_handlers")),
         task(
             "Wait until microk8s is ready",
             "ansible.builtin.command",
@@ -382,27 +431,29 @@ fn microk8s() -> Role {
         )
         .changed_when(false),
         task(
-            "Join the server as a worker",
+            "Join the site's first server",
             "ansible.builtin.command",
             json!({
-                "argv": [
-                    "/snap/bin/microk8s", "join",
-                    "{{ iotc_microk8s_server }}:25000/{{ iotc_microk8s_join_token }}",
-                    "--worker"
-                ],
+                "argv": "{{ ['/snap/bin/microk8s', 'join', iotc_microk8s_server ~ ':25000/' ~ iotc_microk8s_join_token] + iotc_microk8s_join_args }}",
                 "creates": "/var/snap/microk8s/current/var/lock/clustered.lock"
             }),
         )
-        .when("iotc_microk8s_mode == 'agent'")
+        .when("inventory_hostname != iotc_microk8s_server")
         .no_log(),
     ];
+    r.handlers = vec![task(
+        "Restart microk8s",
+        "ansible.builtin.command",
+        json!({ "argv": ["snap", "restart", "microk8s"] }),
+    )
+    .changed_when(true)];
     r
 }
 
 fn k8s_node() -> Role {
     let mut r = Role::new(
         "iotc_k8s_node",
-        "Label and taint a Kubernetes node (site, zone, pool, standby) from its server.",
+        "Label and taint a Kubernetes node (site labels, zone, pool, standby) from its server, once it has registered.",
     );
     r.default(
         "iotc_k8s_node_server",
@@ -416,6 +467,21 @@ fn k8s_node() -> Role {
         .0
         .retain(|(k, _)| k != "iotc_k8s_node_kubectl" && k != "iotc_k8s_node_name");
     r.tasks = vec![
+        // The kubelet registers the node shortly after k3s/microk8s start;
+        // labelling before that fails with NotFound.
+        task(
+            "Wait until the node has registered",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['get', 'node', iotc_k8s_node_name, '-o', 'name'] }}"
+            }),
+        )
+        .delegate_to("{{ iotc_k8s_node_server }}")
+        .register("iotc_k8s_node_registered")
+        .kw("until", "iotc_k8s_node_registered.rc == 0")
+        .kw("retries", 30)
+        .kw("delay", 10)
+        .changed_when(false),
         task(
             "Label the node",
             "ansible.builtin.command",
@@ -427,6 +493,9 @@ fn k8s_node() -> Role {
         .label("{{ item.key }}")
         .delegate_to("{{ iotc_k8s_node_server }}")
         .register("iotc_k8s_node_label_result")
+        .kw("until", "iotc_k8s_node_label_result.rc == 0")
+        .kw("retries", 5)
+        .kw("delay", 5)
         .changed_when("'not labeled' not in iotc_k8s_node_label_result.stdout"),
         task(
             "Read the node's taints",

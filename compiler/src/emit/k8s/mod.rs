@@ -2,8 +2,10 @@
 //! k8s-openapi types (and two typed Prometheus Operator custom resources),
 //! written with [`super::yaml`].
 //!
-//! One folder per cluster and per fleet whose runtime is Kubernetes (k3s,
-//! microk8s); Docker fleets get none (they are Compose's):
+//! One folder per cluster and per site of a fleet whose runtime is Kubernetes (k3s,
+//! microk8s), `<name>` being `<cluster>` or `<fleet>/<site>` (every site is
+//! its own cluster, see docs/k8s.md); Docker fleets get none (they are
+//! Compose's):
 //!
 //! ```text
 //! k8s/<name>/00-namespace.yaml         Namespace, ResourceQuota, LimitRange
@@ -37,16 +39,10 @@ use serde::Serialize;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Node label naming the fleet site a gateway (or standby device) belongs
-/// to. Per-site Deployments and Jobs select on it.
-pub const SITE_LABEL: &str = "iotc.dev/site";
-/// Set to the site as well, so Services with `trafficDistribution:
-/// PreferClose` keep calls inside the site.
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub use crate::ir::{SITE_LABEL, STANDBY_LABEL, ZONE_LABEL};
 /// Node label naming the cluster pool; workloads outside `default` select it.
 pub const POOL_LABEL: &str = "iotc.dev/pool";
-/// Label and taint key of standby devices (`iotc.dev/standby=true:NoSchedule`).
-pub const STANDBY_LABEL: &str = "iotc.dev/standby";
+/// Taint key of standby devices (`iotc.dev/standby=true:NoSchedule`).
 pub const STANDBY_TAINT_KEY: &str = "iotc.dev/standby";
 /// The extended resource and taint key of NVIDIA GPUs.
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
@@ -239,11 +235,66 @@ pub fn emit_each(
         }
     }
     for (name, kind) in groups {
-        if emit_group(&ctx, name, kind, sink)?.is_break() {
-            return Ok(ControlFlow::Break(()));
+        match kind {
+            GroupKind::Cluster(_) => {
+                if emit_group(&ctx, name, &format!("{ROOT}/{name}"), kind, sink)?.is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+            // Every site of a fleet is its own cluster (see docs/k8s.md):
+            // one folder per site, with only what runs there.
+            GroupKind::Fleet => {
+                let Some(fleet) = sol.fleets.iter().find(|f| f.name == name) else {
+                    continue;
+                };
+                for site in &fleet.sites {
+                    let view = site_view(sol, name, &site.name);
+                    let site_ctx = Ctx::new(&view);
+                    let dir = format!("{ROOT}/{name}/{}", site.name);
+                    if emit_group(&site_ctx, name, &dir, kind, sink)?.is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+            }
         }
     }
     Ok(ControlFlow::Continue(()))
+}
+
+/// The solution as one site's cluster sees it: the fleet has only that
+/// site, and the fleet's workloads only their placement there (those not
+/// placed there are left out). Clusters and other fleets are unchanged.
+fn site_view(sol: &Solution, fleet: &str, site: &str) -> Solution {
+    let mut view = Solution {
+        workloads: Vec::with_capacity(sol.workloads.len()),
+        fleets: Vec::with_capacity(sol.fleets.len()),
+        ..sol.clone_without_workloads()
+    };
+    for f in &sol.fleets {
+        let mut f = f.clone();
+        if f.name == fleet {
+            f.sites.retain(|s| s.name == site);
+        }
+        view.fleets.push(f);
+    }
+    for w in &sol.workloads {
+        match &w.placement {
+            Placement::Fleet { fleet: wf, sites } if wf == fleet => {
+                let here: Vec<SitePlacement> = sites.iter().filter(|s| s.site == site).cloned().collect();
+                if here.is_empty() {
+                    continue;
+                }
+                let mut w = w.clone();
+                w.placement = Placement::Fleet {
+                    fleet: wf.clone(),
+                    sites: here,
+                };
+                view.workloads.push(w);
+            }
+            _ => view.workloads.push(w.clone()),
+        }
+    }
+    view
 }
 
 /// Below this many workloads in a folder, threads cost more than they save.
@@ -252,12 +303,12 @@ const PARALLEL_MIN: usize = 16;
 fn emit_group(
     ctx: &Ctx<'_>,
     name: &str,
+    dir: &str,
     kind: GroupKind<'_>,
     sink: &mut dyn FnMut(OutputFile) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, EmitError> {
     let sol = ctx.sol;
     let members: Vec<Placed<'_>> = ctx.all.iter().filter(|p| p.group == name && p.k8s).copied().collect();
-    let dir = format!("{ROOT}/{name}");
     let file = |file: &str, docs: Docs| OutputFile {
         path: format!("{dir}/{file}"),
         contents: docs.render(),
@@ -392,11 +443,12 @@ pub fn stream(files: &[OutputFile]) -> String {
     out
 }
 
-/// The cluster or fleet a path under `k8s/` belongs to (`k8s/cloud/…` →
-/// `cloud`).
+/// The cluster, or fleet site, a path under `k8s/` belongs to: the folder
+/// `kubectl apply -k` takes (`k8s/cloud/…` → `cloud`,
+/// `k8s/plants/plant-a/…` → `plants/plant-a`).
 pub fn group_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix(ROOT)?.strip_prefix('/')?;
-    let (group, file) = rest.split_once('/')?;
+    let (group, file) = rest.rsplit_once('/')?;
     if group.is_empty() || file.is_empty() {
         None
     } else {

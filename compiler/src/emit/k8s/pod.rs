@@ -703,6 +703,41 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             });
         }
     }
+    // A critical workload leaves a silent gateway after the node monitor's
+    // grace period plus this toleration (not the default 300 s); see
+    // docs/k8s.md, "Failover".
+    if w.critical && matches!(w.placement, Placement::Fleet { .. }) {
+        for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+            tolerations.push(Toleration {
+                key: Some(key.into()),
+                operator: Some("Exists".into()),
+                effect: Some("NoExecute".into()),
+                toleration_seconds: Some(crate::ir::CRITICAL_TOLERATION_SECS),
+                ..Default::default()
+            });
+        }
+    }
+    // Daemons (metrics, collectors) also run on standby devices, so a
+    // standby is monitored and ready when it takes over.
+    if w.kind == WorkloadKind::Daemon {
+        if let Placement::Fleet { fleet, sites } = &w.placement {
+            let standby = sol
+                .fleets
+                .iter()
+                .filter(|f| &f.name == fleet)
+                .flat_map(|f| &f.sites)
+                .any(|s| s.standby > 0 && sites.iter().any(|p| p.site == s.name));
+            if standby {
+                tolerations.push(Toleration {
+                    key: Some(STANDBY_TAINT_KEY.into()),
+                    operator: Some("Equal".into()),
+                    value: Some("true".into()),
+                    effect: Some("NoSchedule".into()),
+                    ..Default::default()
+                });
+            }
+        }
+    }
     let node_affinity = (!required.is_empty() || !preferred.is_empty()).then(|| NodeAffinity {
         required_during_scheduling_ignored_during_execution: affinity_term(required),
         preferred_during_scheduling_ignored_during_execution: meta::some_vec(preferred),

@@ -1,0 +1,497 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! Cross-target invariants of the edge tier, over every example, the k8s
+//! feature fixture and a generated multi-site fleet (k3s and microk8s):
+//!
+//! - every site of a Kubernetes fleet is its own cluster: the inventory
+//!   gives it its own servers (three when it has three or more gateways),
+//!   the first of them in `<engine>_init`, and the k8s output has one
+//!   folder per site;
+//! - every pod can land on a node of its site: some node the Ansible
+//!   inventory labels and taints satisfies its node selector, required node
+//!   affinity and tolerations;
+//! - critical workloads leave a silent node within the documented time and
+//!   daemons run on standby devices.
+
+use iotc_compiler::emit::{emit, OutputFile, Target};
+use iotc_compiler::ir::{self, Solution};
+use iotc_compiler::source::{MemoryDb, ReadError, SourceDb};
+use iotc_compiler::{analyze, Overrides};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+struct Fs;
+
+impl SourceDb for Fs {
+    fn read(&self, path: &str) -> Result<String, ReadError> {
+        std::fs::read_to_string(path).map_err(|e| ReadError(e.to_string()))
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn checked(db: &dyn SourceDb, root: &str) -> Solution {
+    let a = analyze(db, root, &Overrides::default());
+    let errors: Vec<String> = a
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{d:?}"))
+        .collect();
+    assert!(errors.is_empty(), "{root}: {errors:#?}");
+    a.solution.expect("a solution")
+}
+
+/// A fleet of three sites (1, 3 and 5 gateways, standby at two), with a
+/// camera daemon behind `where`, a negated selector, a critical service and
+/// a per-gateway model server.
+fn generated(runtime: &str) -> Solution {
+    let src = format!(
+        r#"solution gen {{
+  version = "1.0.0"
+  namespace = "gen"
+}}
+
+import std.devices
+
+fleet sites {{
+  device = std.devices.x86_gateway
+  runtime = {runtime}
+  labels {{ tier = "edge" }}
+  site small {{
+    gateways = 1
+    hosts = "gw{{n}}.{{site}}.gen.internal"
+    labels {{ camera = "no" }}
+  }}
+  site mid {{
+    gateways = 3
+    standby = 1
+    hosts = "gw{{n}}.{{site}}.gen.internal"
+    labels {{ camera = "yes" }}
+  }}
+  site big {{
+    gateways = 5
+    standby = 2
+    hosts = "gw{{n}}.{{site}}.gen.internal"
+    labels {{ camera = "yes"  line = "paint" }}
+  }}
+}}
+
+service broker on sites {{
+  image = "registry.example.com/broker:1.0.0"
+  port = 1883
+  protocol = tcp
+  cpu = 100m
+  memory = 64Mi
+}}
+
+service interlock on sites where line != "paint" {{
+  image = "registry.example.com/interlock:1.0.0"
+  port = 8080
+  critical = true
+  cpu = 100m
+  memory = 64Mi
+  talks_to = [broker]
+}}
+
+daemon camera on sites where camera = "yes" {{
+  image = "registry.example.com/camera:1.0.0"
+  cpu = 100m
+  memory = 64Mi
+  talks_to = [broker]
+}}
+
+daemon metrics on sites {{
+  image = "registry.example.com/metrics:1.0.0"
+  port = 9100
+  cpu = 50m
+  memory = 32Mi
+}}
+"#
+    );
+    let db = MemoryDb::new().with("gen/gen.iot", &src);
+    checked(&db, "gen/gen.iot")
+}
+
+/// Every example, the k8s feature fixture and the generated fleets.
+fn solutions() -> Vec<(String, Solution)> {
+    let mut out = Vec::new();
+    for name in ["city", "energy", "factory"] {
+        let root = repo().join(format!("examples/{name}/{name}.iot"));
+        out.push((name.to_string(), checked(&Fs, root.to_str().unwrap())));
+    }
+    let features = repo().join("compiler/tests/k8s/features.iot");
+    out.push(("features".into(), checked(&Fs, features.to_str().unwrap())));
+    for rt in ["k3s", "microk8s"] {
+        out.push((format!("generated-{rt}"), generated(rt)));
+    }
+    out
+}
+
+fn yaml(text: &str) -> Value {
+    serde_norway::from_str(text).unwrap()
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    text.split("\n---\n")
+        .skip(1)
+        .map(|d| serde_norway::from_str::<Value>(d).unwrap())
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+/// Every group of the inventory by name, with its parent's vars merged
+/// under its own (the way Ansible resolves group vars).
+fn groups(inv: &Value) -> BTreeMap<String, (Value, BTreeMap<String, Value>)> {
+    let mut out = BTreeMap::new();
+    let mut stack: Vec<(String, Value, serde_json::Map<String, Value>)> =
+        vec![("all".into(), inv["all"].clone(), serde_json::Map::new())];
+    while let Some((name, g, inherited)) = stack.pop() {
+        let mut vars = inherited;
+        if let Some(v) = g["vars"].as_object() {
+            for (k, x) in v {
+                vars.insert(k.clone(), x.clone());
+            }
+        }
+        let hosts: BTreeMap<String, Value> = g["hosts"]
+            .as_object()
+            .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if let Some(children) = g["children"].as_object() {
+            for (k, c) in children {
+                stack.push((k.clone(), c.clone(), vars.clone()));
+            }
+        }
+        out.insert(name, (Value::Object(vars), hosts));
+    }
+    out
+}
+
+fn host_names(groups: &BTreeMap<String, (Value, BTreeMap<String, Value>)>, name: &str) -> Vec<String> {
+    groups
+        .get(name)
+        .map(|(_, h)| h.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn site_group(fleet: &str, site: &str) -> String {
+    let g = |s: &str| s.replace('-', "_");
+    format!("site_{}_{}", g(fleet), g(site))
+}
+
+/// A node as the Ansible output makes it: its labels and taints.
+struct Node {
+    name: String,
+    labels: BTreeMap<String, String>,
+    taints: Vec<(String, String, String)>,
+}
+
+fn nodes_of_site(inv: &BTreeMap<String, (Value, BTreeMap<String, Value>)>, group: &str) -> Vec<Node> {
+    let (vars, hosts) = &inv[group];
+    let as_map = |v: &Value| -> BTreeMap<String, String> {
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    hosts
+        .iter()
+        .map(|(h, hv)| {
+            let labels = if hv["iotc_node_labels"].is_object() {
+                as_map(&hv["iotc_node_labels"])
+            } else {
+                as_map(&vars["iotc_node_labels"])
+            };
+            let taints = hv["iotc_node_taints"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| {
+                            let t = t.as_str().unwrap();
+                            let (kv, effect) = t.split_once(':').unwrap();
+                            let (k, v) = kv.split_once('=').unwrap();
+                            (k.to_string(), v.to_string(), effect.to_string())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Node {
+                name: h.clone(),
+                labels,
+                taints,
+            }
+        })
+        .collect()
+}
+
+/// Whether `pod` (a PodSpec) may be scheduled on `node`.
+fn fits(pod: &Value, node: &Node) -> bool {
+    if let Some(sel) = pod["nodeSelector"].as_object() {
+        for (k, v) in sel {
+            if node.labels.get(k).map(String::as_str) != v.as_str() {
+                return false;
+            }
+        }
+    }
+    let terms = &pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+    if let Some(terms) = terms.as_array() {
+        let any = terms.iter().any(|t| {
+            t["matchExpressions"].as_array().into_iter().flatten().all(|e| {
+                let key = e["key"].as_str().unwrap();
+                let values: Vec<&str> = e["values"]
+                    .as_array()
+                    .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+                    .unwrap_or_default();
+                let got = node.labels.get(key).map(String::as_str);
+                match e["operator"].as_str().unwrap() {
+                    "In" => got.is_some_and(|g| values.contains(&g)),
+                    "NotIn" => !got.is_some_and(|g| values.contains(&g)),
+                    "Exists" => got.is_some(),
+                    "DoesNotExist" => got.is_none(),
+                    op => panic!("operator {op}"),
+                }
+            })
+        });
+        if !any {
+            return false;
+        }
+    }
+    let tolerations = pod["tolerations"].as_array().cloned().unwrap_or_default();
+    node.taints.iter().all(|(k, v, effect)| {
+        tolerations.iter().any(|t| {
+            t["key"].as_str() == Some(k.as_str())
+                && (t["operator"] == "Exists" || t["value"].as_str() == Some(v.as_str()))
+                && t["effect"].as_str().is_none_or(|e| e == effect)
+        })
+    })
+}
+
+/// `(kind, name, pod spec)` of every pod template in the documents.
+fn pods(docs: &[Value]) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for d in docs {
+        let kind = d["kind"].as_str().unwrap_or_default().to_string();
+        let name = d["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let spec = match kind.as_str() {
+            "Deployment" | "DaemonSet" | "StatefulSet" | "Job" => &d["spec"]["template"]["spec"],
+            "CronJob" => &d["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        out.push((kind, name, spec.clone()));
+    }
+    out
+}
+
+fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
+    &files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
+}
+
+#[test]
+fn every_site_is_its_own_cluster() {
+    let mut ha_seen = false;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+            let engine = if f.runtime.name == "microk8s" {
+                "microk8s"
+            } else {
+                "k3s"
+            };
+            let init = host_names(&inv, &format!("{engine}_init"));
+            let servers = host_names(&inv, &format!("{engine}_servers"));
+            let agents = host_names(&inv, &format!("{engine}_agents"));
+            // Nothing is applied to the fleet as a whole.
+            assert!(
+                !files
+                    .iter()
+                    .any(|o| o.path.starts_with(&format!("k8s/{}/", f.name)) && o.path.matches('/').count() == 2),
+                "{name}: a file in k8s/{}/ outside a site folder",
+                f.name
+            );
+            for s in f.sites.iter().filter(|s| !s.hosts.is_empty()) {
+                let wanted = if s.gateways >= ir::HA_MIN_GATEWAYS { 3 } else { 1 };
+                assert_eq!(s.servers.len(), wanted, "{name}/{}: servers", s.name);
+                ha_seen |= wanted == 3;
+                let (vars, _) = &inv[&site_group(&f.name, &s.name)];
+                assert_eq!(vars["iotc_k8s_server"], s.servers[0].as_str(), "{name}/{}", s.name);
+                assert_eq!(
+                    vars["iotc_k8s_servers"],
+                    serde_json::json!(s.servers),
+                    "{name}/{}",
+                    s.name
+                );
+                for h in &s.servers {
+                    assert!(
+                        s.hosts.contains(h),
+                        "{name}/{}: server {h} is a gateway of the site",
+                        s.name
+                    );
+                    assert!(servers.contains(h), "{name}/{}: {h} in {engine}_servers", s.name);
+                }
+                assert!(
+                    init.contains(&s.servers[0]),
+                    "{name}/{}: first server initialises",
+                    s.name
+                );
+                for h in s.hosts.iter().chain(&s.standby_hosts) {
+                    assert!(
+                        s.servers.contains(h) != agents.contains(h),
+                        "{name}/{}: {h} is a server or an agent",
+                        s.name
+                    );
+                }
+                assert!(
+                    files
+                        .iter()
+                        .any(|o| o.path == format!("k8s/{}/{}/kustomization.yaml", f.name, s.name)),
+                    "{name}/{}: a kustomization for the site",
+                    s.name
+                );
+            }
+            // One init server per site, and it is that site's.
+            let sites_with_hosts = f.sites.iter().filter(|s| !s.hosts.is_empty()).count();
+            let of_fleet = init
+                .iter()
+                .filter(|h| f.sites.iter().any(|s| s.hosts.contains(h)))
+                .count();
+            assert_eq!(
+                of_fleet, sites_with_hosts,
+                "{name}/{}: one init server per site",
+                f.name
+            );
+        }
+    }
+    assert!(ha_seen, "some site is HA");
+}
+
+#[test]
+fn every_pod_fits_a_node_its_site_labels_and_taints() {
+    let mut checked_pods = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+            for s in f.sites.iter().filter(|s| !s.hosts.is_empty()) {
+                let nodes = nodes_of_site(&inv, &site_group(&f.name, &s.name));
+                let prefix = format!("k8s/{}/{}/", f.name, s.name);
+                for o in files.iter().filter(|o| o.path.starts_with(&prefix)) {
+                    for (kind, obj, pod) in pods(&documents(&o.contents)) {
+                        checked_pods += 1;
+                        assert!(
+                            nodes.iter().any(|n| fits(&pod, n)),
+                            "{name}: {kind} {obj} in {} fits no node of site {} ({:?}); selector {}, affinity {}",
+                            o.path,
+                            s.name,
+                            nodes.iter().map(|n| &n.name).collect::<Vec<_>>(),
+                            pod["nodeSelector"],
+                            pod["affinity"]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked_pods > 50, "only {checked_pods} pods checked");
+}
+
+#[test]
+fn critical_workloads_fail_over_and_daemons_run_on_standby() {
+    let mut critical = 0;
+    let mut standby_daemons = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+            for s in &f.sites {
+                let prefix = format!("k8s/{}/{}/", f.name, s.name);
+                let nodes = if s.hosts.is_empty() {
+                    Vec::new()
+                } else {
+                    nodes_of_site(&inv, &site_group(&f.name, &s.name))
+                };
+                for o in files.iter().filter(|o| o.path.starts_with(&prefix)) {
+                    for (kind, obj, pod) in pods(&documents(&o.contents)) {
+                        let w = sol
+                            .workloads
+                            .iter()
+                            .find(|w| obj == w.name || obj.starts_with(&format!("{}-", w.name)))
+                            .unwrap();
+                        if w.critical {
+                            critical += 1;
+                            for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+                                let t = pod["tolerations"]
+                                    .as_array()
+                                    .and_then(|a| a.iter().find(|t| t["key"] == key))
+                                    .unwrap_or_else(|| panic!("{name}: {obj} tolerates {key} briefly"));
+                                assert_eq!(t["effect"], "NoExecute");
+                                assert!(t["tolerationSeconds"].as_i64().unwrap() <= ir::CRITICAL_TOLERATION_SECS);
+                            }
+                            assert!(
+                                pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                                    .is_array(),
+                                "{name}: {obj} copies on different gateways"
+                            );
+                        }
+                        if kind == "DaemonSet" {
+                            for n in nodes.iter().filter(|n| !n.taints.is_empty()) {
+                                let untainted = Node {
+                                    name: n.name.clone(),
+                                    labels: n.labels.clone(),
+                                    taints: Vec::new(),
+                                };
+                                let selected = fits(&pod, &untainted);
+                                if selected {
+                                    standby_daemons += 1;
+                                    assert!(fits(&pod, n), "{name}: daemon {obj} runs on standby {}", n.name);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The node monitor's grace period the plan promises is the one the
+        // roles set.
+        for role in ["iotc_k3s", "iotc_microk8s"] {
+            let defaults = file(&files, &format!("ansible/roles/{role}/defaults/main.yml"));
+            assert!(
+                defaults.contains(&format!(
+                    "{role}_node_monitor_grace_seconds: {}",
+                    ir::NODE_MONITOR_GRACE_SECS
+                )),
+                "{name}: {role} sets the grace period"
+            );
+        }
+    }
+    assert!(critical >= 3, "critical pods checked: {critical}");
+    assert!(standby_daemons >= 3, "daemons on standby checked: {standby_daemons}");
+}
+
+#[test]
+fn a_server_that_is_no_gateway_is_an_error() {
+    let src = "solution s {\n  version = \"1.0.0\"\n  namespace = \"s\"\n}\n\nimport std.devices\n\n\
+               fleet f {\n  device = std.devices.x86_gateway\n  runtime = k3s\n  server = \"gw9.a.internal\"\n\
+               site a { gateways = 2  hosts = \"gw{n}.a.internal\" }\n}\n";
+    let db = MemoryDb::new().with("s/s.iot", src);
+    let a = analyze(&db, "s/s.iot", &Overrides::default());
+    let d = a.diagnostics.iter().find(|d| d.is_error()).expect("an error");
+    assert_eq!(d.code.as_str(), "E0101");
+    assert_eq!(
+        &src[d.primary.span.start as usize..d.primary.span.end as usize],
+        "\"gw9.a.internal\""
+    );
+    // Named and a gateway: it is the first server of its site.
+    let db = MemoryDb::new().with("s/s.iot", &src.replace("gw9", "gw2"));
+    let sol = checked(&db, "s/s.iot");
+    assert_eq!(sol.fleets[0].sites[0].servers, vec!["gw2.a.internal".to_string()]);
+}
