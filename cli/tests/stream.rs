@@ -155,7 +155,10 @@ fn stream_arguments_are_refused_before_anything_is_generated() {
     ]);
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(
-        err.contains("there is no Kubernetes cluster or fleet `nope` to print; there are: cloud, plants"),
+        err.contains(
+            "there is no Kubernetes cluster or fleet site `nope` to print; there are: cloud, plants/plant-a, \
+             plants/plant-b, plants/warehouse"
+        ),
         "{err}"
     );
     let (code, _, err) = iotc(&["build", "examples/factory/factory.iot", "--emit", "k8s", "-o", "-"]);
