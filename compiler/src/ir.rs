@@ -168,6 +168,7 @@ impl Solution {
             workloads: Vec::new(),
             models: self.models.clone(),
             capacity: self.capacity.clone(),
+            flows: self.flows.clone(),
         }
     }
 }
