@@ -26,6 +26,19 @@ fn every_example_graph_is_stable() {
                 node.detail
             );
         }
+        // Every resolved flow is an edge; one that leaves its group says where.
+        for f in &sol.flows {
+            let e = g
+                .edges
+                .iter()
+                .find(|e| {
+                    e.kind == "flow"
+                        && e.from == format!("w_{}", f.from.replace('-', "_"))
+                        && e.to == format!("w_{}", f.to.replace('-', "_"))
+                })
+                .unwrap_or_else(|| panic!("{} -> {}", f.from, f.to));
+            assert_eq!(e.label.is_empty(), f.reach.is_local(), "{} -> {}", f.from, f.to);
+        }
         // Every edge joins two nodes.
         for e in &g.edges {
             for end in [&e.from, &e.to] {

@@ -3,7 +3,7 @@
 //! train → serve — and its DOT and Mermaid renderings. Pure: IR in, data and
 //! text out, so the CLI and the studio draw the same picture.
 
-use crate::ir::{Placement, Provider, Solution};
+use crate::ir::{Placement, Provider, Reach, Solution};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -40,8 +40,11 @@ pub struct Node {
 pub struct Edge {
     pub from: String,
     pub to: String,
-    /// `talks_to`, `trains`, `serves`.
+    /// `flow` (a call, from `Solution::flows`), `trains`, `serves`.
     pub kind: &'static str,
+    /// For a flow that leaves its cluster or fleet: where it goes and the
+    /// port (`edge-to-cloud :443`); empty otherwise.
+    pub label: String,
 }
 
 /// The whole picture. Groups, nodes and edges keep the source's order.
@@ -65,6 +68,16 @@ fn ident(prefix: &str, parts: &[&str]) -> String {
 
 fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn reach_name(r: Reach) -> &'static str {
+    match r {
+        Reach::SameGroup => "same-group",
+        Reach::CrossCluster => "cross-cluster",
+        Reach::EdgeToCloud => "edge-to-cloud",
+        Reach::CloudToEdge => "cloud-to-edge",
+        Reach::CrossFleet => "cross-fleet",
+    }
 }
 
 fn provider_name(p: &Provider) -> &'static str {
@@ -154,13 +167,6 @@ pub fn build(sol: &Solution) -> Graph {
         }
     }
     let workloads: BTreeSet<&str> = sol.workloads.iter().map(|w| w.name.as_str()).collect();
-    // `talks_to` names a model by its resource name (`defect-detector`).
-    let model_named = |to: &str| {
-        sol.models
-            .iter()
-            .find(|m| m.name == to || m.name.replace('_', "-") == to)
-            .map(|m| m.name.as_str())
-    };
     for w in &sol.workloads {
         let (group, detail) = match &w.placement {
             Placement::Cluster {
@@ -207,6 +213,7 @@ pub fn build(sol: &Solution) -> Graph {
                 from: ident("w", &[t]),
                 to: mid.clone(),
                 kind: "trains",
+                label: String::new(),
             });
         }
         for s in m.serve.iter().filter(|s| workloads.contains(s.as_str())) {
@@ -214,24 +221,30 @@ pub fn build(sol: &Solution) -> Graph {
                 from: mid.clone(),
                 to: ident("w", &[s]),
                 kind: "serves",
+                label: String::new(),
             });
         }
     }
-    for w in &sol.workloads {
-        for to in &w.talks_to {
-            let to = if workloads.contains(to.as_str()) {
-                ident("w", &[to])
-            } else if let Some(m) = model_named(to) {
-                ident("model", &[m])
-            } else {
-                continue;
-            };
-            g.edges.push(Edge {
-                from: ident("w", &[&w.name]),
-                to,
-                kind: "talks_to",
-            });
+    // Flows as the checker resolved them (`talks_to` and endpoint
+    // references in env), a call to a model going to its server.
+    let mut seen = BTreeSet::new();
+    for f in &sol.flows {
+        if !(workloads.contains(f.from.as_str()) && workloads.contains(f.to.as_str())) {
+            continue;
         }
+        if !seen.insert((f.from.as_str(), f.to.as_str())) {
+            continue;
+        }
+        let label = match f.reach {
+            Reach::SameGroup => String::new(),
+            reach => format!("{} :{}", reach_name(reach), f.endpoint.port),
+        };
+        g.edges.push(Edge {
+            from: ident("w", &[&f.from]),
+            to: ident("w", &[&f.to]),
+            kind: "flow",
+            label,
+        });
     }
     g
 }
@@ -264,10 +277,12 @@ fn node_shape(kind: &str) -> &'static str {
     }
 }
 
-/// Flows are plain arrows; the model's edges are dashed and labelled.
-fn edge_attrs(kind: &str) -> String {
-    match kind {
-        "trains" | "serves" => format!("label={}, style=dashed, color=\"#7b3294\"", quote_dot(kind)),
+/// Flows are plain arrows (labelled when they leave their group); the
+/// model's edges are dashed and labelled.
+fn edge_attrs(e: &Edge) -> String {
+    match e.kind {
+        "trains" | "serves" => format!("label={}, style=dashed, color=\"#7b3294\"", quote_dot(e.kind)),
+        _ if !e.label.is_empty() => format!("label={}, color=\"#c0392b\"", quote_dot(&e.label)),
         _ => "color=\"#2b5797\"".to_string(),
     }
 }
@@ -284,7 +299,7 @@ pub fn to_dot(g: &Graph) -> String {
     let _ = writeln!(s, "  edge [fontname=\"Helvetica\", fontsize=9];");
     dot_children(g, None, 1, &mut s);
     for e in &g.edges {
-        let _ = writeln!(s, "  {} -> {} [{}];", e.from, e.to, edge_attrs(e.kind));
+        let _ = writeln!(s, "  {} -> {} [{}];", e.from, e.to, edge_attrs(e));
     }
     s.push_str("}\n");
     s
@@ -329,8 +344,11 @@ pub fn to_mermaid(g: &Graph) -> String {
     mermaid_children(g, None, 1, &mut s);
     for e in &g.edges {
         match e.kind {
-            "talks_to" => {
+            "flow" if e.label.is_empty() => {
                 let _ = writeln!(s, "  {} --> {}", e.from, e.to);
+            }
+            "flow" => {
+                let _ = writeln!(s, "  {} -->|{}| {}", e.from, e.label, e.to);
             }
             kind => {
                 let _ = writeln!(s, "  {} -.->|{kind}| {}", e.from, e.to);
