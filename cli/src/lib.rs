@@ -33,6 +33,26 @@ impl SourceDb for StdinDb {
     }
 }
 
+/// Read a source file named on the command line, with a message for each
+/// way that can fail: a missing file, a directory, text that is not UTF-8.
+/// The caller exits with status 2 (a usage error, not a diagnostic).
+pub fn read_source(path: &str) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    if meta.is_dir() {
+        return Err(format!(
+            "cannot read `{path}`: it is a directory; give the root `.iot` file, e.g. `{}/main.iot`",
+            path.trim_end_matches('/')
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read `{path}`: it is not UTF-8 text (invalid byte at offset {}); iotc sources are UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// One target's files as a single stream for stdout (`iotc build --emit k8s
 /// -o -`), or `None` if the target has no stream form.
 pub fn stream(target: Target, files: &[OutputFile]) -> Option<String> {

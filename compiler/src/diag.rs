@@ -44,6 +44,9 @@ macro_rules! codes {
 codes! {
     E0001 = "syntax error",
     E0002 = "unclosed block",
+    E0003 = "nested too deeply",
+    E0004 = "expression too long",
+    E0005 = "NUL character in the source",
     E0101 = "unknown name",
     E0102 = "duplicate definition",
     E0103 = "import cycle",
@@ -70,6 +73,7 @@ codes! {
     E0304 = "cycle among counts",
     E0305 = "division by zero",
     E0306 = "ratio over the wrong kind of thing",
+    E0307 = "counts depend on each other too deeply",
     E0401 = "node over capacity",
     E0402 = "architecture mismatch",
     E0403 = "accelerator not available",

@@ -54,6 +54,9 @@ const INDENT: &str = "  ";
 /// (never formats broken input); their spans refer to `text` as
 /// [`FileId`]`(0)`.
 pub fn format_source(text: &str) -> Result<String, Vec<Diagnostic>> {
+    // A lone `\r` ends a line (old Mac line endings); as `\n` it is the same
+    // byte, so spans stay valid, and the output has `\n` line ends anyway.
+    let text = &*crate::source::lone_cr_as_lf(text);
     let (unit, diags) = parse(FileId(0), text);
     if !diags.is_empty() {
         return Err(diags);
@@ -61,10 +64,16 @@ pub fn format_source(text: &str) -> Result<String, Vec<Diagnostic>> {
     let out = print(text, &unit.items);
     // Safety net: never hand back text that no longer parses into the same
     // number of items. Should the printer ever get something wrong, the file
-    // is left as it was rather than corrupted.
+    // is left as it was and the caller told (so `fmt --check` fails).
     let (again, diags_again) = parse(FileId(0), &out);
     if !diags_again.is_empty() || again.items.len() != unit.items.len() {
-        return Ok(text.to_string());
+        return Err(vec![Diagnostic::new(
+            crate::diag::Code::E0001,
+            Span::new(FileId(0), 0, 0),
+            "the formatter could not print this file so that it reads back the same",
+        )
+        .label("left as it is")
+        .help("this is a bug in `iotc fmt`; please report it with the file")]);
     }
     Ok(out)
 }

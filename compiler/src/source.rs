@@ -71,6 +71,35 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Where each line starts. A line ends at `\n`, `\r\n` or a lone `\r`, as
+/// for the parser and for LSP clients.
+pub fn line_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut out = vec![0];
+    for (i, b) in bytes.iter().enumerate() {
+        let lone_cr = *b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if *b == b'\n' || lone_cr {
+            out.push(i + 1);
+        }
+    }
+    out
+}
+
+/// `text` with every lone `\r` (one not followed by `\n`) as `\n`: the same
+/// bytes and offsets, for readers that only know `\n` and `\r\n`.
+pub fn lone_cr_as_lf(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let lone = |i: usize| bytes.get(i) == Some(&b'\r') && bytes.get(i + 1) != Some(&b'\n');
+    if !(0..bytes.len()).any(lone) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        out.push(if lone(i) { '\n' } else { c });
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// One loaded source text.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -82,8 +111,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(id: FileId, origin: Origin, text: String) -> SourceFile {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let line_starts = line_starts(&text);
         SourceFile {
             id,
             origin,

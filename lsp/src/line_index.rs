@@ -14,8 +14,8 @@ pub struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> LineIndex<'a> {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // `\n`, `\r\n` and a lone `\r` all end a line, for LSP as for the parser.
+        let line_starts = iotc_compiler::source::line_starts(text);
         LineIndex { text, line_starts }
     }
 

@@ -53,6 +53,52 @@ until the brace is added.
 }''',
 )
 
+PAGES["E0003"] = dict(
+    about="""
+An item nests brackets more deeply than the compiler reads: at most 64
+brackets (`(`, `[` and block braces `{`, counted together, not those in
+strings or comments) may be open at once. Every stage that reads the tree
+(the parser, the checker, the count evaluator, the formatter, the language
+server) follows nesting, so the depth is bounded before the item is parsed:
+the item is skipped, with this one error, and the rest of the file is
+still checked. No hand-written program comes near the limit; it stops
+generated or corrupted input from exhausting the stack.
+""",
+    snippet=F + 'service s on plants {\n  image    = "ghcr.io/acme/s:1.0.0"\n  replicas = ' + "(" * 64 + "1" + ")" * 64 + '\n}\n',
+    show=F + 'service s on plants {\n  image    = "ghcr.io/acme/s:1.0.0"\n  replicas = ((((((((((…1…))))))))))   // 64 pairs of parentheses\n}\n',
+    fix="Remove the redundant brackets, or split the value with params:",
+    fixed='''  replicas = 1''',
+)
+
+PAGES["E0004"] = dict(
+    about="""
+One value has more than 256 operators (`+`, `-`, `*`, `/`, counting those
+inside brackets and inside blocks within the value). A chain of operators
+is a tree as deep as the chain is long, and the checker, the formatter and
+the language server all walk that tree, so its length is bounded before
+the item is parsed: the item is skipped, with this one error, and the rest
+of the file is still checked. Each field's value counts on its own.
+""",
+    snippet=F + 'service s on plants {\n  image    = "ghcr.io/acme/s:1.0.0"\n  replicas = 1'
+    + "".join((" +\n   " if i % 16 == 15 else "") + " + 1" for i in range(256)) + '\n}\n',
+    show=F + 'service s on plants {\n  image    = "ghcr.io/acme/s:1.0.0"\n  replicas = 1 + 1 + 1 + …   // 257 terms\n}\n',
+    fix="Compute the value elsewhere and use it: a param, or a ratio over a count:",
+    fixed='''  replicas = 1 per 10 gateways of plants''',
+)
+
+PAGES["E0005"] = dict(
+    about="""
+The source contains the NUL character, as a byte or as the escape
+`\\u{0}` in a string. No tool that iotc writes for (Kubernetes, Compose,
+Ansible, Terraform, the shell) accepts a NUL in a name, label, path or
+value; most would cut the string there. A NUL byte usually means a binary
+or corrupted file was given as source.
+""",
+    snippet=F + 'service s on plants {\n  image = "ghcr.io/acme/s:1.0.0"\n  env { SEPARATOR = "\\u{0}" }\n}\n',
+    fix="Remove the character; choose a printable separator:",
+    fixed='''  env { SEPARATOR = "|" }''',
+)
+
 PAGES["E0101"] = dict(
     about="""
 A name does not refer to anything in scope. The root file and the files it
@@ -219,7 +265,10 @@ written as a block, `on`/`where`/`from`/`template` on an item that is not a
 workload, a name on a block that takes none, bounds on a `bool` or `string`
 param, a volume with both `size` and `host_path`, a `monitor` on a model
 that is not served, and `replicas` next to `autoscale` (both decide the
-replica count).
+replica count). An item keyword with a name inside a block (`fleet f {
+solution x { } }`) is reported by the parser with this code: on a line of
+its own, as `iotc fmt` would print it, such a word starts a new item, so
+the program would mean something else once formatted.
 """,
     snippet=F + '''service ingest on plants {
   image    = "ghcr.io/acme/ingest:2.3.1"
@@ -259,6 +308,10 @@ A value has the right type but is outside its field's range: ports are
 `user = 0` (root); `cpu_percent` is 1–100; a param's default must lie
 within its `min` and `max`; a `rollout` with `max_unavailable = 0` and
 `max_surge = 0` never progresses; CPU is never finer than a millicore.
+A count (gateways of a site, nodes of a pool, replicas) is at most
+1,000,000, a site or cluster has at most 1,000,000 devices (gateways plus
+standby) and a solution at most 10,000,000: host names and copies are made
+from counts, so they are bounded before anything is built from them.
 Kubernetes or Docker would reject such values on the device, at deploy time.
 """,
     snippet=F + '''service dashboard on plants {
@@ -538,6 +591,28 @@ cluster instead of the fleet.
 ''',
     fix="Count what the item has, or name the item that has it (a fleet):",
     fixed='''  replicas = 1 per 10 gateways of plants''',
+)
+
+PAGES["E0307"] = dict(
+    about="""
+Evaluating a count goes through too many other counts. A count may use
+other counts (`replicas of x`, `nodes of dc`, `gateways of plants`), which
+are evaluated on demand, recursively; to bound that recursion, evaluating
+one count may take at most 256 steps, where going into another count
+costs 4 steps and going into a bracket, a function call, a ratio or a
+bound costs 1 (chains of `+`, `-`, `*`, `/` cost nothing). In practice
+that is about 50 counts in a row. Only one E0307 is reported, at the
+reference that went one step too far; the chain it was in is in the note.
+""",
+    snippet=C + ''.join(f'service s{i} on dc {{ image = "ghcr.io/acme/s:1.0.0"  replicas = replicas of s{i+1} }}\n' for i in range(60))
+    + 'service s60 on dc { image = "ghcr.io/acme/s:1.0.0"  replicas = 2 }\n',
+    show=C + 'service s0 on dc { image = "ghcr.io/acme/s:1.0.0"  replicas = replicas of s1 }\n'
+    + 'service s1 on dc { image = "ghcr.io/acme/s:1.0.0"  replicas = replicas of s2 }\n'
+    + '// … and so on, to s59 …\n'
+    + 'service s60 on dc { image = "ghcr.io/acme/s:1.0.0"  replicas = 2 }\n',
+    fix="Let the counts depend on a common source instead of on each other, e.g. a param:",
+    fixed='''param replicas: int = 2
+service s0 on dc { image = "ghcr.io/acme/s:1.0.0"  replicas = replicas }''',
 )
 
 PAGES["E0401"] = dict(

@@ -66,14 +66,16 @@ pub fn fmt(args: &FmtArgs) -> ExitCode {
     for path in &args.files {
         let read = if path == "-" {
             let mut t = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map(|_| t)
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                .map(|_| t)
+                .map_err(|e| format!("cannot read `{path}`: {e}"))
         } else {
-            std::fs::read_to_string(path)
+            iotc::read_source(path)
         };
         let text = match read {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read `{path}`: {e}");
+                eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
         };

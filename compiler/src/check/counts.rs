@@ -103,6 +103,25 @@ impl std::fmt::Display for Q {
     }
 }
 
+/// How deep the evaluation of one count may go, in steps: entering another
+/// count (`replicas of x`, directly or through others) is
+/// [`COUNT_STEP`] steps, entering a bracket, call, ratio or bound is one.
+/// Evaluation recurses, so this bounds its stack (a count costs about four
+/// times the stack of a bracket); operator chains are evaluated in a loop.
+pub const MAX_COUNT_DEPTH: usize = 256;
+
+/// The steps of [`MAX_COUNT_DEPTH`] that entering one count costs.
+pub const COUNT_STEP: usize = 4;
+
+/// The largest value of any one count (gateways of a site, nodes of a pool,
+/// replicas of a workload). Host names, copies and files are made from
+/// counts, so a count is bounded before anything is allocated from it.
+pub const MAX_COUNT: u32 = 1_000_000;
+
+/// The most devices (gateways and standby devices of every site, nodes of
+/// every bare-metal cluster) one solution may name: each gets a host name.
+pub const MAX_DEVICES: u64 = 10_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) enum CountKey {
     Pool(usize, usize),
@@ -152,6 +171,10 @@ pub(super) struct CountState {
     stack: Vec<(CountKey, Span)>,
     cycles: BTreeSet<Vec<CountKey>>,
     reported: BTreeSet<(Span, Code)>,
+    /// How deep evaluation is, in steps (see [`MAX_COUNT_DEPTH`]).
+    depth: usize,
+    /// Whether E0307 was reported: one is enough.
+    too_deep: bool,
     /// Sites each fleet workload runs on.
     pub sites_of: FxHashMap<usize, Vec<usize>>,
     /// Total gateways of each fleet, once all its sites are known.
@@ -213,12 +236,49 @@ impl<'a> Analyzer<'a> {
             }
             None => {}
         }
+        if st.depth + COUNT_STEP > MAX_COUNT_DEPTH {
+            self.report_too_deep(via, st, d);
+            return None;
+        }
         st.slots.insert(key, Slot::InProgress);
         st.stack.push((key, via));
+        st.depth += COUNT_STEP;
         let value = self.compute(key, st, d);
+        st.depth -= COUNT_STEP;
         st.stack.pop();
         st.slots.insert(key, Slot::Done(value.clone()));
         value
+    }
+
+    /// One E0307 for the whole chain, at the reference that went too deep.
+    fn report_too_deep(&mut self, via: Span, st: &mut CountState, d: &Drafts<'a>) {
+        if std::mem::replace(&mut st.too_deep, true) {
+            return;
+        }
+        let first = st.stack.first().map(|(k, _)| self.key_name(*k, d)).unwrap_or_default();
+        let last = st.stack.last().map(|(k, _)| self.key_name(*k, d)).unwrap_or_default();
+        let mut diag = Diagnostic::new(
+            Code::E0307,
+            via,
+            format!("counts depend on each other too deeply: more than {MAX_COUNT_DEPTH} steps"),
+        )
+        .label("one step too many")
+        .help(format!(
+            "evaluating a count takes at most {MAX_COUNT_DEPTH} steps, {COUNT_STEP} for each count it \
+             goes through; let these counts depend on a param or a number instead of on each other"
+        ));
+        if st.stack.len() > 1 {
+            diag = diag.note(format!(
+                "the chain runs through {} counts, from `{first}` to `{last}`",
+                st.stack.len()
+            ));
+        }
+        if let Some((_, span)) = st.stack.first() {
+            if *span != via {
+                diag = diag.with_secondary(*span, "the chain starts here");
+            }
+        }
+        self.report_once(st, diag);
     }
 
     fn report_cycle(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts<'a>) {
@@ -452,12 +512,22 @@ impl<'a> Analyzer<'a> {
             );
             return None;
         }
-        let Ok(v) = u32::try_from(q.n) else {
+        let Some(v) = u32::try_from(q.n).ok().filter(|v| *v <= MAX_COUNT) else {
             self.report_once(
                 st,
-                Diagnostic::new(Code::E0202, e.span, format!("{subject}{at} is {q}, too large"))
-                    .label("too large")
-                    .help("add a `max`"),
+                Diagnostic::new(
+                    Code::E0202,
+                    e.span,
+                    format!("{subject}{at} is {q}, more than the maximum of {MAX_COUNT}"),
+                )
+                .label(if matches!(e.kind, ExprKind::Quantity { .. }) {
+                    "too large".to_string()
+                } else {
+                    format!("= {formula} = {q}")
+                })
+                .help(format!(
+                    "a count is at most {MAX_COUNT}; add a `max` or use smaller numbers"
+                )),
             );
             return None;
         };
@@ -481,6 +551,17 @@ impl<'a> Analyzer<'a> {
     }
 
     pub(super) fn eval(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
+        if st.depth >= MAX_COUNT_DEPTH {
+            self.report_too_deep(e.span, st, d);
+            return None;
+        }
+        st.depth += 1;
+        let r = self.eval_expr(e, ctx, file, st, d);
+        st.depth -= 1;
+        r
+    }
+
+    fn eval_expr(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
         match &e.kind {
             ExprKind::Quantity { number, suffix } => {
                 if !suffix.is_empty() {
@@ -498,35 +579,7 @@ impl<'a> Analyzer<'a> {
                 let (q, f) = self.eval(inner, ctx, file, st, d)?;
                 Some((Q { n: -q.n, d: q.d }, format!("-{f}")))
             }
-            ExprKind::Binary { op, lhs, rhs } => {
-                let (a, fa) = self.eval(lhs, ctx, file, st, d)?;
-                let (b, fb) = self.eval(rhs, ctx, file, st, d)?;
-                if *op == BinOp::Div && b.n == 0 {
-                    self.report_once(
-                        st,
-                        Diagnostic::new(Code::E0305, rhs.span, "division by zero")
-                            .label(format!("`{}` is zero", self.prog.sources.text(rhs.span)))
-                            .help("divide by something that is never zero, or use `max(…, 1)`"),
-                    );
-                    return None;
-                }
-                let r = match op {
-                    BinOp::Add => a.add(b),
-                    BinOp::Sub => a.sub(b),
-                    BinOp::Mul => a.mul(b),
-                    BinOp::Div => a.div(b),
-                };
-                let sym = match op {
-                    BinOp::Add => "+",
-                    BinOp::Sub => "-",
-                    BinOp::Mul => "×",
-                    BinOp::Div => "÷",
-                };
-                match r {
-                    Some(q) => Some((q, format!("{fa} {sym} {fb}"))),
-                    None => self.overflow(e.span, st),
-                }
-            }
+            ExprKind::Binary { .. } => self.eval_chain(e, ctx, file, st, d),
             ExprKind::Call { name, args } => {
                 let mut vals = Vec::new();
                 for a in args {
@@ -693,6 +746,43 @@ impl<'a> Analyzer<'a> {
                 )
             }
         }
+    }
+
+    /// A chain `a + b - c …` (a tree leaning left, as deep as it is long),
+    /// evaluated along its left spine with a loop instead of recursion.
+    fn eval_chain(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
+        let mut spine = Vec::new();
+        let mut leftmost = e;
+        while let ExprKind::Binary { op, lhs, rhs } = &leftmost.kind {
+            spine.push((*op, rhs.as_ref(), leftmost.span));
+            leftmost = lhs;
+        }
+        let (mut a, mut formula) = self.eval(leftmost, ctx, file, st, d)?;
+        for (op, rhs, span) in spine.into_iter().rev() {
+            let (b, fb) = self.eval(rhs, ctx, file, st, d)?;
+            if op == BinOp::Div && b.n == 0 {
+                self.report_once(
+                    st,
+                    Diagnostic::new(Code::E0305, rhs.span, "division by zero")
+                        .label(format!("`{}` is zero", self.prog.sources.text(rhs.span)))
+                        .help("divide by something that is never zero, or use `max(…, 1)`"),
+                );
+                return None;
+            }
+            let (r, sym) = match op {
+                BinOp::Add => (a.add(b), " + "),
+                BinOp::Sub => (a.sub(b), " - "),
+                BinOp::Mul => (a.mul(b), " × "),
+                BinOp::Div => (a.div(b), " ÷ "),
+            };
+            let Some(q) = r else {
+                return self.overflow(span, st);
+            };
+            a = q;
+            formula.push_str(sym);
+            formula.push_str(&fb);
+        }
+        Some((a, formula))
     }
 
     /// The number a unit counts: of a named target, or of the context.

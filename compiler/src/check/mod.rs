@@ -197,6 +197,8 @@ pub(crate) struct Analyzer<'a> {
     used_params: BTreeSet<String>,
     solution: Option<ir::Solution>,
     explanations: Vec<counts::CountExplanation>,
+    /// Devices given host names so far (see `counts::MAX_DEVICES`).
+    devices_named: u64,
 }
 
 impl<'a> Analyzer<'a> {
@@ -212,6 +214,7 @@ impl<'a> Analyzer<'a> {
             used_params: BTreeSet::new(),
             solution: None,
             explanations: Vec::new(),
+            devices_named: 0,
         }
     }
 

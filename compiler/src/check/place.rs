@@ -2,7 +2,7 @@
 //! copies each node carries, whether that fits the device profile, and
 //! whether the runtime and architecture can express it. Assembles the IR.
 
-use super::counts::{CountKey, CountState, Ctx, WVal};
+use super::counts::{CountKey, CountState, Ctx, WVal, MAX_COUNT, MAX_DEVICES};
 use super::items::{Drafts, Target, WorkloadDraft};
 use super::values as v;
 use super::Analyzer;
@@ -138,7 +138,10 @@ impl<'a> Analyzer<'a> {
             if let (Some(ir::Provider::Baremetal { hosts }), Some((pattern, span))) =
                 (&mut provider, &cl.baremetal_pattern)
             {
-                let n: u32 = pools.iter().map(|p| p.nodes).sum();
+                let n: u64 = pools.iter().map(|p| u64::from(p.nodes)).sum();
+                let Some(n) = self.claim_devices(n, *span, &cl.name.name) else {
+                    continue;
+                };
                 match v::expand_hosts(pattern, &cl.name.name, n) {
                     Ok(h) => *hosts = h,
                     Err(m) => self.diags.push(
@@ -162,6 +165,36 @@ impl<'a> Analyzer<'a> {
         out
     }
 
+    /// Count `n` more named devices (of the site or cluster `name`) against
+    /// [`MAX_COUNT`] and [`MAX_DEVICES`] before any host name is made.
+    fn claim_devices(&mut self, n: u64, span: Span, name: &str) -> Option<u32> {
+        let total = self.devices_named.saturating_add(n);
+        let over = if n > u64::from(MAX_COUNT) {
+            Some(format!(
+                "`{name}` has {n} devices, more than the maximum of {MAX_COUNT}"
+            ))
+        } else if total > MAX_DEVICES {
+            Some(format!(
+                "with `{name}`, the solution has {total} devices, more than the maximum of {MAX_DEVICES}"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = over {
+            self.diags.push(
+                Diagnostic::new(Code::E0202, span, message)
+                    .label("too many devices")
+                    .help(format!(
+                        "a site or cluster has at most {MAX_COUNT} devices (gateways plus standby), \
+                         a solution at most {MAX_DEVICES}"
+                    )),
+            );
+            return None;
+        }
+        self.devices_named = total;
+        u32::try_from(n).ok()
+    }
+
     fn fleets(&mut self, d: &Drafts<'a>, st: &CountState) -> Vec<ir::Fleet> {
         let mut out = Vec::new();
         for (f, fl) in d.fleets.iter().enumerate() {
@@ -172,8 +205,13 @@ impl<'a> Analyzer<'a> {
                 };
                 let mut hosts = Vec::new();
                 let mut standby_hosts = Vec::new();
+                let Some(devices) =
+                    self.claim_devices(u64::from(gw) + u64::from(site.standby), site.name.span, &site.name.name)
+                else {
+                    continue;
+                };
                 if let Some((pattern, span)) = &site.hosts {
-                    match v::expand_hosts(pattern, &site.name.name, gw + site.standby) {
+                    match v::expand_hosts(pattern, &site.name.name, devices) {
                         Ok(mut all) => {
                             standby_hosts = all.split_off((gw as usize).min(all.len()));
                             hosts = all;

@@ -309,23 +309,15 @@ pub fn unescape(raw: &str) -> String {
             Some('r') => out.push('\r'),
             Some('"') => out.push('"'),
             Some('\\') => out.push('\\'),
-            Some('u') => {
-                let rest: String = chars.clone().collect();
-                let parsed = rest
-                    .strip_prefix('{')
-                    .and_then(|r| r.split_once('}'))
-                    .and_then(|(hex, _)| u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v)))
-                    .and_then(|(n, v)| char::from_u32(v).map(|ch| (n, ch)));
-                match parsed {
-                    Some((n, ch)) => {
-                        out.push(ch);
-                        for _ in 0..n + 2 {
-                            chars.next();
-                        }
+            Some('u') => match unicode_escape(chars.as_str()) {
+                Some((n, ch)) => {
+                    out.push(ch);
+                    for _ in 0..n {
+                        chars.next();
                     }
-                    None => out.push_str("\\u"),
                 }
-            }
+                None => out.push_str("\\u"),
+            },
             Some(other) => {
                 out.push('\\');
                 out.push(other);
@@ -334,6 +326,19 @@ pub fn unescape(raw: &str) -> String {
         }
     }
     out
+}
+
+/// The character of a `{hex}` escape body at the start of `rest` (after
+/// `\u`) and how many characters it takes. Looks at no more than the
+/// longest valid body, so decoding a string stays linear in its length.
+fn unicode_escape(rest: &str) -> Option<(usize, char)> {
+    let body = rest.strip_prefix('{')?;
+    let hex_len = body.bytes().take(7).take_while(|b| b.is_ascii_hexdigit()).count();
+    if hex_len == 0 || hex_len > 6 || body.as_bytes().get(hex_len) != Some(&b'}') {
+        return None;
+    }
+    let value = u32::from_str_radix(body.get(..hex_len)?, 16).ok()?;
+    Some((hex_len + 2, char::from_u32(value)?))
 }
 
 fn param_default(cx: Cx, p: Pair<Rule>) -> Option<Expr> {

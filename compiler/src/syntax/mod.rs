@@ -9,6 +9,7 @@
 pub mod ast;
 mod build;
 mod cache;
+pub mod limits;
 pub(crate) mod split;
 
 use crate::diag::{Code, Diagnostic};
@@ -60,6 +61,11 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
             unit.broken.push(chunk_span);
             continue;
         }
+        if let Some(d) = limits::check(file, chunk_text, chunk.start) {
+            diags.push(d);
+            unit.broken.push(chunk_span);
+            continue;
+        }
         if let Some(item) = cache.and_then(|c| c.get(file, chunk_text, chunk.start)) {
             unit.items.push(item);
             continue;
@@ -93,7 +99,53 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
             }
         }
     }
+    for item in &unit.items {
+        item_keyword_blocks(item, &mut diags);
+    }
     (unit, diags)
+}
+
+/// `solution x { }` or `service x { }` inside a block: on a line of its own
+/// (as the formatter prints it) such a word starts a new item, so the
+/// program would read differently once formatted. Reported wherever it is
+/// written, so that one-line and formatted programs agree.
+fn item_keyword_blocks(item: &ast::Item, diags: &mut Vec<Diagnostic>) {
+    use ast::{ExprKind, ItemKind, StmtKind};
+    let mut bodies: Vec<&ast::Body> = match &item.kind {
+        ItemKind::Solution(b) | ItemKind::Block(b) => vec![&b.body],
+        ItemKind::Param(p) => p.body.iter().collect(),
+        ItemKind::Import(_) => Vec::new(),
+    };
+    while let Some(body) = bodies.pop() {
+        for stmt in &body.stmts {
+            match &stmt.kind {
+                StmtKind::Block(b) => {
+                    let word = b.kind.name.as_str();
+                    if b.name.is_some() && split::ITEM_KEYWORDS.contains(&word) {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::E0110,
+                                b.kind.span,
+                                format!("`{word}` starts an item; it cannot be inside a block"),
+                            )
+                            .label("an item keyword inside a block")
+                            .help(format!(
+                                "move the `{word}` out of the block, to the top level; on a line of its own \
+                                 inside a block it would start a new item"
+                            )),
+                        );
+                    }
+                    bodies.push(&b.body);
+                }
+                StmtKind::Attr(a) => {
+                    if let ExprKind::Object { body, .. } = &a.value.kind {
+                        bodies.push(body);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The literal tokens (`=`, `{`, `on`, …) pest tried at the furthest point

@@ -22,7 +22,7 @@ pub struct Chunk {
 
 /// True when the text holds only whitespace and ordinary comments.
 pub fn is_blank(text: &str) -> bool {
-    text.lines().all(|l| {
+    text.split(['\n', '\r']).all(|l| {
         let t = l.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         t.is_empty() || (t.starts_with("//") && !t.starts_with("///")) || t.starts_with("////")
     })
@@ -58,12 +58,13 @@ pub fn split(text: &str) -> Vec<Chunk> {
         };
         let len = c.len_utf8();
         match c {
-            '\n' => {
+            // A lone `\r` ends a line too (old Mac line endings).
+            '\n' | '\r' => {
                 line_start = true;
                 i += 1;
                 continue;
             }
-            ' ' | '\t' | '\r' => {
+            ' ' | '\t' => {
                 i += 1;
                 continue;
             }
@@ -72,7 +73,7 @@ pub fn split(text: &str) -> Vec<Chunk> {
                 if is_doc && opens.is_empty() && doc_start.is_none() {
                     doc_start = Some(i);
                 }
-                while i < bytes.len() && bytes.get(i) != Some(&b'\n') {
+                while bytes.get(i).is_some_and(|b| *b != b'\n' && *b != b'\r') {
                     i += 1;
                 }
                 continue;
@@ -169,7 +170,7 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> usize {
         match bytes.get(i) {
             Some(b'\\') => i += 2,
             Some(b'"') => return i + 1,
-            Some(b'\n') => return i,
+            Some(b'\n' | b'\r') => return i,
             _ => i += 1,
         }
     }
