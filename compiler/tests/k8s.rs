@@ -20,7 +20,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service, ServiceAccount,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -204,6 +204,7 @@ fn every_document_reads_back_into_its_type() {
                     ("v1", "ServiceAccount") => round_trip::<ServiceAccount>(&at, doc),
                     ("autoscaling/v2", "HorizontalPodAutoscaler") => round_trip::<HorizontalPodAutoscaler>(&at, doc),
                     ("networking.k8s.io/v1", "NetworkPolicy") => round_trip::<NetworkPolicy>(&at, doc),
+                    ("networking.k8s.io/v1", "Ingress") => round_trip::<Ingress>(&at, doc),
                     ("monitoring.coreos.com/v1", "ServiceMonitor") => round_trip::<ServiceMonitor>(&at, doc),
                     ("monitoring.coreos.com/v1", "PrometheusRule") => round_trip::<PrometheusRule>(&at, doc),
                     ("kustomize.config.k8s.io/v1beta1", "Kustomization") => {

@@ -103,12 +103,12 @@ impl<'a> Ctx<'a> {
 
     /// Every (caller, callee) flow in the solution, as the checker
     /// resolved it (`Solution::flows`).
-    pub fn flows(&self) -> Vec<(Placed<'a>, Placed<'a>)> {
+    pub fn flows(&self) -> Vec<(Placed<'a>, Placed<'a>, &'a crate::ir::Flow)> {
         let find = |name: &str| self.all.iter().find(|p| p.w.name == name).copied();
         self.sol
             .flows
             .iter()
-            .filter_map(|f| Some((find(&f.from)?, find(&f.to)?)))
+            .filter_map(|f| Some((find(&f.from)?, find(&f.to)?, f)))
             .collect()
     }
 

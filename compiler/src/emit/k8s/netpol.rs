@@ -18,9 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The namespace the Prometheus that reads the ServiceMonitors runs in.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
-/// Cross-cluster calls usually arrive through a TLS load balancer or an
-/// ingress; the caller may connect on 443 as well as the callee's port.
-pub const TLS_PORT: u16 = 443;
 
 fn port(p: u16, protocol: &str) -> NetworkPolicyPort {
     NetworkPolicyPort {
@@ -107,10 +104,10 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         // Ingress from callers on the same cluster or fleet.
         let callers: BTreeSet<&str> = flows
             .iter()
-            .filter(|(caller, callee)| {
-                callee.w.name == w.name && callee.group == group && caller.group == group && caller.k8s
+            .filter(|(caller, callee, f)| {
+                callee.w.name == w.name && callee.group == group && f.reach.is_local() && caller.k8s
             })
-            .map(|(caller, _)| caller.w.name.as_str())
+            .map(|(caller, _, _)| caller.w.name.as_str())
             .collect();
         if !callers.is_empty() {
             ingress.push(NetworkPolicyIngressRule {
@@ -122,7 +119,7 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         // (whose pod addresses a policy here cannot name).
         let remote = flows
             .iter()
-            .any(|(caller, callee)| callee.w.name == w.name && callee.group == group && caller.group != group);
+            .any(|(_, callee, f)| callee.w.name == w.name && callee.group == group && !f.reach.is_local());
         if let (Some(ports), true) = (own_port(p), w.public || remote) {
             ingress.push(NetworkPolicyIngressRule {
                 from: None,
@@ -146,13 +143,12 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         // Egress to callees on the same cluster or fleet.
         let mut local: BTreeMap<&str, Option<Vec<NetworkPolicyPort>>> = BTreeMap::new();
         let mut external: BTreeSet<(u16, String)> = BTreeSet::new();
-        for (caller, callee) in flows.iter().filter(|(c, _)| c.w.name == w.name && c.group == group) {
-            let _ = caller;
-            if callee.group == group {
+        for (_, callee, f) in flows.iter().filter(|(c, _, _)| c.w.name == w.name && c.group == group) {
+            if f.reach.is_local() {
                 local.insert(callee.w.name.as_str(), own_port(callee));
-            } else if let Some(n) = callee.w.container.port {
-                external.insert((n, pod::protocol(&callee.w.container)));
-                external.insert((TLS_PORT, "TCP".into()));
+            } else {
+                // The endpoint the checker derived: the callee's exposure.
+                external.insert((f.endpoint.port, pod::protocol(&callee.w.container)));
             }
         }
         for (name, ports) in local {

@@ -6,7 +6,7 @@ use super::meta::{self, Skips};
 use super::pod;
 use super::{err, Ctx, Docs, GroupKind, Placed, Unit};
 use crate::emit::EmitError;
-use crate::ir::{Placement, SecretSource, Workload, WorkloadKind};
+use crate::ir::{ExposureKind, Placement, SecretSource, Workload, WorkloadKind};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy,
     RollingUpdateDaemonSet, RollingUpdateDeployment,
@@ -19,6 +19,10 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplat
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Service, ServiceAccount, ServicePort, ServiceSpec,
     VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
+    IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -258,10 +262,16 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         let fleet = matches!(w.placement, Placement::Fleet { .. });
         let headless = w.kind == WorkloadKind::Daemon && !w.public;
         let name = pod::port_name(c);
+        // Exposed HTTP goes through the Ingress below; other exposed
+        // listeners (and public fleet services) get a load balancer.
+        let balanced = match &w.exposure {
+            Some(x) => x.kind == ExposureKind::LoadBalancer,
+            None => w.public,
+        };
         docs.push(&Service {
             metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), BTreeMap::new()),
             spec: Some(ServiceSpec {
-                type_: Some(if w.public { "LoadBalancer" } else { "ClusterIP" }.into()),
+                type_: Some(if balanced { "LoadBalancer" } else { "ClusterIP" }.into()),
                 cluster_ip: headless.then(|| "None".to_string()),
                 selector: Some(BTreeMap::from([("app.kubernetes.io/name".to_string(), w.name.clone())])),
                 ports: Some(vec![ServicePort {
@@ -278,6 +288,45 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
             }),
             ..Default::default()
         })?;
+    }
+
+    // Ingress with TLS for an exposed HTTP listener: the host the checker
+    // derived (`<workload>.<domain>`), the certificate in `<workload>-tls`.
+    if let (Some(x), Some(_)) = (&w.exposure, c.port) {
+        if x.kind == ExposureKind::Ingress {
+            let secret = format!("{}-tls", w.name);
+            let annotations = BTreeMap::from([(CERT_ISSUER_ANNOTATION.to_string(), CERT_ISSUER.to_string())]);
+            docs.push(&Ingress {
+                metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), annotations),
+                spec: Some(IngressSpec {
+                    tls: Some(vec![IngressTLS {
+                        hosts: Some(vec![x.endpoint.host.clone()]),
+                        secret_name: Some(secret),
+                    }]),
+                    rules: Some(vec![IngressRule {
+                        host: Some(x.endpoint.host.clone()),
+                        http: Some(HTTPIngressRuleValue {
+                            paths: vec![HTTPIngressPath {
+                                path: Some("/".into()),
+                                path_type: "Prefix".into(),
+                                backend: IngressBackend {
+                                    service: Some(IngressServiceBackend {
+                                        name: w.name.clone(),
+                                        port: Some(ServiceBackendPort {
+                                            name: Some(pod::port_name(c).into()),
+                                            number: None,
+                                        }),
+                                    }),
+                                    resource: None,
+                                },
+                            }],
+                        }),
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })?;
+        }
     }
 
     // PodDisruptionBudgets of critical services.
@@ -332,6 +381,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     }
     Ok(docs)
 }
+
+/// cert-manager issues the Ingress certificates when it is installed with a
+/// ClusterIssuer of this name (docs/k8s.md, "Prerequisites"); without it,
+/// put the certificate into the `<workload>-tls` Secret yourself.
+pub const CERT_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
+pub const CERT_ISSUER: &str = "iotc";
 
 fn int(n: u32) -> IntOrString {
     IntOrString::Int(i32::try_from(n).unwrap_or(i32::MAX))
