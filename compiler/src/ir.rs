@@ -501,6 +501,44 @@ pub struct ModelRef {
     /// Where the training data is read from (`train`'s `data`), for the
     /// training job.
     pub data: Option<String>,
+    /// The folder every serving runtime reads the model from, in the
+    /// container: `/models/<model>`.
+    pub dir: String,
+    /// The served file: `<dir>/<version>/model.<ext>`, the layout ONNX
+    /// Runtime Server, Triton and TF Serving read (version folders under a
+    /// per-model folder, a fixed file name per format).
+    pub path: String,
+    /// Where training writes new versions: the artifact's URL up to the
+    /// served version's folder (`s3://b/defect/7/model.onnx` →
+    /// `s3://b/defect/`). A run writes `<store><new version>/model.<ext>`,
+    /// never the served artifact; promotion is a change of `version`,
+    /// `artifact` and `checksum` in the source.
+    pub store: String,
+}
+
+/// The file name a serving runtime expects for a model format inside its
+/// version folder.
+pub fn model_file(format: &str) -> &'static str {
+    match format {
+        "onnx" => "model.onnx",
+        "tflite" => "model.tflite",
+        "tensorrt" => "model.plan",
+        "torchscript" => "model.pt",
+        _ => "model.savedmodel",
+    }
+}
+
+/// The folder new versions of a model go to: `artifact` cut before its
+/// `/<version>/` segment, or its parent folder when it has none.
+pub fn model_store(artifact: &str, version: &str) -> String {
+    let marker = format!("/{version}/");
+    match artifact.rfind(&marker) {
+        Some(i) => format!("{}/", artifact.get(..i).unwrap_or(artifact)),
+        None => match artifact.rfind('/') {
+            Some(i) => format!("{}/", artifact.get(..i).unwrap_or(artifact)),
+            None => artifact.to_string(),
+        },
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

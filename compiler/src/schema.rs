@@ -740,7 +740,11 @@ pub static SERVING: Shape = Shape {
         f("health", Ty::HttpPath, "HTTP health-check path."),
         f("metrics", Ty::HttpPath, "Prometheus metrics path."),
         f("arch", Ty::List(&ARCH), "Architectures the image is built for."),
-        f("args", Ty::List(&STR), "Arguments; `{model}` is the model file path."),
+        f(
+            "args",
+            Ty::List(&STR),
+            "Arguments; `{model}` is the model file, `{model_dir}` its folder `/models/<model>`, `{model_name}` the model's name."
+        ),
         f("description", Ty::Str, "What the runtime is."),
     ],
     blocks: &[],

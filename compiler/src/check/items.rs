@@ -1245,6 +1245,11 @@ impl<'a> Analyzer<'a> {
             monitored: false,
             monitor_interval_secs: 30,
         };
+        let model_dir = format!("/models/{}", b.name.name);
+        let model_path = format!(
+            "{model_dir}/{version}/{}",
+            ir::model_file(format.as_deref().unwrap_or_default())
+        );
         let mref = |serving: Option<String>| ir::ModelRef {
             model: b.name.name.clone(),
             format: format.clone().unwrap_or_default(),
@@ -1253,6 +1258,9 @@ impl<'a> Analyzer<'a> {
             checksum: checksum.clone(),
             serving,
             data: None,
+            dir: model_dir.clone(),
+            path: model_path.clone(),
+            store: ir::model_store(&artifact, &version),
         };
         let mut made = Vec::new();
         if let Some(tb) = view.block("train") {
@@ -1358,13 +1366,18 @@ impl<'a> Analyzer<'a> {
                 container.port = container.port.or(Some(s.port));
                 // Every serving runtime answers over HTTP on its port.
                 container.scheme = "http".into();
-                container.health = s.health.clone();
+                // The runtime's placeholders: `{model}` the served file,
+                // `{model_dir}` its per-model folder, `{model_name}` the name.
+                let fill = |a: &str| {
+                    a.replace("{model_dir}", &model_dir)
+                        .replace("{model_name}", &b.name.name)
+                        .replace("{model}", &model_path)
+                };
+                container.health = s.health.as_deref().map(fill);
                 container.metrics = s.metrics.clone();
                 container.arch = s.arch.clone();
                 arch_span = Some(*span);
-                let file_name = artifact.rsplit('/').next().unwrap_or("model");
-                let model_path = format!("/models/{}/{}", v::k8s_name(&b.name.name), file_name);
-                container.args = s.args.iter().map(|a| a.replace("{model}", &model_path)).collect();
+                container.args = s.args.iter().map(|a| fill(a)).collect();
             }
             let name = if many {
                 format!("{}_serve_{}", b.name.name, on.text().replace('.', "_"))

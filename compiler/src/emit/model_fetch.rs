@@ -25,22 +25,15 @@ pub fn fetch_kind(artifact: &str) -> Option<Fetch> {
     }
 }
 
-/// The folder a model's files land in, in every container that reads it:
-/// `/models/<model>`.
+/// The folder a model's files land in, in every container that reads it
+/// (decided by the checker: `ModelRef::dir`).
 pub fn model_dir(m: &ModelRef) -> String {
-    format!("/models/{}", m.model)
+    m.dir.clone()
 }
 
-/// The model file: `/models/<model>/<version>/<file>`, the file name taken
-/// from the artifact reference (`model` when it has none).
+/// The model file (decided by the checker: `ModelRef::path`).
 pub fn model_path(m: &ModelRef) -> String {
-    let file = m
-        .artifact
-        .rsplit('/')
-        .next()
-        .filter(|f| !f.is_empty() && !f.contains(':'))
-        .unwrap_or("model");
-    format!("{}/{}/{file}", model_dir(m), m.version)
+    m.path.clone()
 }
 
 /// The download script. It reads `IOTC_ARTIFACT`, `IOTC_DEST` and (with

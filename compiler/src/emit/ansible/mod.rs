@@ -100,9 +100,17 @@ pub fn job_unit(job: &compose::ScheduledJob) -> String {
 
 /// Where the model artifacts of a Docker fleet are staged (and verified)
 /// on each gateway before the stack is brought up.
-pub fn model_path(model: &str, version: &str, artifact: &str) -> String {
-    let file = artifact.rsplit('/').next().filter(|f| !f.is_empty()).unwrap_or("model");
-    format!("{MODEL_ROOT}/{model}/{version}/{file}")
+/// The layout under it is the one in the containers (`ModelRef::path`).
+pub fn model_path(m: &crate::ir::ModelRef) -> String {
+    match m.path.strip_prefix("/models/") {
+        Some(rest) => format!("{MODEL_ROOT}/{rest}"),
+        None => format!(
+            "{MODEL_ROOT}/{}/{}/{}",
+            m.model,
+            m.version,
+            crate::ir::model_file(&m.format)
+        ),
+    }
 }
 
 // ------------------------------------------------------------------- vars
@@ -438,7 +446,7 @@ impl<'a> Ctx<'a> {
                 scheme,
                 url: m.artifact.clone(),
                 checksum: m.checksum.clone(),
-                dest: model_path(&m.model, &m.version, &m.artifact),
+                dest: model_path(m),
                 s3_bucket: bucket,
                 s3_object: object,
             });

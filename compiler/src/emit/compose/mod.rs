@@ -646,7 +646,8 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
         env.insert("IOTC_MODEL_VERSION".into(), esc(&m.version));
         env.insert("IOTC_MODEL_FORMAT".into(), esc(&m.format));
         if w.kind == WorkloadKind::Train {
-            env.insert("IOTC_MODEL_ARTIFACT".into(), esc(&m.artifact));
+            env.insert("IOTC_MODEL_STORE".into(), esc(&m.store));
+            env.insert("IOTC_MODEL_FILE".into(), esc(crate::ir::model_file(&m.format)));
             if let Some(d) = &m.data {
                 env.insert("IOTC_TRAINING_DATA".into(), esc(d));
             }

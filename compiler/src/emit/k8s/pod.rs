@@ -88,7 +88,10 @@ pub fn config_data(w: &Workload) -> BTreeMap<String, String> {
         data.insert("IOTC_MODEL_FORMAT".into(), m.format.clone());
         match w.kind {
             WorkloadKind::Train => {
-                data.insert("IOTC_MODEL_ARTIFACT".into(), m.artifact.clone());
+                // A new version, never the served artifact (see
+                // `ModelRef::store`): `<store><new version>/<file>`.
+                data.insert("IOTC_MODEL_STORE".into(), m.store.clone());
+                data.insert("IOTC_MODEL_FILE".into(), crate::ir::model_file(&m.format).into());
                 if let Some(d) = &m.data {
                     data.insert("IOTC_TRAINING_DATA".into(), d.clone());
                 }

@@ -1075,11 +1075,21 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
             statements.push(
                 json!({ "Sid": "ReadTrainingData", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": read }),
             );
+            // New versions only: the model's store (the served artifact's
+            // folder, `ModelRef::store`), never the served key itself.
             let mut write = vec![models_prefix.clone()];
-            if let Some((b, k)) = s3_url(&m.artifact) {
+            if let Some((b, k)) = s3_url(&m.store) {
                 write.push(s3_arn(b, k));
             }
-            statements.push(json!({ "Sid": "WriteModel", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": write }));
+            statements.push(json!({ "Sid": "WriteNewVersions", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": write }));
+            if let Some((b, k)) = s3_url(&m.artifact) {
+                statements.push(json!({
+                    "Sid": "NeverOverwriteServed",
+                    "Effect": "Deny",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": s3_arn(b, k),
+                }));
+            }
             for (i, (b, prefix)) in external_lists.iter().enumerate() {
                 statements.push(json!({
                     "Sid": format!("ListTrainingData{i}"),
