@@ -4,6 +4,7 @@
 
 pub mod ansible;
 pub mod compose;
+pub mod escape;
 pub mod k8s;
 pub mod model_fetch;
 pub mod terraform;

@@ -15,6 +15,13 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     super::yaml_ser::to_string(value).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
 }
 
+/// One document of an Ansible data file (inventory, vars): strings that
+/// Jinja would template are tagged `!unsafe` (see `emit::escape`).
+pub fn to_string_ansible<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    super::yaml_ser::to_string_ansible(value)
+        .map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
+}
+
 /// Append one document to `out`, keys of Kubernetes objects in the order
 /// readers expect (see `yaml_ser::append`).
 pub fn append_tidy<T: Serialize>(out: &mut String, value: &T) -> Result<(), serde_json::Error> {
@@ -118,7 +125,12 @@ fn write_block_string(out: &mut String, s: &str, level: usize) {
     let leading_space = s.starts_with(' ') || s.starts_with('\n');
     let trailing_ws =
         s.ends_with(' ') || s.ends_with('\t') || s.contains(" \n") || s.contains("\t\n") || s.contains('\r');
-    if leading_space || trailing_ws {
+    // A character some reader takes for a line break (NEL, U+2028/9) or
+    // refuses raw (controls, BOM, non-characters) needs an escape.
+    let unprintable = s
+        .chars()
+        .any(|c| c != '\n' && c != '\t' && !super::escape::yaml_printable(c));
+    if leading_space || trailing_ws || unprintable {
         // Block scalars cannot carry these; a quoted string can.
         out.push(' ');
         write_double_quoted(out, s);
@@ -158,7 +170,7 @@ fn write_scalar(out: &mut String, v: &Value) {
 
 fn write_str(out: &mut String, s: &str) {
     if needs_quotes(s) {
-        if s.chars().any(|c| c.is_control() || c == '\'') {
+        if s.chars().any(|c| c == '\'' || !super::escape::yaml_printable(c)) {
             write_double_quoted(out, s);
         } else {
             out.push('\'');
@@ -179,8 +191,9 @@ fn write_double_quoted(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            c if super::escape::yaml_printable(c) => out.push(c),
+            c if u32::from(c) <= 0xffff => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
         }
     }
     out.push('"');
@@ -256,7 +269,8 @@ pub fn needs_quotes(s: &str) -> bool {
 
 /// [`needs_quotes`] without the fast path.
 fn needs_quotes_general(s: &str) -> bool {
-    if s.is_empty() {
+    // `<<` is the YAML 1.1 merge key.
+    if s.is_empty() || s == "<<" {
         return true;
     }
     if is_special_word(s) {
@@ -315,8 +329,9 @@ fn needs_quotes_general(s: &str) -> bool {
         }
         prev = b;
     }
-    // Non-ASCII control characters (C1: U+0080..U+009F).
-    !s.is_ascii() && s.chars().any(|c| c.is_control())
+    // Non-ASCII characters some reader refuses raw or reads as a line
+    // break (C1 controls, NEL, U+2028/9, BOM, non-characters).
+    !s.is_ascii() && s.chars().any(|c| !super::escape::yaml_printable(c))
 }
 
 #[cfg(test)]

@@ -49,6 +49,12 @@ pub struct Writer {
     starts: Vec<usize>,
     /// Reused by key reordering.
     scratch: String,
+    /// An Ansible file: every string holding `{` is tagged `!unsafe`.
+    ansible: bool,
+    /// The next string is an [`AnsibleUnsafe`](super::escape::AnsibleUnsafe).
+    unsafe_next: bool,
+    /// The next string is an [`AnsibleTemplate`](super::escape::AnsibleTemplate).
+    template_next: bool,
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -68,7 +74,21 @@ impl Writer {
         self.pending = Pending::Root;
     }
 
+    /// `!unsafe ` before a string Ansible would otherwise template.
+    fn tag(&mut self, s: &str) -> &'static str {
+        let tagged =
+            (self.ansible || self.unsafe_next) && !self.template_next && super::escape::ansible_needs_unsafe(s);
+        self.unsafe_next = false;
+        self.template_next = false;
+        if tagged {
+            "!unsafe "
+        } else {
+            ""
+        }
+    }
+
     fn string(&mut self, s: &str) {
+        let tag = self.tag(s);
         if s.contains('\n') {
             let level = match self.pending {
                 Pending::Key(l) | Pending::Dash(l) => l,
@@ -76,9 +96,14 @@ impl Writer {
             };
             if self.pending == Pending::Root {
                 // A top-level multi-line string: quoted is simplest.
+                self.out.push_str(tag);
                 write_str_into(&mut self.out, s);
                 self.out.push('\n');
             } else {
+                if !tag.is_empty() {
+                    self.out.push(' ');
+                    self.out.push_str(tag.trim_end());
+                }
                 write_block_string_into(&mut self.out, s, level);
             }
             self.pending = Pending::Root;
@@ -88,6 +113,7 @@ impl Writer {
             Pending::Root => {}
             Pending::Key(_) | Pending::Dash(_) => self.out.push(' '),
         }
+        self.out.push_str(tag);
         write_str_into(&mut self.out, s);
         self.out.push('\n');
         self.pending = Pending::Root;
@@ -107,12 +133,27 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
 /// top-level map, and `name`, then `namespace`, first in every nested map;
 /// every other key keeps its place.
 pub fn append<T: Serialize + ?Sized>(out: &mut String, value: &T, tidy: bool) -> Result<(), Error> {
+    write(out, value, tidy, false)
+}
+
+/// One document of an Ansible data file (inventory, vars): every string
+/// holding `{` is tagged `!unsafe`, so no user text is ever templated.
+pub fn to_string_ansible<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    let mut out = String::with_capacity(1024);
+    write(&mut out, value, false, true)?;
+    Ok(out)
+}
+
+fn write<T: Serialize + ?Sized>(out: &mut String, value: &T, tidy: bool, ansible: bool) -> Result<(), Error> {
     let mut w = Writer {
         out: std::mem::take(out),
         pending: Pending::Root,
         tidy,
         starts: Vec::new(),
         scratch: String::new(),
+        ansible,
+        unsafe_next: false,
+        template_next: false,
     };
     let r = value.serialize(&mut w);
     *out = w.out;
@@ -210,6 +251,8 @@ impl<'a> Compound<'a> {
                 None => self.seen_plain = true,
             }
         }
+        let tag = self.w.tag(key);
+        self.w.out.push_str(tag);
         write_str_into(&mut self.w.out, key);
         self.w.out.push(':');
         self.w.pending = Pending::Key(self.level + 2);
@@ -388,7 +431,9 @@ impl<'a> ser::Serializer for &'a mut Writer {
         Ok(())
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<(), Error> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result<(), Error> {
+        self.unsafe_next = name == super::escape::ANSIBLE_UNSAFE;
+        self.template_next = name == super::escape::ANSIBLE_TEMPLATE;
         value.serialize(self)
     }
 

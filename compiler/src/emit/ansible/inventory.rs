@@ -20,9 +20,10 @@ use super::{
     cluster_engine, compose, fleet_engine, group_name, job_unit, Ctx, Engine, FirewallRule, ModelVar, SecretVar,
     STANDBY_LABEL, STANDBY_TAINT,
 };
+use crate::emit::escape::AnsibleTemplate;
 use crate::ir::{DeviceProfile, Provider};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Serialize)]
 pub struct Inventory {
@@ -72,7 +73,7 @@ pub struct RuntimeVars {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iotc_k8s_node_kubectl: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub iotc_k8s_node_name: Option<String>,
+    pub iotc_k8s_node_name: Option<AnsibleTemplate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iotc_microk8s_channel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -290,6 +291,23 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
     let mut roles = Roles::default();
     let stacks = compose::stacks(sol);
     let jobs = compose::scheduled_jobs(sol);
+    // Indexes, so the loops over sites and hosts below stay linear.
+    let stack_of: HashMap<(&str, &str), &compose::Stack> = stacks
+        .iter()
+        .map(|st| ((st.fleet.as_str(), st.site.as_str()), st))
+        .collect();
+    let mut jobs_of: HashMap<(&str, &str, &str), Vec<&compose::ScheduledJob>> = HashMap::new();
+    for j in &jobs {
+        for h in &j.hosts {
+            let list = jobs_of
+                .entry((j.fleet.as_str(), j.site.as_str(), h.as_str()))
+                .or_default();
+            // A host listed twice by one job still runs it once.
+            if !list.last().is_some_and(|l| std::ptr::eq(*l, j)) {
+                list.push(j);
+            }
+        }
+    }
 
     let mut cloud = Group::default();
     for cl in &sol.clusters {
@@ -388,7 +406,10 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         };
         for s in &f.sites {
             let node_labels = s.node_labels.clone();
-            let stack = stacks.iter().find(|st| st.fleet == f.name && st.site == s.name);
+            let stack = stack_of.get(&(f.name.as_str(), s.name.as_str())).copied();
+            let share_of: HashMap<&str, &compose::StackHost> = stack
+                .map(|st| st.hosts.iter().map(|sh| (sh.host.as_str(), sh)).collect())
+                .unwrap_or_default();
             let mut sg = Group {
                 vars: Some(Vars::Site(SiteVars {
                     iotc_site: s.name.clone(),
@@ -425,22 +446,22 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 ..Group::default()
             };
             for h in &s.hosts {
-                let vars = stack.map(|st| {
-                    let here =
-                        |j: &&compose::ScheduledJob| j.site == s.name && j.fleet == f.name && j.hosts.contains(h);
-                    let share = st.hosts.iter().find(|sh| &sh.host == h);
+                let vars = stack.map(|_| {
+                    let here = jobs_of
+                        .get(&(f.name.as_str(), s.name.as_str(), h.as_str()))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    let share = share_of.get(h.as_str());
                     HostVars {
                         iotc_compose_stack_env: Some(share.map(|sh| sh.env_lines()).unwrap_or_default()),
                         iotc_compose_stack_timers: Some(
-                            jobs.iter()
-                                .filter(here)
+                            here.iter()
                                 .filter(|j| j.schedule.is_some())
-                                .map(job_unit)
+                                .map(|j| job_unit(j))
                                 .collect(),
                         ),
                         iotc_compose_stack_run_once: Some(
-                            jobs.iter()
-                                .filter(here)
+                            here.iter()
                                 .filter(|j| j.schedule.is_none())
                                 .map(|j| j.service.clone())
                                 .collect(),

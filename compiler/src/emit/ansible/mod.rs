@@ -270,7 +270,7 @@ impl<'a> Ctx<'a> {
                 v.iotc_runtime_version = Some(self.k3s_release(version));
                 v.iotc_k8s_server = server;
                 v.iotc_k8s_node_kubectl = Some(vec!["/usr/local/bin/k3s".into(), "kubectl".into()]);
-                v.iotc_k8s_node_name = Some("{{ inventory_hostname }}".into());
+                v.iotc_k8s_node_name = Some(AnsibleTemplate("{{ inventory_hostname }}"));
             }
             Engine::Microk8s => {
                 let channel = match version {
@@ -282,7 +282,7 @@ impl<'a> Ctx<'a> {
                 v.iotc_runtime_version = version.map(str::to_string);
                 v.iotc_k8s_server = server;
                 v.iotc_k8s_node_kubectl = Some(vec!["/snap/bin/microk8s".into(), "kubectl".into()]);
-                v.iotc_k8s_node_name = Some("{{ inventory_hostname }}".into());
+                v.iotc_k8s_node_name = Some(AnsibleTemplate("{{ inventory_hostname }}"));
                 v.iotc_microk8s_channel = Some(channel);
             }
             Engine::Docker => {
@@ -455,8 +455,21 @@ impl<'a> Ctx<'a> {
     }
 }
 
+use crate::emit::escape::AnsibleTemplate;
+
 fn yaml_file(path: String, value: &impl Serialize) -> Result<OutputFile, EmitError> {
-    let body = yaml::to_string(value).map_err(|e| EmitError {
+    yaml_file_with(path, value, false)
+}
+
+/// `data`: an inventory or vars file, where no string is a template (every
+/// one that Jinja would evaluate is tagged `!unsafe`).
+fn yaml_file_with(path: String, value: &impl Serialize, data: bool) -> Result<OutputFile, EmitError> {
+    let body = if data {
+        yaml::to_string_ansible(value)
+    } else {
+        yaml::to_string(value)
+    };
+    let body = body.map_err(|e| EmitError {
         target: Target::Ansible,
         message: format!("{path}: {e}"),
     })?;
@@ -496,7 +509,7 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
     let c = Ctx { sol };
     let mut files = Vec::new();
     let (inv, present) = inventory::build(&c);
-    files.push(yaml_file(format!("{ROOT}/inventory.yaml"), &inv)?);
+    files.push(yaml_file_with(format!("{ROOT}/inventory.yaml"), &inv, true)?);
     files.push(text_file(format!("{ROOT}/ansible.cfg"), ANSIBLE_CFG.to_string()));
     playbooks::emit(&present, &mut files)?;
     roles::emit(&c, &mut files)?;

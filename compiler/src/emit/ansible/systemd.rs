@@ -27,22 +27,29 @@ pub fn job_units(c: &Ctx, job: &ScheduledJob, cron: &str) -> Result<(String, Str
     let on_calendar = on_calendar(cron)?;
     let deadline = job.deadline_secs.max(60);
     let dir = super::stack_dir(&job.project);
+    // Free text (comments, `Description=`) and `ExecStart=` arguments, each
+    // escaped for where it lands in the unit file.
+    let text = crate::emit::escape::systemd_text;
+    let arg = crate::emit::escape::systemd_exec_arg;
     let mut ctx = tera::Context::new();
-    ctx.insert("solution", &c.sol.name);
-    ctx.insert("version", &c.sol.version);
-    ctx.insert("job", &job.service);
-    ctx.insert("fleet", &job.fleet);
-    ctx.insert("site", &job.site);
-    ctx.insert("service", &job.service);
-    ctx.insert("project", &job.project);
-    ctx.insert("project_dir", &dir);
-    ctx.insert("secrets_env", &super::secrets_env_file(&job.project));
-    ctx.insert("profile", compose::JOBS_PROFILE);
+    ctx.insert("solution", &text(&c.sol.name));
+    ctx.insert("version", &text(&c.sol.version));
+    ctx.insert("job", &text(&job.service));
+    ctx.insert("fleet", &text(&job.fleet));
+    ctx.insert("site", &text(&job.site));
+    ctx.insert("service", &arg(&job.service));
+    ctx.insert("project", &arg(&job.project));
+    ctx.insert("project_name", &text(&job.project));
+    ctx.insert("working_dir", &text(&dir));
+    ctx.insert("project_dir", &arg(&dir));
+    ctx.insert("env_file", &arg(&format!("{dir}/.env")));
+    ctx.insert("secrets_env", &arg(&super::secrets_env_file(&job.project)));
+    ctx.insert("profile", &arg(compose::JOBS_PROFILE));
     ctx.insert("deadline", &deadline);
     // `backoff` retries after the first failure, within the deadline.
     ctx.insert("limit_burst", &(job.backoff + 1));
     ctx.insert("limit_interval", &(deadline * u64::from(job.backoff + 1) + 60));
-    ctx.insert("cron", cron);
+    ctx.insert("cron", &text(cron));
     ctx.insert("on_calendar", &on_calendar);
     Ok((render(JOB_SERVICE, &ctx)?, render(JOB_TIMER, &ctx)?))
 }

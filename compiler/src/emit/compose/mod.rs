@@ -449,7 +449,7 @@ pub fn scheduled_jobs(sol: &Solution) -> Vec<ScheduledJob> {
 /// Compose interpolates `$` in every string of the file; a literal `$`
 /// from the solution is written `$$`.
 fn esc(s: &str) -> String {
-    s.replace('$', "$$")
+    super::escape::compose_value(s)
 }
 
 fn cpus(millis: u64) -> String {

@@ -149,7 +149,7 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Resu
     let default_zones: Vec<String> = letters
         .chars()
         .take(usize::try_from(*zones).unwrap_or(1).clamp(1, 6))
-        .map(|l| format!("{}{l}", lit(region)))
+        .map(|l| format!("{region}{l}"))
         .collect();
     d.variable(
         "availability_zones",

@@ -143,7 +143,7 @@ pub(crate) fn ident(name: &str) -> String {
 /// A literal string from the source, made safe inside a Terraform template
 /// (`${` and `%{` start interpolations and directives).
 pub(crate) fn lit(s: &str) -> String {
-    s.replace("${", "$${").replace("%{", "%%{")
+    crate::emit::escape::terraform_template(s)
 }
 
 /// 32-bit FNV-1a, for short stable suffixes of names that must be cut.

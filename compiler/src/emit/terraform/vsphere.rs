@@ -18,7 +18,8 @@ fn string_var(d: &mut Doc, name: &str, default: &str, description: &str) {
         name,
         json!({
             "type": "string",
-            "default": lit(default),
+            // Terraform reads a variable's default literally: no escape.
+            "default": default,
             "description": description,
             "validation": [{
                 "condition": format!("${{length(trimspace(var.{name})) > 0}}"),
@@ -89,7 +90,7 @@ pub(crate) fn document(sol: &Solution, c: &Cluster) -> Result<Doc, EmitError> {
             "folder",
             json!({
                 "type": "string",
-                "default": lit(folder),
+                "default": folder,
                 "description": "VM folder, relative to the datacenter's VM root.",
             }),
         );
