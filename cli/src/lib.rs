@@ -7,7 +7,7 @@ pub mod render;
 pub mod stream;
 pub mod writer;
 
-use iotc_compiler::emit::{OutputFile, Target};
+use iotc_compiler::emit::OutputFile;
 use iotc_compiler::source::{ReadError, SourceDb};
 
 /// Reads sources from the file system.
@@ -51,20 +51,6 @@ pub fn read_source(path: &str) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
-}
-
-/// One target's files as a single stream for stdout (`iotc build --emit k8s
-/// -o -`), or `None` if the target has no stream form.
-pub fn stream(target: Target, files: &[OutputFile]) -> Option<String> {
-    match target {
-        Target::K8s => Some(iotc_compiler::emit::k8s::stream(files)),
-        // One project per site: several files, no single stream.
-        Target::Compose => None,
-        // One root module per cluster: several files, no single stream.
-        Target::Terraform => None,
-        // Inventory, playbooks and roles: a folder tree, no single stream.
-        Target::Ansible => None,
-    }
 }
 
 /// The Kubernetes files of one cluster or fleet site (`plants/plant-a`), for streaming: `kubectl
