@@ -19,14 +19,18 @@ impl SourceDb for FsDb {
     }
 }
 
-/// Reads the root file `-` from standard input (read once, up front), every
-/// other file from the file system; imports resolve from the current folder.
-pub struct StdinDb(pub String);
+/// Serves the root file from text already read (from stdin for `-`, or
+/// checked by [`read_source`]), every other file from the file system;
+/// imports of `-` resolve from the current folder.
+pub struct RootDb {
+    pub path: String,
+    pub text: String,
+}
 
-impl SourceDb for StdinDb {
+impl SourceDb for RootDb {
     fn read(&self, path: &str) -> Result<String, ReadError> {
-        if path == "-" {
-            Ok(self.0.clone())
+        if path == self.path {
+            Ok(self.text.clone())
         } else {
             FsDb.read(path)
         }

@@ -4,7 +4,6 @@ mod commands;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use iotc::render::{self, Style};
-use iotc::FsDb;
 use iotc_compiler::emit::{self, Target};
 use iotc_compiler::{analyze, Analysis, Overrides};
 use std::io::{IsTerminal, Write};
@@ -163,27 +162,23 @@ pub(crate) fn style(color: Color) -> Style {
 }
 
 pub(crate) fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
-    let stdin = if input.file == "-" {
+    // The root file must be readable UTF-8 text: anything else is a usage
+    // error (exit 2), not a diagnostic. It is read once, here.
+    let text = if input.file == "-" {
         let mut text = String::new();
         if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
             eprintln!("error: cannot read stdin: {e}");
             return Err(ExitCode::from(2));
         }
-        Some(text)
+        text
     } else {
-        // The root file must be a readable UTF-8 file: anything else is a
-        // usage error (exit 2), not a diagnostic.
-        let problem = match std::fs::read(&input.file) {
-            Err(e) => Some(e.to_string()),
-            Ok(bytes) => std::str::from_utf8(&bytes)
-                .err()
-                .map(|e| format!("it is not UTF-8 text (invalid byte at offset {})", e.valid_up_to())),
-        };
-        if let Some(problem) = problem {
-            eprintln!("error: cannot read `{}`: {problem}", input.file);
-            return Err(ExitCode::from(2));
+        match iotc::read_source(&input.file) {
+            Ok(text) => text,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Err(ExitCode::from(2));
+            }
         }
-        None
     };
     let mut overrides = Overrides {
         values: None,
@@ -206,10 +201,11 @@ pub(crate) fn run_analysis(input: &Input) -> Result<Analysis, ExitCode> {
             }
         }
     }
-    Ok(match stdin {
-        Some(text) => analyze(&iotc::StdinDb(text), &input.file, &overrides),
-        None => analyze(&FsDb, &input.file, &overrides),
-    })
+    let db = iotc::RootDb {
+        path: input.file.clone(),
+        text,
+    };
+    Ok(analyze(&db, &input.file, &overrides))
 }
 
 pub(crate) fn report(a: &Analysis, input: &Input) {
