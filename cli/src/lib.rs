@@ -5,6 +5,7 @@ pub mod diff;
 pub mod machine;
 pub mod render;
 pub mod stream;
+pub mod studio;
 pub mod writer;
 
 use iotc_compiler::emit::OutputFile;

@@ -150,6 +150,8 @@ enum Command {
         #[arg(long)]
         stdio: bool,
     },
+    /// Serve the web page where operators turn the knobs (params) and see every tier change.
+    Studio(iotc::studio::Args),
 }
 
 pub(crate) fn style(color: Color) -> Style {
@@ -282,6 +284,7 @@ fn main() -> ExitCode {
             keep_freed_memory();
             iotc_lsp::run_stdio()
         }
+        Command::Studio(args) => iotc::studio::run(&args),
         Command::Explain { code, list } => commands::misc::explain(code.as_deref(), list),
     }
 }

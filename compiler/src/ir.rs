@@ -207,6 +207,10 @@ pub struct ParamValue {
     pub value: String,
     pub source: ValueSource,
     pub label: Option<String>,
+    /// What turning this knob does (the param's `description`).
+    pub description: Option<String>,
+    /// The default from the source, as source text.
+    pub default: String,
     pub min: Option<String>,
     pub max: Option<String>,
 }
@@ -225,6 +229,38 @@ pub struct DeviceProfile {
     pub instance_type: Option<String>,
     pub reserve_cpu_millis: u64,
     pub reserve_memory_bytes: u64,
+    /// List price of one node, for cost estimates only; a cluster's or
+    /// pool's own `price` has replaced the profile's here.
+    pub price: Option<Price>,
+}
+
+/// A dated price of one node.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Price {
+    /// Per hour, as decimal source text (`0.192`).
+    pub hourly: String,
+    pub currency: String,
+    /// `YYYY-MM-DD`: when the price was read.
+    pub as_of: String,
+    pub source: Option<String>,
+}
+
+impl Price {
+    /// The hourly price in millionths of the currency unit (exact; the
+    /// text is a checked decimal). `None` if it has more than six decimals
+    /// or does not fit.
+    pub fn hourly_micros(&self) -> Option<u64> {
+        let (whole, frac) = self.hourly.split_once('.').unwrap_or((&self.hourly, ""));
+        if frac.len() > 6 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let mut f: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+        for _ in frac.len()..6 {
+            f *= 10;
+        }
+        whole.checked_mul(1_000_000)?.checked_add(f)
+    }
 }
 
 impl DeviceProfile {

@@ -8,6 +8,8 @@ pub mod fmt;
 pub mod graph;
 pub mod ide;
 pub mod ir;
+pub mod overview;
+pub mod picture;
 pub mod plan;
 pub mod schema;
 pub mod source;

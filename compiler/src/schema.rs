@@ -335,7 +335,7 @@ static POOL: Shape = Shape {
         req("node", Ty::Ref(RefKind::Device), "Profile of one node in this pool."),
         def("nodes", Ty::Count, "1", "Number of nodes in this pool; may be linked."),
     ],
-    blocks: &[LABELS],
+    blocks: &[LABELS, PRICE_BLOCK],
     statements: NONE,
 };
 
@@ -376,6 +376,7 @@ pub static CLUSTER: Shape = Shape {
             doc: "An extra node group (for example GPU nodes); workloads that need a GPU land on a pool that has one.",
         },
         LABELS,
+        PRICE_BLOCK,
     ],
     statements: NONE,
 };
@@ -689,6 +690,33 @@ static RESERVE: Shape = Shape {
     statements: NONE,
 };
 
+/// A dated list price for one node of a profile, read by `iotc studio`'s
+/// cost estimate (never by a backend).
+static PRICE: Shape = Shape {
+    fields: &[
+        req(
+            "hourly",
+            Ty::Number,
+            "On-demand price of one node per hour, in `currency`.",
+        ),
+        def("currency", Ty::Str, "USD", "ISO 4217 currency of `hourly`."),
+        req(
+            "as_of",
+            Ty::Str,
+            "Date the price was read, `YYYY-MM-DD`: prices change.",
+        ),
+        f("source", Ty::Str, "Where the price was read (price list, region, OS)."),
+    ],
+    blocks: &[],
+    statements: NONE,
+};
+
+const PRICE_BLOCK: NestedSpec = one(
+    "price",
+    &PRICE,
+    "Dated price of one node, for cost estimates; on a cluster or pool it overrides the profile's.",
+);
+
 pub static DEVICE: Shape = Shape {
     fields: &[
         req("arch", Ty::Enum(ARCHES), "CPU architecture."),
@@ -705,7 +733,10 @@ pub static DEVICE: Shape = Shape {
         f("instance_type", Ty::Str, "Cloud instance type this profile describes."),
         f("description", Ty::Str, "What the device is."),
     ],
-    blocks: &[one("reserve", &RESERVE, "Capacity kept for the OS and runtime.")],
+    blocks: &[
+        one("reserve", &RESERVE, "Capacity kept for the OS and runtime."),
+        PRICE_BLOCK,
+    ],
     statements: NONE,
 };
 

@@ -299,6 +299,7 @@ impl<'a> Analyzer<'a> {
                 rmem = self.get_memory(&rv, rs, "memory").unwrap_or(0);
             }
         }
+        let price = self.price_block(&view, shape);
         let profile = match (arch, cpu, memory) {
             (Some(arch), Some(Scalar::Cpu(cpu)), Some(memory)) => Some(ir::DeviceProfile {
                 name: self.qualified_name(id),
@@ -312,11 +313,65 @@ impl<'a> Analyzer<'a> {
                 instance_type,
                 reserve_cpu_millis: rcpu,
                 reserve_memory_bytes: rmem,
+                price,
             }),
             _ => None,
         };
         cache.insert(id, profile.clone());
         profile
+    }
+
+    /// The `price { }` block of a device profile, cluster or pool.
+    fn price_block(&mut self, view: &BodyView<'a>, shape: &schema::Shape) -> Option<ir::Price> {
+        let block = view.block("price")?;
+        let Some(Contents::Fields(ps)) = shape.block("price").map(|s| s.contents) else {
+            return None;
+        };
+        let pv = self.view(&block.body, ps, "`price`", block.kind.span, None);
+        self.require(&pv, ps, "`price`");
+        let hourly = match pv
+            .attr("hourly")
+            .map(|a| (self.scalar(&a.value, &schema::Ty::Number), a.value.span))
+        {
+            Some((Some(Scalar::Number(n)), span)) => {
+                let price = ir::Price {
+                    hourly: n,
+                    currency: String::new(),
+                    as_of: String::new(),
+                    source: None,
+                };
+                if price.hourly_micros().is_none() {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0202, span, format!("`{}` is not a price", price.hourly))
+                            .label("not a price per hour")
+                            .help("write a number of zero or more with at most six decimals, such as `0.192`"),
+                    );
+                    return None;
+                }
+                price.hourly
+            }
+            _ => return None,
+        };
+        let currency = self
+            .get_str(&pv, ps, "currency")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| "USD".into());
+        let (as_of, as_of_span) = self.get_str(&pv, ps, "as_of")?;
+        if !is_date(&as_of) {
+            self.diags.push(
+                Diagnostic::new(Code::E0202, as_of_span, format!("`{as_of}` is not a date"))
+                    .label("expected `YYYY-MM-DD`")
+                    .help("write the day the price was read, such as `\"2026-11-01\"`"),
+            );
+            return None;
+        }
+        let source = self.get_str(&pv, ps, "source").map(|(s, _)| s);
+        Some(ir::Price {
+            hourly,
+            currency,
+            as_of,
+            source,
+        })
     }
 
     /// `std.devices.rpi5` for stdlib items, the bare name otherwise.
@@ -448,6 +503,7 @@ impl<'a> Analyzer<'a> {
         let domain = self.domain(&view, shape);
         let labels = self.map_block(&view, "labels", true);
         let node = self.profile_ref(&view, "node", file, devices).map(|(p, _)| p);
+        let node = with_price(node, self.price_block(&view, shape));
         let mut pools = vec![PoolDraft {
             name: "default".into(),
             span: b.name.span,
@@ -472,6 +528,7 @@ impl<'a> Analyzer<'a> {
             let pv = self.view(&pb.body, ps, "a pool", pname.span, None);
             self.require(&pv, ps, &format!("pool `{}`", pname.name));
             let node = self.profile_ref(&pv, "node", file, devices).map(|(p, _)| p);
+            let node = with_price(node, self.price_block(&pv, ps));
             let mut plabels = labels.clone();
             plabels.extend(self.map_block(&pv, "labels", true));
             pools.push(PoolDraft {
@@ -1472,4 +1529,27 @@ impl<'a> Analyzer<'a> {
         d.workloads_of.insert(id, idxs);
         d.models.push(model);
     }
+}
+
+/// A profile with a cluster's or pool's own price in place of its own.
+fn with_price(node: Option<ir::DeviceProfile>, price: Option<ir::Price>) -> Option<ir::DeviceProfile> {
+    match price {
+        Some(p) => node.map(|n| ir::DeviceProfile { price: Some(p), ..n }),
+        None => node,
+    }
+}
+
+/// `YYYY-MM-DD` with a month 01–12 and a day 01–31.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok()).unwrap_or(0);
+    b.len() == 10
+        && digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && (1..=12).contains(&num(5..7))
+        && (1..=31).contains(&num(8..10))
 }

@@ -180,6 +180,9 @@ pub struct ParamInfo {
     pub min: Option<(ParamVal, Span)>,
     pub max: Option<(ParamVal, Span)>,
     pub label: Option<String>,
+    pub description: Option<String>,
+    /// The default as source text.
+    pub default: String,
 }
 
 pub(crate) struct Analyzer<'a> {
@@ -463,6 +466,7 @@ impl<'a> Analyzer<'a> {
         let mut min = None;
         let mut max = None;
         let mut label = None;
+        let mut description = None;
         if let Some(body) = &p.body {
             let view = self.view(body, &schema::PARAM, "a param", p.name.span, None);
             for (which, slot) in [("min", &mut min), ("max", &mut max)] {
@@ -485,6 +489,7 @@ impl<'a> Analyzer<'a> {
                 }
             }
             label = self.get_str(&view, &schema::PARAM, "label").map(|(s, _)| s);
+            description = self.get_str(&view, &schema::PARAM, "description").map(|(s, _)| s);
         }
         if let (Some((lo, lo_span)), Some((hi, hi_span))) = (&min, &max) {
             if lo.magnitude() > hi.magnitude() {
@@ -524,12 +529,14 @@ impl<'a> Analyzer<'a> {
             p.name.name.clone(),
             ParamInfo {
                 ty,
+                default: value.to_string(),
                 value,
                 source: ir::ValueSource::Default,
                 span,
                 min,
                 max,
                 label,
+                description,
             },
         );
     }

@@ -97,6 +97,8 @@ impl<'a> Analyzer<'a> {
                 value: p.value.to_string(),
                 source: p.source,
                 label: p.label.clone(),
+                description: p.description.clone(),
+                default: p.default.clone(),
                 min: p.min.as_ref().map(|(v, _)| v.to_string()),
                 max: p.max.as_ref().map(|(v, _)| v.to_string()),
             })
