@@ -1,181 +1,12 @@
-//! A picture of the solution: the edge tier (fleets, their sites and
-//! workloads) beside the cloud tier (clusters, pools and workloads), the
-//! flows between workloads (`talks_to`) and each model's train → serve
-//! path. [`picture`] builds the graph from the IR; [`svg`] lays it out.
-//! Pure and deterministic; `iotc studio` draws it, and any other command
-//! that draws the solution can reuse the graph.
+//! The solution's picture as SVG, for `iotc studio`: the graph of
+//! [`crate::graph`] (the one `iotc graph` prints as DOT and Mermaid) laid
+//! out without Graphviz — the edge tier in a left column, the cloud tier in
+//! a right one, each model between them, `talks_to` flows as curves and the
+//! model's train → serve path dashed. Pure and deterministic.
 
-use crate::ir::{Placement, Provider, Solution};
-use serde::Serialize;
+use crate::graph::{Graph, Node};
+use std::collections::BTreeMap;
 use std::fmt::Write;
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Picture {
-    /// Fleets (edge), then clusters (cloud), in source order.
-    pub groups: Vec<Group>,
-    pub flows: Vec<Flow>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Edge,
-    Cloud,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Group {
-    pub tier: Tier,
-    pub name: String,
-    /// `eks · aws eu-west-1` or `std.devices.jetson_orin_nano · k3s`.
-    pub detail: String,
-    /// Pools (`default: 3 × m6i.xlarge`) or sites (`plant-a: 8 gateways`).
-    pub parts: Vec<String>,
-    pub workloads: Vec<PictureWorkload>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PictureWorkload {
-    pub name: String,
-    pub kind: &'static str,
-    pub replicas: u32,
-    /// The pool, for cluster workloads.
-    pub pool: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FlowKind {
-    /// `talks_to`.
-    Calls,
-    /// A model's training job to one of its servers.
-    Model,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Flow {
-    pub from: String,
-    pub to: String,
-    pub kind: FlowKind,
-    /// The model's name and version for model flows.
-    pub label: Option<String>,
-}
-
-/// The graph of a solution.
-pub fn picture(sol: &Solution) -> Picture {
-    let mut groups = Vec::new();
-    for f in &sol.fleets {
-        let standby: u32 = f.sites.iter().map(|s| s.standby).sum();
-        groups.push(Group {
-            tier: Tier::Edge,
-            name: f.name.clone(),
-            detail: format!(
-                "{} × {} · {}{}",
-                f.total_gateways(),
-                short(&f.device.name),
-                f.runtime.name,
-                if standby > 0 {
-                    format!(" · {standby} standby")
-                } else {
-                    String::new()
-                }
-            ),
-            parts: f
-                .sites
-                .iter()
-                .map(|s| format!("{}: {} gateway{}", s.name, s.gateways, plural(s.gateways)))
-                .collect(),
-            workloads: sol
-                .workloads
-                .iter()
-                .filter(|w| matches!(&w.placement, Placement::Fleet { fleet, .. } if fleet == &f.name))
-                .map(|w| PictureWorkload {
-                    name: w.name.clone(),
-                    kind: w.kind.as_str(),
-                    replicas: w.total_replicas(),
-                    pool: None,
-                })
-                .collect(),
-        });
-    }
-    for c in &sol.clusters {
-        let where_ = match &c.provider {
-            Provider::Aws { region, .. } => format!("aws {region}"),
-            Provider::Vsphere { datacenter, .. } => format!("vsphere {datacenter}"),
-            Provider::Baremetal { .. } => "baremetal".into(),
-        };
-        groups.push(Group {
-            tier: Tier::Cloud,
-            name: c.name.clone(),
-            detail: format!("{} · {where_} · {} nodes", c.distribution, c.total_nodes()),
-            parts: c
-                .pools
-                .iter()
-                .map(|p| {
-                    let node = p
-                        .node
-                        .instance_type
-                        .clone()
-                        .unwrap_or_else(|| short(&p.node.name).to_string());
-                    format!("{}: {} × {node}", p.name, p.nodes)
-                })
-                .collect(),
-            workloads: sol
-                .workloads
-                .iter()
-                .filter_map(|w| match &w.placement {
-                    Placement::Cluster {
-                        cluster,
-                        pool,
-                        replicas,
-                    } if cluster == &c.name => Some(PictureWorkload {
-                        name: w.name.clone(),
-                        kind: w.kind.as_str(),
-                        replicas: *replicas,
-                        pool: Some(pool.clone()),
-                    }),
-                    _ => None,
-                })
-                .collect(),
-        });
-    }
-    let mut flows = Vec::new();
-    for w in &sol.workloads {
-        for t in &w.talks_to {
-            flows.push(Flow {
-                from: w.name.clone(),
-                to: t.clone(),
-                kind: FlowKind::Calls,
-                label: None,
-            });
-        }
-    }
-    for m in &sol.models {
-        let Some(train) = &m.train else { continue };
-        for s in &m.serve {
-            flows.push(Flow {
-                from: train.clone(),
-                to: s.clone(),
-                kind: FlowKind::Model,
-                label: Some(format!("{} v{}", m.name, m.version)),
-            });
-        }
-    }
-    Picture { groups, flows }
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// `jetson_orin_nano` for `std.devices.jetson_orin_nano`.
-fn short(profile: &str) -> &str {
-    profile.rsplit('.').next().unwrap_or(profile)
-}
 
 /// Text safe inside SVG elements and attributes.
 fn esc(s: &str) -> String {
@@ -193,69 +24,83 @@ fn esc(s: &str) -> String {
     out
 }
 
-/// At most this many sites or pools, and workloads, are drawn per group;
-/// the rest are counted in a "+N more" line, so a 200-site fleet stays a
-/// readable picture.
+/// At most this many sites or pools, and workloads, are drawn per box; the
+/// rest are counted in a "+N more" line, so a 200-site fleet with 500
+/// workloads stays a readable (and small) picture.
 const MAX_PARTS: usize = 6;
 const MAX_WORKLOADS: usize = 14;
 
 const COLUMN_WIDTH: i64 = 380;
-const COLUMN_GAP: i64 = 220;
+const COLUMN_GAP: i64 = 260;
 const MARGIN: i64 = 20;
 const LINE: i64 = 18;
 const ROW: i64 = 26;
+/// Room right of the cloud column for same-column arcs.
+const RIGHT_ROOM: i64 = 60;
 
-/// Where a drawn workload's box is: left x, top y, width, height.
-struct Placed {
-    name: String,
+/// A drawn box: left x, top y, width, height.
+#[derive(Clone, Copy)]
+struct Rect {
     x: i64,
     y: i64,
     w: i64,
     h: i64,
 }
 
-/// Lay out the picture as an SVG document: the edge column on the left,
-/// the cloud column on the right, flows as curves between workload boxes
-/// (model flows dashed and labelled). Every box has a `<title>` for screen
-/// readers and tooltips; the document has a `role="img"` and a label.
-pub fn svg(p: &Picture) -> String {
+/// `12 replicas` of `12 replicas (plant-a 8, plant-b 4)`.
+fn short_detail(detail: &str) -> &str {
+    detail.split(" (").next().unwrap_or(detail)
+}
+
+/// Lay out the graph as an SVG document. Every workload and model box has
+/// a `<title>` (tooltips, screen readers); the document has `role="img"`
+/// and a label.
+pub fn svg(g: &Graph) -> String {
     let mut body = String::new();
-    let mut placed: Vec<Placed> = Vec::new();
+    let mut placed: BTreeMap<&str, Rect> = BTreeMap::new();
     let mut height = 0;
-    for (col, tier) in [Tier::Edge, Tier::Cloud].into_iter().enumerate() {
+    for (col, tier) in ["tier_edge", "tier_cloud"].into_iter().enumerate() {
         let x = MARGIN + (col as i64) * (COLUMN_WIDTH + COLUMN_GAP);
         let mut y = MARGIN;
-        let _ = write!(
-            body,
-            r#"<text class="tier" x="{x}" y="{}">{}</text>"#,
-            y + 12,
-            if tier == Tier::Edge {
-                "EDGE"
-            } else {
-                "CLOUD / DATA CENTRE"
-            }
-        );
+        let heading = if col == 0 { "EDGE" } else { "CLOUD / DATA CENTRE" };
+        let _ = write!(body, r#"<text class="tier" x="{x}" y="{}">{heading}</text>"#, y + 12);
         y += 26;
-        for g in p.groups.iter().filter(|g| g.tier == tier) {
+        for grp in g.groups.iter().filter(|x| x.parent.as_deref() == Some(tier)) {
             let top = y;
             let mut inner = String::new();
             let mut yy = y + 22;
+            // `cluster cloud · aws eks · 4 nodes`: the name bold, the rest below.
+            let mut label = grp.label.split(" · ");
             let _ = write!(
                 inner,
-                r#"<text class="group" x="{}" y="{yy}">{} {}</text>"#,
+                r#"<text class="group" x="{}" y="{yy}">{}</text>"#,
                 x + 12,
-                if tier == Tier::Edge { "fleet" } else { "cluster" },
-                esc(&g.name)
+                esc(label.next().unwrap_or(""))
             );
             yy += LINE;
+            let rest: Vec<&str> = label.collect();
             let _ = write!(
                 inner,
                 r#"<text class="detail" x="{}" y="{yy}">{}</text>"#,
                 x + 12,
-                esc(&g.detail)
+                esc(&rest.join(" · "))
             );
             yy += 6;
-            for part in g.parts.iter().take(MAX_PARTS) {
+            // Pools of a cluster, sites of a fleet.
+            let pools: Vec<String> = g
+                .groups
+                .iter()
+                .filter(|p| p.parent.as_deref() == Some(grp.id.as_str()))
+                .map(|p| p.label.replace(" · ", ": "))
+                .collect();
+            let sites: Vec<String> = g
+                .nodes
+                .iter()
+                .filter(|n| n.kind == "site" && n.group.as_deref() == Some(grp.id.as_str()))
+                .map(|n| format!("{}: {}", n.title, n.detail))
+                .collect();
+            let parts = if pools.is_empty() { sites } else { pools };
+            for part in parts.iter().take(MAX_PARTS) {
                 yy += LINE;
                 let _ = write!(
                     inner,
@@ -264,52 +109,65 @@ pub fn svg(p: &Picture) -> String {
                     esc(part)
                 );
             }
-            if g.parts.len() > MAX_PARTS {
+            if parts.len() > MAX_PARTS {
                 yy += LINE;
                 let _ = write!(
                     inner,
-                    r#"<text class="more" x="{}" y="{yy}">+{} more {}</text>"#,
+                    r#"<text class="more" x="{}" y="{yy}">+{} more</text>"#,
                     x + 20,
-                    g.parts.len() - MAX_PARTS,
-                    if tier == Tier::Edge { "sites" } else { "pools" }
+                    parts.len() - MAX_PARTS
                 );
             }
             yy += 10;
-            for w in g.workloads.iter().take(MAX_WORKLOADS) {
-                let (bx, bw) = (x + 12, COLUMN_WIDTH - 24);
-                let label = match &w.pool {
-                    Some(pool) if pool != "default" => format!("{} ({pool})", w.name),
-                    _ => w.name.clone(),
+            // Workloads placed in this box or in one of its pools.
+            let pool_ids: Vec<&str> = g
+                .groups
+                .iter()
+                .filter(|p| p.parent.as_deref() == Some(grp.id.as_str()))
+                .map(|p| p.id.as_str())
+                .collect();
+            let workloads: Vec<&Node> = g
+                .nodes
+                .iter()
+                .filter(|n| n.kind != "site" && n.kind != "model")
+                .filter(|n| match n.group.as_deref() {
+                    Some(gid) => gid == grp.id || pool_ids.contains(&gid),
+                    None => false,
+                })
+                .collect();
+            for n in workloads.iter().take(MAX_WORKLOADS) {
+                let r = Rect {
+                    x: x + 12,
+                    y: yy,
+                    w: COLUMN_WIDTH - 24,
+                    h: ROW - 4,
                 };
                 let _ = write!(
                     inner,
-                    r#"<g class="wl {kind}"><title>{kind} {name}: {r} replica{s}</title><rect x="{bx}" y="{yy}" width="{bw}" height="{h}" rx="4"/><text x="{tx}" y="{ty}">{label}</text><text class="count" x="{cx}" y="{ty}" text-anchor="end">{kind} × {r}</text></g>"#,
-                    kind = w.kind,
-                    name = esc(&w.name),
-                    r = w.replicas,
-                    s = plural(w.replicas),
-                    h = ROW - 4,
-                    tx = bx + 8,
-                    ty = yy + 15,
-                    cx = bx + bw - 8,
-                    label = esc(&label),
+                    r#"<g class="wl {kind}"><title>{title}: {detail}</title><rect x="{}" y="{}" width="{}" height="{}" rx="4"/><text x="{}" y="{ty}">{name}</text><text class="count" x="{}" y="{ty}" text-anchor="end">{kind} · {short}</text></g>"#,
+                    r.x,
+                    r.y,
+                    r.w,
+                    r.h,
+                    r.x + 8,
+                    r.x + r.w - 8,
+                    kind = n.kind,
+                    title = esc(&n.title),
+                    detail = esc(&n.detail),
+                    name = esc(&n.name),
+                    short = esc(short_detail(&n.detail)),
+                    ty = r.y + 15,
                 );
-                placed.push(Placed {
-                    name: w.name.clone(),
-                    x: bx,
-                    y: yy,
-                    w: bw,
-                    h: ROW - 4,
-                });
+                placed.insert(n.id.as_str(), r);
                 yy += ROW;
             }
-            if g.workloads.len() > MAX_WORKLOADS {
+            if workloads.len() > MAX_WORKLOADS {
                 yy += 4;
                 let _ = write!(
                     inner,
                     r#"<text class="more" x="{}" y="{yy}">+{} more workloads</text>"#,
                     x + 20,
-                    g.workloads.len() - MAX_WORKLOADS
+                    workloads.len() - MAX_WORKLOADS
                 );
                 yy += 8;
             }
@@ -317,78 +175,112 @@ pub fn svg(p: &Picture) -> String {
             let _ = write!(
                 body,
                 r#"<g class="box {}"><rect x="{x}" y="{top}" width="{COLUMN_WIDTH}" height="{}" rx="8"/>{inner}</g>"#,
-                if tier == Tier::Edge { "fleet" } else { "cluster" },
+                grp.kind,
                 yy - top
             );
             y = yy + 16;
         }
         height = height.max(y);
     }
+    // Models: in the gap between the columns, level with what they serve.
+    let mut model_y = MARGIN + 40;
+    for m in g.nodes.iter().filter(|n| n.kind == "model") {
+        let ends: Vec<i64> = g
+            .edges
+            .iter()
+            .filter_map(|e| {
+                let other = if e.to == m.id {
+                    &e.from
+                } else if e.from == m.id {
+                    &e.to
+                } else {
+                    return None;
+                };
+                placed.get(other.as_str()).map(|r| r.y)
+            })
+            .collect();
+        let mid = if ends.is_empty() {
+            model_y
+        } else {
+            ends.iter().sum::<i64>() / ends.len() as i64
+        };
+        let r = Rect {
+            x: MARGIN + COLUMN_WIDTH + 40,
+            y: mid.max(model_y),
+            w: COLUMN_GAP - 80,
+            h: 40,
+        };
+        let _ = write!(
+            body,
+            r#"<g class="model"><title>{title}: {detail}</title><rect x="{}" y="{}" width="{}" height="{}" rx="12"/><text x="{}" y="{}" text-anchor="middle">{name}</text><text class="count" x="{}" y="{}" text-anchor="middle">{detail}</text></g>"#,
+            r.x,
+            r.y,
+            r.w,
+            r.h,
+            r.x + r.w / 2,
+            r.y + 16,
+            r.x + r.w / 2,
+            r.y + 32,
+            title = esc(&m.title),
+            name = esc(&m.name),
+            detail = esc(&m.detail),
+        );
+        model_y = r.y + r.h + 16;
+        height = height.max(model_y);
+        placed.insert(m.id.as_str(), r);
+    }
     let mut flows = String::new();
-    let mut bumps = 0i64;
-    for f in &p.flows {
-        let (Some(a), Some(b)) = (
-            placed.iter().find(|w| w.name == f.from),
-            placed.iter().find(|w| w.name == f.to),
-        ) else {
+    let mut arcs = 0i64;
+    for e in &g.edges {
+        let (Some(a), Some(b)) = (placed.get(e.from.as_str()), placed.get(e.to.as_str())) else {
             continue;
         };
         let (ay, by) = (a.y + a.h / 2, b.y + b.h / 2);
         let path = if a.x == b.x {
             // Same column: an arc outside the column's right edge.
-            bumps += 1;
-            let out = a.x + a.w + 14 + (bumps % 6) * 8;
+            arcs += 1;
+            let out = a.x + a.w + 14 + (arcs % 6) * 7;
             format!("M{} {ay} C{out} {ay} {out} {by} {} {by}", a.x + a.w, b.x + b.w)
         } else {
             let (x1, x2) = if a.x < b.x { (a.x + a.w, b.x) } else { (a.x, b.x + b.w) };
             let mid = (x1 + x2) / 2;
             format!("M{x1} {ay} C{mid} {ay} {mid} {by} {x2} {by}")
         };
-        let class = match f.kind {
-            FlowKind::Calls => "flow",
-            FlowKind::Model => "flow model",
+        let model = e.kind == "trains" || e.kind == "serves";
+        let name = |id: &str| {
+            g.nodes
+                .iter()
+                .find(|n| n.id == id)
+                .map_or_else(|| id.to_string(), |n| n.name.clone())
         };
-        let title = match &f.label {
-            Some(l) => format!("model {l}: {} → {}", f.from, f.to),
-            None => format!("{} calls {}", f.from, f.to),
-        };
+        let title = format!("{} {} {}", name(&e.from), e.kind.replace('_', " "), name(&e.to));
         let _ = write!(
             flows,
-            r#"<path class="{class}" d="{path}" marker-end="url(#arrow)"><title>{}</title></path>"#,
+            r#"<path class="flow{}" d="{path}" marker-end="url(#arrow)"><title>{}</title></path>"#,
+            if model { " model" } else { "" },
             esc(&title)
         );
-        if let (FlowKind::Model, Some(l)) = (f.kind, &f.label) {
-            // Between the columns, or right of a same-column arc.
-            let (lx, anchor) = if a.x == b.x {
-                (a.x + a.w + 30, "start")
-            } else {
-                ((a.x.max(b.x) + a.x.min(b.x) + a.w) / 2, "middle")
-            };
-            let _ = write!(
-                flows,
-                r#"<text class="flowlabel" x="{lx}" y="{}" text-anchor="{anchor}">train → serve {}</text>"#,
-                (ay + by) / 2 + 4,
-                esc(l)
-            );
-        }
     }
-    // Room right of the cloud column for its arcs and their labels.
-    let width = 2 * MARGIN + 2 * COLUMN_WIDTH + COLUMN_GAP + 240;
-    let edges = p.groups.iter().filter(|g| g.tier == Tier::Edge).count();
-    let clouds = p.groups.len() - edges;
+    let width = 2 * MARGIN + 2 * COLUMN_WIDTH + COLUMN_GAP + RIGHT_ROOM;
+    let count = |kind: &str| g.groups.iter().filter(|x| x.kind == kind).count();
     format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="Solution picture: {edges} fleet(s) at the edge, {clouds} cluster(s) in the cloud, {} flow(s)"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>{body}{flows}</svg>"#,
-        p.flows.len()
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="Picture of {}: {} fleet(s) at the edge, {} cluster(s) in the cloud, {} model(s), {} flow(s)"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>{body}{flows}</svg>"#,
+        esc(&g.title),
+        count("fleet"),
+        count("cluster"),
+        g.nodes.iter().filter(|n| n.kind == "model").count(),
+        g.edges.len()
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph;
     use crate::source::MemoryDb;
     use crate::{analyze, Overrides};
 
-    fn factory(factor: u32) -> Picture {
+    fn factory(factor: u32) -> Graph {
         let db = MemoryDb::new()
             .with("f/factory.iot", include_str!("../../examples/factory/factory.iot"))
             .with("f/cloud.iot", include_str!("../../examples/factory/cloud.iot"));
@@ -397,55 +289,47 @@ mod tests {
             sets: vec![format!("factor={factor}")],
         };
         match analyze(&db, "f/factory.iot", &overrides).solution {
-            Some(s) => picture(&s),
+            Some(s) => graph::build(&s),
             None => panic!("factory does not check"),
         }
     }
 
     #[test]
-    fn factory_picture_has_both_tiers_flows_and_the_model_path() {
-        let p = factory(3);
-        let names: Vec<(Tier, &str, &str)> = p
-            .groups
-            .iter()
-            .map(|g| (g.tier, g.name.as_str(), g.detail.as_str()))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                (Tier::Edge, "plants", "21 × jetson_orin_nano · k3s"),
-                (Tier::Cloud, "cloud", "eks · aws eu-west-1 · 4 nodes"),
-            ]
+    fn factory_svg_has_both_tiers_the_model_and_the_flows() {
+        let s = svg(&factory(3));
+        assert!(s.starts_with("<svg ") && s.ends_with("</svg>"));
+        assert!(s.contains(r#"aria-label="Picture of smart-factory 1.4.0: 1 fleet(s) at the edge, 1 cluster(s) in the cloud, 1 model(s)"#), "{s}");
+        assert!(s.contains(">fleet plants<") && s.contains(">cluster cloud<"));
+        assert!(s.contains(">site plant-a: 12 gateways<"), "{s}");
+        assert!(s.contains("<title>service ingest: 3 replicas</title>"), "{s}");
+        assert!(s.contains(">service · 3 replicas<"), "{s}");
+        assert!(
+            s.contains("<title>defect-detector-train trains defect_detector</title>"),
+            "{s}"
         );
-        assert_eq!(p.groups[0].parts[0], "plant-a: 12 gateways");
-        assert_eq!(p.groups[1].parts, ["default: 3 × m6i.xlarge", "gpu: 1 × g5.xlarge"]);
-        let model: Vec<(&str, &str)> = p
-            .flows
-            .iter()
-            .filter(|f| f.kind == FlowKind::Model)
-            .map(|f| (f.from.as_str(), f.to.as_str()))
-            .collect();
-        assert_eq!(
-            model,
-            [
-                ("defect-detector-train", "defect-detector-serve-plants"),
-                ("defect-detector-train", "defect-detector-serve-cloud")
-            ]
-        );
-        assert!(p.flows.iter().any(|f| f.from == "upload" && f.to == "ingest"));
+        assert!(s.contains("<title>upload talks to ingest</title>"), "{s}");
+        // Deterministic.
+        assert_eq!(s, svg(&factory(3)));
     }
 
     #[test]
-    fn svg_draws_every_box_and_escapes_text() {
-        let s = svg(&factory(3));
-        assert!(s.starts_with("<svg ") && s.ends_with("</svg>"));
-        assert!(s.contains(">fleet plants<") && s.contains(">cluster cloud<"));
-        assert!(s.contains("<title>service ingest: 3 replicas</title>"));
-        assert!(s.contains("train → serve defect_detector v7"));
-        let mut p = factory(3);
-        p.groups[0].name = "<a&b>".into();
-        assert!(svg(&p).contains("fleet &lt;a&amp;b&gt;"));
-        // Deterministic.
-        assert_eq!(svg(&factory(3)), svg(&factory(3)));
+    fn text_is_escaped_and_big_boxes_are_cut() {
+        let mut g = factory(3);
+        if let Some(n) = g.nodes.iter_mut().find(|n| n.name == "ingest") {
+            n.name = "<a&b>".into();
+        }
+        let s = svg(&g);
+        assert!(s.contains(">&lt;a&amp;b&gt;<"), "{s}");
+        assert!(!s.contains("<a&b>"));
+        let many = g.nodes.iter().find(|n| n.kind == "service").cloned();
+        if let Some(n) = many {
+            for i in 0..30 {
+                g.nodes.push(Node {
+                    id: format!("extra{i}"),
+                    ..n.clone()
+                });
+            }
+        }
+        assert!(svg(&g).contains("more workloads"));
     }
 }

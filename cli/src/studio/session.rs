@@ -12,7 +12,7 @@ use iotc_compiler::ir::{ParamValue, ValueSource};
 use iotc_compiler::overview::{self, Change, Overview};
 use iotc_compiler::source::{Origin, SourceMap};
 use iotc_compiler::syntax::ParseCache;
-use iotc_compiler::{analyze_with, picture, Analysis, Overrides};
+use iotc_compiler::{analyze_with, graph, picture, Analysis, Overrides};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -383,7 +383,7 @@ impl Session {
         let svg = a
             .solution
             .as_ref()
-            .map(|s| picture::svg(&picture::picture(s)))
+            .map(|s| picture::svg(&graph::build(s)))
             .unwrap_or_default();
         let (toml, toml_error) = match self.toml_for(&changed) {
             Ok(t) => (t, None),

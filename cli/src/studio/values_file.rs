@@ -70,65 +70,19 @@ pub struct DiffLine {
     pub text: String,
 }
 
-/// A line diff from `old` to `new` (longest common subsequence). Values
-/// files are a few lines; past 2,000 lines the whole old text is shown as
-/// removed and the new as added.
+/// A line diff from `old` to `new` (the `similar` crate, as `iotc diff`).
 pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let line = |op, t: &str| DiffLine {
-        op,
-        text: t.to_string(),
-    };
-    if a.len() > 2000 || b.len() > 2000 {
-        return a
-            .iter()
-            .map(|t| line('-', t))
-            .chain(b.iter().map(|t| line('+', t)))
-            .collect();
-    }
-    // lcs[i][j]: length of the LCS of a[i..] and b[j..].
-    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            let v = if a.get(i) == b.get(j) {
-                lcs.get(i + 1).and_then(|r| r.get(j + 1)).copied().unwrap_or(0) + 1
-            } else {
-                let down = lcs.get(i + 1).and_then(|r| r.get(j)).copied().unwrap_or(0);
-                let right = lcs.get(i).and_then(|r| r.get(j + 1)).copied().unwrap_or(0);
-                down.max(right)
-            };
-            if let Some(cell) = lcs.get_mut(i).and_then(|r| r.get_mut(j)) {
-                *cell = v;
-            }
-        }
-    }
-    let at = |i: usize, j: usize| lcs.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0);
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < a.len() || j < b.len() {
-        match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x == y => {
-                out.push(line(' ', x));
-                i += 1;
-                j += 1;
-            }
-            (Some(x), Some(_)) if at(i + 1, j) >= at(i, j + 1) => {
-                out.push(line('-', x));
-                i += 1;
-            }
-            (_, Some(y)) => {
-                out.push(line('+', y));
-                j += 1;
-            }
-            (Some(x), None) => {
-                out.push(line('-', x));
-                i += 1;
-            }
-            (None, None) => break,
-        }
-    }
-    out
+    similar::TextDiff::from_lines(old, new)
+        .iter_all_changes()
+        .map(|c| DiffLine {
+            op: match c.tag() {
+                similar::ChangeTag::Equal => ' ',
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+            },
+            text: c.value().trim_end_matches(['\n', '\r']).to_string(),
+        })
+        .collect()
 }
 
 /// Write through a temporary file beside `path`, flushed to disk, and a

@@ -234,7 +234,7 @@ for (const example of ["factory", "city", "energy"]) {
     try {
       assert.equal(await page.$eval("#errors-box", (e) => e.hidden), true);
       const picture = await page.$eval("#picture svg", (e) => e.getAttribute("aria-label"));
-      assert.match(picture, /^Solution picture/);
+      assert.match(picture, /^Picture of /);
       mkdirSync(shots, { recursive: true });
       await page.screenshot({ path: join(shots, `${example}.png`), fullPage: true });
       assert.deepEqual(problems, []);
