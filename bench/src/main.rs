@@ -5,6 +5,7 @@
 //! iotc-bench gen S E > fleet.iot
 //! iotc-bench run [--iotc PATH] [--runs N] [--sizes 10x10,100x50,1000x200]
 //!                [--cmd "check {file}"] [--keep]
+//! iotc-bench studio [--iotc PATH] [--runs N] [--sizes 1000x200]
 //! ```
 //!
 //! `--cmd` is the argument list given to `iotc`, split at spaces: `{file}`
@@ -20,10 +21,15 @@ use std::time::{Duration, Instant};
 
 use iotc_bench::{fleet_workload, SIZES};
 
+mod studio;
+
 const USAGE: &str = "\
 usage:
   iotc-bench gen SERVICES SITES         write the fleet workload to stdout
   iotc-bench run [OPTIONS]              time iotc on the fleet workload
+  iotc-bench studio [--iotc PATH] [--runs N] [--sizes LIST]
+                                        time `iotc studio`'s knob change →
+                                        view data (default size 1000x200)
 
 options of run:
   --iotc PATH      the iotc binary (default: <workspace>/target/release/iotc)
@@ -56,6 +62,17 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => gen(args.get(1..).unwrap_or_default()),
         Some("run") => parse_run(args.get(1..).unwrap_or_default()).and_then(|o| run(&o)),
+        Some("studio") => parse_run(args.get(1..).unwrap_or_default()).and_then(|o| {
+            studio::run(&studio::StudioOptions {
+                iotc: o.iotc,
+                runs: o.runs,
+                sizes: if args.iter().any(|a| a == "--sizes") {
+                    o.sizes
+                } else {
+                    vec![(1000, 200)]
+                },
+            })
+        }),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -238,15 +238,14 @@ fn no_secret_value_reaches_the_page() {
     }
     let h = format!("X-Iotc-Token: {t}");
     for factor in ["3", "30"] {
-        let (status, body) = post(
-            a,
-            "/api/preview",
-            &[&h],
-            &format!(r#"{{"values":{{"factor":"{factor}"}}}}"#),
-        );
-        assert_eq!(status, 200);
-        seen.push(body);
+        for route in ["/api/preview", "/api/picture"] {
+            let body = format!(r#"{{"values":{{"factor":"{factor}"}}}}"#);
+            let (status, answer) = post(a, route, &[&h], &body);
+            assert_eq!(status, 200, "{route}");
+            seen.push(answer);
+        }
     }
+    assert!(seen[6].contains("<svg "), "{}", seen[6]);
     let state = &seen[3];
     // The warning about the literal is there, and the references are.
     assert!(state.contains("W0501"), "{state}");

@@ -181,6 +181,15 @@ pub fn overview(sol: &Solution) -> Overview {
             }
         })
         .collect();
+    // Per fleet: its site count and each site's position.
+    let site_index: BTreeMap<&str, (usize, BTreeMap<&str, usize>)> = sol
+        .fleets
+        .iter()
+        .map(|f| {
+            let index = f.sites.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+            (f.name.as_str(), (f.sites.len(), index))
+        })
+        .collect();
     let workloads = sol
         .workloads
         .iter()
@@ -190,13 +199,16 @@ pub fn overview(sol: &Solution) -> Overview {
                 Placement::Fleet { fleet, sites } => {
                     // In the fleet's site order; a site without the
                     // workload (a `where` that excludes it) counts 0.
-                    let order = sol.fleets.iter().find(|f| &f.name == fleet);
-                    let per_site = match order {
-                        Some(f) => f
-                            .sites
-                            .iter()
-                            .map(|s| sites.iter().find(|p| p.site == s.name).map_or(0, |p| p.replicas))
-                            .collect(),
+                    let per_site = match site_index.get(fleet.as_str()) {
+                        Some((n, index)) => {
+                            let mut v = vec![0; *n];
+                            for p in sites {
+                                if let Some(slot) = index.get(p.site.as_str()).and_then(|&i| v.get_mut(i)) {
+                                    *slot = p.replicas;
+                                }
+                            }
+                            v
+                        }
                         None => sites.iter().map(|p| p.replicas).collect(),
                     };
                     ("edge", fleet.clone(), per_site)
@@ -361,8 +373,9 @@ pub fn changes(before: &Overview, after: &Overview) -> Vec<Change> {
         let Some(of) = before.fleets.iter().find(|b| b.name == f.name) else {
             continue;
         };
+        let before_sites: BTreeMap<&str, &SiteView> = of.sites.iter().map(|s| (s.name.as_str(), s)).collect();
         for s in &f.sites {
-            let Some(os) = of.sites.iter().find(|x| x.name == s.name) else {
+            let Some(os) = before_sites.get(s.name.as_str()) else {
                 continue;
             };
             out.extend(change(
@@ -394,8 +407,10 @@ pub fn changes(before: &Overview, after: &Overview) -> Vec<Change> {
             f.registered.into(),
         ));
     }
+    let before_workloads: BTreeMap<&str, &WorkloadView> =
+        before.workloads.iter().map(|w| (w.name.as_str(), w)).collect();
     for w in &after.workloads {
-        let Some(ow) = before.workloads.iter().find(|b| b.name == w.name) else {
+        let Some(ow) = before_workloads.get(w.name.as_str()) else {
             continue;
         };
         out.extend(change(

@@ -190,6 +190,10 @@ pub fn route(session: &mut Session, token: &str, method: &str, path: &str, body:
             Ok(r) => Reply::json(200, &session.view(&r.values)),
             Err(e) => Reply::text(400, &format!("bad request: {e}")),
         },
+        ("POST", "/api/picture") => match serde_json::from_slice::<PreviewRequest>(body) {
+            Ok(r) => Reply::json(200, &session.picture(&r.values)),
+            Err(e) => Reply::text(400, &format!("bad request: {e}")),
+        },
         ("POST", "/api/save") => match serde_json::from_slice::<SaveRequest>(body) {
             Ok(r) => {
                 let outcome = session.save(&r.values, &r.base);
@@ -210,7 +214,7 @@ pub fn route(session: &mut Session, token: &str, method: &str, path: &str, body:
         (_, "/" | "/index.html" | "/app.js" | "/app.css" | "/api/state" | "/api/poll") => {
             Reply::text(405, "method not allowed")
         }
-        (_, "/api/preview" | "/api/save" | "/api/reload") => Reply::text(405, "method not allowed"),
+        (_, "/api/preview" | "/api/picture" | "/api/save" | "/api/reload") => Reply::text(405, "method not allowed"),
         _ => Reply::text(404, "not found"),
     }
 }
@@ -252,7 +256,10 @@ pub fn serve(server: &tiny_http::Server, guard: &Guard, session: &mut Session) {
                 }
             }
         };
-        let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+        // Always a Content-Length (the body is in memory), never chunked.
+        let mut response = tiny_http::Response::from_data(reply.body)
+            .with_status_code(reply.status)
+            .with_chunked_threshold(usize::MAX);
         let headers = [
             ("Content-Type", reply.content_type),
             ("Cache-Control", "no-store"),

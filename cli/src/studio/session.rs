@@ -8,15 +8,16 @@
 use super::values_file;
 use crate::FsDb;
 use iotc_compiler::diag::Diagnostic;
-use iotc_compiler::ir::{ParamValue, ValueSource};
+use iotc_compiler::ir::{ParamValue, Solution, ValueSource};
 use iotc_compiler::overview::{self, Change, Overview};
 use iotc_compiler::source::{Origin, SourceMap};
 use iotc_compiler::syntax::ParseCache;
 use iotc_compiler::{analyze_with, graph, picture, Analysis, Overrides};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// A knob: one `param`, as the page shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -66,14 +67,24 @@ pub struct View {
     pub changes: Vec<Change>,
     pub errors: Vec<Problem>,
     pub warnings: Vec<Problem>,
-    /// The picture, an SVG document (empty when there are errors).
-    pub svg: String,
     /// The values file as saving these values would write it.
     pub toml: String,
     /// Why it cannot be written (an existing file that is not valid TOML).
     pub toml_error: Option<String>,
     /// Whether saving would change the values file.
     pub dirty: bool,
+    /// Milliseconds spent: re-checking, then building this view from the
+    /// result (overview, changes, picture, TOML), before serialisation.
+    pub check_ms: f64,
+    pub view_ms: f64,
+}
+
+/// The solution's picture.
+#[derive(Debug, Clone, Serialize)]
+pub struct Picture {
+    /// An SVG document built by [`picture::svg`], every text escaped.
+    pub svg: String,
+    pub ms: f64,
 }
 
 /// Everything the page needs when it (re)loads.
@@ -132,6 +143,8 @@ pub struct Session {
     stamps: Vec<(String, Option<SystemTime>)>,
     cache: ParseCache,
     saved: Saved,
+    /// The overrides and solution of the latest view, for its picture.
+    last: RefCell<Option<(Vec<String>, Solution)>>,
 }
 
 fn sha256_hex(text: Option<&str>) -> String {
@@ -205,6 +218,7 @@ impl Session {
             generation: 0,
             stamps: Vec::new(),
             cache: ParseCache::new(),
+            last: RefCell::new(None),
             saved: Saved {
                 name: None,
                 params: Vec::new(),
@@ -327,7 +341,10 @@ impl Session {
     pub fn view(&self, values: &BTreeMap<String, String>) -> View {
         let changed = self.sets(values);
         let sets: Vec<String> = changed.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let started = Instant::now();
         let a = self.analyze(&sets);
+        let check_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let started = Instant::now();
         let current: BTreeMap<&str, &str> = changed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let knobs = self
             .saved
@@ -380,26 +397,57 @@ impl Session {
             (Some(before), Some(after)) => overview::changes(before, after),
             _ => Vec::new(),
         };
-        let svg = a
-            .solution
-            .as_ref()
-            .map(|s| picture::svg(&graph::build(s)))
-            .unwrap_or_default();
         let (toml, toml_error) = match self.toml_for(&changed) {
             Ok(t) => (t, None),
             Err(e) => (String::new(), Some(e)),
         };
+        let ok = a.solution.is_some();
+        let view_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Kept for the picture, which the page asks for next.
+        let mut a = a;
+        let old = match self.last.try_borrow_mut() {
+            Ok(mut last) => std::mem::replace(&mut *last, a.solution.take().map(|s| (sets, s))),
+            Err(_) => None,
+        };
+        // Freeing a large analysis piece by piece takes as long as a good
+        // part of building it: do it off the request's path.
+        std::thread::spawn(move || drop((a, old)));
         View {
-            ok: a.solution.is_some(),
+            ok,
             knobs,
             overview,
             changes,
             errors: problems,
             warnings,
-            svg,
             dirty: !changed.is_empty(),
             toml,
             toml_error,
+            check_ms,
+            view_ms,
+        }
+    }
+
+    /// The picture for these knob values, an SVG document (empty when they
+    /// do not check): from the latest view's solution when it was for the
+    /// same values (the page asks right after a view), else re-checked.
+    pub fn picture(&self, values: &BTreeMap<String, String>) -> Picture {
+        let started = Instant::now();
+        let sets: Vec<String> = self.sets(values).iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let cached = self.last.try_borrow().ok().and_then(|last| match &*last {
+            Some((s, sol)) if *s == sets => Some(picture::svg(&graph::build(sol))),
+            _ => None,
+        });
+        let svg = match cached {
+            Some(svg) => svg,
+            None => self
+                .analyze(&sets)
+                .solution
+                .map(|s| picture::svg(&graph::build(&s)))
+                .unwrap_or_default(),
+        };
+        Picture {
+            svg,
+            ms: started.elapsed().as_secs_f64() * 1000.0,
         }
     }
 

@@ -4,6 +4,7 @@
 // json` run on the same files, never from this script.
 //
 //   IOTC=target/debug/iotc npm test      (from this folder; see docs/studio.md)
+//   UPDATE_SCREENSHOTS=1 npm test        (rewrites docs/studio/*.png)
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -18,7 +19,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
 const iotc = resolve(repo, process.env.IOTC || "target/debug/iotc");
 const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
-const shots = join(repo, "docs/studio");
+// Screenshots go to docs/studio/ with UPDATE_SCREENSHOTS=1 (then commit
+// them), else to a temporary folder, so a test run leaves the tree clean.
+const shots = process.env.UPDATE_SCREENSHOTS === "1" ? join(repo, "docs/studio") : mkdtempSync(join(tmpdir(), "iotc-studio-shots-"));
 
 let browser;
 
@@ -72,7 +75,8 @@ function plan(file, ...args) {
 
 /** Wait until the page shows the answer to its latest request. */
 async function settled(page) {
-  await page.waitForFunction(() => document.body.dataset.busy === "0", { timeout: 30000 });
+  // The figures, then the picture that follows them.
+  await page.waitForFunction(() => document.body.dataset.busy === "0" && document.body.dataset.picture !== "pending", { timeout: 30000 });
 }
 
 async function openStudio(file) {

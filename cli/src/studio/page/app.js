@@ -345,7 +345,7 @@ function render(v) {
     renderWorkloads(v.overview);
     renderCapacity(v.overview);
     renderCost(v.overview);
-    $("picture").innerHTML = v.svg; // built and escaped by the server
+    drawPicture();
   } else {
     renderChanges([]);
     $("changes").replaceChildren(el("li", { class: "muted" }, "Nothing can be shown until the problem above is fixed; the figures below are from the last values that worked."));
@@ -353,6 +353,18 @@ function render(v) {
   $("toml").textContent = v.toml_error ? `cannot write: ${v.toml_error}` : v.toml;
   $("save").disabled = !(v.ok && v.dirty && !v.toml_error);
   $("reset").disabled = !v.dirty;
+}
+
+// The picture follows the numbers in a second request (the server keeps
+// the solution it just checked), so the figures never wait for it.
+let pictureSeq = 0;
+async function drawPicture() {
+  const mine = ++pictureSeq;
+  document.body.dataset.picture = "pending";
+  const { status, data } = await api("POST", "/api/picture", { values });
+  if (mine !== pictureSeq) return;
+  if (status === 200 && data.svg) $("picture").innerHTML = data.svg; // built and escaped by the server
+  document.body.dataset.picture = "done";
 }
 
 function renderState(s) {
