@@ -253,7 +253,11 @@ pub fn svg(g: &Graph) -> String {
                 .find(|n| n.id == id)
                 .map_or_else(|| id.to_string(), |n| n.name.clone())
         };
-        let title = format!("{} {} {}", name(&e.from), e.kind.replace('_', " "), name(&e.to));
+        let verb = if e.kind == "flow" { "calls" } else { e.kind };
+        let mut title = format!("{} {verb} {}", name(&e.from), name(&e.to));
+        if !e.label.is_empty() {
+            let _ = write!(title, " ({})", e.label);
+        }
         let _ = write!(
             flows,
             r#"<path class="flow{}" d="{path}" marker-end="url(#arrow)"><title>{}</title></path>"#,
@@ -307,7 +311,8 @@ mod tests {
             s.contains("<title>defect-detector-train trains defect_detector</title>"),
             "{s}"
         );
-        assert!(s.contains("<title>upload talks to ingest</title>"), "{s}");
+        assert!(s.contains("<title>upload calls ingest (edge-to-cloud :"), "{s}");
+        assert!(s.contains("<title>dashboard calls analytics</title>"), "{s}");
         // Deterministic.
         assert_eq!(s, svg(&factory(3)));
     }
