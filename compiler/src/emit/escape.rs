@@ -77,7 +77,13 @@ pub fn ansible_needs_unsafe(s: &str) -> bool {
 /// `${` and `%{` would start an interpolation or a directive.
 /// Not for `variable` defaults, which Terraform reads literally.
 pub fn terraform_template(s: &str) -> String {
-    s.replace("${", "$${").replace("%{", "%%{")
+    let out = s.replace("${", "$${").replace("%{", "%%{");
+    // Terraform drops a byte-order mark at the start of a template; an
+    // empty interpolation in front keeps it.
+    if out.starts_with('\u{feff}') {
+        return format!("${{\"\"}}{out}");
+    }
+    out
 }
 
 /// A literal string in a Compose file: Compose interpolates `$` in every
@@ -236,6 +242,7 @@ mod tests {
     #[test]
     fn terraform_and_compose() {
         assert_eq!(terraform_template("a${b}%{c}$d"), "a$${b}%%{c}$d");
+        assert_eq!(terraform_template("\u{feff}a"), "${\"\"}\u{feff}a");
         assert_eq!(compose_value("a$b$$"), "a$$b$$$$");
     }
 

@@ -122,7 +122,8 @@ pub(super) fn write_str_into(out: &mut String, s: &str) {
 }
 
 fn write_block_string(out: &mut String, s: &str, level: usize) {
-    let leading_space = s.starts_with(' ') || s.starts_with('\n');
+    // A tab where libyaml expects indentation is an error there.
+    let leading_space = s.starts_with([' ', '\n', '\t']) || s.contains("\n\t");
     let trailing_ws =
         s.ends_with(' ') || s.ends_with('\t') || s.contains(" \n") || s.contains("\t\n") || s.contains('\r');
     // A character some reader takes for a line break (NEL, U+2028/9) or
