@@ -1,6 +1,7 @@
 //! The fuzz harness (`fuzz/pipeline.rs`) as ordinary tests: every seed
 //! (examples, error fixtures, the stdlib) and every kept regression input
-//! (`fuzz/regressions/`) goes through the whole pipeline. Also the
+//! (`fuzz/regressions/`, `compiler/tests/data/hostile/`) goes through the
+//! whole pipeline. Also the
 //! in-process fuzzer that `.ci/fuzz` falls back to without a nightly
 //! toolchain (ignored here; see `fuzz/README.md`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -32,10 +33,19 @@ fn seeds() -> Vec<PathBuf> {
     files
 }
 
+/// The kept regression inputs: `fuzz/regressions/` and the hostile-input
+/// reproducers of the depth and size limits (`compiler/tests/data/hostile/`).
 fn regressions() -> Vec<PathBuf> {
-    let dir = common::root().join("fuzz/regressions");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.retain(|p| p.is_file() && p.file_name().is_some_and(|n| n != "README.md"));
+    let mut files = Vec::new();
+    for dir in ["fuzz/regressions", "compiler/tests/data/hostile"] {
+        let dir = common::root().join(dir);
+        files.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()));
+    }
+    // A 2,500-service count cycle: through the whole harness (the language
+    // server's features at eight positions) it takes ~35 s in a debug
+    // build; `compiler/tests` and `cli/tests/hostile.rs` replay it.
+    files
+        .retain(|p| p.is_file() && p.extension().is_some_and(|e| e == "iot") && !p.ends_with("hostile/cycle_2500.iot"));
     files.sort();
     files
 }
@@ -53,7 +63,7 @@ fn every_seed_goes_through_the_whole_pipeline() {
 #[test]
 fn every_kept_regression_input_goes_through_the_whole_pipeline() {
     let files = regressions();
-    assert!(files.len() >= 10, "only {} regression inputs", files.len());
+    assert!(files.len() >= 30, "only {} regression inputs", files.len());
     for p in files {
         eprintln!("{}", p.display());
         pipeline::run(&std::fs::read(&p).unwrap());
