@@ -101,6 +101,8 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Resu
     let mut d = Doc::default();
 
     // ---------------------------------------------------------- terraform
+    // 1.11: the ephemeral `secret_values` variable and the write-only
+    // `secret_string_wo` (docs/terraform.md, "Secrets") need it.
     d.terraform("required_version", json!(">= 1.11.0"));
     d.terraform(
         "required_providers",
@@ -866,6 +868,7 @@ fn eks_cluster(d: &mut Doc, _sol: &Solution, c: &Cluster) -> Result<(), EmitErro
         "pod_identity_agent",
         json!({ "cluster_name": "${aws_eks_cluster.main.name}", "addon_name": "eks-pod-identity-agent" }),
     );
+    eks_prerequisites(d);
 
     d.resource(
         "aws_iam_role",
@@ -953,6 +956,13 @@ fn eks_cluster(d: &mut Doc, _sol: &Solution, c: &Cluster) -> Result<(), EmitErro
                     json!([{ "key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE" }]),
                 );
             }
+            // The count from the source is the floor and the first size;
+            // after that a cluster autoscaler (or a person) owns
+            // `desired_size`, and a later apply must not reset it.
+            m.insert(
+                "lifecycle".into(),
+                json!([{ "ignore_changes": ["scaling_config[0].desired_size"] }]),
+            );
             m.insert(
                 "depends_on".into(),
                 json!([
@@ -965,6 +975,71 @@ fn eks_cluster(d: &mut Doc, _sol: &Solution, c: &Cluster) -> Result<(), EmitErro
         d.resource("aws_eks_node_group", &id, group);
     }
     Ok(())
+}
+
+/// What the Kubernetes output needs from a fresh EKS cluster, as EKS
+/// add-ons (docs/terraform.md, "Cluster prerequisites"): the VPC CNI with
+/// network policy enforcement (else every NetworkPolicy is ignored), the
+/// EBS CSI driver with a default gp3 StorageClass (else every
+/// PersistentVolumeClaim stays Pending) and metrics-server (else the
+/// HorizontalPodAutoscalers never scale).
+fn eks_prerequisites(d: &mut Doc) {
+    d.resource(
+        "aws_eks_addon",
+        "vpc_cni",
+        json!({
+            "cluster_name": "${aws_eks_cluster.main.name}",
+            "addon_name": "vpc-cni",
+            "resolve_conflicts_on_create": "OVERWRITE",
+            "resolve_conflicts_on_update": "OVERWRITE",
+            "configuration_values": jsonencode(&json!({ "enableNetworkPolicy": "true" })),
+        }),
+    );
+    d.resource(
+        "aws_iam_role",
+        "ebs_csi",
+        json!({
+            "name": "${var.name_prefix}-ebs-csi",
+            "description": "EBS CSI driver controller (EKS add-on), through EKS Pod Identity",
+            "assume_role_policy": jsonencode(&json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "pods.eks.amazonaws.com" },
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }],
+            })),
+        }),
+    );
+    d.resource(
+        "aws_iam_role_policy_attachment",
+        "ebs_csi",
+        json!({ "role": "${aws_iam_role.ebs_csi.name}", "policy_arn": managed("service-role/AmazonEBSCSIDriverPolicy") }),
+    );
+    d.resource(
+        "aws_eks_addon",
+        "ebs_csi",
+        json!({
+            "cluster_name": "${aws_eks_cluster.main.name}",
+            "addon_name": "aws-ebs-csi-driver",
+            "resolve_conflicts_on_create": "OVERWRITE",
+            "configuration_values": jsonencode(&json!({ "defaultStorageClass": { "enabled": true } })),
+            "pod_identity_association": [{
+                "role_arn": "${aws_iam_role.ebs_csi.arn}",
+                "service_account": "ebs-csi-controller-sa",
+            }],
+            "depends_on": ["aws_eks_addon.pod_identity_agent", "aws_iam_role_policy_attachment.ebs_csi"],
+        }),
+    );
+    d.resource(
+        "aws_eks_addon",
+        "metrics_server",
+        json!({
+            "cluster_name": "${aws_eks_cluster.main.name}",
+            "addon_name": "metrics-server",
+            "resolve_conflicts_on_create": "OVERWRITE",
+        }),
+    );
 }
 
 fn ec2_nodes(d: &mut Doc, c: &Cluster) -> Result<(), EmitError> {

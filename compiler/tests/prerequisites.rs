@@ -1,0 +1,75 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! What a fresh EKS cluster lacks, provided by the Terraform output: on
+//! every example with an EKS cluster, a PersistentVolumeClaim without a
+//! class gets the EBS CSI driver's default StorageClass, NetworkPolicies are
+//! enforced (VPC CNI), and HorizontalPodAutoscalers have metrics-server.
+
+use iotc_compiler::emit::{emit, Target};
+use iotc_compiler::ir::Solution;
+use iotc_compiler::source::MemoryDb;
+use iotc_compiler::{analyze, Overrides};
+use std::path::Path;
+
+fn example(name: &str) -> Solution {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let mut db = MemoryDb::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "iot") {
+            let f = p.file_name().unwrap().to_string_lossy().into_owned();
+            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    analyze(&db, &format!("{name}/{name}.iot"), &Overrides::default())
+        .solution
+        .unwrap()
+}
+
+#[test]
+fn eks_clusters_carry_storage_policy_enforcement_and_metrics() {
+    let mut eks = 0;
+    for name in ["factory", "city", "energy"] {
+        let sol = example(name);
+        let files = emit(&sol, &[Target::K8s, Target::Terraform]).unwrap();
+        for c in sol.clusters.iter().filter(|c| c.distribution == "eks") {
+            eks += 1;
+            let tf = files
+                .iter()
+                .find(|f| f.path == format!("terraform/{}/main.tf.json", c.name))
+                .unwrap();
+            let tf: serde_json::Value = serde_json::from_str(&tf.contents).unwrap();
+            let addons = tf["resource"]["aws_eks_addon"].as_object().unwrap();
+            let addon = |n: &str| addons.values().find(|a| a["addon_name"] == n);
+            let k8s: String = files
+                .iter()
+                .filter(|f| f.path.starts_with(&format!("k8s/{}/", c.name)))
+                .map(|f| f.contents.as_str())
+                .collect();
+            if k8s.contains("\nkind: NetworkPolicy\n") {
+                let cni = addon("vpc-cni").expect("vpc-cni add-on");
+                assert!(cni["configuration_values"]
+                    .as_str()
+                    .unwrap()
+                    .contains("enableNetworkPolicy"));
+            }
+            if k8s.contains("\nkind: PersistentVolumeClaim\n") {
+                // Claims name no class: the driver's default class serves them.
+                assert!(!k8s.contains("storageClassName"), "{name}: a class nobody provides");
+                let ebs = addon("aws-ebs-csi-driver").expect("EBS CSI add-on");
+                assert!(ebs["configuration_values"]
+                    .as_str()
+                    .unwrap()
+                    .contains("defaultStorageClass"));
+                assert!(ebs["pod_identity_association"][0]["service_account"] == "ebs-csi-controller-sa");
+            }
+            if k8s.contains("\nkind: HorizontalPodAutoscaler\n") {
+                assert!(addon("metrics-server").is_some(), "{name}: HPA without metrics-server");
+            }
+            // Node groups: the autoscaler owns desired_size after creation.
+            for (_, g) in tf["resource"]["aws_eks_node_group"].as_object().unwrap() {
+                assert_eq!(g["lifecycle"][0]["ignore_changes"][0], "scaling_config[0].desired_size");
+            }
+        }
+    }
+    assert!(eks >= 1, "the factory runs on EKS");
+}
