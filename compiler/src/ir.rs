@@ -607,6 +607,27 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// A fleet workload with exactly one copy on every gateway of every
+    /// site it runs at (`replicas = 1 per gateway`), no autoscaling, and no
+    /// standby device at those sites (daemons run on standby devices too,
+    /// and would find no local copy there).
+    pub fn one_per_gateway(&self, fleets: &[Fleet]) -> bool {
+        let Placement::Fleet { fleet, sites } = &self.placement else {
+            return false;
+        };
+        let Some(f) = fleets.iter().find(|f| &f.name == fleet) else {
+            return false;
+        };
+        self.autoscale.is_none()
+            && !sites.is_empty()
+            && sites.iter().all(|p| {
+                p.per_node == 1
+                    && f.sites
+                        .iter()
+                        .any(|s| s.name == p.site && s.gateways == p.replicas && s.standby == 0)
+            })
+    }
+
     pub fn total_replicas(&self) -> u32 {
         match &self.placement {
             Placement::Cluster { replicas, .. } => *replicas,

@@ -349,6 +349,11 @@ day of week (0–7 or `sun`–`sat`), each `*`, a number, a range `a-b`, a list
 `a,b` or a step `*/n`; or it is a macro (`@hourly`, `@daily`, `@weekly`,
 `@monthly`, `@yearly`). Kubernetes would reject the CronJob only when it is
 applied; the checker reports it before any file is generated.
+
+A schedule that restricts both the day of month and the day of week
+(`0 3 1 * 1`) is refused too: cron and Kubernetes run it on either day (the
+1st, and every Monday), while the systemd timers of Docker fleets run it only
+on days that are both (a Monday the 1st). Keep one of the two `*`.
 """,
     snippet=F + '''job upload on plants {
   image    = "ghcr.io/acme/uploader:1.2.0"

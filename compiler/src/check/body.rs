@@ -447,7 +447,14 @@ impl<'a> Analyzer<'a> {
         let checked = match ty {
             Ty::Image => v::check_image(s).map_err(|m| (Code::E0205, m, "pin a tag or digest: `registry/name:1.2.3`")),
             Ty::Cron => {
-                v::check_cron(s).map_err(|m| (Code::E0204, m, "write five fields: `*/30 * * * *` is every 30 minutes"))
+                v::check_cron(s).map_err(|m| {
+                    let help = if m.contains("both the day of month") {
+                        "keep one of the two day fields `*`; for \"the first Monday\", run on days 1-7 and check the weekday in the job"
+                    } else {
+                        "write five fields: `*/30 * * * *` is every 30 minutes"
+                    };
+                    (Code::E0204, m, help)
+                })
             }
             Ty::Artifact => v::check_artifact(s).map_err(|m| {
                 (

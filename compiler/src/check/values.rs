@@ -439,6 +439,18 @@ pub fn check_cron(schedule: &str) -> Result<(), String> {
     for (field, (what, lo, hi, names)) in fields.iter().zip(specs.iter()) {
         check_cron_field(field, what, *lo, *hi, names)?;
     }
+    // Cron (and Kubernetes) run a schedule that restricts both days on
+    // either day; a systemd timer (Docker fleets) only on a day that is
+    // both. One source must mean one thing on every runtime.
+    if let [_, _, dom, _, dow] = fields.as_slice() {
+        let any = |f: &str| f == "*" || f == "?";
+        if !any(dom) && !any(dow) {
+            return Err(format!(
+                "the schedule restricts both the day of month (`{dom}`) and the day of week (`{dow}`): cron runs it \
+                 on either day, a systemd timer only on days that are both"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -554,6 +566,8 @@ mod tests {
         assert!(check_cron("@daily").is_ok());
         assert!(check_cron("61 * * * *").is_err());
         assert!(check_cron("* * * *").is_err());
+        assert!(check_cron("0 3 1 * 1").is_err());
+        assert!(check_cron("0 3 1 * *").is_ok());
     }
 
     #[test]

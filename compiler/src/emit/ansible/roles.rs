@@ -134,11 +134,18 @@ fn prepare() -> Role {
     );
     r.default("iotc_prepare_user", "iotc");
     r.default("iotc_prepare_group", "iotc");
+    // The user Ansible connects as must keep its way in: root logins stay
+    // allowed (keys only) when that user is root, and passwords stay on
+    // when Ansible itself logs in with one.
+    r.default(
+        "iotc_prepare_ssh_user",
+        "{{ ansible_user | default(lookup('ansible.builtin.env', 'USER')) }}",
+    );
     r.default(
         "iotc_prepare_sshd",
         json!({
-            "PasswordAuthentication": "no",
-            "PermitRootLogin": "no",
+            "PasswordAuthentication": "{{ 'yes' if (ansible_password is defined or ansible_ssh_pass is defined) else 'no' }}",
+            "PermitRootLogin": "{{ 'prohibit-password' if iotc_prepare_ssh_user == 'root' else 'no' }}",
             "KbdInteractiveAuthentication": "no",
             "X11Forwarding": "no"
         }),
@@ -183,6 +190,26 @@ fn prepare() -> Role {
         )
         .with_loop("{{ iotc_prepare_sysctl | dict2items }}")
         .label("{{ item.key }}"),
+        // Raspberry Pi OS boots with the memory cgroup off; the kubelet
+        // then refuses to start (k3s: "failed to find memory cgroup").
+        task(
+            "Look for a Raspberry Pi kernel command line",
+            "ansible.builtin.stat",
+            json!({ "path": "/boot/firmware/cmdline.txt" }),
+        )
+        .register("iotc_prepare_rpi_cmdline"),
+        task(
+            "Enable the memory cgroup on a Raspberry Pi (Kubernetes fleets)",
+            "ansible.builtin.replace",
+            json!({
+                "path": "/boot/firmware/cmdline.txt",
+                "regexp": "^((?!.*\\bcgroup_memory=1\\b).*\\S)\\s*$",
+                "replace": "\\1 cgroup_enable=memory cgroup_memory=1"
+            }),
+        )
+        .when("iotc_prepare_rpi_cmdline.stat.exists and (iotc_runtime_kind | default('')) == 'kubernetes'")
+        .notify("Reboot for the kernel command line"),
+        task("Reboot now if the kernel command line changed", "ansible.builtin.meta", json!("flush_handlers")),
         task(
             "Keep the clock in sync with chrony",
             "ansible.builtin.systemd_service",
@@ -205,22 +232,44 @@ fn prepare() -> Role {
                 "state": "present"
             }),
         ),
+        // sshd takes the first value it reads, and sshd_config includes
+        // sshd_config.d/*.conf at its top on Debian 12 and Ubuntu 22.04+:
+        // a drop-in sorting first wins over the distribution's and
+        // cloud-init's, where editing sshd_config itself would lose.
         task(
-            "Harden the SSH daemon",
-            "ansible.builtin.lineinfile",
+            "Read the SSH daemon's main configuration",
+            "ansible.builtin.slurp",
+            json!({ "src": "/etc/ssh/sshd_config" }),
+        )
+        .register("iotc_prepare_sshd_config"),
+        task(
+            "Check that the SSH daemon reads its drop-in folder",
+            "ansible.builtin.assert",
             json!({
-                "path": "/etc/ssh/sshd_config",
-                "regexp": "^#?\\s*{{ item.key }}\\s",
-                "line": "{{ item.key }} {{ item.value }}",
+                "that": ["iotc_prepare_sshd_config.content | b64decode | regex_search('(?m)^\\s*Include\\s+/etc/ssh/sshd_config\\.d/')"],
+                "fail_msg": "/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf; the hardening would not apply",
+                "quiet": true
+            }),
+        ),
+        task(
+            "Harden the SSH daemon (drop-in, checked with sshd -t)",
+            "ansible.builtin.copy",
+            json!({
+                "content": "# Managed by Ansible (iotc). sshd keeps the first value it reads; this file sorts first.\n{% for key, value in iotc_prepare_sshd | dictsort %}{{ key }} {{ value }}\n{% endfor %}",
+                "dest": "/etc/ssh/sshd_config.d/00-iotc.conf",
                 "owner": "root",
                 "group": "root",
                 "mode": "0600",
                 "validate": "/usr/sbin/sshd -t -f %s"
             }),
         )
-        .with_loop("{{ iotc_prepare_sshd | dict2items }}")
-        .label("{{ item.key }}")
-        .notify("Restart sshd"),
+        .notify("Reload sshd"),
+        task(
+            "Check the whole SSH daemon configuration",
+            "ansible.builtin.command",
+            json!({ "argv": ["/usr/sbin/sshd", "-t"] }),
+        )
+        .changed_when(false),
         task(
             "Allow SSH through the firewall (rate limited)",
             "community.general.ufw",
@@ -256,11 +305,19 @@ fn prepare() -> Role {
             json!({ "state": "enabled", "direction": "incoming", "default": "deny" }),
         ),
     ];
-    r.handlers = vec![task(
-        "Restart sshd",
-        "ansible.builtin.systemd_service",
-        json!({ "name": "ssh", "state": "restarted" }),
-    )];
+    // A reload keeps the sessions open, Ansible's own included.
+    r.handlers = vec![
+        task(
+            "Reload sshd",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "ssh", "state": "reloaded" }),
+        ),
+        task(
+            "Reboot for the kernel command line",
+            "ansible.builtin.reboot",
+            json!({ "reboot_timeout": 900, "msg": "iotc: enabling the memory cgroup" }),
+        ),
+    ];
     r
 }
 

@@ -231,6 +231,15 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
                         metadata,
                         spec: Some(CronJobSpec {
                             schedule: schedule.clone(),
+                            // UTC everywhere, like the systemd timers of
+                            // Docker fleets, whatever the node's clock zone.
+                            time_zone: Some("Etc/UTC".into()),
+                            // A run missed while the site's control plane
+                            // was down starts when it is back, if within
+                            // the job's deadline; older ones are skipped.
+                            starting_deadline_seconds: Some(
+                                i64::try_from(w.deadline_secs.clamp(60, 3600)).unwrap_or(3600),
+                            ),
                             concurrency_policy: Some("Forbid".into()),
                             job_template: JobTemplateSpec {
                                 metadata: Some(ObjectMeta {
@@ -261,6 +270,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     if let (Some(port), true) = (c.port, serves) {
         let fleet = matches!(w.placement, Placement::Fleet { .. });
         let headless = w.kind == WorkloadKind::Daemon && !w.public;
+        let per_gateway = w.kind != WorkloadKind::Daemon && w.one_per_gateway(&sol.fleets);
         let name = pod::port_name(c);
         // Exposed HTTP goes through the Ingress below; other exposed
         // listeners (and public fleet services) get a load balancer.
@@ -281,9 +291,11 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
                     protocol: Some(pod::protocol(c)),
                     ..Default::default()
                 }]),
-                // On a fleet, prefer the copy at the caller's own site
-                // (nodes carry topology.kubernetes.io/zone=<site>).
-                traffic_distribution: (fleet && !headless).then(|| "PreferClose".to_string()),
+                // A server with a copy on every gateway is called on the
+                // caller's own gateway (no hop over the LAN, no other
+                // station's load). Otherwise prefer the caller's zone.
+                internal_traffic_policy: per_gateway.then(|| "Local".to_string()),
+                traffic_distribution: (fleet && !headless && !per_gateway).then(|| "PreferClose".to_string()),
                 ..Default::default()
             }),
             ..Default::default()
