@@ -334,6 +334,8 @@ fn k3s() -> Result<Role, EmitError> {
         "iotc_k3s_servers",
         "{{ iotc_k8s_servers | default([iotc_k3s_server]) }}",
     );
+    // Clusters keep Traefik: their exposed listeners are Ingresses.
+    r.default("iotc_k3s_disable_traefik", "{{ (iotc_tier | default('')) == 'edge' }}");
     r.default(
         "iotc_k3s_node_monitor_grace_seconds",
         crate::ir::NODE_MONITOR_GRACE_SECS,
