@@ -16,6 +16,8 @@
 //! against the device profiles assumed in [`ASSUMED_GATEWAY`] and
 //! [`ASSUMED_NODE`].
 
+pub mod hostile;
+
 use std::fmt;
 
 /// The sizes the benchmark runs, as (services, sites).

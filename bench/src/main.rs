@@ -39,6 +39,10 @@ options of run:
                    (appended when absent), {out} a fresh output directory
                    (default: \"check {file}\")
   --keep           keep the generated files and outputs
+
+  iotc-bench hostile [--iotc PATH] [--runs N] [--keep]
+                                        time `iotc check` and `iotc fmt --check`
+                                        on every hostile input (issue 12)
 ";
 
 /// The release build of the workspace's `iotc`.
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
                 },
             })
         }),
+        Some("hostile") => parse_run(args.get(1..).unwrap_or_default()).and_then(|o| hostile(&o)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -409,5 +414,87 @@ fn print_report(opts: &RunOptions, rows: &[Row]) {
                 if ran { "" } else { " (iotc failed)" }
             );
         }
+    }
+}
+
+/// The time budget of every hostile input, for `check` and for `fmt`.
+const HOSTILE_BUDGET_MS: f64 = 1000.0;
+
+/// `iotc-bench hostile`: every input of [`iotc_bench::hostile::cases`],
+/// through `iotc check` and `iotc fmt --check`: exit status (never a
+/// signal), median wall time, peak RSS and how much it wrote.
+fn hostile(opts: &RunOptions) -> Result<(), String> {
+    if !opts.iotc.is_file() {
+        return Err(format!(
+            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
+            opts.iotc.display()
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("iotc-bench-hostile-{}", std::process::id()));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "hostile inputs, {} runs after one warm-up, {cpus} CPUs; budget {HOSTILE_BUDGET_MS} ms each",
+        opts.runs
+    );
+    println!();
+    println!("| input | bytes | check | check median ms | fmt --check | fmt median ms | peak RSS MiB | stderr bytes |");
+    println!("|:---|---:|:---|---:|:---|---:|---:|---:|");
+    let mut failed = Vec::new();
+    for case in iotc_bench::hostile::cases() {
+        let file = dir.join(format!("{}.iot", case.name));
+        fs::write(&file, &case.text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        let file_arg = file.display().to_string();
+        let log = dir.join(format!("{}.log", case.name));
+        let mut cells = Vec::new();
+        let mut rss = 0u64;
+        let mut stderr_bytes = 0u64;
+        for cmd in [vec!["check", "--color", "never"], vec!["fmt", "--check"]] {
+            let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+            args.push(file_arg.clone());
+            eprint!("{} {}:", case.name, cmd.first().copied().unwrap_or(""));
+            let mut walls = Vec::new();
+            let mut status = Status::Exited(0);
+            for i in 0..=opts.runs {
+                let sample = run_once(&opts.iotc, &args, &log)?;
+                if i > 0 {
+                    walls.push(sample.wall);
+                }
+                status = sample.status;
+                rss = rss.max(sample.max_rss_kib);
+                eprint!(" {i}");
+            }
+            eprintln!();
+            if cmd.first() == Some(&"check") {
+                stderr_bytes = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+            }
+            walls.sort();
+            let ms = millis(median(&walls));
+            if matches!(status, Status::Signalled(_) | Status::Exited(101)) || ms > HOSTILE_BUDGET_MS {
+                failed.push(format!("{} ({})", case.name, cmd.join(" ")));
+            }
+            cells.push(format!("{status} | {ms:.1}"));
+        }
+        println!(
+            "| {} | {} | {} | {:.1} | {} |",
+            case.name,
+            case.text.len(),
+            cells.join(" | "),
+            rss as f64 / 1024.0,
+            stderr_bytes
+        );
+    }
+    if opts.keep {
+        eprintln!("kept the inputs in {}", dir.display());
+    } else {
+        remove_dir(&dir)?;
+    }
+    println!();
+    if failed.is_empty() {
+        println!("every input answered (no signal, no panic) within {HOSTILE_BUDGET_MS} ms");
+        Ok(())
+    } else {
+        println!("over budget or crashed: {}", failed.join(", "));
+        Err(format!("over budget or crashed: {}", failed.join(", ")))
     }
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
+#[path = "../../bench/src/hostile.rs"]
 mod hostile_inputs;
 
 use hostile_inputs::{cases, Expect};

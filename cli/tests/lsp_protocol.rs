@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "../../bench/src/hostile.rs"]
+mod hostile_inputs;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -455,6 +458,75 @@ fn typing_an_example_into_the_real_server() {
     // The finished file checks clean (the hints need no errors).
     let diags = c.diagnostics(&main_uri, version);
     assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+    c.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every hostile input (issue 12) opened in the real server: it answers
+/// each with diagnostics and serves every feature on it, and it is still
+/// alive at the end (an abort or a stack overflow would end the process).
+#[test]
+fn the_server_survives_every_hostile_input() {
+    let dir = temp_dir("hostile");
+    let mut c = Client::start(&dir.join("cache"));
+    c.initialize(&dir);
+    for (i, case) in hostile_inputs::cases().into_iter().enumerate() {
+        if case.heavy {
+            continue;
+        }
+        let file = dir.join(format!("{}.iot", case.name));
+        let file_uri = uri(&file);
+        let version = i64::try_from(i).unwrap() + 1;
+        c.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": file_uri, "languageId": "iot", "version": version, "text": case.text } }),
+        );
+        let diags = c.diagnostics(&file_uri, version);
+        let errors: Vec<&str> = diags
+            .iter()
+            .filter(|d| d["severity"] == 1)
+            .filter_map(|d| d["code"].as_str())
+            .collect();
+        match case.expect {
+            hostile_inputs::Expect::Clean => assert!(errors.is_empty(), "{}: {errors:?}", case.name),
+            hostile_inputs::Expect::Code(code) => assert!(errors.contains(&code), "{}: {errors:?}", case.name),
+        }
+        let middle = {
+            let mut at = case.text.len() / 2;
+            while !case.text.is_char_boundary(at) {
+                at -= 1;
+            }
+            pos(&case.text, &case.text[..at], at)
+        };
+        let end = pos(&case.text, &case.text, case.text.len());
+        for position in [json!({ "line": 0, "character": 0 }), middle, end.clone()] {
+            for method in [
+                "textDocument/hover",
+                "textDocument/completion",
+                "textDocument/definition",
+            ] {
+                let r = c.call(
+                    method,
+                    json!({ "textDocument": { "uri": file_uri }, "position": position }),
+                );
+                assert!(r.get("error").is_none(), "{}: {method}: {r}", case.name);
+            }
+        }
+        let r = c.call(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": file_uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+        );
+        assert!(r.get("error").is_none(), "{}: formatting: {r}", case.name);
+        let r = c.call(
+            "textDocument/inlayHint",
+            json!({
+                "textDocument": { "uri": file_uri },
+                "range": { "start": { "line": 0, "character": 0 }, "end": end },
+            }),
+        );
+        assert!(r.get("error").is_none(), "{}: inlay hints: {r}", case.name);
+        c.notify("textDocument/didClose", json!({ "textDocument": { "uri": file_uri } }));
+    }
     c.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

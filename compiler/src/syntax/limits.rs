@@ -203,6 +203,39 @@ mod tests {
         assert_eq!(code(&text), None);
     }
 
+    /// Everything the limits let through is parsed and formatted on a
+    /// thread with a 2 MiB stack (a debug build, whose frames are largest):
+    /// the limits leave the recursion that much room.
+    #[test]
+    fn the_deepest_accepted_items_parse_and_format_on_a_small_stack() {
+        let run = || {
+            let n = MAX_NESTING - 1;
+            let deepest = [
+                format!("service s on f {{ replicas = {}1{} }}\n", "(".repeat(n), ")".repeat(n)),
+                format!("service s on f {{ r = {}1{} }}\n", "min(".repeat(n), ")".repeat(n)),
+                format!("service s on f {{ r = {}{} }}\n", "[".repeat(n), "]".repeat(n)),
+                format!("service s on f {{ {}{} }}\n", "a { ".repeat(n), "}".repeat(n)),
+                format!(
+                    "service s on f {{ r = {} }}\n",
+                    vec!["1"; MAX_OPERATORS + 1].join(" - ")
+                ),
+                format!(
+                    "service s on f {{ r = {}{}{} }}\n",
+                    "(1 + ".repeat(n),
+                    vec!["1"; MAX_OPERATORS - n + 1].join(" * "),
+                    ")".repeat(n)
+                ),
+            ];
+            for text in &deepest {
+                let (unit, diags) = crate::syntax::parse(FileId(0), text);
+                assert!(diags.is_empty() && unit.items.len() == 1, "{diags:?}");
+                assert!(crate::fmt::format_source(text).is_ok());
+            }
+        };
+        let worker = std::thread::Builder::new().stack_size(2 << 20).spawn(run).unwrap();
+        assert!(worker.join().is_ok());
+    }
+
     #[test]
     fn nul_characters_and_escapes_are_rejected() {
         assert_eq!(code("s { a = \"x\0y\" }"), Some(Code::E0005));

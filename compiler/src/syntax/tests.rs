@@ -128,6 +128,42 @@ fn string_escapes() {
 }
 
 #[test]
+fn unicode_escapes_decode_or_stay_as_written() {
+    use super::build::unescape;
+    assert_eq!(unescape(r"\u{41}\u{1F600}\u{0041}"), "A😀A");
+    // Not an escape: kept as written, backslash included.
+    for raw in [
+        r"\u{}",
+        r"\u{41",
+        r"\u41",
+        r"\u{110000}",
+        r"\u{D800}",
+        r"\u{1234567}",
+        r"\u{g}",
+    ] {
+        assert_eq!(unescape(raw), raw, "{raw}");
+    }
+    // A 1 MB string of escapes decodes (linear time: measured by
+    // `iotc-bench hostile`, see bench/README.md).
+    let long = r"\u{41}".repeat(150_000);
+    assert_eq!(unescape(&long), "A".repeat(150_000));
+}
+
+#[test]
+fn a_lone_carriage_return_ends_a_comment() {
+    let unit = ok("// a comment\rparam p: int = 1\r// another\rparam q: int = 2\r");
+    assert_eq!(unit.items.len(), 2);
+}
+
+#[test]
+fn item_keywords_inside_blocks_are_reported() {
+    let (_, diags) = parse(FileId(0), "fleet f{solution x{}}\n");
+    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), vec![Code::E0110]);
+    // As a field name or without a name it is not an item.
+    ok("fleet f { service = 1  job { } }\n");
+}
+
+#[test]
 fn doc_comment_after_a_value_documents_the_next_field() {
     let unit = ok("service s on c {\n  cpu = 1\n  /// The memory.\n  memory = 1Gi\n}\n");
     let Some(Item {

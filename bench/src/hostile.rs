@@ -62,6 +62,11 @@ pub fn sum(n: usize) -> String {
 /// `n` services whose replicas each refer to the next, the last to the
 /// first when `cycle`.
 pub fn chain(n: usize, cycle: bool) -> String {
+    bracketed_chain(n, cycle, 0)
+}
+
+/// [`chain`], with each reference in `brackets` pairs of parentheses.
+pub fn bracketed_chain(n: usize, cycle: bool, brackets: usize) -> String {
     let mut s = FLEET.to_string();
     for i in 0..n {
         let next = if i + 1 < n {
@@ -72,7 +77,9 @@ pub fn chain(n: usize, cycle: bool) -> String {
             "1".to_string()
         };
         s.push_str(&format!(
-            "service s{i} on plants {{ image = \"ghcr.io/acme/s:1.0.0\"  cpu = 1m  memory = 1Mi  replicas = {next} }}\n"
+            "service s{i} on plants {{ image = \"ghcr.io/acme/s:1.0.0\"  cpu = 1m  memory = 1Mi  replicas = {}{next}{} }}\n",
+            "(".repeat(brackets),
+            ")".repeat(brackets)
         ));
     }
     s
@@ -145,8 +152,12 @@ pub fn cases() -> Vec<Case> {
         case("sum_100k", sum(100_000), Code("E0004")),
         case("sum_at_limit", sum(256), Clean),
         kept("cycle_2500", chain(2_500, true), Code("E0307")),
-        case("chain_10k", chain(10_000, false), Code("E0307")),
+        heavy("chain_10k", chain(10_000, false), Code("E0307")),
+        // The deepest the evaluator accepts (256 steps: 4 per count, 1 per
+        // bracket), in the real binary's 8 MiB main thread.
         case("chain_50", chain(50, false), Clean),
+        case("bracketed_chain_3", bracketed_chain(3, false, 62), Clean),
+        case("bracketed_chain_4", bracketed_chain(4, false, 62), Code("E0307")),
         // Finding 3: the formatter on a flat sum (`fmt` is run on every case).
         kept("sum_18000", sum(18_000), Code("E0004")),
         // Finding 4: counts bounded before anything is allocated.
