@@ -67,6 +67,7 @@ codes! {
     E0209 = "unknown variant",
     E0210 = "invalid parameter override",
     E0211 = "invalid artifact reference",
+    E0212 = "unsafe file name",
     E0301 = "count is not a whole number",
     E0302 = "count is negative",
     E0303 = "minimum greater than maximum",

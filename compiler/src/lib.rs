@@ -8,6 +8,7 @@ pub mod fmt;
 pub mod graph;
 pub mod ide;
 pub mod ir;
+pub mod names;
 pub mod overview;
 pub mod picture;
 pub mod plan;

@@ -489,6 +489,26 @@ model defects {
     fixed='''  artifact = "s3://acme-models/defects/3/model.onnx"''',
 )
 
+PAGES["E0212"] = dict(
+    about="""
+A string that the outputs use as a file or folder name is not safe as one.
+A model's `version` names the folder the model is kept in on every device
+(`/models/<model>/<version>/`): the Ansible copy and the init container
+write there. A name is one path component: ASCII letters, digits, `.`,
+`_` and `-`, not starting with `.` or `-` (so never `..`), at most 255
+bytes. Anything else could place the file outside the models folder.
+""",
+    snippet='''solution demo { version = "1.0.0" }
+model defects {
+  format   = onnx
+  version  = "../../../../etc/cron.d"
+  artifact = "s3://acme-models/defects/3/model.onnx"
+}
+''',
+    fix="Use a plain version name:",
+    fixed='''  version  = "3"''',
+)
+
 PAGES["E0301"] = dict(
     about="""
 A count does not come out as a whole number. Counts (`nodes`, `gateways`,

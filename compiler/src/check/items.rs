@@ -247,7 +247,16 @@ impl<'a> Analyzer<'a> {
         let view = self.view(&b.body, shape, "`solution`", b.name.span, None);
         self.require(&view, shape, "the solution");
         self.check_name(&b.name.name, b.name.span, "solution");
-        let version = self.get_str(&view, shape, "version").map(|(s, _)| s);
+        let version = self.get_str(&view, shape, "version").map(|(s, span)| {
+            if let Err(m) = v::check_label_value(&s) {
+                self.diags.push(
+                    Diagnostic::new(Code::E0207, span, m)
+                        .label("invalid label value")
+                        .help("the version becomes the `app.kubernetes.io/version` label: use letters, digits, `-`, `_` and `.`, at most 63 characters, like `1.0.0`"),
+                );
+            }
+            s
+        });
         let namespace = self
             .get_str(&view, shape, "namespace")
             .map(|(s, _)| s)
@@ -1282,7 +1291,20 @@ impl<'a> Analyzer<'a> {
         let format_span = view.attr("format").map(|a| a.value.span);
         let version = self
             .get_str(&view, shape, "version")
-            .map(|(s, _)| s)
+            .map(|(s, span)| {
+                if !crate::names::is_path_component(&s) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::E0212,
+                            span,
+                            format!("model version `{s}` cannot be a folder name"),
+                        )
+                        .label("unsafe file name")
+                        .help("the version names the model's folder on every device: use ASCII letters, digits, `.`, `_` and `-`, not starting with `.` or `-`, like `3` or `2024.06.1`"),
+                    );
+                }
+                s
+            })
             .unwrap_or_default();
         let artifact = self
             .get_str(&view, shape, "artifact")

@@ -350,6 +350,13 @@ impl<'a> Analyzer<'a> {
                 let cluster = clusters.iter().find(|x| {
                     Some(x.name.as_str()) == d.clusters.get(c).map(|k| v::k8s_name(&k.name.name)).as_deref()
                 })?;
+                if wl.schedule.is_some() && name.len() > 52 {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0206, wl.name_span, format!("the CronJob name `{name}` is {} characters long; Kubernetes allows 52", name.len()))
+                            .label("scheduled, so a CronJob")
+                            .help("shorten the name; a scheduled job or training becomes a CronJob named `<job>` (`<model>-train`), at most 52 characters"),
+                    );
+                }
                 let pool = self.pick_pool(wl, cluster)?;
                 let replicas = match wl.kind {
                     WorkloadKind::Daemon => pool.nodes,
@@ -393,6 +400,14 @@ impl<'a> Analyzer<'a> {
                     }
                     // Both parts are valid labels already; only the length
                     // of the joined name can be wrong.
+                    let cron = wl.schedule.is_some() && fleet.runtime.is_kubernetes();
+                    if cron && name.len() + 1 + site.name.len() > 52 && name.len() + 1 + site.name.len() <= 63 {
+                        self.diags.push(
+                            Diagnostic::new(Code::E0206, wl.name_span, format!("the generated CronJob name `{name}-{}` is {} characters long; Kubernetes allows 52", site.name, name.len() + 1 + site.name.len()))
+                                .label(format!("placed at site `{}`", site.name))
+                                .help("shorten the job or site name; a scheduled job becomes a CronJob named `<job>-<site>`, at most 52 characters"),
+                        );
+                    }
                     if name.len() + 1 + site.name.len() > 63 {
                         let generated = format!("{name}-{}", site.name);
                         let m = v::check_dns_label(&generated).err().unwrap_or_default();

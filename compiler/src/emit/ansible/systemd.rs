@@ -136,6 +136,15 @@ fn convert_dow(field: &str) -> Result<Option<String>, String> {
 /// (Cron ORs a restricted day of month with a restricted day of week;
 /// systemd ANDs them. The checker's schedules never set both.)
 pub fn on_calendar(cron: &str) -> Result<String, String> {
+    // The macros the checker accepts, as the five fields cron gives them.
+    let cron = match cron.trim() {
+        "@yearly" | "@annually" => "0 0 1 1 *",
+        "@monthly" => "0 0 1 * *",
+        "@weekly" => "0 0 * * 0",
+        "@daily" | "@midnight" => "0 0 * * *",
+        "@hourly" => "0 * * * *",
+        other => other,
+    };
     let f: Vec<&str> = cron.split_whitespace().collect();
     let [min, hour, dom, month, dow] = f.as_slice() else {
         return Err(format!("schedule `{cron}` does not have five fields"));
@@ -164,5 +173,7 @@ mod tests {
             Ok("Mon..Fri *-*-* 08..17:30:00")
         );
         assert!(on_calendar("* * *").is_err());
+        assert_eq!(on_calendar("@daily").as_deref(), Ok("*-*-* 00:00:00"));
+        assert_eq!(on_calendar("@weekly").as_deref(), Ok("Sun *-*-* 00:00:00"));
     }
 }
