@@ -690,13 +690,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             ..Default::default()
         });
         if unit.site_info.is_some_and(|s| s.standby > 0) {
-            tolerations.push(Toleration {
-                key: Some(STANDBY_TAINT_KEY.into()),
-                operator: Some("Equal".into()),
-                value: Some("true".into()),
-                effect: Some("NoSchedule".into()),
-                ..Default::default()
-            });
+            tolerations.push(standby_toleration());
             preferred.push(PreferredSchedulingTerm {
                 weight: 100,
                 preference: NodeSelectorTerm {
@@ -731,13 +725,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                 .flat_map(|f| &f.sites)
                 .any(|s| s.standby > 0 && sites.iter().any(|p| p.site == s.name));
             if standby {
-                tolerations.push(Toleration {
-                    key: Some(STANDBY_TAINT_KEY.into()),
-                    operator: Some("Equal".into()),
-                    value: Some("true".into()),
-                    effect: Some("NoSchedule".into()),
-                    ..Default::default()
-                });
+                tolerations.push(standby_toleration());
             }
         }
     }
@@ -806,6 +794,17 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             spec: Some(spec),
         },
         skips,
+    }
+}
+
+/// Lets a pod onto a standby device (which carries the standby taint).
+fn standby_toleration() -> Toleration {
+    Toleration {
+        key: Some(STANDBY_TAINT_KEY.into()),
+        operator: Some("Equal".into()),
+        value: Some("true".into()),
+        effect: Some("NoSchedule".into()),
+        ..Default::default()
     }
 }
 
