@@ -223,6 +223,7 @@ fn an_editor_session_over_stdio() {
         "documentFormattingProvider",
         "inlayHintProvider",
         "codeActionProvider",
+        "semanticTokensProvider",
     ] {
         assert!(!caps[cap].is_null(), "{cap} missing from {caps}");
     }
@@ -398,6 +399,47 @@ fn an_editor_session_over_stdio() {
     assert_eq!(symbols[0]["children"][1]["name"], "south");
     let found = c.request("workspace/symbol", json!({ "query": "coll" }));
     assert_eq!(found[0]["name"], "collector", "{found}");
+
+    // Semantic tokens: the legend, the whole file, a delta and a range.
+    let legend = &caps["semanticTokensProvider"]["legend"];
+    let types: Vec<&str> = legend["tokenTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"keyword") && types.contains(&"class"), "{legend}");
+    let full = c.request(
+        "textDocument/semanticTokens/full",
+        json!({ "textDocument": { "uri": edge_uri } }),
+    );
+    let data = full["data"].as_array().unwrap();
+    assert!(data.len() >= 5 && data.len() % 5 == 0, "{full}");
+    // The file starts with a keyword at 0:0.
+    let keyword = types.iter().position(|t| *t == "keyword").unwrap();
+    assert_eq!(&data[..2], &[json!(0), json!(0)], "{full}");
+    assert_eq!(data[3], json!(keyword), "{full}");
+    let id = full["resultId"].as_str().unwrap().to_string();
+    let delta = c.request(
+        "textDocument/semanticTokens/full/delta",
+        json!({ "textDocument": { "uri": edge_uri }, "previousResultId": id }),
+    );
+    assert_eq!(delta["edits"], json!([]), "unchanged text, no edits: {delta}");
+    let stale = c.request(
+        "textDocument/semanticTokens/full/delta",
+        json!({ "textDocument": { "uri": edge_uri }, "previousResultId": "no-such-result" }),
+    );
+    assert_eq!(stale["data"], full["data"], "an unknown result id gets every token");
+    let range = c.request(
+        "textDocument/semanticTokens/range",
+        json!({
+            "textDocument": { "uri": edge_uri },
+            "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 1, "character": 0 } },
+        }),
+    );
+    let ranged = range["data"].as_array().unwrap();
+    assert!(!ranged.is_empty() && ranged.len() < data.len(), "{range}");
+    assert_eq!(&ranged[..], &data[..ranged.len()], "a range's tokens are the file's");
 
     // Unknown requests get MethodNotFound; the server goes on.
     let unknown = c.call("iotc/noSuchThing", json!({}));

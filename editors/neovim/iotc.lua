@@ -10,6 +10,14 @@
 -- call `require("iotc").setup()` from init.lua. Options:
 --   cmd  = { "iotc", "lsp" }      -- the server command (a full path works)
 --   inlay_hints = true            -- show evaluated linked counts inline
+--   semantic_tokens = true        -- highlighting from the server (the only
+--                                 -- highlighting .iot files have in Neovim)
+--
+-- Highlighting: the server sends semantic tokens (keywords, workloads,
+-- params, fields, strings, numbers, comments, operators; declarations and
+-- stdlib names as modifiers). Neovim 0.9+ applies them by default through
+-- the @lsp.type.<type> and @lsp.mod.<modifier> highlight groups; this file
+-- never turns them off unless `semantic_tokens = false`.
 
 local M = {}
 
@@ -35,13 +43,18 @@ local function root_of(buf)
   return vim.fs.root(buf, { ".git", "Cargo.toml" }) or vim.fs.dirname(name)
 end
 
-local function on_attach_hints(opts)
-  return function(_, bufnr)
+local function on_attach(opts)
+  return function(client, bufnr)
     if opts.inlay_hints ~= false and vim.lsp.inlay_hint then
       vim.lsp.inlay_hint.enable(true, { bufnr = bufnr })
     end
+    if opts.semantic_tokens == false and client and client.server_capabilities then
+      client.server_capabilities.semanticTokensProvider = nil
+    end
   end
 end
+
+M.on_attach = on_attach
 
 function M.setup(opts)
   opts = opts or {}
@@ -74,7 +87,7 @@ function M.setup(opts)
       cmd = cmd,
       filetypes = { "iot" },
       root_markers = { ".git", "Cargo.toml" },
-      on_attach = on_attach_hints(opts),
+      on_attach = on_attach(opts),
     })
     vim.lsp.enable("iotc")
     return true
@@ -89,7 +102,7 @@ function M.setup(opts)
         name = "iotc",
         cmd = cmd,
         root_dir = root_of(args.buf),
-        on_attach = on_attach_hints(opts),
+        on_attach = on_attach(opts),
       }, { bufnr = args.buf })
     end,
   })

@@ -53,6 +53,11 @@ do
       return #get({ name = "iotc" }) > 0
     end, 50)
     check(started, "iotc lsp starts for a .iot buffer")
+    local client = get({ name = "iotc" })[1]
+    check(
+      client ~= nil and client.server_capabilities.semanticTokensProvider ~= nil,
+      "semantic tokens stay on (highlighting)"
+    )
   else
     check(ok == false, "setup() refuses " .. running)
     check(#notes == 1, "one message on " .. running)
@@ -147,6 +152,14 @@ do
   check(calls.start == nil, "0.11: no vim.lsp.start")
   check(calls.filetypes and calls.filetypes.extension.iot == "iot", "0.11: *.iot filetype")
   check(bo.commentstring == "// %s", "0.11: // comments")
+  -- on_attach keeps the server's semantic tokens unless told otherwise.
+  local client = { server_capabilities = { semanticTokensProvider = { full = true } } }
+  vim.lsp.inlay_hint = vim.lsp.inlay_hint or { enable = function() end }
+  calls.config.cfg.on_attach(client, 0)
+  check(client.server_capabilities.semanticTokensProvider ~= nil, "0.11: semantic tokens kept by default")
+  local off = { server_capabilities = { semanticTokensProvider = { full = true } } }
+  fresh().on_attach({ semantic_tokens = false, inlay_hints = false })(off, 0)
+  check(off.server_capabilities.semanticTokensProvider == nil, "semantic_tokens = false turns them off")
 end
 
 do

@@ -4,6 +4,7 @@
 //! handler runs under `catch_unwind`, so a bug answers with an error
 //! instead of killing the server.
 
+use crate::features::semantic_tokens::{self as st, TokenType};
 use crate::features::{self, CompletionKind, SymbolNode};
 use crate::line_index::{self, LineIndex};
 use crate::world::{Analyzed, StdFiles, World};
@@ -71,6 +72,14 @@ pub fn capabilities() -> lsp::ServerCapabilities {
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
         inlay_hint_provider: Some(lsp::OneOf::Left(true)),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Simple(true)),
+        semantic_tokens_provider: Some(lsp::SemanticTokensServerCapabilities::SemanticTokensOptions(
+            lsp::SemanticTokensOptions {
+                work_done_progress_options: Default::default(),
+                legend: semantic_legend(),
+                range: Some(true),
+                full: Some(lsp::SemanticTokensFullOptions::Delta { delta: Some(true) }),
+            },
+        )),
         ..Default::default()
     }
 }
@@ -89,6 +98,8 @@ pub fn run(connection: Connection, std: StdFiles) -> Result<(), String> {
         world: World::new(std),
         deadline: None,
         last_change: None,
+        tokens: HashMap::new(),
+        next_result: 0,
     };
     server.main_loop()
 }
@@ -100,6 +111,10 @@ struct Server<'a> {
     deadline: Option<Instant>,
     /// When the last change arrived.
     last_change: Option<Instant>,
+    /// The semantic tokens last sent for each document, with their result
+    /// id, for `semanticTokens/full/delta`.
+    tokens: HashMap<String, (String, Vec<lsp::SemanticToken>)>,
+    next_result: u64,
 }
 
 /// A request's failure, sent back as an error response.
@@ -259,8 +274,14 @@ impl Server<'_> {
     }
 
     fn dispatch(&mut self, req: Request) -> Answer {
+        match req.method.as_str() {
+            "textDocument/semanticTokens/full" => return self.semantic_tokens_full(params(req.params)?),
+            "textDocument/semanticTokens/full/delta" => return self.semantic_tokens_delta(params(req.params)?),
+            _ => {}
+        }
         let w = &mut self.world;
         match req.method.as_str() {
+            "textDocument/semanticTokens/range" => semantic_tokens_range(w, params(req.params)?),
             "textDocument/hover" => hover(w, params(req.params)?),
             "textDocument/completion" => completion(w, params(req.params)?),
             "textDocument/definition" => definition(w, params(req.params)?),
@@ -279,6 +300,146 @@ impl Server<'_> {
             )),
         }
     }
+}
+
+impl Server<'_> {
+    /// Every token of a document; remembered for a later delta.
+    fn semantic_tokens_full(&mut self, p: lsp::SemanticTokensParams) -> Answer {
+        let key = key_of_uri(&p.text_document.uri);
+        let data = document_tokens(&mut self.world, &key, None).unwrap_or_default();
+        let result_id = self.remember_tokens(&key, data.clone());
+        json(lsp::SemanticTokensResult::Tokens(lsp::SemanticTokens {
+            result_id: Some(result_id),
+            data,
+        }))
+    }
+
+    /// The change since the tokens sent with `previous_result_id`, as one
+    /// edit of the common prefix and suffix; all tokens if that result is
+    /// not the last one sent.
+    fn semantic_tokens_delta(&mut self, p: lsp::SemanticTokensDeltaParams) -> Answer {
+        let key = key_of_uri(&p.text_document.uri);
+        let data = document_tokens(&mut self.world, &key, None).unwrap_or_default();
+        let previous = self
+            .tokens
+            .get(&key)
+            .filter(|(id, _)| *id == p.previous_result_id)
+            .map(|(_, old)| token_edit(old, &data));
+        let result_id = self.remember_tokens(&key, data.clone());
+        match previous {
+            Some(edit) => json(lsp::SemanticTokensFullDeltaResult::TokensDelta(
+                lsp::SemanticTokensDelta {
+                    result_id: Some(result_id),
+                    edits: edit.into_iter().collect(),
+                },
+            )),
+            None => json(lsp::SemanticTokensFullDeltaResult::Tokens(lsp::SemanticTokens {
+                result_id: Some(result_id),
+                data,
+            })),
+        }
+    }
+
+    fn remember_tokens(&mut self, key: &str, data: Vec<lsp::SemanticToken>) -> String {
+        self.next_result += 1;
+        let id = self.next_result.to_string();
+        self.tokens.insert(key.to_string(), (id.clone(), data));
+        id
+    }
+}
+
+/// The legend: token types and modifiers, in the order their indexes and
+/// bits use.
+pub fn semantic_legend() -> lsp::SemanticTokensLegend {
+    lsp::SemanticTokensLegend {
+        token_types: TokenType::ALL
+            .iter()
+            .map(|t| lsp::SemanticTokenType::new(t.name()))
+            .collect(),
+        token_modifiers: st::modifier::NAMES
+            .iter()
+            .map(|m| lsp::SemanticTokenModifier::new(m))
+            .collect(),
+    }
+}
+
+/// The encoded tokens of a document (of its byte range `range` if given).
+fn document_tokens(w: &mut World, key: &str, range: Option<lsp::Range>) -> Option<Vec<lsp::SemanticToken>> {
+    w.ensure(key);
+    let a = w.get(key)?;
+    let (file, src) = doc_source(w, key, a)?;
+    let ix = LineIndex::new(&src.text);
+    let mut tokens = st::semantic_tokens(a, file);
+    if let Some(r) = range {
+        tokens = st::in_range(&tokens, ix.offset(r.start), ix.offset(r.end));
+    }
+    Some(encode_tokens(&ix, &tokens))
+}
+
+/// LSP's relative encoding: each token's line and start relative to the
+/// previous token, lengths in UTF-16 code units (every token is on one
+/// line: strings and comments end at their line's end).
+pub fn encode_tokens(ix: &LineIndex<'_>, tokens: &[st::SemanticToken]) -> Vec<lsp::SemanticToken> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let (mut line, mut col) = (0u32, 0u32);
+    for t in tokens {
+        let start = ix.position(t.start);
+        let end = ix.position(t.end);
+        let length = if end.line == start.line {
+            end.character.saturating_sub(start.character)
+        } else {
+            0
+        };
+        let delta_line = start.line.saturating_sub(line);
+        let delta_start = if delta_line == 0 {
+            start.character.saturating_sub(col)
+        } else {
+            start.character
+        };
+        out.push(lsp::SemanticToken {
+            delta_line,
+            delta_start,
+            length,
+            token_type: t.ty.index(),
+            token_modifiers_bitset: t.modifiers,
+        });
+        (line, col) = (start.line, start.character);
+    }
+    out
+}
+
+/// One edit turning `old` into `new` (in the flat array of five integers
+/// per token), or none when they are equal.
+pub fn token_edit(old: &[lsp::SemanticToken], new: &[lsp::SemanticToken]) -> Option<lsp::SemanticTokensEdit> {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let rest_old = old.get(prefix..).unwrap_or(&[]);
+    let rest_new = new.get(prefix..).unwrap_or(&[]);
+    let suffix = rest_old
+        .iter()
+        .rev()
+        .zip(rest_new.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let deleted = rest_old.len() - suffix;
+    let inserted = rest_new.get(..rest_new.len() - suffix).unwrap_or(&[]);
+    if deleted == 0 && inserted.is_empty() {
+        return None;
+    }
+    let five = |n: usize| u32::try_from(n * 5).unwrap_or(u32::MAX);
+    Some(lsp::SemanticTokensEdit {
+        start: five(prefix),
+        delete_count: five(deleted),
+        data: Some(inserted.to_vec()),
+    })
+}
+
+fn semantic_tokens_range(w: &mut World, p: lsp::SemanticTokensRangeParams) -> Answer {
+    let key = key_of_uri(&p.text_document.uri);
+    let data = document_tokens(w, &key, Some(p.range)).unwrap_or_default();
+    json(lsp::SemanticTokensRangeResult::Tokens(lsp::SemanticTokens {
+        result_id: None,
+        data,
+    }))
 }
 
 fn params<P: serde::de::DeserializeOwned>(v: Value) -> Result<P, Failure> {

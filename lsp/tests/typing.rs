@@ -50,6 +50,13 @@ fn every_request(w: &mut World, key: &str, offset: usize) {
     let a = w.get(key).expect("an analysis for an open document");
     let file = features::file_of(a, &Origin::Path(key.into())).expect("the root is loaded");
     let len = a.analysis.program.sources.get(file).unwrap().text.len();
+    // Semantic tokens on every prefix: sorted, never overlapping, never empty.
+    let tokens = features::semantic_tokens::semantic_tokens(a, file);
+    assert!(tokens.iter().all(|t| t.start < t.end && t.end <= len));
+    assert!(
+        tokens.windows(2).all(|p| p[0].end <= p[1].start),
+        "semantic tokens overlap"
+    );
     for at in [offset, offset / 2, len] {
         let _ = features::hover(a, file, at);
         let _ = features::completions(a, file, at);

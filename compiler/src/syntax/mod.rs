@@ -9,6 +9,7 @@
 pub mod ast;
 mod build;
 mod cache;
+pub mod lex;
 pub mod limits;
 pub(crate) mod split;
 
@@ -18,6 +19,7 @@ use ast::SourceUnit;
 pub use cache::ParseCache;
 use cache::Shift;
 use pest::Parser;
+pub use split::ITEM_KEYWORDS;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../grammar/iot.pest"]

@@ -2,6 +2,8 @@
 //! and spans out. No LSP types here, so the engine is tested without
 //! JSON-RPC; `server` converts at the edge.
 
+pub mod semantic_tokens;
+
 use crate::context::{cursor_context, Scope};
 use crate::world::Analyzed;
 use iotc_compiler::check::CountExplanation;
