@@ -414,7 +414,7 @@ fn an_editor_session_over_stdio() {
         json!({ "textDocument": { "uri": edge_uri } }),
     );
     let data = full["data"].as_array().unwrap();
-    assert!(data.len() >= 5 && data.len() % 5 == 0, "{full}");
+    assert!(data.len() >= 5 && data.len().is_multiple_of(5), "{full}");
     // The file starts with a keyword at 0:0.
     let keyword = types.iter().position(|t| *t == "keyword").unwrap();
     assert_eq!(&data[..2], &[json!(0), json!(0)], "{full}");
