@@ -550,6 +550,36 @@ pub struct ModelRef {
     /// never the served artifact; promotion is a change of `version`,
     /// `artifact` and `checksum` in the source.
     pub store: String,
+    /// Where one training run writes the version it makes:
+    /// `<store><run>/<file>`, `<run>` ([`RUN_PLACEHOLDER`]) being the run's
+    /// unique name (on Kubernetes the Job's name, `<cronjob>-<scheduled
+    /// minute>`, which only grows). A run's version is never the served
+    /// one, and promoting it means `version = "<run>"`.
+    pub train_output: String,
+    /// The folder of the served version in a gateway's on-disk model cache
+    /// (`MODEL_CACHE_ROOT/<model>/<cache_key>`): `<version>-<first 12 hex
+    /// digits of the sha256>`, or `<version>` without a checksum, so a cached
+    /// file is reused only for the same version and bytes.
+    pub cache_key: String,
+}
+
+/// Stands for a training run's unique name in [`ModelRef::train_output`].
+pub const RUN_PLACEHOLDER: &str = "{run}";
+
+/// Where Kubernetes fleet gateways keep fetched models on disk, one folder
+/// per model (created by Ansible, owned by the server's user), so a
+/// restarted server finds its version without the WAN.
+pub const MODEL_CACHE_ROOT: &str = "/var/lib/iotc/model-cache";
+
+/// The cache folder of a version: see [`ModelRef::cache_key`].
+pub fn model_cache_key(version: &str, checksum: Option<&str>) -> String {
+    match checksum
+        .and_then(|c| c.strip_prefix("sha256:"))
+        .and_then(|h| h.get(..12))
+    {
+        Some(short) => format!("{version}-{short}"),
+        None => version.to_string(),
+    }
 }
 
 /// The file name a serving runtime expects for a model format inside its
@@ -565,15 +595,48 @@ pub fn model_file(format: &str) -> &'static str {
 }
 
 /// The folder new versions of a model go to: `artifact` cut before its
-/// `/<version>/` segment, or its parent folder when it has none.
-pub fn model_store(artifact: &str, version: &str) -> String {
+/// `/<version>/` segment, or before the folder of a promoted training run
+/// (`/<train job>-<n>/`, see [`ModelRef::train_output`]), or its parent
+/// folder when it has neither.
+pub fn model_store(artifact: &str, version: &str, train_job: &str) -> String {
     let marker = format!("/{version}/");
-    match artifact.rfind(&marker) {
-        Some(i) => format!("{}/", artifact.get(..i).unwrap_or(artifact)),
-        None => match artifact.rfind('/') {
-            Some(i) => format!("{}/", artifact.get(..i).unwrap_or(artifact)),
-            None => artifact.to_string(),
-        },
+    if let Some(i) = artifact.rfind(&marker) {
+        return format!("{}/", artifact.get(..i).unwrap_or(artifact));
+    }
+    let Some(file_at) = artifact.rfind('/') else {
+        return artifact.to_string();
+    };
+    let folder = artifact.get(..file_at).unwrap_or(artifact);
+    if let Some(i) = folder.rfind('/') {
+        let name = folder.get(i + 1..).unwrap_or_default();
+        let run = name
+            .strip_prefix(train_job)
+            .and_then(|n| n.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if run {
+            return format!("{}/", folder.get(..i).unwrap_or(folder));
+        }
+    }
+    format!("{folder}/")
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::model_store;
+
+    #[test]
+    fn a_store_is_the_folder_above_a_version_or_a_promoted_run() {
+        let job = "defect-detector-train";
+        assert_eq!(model_store("s3://b/defect/7/model.onnx", "7", job), "s3://b/defect/");
+        assert_eq!(
+            model_store("s3://b/defect/defect-detector-train-29412345/model.onnx", "8", job),
+            "s3://b/defect/"
+        );
+        assert_eq!(model_store("s3://b/defect/model.onnx", "8", job), "s3://b/defect/");
+        assert_eq!(
+            model_store("s3://b/defect/other-1/model.onnx", "8", job),
+            "s3://b/defect/other-1/"
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 //! each node group carries against its capacity. Pure: IR in, text out.
 
 use crate::check::values::{format_cpu, format_memory};
-use crate::ir::{NodeGroupCapacity, Placement, Solution, Workload};
+use crate::ir::{NodeGroupCapacity, Placement, Solution, Workload, WorkloadKind};
 use std::fmt::Write;
 
 fn pct(used: u64, cap: u64) -> String {
@@ -259,7 +259,55 @@ pub fn render(sol: &Solution) -> String {
                     format!(", {} alert(s)", m.alerts.len())
                 }
             );
+            model_lifecycle(&mut out, sol, m);
         }
     }
     out
+}
+
+/// The loop of one model: what is served, where training puts new
+/// versions, and what promoting one changes.
+fn model_lifecycle(out: &mut String, sol: &Solution, m: &crate::ir::Model) {
+    let refs: Vec<&Workload> = sol
+        .workloads
+        .iter()
+        .filter(|w| w.model.as_ref().is_some_and(|r| r.model == m.name))
+        .collect();
+    let Some(r) = refs.iter().find_map(|w| w.model.as_ref()) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "    serving    version {} from {} ({})",
+        m.version,
+        m.artifact,
+        m.checksum
+            .as_deref()
+            .unwrap_or("no checksum: the cache is trusted by name")
+    );
+    if let Some(train) = &m.train {
+        let _ = writeln!(
+            out,
+            "    training   {train} writes each run to {} ({} = the run's Job name), never the served version",
+            r.train_output,
+            crate::ir::RUN_PLACEHOLDER
+        );
+        let promoted = r.train_output.replace(crate::ir::RUN_PLACEHOLDER, "<run>");
+        let _ = writeln!(
+            out,
+            "    promote    set version = \"<n>\" (a new number), artifact = \"{promoted}\", checksum = \"sha256:<of that file>\""
+        );
+    }
+    let servers: Vec<String> = refs
+        .iter()
+        .filter(|w| w.kind == WorkloadKind::Serve)
+        .map(|w| format!("{} ({} replicas)", w.name, w.total_replicas()))
+        .collect();
+    if !servers.is_empty() {
+        let _ = writeln!(
+            out,
+            "    a promotion rolls out {}; gateways fetch the new version once and keep it on disk",
+            servers.join(", ")
+        );
+    }
 }

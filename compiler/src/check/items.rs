@@ -1329,6 +1329,8 @@ impl<'a> Analyzer<'a> {
             "{model_dir}/{version}/{}",
             ir::model_file(format.as_deref().unwrap_or_default())
         );
+        // The training job's name prefixes its runs' Job names.
+        let train_job = v::k8s_name(&format!("{}_train", b.name.name));
         let mref = |serving: Option<String>| ir::ModelRef {
             model: b.name.name.clone(),
             format: format.clone().unwrap_or_default(),
@@ -1339,7 +1341,14 @@ impl<'a> Analyzer<'a> {
             data: None,
             dir: model_dir.clone(),
             path: model_path.clone(),
-            store: ir::model_store(&artifact, &version),
+            store: ir::model_store(&artifact, &version, &train_job),
+            train_output: format!(
+                "{}{}/{}",
+                ir::model_store(&artifact, &version, &train_job),
+                ir::RUN_PLACEHOLDER,
+                ir::model_file(format.as_deref().unwrap_or_default())
+            ),
+            cache_key: ir::model_cache_key(&version, checksum.as_deref()),
         };
         let mut made = Vec::new();
         if let Some(tb) = view.block("train") {

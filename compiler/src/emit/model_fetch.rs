@@ -37,21 +37,20 @@ pub fn model_path(m: &ModelRef) -> String {
 }
 
 /// The download script. It reads `IOTC_ARTIFACT`, `IOTC_DEST` and (with
-/// `checksum`) `IOTC_SHA256` from the environment, downloads to
-/// `$IOTC_DEST.part`, verifies the SHA-256, then renames, so a reader never
-/// sees a partial file. With `skip_if_present` (a Compose one-shot service,
-/// which runs again on every `up`) it exits at once when the file is already
-/// there (and, with `checksum`, verifies).
-pub fn fetch_script(fetch: &Fetch, checksum: bool, skip_if_present: bool) -> String {
+/// `checksum`) `IOTC_SHA256` from the environment. It exits at once when
+/// the file is already there (and, with `checksum`, verifies): the model is
+/// kept on disk (a fleet gateway's cache folder, a Compose volume), so a
+/// restart needs no WAN. Otherwise it downloads to `$IOTC_DEST.part`,
+/// verifies the SHA-256, then renames, so a reader never sees a partial
+/// file.
+pub fn fetch_script(fetch: &Fetch, checksum: bool) -> String {
     let mut s = String::from("set -eu\nmkdir -p \"${IOTC_DEST%/*}\"\n");
-    if skip_if_present {
-        if checksum {
-            s.push_str(
-                "if [ -f \"$IOTC_DEST\" ] && echo \"$IOTC_SHA256  $IOTC_DEST\" | sha256sum -c - >/dev/null 2>&1; then exit 0; fi\n",
-            );
-        } else {
-            s.push_str("if [ -f \"$IOTC_DEST\" ]; then exit 0; fi\n");
-        }
+    if checksum {
+        s.push_str(
+            "if [ -f \"$IOTC_DEST\" ] && echo \"$IOTC_SHA256  $IOTC_DEST\" | sha256sum -c - >/dev/null 2>&1; then exit 0; fi\n",
+        );
+    } else {
+        s.push_str("if [ -f \"$IOTC_DEST\" ]; then exit 0; fi\n");
     }
     match fetch {
         Fetch::S3 => s.push_str("aws s3 cp --only-show-errors \"$IOTC_ARTIFACT\" \"$IOTC_DEST.part\"\n"),
@@ -81,14 +80,16 @@ mod tests {
     }
 
     #[test]
-    fn script_verifies_before_renaming_and_skips_only_when_asked() {
-        let k8s = fetch_script(&Fetch::S3, true, false);
+    fn script_verifies_before_renaming_and_skips_a_verified_copy() {
+        let k8s = fetch_script(&Fetch::S3, true);
         assert!(k8s.contains("aws s3 cp"));
-        assert!(!k8s.contains("exit 0"));
-        let check = k8s.find("sha256sum -c").unwrap();
+        let skip = k8s.find("exit 0").unwrap();
+        let copy = k8s.find("aws s3 cp").unwrap();
+        assert!(skip < copy);
+        let check = k8s.rfind("sha256sum -c").unwrap();
         let mv = k8s.find("mv ").unwrap();
         assert!(check < mv);
-        let compose = fetch_script(&Fetch::Https, false, true);
+        let compose = fetch_script(&Fetch::Https, false);
         assert!(compose.contains("curl -fsSL"));
         assert!(compose.contains("if [ -f \"$IOTC_DEST\" ]; then exit 0; fi"));
         assert!(!compose.contains("sha256sum"));

@@ -17,8 +17,8 @@
 
 use super::yaml_types::Ordered;
 use super::{
-    cluster_engine, compose, fleet_engine, group_name, job_unit, Ctx, Engine, FirewallRule, ModelVar, SecretVar,
-    STANDBY_LABEL, STANDBY_TAINT,
+    cluster_engine, compose, fleet_engine, group_name, job_unit, Ctx, Engine, FirewallRule, ModelCacheVar, ModelVar,
+    SecretVar, STANDBY_LABEL, STANDBY_TAINT,
 };
 use crate::emit::escape::AnsibleTemplate;
 use crate::ir::{DeviceProfile, Provider};
@@ -134,6 +134,8 @@ pub struct FleetVars {
     pub binary: BinaryVars,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_compose_stack_models: Vec<ModelVar>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_prepare_model_caches: Vec<ModelCacheVar>,
 }
 
 #[derive(Debug, Serialize)]
@@ -391,6 +393,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         // Every site is its own cluster: the servers are site vars.
         let runtime = c.runtime_vars(engine, f.runtime.version.as_deref(), None, &f.name, Some(f));
         let models = if docker { c.model_vars(f) } else { Vec::new() };
+        let caches = if docker { Vec::new() } else { c.model_cache_vars(f) };
         let mut group = Group {
             vars: Some(Vars::Fleet(Box::new(FleetVars {
                 iotc_tier: "edge",
@@ -401,6 +404,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 runtime,
                 binary: c.binary_vars(engine, f.runtime.version.as_deref(), &f.device.arch),
                 iotc_compose_stack_models: models,
+                iotc_prepare_model_caches: caches,
             }))),
             ..Group::default()
         };

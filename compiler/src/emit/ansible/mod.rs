@@ -172,6 +172,16 @@ pub struct SecretVar {
     pub vault_key: Option<String>,
 }
 
+/// A model server's on-disk cache folder on a Kubernetes gateway.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelCacheVar {
+    /// `MODEL_CACHE_ROOT/<model>`: a Kubernetes server's hostPath.
+    pub path: String,
+    /// The server's user, which writes and reads it.
+    pub owner: u32,
+    pub model: String,
+}
+
 /// A model artifact to fetch onto the gateways, with its checksum.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ModelVar {
@@ -418,6 +428,28 @@ impl<'a> Ctx<'a> {
                 v
             })
             .collect()
+    }
+
+    /// The on-disk model caches of a Kubernetes fleet's servers (see
+    /// `ModelRef::cache_key`): one folder per model fetched over the WAN.
+    fn model_cache_vars(&self, f: &Fleet) -> Vec<ModelCacheVar> {
+        let mut out: Vec<ModelCacheVar> = Vec::new();
+        for w in self.fleet_workloads(f) {
+            let Some(m) = &w.model else { continue };
+            let fetched = matches!(
+                crate::emit::model_fetch::fetch_kind(&m.artifact),
+                Some(crate::emit::model_fetch::Fetch::S3 | crate::emit::model_fetch::Fetch::Https)
+            );
+            if w.kind != crate::ir::WorkloadKind::Serve || !fetched || out.iter().any(|o| o.model == m.model) {
+                continue;
+            }
+            out.push(ModelCacheVar {
+                path: format!("{}/{}", crate::ir::MODEL_CACHE_ROOT, m.model),
+                owner: w.container.user,
+                model: m.model.clone(),
+            });
+        }
+        out
     }
 
     fn model_vars(&self, f: &Fleet) -> Vec<ModelVar> {

@@ -133,6 +133,7 @@ fn prepare() -> Role {
         }),
     );
     r.default("iotc_prepare_user", "iotc");
+    r.default("iotc_prepare_model_caches", json!([]));
     r.default("iotc_prepare_group", "iotc");
     // The user Ansible connects as must keep its way in: root logins stay
     // allowed (keys only) when that user is root, and passwords stay on
@@ -232,6 +233,16 @@ fn prepare() -> Role {
                 "state": "present"
             }),
         ),
+        // A Kubernetes fleet's model servers keep their model here (a
+        // hostPath of type Directory, see `ir::MODEL_CACHE_ROOT`): a
+        // restart finds it without the WAN.
+        task(
+            "Create the model cache folders of the model servers",
+            "ansible.builtin.file",
+            json!({ "path": "{{ item.path }}", "state": "directory", "owner": "{{ item.owner }}", "group": "{{ item.owner }}", "mode": "0750" }),
+        )
+        .with_loop("{{ iotc_prepare_model_caches }}")
+        .label("{{ item.model }}"),
         // sshd takes the first value it reads, and sshd_config includes
         // sshd_config.d/*.conf at its top on Debian 12 and Ubuntu 22.04+:
         // a drop-in sorting first wins over the distribution's and

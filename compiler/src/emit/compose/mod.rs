@@ -244,8 +244,17 @@ fn fetch_service(m: &ModelRef) -> String {
     format!("{}-fetch", model_name(m))
 }
 
+/// One named volume per version and checksum (`ModelRef::cache_key`),
+/// mounted at the version's folder: it stays on the gateway's disk across
+/// restarts and upgrades, and a server sees only its own version (TF
+/// Serving and Triton would serve the highest version folder they find).
 fn model_volume(m: &ModelRef) -> String {
-    format!("model-{}", model_name(m))
+    format!("model-{}-{}", model_name(m), esc(&m.cache_key))
+}
+
+/// Where a version's volume is mounted: `/models/<model>/<version>`.
+fn version_dir(m: &ModelRef) -> String {
+    esc(&format!("{}/{}", model_dir(m), m.version))
 }
 
 /// Workloads at the site that the workload `w` calls on its own fleet (the
@@ -577,7 +586,7 @@ fn fetch(sol: &Solution, m: &ModelRef, fetch: Fetch, server: &AtSite<'_>, leader
         entrypoint: Some(vec![
             "/bin/sh".into(),
             "-c".into(),
-            esc(&super::model_fetch::fetch_script(&fetch, sha.is_some(), true)),
+            esc(&super::model_fetch::fetch_script(&fetch, sha.is_some())),
         ]),
         restart: "no".into(),
         environment,
@@ -585,7 +594,7 @@ fn fetch(sol: &Solution, m: &ModelRef, fetch: Fetch, server: &AtSite<'_>, leader
         volumes: vec![VolumeMount {
             kind: "volume".into(),
             source: model_volume(m),
-            target: model_dir(m),
+            target: version_dir(m),
             read_only: false,
         }],
         networks: vec![NETWORK.into()],
@@ -753,12 +762,15 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
             Some(kind) => {
                 let vol = model_volume(m);
                 file.volumes.entry(vol.clone()).or_insert_with(|| NamedVolume {
-                    labels: BTreeMap::from([("iotc.dev/model".to_string(), model_name(m))]),
+                    labels: BTreeMap::from([
+                        ("iotc.dev/model".to_string(), model_name(m)),
+                        ("iotc.dev/model-version".to_string(), esc(&m.version)),
+                    ]),
                 });
                 svc.volumes.push(VolumeMount {
                     kind: "volume".into(),
                     source: vol,
-                    target: model_dir(m),
+                    target: version_dir(m),
                     read_only: true,
                 });
                 svc.depends_on.insert(

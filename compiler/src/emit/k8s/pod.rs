@@ -7,8 +7,8 @@ use crate::ir::{Container, ModelRef, Placement, Workload, WorkloadKind};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapEnvSource, Container as K8sContainer, ContainerPort, EmptyDirVolumeSource,
     EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource, NodeAffinity,
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaimVolumeSource, PodAffinityTerm,
-    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, PreferredSchedulingTerm, Probe,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, PreferredSchedulingTerm, Probe,
     ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, TCPSocketAction,
     Toleration, TopologySpreadConstraint, Volume, VolumeMount,
 };
@@ -26,6 +26,11 @@ pub const ARTIFACT_CREDENTIALS_DIR: &str = "/var/run/secrets/iotc/artifact";
 
 /// Resources of the model-fetch init container.
 pub const FETCH_CPU_MILLIS: u64 = 100;
+/// The label the Job controller puts on its pods, naming the Job.
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+/// Where the fetch init container of a fleet server sees the model's
+/// on-disk cache folder.
+pub const MODEL_CACHE_MOUNT: &str = "/var/cache/iotc-model";
 pub const FETCH_CPU_LIMIT_MILLIS: u64 = 500;
 pub const FETCH_MEMORY_BYTES: u64 = 256 << 20;
 
@@ -444,19 +449,53 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                 });
             }
             Some(fetch) => {
-                volumes.push(Volume {
-                    name: "iotc-model".into(),
-                    empty_dir: Some(EmptyDirVolumeSource::default()),
-                    ..Default::default()
-                });
-                mounts.push(VolumeMount {
-                    name: "iotc-model".into(),
-                    mount_path: model_dir(m),
-                    read_only: Some(true),
-                    ..Default::default()
-                });
+                // On a fleet gateway the model is cached on the node's disk
+                // (a folder Ansible creates), one folder per version and
+                // checksum: a restart finds it and needs no WAN. The server
+                // sees only its own version's folder. A cluster node has
+                // its uplink: an emptyDir.
+                let cache = matches!(w.placement, Placement::Fleet { .. });
+                let version_dir = format!("{}/{}", model_dir(m), m.version);
+                let (dest, init_mount) = if cache {
+                    volumes.push(Volume {
+                        name: "iotc-model".into(),
+                        host_path: Some(HostPathVolumeSource {
+                            path: format!("{}/{}", crate::ir::MODEL_CACHE_ROOT, m.model),
+                            type_: Some("Directory".into()),
+                        }),
+                        ..Default::default()
+                    });
+                    mounts.push(VolumeMount {
+                        name: "iotc-model".into(),
+                        mount_path: version_dir,
+                        sub_path: Some(m.cache_key.clone()),
+                        read_only: Some(true),
+                        ..Default::default()
+                    });
+                    (
+                        format!(
+                            "{MODEL_CACHE_MOUNT}/{}/{}",
+                            m.cache_key,
+                            crate::ir::model_file(&m.format)
+                        ),
+                        MODEL_CACHE_MOUNT.to_string(),
+                    )
+                } else {
+                    volumes.push(Volume {
+                        name: "iotc-model".into(),
+                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                        ..Default::default()
+                    });
+                    mounts.push(VolumeMount {
+                        name: "iotc-model".into(),
+                        mount_path: model_dir(m),
+                        read_only: Some(true),
+                        ..Default::default()
+                    });
+                    (model_path(m), model_dir(m))
+                };
                 let sha = m.checksum.as_ref().and_then(|s| s.strip_prefix("sha256:"));
-                let mut env_vars = vec![env("IOTC_ARTIFACT", &m.artifact), env("IOTC_DEST", &model_path(m))];
+                let mut env_vars = vec![env("IOTC_ARTIFACT", &m.artifact), env("IOTC_DEST", &dest)];
                 if let Some(sha) = sha {
                     env_vars.push(env("IOTC_SHA256", sha));
                 }
@@ -464,7 +503,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                 let mut init_mounts = vec![
                     VolumeMount {
                         name: "iotc-model".into(),
-                        mount_path: model_dir(m),
+                        mount_path: init_mount,
                         ..Default::default()
                     },
                     VolumeMount {
@@ -506,7 +545,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                     command: Some(vec![
                         "/bin/sh".into(),
                         "-c".into(),
-                        crate::emit::model_fetch::fetch_script(&fetch, sha.is_some(), false),
+                        crate::emit::model_fetch::fetch_script(&fetch, sha.is_some()),
                     ]),
                     env: Some(env_vars),
                     resources: Some(resources(
@@ -563,7 +602,33 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             ..Default::default()
         })
         .collect();
-    if !secret_env.is_empty() {
+    // A training run writes a new version named after its Job (unique:
+    // `<cronjob>-<scheduled minute>`), never the served one.
+    let mut run_env = Vec::new();
+    if let (WorkloadKind::Train, Some(m)) = (w.kind, &w.model) {
+        run_env.push(EnvVar {
+            name: "IOTC_RUN_ID".into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: format!("metadata.labels['{JOB_NAME_LABEL}']"),
+                    api_version: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        // `$(IOTC_RUN_ID)` is expanded by the kubelet; a `$` of the URL is
+        // written `$$` so it stays literal.
+        let output = m
+            .train_output
+            .split(crate::ir::RUN_PLACEHOLDER)
+            .map(|part| part.replace('$', "$$"))
+            .collect::<Vec<_>>()
+            .join("$(IOTC_RUN_ID)");
+        run_env.push(env("IOTC_MODEL_OUTPUT", &output));
+    }
+    let secret_env: Vec<EnvVar> = run_env.into_iter().chain(secret_env).collect();
+    if !c.secrets.is_empty() {
         skips.add(
             "CKV_K8S_35",
             "the workload declares its secrets as environment variables; the values stay in a Secret referenced by secretKeyRef",

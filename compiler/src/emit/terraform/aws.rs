@@ -1157,6 +1157,15 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
                 write.push(s3_arn(b, k));
             }
             statements.push(json!({ "Sid": "WriteNewVersions", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": write }));
+            // Versions are immutable: a put must be conditional
+            // (`If-None-Match: *`), so it fails on a key that exists.
+            statements.push(json!({
+                "Sid": "WriteOnce",
+                "Effect": "Deny",
+                "Action": ["s3:PutObject"],
+                "Resource": write.clone(),
+                "Condition": { "Null": { "s3:if-none-match": "true" } },
+            }));
             if let Some((b, k)) = s3_url(&m.artifact) {
                 statements.push(json!({
                     "Sid": "NeverOverwriteServed",
