@@ -474,11 +474,38 @@ pub struct Volume {
     pub read_only: bool,
 }
 
+/// Access to one device node, decided by the checker
+/// (`check/devices.rs`): the node, where the container sees it, the host
+/// group that may open it and the extended resource that stands for it on
+/// Kubernetes. Backends translate these; none guesses a group or a name.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DeviceMount {
     pub host: String,
     pub container: String,
+    /// The group that owns the node on Debian, Ubuntu, Raspberry Pi OS and
+    /// Jetson Linux (udev rules); the container joins it to open the node.
+    pub group: Option<DeviceGroup>,
+    /// The extended resource a device plugin advertises for this node on
+    /// Kubernetes (`devices.iotc.dev/video0`); pods request one in
+    /// `limits` instead of mounting the node from the host. Unique per
+    /// (host, container) pair across the solution.
+    pub resource: String,
 }
+
+/// A host group that owns device nodes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeviceGroup {
+    /// `video`, `dialout`, `audio`, …
+    pub name: String,
+    /// Its id where Debian fixes it (base-passwd: video 44, dialout 20,
+    /// audio 29, plugdev 46); `None` for groups whose id each host picks
+    /// (`render`, `i2c`, `spi`, `gpio`).
+    pub gid: Option<u32>,
+}
+
+/// The domain of the extended resources device plugins advertise for
+/// device nodes (`devices.iotc.dev/<name>`).
+pub const DEVICE_RESOURCE_DOMAIN: &str = "devices.iotc.dev";
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Container {

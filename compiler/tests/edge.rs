@@ -10,7 +10,11 @@
 //!   inventory labels and taints satisfies its node selector, required node
 //!   affinity and tolerations;
 //! - critical workloads leave a silent node within the documented time and
-//!   daemons run on standby devices.
+//!   daemons run on standby devices;
+//! - device nodes reach pods through the device plugin: every device
+//!   resource a pod requests is advertised by a plugin that runs on a node
+//!   the pod fits, no unprivileged pod mounts a device node from the host,
+//!   and Compose passes the same nodes and groups as Kubernetes.
 
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{self, Solution};
@@ -48,7 +52,13 @@ fn checked(db: &dyn SourceDb, root: &str) -> Solution {
 /// camera daemon behind `where`, a negated selector, a critical service and
 /// a per-gateway model server.
 fn generated(runtime: &str) -> Solution {
-    let src = format!(
+    let src = generated_source(runtime);
+    let db = MemoryDb::new().with("gen/gen.iot", &src);
+    checked(&db, "gen/gen.iot")
+}
+
+fn generated_source(runtime: &str) -> String {
+    format!(
         r#"solution gen {{
   version = "1.0.0"
   namespace = "gen"
@@ -89,6 +99,7 @@ service broker on sites {{
 
 service interlock on sites where line != "paint" {{
   image = "registry.example.com/interlock:1.0.0"
+  device "/dev/ttyUSB0" as "/dev/plc"
   port = 8080
   critical = true
   cpu = 100m
@@ -98,6 +109,8 @@ service interlock on sites where line != "paint" {{
 
 daemon camera on sites where camera = "yes" {{
   image = "registry.example.com/camera:1.0.0"
+  device "/dev/video0"
+  device "/dev/snd/pcmC0D0c"
   cpu = 100m
   memory = 64Mi
   talks_to = [broker]
@@ -110,9 +123,7 @@ daemon metrics on sites {{
   memory = 32Mi
 }}
 "#
-    );
-    let db = MemoryDb::new().with("gen/gen.iot", &src);
-    checked(&db, "gen/gen.iot")
+    )
 }
 
 /// Every example, the k8s feature fixture and the generated fleets.
@@ -419,7 +430,11 @@ fn critical_workloads_fail_over_and_daemons_run_on_standby() {
                 } else {
                     nodes_of_site(&inv, &site_group(&f.name, &s.name))
                 };
-                for o in files.iter().filter(|o| o.path.starts_with(&prefix)) {
+                // The device plugin is no workload of the solution.
+                let solution_files = files
+                    .iter()
+                    .filter(|o| o.path.starts_with(&prefix) && !o.path.ends_with("/05-device-plugin.yaml"));
+                for o in solution_files {
                     for (kind, obj, pod) in pods(&documents(&o.contents)) {
                         let w = sol
                             .workloads
@@ -494,4 +509,242 @@ fn a_server_that_is_no_gateway_is_an_error() {
     let db = MemoryDb::new().with("s/s.iot", &src.replace("gw9", "gw2"));
     let sol = checked(&db, "s/s.iot");
     assert_eq!(sol.fleets[0].sites[0].servers, vec!["gw2.a.internal".to_string()]);
+}
+
+/// The resources a device plugin DaemonSet advertises: resource name →
+/// (host path, container path).
+fn advertised(ds: &Value) -> BTreeMap<String, (String, String)> {
+    let c = &ds["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let domain = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--domain="))
+        .expect("the plugin names its domain");
+    let mut out = BTreeMap::new();
+    for a in args.iter().filter_map(|a| a.strip_prefix("--device=")) {
+        let spec: Value = serde_json::from_str(a).unwrap();
+        for g in spec["groups"].as_array().unwrap() {
+            assert!(g["count"].as_u64().unwrap() >= 1);
+            for p in g["paths"].as_array().unwrap() {
+                out.insert(
+                    format!("{domain}/{}", spec["name"].as_str().unwrap()),
+                    (
+                        p["path"].as_str().unwrap().to_string(),
+                        p["mountPath"].as_str().unwrap().to_string(),
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The device resources a pod's containers request (limits).
+fn device_requests(pod: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in pod["containers"].as_array().into_iter().flatten() {
+        for k in c["resources"]["limits"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            if k.starts_with(&format!("{}/", ir::DEVICE_RESOURCE_DOMAIN)) {
+                out.push(k.clone());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_device_a_pod_requests_is_advertised_on_a_node_it_fits() {
+    let mut requested = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+            for s in f.sites.iter().filter(|s| !s.hosts.is_empty()) {
+                let nodes = nodes_of_site(&inv, &site_group(&f.name, &s.name));
+                let prefix = format!("k8s/{}/{}/", f.name, s.name);
+                let docs: Vec<Value> = files
+                    .iter()
+                    .filter(|o| o.path.starts_with(&prefix))
+                    .flat_map(|o| documents(&o.contents))
+                    .collect();
+                let plugins: Vec<&Value> = docs
+                    .iter()
+                    .filter(|d| d["kind"] == "DaemonSet" && d["metadata"]["name"] == "device-plugin")
+                    .collect();
+                for (kind, obj, pod) in pods(&docs) {
+                    // The workload's devices in the IR, by resource.
+                    let w = sol
+                        .workloads
+                        .iter()
+                        .find(|w| obj == w.name.replace('_', "-") || obj.starts_with(&format!("{}-", w.name)));
+                    for r in device_requests(&pod) {
+                        requested += 1;
+                        let plugin = plugins
+                            .iter()
+                            .find(|p| advertised(p).contains_key(&r))
+                            .unwrap_or_else(|| {
+                                panic!(
+                                    "{name}: {kind} {obj} at {} requests {r}, no plugin advertises it",
+                                    s.name
+                                )
+                            });
+                        let plugin_pod = &plugin["spec"]["template"]["spec"];
+                        assert!(
+                            nodes.iter().any(|n| fits(&pod, n) && fits(plugin_pod, n)),
+                            "{name}: {kind} {obj} requests {r} but the plugin runs on none of its nodes at {}",
+                            s.name
+                        );
+                        let dir = &plugin_pod["volumes"][0]["hostPath"]["path"];
+                        let want = if f.runtime.name == "microk8s" {
+                            "/var/snap/microk8s/common/var/lib/kubelet/device-plugins"
+                        } else {
+                            "/var/lib/kubelet/device-plugins"
+                        };
+                        assert_eq!(dir, want, "{name}: kubelet socket folder at {}", s.name);
+                    }
+                    // Every device the IR gives the workload is requested.
+                    if let Some(w) = w {
+                        let mut want: Vec<String> = w.container.devices.iter().map(|d| d.resource.clone()).collect();
+                        want.sort();
+                        assert_eq!(device_requests(&pod), want, "{name}: {kind} {obj}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(requested >= 10, "only {requested} device requests checked");
+}
+
+#[test]
+fn no_unprivileged_pod_mounts_a_device_node() {
+    for (name, sol) in solutions() {
+        for o in emit(&sol, &[Target::K8s]).unwrap() {
+            for (kind, obj, pod) in pods(&documents(&o.contents)) {
+                let privileged = pod["containers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c["securityContext"]["privileged"] == true);
+                if privileged {
+                    continue;
+                }
+                for v in pod["volumes"].as_array().into_iter().flatten() {
+                    let hp = &v["hostPath"];
+                    let path = hp["path"].as_str().unwrap_or_default();
+                    let ty = hp["type"].as_str().unwrap_or_default();
+                    assert!(
+                        !path.starts_with("/dev") && !matches!(ty, "CharDevice" | "BlockDevice"),
+                        "{name}: {kind} {obj} in {} mounts {path} ({ty}) from the host",
+                        o.path
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `host:container` device mappings and supplementary group ids per
+/// workload, as Compose writes them (`devices:`, `group_add` defaults).
+fn compose_devices(files: &[OutputFile]) -> BTreeMap<String, (Vec<String>, Vec<i64>)> {
+    let mut out = BTreeMap::new();
+    for f in files
+        .iter()
+        .filter(|f| f.path.starts_with("compose/") && f.path.ends_with("compose.yaml"))
+    {
+        let doc = yaml(&f.contents);
+        for (svc, v) in doc["services"].as_object().unwrap() {
+            let mut devices: Vec<String> = v["devices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect();
+            devices.sort();
+            let mut gids: Vec<i64> = v["group_add"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.as_str()?.rsplit_once(":-")?.1.trim_end_matches('}').parse().ok())
+                .collect();
+            gids.sort();
+            if !devices.is_empty() {
+                out.insert(svc.clone(), (devices, gids));
+            }
+        }
+    }
+    out
+}
+
+/// The same as Kubernetes gives them: the plugin's mapping of each
+/// requested resource, and the pod's supplementary groups.
+fn k8s_devices(files: &[OutputFile]) -> BTreeMap<String, (Vec<String>, Vec<i64>)> {
+    let docs: Vec<Value> = files
+        .iter()
+        .filter(|f| f.path.starts_with("k8s/"))
+        .flat_map(|f| documents(&f.contents))
+        .collect();
+    let mut plugin = BTreeMap::new();
+    for d in docs
+        .iter()
+        .filter(|d| d["kind"] == "DaemonSet" && d["metadata"]["name"] == "device-plugin")
+    {
+        plugin.extend(advertised(d));
+    }
+    let mut out = BTreeMap::new();
+    for d in &docs {
+        let Some((_, _, pod)) = pods(std::slice::from_ref(d)).pop() else {
+            continue;
+        };
+        let requests = device_requests(&pod);
+        if requests.is_empty() {
+            continue;
+        }
+        let mut devices: Vec<String> = requests
+            .iter()
+            .map(|r| {
+                let (h, c) = &plugin[r];
+                format!("{h}:{c}")
+            })
+            .collect();
+        devices.sort();
+        let mut gids: Vec<i64> = pod["securityContext"]["supplementalGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| g.as_i64().unwrap())
+            .collect();
+        gids.sort();
+        let w = d["metadata"]["labels"]["app.kubernetes.io/name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        out.insert(w, (devices, gids));
+    }
+    out
+}
+
+#[test]
+fn compose_and_kubernetes_pass_the_same_devices_and_groups() {
+    // Compose cannot fail over: the same fleet without `critical`.
+    let docker = {
+        let src = generated_source("docker").replace("critical = true", "");
+        checked(&MemoryDb::new().with("gen/gen.iot", &src), "gen/gen.iot")
+    };
+    let compose = compose_devices(&emit(&docker, &[Target::Compose]).unwrap());
+    for rt in ["k3s", "microk8s"] {
+        let k8s = k8s_devices(&emit(&generated(rt), &[Target::K8s]).unwrap());
+        assert_eq!(k8s.len(), 2, "{rt}: {k8s:?}");
+        assert_eq!(compose, k8s, "{rt}");
+    }
 }

@@ -1041,8 +1041,11 @@ impl<'a> Analyzer<'a> {
                 }
             }
             devs.push(ir::DeviceMount {
+                group: super::devices::device_group(&d.host.value),
                 host: d.host.value.clone(),
                 container,
+                // Named across the whole solution once every workload is placed.
+                resource: String::new(),
             });
         }
         (

@@ -4,6 +4,7 @@
 
 mod body;
 mod counts;
+mod devices;
 mod flows;
 mod items;
 pub mod load;

@@ -84,6 +84,7 @@ impl<'a> Analyzer<'a> {
                 workloads.push(x);
             }
         }
+        super::devices::assign_resources(&mut workloads);
         self.reachability(&d, &workloads);
         let flows = self.flows(&d, &clusters, &mut workloads);
         let capacity = self.capacity(&d, &clusters, &fleets, &workloads);

@@ -275,32 +275,6 @@ fn remote_peers<'a>(sol: &Solution, w: &Workload, ws: &'a [AtSite<'a>], gateways
     out
 }
 
-/// The group a device node's users belong to on Debian-like hosts, and
-/// that group's static id when it has one.
-fn device_group(path: &str) -> Option<(&'static str, Option<u32>)> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let starts = |p: &str| name.starts_with(p);
-    if starts("ttyUSB") || starts("ttyACM") || starts("ttyS") || starts("ttyAMA") || starts("rfcomm") {
-        Some(("dialout", Some(20)))
-    } else if starts("video") || starts("media") || starts("vchiq") || path.starts_with("/dev/dri/card") {
-        Some(("video", Some(44)))
-    } else if path.starts_with("/dev/dri/render") {
-        Some(("render", None))
-    } else if path.starts_with("/dev/snd") {
-        Some(("audio", Some(29)))
-    } else if starts("i2c-") {
-        Some(("i2c", None))
-    } else if starts("spidev") {
-        Some(("spi", None))
-    } else if starts("gpiochip") || starts("gpiomem") {
-        Some(("gpio", None))
-    } else if path.starts_with("/dev/bus/usb") {
-        Some(("plugdev", Some(46)))
-    } else {
-        None
-    }
-}
-
 fn secret_name(w: &Workload, name: &str) -> String {
     format!("{}-{}", w.name, name.to_ascii_lowercase().replace('_', "-"))
 }
@@ -374,13 +348,13 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
             );
         }
         for d in &a.w.container.devices {
-            if let Some((group, default)) = device_group(&d.host) {
+            if let Some(g) = &d.group {
                 groups.insert(
-                    group_var(group),
+                    group_var(&g.name),
                     GroupVar {
-                        var: group_var(group),
-                        group: group.to_string(),
-                        default,
+                        var: group_var(&g.name),
+                        group: g.name.clone(),
+                        default: g.gid,
                     },
                 );
             }
@@ -691,11 +665,11 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
     let mut group_add = BTreeSet::new();
     for d in &c.devices {
         svc.devices.push(format!("{}:{}", esc(&d.host), esc(&d.container)));
-        if let Some((group, default)) = device_group(&d.host) {
-            let var = group_var(group);
-            group_add.insert(match default {
+        if let Some(g) = &d.group {
+            let var = group_var(&g.name);
+            group_add.insert(match g.gid {
                 Some(id) => format!("${{{var}:-{id}}}"),
-                None => format!("${{{var}:?set {var} to the host's {group} group id}}"),
+                None => format!("${{{var}:?set {var} to the host's {} group id}}", g.name),
             });
         }
     }

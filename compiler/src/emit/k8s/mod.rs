@@ -9,6 +9,7 @@
 //!
 //! ```text
 //! k8s/<name>/00-namespace.yaml         Namespace, ResourceQuota, LimitRange
+//! k8s/<name>/05-device-plugin.yaml     the device plugin's Namespace and DaemonSet (workloads with `device`)
 //! k8s/<name>/10-<workload>.yaml        ServiceAccount, ConfigMap, PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
 //!                                      Service, PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
 //! k8s/<name>/20-network-policies.yaml  default deny, DNS, the declared flows
@@ -21,6 +22,7 @@
 //! [`POOL_LABEL`], [`STANDBY_LABEL`] / [`STANDBY_TAINT_KEY`], and the
 //! `nvidia.com/gpu` taint on GPU pools.
 
+mod device_plugin;
 mod meta;
 mod monitoring;
 mod namespace;
@@ -320,6 +322,13 @@ fn emit_group(
     if !ns.is_empty() {
         resources.push("00-namespace.yaml".into());
         if sink(file("00-namespace.yaml", ns)).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    let dp = device_plugin::docs(ctx, name, kind, &members)?;
+    if !dp.is_empty() {
+        resources.push("05-device-plugin.yaml".into());
+        if sink(file("05-device-plugin.yaml", dp)).is_break() {
             return Ok(ControlFlow::Break(()));
         }
     }

@@ -3,7 +3,7 @@
 
 use super::meta::{self, Skips};
 use super::{Ctx, GroupKind, Placed, Unit, GPU_RESOURCE, POOL_LABEL, SITE_LABEL, STANDBY_LABEL, STANDBY_TAINT_KEY};
-use crate::ir::{Container, ModelRef, Placement, Workload, WorkloadKind};
+use crate::ir::{Container, DeviceMount, ModelRef, Placement, Workload, WorkloadKind};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapEnvSource, Container as K8sContainer, ContainerPort, EmptyDirVolumeSource,
     EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource, NodeAffinity,
@@ -149,13 +149,13 @@ fn has_fetch_container(w: &Workload) -> bool {
             .is_some_and(|f| !matches!(f, Fetch::Oci(_)))
 }
 
-/// True when the pod mounts anything from the host (hostPath volumes or
-/// device nodes) or runs privileged: the namespace then cannot enforce the
-/// `restricted` Pod Security level.
+/// True when the pod mounts a directory from the host (hostPath volumes)
+/// or runs privileged: the namespace then cannot enforce the `restricted`
+/// Pod Security level. Device nodes do not count: the device plugin hands
+/// them to the container (an extended resource), no hostPath involved.
 pub fn needs_host_access(w: &Workload) -> bool {
     let c = &w.container;
     c.privileged
-        || !c.devices.is_empty()
         || c.volumes.iter().any(|v| v.host_path.is_some())
         || (w.kind == WorkloadKind::Daemon && c.volumes.iter().any(|v| v.size_bytes.is_some()))
 }
@@ -171,43 +171,13 @@ pub fn claim_name(unit: &Unit<'_>, volume: &str) -> String {
     format!("{}-{}", unit.name, meta::k8s_name(volume))
 }
 
-/// Device nodes as volumes: `dev-video0`, `dev-ttyusb0`.
-fn device_volume_name(path: &str, taken: &[String]) -> String {
-    let base = crate::emit::lower_alnum(path.trim_start_matches("/dev/"), '-');
-    let base = format!("dev-{}", base.trim_matches('-'));
-    let base: String = base.chars().take(56).collect();
-    let mut name = base.trim_end_matches('-').to_string();
-    let mut n = 2;
-    while taken.contains(&name) {
-        name = format!("{}-{n}", base.trim_end_matches('-'));
-        n += 1;
-    }
-    name
-}
-
-/// Supplementary groups that own common device nodes on Debian, Ubuntu,
-/// Raspberry Pi OS and Jetson Linux: `video` (44) for cameras, `dialout`
-/// (20) for serial adapters.
-fn device_group(path: &str) -> Option<i64> {
-    let name = path.trim_start_matches("/dev/");
-    if name.starts_with("video") || name.starts_with("media") {
-        Some(44)
-    } else if name.starts_with("ttyUSB")
-        || name.starts_with("ttyACM")
-        || name.starts_with("ttyS")
-        || name.starts_with("ttyAMA")
-    {
-        Some(20)
-    } else {
-        None
-    }
-}
-
 fn image_has_digest(image: &str) -> bool {
     image.contains("@sha256:")
 }
 
-fn resources(cpu: u64, cpu_limit: u64, memory: u64, gpu: u32) -> ResourceRequirements {
+/// Requests and limits; `devices` are the extended resources of the
+/// container's device nodes, one of each.
+fn resources(cpu: u64, cpu_limit: u64, memory: u64, gpu: u32, devices: &[DeviceMount]) -> ResourceRequirements {
     let mut requests = BTreeMap::from([
         ("cpu".to_string(), meta::cpu(cpu)),
         ("memory".to_string(), meta::bytes(memory)),
@@ -219,6 +189,10 @@ fn resources(cpu: u64, cpu_limit: u64, memory: u64, gpu: u32) -> ResourceRequire
     if gpu > 0 {
         requests.insert(GPU_RESOURCE.to_string(), meta::count(u64::from(gpu)));
         limits.insert(GPU_RESOURCE.to_string(), meta::count(u64::from(gpu)));
+    }
+    for d in devices {
+        requests.insert(d.resource.clone(), meta::count(1));
+        limits.insert(d.resource.clone(), meta::count(1));
     }
     ResourceRequirements {
         requests: Some(requests),
@@ -381,31 +355,16 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             ..Default::default()
         });
     }
-    let mut groups: Vec<i64> = Vec::new();
-    let mut taken: Vec<String> = volumes.iter().map(|v| v.name.clone()).collect();
-    for d in &c.devices {
-        let name = device_volume_name(&d.host, &taken);
-        taken.push(name.clone());
-        volumes.push(Volume {
-            name: name.clone(),
-            host_path: Some(HostPathVolumeSource {
-                path: d.host.clone(),
-                type_: Some("CharDevice".to_string()),
-            }),
-            ..Default::default()
-        });
-        mounts.push(VolumeMount {
-            name,
-            mount_path: d.container.clone(),
-            ..Default::default()
-        });
-        if let Some(g) = device_group(&d.host) {
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
-        }
-    }
+    // Device nodes come from the device plugin (see `device_plugin.rs`):
+    // the pod only joins the groups that own them.
+    let mut groups: Vec<i64> = c
+        .devices
+        .iter()
+        .filter_map(|d| d.group.as_ref()?.gid)
+        .map(i64::from)
+        .collect();
     groups.sort_unstable();
+    groups.dedup();
     // The root file system is read-only: give every container a scratch /tmp.
     let tmp = !c.volumes.iter().any(|v| v.mount == "/tmp");
     if tmp {
@@ -553,6 +512,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                         FETCH_CPU_LIMIT_MILLIS,
                         FETCH_MEMORY_BYTES,
                         0,
+                        &[],
                     )),
                     security_context: Some(container_security(&Container {
                         privileged: false,
@@ -691,7 +651,13 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
         ports,
         env_from,
         env: meta::some_vec(secret_env),
-        resources: Some(resources(c.cpu_millis, c.cpu_limit_millis, c.memory_bytes, c.gpu)),
+        resources: Some(resources(
+            c.cpu_millis,
+            c.cpu_limit_millis,
+            c.memory_bytes,
+            c.gpu,
+            &c.devices,
+        )),
         readiness_probe: readiness,
         liveness_probe: liveness,
         startup_probe: startup,
@@ -884,19 +850,5 @@ mod tests {
         assert_eq!(url_port("https://h.example:8443/x"), Some(8443));
         assert_eq!(url_port("http://h.example/x"), Some(80));
         assert_eq!(url_port("oci://ghcr.io/a/b:1"), None);
-    }
-
-    #[test]
-    fn device_volumes_are_unique_dns_labels() {
-        assert_eq!(device_volume_name("/dev/video0", &[]), "dev-video0");
-        assert_eq!(device_volume_name("/dev/ttyUSB0", &[]), "dev-ttyusb0");
-        assert_eq!(
-            device_volume_name("/dev/ttyusb0", &["dev-ttyusb0".into()]),
-            "dev-ttyusb0-2"
-        );
-        assert_eq!(device_volume_name("/dev/bus/usb/001/002", &[]), "dev-bus-usb-001-002");
-        assert_eq!(device_group("/dev/video0"), Some(44));
-        assert_eq!(device_group("/dev/ttyACM1"), Some(20));
-        assert_eq!(device_group("/dev/gpiochip0"), None);
     }
 }
