@@ -68,6 +68,7 @@ codes! {
     E0210 = "invalid parameter override",
     E0211 = "invalid artifact reference",
     E0212 = "unsafe file name",
+    E0213 = "invalid network address",
     E0301 = "count is not a whole number",
     E0302 = "count is negative",
     E0303 = "minimum greater than maximum",

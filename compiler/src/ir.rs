@@ -26,6 +26,46 @@ pub struct Solution {
     /// then callee. Backends turn these into network policies, security
     /// groups, Compose networks and firewall rules; none re-resolves names.
     pub flows: Vec<Flow>,
+    /// Dependencies outside the solution (`external plc { … }`), sorted by
+    /// name.
+    pub externals: Vec<External>,
+    /// Every connection from a workload to an external dependency
+    /// (`talks_to` and endpoint references such as `plc.url`), resolved
+    /// once by the checker. Sorted by caller, then external. Every target
+    /// that restricts egress allows exactly these.
+    pub egress: Vec<Egress>,
+}
+
+/// A dependency outside the solution: a PLC on the plant network, a
+/// database, an object store.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct External {
+    pub name: String,
+    pub docs: Vec<String>,
+    pub description: Option<String>,
+    /// Where callers connect (`host`, `port`, `scheme`).
+    pub endpoint: Endpoint,
+    /// The IPv4 range it answers from, canonical (`10.20.0.0/24`): what
+    /// policies, security groups and firewalls allow.
+    pub cidr: String,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// A workload's connection to an external dependency.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Egress {
+    /// Calling workload.
+    pub from: String,
+    /// Its cluster or fleet.
+    pub from_group: String,
+    /// Whether `from_group` is a fleet.
+    pub from_fleet: bool,
+    /// The external dependency.
+    pub to: String,
+    pub cidr: String,
+    pub port: u16,
+    pub protocol: String,
 }
 
 /// Where a flow goes relative to its caller.
@@ -169,6 +209,8 @@ impl Solution {
             models: self.models.clone(),
             capacity: self.capacity.clone(),
             flows: self.flows.clone(),
+            externals: self.externals.clone(),
+            egress: self.egress.clone(),
         }
     }
 }

@@ -502,7 +502,11 @@ macro_rules! container_fields {
             f("arch", Ty::List(&ARCH), "Architectures the image is built for; unset means multi-arch."),
             def("privileged", Ty::Bool, "false", "Run privileged (a warning: prefer `device`)."),
             def("user", Ty::Int, "10001", "User id the container runs as (never root)."),
-            f("talks_to", Ty::List(&WORKLOAD), "Workloads this one connects to (network policy)."),
+            f(
+                "talks_to",
+                Ty::List(&WORKLOAD),
+                "Workloads and externals this one connects to (network policy, security groups)."
+            ),
             $($extra),*
         ]
     };
@@ -782,6 +786,31 @@ pub static SERVING: Shape = Shape {
     statements: NONE,
 };
 
+pub static EXTERNAL: Shape = Shape {
+    fields: &[
+        req(
+            "host",
+            Ty::Str,
+            "DNS name or IP address callers connect to (`plc.url`, `.host`).",
+        ),
+        req(
+            "cidr",
+            Ty::Str,
+            "IPv4 addresses it answers from (`10.20.0.0/24`, `0.0.0.0/0`): network policies, security groups and firewalls allow these, never a host name.",
+        ),
+        req("port", Ty::Port, "Port it listens on."),
+        def("protocol", Ty::Enum(PROTOCOLS), "tcp", "Protocol of `port`."),
+        f(
+            "scheme",
+            Ty::Str,
+            "URL scheme of `plc.url` (`opc.tcp`, `postgres`, `https`); unset: the protocol."
+        ),
+        f("description", Ty::Str, "What it is."),
+    ],
+    blocks: &[],
+    statements: NONE,
+};
+
 /// The shape of a top-level block kind.
 pub fn shape(kind: BlockKind) -> &'static Shape {
     match kind {
@@ -795,6 +824,7 @@ pub fn shape(kind: BlockKind) -> &'static Shape {
         BlockKind::Device => &DEVICE,
         BlockKind::Runtime => &RUNTIME,
         BlockKind::Serving => &SERVING,
+        BlockKind::External => &EXTERNAL,
     }
 }
 
@@ -813,6 +843,7 @@ pub fn keyword_doc(keyword: &str) -> Option<&'static str> {
         "device" => "A device profile: architecture and capacity (stdlib).",
         "runtime" => "A container runtime and what it can express (stdlib).",
         "serving" => "A model-serving runtime (stdlib).",
+        "external" => "A dependency outside the solution (a PLC, a database, an object store): address, port, protocol; named in `talks_to` and env values (`plc.url`).",
         "template" => "A workload that is not deployed itself; others use it with `from`.",
         "on" => "Where a workload runs: a cluster or a fleet.",
         "where" => "Selects the labelled sites or nodes a workload runs on.",

@@ -509,6 +509,30 @@ model defects {
     fixed='''  version  = "3"''',
 )
 
+PAGES["E0213"] = dict(
+    about="""
+An external dependency's address is malformed. `external` declares
+something outside the solution that workloads connect to (a PLC on the
+plant network, a database, an object store). Its `cidr` is what the
+outputs allow: Kubernetes NetworkPolicy `ipBlock`s, AWS security-group
+rules and host firewalls all take an IPv4 range in canonical form, never a
+host name, and AWS refuses a range with host bits set. Its `host` is what
+callers connect to (`plc.url`, `plc.host`): a DNS name or an IPv4 address.
+Its `scheme` starts the derived URL (`opc.tcp://…`) and is written without
+`://`.
+""",
+    snippet='''solution demo { version = "1.0.0" }
+external plc {
+  host = "plc.line.local"
+  cidr = "10.20.0.15/24"
+  port = 4840
+  scheme = "opc.tcp"
+}
+''',
+    fix="Write the range the PLC answers from, or `/32` for its one address:",
+    fixed='''  cidr = "10.20.0.15/32"''',
+)
+
 PAGES["E0301"] = dict(
     about="""
 A count does not come out as a whole number. Counts (`nodes`, `gateways`,

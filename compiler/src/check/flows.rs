@@ -57,7 +57,8 @@ fn over_http(scheme: &str) -> bool {
 }
 
 impl<'a> Analyzer<'a> {
-    /// Resolves flows, exposures and endpoint env values; fills
+    /// Resolves flows, egress to external dependencies, exposures and
+    /// endpoint env values; fills
     /// `exposure`, `env_endpoints` and the derived `env` values of
     /// `workloads`.
     pub(super) fn flows(
@@ -65,7 +66,7 @@ impl<'a> Analyzer<'a> {
         d: &Drafts<'a>,
         clusters: &[ir::Cluster],
         workloads: &mut [ir::Workload],
-    ) -> Vec<Flow> {
+    ) -> (Vec<Flow>, Vec<ir::Egress>) {
         // Who each placed workload calls: `talks_to` plus endpoint
         // references, in source order, each name once.
         let mut wants: Vec<(usize, Vec<(String, Span)>)> = Vec::new();
@@ -104,6 +105,28 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+
+        // Connections to external dependencies.
+        let mut egress = Vec::new();
+        for (i, names) in &wants {
+            let Some(caller) = workloads.get(*i) else { continue };
+            let (from_group, from_fleet) = group(caller);
+            for (n, _) in names {
+                let Some(x) = d.externals.iter().find(|x| &x.name == n) else {
+                    continue;
+                };
+                egress.push(ir::Egress {
+                    from: caller.name.clone(),
+                    from_group: from_group.to_string(),
+                    from_fleet,
+                    to: x.name.clone(),
+                    cidr: x.cidr.clone(),
+                    port: x.endpoint.port,
+                    protocol: x.protocol.clone(),
+                });
+            }
+        }
+        egress.sort_by(|x, y| (&x.from, &x.to).cmp(&(&y.from, &y.to)));
 
         // Exposure: public, or called from another cluster or fleet.
         let mut remote: BTreeMap<usize, Span> = BTreeMap::new();
@@ -231,6 +254,10 @@ impl<'a> Analyzer<'a> {
             let mut derived = Vec::new();
             for r in &wd.env_refs {
                 let target = v::k8s_name(&r.target);
+                if let Some(x) = d.externals.iter().find(|x| x.name == target) {
+                    derived.push((r.name.clone(), x.name.clone(), r.part, r.part.of(&x.endpoint)));
+                    continue;
+                }
                 let found = callees(workloads, caller, &target);
                 if found.is_empty() {
                     // Reported by `reachability`.
@@ -262,6 +289,6 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        flows
+        (flows, egress)
     }
 }

@@ -102,6 +102,11 @@ pub(super) struct Drafts<'a> {
     pub fleets: Vec<FleetDraft<'a>>,
     pub workloads: Vec<WorkloadDraft<'a>>,
     pub models: Vec<ir::Model>,
+    /// External dependencies, in source order.
+    pub externals: Vec<ir::External>,
+    /// Every declared external's name, valid or not (a reference to one
+    /// with an invalid address is not reported again).
+    pub external_names: Vec<String>,
     pub cluster_of: HashMap<ItemId, usize>,
     pub fleet_of: HashMap<ItemId, usize>,
     /// Workloads made from an item (a model has several).
@@ -128,6 +133,8 @@ impl<'a> Analyzer<'a> {
             fleets: Vec::new(),
             workloads: Vec::new(),
             models: Vec::new(),
+            externals: Vec::new(),
+            external_names: Vec::new(),
             cluster_of: HashMap::default(),
             fleet_of: HashMap::default(),
             workloads_of: HashMap::default(),
@@ -184,6 +191,15 @@ impl<'a> Analyzer<'a> {
                             BlockKind::Serving => {
                                 self.header_only(b, "a serving runtime");
                                 self.serving_item(id, &mut servings);
+                            }
+                            BlockKind::External => {
+                                self.header_only(b, "an external dependency");
+                                if is_user {
+                                    d.external_names.push(v::k8s_name(&b.name.name));
+                                    if let Some(x) = self.external(b, item) {
+                                        d.externals.push(x);
+                                    }
+                                }
                             }
                             _ => {}
                         },
@@ -558,6 +574,70 @@ impl<'a> Analyzer<'a> {
             domain,
             labels,
             pools,
+        })
+    }
+
+    /// `external NAME { host cidr port protocol scheme }`: a dependency
+    /// outside the solution, with the addresses policies must allow.
+    fn external(&mut self, b: &'a ast::Block, item: &'a ast::Item) -> Option<ir::External> {
+        let shape = &schema::EXTERNAL;
+        let what = format!("external `{}`", b.name.name);
+        let view = self.view(&b.body, shape, "an external dependency", b.name.span, None);
+        self.require(&view, shape, &what);
+        self.check_name(&b.name.name, b.name.span, "external");
+        let mut ok = true;
+        let mut checked = |this: &mut Self, field: &str, check: fn(&str) -> Result<(), String>, help: &str| {
+            let (s, span) = this.get_str(&view, shape, field)?;
+            if let Err(m) = check(&s) {
+                this.diags.push(
+                    Diagnostic::new(Code::E0213, span, m)
+                        .label(format!("invalid `{field}`"))
+                        .help(help.to_string()),
+                );
+                ok = false;
+            }
+            Some(s)
+        };
+        let host = checked(
+            self,
+            "host",
+            v::check_host,
+            "write a DNS name (`plc.line.local`) or an IPv4 address (`10.20.0.15`)",
+        );
+        let cidr = checked(
+            self,
+            "cidr",
+            v::check_cidr,
+            "write an IPv4 range in canonical form: `10.20.0.0/24`, or `10.20.0.15/32` for one address",
+        );
+        let scheme = checked(
+            self,
+            "scheme",
+            v::check_scheme,
+            "write the scheme without `://`, such as `opc.tcp`, `postgres` or `https`",
+        );
+        let port = self
+            .get_int(&view, shape, "port")
+            .and_then(|(p, _)| u16::try_from(p).ok());
+        let protocol = self
+            .get_str(&view, shape, "protocol")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| "tcp".into());
+        let description = self.get_str(&view, shape, "description").map(|(s, _)| s);
+        let (Some(host), Some(cidr), Some(port), true) = (host, cidr, port, ok) else {
+            return None;
+        };
+        Some(ir::External {
+            name: v::k8s_name(&b.name.name),
+            docs: item.docs.clone(),
+            description,
+            endpoint: ir::Endpoint {
+                scheme: scheme.unwrap_or_else(|| protocol.clone()),
+                host,
+                port,
+            },
+            cidr,
+            protocol,
         })
     }
 

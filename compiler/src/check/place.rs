@@ -86,7 +86,9 @@ impl<'a> Analyzer<'a> {
         }
         super::devices::assign_resources(&mut workloads);
         self.reachability(&d, &workloads);
-        let flows = self.flows(&d, &clusters, &mut workloads);
+        let (flows, egress) = self.flows(&d, &clusters, &mut workloads);
+        let mut externals = d.externals.clone();
+        externals.sort_by(|a, b| a.name.cmp(&b.name));
         let capacity = self.capacity(&d, &clusters, &fleets, &workloads);
         let (name, version, namespace, description, labels) = d.solution.clone()?;
         let params = self
@@ -119,6 +121,8 @@ impl<'a> Analyzer<'a> {
             models,
             capacity,
             flows,
+            externals,
+            egress,
         })
     }
 
@@ -650,20 +654,26 @@ impl<'a> Analyzer<'a> {
                 let k = v::k8s_name(name);
                 let known = workloads
                     .iter()
-                    .any(|w| w.name == k || w.model.as_ref().map(|m| v::k8s_name(&m.model)) == Some(k.clone()));
+                    .any(|w| w.name == k || w.model.as_ref().map(|m| v::k8s_name(&m.model)) == Some(k.clone()))
+                    || d.external_names.contains(&k);
                 if known {
                     continue;
                 }
-                let names: Vec<String> = d.workloads.iter().map(|w| w.name.clone()).collect();
+                let names: Vec<String> = d
+                    .workloads
+                    .iter()
+                    .map(|w| w.name.clone())
+                    .chain(d.external_names.iter().cloned())
+                    .collect();
                 let mut dg = Diagnostic::new(
                     Code::E0101,
                     span,
-                    format!("`{}` talks to `{name}`, which is not a workload", wl.name),
+                    format!("`{}` talks to `{name}`, which is not a workload or external", wl.name),
                 )
                 .label("unknown workload");
                 dg = match crate::diag::suggest(name, names.iter().map(|s| s.as_str())) {
                     Some(s) => dg.help(format!("did you mean `{s}`?")),
-                    None => dg.help("name a service, daemon, job or model"),
+                    None => dg.help("name a service, daemon, job, model or external"),
                 };
                 self.diags.push(dg);
             }

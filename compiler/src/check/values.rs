@@ -528,6 +528,67 @@ pub fn looks_secret(name: &str) -> bool {
     .any(|w| up.contains(w))
 }
 
+/// An IPv4 range in canonical CIDR form (`10.20.0.0/24`): what Kubernetes
+/// `ipBlock`, AWS security groups and ufw all accept. A range with host
+/// bits set is refused with the canonical form in the message.
+pub fn check_cidr(s: &str) -> Result<(), String> {
+    let Some((addr, bits)) = s.split_once('/') else {
+        return Err(format!("`{s}` has no prefix length; write `{s}/32` for one address"));
+    };
+    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
+    let bits: u32 = match bits.parse() {
+        Ok(b) if b <= 32 && !bits.starts_with('+') => b,
+        _ => return Err(format!("`/{bits}` is not a prefix length from 0 to 32")),
+    };
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    let net = u32::from(addr) & mask;
+    if net != u32::from(addr) {
+        return Err(format!(
+            "`{s}` has host bits set; the range is `{}/{bits}`",
+            std::net::Ipv4Addr::from(net)
+        ));
+    }
+    Ok(())
+}
+
+/// A host callers connect to: an IPv4 address or a DNS name (letters,
+/// digits and `-` in dot-separated labels of at most 63 characters).
+pub fn check_host(s: &str) -> Result<(), String> {
+    if s.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    if s.is_empty() || s.len() > 253 {
+        return Err(format!("`{s}` is not a host name: it must have 1 to 253 characters"));
+    }
+    for label in s.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(format!(
+                "`{s}` is not a host name: `{label}` is not a DNS label (letters, digits and `-`, not at either end)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A URL scheme (`opc.tcp`, `postgres`): a lowercase letter, then
+/// lowercase letters, digits, `+`, `-` and `.`.
+pub fn check_scheme(s: &str) -> Result<(), String> {
+    let mut bytes = s.bytes();
+    let first = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+    if first && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a URL scheme: a lowercase letter, then lowercase letters, digits, `+`, `-` or `.`"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,6 +94,8 @@ pub enum BlockKind {
     Device,
     Runtime,
     Serving,
+    /// A dependency outside the solution (a PLC, a database, an object store).
+    External,
 }
 
 impl BlockKind {
@@ -109,6 +111,7 @@ impl BlockKind {
             BlockKind::Device => "device",
             BlockKind::Runtime => "runtime",
             BlockKind::Serving => "serving",
+            BlockKind::External => "external",
         }
     }
 
@@ -124,6 +127,7 @@ impl BlockKind {
             "device" => BlockKind::Device,
             "runtime" => BlockKind::Runtime,
             "serving" => BlockKind::Serving,
+            "external" => BlockKind::External,
             _ => return None,
         })
     }

@@ -3,13 +3,13 @@
 /// Words that begin a top-level item.
 pub const ITEM_KEYWORDS: &[&str] = &[
     "solution", "import", "param", "template", "cluster", "fleet", "service", "daemon", "job", "model", "device",
-    "runtime", "serving",
+    "runtime", "serving", "external",
 ];
 
 /// Words after which, in an item's header, the next word is a name.
 const HEADER_WORDS: &[&str] = &[
-    "template", "cluster", "fleet", "service", "daemon", "job", "model", "device", "runtime", "serving", "on", "from",
-    "import",
+    "template", "cluster", "fleet", "service", "daemon", "job", "model", "device", "runtime", "serving", "external",
+    "on", "from", "import",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 /// Top-level keywords, in the order completion lists them.
 pub const TOP_KEYWORDS: &[&str] = &[
     "solution", "import", "param", "cluster", "fleet", "service", "daemon", "job", "model", "template", "device",
-    "runtime", "serving",
+    "runtime", "serving", "external",
 ];
 
 /// Words that cannot be names (the grammar's keywords and block words).
@@ -634,7 +634,7 @@ fn value_completions(a: &Analyzed, ty: &Ty) -> Vec<Completion> {
                 RefKind::Workload => "workload",
             };
             let fits = |k: &str| match want {
-                "workload" => matches!(k, "service" | "daemon" | "job" | "model"),
+                "workload" => matches!(k, "service" | "daemon" | "job" | "model" | "external"),
                 w => k == w,
             };
             let mut v = declared(a, fits);

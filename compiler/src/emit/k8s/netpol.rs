@@ -1,6 +1,8 @@
 //! `20-network-policies.yaml`: deny everything in the namespace, allow DNS,
 //! then allow exactly the declared flows (`talks_to`), `public` services,
-//! scraping of monitored model servers, and the model fetch.
+//! scraping of monitored model servers, the model fetch, and the external
+//! dependencies each workload declares (`ipBlock` of the external's `cidr`
+//! on its port).
 
 use super::meta;
 use super::monitoring;
@@ -182,6 +184,25 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
             egress.push(NetworkPolicyEgressRule {
                 to: Some(vec![anywhere()]),
                 ports: Some(external.iter().map(|(n, proto)| port(*n, proto)).collect()),
+            });
+        }
+        // External dependencies (`external plc { … }`), one rule each, in
+        // the checker's order.
+        for e in ctx
+            .sol
+            .egress
+            .iter()
+            .filter(|e| e.from == w.name && e.from_group == group)
+        {
+            egress.push(NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: e.cidr.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![port(e.port, &e.protocol.to_ascii_uppercase())]),
             });
         }
 

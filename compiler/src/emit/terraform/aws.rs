@@ -689,6 +689,40 @@ fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
             }),
         );
     }
+    // External dependencies the workloads here call: one rule per
+    // (range, port, protocol), named after the first external that needs
+    // it. HTTPS to anywhere is `nodes_https` already (AWS refuses a
+    // duplicate rule).
+    let mut externals: BTreeMap<(String, u16, String), &str> = BTreeMap::new();
+    for e in sol.egress.iter().filter(|e| !e.from_fleet && e.from_group == c.name) {
+        let key = (e.cidr.clone(), e.port, tcp_udp(&e.protocol).to_string());
+        if key == ("0.0.0.0/0".to_string(), 443, "tcp".to_string()) {
+            continue;
+        }
+        externals.entry(key).or_insert(e.to.as_str());
+    }
+    let mut named: BTreeMap<&str, u32> = BTreeMap::new();
+    for ((cidr, port, protocol), name) in &externals {
+        // An external reached on several ports gets numbered rules.
+        let n = named.entry(name).or_insert(0);
+        *n += 1;
+        let id = match *n {
+            1 => format!("to_external_{}", ident(name)),
+            n => format!("to_external_{}_{n}", ident(name)),
+        };
+        d.resource(
+            "aws_vpc_security_group_egress_rule",
+            &id,
+            json!({
+                "security_group_id": "${aws_security_group.nodes.id}",
+                "description": format!("to external {} ({protocol}/{port})", lit(name)),
+                "ip_protocol": protocol,
+                "from_port": port,
+                "to_port": port,
+                "cidr_ipv4": cidr,
+            }),
+        );
+    }
 }
 
 fn bucket(d: &mut Doc) {
