@@ -247,3 +247,181 @@ service c on f {{ image = \"x/c:1\" env {{ X = q.host }} }}
         "{d:?}"
     );
 }
+
+/// Every `iotc_firewall_rules` of the inventory, by the group that holds
+/// it (`cluster_dc`, `fleet_farms`).
+fn firewall_rules(inventory: &str) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    fn walk(name: &str, v: &serde_json::Value, out: &mut std::collections::BTreeMap<String, Vec<serde_json::Value>>) {
+        if let Some(rules) = v["vars"]["iotc_firewall_rules"].as_array() {
+            out.insert(name.to_string(), rules.clone());
+        }
+        for (child, c) in v["children"].as_object().into_iter().flatten() {
+            walk(child, c, out);
+        }
+    }
+    let inv: serde_json::Value = serde_norway::from_str(inventory).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    walk("all", &inv["all"], &mut out);
+    out
+}
+
+/// The inventory group of a cluster or fleet.
+fn group_of(sol: &Solution, group: &str) -> String {
+    let g = group.replace('-', "_");
+    if sol.fleets.iter().any(|f| f.name == group) {
+        format!("fleet_{g}")
+    } else {
+        format!("cluster_{g}")
+    }
+}
+
+/// The same flows appear in every target that carries them: NetworkPolicy
+/// ingress on Kubernetes, a shared Compose network on Docker fleets, and
+/// the host firewall wherever a flow crosses hosts outside the overlay
+/// (from the LAN between a Docker site's gateways, from anywhere for calls
+/// from another cluster or fleet); and no firewall rule lets in a flow the
+/// IR does not have.
+#[test]
+fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
+    let mut seen = [0usize; 3];
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, &[Target::K8s, Target::Compose, Target::Ansible]).unwrap();
+        let inventory = &files
+            .iter()
+            .find(|f| f.path == "ansible/inventory.yaml")
+            .unwrap()
+            .contents;
+        let rules = firewall_rules(inventory);
+        let is_docker = |g: &str| sol.fleets.iter().any(|f| f.name == g && !f.runtime.is_kubernetes());
+        let admits = |group: &str, flow: &str, from: &str, port: u16| {
+            rules.get(&group_of(&sol, group)).into_iter().flatten().any(|r| {
+                r["from"] == from
+                    && r["port"].as_str() == Some(port.to_string().as_str())
+                    && r["flows"].as_array().into_iter().flatten().any(|f| f == flow)
+            })
+        };
+        for f in &sol.flows {
+            let flow = format!("{}->{}", f.from, f.to);
+            let callee = sol.workloads.iter().find(|w| w.name == f.to).unwrap();
+            if is_docker(&f.to_group) {
+                if f.reach.is_local() {
+                    // Same stack, same network, and the LAN for callers on
+                    // another gateway of the site.
+                    for c in files.iter().filter(|c| {
+                        c.path.starts_with(&format!("compose/{}/", f.to_group)) && c.path.ends_with("compose.yaml")
+                    }) {
+                        let doc: serde_json::Value = serde_norway::from_str(&c.contents).unwrap();
+                        let (a, b) = (&doc["services"][&f.from], &doc["services"][&f.to]);
+                        if a.is_null() || b.is_null() {
+                            continue;
+                        }
+                        let nets = |s: &serde_json::Value| -> Vec<String> {
+                            s["networks"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(|n| n.as_str().unwrap().to_string())
+                                .collect()
+                        };
+                        assert!(
+                            nets(a).iter().any(|n| nets(b).contains(n)),
+                            "{name}: {flow} share no network in {}",
+                            c.path
+                        );
+                        seen[1] += 1;
+                    }
+                    assert!(
+                        admits(&f.to_group, &flow, "lan", f.port),
+                        "{name}: firewall misses {flow} from the LAN"
+                    );
+                } else {
+                    assert!(
+                        admits(&f.to_group, &flow, "any", f.port),
+                        "{name}: firewall misses {flow}"
+                    );
+                }
+                seen[2] += 1;
+            } else {
+                // Kubernetes: the policy of the callee, in every folder of
+                // its group, admits the caller (or anyone, from elsewhere).
+                let prefix = format!("k8s/{}/", f.to_group);
+                let mut policies = 0;
+                for p in files
+                    .iter()
+                    .filter(|p| p.path.starts_with(&prefix) && p.path.ends_with("/20-network-policies.yaml"))
+                {
+                    // A local caller that does not run at this site has no
+                    // flow here.
+                    let dir = p.path.trim_end_matches("20-network-policies.yaml");
+                    let caller_here = files.iter().any(|x| x.path == format!("{dir}10-{}.yaml", f.from));
+                    if f.reach.is_local() && !caller_here {
+                        continue;
+                    }
+                    for d in p
+                        .contents
+                        .split("\n---\n")
+                        .filter(|d| d.contains("kind: NetworkPolicy"))
+                    {
+                        let np: NetworkPolicy = serde_norway::from_str(d).unwrap();
+                        if np.metadata.name.as_deref() != Some(&f.to) {
+                            continue;
+                        }
+                        policies += 1;
+                        let ingress = np.spec.unwrap().ingress.unwrap_or_default();
+                        let ok = ingress.iter().any(|r| {
+                            let port_ok = r.ports.iter().flatten().any(|x| {
+                                x.port
+                                    == Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(
+                                        i32::from(f.port),
+                                    ))
+                            });
+                            let from_ok = match &r.from {
+                                None => !f.reach.is_local(),
+                                Some(peers) => peers.iter().any(|peer| {
+                                    peer.pod_selector
+                                        .as_ref()
+                                        .and_then(|s| s.match_labels.as_ref())
+                                        .is_some_and(|l| l.get("app.kubernetes.io/name") == Some(&f.from))
+                                }),
+                            };
+                            port_ok && from_ok
+                        });
+                        assert!(ok, "{name}: policy of {} in {} does not admit {flow}", f.to, p.path);
+                    }
+                }
+                assert!(policies > 0, "{name}: no policy for {}", f.to);
+                seen[0] += 1;
+                if !f.reach.is_local() {
+                    let port = callee.exposure.as_ref().map_or(f.port, |e| e.endpoint.port);
+                    assert!(
+                        admits(&f.to_group, &flow, "any", port),
+                        "{name}: firewall misses {flow} on {port}"
+                    );
+                    seen[2] += 1;
+                }
+            }
+        }
+        // No rule lets in a flow the IR does not have, or a local
+        // Kubernetes flow (that stays on the overlay).
+        for (group, rs) in &rules {
+            for r in rs {
+                for fl in r["flows"].as_array().into_iter().flatten() {
+                    let (from, to) = fl.as_str().unwrap().split_once("->").unwrap();
+                    let known = if from == "public" {
+                        sol.workloads.iter().any(|w| w.name == to && w.public)
+                    } else {
+                        sol.flows.iter().any(|f| {
+                            f.from == from
+                                && f.to == to
+                                && group_of(&sol, &f.to_group) == *group
+                                && (!f.reach.is_local() || is_docker(&f.to_group))
+                        })
+                    };
+                    assert!(known, "{name}: {group} lets in {fl}, which is no such flow");
+                }
+            }
+        }
+    }
+    assert!(seen.iter().all(|n| *n >= 3), "checked {seen:?}");
+}

@@ -125,6 +125,11 @@ pub struct FirewallRule {
     pub proto: Option<String>,
     pub from: String,
     pub comment: String,
+    /// The flows (`caller->callee`, from `Solution::flows`) and public
+    /// workloads (`public->callee`) this rule lets in; empty for what the
+    /// runtime itself needs. Read by no task; for readers and tests.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<String>,
 }
 
 fn rule(port: &str, proto: &str, from: &str, comment: &str) -> FirewallRule {
@@ -133,6 +138,7 @@ fn rule(port: &str, proto: &str, from: &str, comment: &str) -> FirewallRule {
         proto: Some(proto.to_string()),
         from: from.to_string(),
         comment: comment.to_string(),
+        flows: Vec::new(),
     }
 }
 
@@ -142,6 +148,7 @@ fn cidr_rule(cidr: &str, comment: &str) -> FirewallRule {
         proto: None,
         from: cidr.to_string(),
         comment: comment.to_string(),
+        flows: Vec::new(),
     }
 }
 
@@ -338,44 +345,101 @@ impl<'a> Ctx<'a> {
                 "embedded etcd between a site's k3s servers",
             ));
         }
-        let on_group = |w: &&Workload| match &w.placement {
+        // The declared flows into workloads placed here, as the checker
+        // resolved them (`Solution::flows`), and public workloads. On a
+        // Docker fleet, callers at the same site reach a callee on another
+        // gateway through its published port (from the LAN); on Kubernetes
+        // that traffic stays on the overlay network. Calls from another
+        // cluster or fleet, and public workloads, come in through the
+        // workload's exposure (its port on a Docker fleet) from anywhere.
+        let on_group = |w: &Workload| match &w.placement {
             Placement::Cluster { cluster, .. } => cluster == group && fleet.is_none(),
             Placement::Fleet { fleet: f, .. } => f == group && fleet.is_some(),
         };
-        for w in self.sol.workloads.iter().filter(on_group) {
-            let Some(port) = w.container.port else { continue };
-            let proto = if w.container.protocol == "udp" { "udp" } else { "tcp" };
-            let talkers: Vec<&str> = self
-                .sol
-                .workloads
-                .iter()
-                .filter(|o| o.talks_to.contains(&w.name))
-                .map(|o| o.name.as_str())
-                .collect();
-            let from = if w.public {
-                "any"
-            } else if engine == Engine::Docker {
-                "lan"
+        let docker = engine == Engine::Docker;
+        for w in self.sol.workloads.iter().filter(|w| on_group(w)) {
+            let Some(own_port) = w.container.port else { continue };
+            let own_proto = if w.container.protocol == "udp" { "udp" } else { "tcp" };
+            let entry = if docker {
+                None
             } else {
-                // Pod-to-pod traffic stays on the overlay network.
-                continue;
+                w.exposure.as_ref().map(|e| e.endpoint.port)
             };
-            let mut comment = format!("{} ({})", w.name, w.kind.as_str());
+            let (port, proto) = match entry {
+                Some(p) => (p, "tcp"),
+                None => (own_port, own_proto),
+            };
+            let mut wanted: Vec<(&str, String)> = Vec::new();
             if w.public {
-                comment.push_str(", public");
+                wanted.push(("any", format!("public->{}", w.name)));
             }
-            if !talkers.is_empty() {
-                comment.push_str(&format!(", from {}", talkers.join(", ")));
+            for f in self.sol.flows.iter().filter(|f| f.to == w.name && f.to_group == group) {
+                let from = if !f.reach.is_local() {
+                    "any"
+                } else if docker {
+                    "lan"
+                } else {
+                    continue;
+                };
+                wanted.push((from, format!("{}->{}", f.from, f.to)));
             }
-            let port = port.to_string();
-            if let Some(r) = rules
-                .iter_mut()
-                .find(|r| r.port.as_deref() == Some(&port) && r.proto.as_deref() == Some(proto) && r.from == from)
-            {
-                r.comment.push_str(&format!("; {comment}"));
-            } else {
-                rules.push(rule(&port, proto, from, &comment));
+            for (from, flow) in wanted {
+                let (p, pr) = if from == "lan" {
+                    (own_port, own_proto)
+                } else {
+                    (port, proto)
+                };
+                let p = p.to_string();
+                let i = match rules
+                    .iter()
+                    .position(|r| r.port.as_deref() == Some(&p) && r.proto.as_deref() == Some(pr) && r.from == from)
+                {
+                    Some(i) => i,
+                    None => {
+                        rules.push(rule(&p, pr, from, ""));
+                        rules.len() - 1
+                    }
+                };
+                if let Some(r) = rules.get_mut(i) {
+                    if !r.flows.contains(&flow) {
+                        r.flows.push(flow);
+                    }
+                }
             }
+        }
+        // Comments: per callee, its kind and who calls it.
+        for r in rules.iter_mut().filter(|r| !r.flows.is_empty()) {
+            let mut callees: Vec<(&str, Vec<&str>)> = Vec::new();
+            for f in &r.flows {
+                let (caller, callee) = f.split_once("->").unwrap_or(("", f));
+                match callees.iter_mut().find(|(c, _)| *c == callee) {
+                    Some((_, callers)) => callers.push(caller),
+                    None => callees.push((callee, vec![caller])),
+                }
+            }
+            let kind = |name: &str| {
+                self.sol
+                    .workloads
+                    .iter()
+                    .find(|w| w.name == name)
+                    .map_or("", |w| w.kind.as_str())
+            };
+            r.comment = callees
+                .iter()
+                .map(|(callee, callers)| {
+                    let public = callers.contains(&"public");
+                    let from: Vec<&str> = callers.iter().copied().filter(|c| *c != "public").collect();
+                    let mut text = format!("{callee} ({})", kind(callee));
+                    if public {
+                        text.push_str(", public");
+                    }
+                    if !from.is_empty() {
+                        text.push_str(&format!(", from {}", from.join(", ")));
+                    }
+                    text
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
         }
         rules
     }
