@@ -514,6 +514,50 @@ pub struct Volume {
     pub size_bytes: Option<u64>,
     pub host_path: Option<String>,
     pub read_only: bool,
+    /// The host folder the workload writes on each node, decided by the
+    /// checker: a writable `host_path`, or for a daemon's sized volume the
+    /// per-node folder `/var/lib/iotc/<namespace>/<workload>/<volume>`
+    /// (one claim cannot serve every node). Ansible creates it owned by the
+    /// container's user (`writable_dirs`); the kubelet would create it
+    /// root:0755, which the pod (uid 10001) cannot write.
+    pub host_dir: Option<String>,
+}
+
+/// A host folder a workload writes, with the user that must own it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WritableDir {
+    pub path: String,
+    pub owner: u32,
+    pub workload: String,
+}
+
+impl Solution {
+    /// Every host folder the workloads placed on `fleet` write, once per
+    /// path (sorted). Two workloads with different users on one folder
+    /// keep the first (by name); the checker's order decides.
+    pub fn writable_dirs(&self, fleet: &str) -> Vec<WritableDir> {
+        let mut out: Vec<WritableDir> = Vec::new();
+        for w in &self.workloads {
+            let Placement::Fleet { fleet: f, .. } = &w.placement else {
+                continue;
+            };
+            if f != fleet {
+                continue;
+            }
+            for v in &w.container.volumes {
+                let Some(path) = &v.host_dir else { continue };
+                if !out.iter().any(|d| &d.path == path) {
+                    out.push(WritableDir {
+                        path: path.clone(),
+                        owner: w.container.user,
+                        workload: w.name.clone(),
+                    });
+                }
+            }
+        }
+        out.sort();
+        out
+    }
 }
 
 /// Access to one device node, decided by the checker

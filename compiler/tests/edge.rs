@@ -111,6 +111,7 @@ daemon camera on sites where camera = "yes" {{
   image = "registry.example.com/camera:1.0.0"
   device "/dev/video0"
   device "/dev/snd/pcmC0D0c"
+  volume ring {{ mount = "/var/cache/ring"  host_path = "/var/lib/gen/ring" }}
   cpu = 100m
   memory = 64Mi
   talks_to = [broker]
@@ -118,6 +119,7 @@ daemon camera on sites where camera = "yes" {{
 
 daemon metrics on sites {{
   image = "registry.example.com/metrics:1.0.0"
+  volume wal {{ mount = "/var/lib/wal"  size = 1Gi }}
   port = 9100
   cpu = 50m
   memory = 32Mi
@@ -747,4 +749,61 @@ fn compose_and_kubernetes_pass_the_same_devices_and_groups() {
         assert_eq!(k8s.len(), 2, "{rt}: {k8s:?}");
         assert_eq!(compose, k8s, "{rt}");
     }
+}
+
+/// Every host folder a pod writes is created by Ansible owned by the pod's
+/// user: the kubelet would make it root:0755, and fsGroup does not apply
+/// to hostPath volumes.
+#[test]
+fn every_host_folder_a_pod_writes_is_owned_by_its_user() {
+    let mut checked = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+            for s in f.sites.iter().filter(|s| !s.hosts.is_empty()) {
+                let (vars, _) = &inv[&site_group(&f.name, &s.name)];
+                let owned: Vec<(String, i64)> = ["iotc_prepare_writable_dirs", "iotc_prepare_model_caches"]
+                    .iter()
+                    .flat_map(|k| vars[*k].as_array().cloned().unwrap_or_default())
+                    .map(|d| (d["path"].as_str().unwrap().to_string(), d["owner"].as_i64().unwrap()))
+                    .collect();
+                let prefix = format!("k8s/{}/{}/", f.name, s.name);
+                let solution_files = files
+                    .iter()
+                    .filter(|o| o.path.starts_with(&prefix) && !o.path.ends_with("/05-device-plugin.yaml"));
+                for o in solution_files {
+                    for (kind, obj, pod) in pods(&documents(&o.contents)) {
+                        for c in pod["containers"].as_array().unwrap() {
+                            let user = c["securityContext"]["runAsUser"]
+                                .as_i64()
+                                .or(pod["securityContext"]["runAsUser"].as_i64())
+                                .unwrap();
+                            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                                if m["readOnly"] == true {
+                                    continue;
+                                }
+                                let vol = pod["volumes"]
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .find(|v| v["name"] == m["name"])
+                                    .unwrap();
+                                let Some(path) = vol["hostPath"]["path"].as_str() else {
+                                    continue;
+                                };
+                                checked += 1;
+                                assert!(
+                                    owned.iter().any(|(p, o)| p == path && *o == user),
+                                    "{name}: {kind} {obj} at {} writes {path} as {user}, which Ansible does not create for it",
+                                    s.name
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} writable host folders checked");
 }

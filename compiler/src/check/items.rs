@@ -1088,6 +1088,8 @@ impl<'a> Analyzer<'a> {
                 size_bytes: size,
                 host_path,
                 read_only,
+                // Decided once the workload's kind and namespace are known.
+                host_dir: None,
             });
         }
         let mut devs = Vec::new();

@@ -85,6 +85,9 @@ impl<'a> Analyzer<'a> {
             }
         }
         super::devices::assign_resources(&mut workloads);
+        if let Some((_, _, namespace, _, _)) = &d.solution {
+            host_dirs(namespace, &mut workloads);
+        }
         self.reachability(&d, &workloads);
         let (flows, egress) = self.flows(&d, &clusters, &mut workloads);
         let mut externals = d.externals.clone();
@@ -911,6 +914,25 @@ impl<'a> Analyzer<'a> {
             memory_used_bytes: mem,
             gpu_used: gpu,
             contributors,
+        }
+    }
+}
+
+/// The host folder each volume is written in, on the node (see
+/// `ir::Volume::host_dir`).
+fn host_dirs(namespace: &str, workloads: &mut [ir::Workload]) {
+    for w in workloads.iter_mut() {
+        let daemon = w.kind == ir::WorkloadKind::Daemon;
+        for vol in &mut w.container.volumes {
+            vol.host_dir = match (&vol.host_path, vol.size_bytes) {
+                (Some(p), _) if !vol.read_only => Some(p.clone()),
+                (None, Some(_)) if daemon => Some(format!(
+                    "/var/lib/iotc/{namespace}/{}/{}",
+                    w.name,
+                    v::k8s_name(&vol.name)
+                )),
+                _ => None,
+            };
         }
     }
 }

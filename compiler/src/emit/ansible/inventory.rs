@@ -136,6 +136,9 @@ pub struct FleetVars {
     pub iotc_compose_stack_models: Vec<ModelVar>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_prepare_model_caches: Vec<ModelCacheVar>,
+    /// Host folders the fleet's workloads write (`Solution::writable_dirs`),
+    /// created owned by the writing container's user.
+    pub iotc_prepare_writable_dirs: Vec<crate::ir::WritableDir>,
 }
 
 #[derive(Debug, Serialize)]
@@ -405,6 +408,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 binary: c.binary_vars(engine, f.runtime.version.as_deref(), &f.device.arch),
                 iotc_compose_stack_models: models,
                 iotc_prepare_model_caches: caches,
+                iotc_prepare_writable_dirs: sol.writable_dirs(&f.name),
             }))),
             ..Group::default()
         };

@@ -134,6 +134,7 @@ fn prepare() -> Role {
     );
     r.default("iotc_prepare_user", "iotc");
     r.default("iotc_prepare_model_caches", json!([]));
+    r.default("iotc_prepare_writable_dirs", json!([]));
     r.default("iotc_prepare_group", "iotc");
     // The user Ansible connects as must keep its way in: root logins stay
     // allowed (keys only) when that user is root, and passwords stay on
@@ -243,6 +244,17 @@ fn prepare() -> Role {
         )
         .with_loop("{{ iotc_prepare_model_caches }}")
         .label("{{ item.model }}"),
+        // Folders the workloads write on the host (`ir::Volume::host_dir`):
+        // the kubelet and Docker would create them root:0755, which the
+        // containers' user cannot write (fsGroup does not apply to
+        // hostPath).
+        task(
+            "Create the host folders the workloads write",
+            "ansible.builtin.file",
+            json!({ "path": "{{ item.path }}", "state": "directory", "owner": "{{ item.owner }}", "group": "{{ item.owner }}", "mode": "0750" }),
+        )
+        .with_loop("{{ iotc_prepare_writable_dirs }}")
+        .label("{{ item.path }}"),
         // sshd takes the first value it reads, and sshd_config includes
         // sshd_config.d/*.conf at its top on Debian 12 and Ubuntu 22.04+:
         // a drop-in sorting first wins over the distribution's and

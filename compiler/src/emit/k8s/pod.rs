@@ -160,12 +160,6 @@ pub fn needs_host_access(w: &Workload) -> bool {
         || (w.kind == WorkloadKind::Daemon && c.volumes.iter().any(|v| v.size_bytes.is_some()))
 }
 
-/// The host directory that stands in for a sized volume of a daemon (one
-/// copy per node, so a single claim cannot serve it).
-pub fn daemon_volume_dir(namespace: &str, w: &Workload, volume: &str) -> String {
-    format!("/var/lib/iotc/{namespace}/{}/{volume}", w.name)
-}
-
 /// Name of the PersistentVolumeClaim of a sized volume of one controller.
 pub fn claim_name(unit: &Unit<'_>, volume: &str) -> String {
     format!("{}-{}", unit.name, meta::k8s_name(volume))
@@ -333,9 +327,11 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                 type_: Some(if v.read_only { "Directory" } else { "DirectoryOrCreate" }.to_string()),
             });
         } else if v.size_bytes.is_some() {
-            if w.kind == WorkloadKind::Daemon {
+            // A daemon's sized volume is the per-node folder the checker
+            // chose (`ir::Volume::host_dir`): one claim cannot serve every node.
+            if let (WorkloadKind::Daemon, Some(dir)) = (w.kind, &v.host_dir) {
                 vol.host_path = Some(HostPathVolumeSource {
-                    path: daemon_volume_dir(&sol.namespace, w, &name),
+                    path: dir.clone(),
                     type_: Some("DirectoryOrCreate".to_string()),
                 });
             } else {
