@@ -807,3 +807,142 @@ fn every_host_folder_a_pod_writes_is_owned_by_its_user() {
     }
     assert!(checked >= 5, "only {checked} writable host folders checked");
 }
+
+/// What a Pod Security level forbids in a pod (a subset of the Pod
+/// Security Standards that the backend could get wrong): `None` when the
+/// pod satisfies `level`, else the first field that breaks it.
+fn pss_violation(pod: &Value, level: &str) -> Option<String> {
+    if level == "privileged" {
+        return None;
+    }
+    for key in ["hostNetwork", "hostPID", "hostIPC"] {
+        if pod[key] == true {
+            return Some(key.into());
+        }
+    }
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|k| pod[*k].as_array().into_iter().flatten())
+        .collect();
+    for v in pod["volumes"].as_array().into_iter().flatten() {
+        if !v["hostPath"].is_null() {
+            return Some(format!("hostPath volume {}", v["name"]));
+        }
+        if level == "restricted" {
+            let allowed = [
+                "name",
+                "configMap",
+                "csi",
+                "downwardAPI",
+                "emptyDir",
+                "ephemeral",
+                "persistentVolumeClaim",
+                "projected",
+                "secret",
+                // OCI image volumes (model artifacts): assumed allowed by
+                // `restricted` on Kubernetes 1.33 (not verified here).
+                "image",
+            ];
+            if let Some(k) = v.as_object().unwrap().keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Some(format!("{k} volume {}", v["name"]));
+            }
+        }
+    }
+    for c in containers {
+        let sc = &c["securityContext"];
+        if sc["privileged"] == true {
+            return Some("privileged".into());
+        }
+        if c["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| !p["hostPort"].is_null())
+        {
+            return Some("hostPort".into());
+        }
+        if level == "restricted" {
+            if sc["allowPrivilegeEscalation"] != false {
+                return Some(format!("{}: allowPrivilegeEscalation", c["name"]));
+            }
+            if sc["runAsNonRoot"] != true && pod["securityContext"]["runAsNonRoot"] != true {
+                return Some(format!("{}: runAsNonRoot", c["name"]));
+            }
+            if sc["runAsUser"] == 0 {
+                return Some(format!("{}: runAsUser 0", c["name"]));
+            }
+            let drops = sc["capabilities"]["drop"].as_array().cloned().unwrap_or_default();
+            if !drops.iter().any(|d| d == "ALL") {
+                return Some(format!("{}: capabilities not dropped", c["name"]));
+            }
+            let adds = sc["capabilities"]["add"].as_array().cloned().unwrap_or_default();
+            if adds.iter().any(|a| a != "NET_BIND_SERVICE") {
+                return Some(format!("{}: capabilities added", c["name"]));
+            }
+            let seccomp = sc["seccompProfile"]["type"]
+                .as_str()
+                .or(pod["securityContext"]["seccompProfile"]["type"].as_str());
+            if !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
+                return Some(format!("{}: seccomp profile", c["name"]));
+            }
+        }
+    }
+    None
+}
+
+/// Every pod satisfies the Pod Security level its namespace enforces, and
+/// only namespaces that need it enforce `privileged`.
+#[test]
+fn every_pod_satisfies_its_namespaces_pod_security_level() {
+    let mut pods_checked = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s]).unwrap();
+        let dirs: std::collections::BTreeSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        for dir in dirs {
+            let docs: Vec<Value> = files
+                .iter()
+                .filter(|f| f.path.rsplit_once('/').map(|(d, _)| d) == Some(dir))
+                .flat_map(|f| documents(&f.contents))
+                .collect();
+            let levels: BTreeMap<String, String> = docs
+                .iter()
+                .filter(|d| d["kind"] == "Namespace")
+                .map(|d| {
+                    let level = d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                        .as_str()
+                        .unwrap_or("privileged")
+                        .to_string();
+                    (d["metadata"]["name"].as_str().unwrap().to_string(), level)
+                })
+                .collect();
+            let mut needs_privileged: BTreeMap<String, bool> = BTreeMap::new();
+            for d in &docs {
+                let Some((kind, obj, pod)) = pods(std::slice::from_ref(d)).pop() else {
+                    continue;
+                };
+                let ns = d["metadata"]["namespace"].as_str().unwrap().to_string();
+                let level = levels
+                    .get(&ns)
+                    .unwrap_or_else(|| panic!("{name}: {dir}: no Namespace {ns}"));
+                pods_checked += 1;
+                if let Some(v) = pss_violation(&pod, level) {
+                    panic!("{name}: {kind} {obj} in {dir} breaks Pod Security `{level}` of {ns}: {v}");
+                }
+                let e = needs_privileged.entry(ns).or_insert(false);
+                *e |= pss_violation(&pod, "baseline").is_some();
+            }
+            for (ns, level) in &levels {
+                if level == "privileged" {
+                    assert!(
+                        needs_privileged.get(ns).copied().unwrap_or(false),
+                        "{name}: {dir}: {ns} enforces privileged, but no pod in it needs that"
+                    );
+                }
+            }
+        }
+    }
+    assert!(pods_checked > 50, "only {pods_checked} pods checked");
+}
