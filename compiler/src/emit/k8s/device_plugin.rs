@@ -7,16 +7,23 @@
 //! the resource in `limits`; the kubelet then adds the node to the
 //! container's device cgroup and creates it in the container, which no
 //! hostPath of a device node does for an unprivileged pod.
+//!
+//! GPUs (`gpu = N`, the extended resource `nvidia.com/gpu`) are advertised
+//! by the NVIDIA device plugin, in the same namespace: no node advertises
+//! the resource without it, so a GPU pod would stay Pending. EKS's AL2023
+//! NVIDIA AMI (which the Terraform backend picks for GPU pools) carries the
+//! driver and container toolkit but not the plugin, and EKS has no add-on
+//! for it; kubeadm, k3s and microk8s need it as well.
 
 use super::meta::{self, Skips};
-use super::{Ctx, Docs, GroupKind, Placed};
+use super::{Ctx, Docs, GroupKind, Placed, GPU_RESOURCE, POOL_LABEL};
 use crate::emit::EmitError;
 use crate::ir::{Placement, DEVICE_RESOURCE_DOMAIN};
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, HTTPGetAction, HostPathVolumeSource, Namespace, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume,
-    VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction, HostPathVolumeSource, Namespace,
+    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -28,6 +35,17 @@ use std::collections::BTreeMap;
 pub const PLUGIN_IMAGE: &str = "ghcr.io/squat/generic-device-plugin:0.1.0";
 /// The DaemonSet's name.
 pub const PLUGIN_NAME: &str = "device-plugin";
+
+/// The NVIDIA device plugin's image (NVIDIA/k8s-device-plugin), pinned to
+/// a release.
+pub const NVIDIA_PLUGIN_IMAGE: &str = "nvcr.io/nvidia/k8s-device-plugin:v0.17.4";
+/// The NVIDIA device plugin's DaemonSet.
+pub const NVIDIA_PLUGIN_NAME: &str = "nvidia-device-plugin";
+
+/// True when a workload of the group requests GPUs (`nvidia.com/gpu`).
+pub fn wants_gpus(members: &[Placed<'_>]) -> bool {
+    members.iter().any(|p| p.w.container.gpu > 0)
+}
 
 /// The namespace of the solution's device plugin.
 pub fn namespace(sol_namespace: &str) -> String {
@@ -102,7 +120,8 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
     let sol = ctx.sol;
     let mut docs = Docs::new(sol, 2);
     let devices = advertised(members);
-    if devices.is_empty() {
+    let gpus = wants_gpus(members);
+    if devices.is_empty() && !gpus {
         return Ok(docs);
     }
     let distribution = match kind {
@@ -126,6 +145,13 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
         },
         ..Default::default()
     })?;
+
+    if gpus {
+        docs.push(&nvidia(ctx, &ns, kind, plugin_dir(distribution)))?;
+    }
+    if devices.is_empty() {
+        return Ok(docs);
+    }
 
     let mut args = vec![format!("--domain={DEVICE_RESOURCE_DOMAIN}")];
     for d in &devices {
@@ -288,4 +314,160 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
         ..Default::default()
     })?;
     Ok(docs)
+}
+
+/// The NVIDIA device plugin: advertises `nvidia.com/gpu` on the nodes of
+/// the GPU pools (a cluster), or on every gateway (a fleet site; a gateway
+/// without an NVIDIA GPU keeps it idle: `FAIL_ON_INIT_ERROR=false`).
+fn nvidia(ctx: &Ctx<'_>, ns: &str, kind: GroupKind<'_>, dir: &str) -> DaemonSet {
+    let sol = ctx.sol;
+    let affinity = match kind {
+        GroupKind::Cluster(c) => {
+            let pools: Vec<String> = c
+                .pools
+                .iter()
+                .filter(|p| p.node.gpu > 0)
+                .map(|p| p.name.clone())
+                .collect();
+            (!pools.is_empty()).then(|| Affinity {
+                node_affinity: Some(NodeAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: vec![NodeSelectorTerm {
+                            match_expressions: Some(vec![NodeSelectorRequirement {
+                                key: POOL_LABEL.into(),
+                                operator: "In".into(),
+                                values: Some(pools),
+                            }]),
+                            ..Default::default()
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        }
+        GroupKind::Fleet => None,
+    };
+    let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), NVIDIA_PLUGIN_NAME.to_string())]);
+    let mut labels = meta::solution_labels(sol);
+    labels.extend(selector.clone());
+    labels.insert("app.kubernetes.io/component".into(), "device-plugin".into());
+    let mut skips = Skips::default();
+    skips.add(
+        "CKV_K8S_8",
+        "NVIDIA's device plugin serves no probe; the kubelet tracks its registration",
+    );
+    skips.add(
+        "CKV_K8S_9",
+        "NVIDIA's device plugin serves no probe; the kubelet tracks its registration",
+    );
+    skips.add(
+        "CKV_K8S_23",
+        "the kubelet's device-plugin socket folder belongs to root",
+    );
+    skips.add(
+        "CKV_K8S_40",
+        "the kubelet's device-plugin socket folder belongs to root",
+    );
+    skips.add("CKV_K8S_43", "the NVIDIA device plugin is pinned to a released version");
+    skips.add(
+        "CKV_K8S_38",
+        "the device plugin talks to the kubelet over its socket, not the API",
+    );
+    skips.add(
+        "CKV_K8S_15",
+        "IfNotPresent lets nodes start the plugin from a cached image",
+    );
+    let mut annotations = BTreeMap::new();
+    skips.annotate(&mut annotations);
+    let quantity = |cpu: u64, mem: u64| {
+        BTreeMap::from([
+            ("cpu".to_string(), meta::cpu(cpu)),
+            ("memory".to_string(), meta::bytes(mem)),
+        ])
+    };
+    let container = Container {
+        name: NVIDIA_PLUGIN_NAME.into(),
+        image: Some(NVIDIA_PLUGIN_IMAGE.into()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(vec![EnvVar {
+            name: "FAIL_ON_INIT_ERROR".into(),
+            value: Some("false".into()),
+            ..Default::default()
+        }]),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantity(10, 32 << 20)),
+            limits: Some(quantity(100, 64 << 20)),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        // The plugin looks for the kubelet's socket at its default folder.
+        volume_mounts: Some(vec![VolumeMount {
+            name: "device-plugins".into(),
+            mount_path: "/var/lib/kubelet/device-plugins".into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    DaemonSet {
+        metadata: ObjectMeta {
+            name: Some(NVIDIA_PLUGIN_NAME.into()),
+            namespace: Some(ns.to_string()),
+            labels: Some(labels.clone()),
+            annotations: meta::some_map(annotations),
+            ..Default::default()
+        },
+        spec: Some(DaemonSetSpec {
+            selector: meta::match_labels(selector),
+            update_strategy: Some(DaemonSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..Default::default()
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    priority_class_name: Some("system-node-critical".into()),
+                    security_context: Some(PodSecurityContext {
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    affinity,
+                    // GPU pools carry the `nvidia.com/gpu` taint (Terraform).
+                    tolerations: Some(vec![Toleration {
+                        key: Some(GPU_RESOURCE.into()),
+                        operator: Some("Exists".into()),
+                        effect: Some("NoSchedule".into()),
+                        ..Default::default()
+                    }]),
+                    containers: vec![container],
+                    volumes: Some(vec![Volume {
+                        name: "device-plugins".into(),
+                        host_path: Some(HostPathVolumeSource {
+                            path: dir.into(),
+                            type_: Some("Directory".into()),
+                        }),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
