@@ -425,3 +425,77 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
     }
     assert!(seen.iter().all(|n| *n >= 3), "checked {seen:?}");
 }
+
+/// On AWS the nodes' security group admits every edge → cloud flow on the
+/// port of the URL the caller was given (443 for an Ingress with TLS, not
+/// the container's 8080), and every public service on its exposure's port;
+/// no two rules repeat a (port, protocol) from the same ranges, which AWS
+/// refuses.
+#[test]
+fn security_groups_open_the_port_of_every_derived_url() {
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, &[Target::Terraform]).unwrap();
+        for c in &sol.clusters {
+            let Some(file) = files
+                .iter()
+                .find(|f| f.path == format!("terraform/{}/main.tf.json", c.name))
+            else {
+                continue;
+            };
+            let tf: serde_json::Value = serde_json::from_str(&file.contents).unwrap();
+            let Some(rules) = tf["resource"]["aws_vpc_security_group_ingress_rule"].as_object() else {
+                continue; // not AWS
+            };
+            let opens = |var: &str, port: u16| {
+                rules.values().any(|r| {
+                    r["for_each"] == format!("${{toset(var.{var})}}").as_str()
+                        && r["from_port"].as_u64().unwrap() <= u64::from(port)
+                        && u64::from(port) <= r["to_port"].as_u64().unwrap()
+                })
+            };
+            for f in sol
+                .flows
+                .iter()
+                .filter(|f| f.reach == Reach::EdgeToCloud && f.to_group == c.name)
+            {
+                assert!(
+                    opens("edge_cidrs", f.endpoint.port),
+                    "{name}: {} → {} at {} is not open from the edge",
+                    f.from,
+                    f.to,
+                    f.endpoint.url()
+                );
+                checked += 1;
+            }
+            for w in sol.workloads.iter().filter(|w| w.public) {
+                let here =
+                    matches!(&w.placement, iotc_compiler::ir::Placement::Cluster { cluster, .. } if *cluster == c.name);
+                if let Some(x) = w.exposure.as_ref().filter(|_| here) {
+                    assert!(
+                        opens("public_ingress_cidrs", x.endpoint.port),
+                        "{name}: {} at {}",
+                        w.name,
+                        x.endpoint.url()
+                    );
+                    checked += 1;
+                }
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for r in rules.values() {
+                let key = (
+                    r["for_each"].to_string(),
+                    r["cidr_ipv4"].to_string(),
+                    r["ip_protocol"].to_string(),
+                    r["from_port"].to_string(),
+                );
+                assert!(
+                    seen.insert(key.clone()),
+                    "{name}: duplicate security-group rule {key:?}"
+                );
+            }
+        }
+    }
+    assert!(checked >= 3, "{checked} URLs checked against security groups");
+}

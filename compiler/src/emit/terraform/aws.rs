@@ -549,6 +549,22 @@ struct Opening {
     protocol: &'static str,
 }
 
+/// Openings merged by (port, protocol): AWS refuses two rules with the
+/// same range, port and protocol (several workloads behind one Ingress
+/// share 443). Named after the first workload; the description names all.
+fn merged(openings: &BTreeSet<Opening>) -> Vec<(u16, &'static str, Vec<&str>)> {
+    let mut by_port: BTreeMap<(u16, &'static str), Vec<&str>> = BTreeMap::new();
+    for o in openings {
+        by_port
+            .entry((o.port, o.protocol))
+            .or_default()
+            .push(o.workload.as_str());
+    }
+    let mut out: Vec<(u16, &'static str, Vec<&str>)> = by_port.into_iter().map(|((p, pr), ws)| (p, pr, ws)).collect();
+    out.sort_by(|a, b| a.2.first().cmp(&b.2.first()));
+    out
+}
+
 fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
     d.resource(
         "aws_security_group",
@@ -612,26 +628,35 @@ fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
         .iter()
         .filter(|w| !on_fleet(w) && group(w) == c.name)
         .collect();
-    // Public services, from public_ingress_cidrs.
+    // Public services, from public_ingress_cidrs, on the port their
+    // exposure listens on (443 for an Ingress with TLS: the ingress
+    // controller's pods on these nodes; the listener's own port behind a
+    // load balancer), as the checker derived it.
     let public: BTreeSet<Opening> = here
         .iter()
         .filter(|w| w.public)
         .filter_map(|w| {
-            w.container.port.map(|port| Opening {
+            let port = w.exposure.as_ref().map(|x| x.endpoint.port).or(w.container.port)?;
+            Some(Opening {
                 workload: w.name.clone(),
                 port,
                 protocol: tcp_udp(&w.container.protocol),
             })
         })
         .collect();
-    // Edge → cloud flows: a fleet workload talks to a workload here.
+    // Edge → cloud flows: a fleet workload talks to a workload here, on
+    // the port of the endpoint the checker gave the caller (its URL's).
     let mut edge_in = BTreeSet::new();
     // Cloud → edge flows: a workload here talks to a fleet workload.
     let mut edge_out = BTreeSet::new();
     for f in &sol.flows {
         let o = Opening {
             workload: f.to.clone(),
-            port: f.port,
+            port: if f.reach == Reach::EdgeToCloud {
+                f.endpoint.port
+            } else {
+                f.port
+            },
             protocol: tcp_udp(&f.protocol),
         };
         match f.reach {
@@ -644,32 +669,33 @@ fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
             _ => {}
         }
     }
-    for o in &public {
+    let names = |ws: &[&str]| ws.iter().map(|w| lit(w)).collect::<Vec<_>>().join(", ");
+    for (port, protocol, ws) in merged(&public) {
         d.resource(
             "aws_vpc_security_group_ingress_rule",
-            &format!("public_{}", ident(&o.workload)),
+            &format!("public_{}", ident(ws.first().copied().unwrap_or("service"))),
             json!({
                 "for_each": "${toset(var.public_ingress_cidrs)}",
                 "security_group_id": "${aws_security_group.nodes.id}",
-                "description": format!("public service {} ({}/{})", lit(&o.workload), o.protocol, o.port),
-                "ip_protocol": o.protocol,
-                "from_port": o.port,
-                "to_port": o.port,
+                "description": format!("public service {} ({protocol}/{port})", names(&ws)),
+                "ip_protocol": protocol,
+                "from_port": port,
+                "to_port": port,
                 "cidr_ipv4": "${each.value}",
             }),
         );
     }
-    for o in &edge_in {
+    for (port, protocol, ws) in merged(&edge_in) {
         d.resource(
             "aws_vpc_security_group_ingress_rule",
-            &format!("edge_to_{}", ident(&o.workload)),
+            &format!("edge_to_{}", ident(ws.first().copied().unwrap_or("service"))),
             json!({
                 "for_each": "${toset(var.edge_cidrs)}",
                 "security_group_id": "${aws_security_group.nodes.id}",
-                "description": format!("edge sites to {} ({}/{})", lit(&o.workload), o.protocol, o.port),
-                "ip_protocol": o.protocol,
-                "from_port": o.port,
-                "to_port": o.port,
+                "description": format!("edge sites to {} ({protocol}/{port})", names(&ws)),
+                "ip_protocol": protocol,
+                "from_port": port,
+                "to_port": port,
                 "cidr_ipv4": "${each.value}",
             }),
         );
