@@ -13,8 +13,10 @@
 //! k8s/<name>/10-<workload>.yaml        ServiceAccount, ConfigMap, PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
 //!                                      Service, PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
 //! k8s/<name>/20-network-policies.yaml  default deny, DNS, the declared flows
-//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`)
-//! k8s/<name>/kustomization.yaml        so `kubectl apply -k k8s/<name>` works
+//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`);
+//!                                      applied on its own once the Prometheus Operator's CRDs exist
+//! k8s/<name>/kustomization.yaml        every file but 30-monitoring.yaml: `kubectl apply -k k8s/<name>`
+//!                                      works on a fresh cluster
 //! ```
 //!
 //! Node labels and taints the manifests rely on (set by the Ansible and
@@ -399,12 +401,13 @@ fn emit_group(
             return Ok(ControlFlow::Break(()));
         }
     }
+    // Not in the kustomization: its kinds need the Prometheus Operator's
+    // CRDs, which a fresh cluster lacks (`kubectl apply -k` would exit 1
+    // before applying anything). It is the documented second step, after
+    // the operator is installed (docs/k8s.md, *Apply order*).
     let mon = monitoring::docs(ctx, &members)?;
-    if !mon.is_empty() {
-        resources.push("30-monitoring.yaml".into());
-        if sink(file("30-monitoring.yaml", mon)).is_break() {
-            return Ok(ControlFlow::Break(()));
-        }
+    if !mon.is_empty() && sink(file("30-monitoring.yaml", mon)).is_break() {
+        return Ok(ControlFlow::Break(()));
     }
 
     let kustomization = serde_json::json!({
