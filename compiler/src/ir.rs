@@ -13,6 +13,10 @@ pub struct Solution {
     pub namespace: String,
     pub description: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// Private registries and their pull credentials (references only).
+    /// A container whose image comes from one names it in
+    /// [`Container::registry`].
+    pub registries: Vec<Registry>,
     pub params: Vec<ParamValue>,
     pub clusters: Vec<Cluster>,
     pub fleets: Vec<Fleet>,
@@ -202,6 +206,7 @@ impl Solution {
             namespace: self.namespace.clone(),
             description: self.description.clone(),
             labels: self.labels.clone(),
+            registries: self.registries.clone(),
             params: self.params.clone(),
             clusters: self.clusters.clone(),
             fleets: Vec::new(),
@@ -507,6 +512,20 @@ pub struct SecretRef {
     pub reference: String,
 }
 
+/// A private container registry (`registry NAME { … }` in the solution).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Registry {
+    pub name: String,
+    /// The host images name it by (`ghcr.io`, `registry.example.com:5000`).
+    pub host: String,
+    pub username: String,
+    /// The password or token: env or vault, read on the Ansible controller.
+    pub password: SecretRef,
+    /// The `kubernetes.io/dockerconfigjson` Secret pods name in
+    /// `imagePullSecrets`: `<registry>-registry`.
+    pub pull_secret: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Volume {
     pub name: String,
@@ -596,6 +615,9 @@ pub const DEVICE_RESOURCE_DOMAIN: &str = "devices.iotc.dev";
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Container {
     pub image: String,
+    /// The declared registry the image is pulled from (its name), decided
+    /// by the checker from the image's host.
+    pub registry: Option<String>,
     pub command: Vec<String>,
     pub args: Vec<String>,
     pub cpu_millis: u64,

@@ -27,3 +27,50 @@ pub fn is_label_value(s: &str) -> bool {
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
+
+/// The registry an image is pulled from, as a credential names it: the
+/// first component when it has a `.` or a `:` or is `localhost` (the rule
+/// Docker and containerd use), else Docker Hub (`docker.io`).
+pub fn image_registry_host(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+/// A registry host as a credential and `registries.yaml` name it: a DNS
+/// name (or `localhost`) with an optional port, no scheme and no path.
+pub fn check_registry_host(host: &str) -> Result<(), String> {
+    if host.contains("://") {
+        return Err(format!("`{host}` has a scheme; a registry is named by its host alone"));
+    }
+    if host.contains('/') {
+        return Err(format!("`{host}` has a path; a credential applies to the whole host"));
+    }
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (host, None),
+    };
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("`{p}` is not a port"));
+        }
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        return Err(format!("`{name}` is not a lowercase DNS name"));
+    }
+    if !(name.contains('.') || name == "localhost" || port.is_some()) {
+        return Err(format!(
+            "`{host}` would be read as a Docker Hub path, not a registry: a registry host has a `.` or a port"
+        ));
+    }
+    Ok(())
+}

@@ -266,8 +266,37 @@ pub static SOLUTION: Shape = Shape {
         ),
         f("description", Ty::Str, "What the solution is for."),
     ],
-    blocks: &[LABELS],
+    blocks: &[
+        LABELS,
+        NestedSpec {
+            keyword: "registry",
+            named: true,
+            placed: false,
+            repeated: true,
+            contents: Contents::Fields(&REGISTRY),
+            doc: "A private container registry and its pull credential: every image from its `host` is pulled with it, on every target.",
+        },
+    ],
     statements: NONE,
+};
+
+/// A private registry: `registry ghcr { host = "ghcr.io"  username = "…"
+/// secret password from vault "…" }`.
+pub static REGISTRY: Shape = Shape {
+    fields: &[
+        req(
+            "host",
+            Ty::Str,
+            "Registry host as images name it (`ghcr.io`, `registry.example.com:5000`): every image from it is pulled with this credential.",
+        ),
+        req("username", Ty::Str, "User name of the pull credential (not a secret)."),
+    ],
+    blocks: &[],
+    statements: Statements {
+        secret: true,
+        device: false,
+        alert: false,
+    },
 };
 
 pub static PARAM: Shape = Shape {

@@ -533,6 +533,29 @@ external plc {
     fixed='''  cidr = "10.20.0.15/32"''',
 )
 
+PAGES["E0214"] = dict(
+    about="""
+A `registry` block's `host` is not a registry host as images name it. The
+host is the first part of an image reference when it has a `.` or a port
+(`ghcr.io/acme/ingest:2.3.1` is pulled from `ghcr.io`), and it is what the
+pull credential is filed under on every target: the key of k3s's
+`registries.yaml`, the `auths` entry of the pull Secret and the server of
+`docker login`. A scheme (`https://`) or a path would match no image, so
+the credential would silently never be used.
+""",
+    snippet='''solution demo {
+  version = "1.0.0"
+  registry acme {
+    host = "https://ghcr.io/acme"
+    username = "acme-deploy"
+    secret password from env "ACME_GHCR_TOKEN"
+  }
+}
+''',
+    fix="Name the host alone; the credential applies to every image from it:",
+    fixed='''    host = "ghcr.io"''',
+)
+
 PAGES["E0301"] = dict(
     about="""
 A count does not come out as a whole number. Counts (`nodes`, `gateways`,
@@ -798,6 +821,30 @@ the pod fails to start.
 ''',
     fix="Write the reference in the form its source expects:",
     fixed='''  secret DB_PASSWORD from vault "kv/data/plants/historian#db-password"''',
+)
+
+PAGES["E0503"] = dict(
+    about="""
+A `registry` block's credential is missing or cannot be used. A registry
+takes one secret, `password` (a password or access token), as a reference
+the Ansible controller can read: `from env "VAR"` or `from vault
+"path#key"`. Ansible writes it where each target pulls with it (the pull
+Secret of a Kubernetes site or cluster, k3s's `registries.yaml`, `docker
+login` on Docker gateways). `from file` is refused, since a file on a
+gateway is not there on the controller, and a registry without a
+password would leave every pull from it failing with `unauthorized`.
+""",
+    snippet='''solution demo {
+  version = "1.0.0"
+  registry acme {
+    host = "ghcr.io"
+    username = "acme-deploy"
+    secret password from file "/etc/acme/ghcr-token"
+  }
+}
+''',
+    fix="Reference the token where the controller can read it:",
+    fixed='''    secret password from vault "kv/data/acme/registry#ghcr-token"''',
 )
 
 PAGES["W0101"] = dict(

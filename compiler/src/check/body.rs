@@ -245,7 +245,7 @@ impl<'a> Analyzer<'a> {
 
     fn misplaced(&mut self, span: Span, stmt: &str, what: &str) {
         let help = match stmt {
-            "secret" => "secrets belong in a service, daemon, job, `train` or `serve` block",
+            "secret" => "secrets belong in a service, daemon, job, `train`, `serve` or `registry` block",
             "device" => "device access belongs in a service, daemon, job or `serve` block (write `device = …` for a fleet's profile)",
             _ => "alerts belong in a model's `monitor { }` block",
         };

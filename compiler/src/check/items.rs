@@ -93,8 +93,16 @@ pub(super) struct WorkloadDraft<'a> {
     pub privileged_span: Option<Span>,
 }
 
-/// The solution block: name, version, namespace, description, labels.
-pub(super) type SolutionHeader = (String, String, String, Option<String>, BTreeMap<String, String>);
+/// The solution block.
+#[derive(Clone)]
+pub(super) struct SolutionHeader {
+    pub name: String,
+    pub version: String,
+    pub namespace: String,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub registries: Vec<ir::Registry>,
+}
 
 pub(super) struct Drafts<'a> {
     pub solution: Option<SolutionHeader>,
@@ -258,6 +266,77 @@ impl<'a> Analyzer<'a> {
         out
     }
 
+    /// A `secret NAME from SOURCE "ref"` statement as a reference: a
+    /// literal value is E0501, a bad source or reference E0502.
+    pub(super) fn secret_ref(&mut self, s: &ast::SecretStmt) -> Option<ir::SecretRef> {
+        match &s.source {
+            SecretSource::Literal(e) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0501,
+                        e.span,
+                        format!("secret `{}` is given a literal value", s.name.name),
+                    )
+                    .label("a secret value in the source")
+                    .help(format!(
+                        "write `secret {} from env \"VAR\"`, `from file \"/path\"` or `from vault \"path#key\"`",
+                        s.name.name
+                    )),
+                );
+                None
+            }
+            SecretSource::From { kind, reference } => {
+                let source = match kind.name.as_str() {
+                    "env" => Some(ir::SecretSource::Env),
+                    "file" => Some(ir::SecretSource::File),
+                    "vault" => Some(ir::SecretSource::Vault),
+                    _ => None,
+                };
+                let Some(source) = source else {
+                    let mut d = Diagnostic::new(
+                        Code::E0502,
+                        kind.span,
+                        format!("`{}` is not a secret source", kind.name),
+                    )
+                    .label("unknown source");
+                    d = match crate::diag::suggest(&kind.name, schema::SECRET_SOURCES.iter().copied()) {
+                        Some(x) => d.help(format!("did you mean `{x}`?")),
+                        None => d.help("secrets come `from env`, `from file` or `from vault`"),
+                    };
+                    self.diags.push(d);
+                    return None;
+                };
+                let problem = match source {
+                    ir::SecretSource::Env => v::check_env_name(&reference.value).err(),
+                    ir::SecretSource::File => (!reference.value.starts_with('/'))
+                        .then(|| format!("`{}` is not an absolute path", reference.value)),
+                    ir::SecretSource::Vault => match reference.value.split_once('#') {
+                        Some((p, k)) if !p.is_empty() && !k.is_empty() => None,
+                        _ => Some(format!("`{}` is not `path#key`", reference.value)),
+                    },
+                };
+                if let Some(m) = problem {
+                    let help = match source {
+                        ir::SecretSource::Env => "name an environment variable, e.g. `DB_PASSWORD`",
+                        ir::SecretSource::File => "give an absolute path, e.g. `/run/secrets/db`",
+                        ir::SecretSource::Vault => "write `secret/data/app#password`",
+                    };
+                    self.diags.push(
+                        Diagnostic::new(Code::E0502, reference.span, m)
+                            .label("invalid reference")
+                            .help(help),
+                    );
+                    return None;
+                }
+                Some(ir::SecretRef {
+                    name: s.name.name.clone(),
+                    source,
+                    reference: reference.value.clone(),
+                })
+            }
+        }
+    }
+
     fn solution_block(&mut self, b: &'a ast::Block) -> Option<SolutionHeader> {
         let shape = &schema::SOLUTION;
         let view = self.view(&b.body, shape, "`solution`", b.name.span, None);
@@ -279,7 +358,108 @@ impl<'a> Analyzer<'a> {
             .unwrap_or_else(|| v::k8s_name(&b.name.name));
         let description = self.get_str(&view, shape, "description").map(|(s, _)| s);
         let labels = self.map_block(&view, "labels", true);
-        Some((b.name.name.clone(), version?, namespace, description, labels))
+        let registries = self.registries(&view, shape);
+        Some(SolutionHeader {
+            name: b.name.name.clone(),
+            version: version?,
+            namespace,
+            description,
+            labels,
+            registries,
+        })
+    }
+
+    /// The solution's `registry` blocks: a host (E0214), a user name and
+    /// one `password` reference the controller can read (E0503); one
+    /// registry per host (E0102).
+    fn registries(&mut self, view: &BodyView<'a>, shape: &schema::Shape) -> Vec<ir::Registry> {
+        let Some(Contents::Fields(rs)) = shape.block("registry").map(|s| s.contents) else {
+            return Vec::new();
+        };
+        let mut out: Vec<ir::Registry> = Vec::new();
+        let mut seen: Vec<(String, Span)> = Vec::new();
+        for rb in view.blocks_named("registry").collect::<Vec<_>>() {
+            let Some(rname) = &rb.name else { continue };
+            self.check_name(&rname.name, rname.span, "registry");
+            let rv = self.view(&rb.body, rs, "a registry", rname.span, None);
+            self.require(&rv, rs, &format!("registry `{}`", rname.name));
+            let host = self.get_str(&rv, rs, "host").and_then(|(h, span)| {
+                if let Err(m) = crate::names::check_registry_host(&h) {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0214, span, m)
+                            .label("not a registry host")
+                            .help("write the host as images name it, e.g. `ghcr.io` or `registry.example.com:5000`"),
+                    );
+                    return None;
+                }
+                if let Some((_, prev)) = seen.iter().find(|(p, _)| *p == h) {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0102, span, format!("two registries for `{h}`"))
+                            .label("second registry for this host")
+                            .with_secondary(*prev, "first one here")
+                            .help("a host has one pull credential: keep one `registry` block for it"),
+                    );
+                    return None;
+                }
+                seen.push((h.clone(), span));
+                Some(h)
+            });
+            let username = self.get_str(&rv, rs, "username").map(|(u, _)| u);
+            let mut password = None;
+            for st in &rv.secrets {
+                let Some(secret) = self.secret_ref(st) else { continue };
+                let problem = if st.name.name != "password" {
+                    Some((
+                        st.name.span,
+                        format!("a registry's secret is `password`, not `{}`", st.name.name),
+                        "write `secret password from env \"VAR\"` or `from vault \"path#key\"`",
+                    ))
+                } else if secret.source == ir::SecretSource::File {
+                    Some((
+                        st.name.span,
+                        "a registry's password cannot come `from file`".to_string(),
+                        "every target's credential is written from the Ansible controller: use `from env` or `from vault`",
+                    ))
+                } else if password.is_some() {
+                    Some((
+                        st.name.span,
+                        "a registry has one `password`".to_string(),
+                        "remove the second one",
+                    ))
+                } else {
+                    None
+                };
+                match problem {
+                    Some((span, m, help)) => self.diags.push(
+                        Diagnostic::new(Code::E0503, span, m)
+                            .label("invalid registry credential")
+                            .help(help),
+                    ),
+                    None => password = Some(secret),
+                }
+            }
+            if password.is_none() && !rv.secrets.iter().any(|s| s.name.name == "password") {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0503,
+                        rname.span,
+                        format!("registry `{}` has no pull credential", rname.name),
+                    )
+                    .label("no `secret password`")
+                    .help("add `secret password from env \"VAR\"` or `from vault \"path#key\"`: a reference, never the value"),
+                );
+            }
+            if let (Some(host), Some(username), Some(password)) = (host, username, password) {
+                out.push(ir::Registry {
+                    name: v::k8s_name(&rname.name),
+                    pull_secret: format!("{}-registry", v::k8s_name(&rname.name)),
+                    host,
+                    username,
+                    password,
+                });
+            }
+        }
+        out
     }
 
     fn device_item(
@@ -968,90 +1148,27 @@ impl<'a> Analyzer<'a> {
         }
         let mut secrets = Vec::new();
         for s in &view.secrets {
-            match &s.source {
-                SecretSource::Literal(e) => {
-                    self.diags.push(
-                        Diagnostic::new(
-                            Code::E0501,
-                            e.span,
-                            format!("secret `{}` is given a literal value", s.name.name),
-                        )
-                        .label("a secret value in the source")
-                        .help(format!(
-                            "write `secret {} from env \"VAR\"`, `from file \"/path\"` or `from vault \"path#key\"`",
-                            s.name.name
-                        )),
-                    );
-                }
-                SecretSource::From { kind, reference } => {
-                    let source = match kind.name.as_str() {
-                        "env" => Some(ir::SecretSource::Env),
-                        "file" => Some(ir::SecretSource::File),
-                        "vault" => Some(ir::SecretSource::Vault),
-                        _ => None,
-                    };
-                    let Some(source) = source else {
-                        let mut d = Diagnostic::new(
-                            Code::E0502,
-                            kind.span,
-                            format!("`{}` is not a secret source", kind.name),
-                        )
-                        .label("unknown source");
-                        d = match crate::diag::suggest(&kind.name, schema::SECRET_SOURCES.iter().copied()) {
-                            Some(x) => d.help(format!("did you mean `{x}`?")),
-                            None => d.help("secrets come `from env`, `from file` or `from vault`"),
-                        };
-                        self.diags.push(d);
-                        continue;
-                    };
-                    let problem = match source {
-                        ir::SecretSource::Env => v::check_env_name(&reference.value).err(),
-                        ir::SecretSource::File => (!reference.value.starts_with('/'))
-                            .then(|| format!("`{}` is not an absolute path", reference.value)),
-                        ir::SecretSource::Vault => match reference.value.split_once('#') {
-                            Some((p, k)) if !p.is_empty() && !k.is_empty() => None,
-                            _ => Some(format!("`{}` is not `path#key`", reference.value)),
-                        },
-                    };
-                    if let Some(m) = problem {
-                        let help = match source {
-                            ir::SecretSource::Env => "name an environment variable, e.g. `DB_PASSWORD`",
-                            ir::SecretSource::File => "give an absolute path, e.g. `/run/secrets/db`",
-                            ir::SecretSource::Vault => "write `secret/data/app#password`",
-                        };
-                        self.diags.push(
-                            Diagnostic::new(Code::E0502, reference.span, m)
-                                .label("invalid reference")
-                                .help(help),
-                        );
-                        continue;
-                    }
-                    if let Err(m) = v::check_env_name(&s.name.name) {
-                        self.diags.push(
-                            Diagnostic::new(Code::E0502, s.name.span, m)
-                                .label("invalid name")
-                                .help("the secret's name is the environment variable the container sees"),
-                        );
-                        continue;
-                    }
-                    if env.contains_key(&s.name.name) {
-                        self.diags.push(
-                            Diagnostic::new(
-                                Code::E0107,
-                                s.name.span,
-                                format!("`{}` is both an env var and a secret", s.name.name),
-                            )
-                            .label("defined twice")
-                            .help("remove it from `env`"),
-                        );
-                    }
-                    secrets.push(ir::SecretRef {
-                        name: s.name.name.clone(),
-                        source,
-                        reference: reference.value.clone(),
-                    });
-                }
+            let Some(secret) = self.secret_ref(s) else { continue };
+            if let Err(m) = v::check_env_name(&s.name.name) {
+                self.diags.push(
+                    Diagnostic::new(Code::E0502, s.name.span, m)
+                        .label("invalid name")
+                        .help("the secret's name is the environment variable the container sees"),
+                );
+                continue;
             }
+            if env.contains_key(&s.name.name) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0107,
+                        s.name.span,
+                        format!("`{}` is both an env var and a secret", s.name.name),
+                    )
+                    .label("defined twice")
+                    .help("remove it from `env`"),
+                );
+            }
+            secrets.push(secret);
         }
         let mut volumes = Vec::new();
         for vb in view.blocks_named("volume").collect::<Vec<_>>() {
@@ -1133,6 +1250,7 @@ impl<'a> Analyzer<'a> {
         (
             ir::Container {
                 image,
+                registry: None,
                 command,
                 args,
                 cpu_millis: cpu,

@@ -85,15 +85,25 @@ impl<'a> Analyzer<'a> {
             }
         }
         super::devices::assign_resources(&mut workloads);
-        if let Some((_, _, namespace, _, _)) = &d.solution {
-            host_dirs(namespace, &mut workloads);
+        if let Some(header) = &d.solution {
+            host_dirs(&header.namespace, &mut workloads);
         }
         self.reachability(&d, &workloads);
         let (flows, egress) = self.flows(&d, &clusters, &mut workloads);
         let mut externals = d.externals.clone();
         externals.sort_by(|a, b| a.name.cmp(&b.name));
         let capacity = self.capacity(&d, &clusters, &fleets, &workloads);
-        let (name, version, namespace, description, labels) = d.solution.clone()?;
+        let header = d.solution.clone()?;
+        // Every container pulls from its image's registry with that
+        // registry's credential, when the solution declares one.
+        for w in &mut workloads {
+            let host = crate::names::image_registry_host(&w.container.image);
+            w.container.registry = header
+                .registries
+                .iter()
+                .find(|r| r.host == host)
+                .map(|r| r.name.clone());
+        }
         let params = self
             .params
             .iter()
@@ -112,11 +122,12 @@ impl<'a> Analyzer<'a> {
         let mut models = d.models.clone();
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Some(ir::Solution {
-            name: v::k8s_name(&name),
-            version,
-            namespace,
-            description,
-            labels,
+            name: v::k8s_name(&header.name),
+            version: header.version,
+            namespace: header.namespace,
+            description: header.description,
+            labels: header.labels,
+            registries: header.registries,
             params,
             clusters,
             fleets,

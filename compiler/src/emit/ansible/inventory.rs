@@ -80,6 +80,9 @@ pub struct RuntimeVars {
     pub iotc_docker_version: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_firewall_rules: Vec<FirewallRule>,
+    /// Private registries the workloads here pull from (references only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_registries: Vec<super::RegistryVar>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -289,6 +292,9 @@ pub struct Present {
     pub k3s: bool,
     pub microk8s: bool,
     pub docker: bool,
+    /// A cluster or site that Ansible installs pulls from a private
+    /// registry: its first server gets the pull Secret.
+    pub pull_secrets: bool,
 }
 
 pub fn build(c: &Ctx) -> (Inventory, Present) {
@@ -521,6 +527,19 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         k3s: !roles.k3s_init.is_empty(),
         microk8s: !roles.microk8s_init.is_empty(),
         docker: !roles.docker_hosts.is_empty(),
+        pull_secrets: sol.workloads.iter().any(|w| {
+            w.container.registry.is_some()
+                && match &w.placement {
+                    crate::ir::Placement::Cluster { cluster, .. } => sol
+                        .clusters
+                        .iter()
+                        .any(|cl| &cl.name == cluster && cluster_engine(cl) != Engine::None),
+                    crate::ir::Placement::Fleet { fleet, .. } => sol
+                        .fleets
+                        .iter()
+                        .any(|f| &f.name == fleet && matches!(fleet_engine(f), Engine::K3s | Engine::Microk8s)),
+                }
+        }),
     };
     for (name, hosts) in [
         ("k3s_init", &roles.k3s_init),

@@ -23,7 +23,7 @@ mod systemd;
 mod yaml_types;
 
 use super::{compose, yaml, EmitError, OutputFile, Target};
-use crate::ir::{Cluster, Fleet, Placement, Provider, Solution, Workload};
+use crate::ir::{Cluster, Fleet, Placement, Provider, SecretSource, Solution, Workload};
 use serde::Serialize;
 
 /// Node labels and taints the Kubernetes backend relies on (docs/k8s.md):
@@ -189,6 +189,28 @@ pub struct ModelCacheVar {
     pub model: String,
 }
 
+/// A private registry that workloads of a cluster or fleet pull from: its
+/// credential as a reference, resolved on the controller when the play
+/// runs (k3s `registries.yaml`, the pull Secret, `docker login`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RegistryVar {
+    pub name: String,
+    pub host: String,
+    pub username: String,
+    /// The `kubernetes.io/dockerconfigjson` Secret the pods name.
+    pub pull_secret: String,
+    /// `env` or `vault`.
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_mount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_key: Option<String>,
+}
+
 /// A model artifact to fetch onto the gateways, with its checksum.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ModelVar {
@@ -279,6 +301,7 @@ impl<'a> Ctx<'a> {
     ) -> inventory::RuntimeVars {
         let mut v = inventory::RuntimeVars {
             iotc_firewall_rules: self.firewall_rules(engine, group, fleet),
+            iotc_registries: self.registry_vars(group, fleet.is_some()),
             ..Default::default()
         };
         match engine {
@@ -310,6 +333,51 @@ impl<'a> Ctx<'a> {
             Engine::None => {}
         }
         v
+    }
+
+    /// The registries the workloads placed on a cluster or fleet pull
+    /// from (as the checker decided, `Container::registry`), in declaration
+    /// order.
+    fn registry_vars(&self, group: &str, is_fleet: bool) -> Vec<RegistryVar> {
+        let used = |name: &str| {
+            self.sol.workloads.iter().any(|w| {
+                let here = match &w.placement {
+                    Placement::Cluster { cluster, .. } => !is_fleet && cluster == group,
+                    Placement::Fleet { fleet, .. } => is_fleet && fleet == group,
+                };
+                here && w.container.registry.as_deref() == Some(name)
+            })
+        };
+        self.sol
+            .registries
+            .iter()
+            .filter(|r| used(&r.name))
+            .map(|r| {
+                let mut v = RegistryVar {
+                    name: r.name.clone(),
+                    host: r.host.clone(),
+                    username: r.username.clone(),
+                    pull_secret: r.pull_secret.clone(),
+                    source: "env",
+                    env: None,
+                    vault_mount: None,
+                    vault_path: None,
+                    vault_key: None,
+                };
+                match r.password.source {
+                    SecretSource::Vault => {
+                        let (mount, path, key) = split_vault(&r.password.reference);
+                        v.source = "vault";
+                        v.vault_mount = Some(mount);
+                        v.vault_path = Some(path);
+                        v.vault_key = Some(key);
+                    }
+                    // The checker allows env and vault only (E0503).
+                    SecretSource::Env | SecretSource::File => v.env = Some(r.password.reference.clone()),
+                }
+                v
+            })
+            .collect()
     }
 
     /// Host firewall rules of a cluster or fleet: what the runtime needs

@@ -143,6 +143,20 @@ fn workers(p: &Present) -> Vec<Play> {
                 .role(role("iotc_k8s_node")),
         );
     }
+    if p.pull_secrets {
+        let init: Vec<&str> = [(p.k3s, "k3s_init"), (p.microk8s, "microk8s_init")]
+            .into_iter()
+            .filter_map(|(on, g)| on.then_some(g))
+            .collect();
+        plays.push(
+            play(
+                "Create the registry pull Secrets on each site's first server",
+                &init.join(":"),
+            )
+            .become_root()
+            .role(role("iotc_k8s_pull_secrets")),
+        );
+    }
     plays
 }
 

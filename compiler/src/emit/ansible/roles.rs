@@ -9,6 +9,13 @@ use serde_json::{json, Value};
 const K3S_CONFIG_TEMPLATE: &str = include_str!("templates/k3s-config.yaml.j2");
 const COMPOSE_ENV_TEMPLATE: &str = include_str!("templates/compose.env.j2");
 const SECRETS_ENV_TEMPLATE: &str = include_str!("templates/secrets.env.j2");
+const REGISTRIES_TEMPLATE: &str = include_str!("templates/registries.yaml.j2");
+
+/// A registry's password or token (`item` of a loop over
+/// `iotc_registries`), looked up on the controller when the task runs.
+const REGISTRY_PASSWORD: &str = "{{ lookup('ansible.builtin.env', item.env, default=Undefined)
+   if item.source == 'env' else
+   lookup('community.hashi_vault.vault_kv2_get', item.vault_path, engine_mount_point=item.vault_mount).secret[item.vault_key] }}";
 
 #[derive(Serialize)]
 struct Meta {
@@ -364,6 +371,7 @@ fn k3s() -> Result<Role, EmitError> {
         crate::ir::NODE_MONITOR_GRACE_SECS,
     );
     r.default("iotc_k3s_token", "");
+    r.default("iotc_k3s_registries", "{{ iotc_registries | default([]) }}");
     r.default("iotc_k3s_node_labels", "{{ iotc_node_labels | default({}) }}");
     r.default("iotc_k3s_node_taints", "{{ iotc_node_taints | default([]) }}");
     r.default(
@@ -409,6 +417,20 @@ fn k3s() -> Result<Role, EmitError> {
         .no_log()
         .notify("Restart k3s"),
         task(
+            "Write the private registries' credentials (registries.yaml)",
+            "ansible.builtin.template",
+            json!({
+                "src": "registries.yaml.j2",
+                "dest": "/etc/rancher/k3s/registries.yaml",
+                "owner": "root",
+                "group": "root",
+                "mode": "0600"
+            }),
+        )
+        .when("iotc_k3s_registries | length > 0")
+        .no_log()
+        .notify("Restart k3s"),
+        task(
             "Install the k3s systemd unit",
             "ansible.builtin.copy",
             json!({
@@ -441,7 +463,10 @@ fn k3s() -> Result<Role, EmitError> {
         ("k3s.service".into(), systemd::k3s_unit("server").map_err(err)?),
         ("k3s-agent.service".into(), systemd::k3s_unit("agent").map_err(err)?),
     ];
-    r.templates = vec![("config.yaml.j2".into(), K3S_CONFIG_TEMPLATE.to_string())];
+    r.templates = vec![
+        ("config.yaml.j2".into(), K3S_CONFIG_TEMPLATE.to_string()),
+        ("registries.yaml.j2".into(), REGISTRIES_TEMPLATE.to_string()),
+    ];
     Ok(r)
 }
 
@@ -601,6 +626,62 @@ fn k8s_node() -> Role {
         .delegate_to("{{ iotc_k8s_node_server }}")
         .when("item.split('=')[0] not in iotc_k8s_node_taint_keys.stdout.split()")
         .changed_when(true),
+    ];
+    r
+}
+
+fn k8s_pull_secrets() -> Role {
+    let mut r = Role::new(
+        "iotc_k8s_pull_secrets",
+        "Create the private registries' pull Secrets in the solution's namespace from references resolved on the controller.",
+    );
+    r.default("iotc_k8s_pull_secrets_namespace", "{{ iotc_namespace }}");
+    r.default(
+        "iotc_k8s_pull_secrets_registries",
+        "{{ iotc_registries | default([]) }}",
+    );
+    // The Secret as JSON on kubectl's stdin: `kubectl apply` is
+    // idempotent and says `unchanged` when nothing changed.
+    let auth = "{{ {'auths': {item.host: {'username': item.username, 'password': iotc_k8s_pull_secrets_password,
+   'auth': (item.username ~ ':' ~ iotc_k8s_pull_secrets_password) | b64encode}}} | to_json | b64encode }}";
+    let secret = "{{ {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'kubernetes.io/dockerconfigjson',
+   'metadata': {'name': item.pull_secret, 'namespace': iotc_k8s_pull_secrets_namespace,
+     'labels': {'app.kubernetes.io/managed-by': 'iotc', 'app.kubernetes.io/part-of': iotc_solution}},
+   'data': {'.dockerconfigjson': iotc_k8s_pull_secrets_auth}} | to_json }}";
+    r.tasks = vec![
+        // The namespace the manifests create; the Secret must be in it
+        // before the pods that name it start.
+        task(
+            "Create the solution's namespace",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['create', 'namespace', iotc_k8s_pull_secrets_namespace] }}"
+            }),
+        )
+        .register("iotc_k8s_pull_secrets_ns")
+        .changed_when("iotc_k8s_pull_secrets_ns.rc == 0")
+        .kw(
+            "failed_when",
+            "iotc_k8s_pull_secrets_ns.rc != 0 and 'AlreadyExists' not in iotc_k8s_pull_secrets_ns.stderr",
+        )
+        .when("iotc_k8s_pull_secrets_registries | length > 0"),
+        task(
+            "Create or update the registry pull Secrets",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['apply', '-f', '-'] }}",
+                "stdin": secret
+            }),
+        )
+        .with_loop("{{ iotc_k8s_pull_secrets_registries }}")
+        .label("{{ item.pull_secret }}")
+        .kw(
+            "vars",
+            json!({ "iotc_k8s_pull_secrets_password": REGISTRY_PASSWORD, "iotc_k8s_pull_secrets_auth": auth }),
+        )
+        .register("iotc_k8s_pull_secrets_applied")
+        .changed_when("'unchanged' not in iotc_k8s_pull_secrets_applied.stdout")
+        .no_log(),
     ];
     r
 }
@@ -883,6 +964,19 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         .with_loop("{{ iotc_compose_stack_s3_models.results }}")
         .label("{{ item.item.model }} {{ item.item.version }}"),
         task(
+            "Log in to the private registries the stack pulls from",
+            "community.docker.docker_login",
+            json!({
+                "registry_url": "{{ item.host }}",
+                "username": "{{ item.username }}",
+                "password": REGISTRY_PASSWORD,
+                "state": "present"
+            }),
+        )
+        .with_loop("{{ iotc_registries | default([]) }}")
+        .label("{{ item.host }}")
+        .no_log(),
+        task(
             "Bring the Compose stack up",
             "community.docker.docker_compose_v2",
             json!({
@@ -947,7 +1041,15 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
 }
 
 pub fn emit(c: &Ctx, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
-    for role in [prepare(), k3s()?, microk8s(), k8s_node(), docker()?, compose_stack(c)?] {
+    for role in [
+        prepare(),
+        k3s()?,
+        microk8s(),
+        k8s_node(),
+        k8s_pull_secrets(),
+        docker()?,
+        compose_stack(c)?,
+    ] {
         role.write(files)?;
     }
     Ok(())

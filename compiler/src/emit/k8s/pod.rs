@@ -6,11 +6,11 @@ use super::{Ctx, GroupKind, Placed, Unit, GPU_RESOURCE, POOL_LABEL, SITE_LABEL, 
 use crate::ir::{Container, DeviceMount, ModelRef, Placement, Workload, WorkloadKind};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapEnvSource, Container as K8sContainer, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource, NodeAffinity,
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
-    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, PreferredSchedulingTerm, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, TCPSocketAction,
-    Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource, LocalObjectReference,
+    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
+    PreferredSchedulingTerm, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
+    SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -784,7 +784,17 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
     });
 
     let restart_policy = is_job.then(|| if w.backoff == 0 { "Never" } else { "OnFailure" }.to_string());
+    // The checker decided which declared registry the image comes from;
+    // its pull Secret is created by Ansible (docs/k8s.md, "Registries").
+    let image_pull_secrets = c.registry.as_ref().and_then(|r| {
+        sol.registries.iter().find(|x| &x.name == r).map(|x| {
+            vec![LocalObjectReference {
+                name: x.pull_secret.clone(),
+            }]
+        })
+    });
     let spec = PodSpec {
+        image_pull_secrets,
         automount_service_account_token: Some(false),
         service_account_name: Some(w.name.clone()),
         enable_service_links: Some(false),
