@@ -358,6 +358,15 @@ impl Cluster {
     pub fn total_nodes(&self) -> u32 {
         self.pools.iter().map(|p| p.nodes).sum()
     }
+
+    /// The pool whose first nodes carry the control plane (the first with
+    /// nodes) and how many: 3 when it has at least 3 (an etcd quorum that
+    /// survives one loss), else 1. Terraform keeps these VMs on different
+    /// hosts (a DRS anti-affinity rule).
+    pub fn control_plane(&self) -> Option<(&Pool, u32)> {
+        let p = self.pools.iter().find(|p| p.nodes > 0)?;
+        Some((p, if p.nodes >= 3 { 3 } else { 1 }))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

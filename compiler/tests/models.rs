@@ -79,7 +79,9 @@ fn a_training_run_never_writes_the_served_version() {
                 let Some(key) = m.artifact.strip_prefix("s3://") else {
                     continue;
                 };
-                let arn = format!("arn:${{data.aws_partition.current.partition}}:s3:::{key}");
+                // The model store is the bucket Terraform manages.
+                let in_store = key.split_once('/').unwrap().1;
+                let arn = format!("${{aws_s3_bucket.artifacts.arn}}/{in_store}");
                 let policies = tf["resource"]["aws_iam_role_policy"]
                     .as_object()
                     .cloned()
@@ -393,6 +395,9 @@ fn a_restart_needs_no_wan_when_the_served_version_is_cached() {
         }
         // Compose: the one-shot fetch service on the model's volume.
         for f in emit(&sol, &[Target::Compose]).unwrap() {
+            if !f.path.ends_with("/compose.yaml") {
+                continue;
+            }
             let doc: serde_json::Value = serde_norway::from_str(&f.contents).unwrap();
             for (svc, s) in doc["services"].as_object().cloned().unwrap_or_default() {
                 let Some(ep) = s["entrypoint"].as_array() else { continue };
@@ -414,4 +419,44 @@ fn a_restart_needs_no_wan_when_the_served_version_is_cached() {
     }
     let _ = std::fs::remove_dir_all(&scratch);
     assert!(checked >= 4, "{checked} fetches checked");
+}
+
+#[test]
+fn one_model_store_is_created_and_referenced_everywhere() {
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let Some(bucket) = sol.models.iter().find_map(|m| {
+            m.artifact
+                .strip_prefix("s3://")
+                .and_then(|r| r.split_once('/'))
+                .map(|(b, _)| b)
+        }) else {
+            continue;
+        };
+        for (path, d) in docs(&sol, Target::Terraform) {
+            if !path.ends_with(".tf.json") || !d.contains("\"aws_s3_bucket\"") {
+                continue;
+            }
+            checked += 1;
+            let tf: serde_json::Value = serde_json::from_str(&d).unwrap();
+            let buckets = tf["resource"]["aws_s3_bucket"].as_object().unwrap();
+            assert_eq!(buckets.len(), 1, "{name}: {path} creates one bucket");
+            assert_eq!(
+                buckets["artifacts"]["bucket"], bucket,
+                "{name}: the store is the models' bucket"
+            );
+            // No policy names the store by a literal ARN or a prefix no
+            // model uses.
+            assert!(
+                !d.contains(&format!("s3:::{bucket}")),
+                "{name}: {path} names the store literally"
+            );
+            assert!(
+                !d.contains("/models/"),
+                "{name}: {path} grants a models/ prefix nothing uses"
+            );
+        }
+    }
+    assert!(checked >= 1, "{checked} model stores checked");
 }

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod escape;
 pub mod k8s;
 pub mod model_fetch;
+pub mod readme;
 pub mod terraform;
 pub mod yaml;
 mod yaml_ser;
@@ -82,6 +83,13 @@ impl fmt::Display for EmitError {
     }
 }
 
+/// Every target is selected: the output gets its `README.md` (apply
+/// order, what to supply), which describes the whole output; a partial
+/// build (`--emit`) has none.
+fn whole_output(targets: &[Target]) -> bool {
+    Target::ALL.iter().all(|t| targets.contains(t))
+}
+
 /// Run the selected backends. Files come back sorted by path, so the output
 /// is the same for the same input.
 pub fn emit(sol: &Solution, targets: &[Target]) -> Result<Vec<OutputFile>, EmitError> {
@@ -93,6 +101,10 @@ pub fn emit(sol: &Solution, targets: &[Target]) -> Result<Vec<OutputFile>, EmitE
             Target::Ansible => files.extend(ansible::emit(sol)?),
             Target::Terraform => files.extend(terraform::emit(sol)?),
         }
+    }
+    if whole_output(targets) {
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        files.push(readme::readme(sol, &paths));
     }
     files.sort_by(|a: &OutputFile, b: &OutputFile| a.path.cmp(&b.path));
     Ok(files)
@@ -108,10 +120,16 @@ pub fn emit_each(
     targets: &[Target],
     sink: &mut dyn FnMut(OutputFile) -> ControlFlow<()>,
 ) -> Result<(), EmitError> {
+    // The README names the files the backends wrote.
+    let mut paths = Vec::new();
     for t in targets {
         let files = match t {
             Target::K8s => {
-                if k8s::emit_each(sol, sink)?.is_break() {
+                let mut tee = |f: OutputFile| {
+                    paths.push(f.path.clone());
+                    sink(f)
+                };
+                if k8s::emit_each(sol, &mut tee)?.is_break() {
                     return Ok(());
                 }
                 continue;
@@ -121,10 +139,15 @@ pub fn emit_each(
             Target::Terraform => terraform::emit(sol)?,
         };
         for f in files {
+            paths.push(f.path.clone());
             if sink(f).is_break() {
                 return Ok(());
             }
         }
+    }
+    if whole_output(targets) {
+        paths.sort();
+        let _ = sink(readme::readme(sol, &paths));
     }
     Ok(())
 }

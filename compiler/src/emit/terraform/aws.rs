@@ -58,6 +58,29 @@ pub(crate) fn s3_arn(bucket: &str, key: &str) -> String {
     format!("arn:{PARTITION}:s3:::{}/{}", lit(bucket), lit(&key))
 }
 
+/// The one model store: the bucket of the models' `s3://` artifacts (the
+/// first model's, in source order), which this document creates as
+/// `aws_s3_bucket.artifacts`, so the bucket the workloads read is the one
+/// Terraform manages. `None` when no model is on S3.
+pub(crate) fn model_bucket(sol: &Solution) -> Option<&str> {
+    sol.models.iter().find_map(|m| s3_url(&m.artifact).map(|(b, _)| b))
+}
+
+/// An object ARN: through the managed bucket's ARN when the object is in
+/// the model store, literal otherwise (training data elsewhere).
+pub(crate) fn object_arn(store: Option<&str>, bucket: &str, key: &str) -> String {
+    if store == Some(bucket) {
+        let key = if key.is_empty() || key.ends_with('/') {
+            format!("{key}*")
+        } else {
+            key.to_string()
+        };
+        format!("{BUCKET_ARN}/{}", lit(&key))
+    } else {
+        s3_arn(bucket, key)
+    }
+}
+
 fn tcp_udp(protocol: &str) -> &'static str {
     if protocol == "udp" {
         "udp"
@@ -246,7 +269,7 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Resu
     kms(&mut d);
     network(&mut d);
     security_groups(&mut d, sol, c, eks);
-    bucket(&mut d);
+    bucket(&mut d, model_bucket(sol));
     if eks {
         eks_cluster(&mut d, sol, c)?;
     } else {
@@ -305,7 +328,7 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Resu
     );
     d.output(
         "artifact_bucket",
-        "S3 bucket for model artifacts (models/<model>/) and uploaded edge data (data/<fleet>/).",
+        "The model store: the S3 bucket of the models' artifacts (or models/<model>/ when none is on S3) and uploaded edge data (data/<fleet>/).",
         json!("${aws_s3_bucket.artifacts.bucket}"),
     );
     d.output(
@@ -751,12 +774,14 @@ fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
     }
 }
 
-fn bucket(d: &mut Doc) {
-    d.resource(
-        "aws_s3_bucket",
-        "artifacts",
-        json!({ "bucket": format!("${{var.name_prefix}}-artifacts-{ACCOUNT}") }),
-    );
+fn bucket(d: &mut Doc, store: Option<&str>) {
+    // The models' own bucket when they are on S3 (one store, referenced
+    // everywhere); otherwise a new one for this solution.
+    let name = match store {
+        Some(b) => lit(b),
+        None => format!("${{var.name_prefix}}-artifacts-{ACCOUNT}"),
+    };
+    d.resource("aws_s3_bucket", "artifacts", json!({ "bucket": name }));
     d.resource(
         "aws_s3_bucket_public_access_block",
         "artifacts",
@@ -814,7 +839,7 @@ fn bucket(d: &mut Doc) {
                 {
                     "id": "expire-old-model-versions",
                     "status": "Enabled",
-                    "filter": { "prefix": MODELS_PREFIX },
+                    "filter": { "prefix": if store.is_some() { "" } else { MODELS_PREFIX } },
                     "noncurrent_version_expiration": { "noncurrent_days": 90 },
                 },
                 {
@@ -1196,9 +1221,17 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
     for w in here {
         let Some(m) = model_of(w) else { continue };
         let model = dash(&m.model);
-        let models_prefix = format!("{BUCKET_ARN}/{MODELS_PREFIX}{model}/*");
+        let store = model_bucket(sol);
+        // In the model store, the model's prefix is its store folder;
+        // otherwise `models/<model>/` of the managed bucket.
+        let own_prefix = match s3_url(&m.store) {
+            Some((b, k)) if store == Some(b) => format!("{}*", lit(k)),
+            _ => format!("{MODELS_PREFIX}{model}/*"),
+        };
+        let models_prefix = format!("{BUCKET_ARN}/{own_prefix}");
+        let s3_arn = |b: &str, k: &str| object_arn(store, b, k);
         let mut statements = Vec::new();
-        let mut list_prefixes = vec![format!("{MODELS_PREFIX}{model}/*")];
+        let mut list_prefixes = vec![own_prefix.clone()];
         if w.kind == WorkloadKind::Train {
             let mut read = vec![format!("{BUCKET_ARN}/{DATA_PREFIX}*")];
             list_prefixes.push(format!("{DATA_PREFIX}*"));
@@ -1216,6 +1249,7 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
             if let Some((b, k)) = s3_url(&m.store) {
                 write.push(s3_arn(b, k));
             }
+            write.dedup();
             statements.push(json!({ "Sid": "WriteNewVersions", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": write }));
             // Versions are immutable: a put must be conditional
             // (`If-None-Match: *`), so it fails on a key that exists.
@@ -1250,10 +1284,12 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
                 "Resource": KEY_ARN,
             }));
         } else {
-            let mut read = vec![models_prefix.clone()];
-            if let Some((b, k)) = s3_url(&m.artifact) {
-                read.push(s3_arn(b, k));
-            }
+            // The served object only, when it is in the model store.
+            let read = match s3_url(&m.artifact) {
+                Some((b, k)) if store == Some(b) => vec![s3_arn(b, k)],
+                Some((b, k)) => vec![models_prefix.clone(), s3_arn(b, k)],
+                None => vec![models_prefix.clone()],
+            };
             statements
                 .push(json!({ "Sid": "ReadModel", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": read }));
             statements

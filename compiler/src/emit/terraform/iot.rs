@@ -6,7 +6,7 @@
 //! role alias through which edge model servers get read access to the model
 //! store.
 
-use super::aws::{s3_arn, s3_url, ACCOUNT, BUCKET_ARN, KEY_ARN, MODELS_PREFIX, PARTITION};
+use super::aws::{model_bucket, object_arn, s3_url, ACCOUNT, BUCKET_ARN, KEY_ARN, MODELS_PREFIX, PARTITION};
 use super::{dash, err, fit, fnv, ident, jsonencode, lit, Doc};
 use crate::emit::EmitError;
 use crate::ir::{Fleet, Placement, Solution, WorkloadKind};
@@ -299,14 +299,16 @@ pub(crate) fn registry(d: &mut Doc, sol: &Solution) -> Result<(), EmitError> {
 
 /// The edge serving role of a fleet, assumed through the AWS IoT credential
 /// provider with the device certificate: read the fleet's models only.
-fn edge_role(d: &mut Doc, _sol: &Solution, f: &Fleet, models: &BTreeSet<(String, Option<String>)>) {
+fn edge_role(d: &mut Doc, sol: &Solution, f: &Fleet, models: &BTreeSet<(String, Option<String>)>) {
     let fid = ident(&f.name);
     let fleet = dash(&f.name);
+    let store = model_bucket(sol);
     let mut read = Vec::new();
     for (model, artifact) in models {
-        read.push(json!(format!("{BUCKET_ARN}/{MODELS_PREFIX}{model}/*")));
-        if let Some((b, k)) = artifact.as_deref().and_then(s3_url) {
-            read.push(json!(s3_arn(b, k)));
+        match artifact.as_deref().and_then(s3_url) {
+            // The served object of the model store, nothing else.
+            Some((b, k)) => read.push(json!(object_arn(store, b, k))),
+            None => read.push(json!(format!("{BUCKET_ARN}/{MODELS_PREFIX}{model}/*"))),
         }
     }
     let role = format!("edge_{fid}");

@@ -204,6 +204,26 @@ pub(crate) fn document(sol: &Solution, c: &Cluster) -> Result<Doc, EmitError> {
             json!(format!("${{vsphere_virtual_machine.{id}[*].default_ip_address}}")),
         );
     }
+    // The control-plane VMs on different ESXi hosts: one host failure
+    // takes one etcd member, never the quorum. A "should" rule (not
+    // mandatory): DRS still powers them on when fewer hosts are up.
+    if let Some((p, n)) = c.control_plane().filter(|(_, n)| *n > 1) {
+        let id = ident(&p.name);
+        d.resource(
+            "vsphere_compute_cluster_vm_anti_affinity_rule",
+            "control_plane",
+            json!({
+                "name": "${var.name_prefix}-control-plane",
+                "compute_cluster_id": "${data.vsphere_compute_cluster.main.id}",
+                "virtual_machine_ids": format!("${{slice(vsphere_virtual_machine.{id}[*].id, 0, {n})}}"),
+                "enabled": true,
+                "mandatory": false,
+                // The provider's docs: an in-place update can fail when the
+                // VMs are replaced; recreate the rule with them.
+                "lifecycle": [{ "replace_triggered_by": [format!("vsphere_virtual_machine.{id}")] }],
+            }),
+        );
+    }
     if let Some(first) = c.pools.iter().find(|p| p.nodes > 0) {
         d.output(
             "cluster_endpoint",

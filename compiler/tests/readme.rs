@@ -1,0 +1,153 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! The generated `out/README.md` on every example: it names every
+//! generated folder (Terraform root modules, kustomizations, Compose
+//! stacks, the Ansible playbook) in an order consistent with what each
+//! needs, and docs/terraform.md and docs/k8s.md state the same apply order.
+
+use iotc_compiler::emit::ansible::{cluster_engine, Engine};
+use iotc_compiler::emit::readme::{APPLY_STEPS, PATH};
+use iotc_compiler::emit::{emit, Target};
+use iotc_compiler::ir::{Provider, Solution};
+use iotc_compiler::source::MemoryDb;
+use iotc_compiler::{analyze, Overrides};
+use std::path::Path;
+
+const EXAMPLES: &[&str] = &["factory", "city", "energy"];
+
+fn example(name: &str) -> Solution {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let mut db = MemoryDb::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "iot") {
+            let f = p.file_name().unwrap().to_string_lossy().into_owned();
+            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    analyze(&db, &format!("{name}/{name}.iot"), &Overrides::default())
+        .solution
+        .unwrap()
+}
+
+/// The numbered list under the `## Apply order` heading of a Markdown text.
+fn apply_order(text: &str) -> Vec<String> {
+    let start = text.find("## Apply order").expect("an `## Apply order` section");
+    let mut steps = Vec::new();
+    for line in text.get(start..).unwrap().lines().skip(1) {
+        if line.starts_with('#') {
+            break;
+        }
+        if let Some((n, rest)) = line.split_once(". ") {
+            if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() {
+                assert_eq!(
+                    n.parse::<usize>().unwrap(),
+                    steps.len() + 1,
+                    "numbered in order: {line}"
+                );
+                steps.push(rest.trim().to_string());
+            }
+        }
+    }
+    steps
+}
+
+/// The byte offset of `needle` in the README, which must be there.
+fn at(readme: &str, needle: &str, what: &str) -> usize {
+    readme
+        .find(needle)
+        .unwrap_or_else(|| panic!("{what}: the README does not name `{needle}`:\n{readme}"))
+}
+
+#[test]
+fn the_readme_names_every_generated_folder_in_apply_order() {
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, Target::ALL).unwrap();
+        let readme = &files.iter().find(|f| f.path == PATH).expect("out/README.md").contents;
+        let steps: Vec<&str> = APPLY_STEPS.to_vec();
+        assert_eq!(apply_order(readme), steps, "{name}: the README's apply order");
+        let edge_start = at(readme, "### Edge tier", name);
+        // Every folder with something to apply is named.
+        let mut named = 0;
+        for f in &files {
+            let dir = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+            let (needle, cloud) = if f.path.starts_with("terraform/") && f.path.ends_with("/main.tf.json") {
+                (format!("terraform -chdir={dir} "), true)
+            } else if f.path.starts_with("k8s/") && f.path.ends_with("/kustomization.yaml") {
+                (format!("kubectl apply -k {dir}`"), dir.matches('/').count() == 1)
+            } else if f.path.starts_with("compose/") && f.path.ends_with("/compose.yaml") {
+                (format!("`{dir}`"), false)
+            } else {
+                continue;
+            };
+            let i = at(readme, &needle, name);
+            named += 1;
+            // The cloud tier comes before the edge tier.
+            assert_eq!(i < edge_start, cloud, "{name}: {dir} is in the wrong tier");
+        }
+        assert!(named >= 3, "{name}: {named} folders");
+        // Within a cluster: Terraform, then Ansible (when it bootstraps
+        // the nodes), then the Kubernetes objects.
+        for c in &sol.clusters {
+            let k8s = at(readme, &format!("kubectl apply -k k8s/{}`", c.name), name);
+            if !matches!(c.provider, Provider::Baremetal { .. }) {
+                let tf = at(readme, &format!("terraform -chdir=terraform/{} ", c.name), name);
+                assert!(tf < k8s, "{name}: {} is applied before its Terraform", c.name);
+            }
+            if cluster_engine(c) != Engine::None {
+                let ans = at(readme, &format!("--limit cluster_{}", c.name), name);
+                assert!(ans < k8s, "{name}: {} is applied before Ansible installs it", c.name);
+            }
+        }
+        // Within a fleet: Ansible installs the runtime, then each site's
+        // objects.
+        for f in &sol.fleets {
+            let ans = at(readme, &format!("--limit fleet_{}", f.name), name);
+            assert!(ans > edge_start, "{name}: fleet {} in the cloud tier", f.name);
+            if let Some(k) = readme.find(&format!("kubectl apply -k k8s/{}/", f.name)) {
+                assert!(ans < k, "{name}: fleet {} sites applied before Ansible", f.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_docs_state_the_readmes_apply_order() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let steps: Vec<&str> = APPLY_STEPS.to_vec();
+    for doc in ["terraform.md", "k8s.md"] {
+        let text = std::fs::read_to_string(docs.join(doc)).unwrap();
+        assert_eq!(apply_order(&text), steps, "docs/{doc}");
+    }
+    let sol = example("factory");
+    let files = emit(&sol, Target::ALL).unwrap();
+    let readme = &files.iter().find(|f| f.path == PATH).unwrap().contents;
+    assert_eq!(apply_order(readme), steps);
+}
+
+#[test]
+fn the_readme_says_what_the_user_supplies_and_no_secret() {
+    let sol = example("factory");
+    let files = emit(&sol, Target::ALL).unwrap();
+    let readme = &files.iter().find(|f| f.path == PATH).unwrap().contents;
+    for needed in [
+        "state backend",
+        "use_lockfile",
+        "Kubeconfigs",
+        "DNS",
+        "Registry credentials",
+        "Secrets",
+    ] {
+        assert!(readme.contains(needed), "the README lacks {needed}");
+    }
+    for w in &sol.workloads {
+        for s in &w.container.secrets {
+            assert!(
+                readme.contains(&format!("`{}`", s.reference)),
+                "{} of {}",
+                s.name,
+                w.name
+            );
+        }
+    }
+}
