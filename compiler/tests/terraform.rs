@@ -684,3 +684,35 @@ fn vsphere_attributes_exist_in_the_provider_schema() {
     }
     assert_eq!(found.len(), 6, "{found:#?}");
 }
+
+/// Every workload on an AWS cluster that has secrets (ingest included) gets
+/// its own role, assumed by its service account, that may read exactly its
+/// own secrets.
+#[test]
+fn every_workload_reads_only_its_own_secrets() {
+    let sol = solve("factory", &[]);
+    let doc: Value = serde_json::from_str(&tf(&sol)[0].contents).unwrap();
+    let res = &doc["resource"];
+    let mut checked = 0;
+    for w in sol.workloads.iter().filter(|w| !w.container.secrets.is_empty()) {
+        if !matches!(w.placement, iotc_compiler::ir::Placement::Cluster { .. }) {
+            continue;
+        }
+        let (assoc_id, _) = res["aws_eks_pod_identity_association"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, a)| a["service_account"] == w.name.as_str())
+            .unwrap_or_else(|| panic!("{} has no pod identity", w.name));
+        let policy = res["aws_iam_role_policy"][format!("{assoc_id}_secrets")]["policy"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{} may not read its secrets", w.name));
+        for (id, s) in res["aws_secretsmanager_secret"].as_object().unwrap() {
+            let arn = format!("${{aws_secretsmanager_secret.{id}.arn}}");
+            let mine = s["tags"]["iotc.dev/workload"] == w.name.as_str();
+            assert_eq!(policy.contains(&format!("\"{arn}\"")), mine, "{}: {id}", w.name);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "{checked} workloads with secrets");
+}

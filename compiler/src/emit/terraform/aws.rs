@@ -275,8 +275,9 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Resu
     } else {
         ec2_nodes(&mut d, c)?;
     }
-    let roles = workload_roles(&mut d, sol, c, eks);
-    secrets(&mut d, sol, c);
+    let mut roles = workload_roles(&mut d, sol, c, eks);
+    let secret_ids = secrets(&mut d, sol, c);
+    secret_readers(&mut d, sol, eks, &mut roles, &secret_ids);
     if with_registry {
         iot::registry(&mut d, sol)?;
     }
@@ -343,7 +344,7 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Resu
             .collect();
         d.output(
             "workload_role_arns",
-            "IAM roles of training jobs and model servers, by workload.",
+            "IAM roles of the workloads (training jobs and model servers: the model store; every workload with secrets: its own secrets), by workload.",
             Value::Object(m),
         );
     }
@@ -1305,6 +1306,26 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
                 "Condition": { "StringLike": { "s3:prefix": list_prefixes } },
             }),
         );
+        let id = workload_role(d, sol, w, eks, "least privilege on the model store");
+        d.resource(
+            "aws_iam_role_policy",
+            &id,
+            json!({
+                "name": "model-store",
+                "role": format!("${{aws_iam_role.{id}.id}}"),
+                "policy": jsonencode(&json!({ "Version": "2012-10-17", "Statement": statements })),
+            }),
+        );
+        roles.insert(w.name.clone(), id);
+    }
+    roles
+}
+
+/// The IAM role of one workload, assumed through EKS Pod Identity by its
+/// service account (named after the workload), or from the node role on
+/// kubeadm/k3s. Returns its resource name.
+fn workload_role(d: &mut Doc, sol: &Solution, w: &Workload, eks: bool, what: &str) -> String {
+    {
         let id = ident(&w.name);
         let assume = if eks {
             jsonencode(&json!({
@@ -1332,17 +1353,8 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
             &id,
             json!({
                 "name": format!("${{var.name_prefix}}-{}", fit(&dash(&w.name), 39)),
-                "description": format!("{} {}: least privilege on the model store", w.kind.as_str(), lit(&w.name)),
+                "description": format!("{} {}: {what}", w.kind.as_str(), lit(&w.name)),
                 "assume_role_policy": assume,
-            }),
-        );
-        d.resource(
-            "aws_iam_role_policy",
-            &id,
-            json!({
-                "name": "model-store",
-                "role": format!("${{aws_iam_role.{id}.id}}"),
-                "policy": jsonencode(&json!({ "Version": "2012-10-17", "Statement": statements })),
             }),
         );
         if eks {
@@ -1358,9 +1370,50 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
                 }),
             );
         }
-        roles.insert(w.name.clone(), id);
+        id
     }
-    roles
+}
+
+/// Every workload on the cluster may read its own secrets and nothing
+/// else: a policy on its role (made here for workloads without a model,
+/// such as `ingest`). `secret_ids`: workload → its secrets' resources.
+fn secret_readers(
+    d: &mut Doc,
+    sol: &Solution,
+    eks: bool,
+    roles: &mut BTreeMap<String, String>,
+    secret_ids: &BTreeMap<String, Vec<String>>,
+) {
+    for (name, ids) in secret_ids {
+        let Some(w) = sol.workloads.iter().find(|w| &w.name == name) else {
+            continue;
+        };
+        let role = match roles.get(name) {
+            Some(r) => r.clone(),
+            None => {
+                let r = workload_role(d, sol, w, eks, "reads its own secrets");
+                roles.insert(name.clone(), r.clone());
+                r
+            }
+        };
+        let arns: Vec<String> = ids
+            .iter()
+            .map(|id| format!("${{aws_secretsmanager_secret.{id}.arn}}"))
+            .collect();
+        d.resource(
+            "aws_iam_role_policy",
+            &format!("{role}_secrets"),
+            json!({
+                "name": "own-secrets",
+                "role": format!("${{aws_iam_role.{role}.id}}"),
+                "policy": jsonencode(&json!({ "Version": "2012-10-17", "Statement": [
+                    { "Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": arns },
+                    { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": KEY_ARN,
+                      "Condition": { "StringLike": { "kms:ViaService": "secretsmanager.*.amazonaws.com" } } },
+                ] })),
+            }),
+        );
+    }
 }
 
 /// A Secrets Manager secret per secret of a workload on this cluster, each
@@ -1368,7 +1421,8 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
 /// count). The secret holds no value from iotc: either it is set out of band
 /// from the reference in its description, or from the write-only, ephemeral
 /// `secret_values`.
-fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) {
+fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<String>> {
+    let mut ids_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut entries = Vec::new();
     for w in sol.workloads.iter().filter(|w| !on_fleet(w) && group(w) == c.name) {
         for s in &w.container.secrets {
@@ -1381,7 +1435,7 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) {
         }
     }
     if entries.is_empty() {
-        return;
+        return ids_of;
     }
     d.variable(
         "manage_secret_values",
@@ -1461,10 +1515,12 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) {
             }),
         );
         arns.insert(key, json!(format!("${{aws_secretsmanager_secret.{id}.arn}}")));
+        ids_of.entry(w.name.clone()).or_default().push(id);
     }
     d.output(
         "secret_arns",
         "Secrets Manager secrets by \"<workload>/<NAME>\" (no values).",
         Value::Object(arns),
     );
+    ids_of
 }
