@@ -9,6 +9,7 @@
 pub mod ast;
 mod build;
 mod cache;
+pub mod keywords;
 pub mod lex;
 pub mod limits;
 pub(crate) mod split;
@@ -18,8 +19,8 @@ use crate::source::{FileId, Span};
 use ast::SourceUnit;
 pub use cache::ParseCache;
 use cache::Shift;
+pub use keywords::ITEM_KEYWORDS;
 use pest::Parser;
-pub use split::ITEM_KEYWORDS;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../grammar/iot.pest"]
@@ -123,7 +124,7 @@ fn item_keyword_blocks(item: &ast::Item, diags: &mut Vec<Diagnostic>) {
             match &stmt.kind {
                 StmtKind::Block(b) => {
                     let word = b.kind.name.as_str();
-                    if b.name.is_some() && split::ITEM_KEYWORDS.contains(&word) {
+                    if b.name.is_some() && keywords::ITEM_KEYWORDS.contains(&word) {
                         diags.push(
                             Diagnostic::new(
                                 Code::E0110,

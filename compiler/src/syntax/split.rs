@@ -1,16 +1,6 @@
 //! Splits a file into top-level item chunks so each can be parsed alone.
 
-/// Words that begin a top-level item.
-pub const ITEM_KEYWORDS: &[&str] = &[
-    "solution", "import", "param", "template", "cluster", "fleet", "service", "daemon", "job", "model", "device",
-    "runtime", "serving", "external",
-];
-
-/// Words after which, in an item's header, the next word is a name.
-const HEADER_WORDS: &[&str] = &[
-    "template", "cluster", "fleet", "service", "daemon", "job", "model", "device", "runtime", "serving", "external",
-    "on", "from", "import",
-];
+use super::keywords::{HEADER_WORDS, ITEM_KEYWORDS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {

@@ -12,20 +12,12 @@ use iotc_compiler::ide::Definition;
 use iotc_compiler::schema::{self, Contents, Field, RefKind, Shape, Ty};
 use iotc_compiler::source::{FileId, Origin, Span};
 use iotc_compiler::syntax::ast::{Body, ExprKind, ImportTarget, ItemKind, StmtKind};
+use iotc_compiler::syntax::keywords;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-/// Top-level keywords, in the order completion lists them.
-pub const TOP_KEYWORDS: &[&str] = &[
-    "solution", "import", "param", "cluster", "fleet", "service", "daemon", "job", "model", "template", "device",
-    "runtime", "serving", "external",
-];
-
-/// Words that cannot be names (the grammar's keywords and block words).
-pub const RESERVED: &[&str] = &[
-    "on", "where", "from", "per", "of", "true", "false", "and", "solution", "import", "param", "template", "secret",
-    "alert", "for", "std",
-];
+/// Top-level keywords, in the order completion lists them (the grammar's).
+pub use iotc_compiler::syntax::keywords::ITEM_KEYWORDS as TOP_KEYWORDS;
 
 /// The file of an analysis with this document key.
 pub fn file_of(a: &Analyzed, origin: &Origin) -> Option<FileId> {
@@ -799,7 +791,7 @@ pub fn check_new_name(name: &str) -> Result<(), String> {
             "`{name}` is not a name: use letters, digits and `_`, starting with a letter or `_`"
         ));
     }
-    if RESERVED.contains(&name) || TOP_KEYWORDS.contains(&name) {
+    if keywords::is_reserved(name) {
         return Err(format!("`{name}` is a keyword"));
     }
     Ok(())

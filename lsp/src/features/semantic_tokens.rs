@@ -6,13 +6,13 @@
 //! an item that did not parse are keywords when they are reserved words,
 //! else plain variables, so half-typed text is still highlighted.
 
-use crate::features::RESERVED;
 use crate::world::Analyzed;
 use iotc_compiler::ide::{Definition, Reference};
 use iotc_compiler::source::{FileId, Span};
 use iotc_compiler::syntax::ast::{
     Body, Expr, ExprKind, ImportTarget, ItemKind, Key, NestedBlock, Path, SecretSource, Selector, StmtKind,
 };
+use iotc_compiler::syntax::keywords;
 use iotc_compiler::syntax::lex::{self, TokenKind};
 use std::collections::HashMap;
 
@@ -347,10 +347,7 @@ pub fn semantic_tokens(a: &Analyzed, file: FileId) -> Vec<SemanticToken> {
                     Some(known) => *known,
                     None => {
                         let word = text.get(t.start..t.end).unwrap_or("");
-                        if !in_broken(t.start)
-                            || RESERVED.contains(&word)
-                            || crate::features::TOP_KEYWORDS.contains(&word)
-                        {
+                        if !in_broken(t.start) || keywords::is_reserved(word) {
                             (TokenType::Keyword, 0)
                         } else {
                             (TokenType::Variable, 0)
