@@ -2,7 +2,8 @@
 //! every name that refers to one, found with the checker's scope rules.
 //! Used by the language server; nothing here reports diagnostics.
 
-use crate::check::Program;
+use crate::check::scope::Scopes;
+use crate::check::{ItemId, Program};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::{Body, Expr, ExprKind, ImportTarget, ItemKind, Path, SecretSource, StmtKind};
 use std::collections::HashMap;
@@ -71,19 +72,13 @@ impl Index {
 /// Collect definitions and resolve every path in the program.
 pub fn index(prog: &Program) -> Index {
     let mut ix = Index::default();
-    // Item-level definitions, with the scope each lands in.
-    let mut user_scope: HashMap<String, usize> = HashMap::new();
-    let mut std_scopes: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    // Item-level definitions, by the item each is.
+    let mut item_defs: HashMap<ItemId, usize> = HashMap::new();
     for unit in &prog.units {
-        let module = prog
-            .std_modules
-            .iter()
-            .find(|(_, f)| **f == unit.file)
-            .map(|(m, _)| m.clone());
-        if module.is_none() && !prog.user_files.contains(&unit.file) {
+        if !prog.is_std(unit.file) && !prog.user_files.contains(&unit.file) {
             continue;
         }
-        for item in &unit.items {
+        for (item_idx, item) in unit.items.iter().enumerate() {
             let (name, kind, body) = match &item.kind {
                 ItemKind::Block(b) | ItemKind::Solution(b) => {
                     let kind = match b.template {
@@ -104,35 +99,27 @@ pub fn index(prog: &Program) -> Index {
                 docs: item.docs.clone(),
                 parent: None,
             });
-            if !matches!(item.kind, ItemKind::Solution(_)) {
-                let scope = match &module {
-                    Some(m) => std_scopes.entry(m.clone()).or_default(),
-                    None => &mut user_scope,
-                };
-                // The first definition wins, as in the checker.
-                scope.entry(name.name.clone()).or_insert(idx);
-            }
+            item_defs.insert((unit.file, item_idx), idx);
             if let Some(body) = body {
                 nested_definitions(&mut ix, body, idx);
             }
         }
     }
+    let (scopes, _) = Scopes::build(prog);
     let resolver = Resolver {
         prog,
         defs: &ix.definitions,
-        user_scope: &user_scope,
-        std_scopes: &std_scopes,
+        scopes: &scopes,
+        item_defs: &item_defs,
     };
     let mut refs = Vec::new();
     for unit in &prog.units {
-        let from_std = prog.is_std(unit.file);
-        if !from_std && !prog.user_files.contains(&unit.file) {
+        if !prog.is_std(unit.file) && !prog.user_files.contains(&unit.file) {
             continue;
         }
         let mut w = Walker {
             r: &resolver,
             file: unit.file,
-            from_std,
             out: &mut refs,
         };
         for item in &unit.items {
@@ -190,38 +177,24 @@ fn nested_definitions(ix: &mut Index, body: &Body, parent: usize) {
     }
 }
 
+/// The checker's name resolver ([`Scopes`]), answering with definition
+/// indices.
 struct Resolver<'a> {
     prog: &'a Program,
     defs: &'a [Definition],
-    user_scope: &'a HashMap<String, usize>,
-    std_scopes: &'a HashMap<String, HashMap<String, usize>>,
+    scopes: &'a Scopes<'a>,
+    item_defs: &'a HashMap<ItemId, usize>,
 }
 
 impl Resolver<'_> {
-    fn module_of(&self, file: FileId) -> Option<&str> {
-        self.prog
-            .std_modules
-            .iter()
-            .find(|(_, f)| **f == file)
-            .map(|(m, _)| m.as_str())
+    fn single(&self, name: &str, file: FileId) -> Option<usize> {
+        let id = self.scopes.single(self.prog, name, file)?;
+        self.item_defs.get(&id).copied()
     }
 
-    fn single(&self, name: &str, file: FileId, from_std: bool) -> Option<usize> {
-        if from_std {
-            let own = self
-                .module_of(file)
-                .and_then(|m| self.std_scopes.get(m))
-                .and_then(|s| s.get(name));
-            if let Some(i) = own {
-                return Some(*i);
-            }
-        } else if let Some(i) = self.user_scope.get(name) {
-            return Some(*i);
-        }
-        self.std_scopes
-            .get(crate::stdlib::PRELUDE)
-            .and_then(|s| s.get(name))
-            .copied()
+    fn in_module(&self, module: &str, name: &str) -> Option<usize> {
+        let id = self.scopes.in_module(module, name)?;
+        self.item_defs.get(&id).copied()
     }
 
     fn child(&self, parent: usize, name: &str) -> Option<usize> {
@@ -234,7 +207,6 @@ impl Resolver<'_> {
 struct Walker<'a, 'r> {
     r: &'a Resolver<'r>,
     file: FileId,
-    from_std: bool,
     out: &'a mut Vec<Reference>,
 }
 
@@ -264,7 +236,7 @@ impl Walker<'_, '_> {
         let (first, rest) = match segs {
             [std, m, name, rest @ ..] if std.name == "std" => {
                 self.module(m);
-                let def = self.r.std_scopes.get(&m.name).and_then(|s| s.get(&name.name)).copied();
+                let def = self.r.in_module(&m.name, &name.name);
                 let Some(def) = def else { return };
                 self.push(name.span, def);
                 (def, rest)
@@ -274,7 +246,7 @@ impl Walker<'_, '_> {
                 return;
             }
             [name, rest @ ..] => {
-                let Some(def) = self.r.single(&name.name, self.file, self.from_std) else {
+                let Some(def) = self.r.single(&name.name, self.file) else {
                     return;
                 };
                 self.push(name.span, def);

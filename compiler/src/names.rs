@@ -2,6 +2,13 @@
 //! components, label values). The checker rejects strings that fail them;
 //! the emitters rely on that and re-check through `emit::escape`.
 
+/// A user name as a Kubernetes object name (DNS-1123 label): `_` becomes
+/// `-`. The one place this mapping is made; the checker validates the
+/// result (`check::values::check_dns_label`) and the IR carries it.
+pub fn k8s_name(name: &str) -> String {
+    name.replace('_', "-")
+}
+
 /// True when `s` can be one component of a file path on every target
 /// (a folder or file name the backends build from a user string): not
 /// empty, not `.` or `..`, at most 255 bytes, only ASCII letters, digits,

@@ -95,8 +95,13 @@ fn services(f: &OutputFile) -> serde_json::Value {
     serde_json::Value::Object(services)
 }
 
+/// With `IOTC_COMPOSE_OUT=DIR`, writes the files to `DIR/<example>/` for
+/// `validate-outputs`; otherwise nothing (tests keep out of shared folders).
 fn write_out(example: &str, files: &[OutputFile]) {
-    let dir = Path::new("/tmp/iotc-compose").join(example);
+    let Ok(root) = std::env::var("IOTC_COMPOSE_OUT") else {
+        return;
+    };
+    let dir = Path::new(&root).join(example);
     let _ = std::fs::remove_dir_all(&dir);
     for f in files {
         let p = dir.join(&f.path);

@@ -122,8 +122,7 @@ fn no_secret_value_or_private_key_in_any_tf_json() {
     // variables and files named by `secret … from env/file`. The compiler
     // never reads them; if any showed up in the output, it would have.
     const SENTINEL: &str = "iotc-sentinel-7f3a9c-do-not-leak";
-    let dir = std::env::temp_dir().join("iotc-tf-secret-sentinels");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("iotc-tf-secret-sentinels");
     for example in ["city", "energy", "factory"] {
         let sol = solve(example, &[]);
         for w in &sol.workloads {
@@ -305,8 +304,7 @@ fn doubling_the_knob_doubles_the_things_and_moves_the_node_groups() {
 #[test]
 fn kubeadm_on_aws_gets_ec2_instances() {
     // The factory's cloud tier on kubeadm instead of EKS.
-    let dir = std::env::temp_dir().join("iotc-tf-kubeadm");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("iotc-tf-kubeadm");
     let ex = root().join("examples/factory");
     for f in ["factory.iot", "cloud.iot"] {
         let text = std::fs::read_to_string(ex.join(f)).unwrap();
@@ -571,8 +569,7 @@ fn vsphere_attributes_exist_in_the_provider_schema() {
             sols.push((name.clone(), solve(&name, &[])));
         }
     }
-    let tmp = std::env::temp_dir().join("iotc-tf-vsphere-nofolder");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = TempDir::new("iotc-tf-vsphere-nofolder");
     let city = std::fs::read_to_string(root().join("examples/city/city.iot")).unwrap();
     let no_folder: String = city
         .lines()
@@ -715,4 +712,30 @@ fn every_workload_reads_only_its_own_secrets() {
         checked += 1;
     }
     assert!(checked >= 4, "{checked} workloads with secrets");
+}
+
+/// A folder of this test process's own under the system's temporary
+/// folder, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover folder is harmless, the name is this process's.
+        std::fs::remove_dir_all(&self.0).ok();
+    }
 }

@@ -129,6 +129,23 @@ pub(super) enum CountKey {
     Workload(usize),
 }
 
+/// The evaluation context of a count expression: what a unit without `of`
+/// counts, and the file whose names the expression resolves from.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct At {
+    pub ctx: Ctx,
+    pub file: FileId,
+}
+
+/// A count word and what it counts: `gateways of plants`, or `gateways` in a
+/// ratio without `of`.
+#[derive(Debug, Clone, Copy)]
+struct UnitRef<'e> {
+    unit: CountUnit,
+    span: Span,
+    of: Option<&'e crate::syntax::ast::Path>,
+}
+
 /// Where a count expression is evaluated.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Ctx {
@@ -316,14 +333,34 @@ impl<'a> Analyzer<'a> {
                     return Some(WVal::Single(1));
                 };
                 let subject = self.key_name(key, d);
-                let v = self.final_count(e, Ctx::PoolDef, file, st, d, &subject, None)?;
+                let v = self.final_count(
+                    e,
+                    At {
+                        ctx: Ctx::PoolDef,
+                        file,
+                    },
+                    st,
+                    d,
+                    &subject,
+                    None,
+                )?;
                 Some(WVal::Single(v))
             }
             CountKey::Site(f, s) => {
                 let fleet = d.fleets.get(f)?;
                 let e = fleet.sites.get(s)?.gateways?;
                 let subject = self.key_name(key, d);
-                let v = self.final_count(e, Ctx::SiteDef, fleet.file, st, d, &subject, None)?;
+                let v = self.final_count(
+                    e,
+                    At {
+                        ctx: Ctx::SiteDef,
+                        file: fleet.file,
+                    },
+                    st,
+                    d,
+                    &subject,
+                    None,
+                )?;
                 Some(WVal::Single(v))
             }
             CountKey::Workload(w) => {
@@ -332,7 +369,17 @@ impl<'a> Analyzer<'a> {
                 match wl.target? {
                     Target::Cluster(c) => {
                         let v = match wl.replicas {
-                            Some(e) => self.final_count(e, Ctx::Cluster(c), wl.file, st, d, &subject, None)?,
+                            Some(e) => self.final_count(
+                                e,
+                                At {
+                                    ctx: Ctx::Cluster(c),
+                                    file: wl.file,
+                                },
+                                st,
+                                d,
+                                &subject,
+                                None,
+                            )?,
                             None => self.default_cluster_replicas(w, c, st, d)?,
                         };
                         Some(WVal::Single(v))
@@ -370,8 +417,10 @@ impl<'a> Analyzer<'a> {
                                         None => {
                                             let r = self.evaluate_count(
                                                 e,
-                                                Ctx::Site(f, s),
-                                                wl.file,
+                                                At {
+                                                    ctx: Ctx::Site(f, s),
+                                                    file: wl.file,
+                                                },
                                                 st,
                                                 d,
                                                 &subject,
@@ -457,18 +506,16 @@ impl<'a> Analyzer<'a> {
 
     /// Evaluate a count expression to a whole, non-negative number and
     /// record how it came out.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn final_count(
         &mut self,
         e: &Expr,
-        ctx: Ctx,
-        file: FileId,
+        at: At,
         st: &mut CountState,
         d: &Drafts<'a>,
         subject: &str,
         site: Option<Arc<str>>,
     ) -> Option<u32> {
-        let (value, formula) = self.evaluate_count(e, ctx, file, st, d, subject, site.as_deref())?;
+        let (value, formula) = self.evaluate_count(e, at, st, d, subject, site.as_deref())?;
         self.explanations.push(CountExplanation {
             span: e.span,
             subject: subject.into(),
@@ -481,18 +528,16 @@ impl<'a> Analyzer<'a> {
 
     /// Evaluate a count expression to a whole, non-negative number and the
     /// formula that produced it.
-    #[allow(clippy::too_many_arguments)]
     fn evaluate_count(
         &mut self,
         e: &Expr,
-        ctx: Ctx,
-        file: FileId,
+        at: At,
         st: &mut CountState,
         d: &Drafts<'a>,
         subject: &str,
         site: Option<&str>,
     ) -> Option<(u32, Arc<str>)> {
-        let (q, formula) = self.eval(e, ctx, file, st, d)?;
+        let (q, formula) = self.eval(e, at, st, d)?;
         let at = site.as_ref().map(|s| format!(" at site `{s}`")).unwrap_or_default();
         if !q.is_int() {
             self.report_once(
@@ -550,18 +595,18 @@ impl<'a> Analyzer<'a> {
         None
     }
 
-    pub(super) fn eval(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
+    pub(super) fn eval(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts<'a>) -> R {
         if st.depth >= MAX_COUNT_DEPTH {
             self.report_too_deep(e.span, st, d);
             return None;
         }
         st.depth += 1;
-        let r = self.eval_expr(e, ctx, file, st, d);
+        let r = self.eval_expr(e, at, st, d);
         st.depth -= 1;
         r
     }
 
-    fn eval_expr(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
+    fn eval_expr(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts<'a>) -> R {
         match &e.kind {
             ExprKind::Quantity { number, suffix } => {
                 if !suffix.is_empty() {
@@ -572,18 +617,18 @@ impl<'a> Analyzer<'a> {
                 Some((q, q.to_string()))
             }
             ExprKind::Paren(inner) => {
-                let (q, f) = self.eval(inner, ctx, file, st, d)?;
+                let (q, f) = self.eval(inner, at, st, d)?;
                 Some((q, format!("({f})")))
             }
             ExprKind::Neg(inner) => {
-                let (q, f) = self.eval(inner, ctx, file, st, d)?;
+                let (q, f) = self.eval(inner, at, st, d)?;
                 Some((Q { n: -q.n, d: q.d }, format!("-{f}")))
             }
-            ExprKind::Binary { .. } => self.eval_chain(e, ctx, file, st, d),
+            ExprKind::Binary { .. } => self.eval_chain(e, at, st, d),
             ExprKind::Call { name, args } => {
                 let mut vals = Vec::new();
                 for a in args {
-                    vals.push(self.eval(a, ctx, file, st, d)?);
+                    vals.push(self.eval(a, at, st, d)?);
                 }
                 let arity_ok = match name.name.as_str() {
                     "min" | "max" => !vals.is_empty(),
@@ -646,7 +691,7 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
-                let id = self.resolve(p, file)?;
+                let id = self.resolve(p, at.file)?;
                 let (found, help) = if d.fleet_of.contains_key(&id) {
                     (
                         format!("the fleet `{}`", p.text()),
@@ -668,7 +713,17 @@ impl<'a> Analyzer<'a> {
                 self.not_a_count(e, found, help)
             }
             ExprKind::CountRef { unit, unit_span, of } => {
-                let (v, what) = self.count_of(*unit, *unit_span, Some(of), e.span, ctx, file, st, d)?;
+                let (v, what) = self.count_of(
+                    UnitRef {
+                        unit: *unit,
+                        span: *unit_span,
+                        of: Some(of),
+                    },
+                    e.span,
+                    at,
+                    st,
+                    d,
+                )?;
                 Some((Q::int(i128::from(v)), format!("{v} {what}")))
             }
             ExprKind::Per {
@@ -679,9 +734,9 @@ impl<'a> Analyzer<'a> {
                 of,
                 ..
             } => {
-                let (a, fa) = self.eval(amount, ctx, file, st, d)?;
+                let (a, fa) = self.eval(amount, at, st, d)?;
                 let (b, fb) = match per {
-                    Some(p) => self.eval(p, ctx, file, st, d)?,
+                    Some(p) => self.eval(p, at, st, d)?,
                     None => (Q::int(1), "1".into()),
                 };
                 if b.n == 0 {
@@ -694,20 +749,30 @@ impl<'a> Analyzer<'a> {
                     );
                     return None;
                 }
-                let (c, what) = self.count_of(*unit, *unit_span, of.as_ref(), e.span, ctx, file, st, d)?;
+                let (c, what) = self.count_of(
+                    UnitRef {
+                        unit: *unit,
+                        span: *unit_span,
+                        of: of.as_ref(),
+                    },
+                    e.span,
+                    at,
+                    st,
+                    d,
+                )?;
                 let Some(q) = a.mul(Q::int(i128::from(c))).and_then(|x| x.div(b)) else {
                     return self.overflow(e.span, st);
                 };
                 Some((q.ceil(), format!("ceil({fa} × {c} {what} ÷ {fb})")))
             }
             ExprKind::Bounded { expr, min, max } => {
-                let (mut q, f) = self.eval(expr, ctx, file, st, d)?;
+                let (mut q, f) = self.eval(expr, at, st, d)?;
                 let lo = match min {
-                    Some(m) => Some((self.eval(m, ctx, file, st, d)?, m.span)),
+                    Some(m) => Some((self.eval(m, at, st, d)?, m.span)),
                     None => None,
                 };
                 let hi = match max {
-                    Some(m) => Some((self.eval(m, ctx, file, st, d)?, m.span)),
+                    Some(m) => Some((self.eval(m, at, st, d)?, m.span)),
                     None => None,
                 };
                 if let (Some(((l, _), ls)), Some(((h, _), hs))) = (&lo, &hi) {
@@ -750,16 +815,16 @@ impl<'a> Analyzer<'a> {
 
     /// A chain `a + b - c …` (a tree leaning left, as deep as it is long),
     /// evaluated along its left spine with a loop instead of recursion.
-    fn eval_chain(&mut self, e: &Expr, ctx: Ctx, file: FileId, st: &mut CountState, d: &Drafts<'a>) -> R {
+    fn eval_chain(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts<'a>) -> R {
         let mut spine = Vec::new();
         let mut leftmost = e;
         while let ExprKind::Binary { op, lhs, rhs } = &leftmost.kind {
             spine.push((*op, rhs.as_ref(), leftmost.span));
             leftmost = lhs;
         }
-        let (mut a, mut formula) = self.eval(leftmost, ctx, file, st, d)?;
+        let (mut a, mut formula) = self.eval(leftmost, at, st, d)?;
         for (op, rhs, span) in spine.into_iter().rev() {
-            let (b, fb) = self.eval(rhs, ctx, file, st, d)?;
+            let (b, fb) = self.eval(rhs, at, st, d)?;
             if op == BinOp::Div && b.n == 0 {
                 self.report_once(
                     st,
@@ -786,18 +851,20 @@ impl<'a> Analyzer<'a> {
     }
 
     /// The number a unit counts: of a named target, or of the context.
-    #[allow(clippy::too_many_arguments)]
     fn count_of(
         &mut self,
-        unit: CountUnit,
-        unit_span: Span,
-        of: Option<&crate::syntax::ast::Path>,
+        r: UnitRef<'_>,
         whole: Span,
-        ctx: Ctx,
-        file: FileId,
+        at: At,
         st: &mut CountState,
         d: &Drafts<'a>,
     ) -> Option<(u32, &'static str)> {
+        let UnitRef {
+            unit,
+            span: unit_span,
+            of,
+        } = r;
+        let At { ctx, file } = at;
         let word = unit.plural();
         let Some(of) = of else {
             return match (ctx, unit) {

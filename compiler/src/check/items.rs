@@ -121,6 +121,19 @@ pub(super) struct Drafts<'a> {
     pub workloads_of: HashMap<ItemId, Vec<usize>>,
 }
 
+/// What [`Analyzer::container`] read: the container, and where its
+/// resource fields are written (for capacity and device diagnostics).
+struct ContainerDraft {
+    container: ir::Container,
+    /// The `cpu`, `memory` and `gpu` values, or the block when absent.
+    cpu_span: Span,
+    memory_span: Span,
+    gpu_span: Span,
+    arch_span: Option<Span>,
+    privileged_span: Option<Span>,
+    env_refs: Vec<EnvRefDraft>,
+}
+
 #[derive(Clone)]
 struct ServingInfo {
     name: String,
@@ -1059,13 +1072,9 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Container fields shared by services, daemons, jobs, `train` and `serve`.
-    fn container(
-        &mut self,
-        view: &BodyView<'a>,
-        shape: &Shape,
-    ) -> (ir::Container, [Span; 3], Option<Span>, Option<Span>, Vec<EnvRefDraft>) {
+    fn container(&mut self, view: &BodyView<'a>, shape: &Shape) -> ContainerDraft {
         let span_of = |f: &str| view.attr(f).map(|a| a.value.span).unwrap_or(view.owner);
-        let spans = [span_of("cpu"), span_of("memory"), span_of("gpu")];
+        let (cpu_span, memory_span, gpu_span) = (span_of("cpu"), span_of("memory"), span_of("gpu"));
         let image = self.get_str(view, shape, "image").map(|(s, _)| s).unwrap_or_default();
         let cpu = self.get_cpu(view, shape, "cpu");
         let memory = self.get_memory(view, shape, "memory").unwrap_or(0);
@@ -1247,8 +1256,8 @@ impl<'a> Analyzer<'a> {
                 resource: String::new(),
             });
         }
-        (
-            ir::Container {
+        ContainerDraft {
+            container: ir::Container {
                 image,
                 registry: None,
                 command,
@@ -1270,11 +1279,13 @@ impl<'a> Analyzer<'a> {
                 metrics,
                 arch,
             },
-            spans,
+            cpu_span,
+            memory_span,
+            gpu_span,
             arch_span,
             privileged_span,
             env_refs,
-        )
+        }
     }
 
     fn rollout(&mut self, view: &BodyView<'a>, shape: &Shape) -> (ir::Rollout, Option<Span>) {
@@ -1399,7 +1410,15 @@ impl<'a> Analyzer<'a> {
             }
         }
         let selectors = self.selectors(&b.selectors);
-        let (container, spans, arch_span, privileged_span, env_refs) = self.container(&view, shape);
+        let ContainerDraft {
+            container,
+            cpu_span,
+            memory_span,
+            gpu_span,
+            arch_span,
+            privileged_span,
+            env_refs,
+        } = self.container(&view, shape);
         let schedule = self.get_str(&view, shape, "schedule").map(|(s, _)| s);
         let critical = if self.get_bool(&view, shape, "critical") {
             view.attr("critical").map(|a| a.value.span)
@@ -1442,9 +1461,6 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let (cpu_span, memory_span, gpu_span) = match spans {
-            [a, b, c] => (a, b, c),
-        };
         Some(WorkloadDraft {
             name: b.name.name.clone(),
             name_span: b.name.span,
@@ -1566,8 +1582,15 @@ impl<'a> Analyzer<'a> {
                             .help("train on the cloud/data-centre cluster and serve on the fleet"),
                     );
                 }
-                let (container, [cpu_span, memory_span, gpu_span], arch_span, privileged_span, env_refs) =
-                    self.container(&tv, ts);
+                let ContainerDraft {
+                    container,
+                    cpu_span,
+                    memory_span,
+                    gpu_span,
+                    arch_span,
+                    privileged_span,
+                    env_refs,
+                } = self.container(&tv, ts);
                 let name = format!("{}_train", b.name.name);
                 model.train = Some(v::k8s_name(&name));
                 made.push(WorkloadDraft {
@@ -1632,8 +1655,15 @@ impl<'a> Analyzer<'a> {
                     }
                 }
             }
-            let (mut container, [cpu_span, memory_span, gpu_span], _, privileged_span, env_refs) =
-                self.container(&sv, ss);
+            let ContainerDraft {
+                mut container,
+                cpu_span,
+                memory_span,
+                gpu_span,
+                privileged_span,
+                env_refs,
+                ..
+            } = self.container(&sv, ss);
             let mut arch_span = None;
             if let Some((s, span, sid)) = &serving {
                 if let (Some(f), Some(fspan)) = (&format, format_span) {

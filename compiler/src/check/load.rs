@@ -31,6 +31,14 @@ impl Program {
     pub fn is_std(&self, file: FileId) -> bool {
         self.std_modules.values().any(|f| *f == file)
     }
+
+    /// The stdlib module a file is, if it is one.
+    pub fn module_of(&self, file: FileId) -> Option<&str> {
+        self.std_modules
+            .iter()
+            .find(|(_, f)| **f == file)
+            .map(|(m, _)| m.as_str())
+    }
 }
 
 struct Loader<'a> {

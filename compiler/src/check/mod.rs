@@ -10,6 +10,7 @@ mod items;
 pub mod load;
 mod overrides;
 mod place;
+pub mod scope;
 pub mod values;
 
 pub use load::Program;
@@ -20,7 +21,6 @@ use crate::ir;
 use crate::schema;
 use crate::source::{FileId, SourceDb, Span};
 use crate::syntax::ast::{self, BlockKind, ItemKind, Path};
-use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything one run of the checker produced.
@@ -189,10 +189,8 @@ pub struct ParamInfo {
 pub(crate) struct Analyzer<'a> {
     prog: &'a Program,
     diags: Vec<Diagnostic>,
-    /// Names visible to user code (root and path-imported files).
-    user_scope: HashMap<&'a str, ItemId>,
-    /// Names of each stdlib module.
-    std_scopes: HashMap<&'a str, HashMap<&'a str, ItemId>>,
+    /// The names each scope declares (see [`scope::Scopes`]).
+    scopes: scope::Scopes<'a>,
     /// Modules imported by user files.
     imported_std: BTreeSet<(FileId, String)>,
     /// (file, module) pairs actually used, for unused-import warnings.
@@ -210,8 +208,7 @@ impl<'a> Analyzer<'a> {
         Analyzer {
             prog,
             diags: Vec::new(),
-            user_scope: HashMap::default(),
-            std_scopes: HashMap::default(),
+            scopes: scope::Scopes::default(),
             imported_std: BTreeSet::new(),
             used_std: BTreeSet::new(),
             params: BTreeMap::new(),
@@ -247,42 +244,23 @@ impl<'a> Analyzer<'a> {
 
     /// Register every item name; report duplicates.
     fn collect_names(&mut self) {
-        let prog = self.prog;
-        for unit in &prog.units {
-            let std_module = prog
-                .std_modules
-                .iter()
-                .find(|(_, f)| **f == unit.file)
-                .map(|(m, _)| m.as_str());
-            if std_module.is_none() && !prog.user_files.contains(&unit.file) {
-                continue;
-            }
-            for (idx, item) in unit.items.iter().enumerate() {
-                let name = match &item.kind {
-                    ItemKind::Block(b) => &b.name,
-                    ItemKind::Param(p) => &p.name,
-                    _ => continue,
-                };
-                let scope = match std_module {
-                    Some(m) => self.std_scopes.entry(m).or_default(),
-                    None => &mut self.user_scope,
-                };
-                if let Some(prev) = scope.get(name.name.as_str()).copied() {
-                    let prev_span = self.name_span(prev).unwrap_or(name.span);
-                    self.diags.push(
-                        Diagnostic::new(Code::E0102, name.span, format!("`{}` is defined twice", name.name))
-                            .label("defined again here")
-                            .with_secondary(prev_span, "first defined here")
-                            .help("every item needs its own name; rename one of them"),
-                    );
-                    continue;
-                }
-                let scope = match std_module {
-                    Some(m) => self.std_scopes.entry(m).or_default(),
-                    None => &mut self.user_scope,
-                };
-                scope.insert(name.name.as_str(), (unit.file, idx));
-            }
+        let (scopes, duplicates) = scope::Scopes::build(self.prog);
+        self.scopes = scopes;
+        for dup in duplicates {
+            let name = match self.item(dup.again).map(|i| &i.kind) {
+                Some(ItemKind::Block(b)) => &b.name,
+                Some(ItemKind::Param(p)) => &p.name,
+                _ => continue,
+            };
+            let span = name.span;
+            let name = &name.name;
+            let prev_span = self.name_span(dup.first).unwrap_or(span);
+            self.diags.push(
+                Diagnostic::new(Code::E0102, span, format!("`{name}` is defined twice"))
+                    .label("defined again here")
+                    .with_secondary(prev_span, "first defined here")
+                    .help("every item needs its own name; rename one of them"),
+            );
         }
     }
 
@@ -315,51 +293,19 @@ impl<'a> Analyzer<'a> {
         let from_std = self.prog.is_std(from);
         match names.as_slice() {
             [name] => {
-                if from_std {
-                    // Inside a stdlib module: its own names, then the prelude.
-                    let module = self
-                        .prog
-                        .std_modules
-                        .iter()
-                        .find(|(_, f)| **f == from)
-                        .map(|(m, _)| m.clone());
-                    if let Some(id) = module
-                        .as_deref()
-                        .and_then(|m| self.std_scopes.get(m))
-                        .and_then(|s| s.get(name))
-                    {
-                        return Some(*id);
-                    }
-                }
-                if let Some(id) = self.user_scope.get(name).filter(|_| !from_std) {
-                    if let Some(ItemKind::Param(_)) = self.item(*id).map(|i| &i.kind) {
+                if let Some(id) = self.scopes.single(self.prog, name, from) {
+                    if let Some(ItemKind::Param(_)) = self.item(id).map(|i| &i.kind) {
                         self.used_params.insert(name.to_string());
                     }
-                    return Some(*id);
+                    return Some(id);
                 }
-                if let Some(id) = self.std_scopes.get(crate::stdlib::PRELUDE).and_then(|s| s.get(name)) {
-                    return Some(*id);
-                }
-                let mut candidates: Vec<&str> = if from_std {
-                    Vec::new()
-                } else {
-                    self.user_scope.keys().copied().collect()
-                };
-                if let Some(prelude) = self.std_scopes.get(crate::stdlib::PRELUDE) {
-                    candidates.extend(prelude.keys().copied());
-                }
-                candidates.sort_unstable();
+                let candidates = self.scopes.candidates(self.prog, from);
                 let mut d = Diagnostic::new(Code::E0101, p.span, format!("cannot find `{name}`")).label("not defined");
                 d = match suggest(name, candidates.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => {
                         // Perhaps it lives in a stdlib module.
-                        let hit = self
-                            .std_scopes
-                            .iter()
-                            .find(|(_, s)| s.contains_key(name))
-                            .map(|(m, _)| m.to_string());
-                        match hit {
+                        match self.scopes.module_declaring(name) {
                             Some(m) => d.help(format!("write `std.{m}.{name}` (with `import std.{m}`)")),
                             None => d.help("declare it, or check the spelling"),
                         }
@@ -388,12 +334,10 @@ impl<'a> Analyzer<'a> {
                     return None;
                 }
                 self.used_std.insert((from, module.to_string()));
-                let scope = self.std_scopes.get(module);
-                if let Some(id) = scope.and_then(|s| s.get(name)) {
-                    return Some(*id);
+                if let Some(id) = self.scopes.in_module(module, name) {
+                    return Some(id);
                 }
-                let mut candidates: Vec<&str> = scope.map(|s| s.keys().copied().collect()).unwrap_or_default();
-                candidates.sort_unstable();
+                let candidates = self.scopes.module_names(module);
                 let mut d = Diagnostic::new(Code::E0101, p.span, format!("`std.{module}` has no `{name}`"))
                     .label("not in this module");
                 d = match suggest(name, candidates.iter().copied()) {
@@ -592,9 +536,9 @@ impl<'a> Analyzer<'a> {
         for (name, info) in &self.params {
             if !self.used_params.contains(name) {
                 let span = self
-                    .user_scope
-                    .get(name.as_str())
-                    .and_then(|id| self.name_span(*id))
+                    .scopes
+                    .user(name.as_str())
+                    .and_then(|id| self.name_span(id))
                     .unwrap_or(info.span);
                 unused.push(
                     Diagnostic::new(Code::W0102, span, format!("param `{name}` is never used"))

@@ -2,7 +2,7 @@
 //! copies each node carries, whether that fits the device profile, and
 //! whether the runtime and architecture can express it. Assembles the IR.
 
-use super::counts::{CountKey, CountState, Ctx, WVal, MAX_COUNT, MAX_DEVICES};
+use super::counts::{At, CountKey, CountState, Ctx, WVal, MAX_COUNT, MAX_DEVICES};
 use super::items::{Drafts, Target, WorkloadDraft};
 use super::values as v;
 use super::Analyzer;
@@ -23,6 +23,21 @@ fn ceil_div(a: u32, b: u32) -> u32 {
     } else {
         a.div_ceil(b)
     }
+}
+
+/// One node group whose capacity is checked: a fleet site's gateways (each
+/// carries its share: `per_node`) or a cluster pool's nodes (together).
+#[derive(Clone, Copy)]
+struct NodeGroup<'g> {
+    /// `fleet/site` or `cluster/pool`, for messages and the IR.
+    group: &'g str,
+    /// `edge` or `cloud`.
+    tier: &'static str,
+    dev: &'g ir::DeviceProfile,
+    nodes: u32,
+    per_node: bool,
+    /// Where the group is declared, for diagnostics.
+    span: Span,
 }
 
 struct Use {
@@ -337,8 +352,8 @@ impl<'a> Analyzer<'a> {
                 Target::Fleet(f) => Ctx::Site(f, st.sites_of.get(&w).and_then(|s| s.first().copied()).unwrap_or(0)),
             };
             let subject = format!("autoscale of {}", wl.name);
-            let lo = self.final_count(lo, ctx, wl.file, st, d, &subject, None);
-            let hi = self.final_count(hi, ctx, wl.file, st, d, &subject, None);
+            let lo = self.final_count(lo, At { ctx, file: wl.file }, st, d, &subject, None);
+            let hi = self.final_count(hi, At { ctx, file: wl.file }, st, d, &subject, None);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 if lo > hi {
                     self.diags.push(
@@ -726,18 +741,15 @@ impl<'a> Analyzer<'a> {
                 let site_span = fd
                     .and_then(|f| f.sites.iter().find(|s| v::k8s_name(&s.name.name) == site.name))
                     .map(|s| s.name.span);
-                let cap = self.fit(
-                    &group,
-                    "edge",
-                    &fleet.device,
-                    site.gateways,
-                    true,
-                    &uses,
-                    workloads,
-                    &names,
-                    &draft_of,
-                    site_span.unwrap_or_default(),
-                );
+                let g = NodeGroup {
+                    group: &group,
+                    tier: "edge",
+                    dev: &fleet.device,
+                    nodes: site.gateways,
+                    per_node: true,
+                    span: site_span.unwrap_or_default(),
+                };
+                let cap = self.fit(&g, &uses, workloads, &names, &draft_of);
                 out.push(cap);
             }
         }
@@ -765,32 +777,41 @@ impl<'a> Analyzer<'a> {
                     .and_then(|c| c.pools.iter().find(|p| p.name == pool.name))
                     .map(|p| p.span)
                     .unwrap_or_default();
-                let cap = self.fit(
-                    &group, "cloud", &pool.node, pool.nodes, false, &uses, workloads, &names, &draft_of, span,
-                );
+                let g = NodeGroup {
+                    group: &group,
+                    tier: "cloud",
+                    dev: &pool.node,
+                    nodes: pool.nodes,
+                    per_node: false,
+                    span,
+                };
+                let cap = self.fit(&g, &uses, workloads, &names, &draft_of);
                 out.push(cap);
             }
         }
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Sum what `uses` put on one node group and check it fits.
     fn fit<'d>(
         &mut self,
-        group: &str,
-        tier: &str,
-        dev: &ir::DeviceProfile,
-        nodes: u32,
-        per_node: bool,
+        g: &NodeGroup<'_>,
         uses: &[Use],
         workloads: &[ir::Workload],
         names: &[std::sync::Arc<str>],
         draft_of: &dyn Fn(&str) -> Option<&'d WorkloadDraft<'a>>,
-        span: Span,
     ) -> ir::NodeGroupCapacity
     where
         'a: 'd,
     {
+        let NodeGroup {
+            group,
+            tier,
+            dev,
+            nodes,
+            per_node,
+            span,
+        } = *g;
         let scale = if per_node { 1 } else { u64::from(nodes) };
         let cap_cpu = dev.allocatable_cpu().saturating_mul(scale);
         let cap_mem = dev.allocatable_memory().saturating_mul(scale);

@@ -162,10 +162,7 @@ pub fn format_duration(secs: u64) -> String {
     }
 }
 
-/// Lower-case a user name into a DNS-1123 label: `_` becomes `-`.
-pub fn k8s_name(name: &str) -> String {
-    name.replace('_', "-")
-}
+pub use crate::names::k8s_name;
 
 /// A DNS-1123 label: lowercase letters, digits and `-`, starting with a
 /// letter and ending with a letter or digit, at most 63 characters.

@@ -6,11 +6,10 @@
 //! something else, and emits block style with two-space indentation.
 
 use serde::Serialize;
-use serde_json::Value;
 
 /// Serialize `value` as one YAML document (no leading `---`). Streams
 /// straight into the string (see `yaml_ser`); the layout is exactly that of
-/// [`write_document`] on the same value.
+/// `reference::write_document` on the same value (see the tests).
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     super::yaml_ser::to_string(value).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
 }
@@ -29,86 +28,9 @@ pub fn append_tidy<T: Serialize>(out: &mut String, value: &T) -> Result<(), serd
         .map_err(|e| <serde_json::Error as serde::ser::Error>::custom(e.to_string()))
 }
 
-/// Write one document for an already-built value.
-pub fn write_document(out: &mut String, v: &Value) {
-    match v {
-        Value::Object(m) if !m.is_empty() => write_map(out, m, 0),
-        Value::Array(a) if !a.is_empty() => write_seq(out, a, 0),
-        other => {
-            write_scalar(out, other);
-            out.push('\n');
-        }
-    }
-}
-
 fn indent(out: &mut String, n: usize) {
     for _ in 0..n {
         out.push(' ');
-    }
-}
-
-fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
-    for (k, v) in m {
-        indent(out, level);
-        write_str(out, k);
-        out.push(':');
-        write_value_after_key(out, v, level);
-    }
-}
-
-fn write_value_after_key(out: &mut String, v: &Value, level: usize) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            write_map(out, m, level + 2);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            // Sequences under a key are indented, as yamllint and kubectl expect.
-            write_seq(out, a, level + 2);
-        }
-        Value::String(s) if s.contains('\n') => {
-            write_block_string(out, s, level + 2);
-        }
-        other => {
-            out.push(' ');
-            write_scalar(out, other);
-            out.push('\n');
-        }
-    }
-}
-
-fn write_seq(out: &mut String, a: &[Value], level: usize) {
-    for v in a {
-        indent(out, level);
-        out.push('-');
-        match v {
-            Value::Object(m) if !m.is_empty() => {
-                // The first key goes on the dash's line.
-                let mut first = true;
-                for (k, val) in m {
-                    if first {
-                        out.push(' ');
-                        first = false;
-                    } else {
-                        indent(out, level + 2);
-                    }
-                    write_str(out, k);
-                    out.push(':');
-                    write_value_after_key(out, val, level + 2);
-                }
-            }
-            Value::Array(inner) if !inner.is_empty() => {
-                out.push('\n');
-                write_seq(out, inner, level + 2);
-            }
-            Value::String(s) if s.contains('\n') => write_block_string(out, s, level + 2),
-            other => {
-                out.push(' ');
-                write_scalar(out, other);
-                out.push('\n');
-            }
-        }
     }
 }
 
@@ -155,17 +77,6 @@ fn write_block_string(out: &mut String, s: &str, level: usize) {
             out.push_str(line);
         }
         out.push('\n');
-    }
-}
-
-fn write_scalar(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_str(out, s),
-        Value::Array(_) => out.push_str("[]"),
-        Value::Object(_) => out.push_str("{}"),
     }
 }
 
@@ -335,6 +246,103 @@ fn needs_quotes_general(s: &str) -> bool {
     !s.is_ascii() && s.chars().any(|c| !super::escape::yaml_printable(c))
 }
 
+/// The value writer: a plain recursive walk over a `serde_json::Value`.
+/// Not used by any backend (they all write through `yaml_ser`); kept as the
+/// reference the streaming writer's tests compare against.
+#[cfg(test)]
+pub(super) mod reference {
+    use super::{indent, write_block_string, write_str};
+    use serde_json::Value;
+
+    /// Write one document for an already-built value.
+    pub fn write_document(out: &mut String, v: &Value) {
+        match v {
+            Value::Object(m) if !m.is_empty() => write_map(out, m, 0),
+            Value::Array(a) if !a.is_empty() => write_seq(out, a, 0),
+            other => {
+                write_scalar(out, other);
+                out.push('\n');
+            }
+        }
+    }
+
+    fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, level: usize) {
+        for (k, v) in m {
+            indent(out, level);
+            write_str(out, k);
+            out.push(':');
+            write_value_after_key(out, v, level);
+        }
+    }
+
+    fn write_value_after_key(out: &mut String, v: &Value, level: usize) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                out.push('\n');
+                write_map(out, m, level + 2);
+            }
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                // Sequences under a key are indented, as yamllint and kubectl expect.
+                write_seq(out, a, level + 2);
+            }
+            Value::String(s) if s.contains('\n') => {
+                write_block_string(out, s, level + 2);
+            }
+            other => {
+                out.push(' ');
+                write_scalar(out, other);
+                out.push('\n');
+            }
+        }
+    }
+
+    fn write_seq(out: &mut String, a: &[Value], level: usize) {
+        for v in a {
+            indent(out, level);
+            out.push('-');
+            match v {
+                Value::Object(m) if !m.is_empty() => {
+                    // The first key goes on the dash's line.
+                    let mut first = true;
+                    for (k, val) in m {
+                        if first {
+                            out.push(' ');
+                            first = false;
+                        } else {
+                            indent(out, level + 2);
+                        }
+                        write_str(out, k);
+                        out.push(':');
+                        write_value_after_key(out, val, level + 2);
+                    }
+                }
+                Value::Array(inner) if !inner.is_empty() => {
+                    out.push('\n');
+                    write_seq(out, inner, level + 2);
+                }
+                Value::String(s) if s.contains('\n') => write_block_string(out, s, level + 2),
+                other => {
+                    out.push(' ');
+                    write_scalar(out, other);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+
+    fn write_scalar(out: &mut String, v: &Value) {
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(&n.to_string()),
+            Value::String(s) => write_str(out, s),
+            Value::Array(_) => out.push_str("[]"),
+            Value::Object(_) => out.push_str("{}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,8 +475,7 @@ mod tests {
             "empty": {},
             "none": [],
         });
-        let mut out = String::new();
-        write_document(&mut out, &v);
+        let out = to_string(&v).unwrap();
         assert_eq!(
             out,
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    camera: 'yes'\ndata:\n  MODE: 'on'\n  SCRIPT: |\n    a\n    b\nlist:\n  - name: a\n    value: '0755'\n  - plain\n  -\n    - inner\nempty: {}\nnone: []\n"

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 /// `app.kubernetes.io/managed-by` on every object.
 pub const MANAGED_BY: &str = "iotc";
 
-pub fn k8s_name(name: &str) -> String {
-    name.replace('_', "-")
-}
+pub use crate::names::k8s_name;
 
 /// CPU as a Kubernetes quantity: `500m`, or whole cores as `2`.
 pub fn cpu(millis: u64) -> Quantity {

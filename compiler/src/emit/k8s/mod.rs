@@ -187,6 +187,15 @@ impl Docs {
     }
 }
 
+/// A folder's `kustomization.yaml`: its files, in the order they apply.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kustomization<'r> {
+    api_version: &'static str,
+    kind: &'static str,
+    resources: &'r [String],
+}
+
 pub(crate) fn err(message: impl Into<String>) -> EmitError {
     EmitError {
         target: Target::K8s,
@@ -410,14 +419,15 @@ fn emit_group(
         return Ok(ControlFlow::Break(()));
     }
 
-    let kustomization = serde_json::json!({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": resources,
-    });
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: &resources,
+    };
     let mut text = header(sol);
     text.push_str("---\n");
-    yaml::write_document(&mut text, &kustomization);
+    yaml::append_tidy(&mut text, &kustomization)
+        .map_err(|e| err(format!("cannot serialize the kustomization: {e}")))?;
     Ok(sink(OutputFile {
         path: format!("{dir}/kustomization.yaml"),
         contents: text,
