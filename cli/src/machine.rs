@@ -194,13 +194,15 @@ pub fn to_sarif(r: &Report) -> String {
                 "locations": [location(&d.primary.range)],
                 "relatedLocations": d.secondary.iter().enumerate().map(|(i, l)| {
                     let mut loc = location(&l.range);
-                    loc["id"] = json!(i + 1);
-                    loc["message"] = json!({ "text": l.message });
+                    if let Some(m) = loc.as_object_mut() {
+                        m.insert("id".into(), json!(i + 1));
+                        m.insert("message".into(), json!({ "text": l.message }));
+                    }
                     loc
                 }).collect::<Vec<_>>(),
             });
-            if !d.fixes.is_empty() {
-                v["fixes"] = d
+            if let (false, Some(m)) = (d.fixes.is_empty(), v.as_object_mut()) {
+                let fixes: serde_json::Value = d
                     .fixes
                     .iter()
                     .map(|f| {
@@ -216,6 +218,7 @@ pub fn to_sarif(r: &Report) -> String {
                         })
                     })
                     .collect();
+                m.insert("fixes".into(), fixes);
             }
             v
         })
