@@ -81,3 +81,31 @@ pub fn check_registry_host(host: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The AWS IoT thing name of a device's host name: `[a-zA-Z0-9_-]`, at
+/// most 128 characters. Dots become `_` (host names have no `_`, so this is
+/// one-to-one up to 128 characters); a longer name is cut and ends in a
+/// hash of the whole host name. The checker rejects two devices with the
+/// same thing name, so the Terraform registry never has to.
+pub fn aws_iot_thing_name(host: &str) -> String {
+    let s: String = host
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    if s.len() <= 128 {
+        s
+    } else {
+        let head: String = s.chars().take(119).collect();
+        format!("{head}-{:08x}", fnv1a(host))
+    }
+}
+
+/// 32-bit FNV-1a of `s`.
+fn fnv1a(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}

@@ -450,6 +450,8 @@ impl<'a> Analyzer<'a> {
                 v::check_cron(s).map_err(|m| {
                     let help = if m.contains("both the day of month") {
                         "keep one of the two day fields `*`; for \"the first Monday\", run on days 1-7 and check the weekday in the job"
+                    } else if m.contains("Sunday") {
+                        "write `0` or `sun` for Sunday"
                     } else {
                         "write five fields: `*/30 * * * *` is every 30 minutes"
                     };

@@ -21,6 +21,7 @@ use crate::ir;
 use crate::schema;
 use crate::source::{FileId, SourceDb, Span};
 use crate::syntax::ast::{self, BlockKind, ItemKind, Path};
+use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything one run of the checker produced.
@@ -201,6 +202,12 @@ pub(crate) struct Analyzer<'a> {
     explanations: Vec<counts::CountExplanation>,
     /// Devices given host names so far (see `counts::MAX_DEVICES`).
     devices_named: u64,
+    /// The AWS IoT thing name (a function of the host name, one-to-one up
+    /// to 128 characters) of every device named so far, and the index of
+    /// its owner in `host_owners`: two devices may not share one.
+    things: HashMap<String, u32>,
+    /// The sites and clusters that named devices: `(what, span of hosts)`.
+    host_owners: Vec<(String, Span)>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -216,6 +223,8 @@ impl<'a> Analyzer<'a> {
             solution: None,
             explanations: Vec::new(),
             devices_named: 0,
+            things: HashMap::default(),
+            host_owners: Vec::new(),
         }
     }
 

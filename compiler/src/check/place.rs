@@ -179,7 +179,12 @@ impl<'a> Analyzer<'a> {
                     continue;
                 };
                 match v::expand_hosts(pattern, &cl.name.name, n) {
-                    Ok(h) => *hosts = h,
+                    Ok(h) => {
+                        if !self.distinct_hosts(&h, format!("cluster `{}`", cl.name.name), *span) {
+                            continue;
+                        }
+                        *hosts = h;
+                    }
                     Err(m) => self.diags.push(
                         Diagnostic::new(Code::E0208, *span, m)
                             .label("invalid host-name pattern")
@@ -231,6 +236,45 @@ impl<'a> Analyzer<'a> {
         u32::try_from(n).ok()
     }
 
+    /// Record the devices `hosts` of `owner` (a site or a bare-metal
+    /// cluster, whose `hosts` pattern is at `span`); false, with an E0208,
+    /// when one of them has the name of a device named before: the Ansible
+    /// inventory and the AWS IoT registry key devices by host name.
+    fn distinct_hosts(&mut self, hosts: &[String], owner: String, span: Span) -> bool {
+        let me = u32::try_from(self.host_owners.len()).unwrap_or(u32::MAX);
+        self.host_owners.push((owner, span));
+        for h in hosts {
+            let thing = crate::names::aws_iot_thing_name(h);
+            let Some(&other) = self.things.get(&thing) else {
+                self.things.insert(thing, me);
+                continue;
+            };
+            let (mine, _) = self.host_owners.last().cloned().unwrap_or_default();
+            let (theirs, their_span) = self
+                .host_owners
+                .get(other as usize)
+                .cloned()
+                .unwrap_or_else(|| (mine.clone(), span));
+            let message = if other == me {
+                format!("{mine} names two devices `{h}` (as AWS IoT things, long host names are cut to 128 characters)")
+            } else if thing.len() < 128 {
+                format!("host `{h}` of {mine} is also a device of {theirs}")
+            } else {
+                format!("host `{h}` of {mine} has the AWS IoT thing name `{thing}` of a device of {theirs}")
+            };
+            let mut diag = Diagnostic::new(Code::E0208, span, message).label("a host name already taken");
+            if other != me {
+                diag = diag.with_secondary(their_span, "the other device's name comes from here");
+            }
+            self.diags.push(diag.help(
+                "every device needs its own host name: put `{site}` in the pattern (`gw{n}.{site}.example.internal`) \
+                 or give the sites different domains",
+            ));
+            return false;
+        }
+        true
+    }
+
     fn fleets(&mut self, d: &Drafts<'a>, st: &CountState) -> Vec<ir::Fleet> {
         let mut out = Vec::new();
         for (f, fl) in d.fleets.iter().enumerate() {
@@ -249,6 +293,9 @@ impl<'a> Analyzer<'a> {
                 if let Some((pattern, span)) = &site.hosts {
                     match v::expand_hosts(pattern, &site.name.name, devices) {
                         Ok(mut all) => {
+                            if !self.distinct_hosts(&all, format!("site `{}`", site.name.name), *span) {
+                                continue;
+                            }
                             standby_hosts = all.split_off((gw as usize).min(all.len()));
                             hosts = all;
                         }
@@ -384,7 +431,17 @@ impl<'a> Analyzer<'a> {
                 let cluster = clusters.iter().find(|x| {
                     Some(x.name.as_str()) == d.clusters.get(c).map(|k| v::k8s_name(&k.name.name)).as_deref()
                 })?;
-                if wl.schedule.is_some() && name.len() > 52 {
+                // A model's `serve` and `train` workloads are named after
+                // the model (`<model>-serve`, `<model>-train`); a declared
+                // workload's own name was checked where it is declared.
+                if wl.model.is_some() && name.len() > 63 {
+                    let m = v::check_dns_label(&name).err().unwrap_or_default();
+                    self.diags.push(
+                        Diagnostic::new(Code::E0206, wl.name_span, format!("the generated name `{name}` is not a valid Kubernetes name: {m}"))
+                            .label("named after its model")
+                            .help("shorten the model name; a model's workloads are named `<model>-serve` and `<model>-train`, at most 63 characters"),
+                    );
+                } else if wl.schedule.is_some() && name.len() > 52 {
                     self.diags.push(
                         Diagnostic::new(Code::E0206, wl.name_span, format!("the CronJob name `{name}` is {} characters long; Kubernetes allows 52", name.len()))
                             .label("scheduled, so a CronJob")

@@ -431,7 +431,9 @@ pub fn check_cron(schedule: &str) -> Result<(), String> {
         ("hour", 0, 23, &[]),
         ("day of month", 1, 31, &[]),
         ("month", 1, 12, MONTHS),
-        ("day of week", 0, 7, DAYS),
+        // Kubernetes' cron (robfig/cron) counts the days 0–6; `7` for
+        // Sunday is cron's, not Kubernetes'.
+        ("day of week", 0, 6, DAYS),
     ];
     for (field, (what, lo, hi, names)) in fields.iter().zip(specs.iter()) {
         check_cron_field(field, what, *lo, *hi, names)?;
@@ -459,6 +461,11 @@ fn check_cron_field(field: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -
         let n: u32 = v
             .parse()
             .map_err(|_| format!("`{v}` is not a number in the {what} field"))?;
+        if n == 7 && hi == 6 {
+            return Err(format!(
+                "{what} `7` is outside 0–6: Kubernetes counts Sunday as `0` (or `sun`)"
+            ));
+        }
         if n < lo || n > hi {
             return Err(format!("{what} `{n}` is outside {lo}–{hi}"));
         }
@@ -626,6 +633,10 @@ mod tests {
         assert!(check_cron("* * * *").is_err());
         assert!(check_cron("0 3 1 * 1").is_err());
         assert!(check_cron("0 3 1 * *").is_ok());
+        assert!(check_cron("0 3 * * 7").is_err());
+        assert!(check_cron("0 3 * * 5-7").is_err());
+        assert!(check_cron("0 3 * * */2").is_ok());
+        assert!(check_cron("0 3 * jan-mar *").is_ok());
     }
 
     #[test]

@@ -63,24 +63,46 @@ enum Field {
 }
 
 const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
-fn day_name(s: &str) -> Result<&'static str, String> {
+/// A day of week, `0`–`7` or a name, as its number (Sunday is 0 and 7).
+fn day_number(s: &str) -> Result<usize, String> {
     if let Ok(n) = s.parse::<usize>() {
-        return DAYS
-            .get(n)
-            .copied()
-            .ok_or_else(|| format!("day of week `{s}` out of range"));
+        return if n < DAYS.len() {
+            Ok(n)
+        } else {
+            Err(format!("day of week `{s}` out of range"))
+        };
     }
-    let lower = s.to_ascii_lowercase();
     DAYS.iter()
-        .copied()
-        .find(|d| d.to_ascii_lowercase() == lower)
+        .position(|d| d.eq_ignore_ascii_case(s))
         .ok_or_else(|| format!("unknown day of week `{s}`"))
 }
 
-fn number(s: &str) -> Result<String, String> {
+fn day_name(s: &str) -> Result<&'static str, String> {
+    let n = day_number(s)?;
+    DAYS.get(n)
+        .copied()
+        .ok_or_else(|| format!("day of week `{s}` out of range"))
+}
+
+/// A number of a minute, hour, day or month field (a month also by its
+/// name), two digits as systemd writes them.
+fn number(s: &str, f: Field) -> Result<String, String> {
+    if matches!(f, Field::Month) {
+        if let Some(i) = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(s)) {
+            return Ok(format!("{:02}", i + 1));
+        }
+    }
     let n: u32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
     Ok(format!("{n:02}"))
+}
+
+/// Cron's `*` and `?` (any value).
+fn any(s: &str) -> bool {
+    s == "*" || s == "?"
 }
 
 fn convert(field: &str, f: Field) -> Result<String, String> {
@@ -95,16 +117,16 @@ fn convert(field: &str, f: Field) -> Result<String, String> {
             Some((r, s)) => (r, Some(s.parse::<u32>().map_err(|_| format!("bad step in `{part}`"))?)),
             None => (part, None),
         };
-        let base = if range == "*" {
+        let base = if any(range) {
             if step.is_some() {
                 start.to_string()
             } else {
                 "*".to_string()
             }
         } else if let Some((a, b)) = range.split_once('-') {
-            format!("{}..{}", number(a)?, number(b)?)
+            format!("{}..{}", number(a, f)?, number(b, f)?)
         } else {
-            number(range)?
+            number(range, f)?
         };
         parts.push(match step {
             Some(s) => format!("{base}/{s}"),
@@ -114,24 +136,44 @@ fn convert(field: &str, f: Field) -> Result<String, String> {
     Ok(parts.join(","))
 }
 
+/// The day-of-week field as systemd's weekday list, `None` for any day.
+/// systemd has no steps in weekdays, so a stepped part is spelled out day
+/// by day (`*/2` is `Sun,Tue,Thu,Sat`, as in Kubernetes' cron).
 fn convert_dow(field: &str) -> Result<Option<String>, String> {
-    if field == "*" {
-        return Ok(None);
-    }
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
     for part in field.split(',') {
-        if part.contains('/') {
-            return Err(format!("a step in the day of week (`{part}`) has no systemd form"));
+        match part.split_once('/') {
+            None if any(part) => return Ok(None),
+            None => parts.push(match part.split_once('-') {
+                Some((a, b)) => format!("{}..{}", day_name(a)?, day_name(b)?),
+                None => day_name(part)?.to_string(),
+            }),
+            Some((range, step)) => {
+                let step: usize = step.parse().map_err(|_| format!("bad step in `{part}`"))?;
+                if step == 0 {
+                    return Err(format!("bad step in `{part}`"));
+                }
+                let (lo, hi) = if any(range) {
+                    (0, 6)
+                } else if let Some((a, b)) = range.split_once('-') {
+                    (day_number(a)?, day_number(b)?)
+                } else {
+                    (day_number(range)?, 6)
+                };
+                for d in (lo..=hi).step_by(step) {
+                    let name = DAYS.get(d).copied().unwrap_or("Sun");
+                    if !parts.iter().any(|p| p == name) {
+                        parts.push(name.to_string());
+                    }
+                }
+            }
         }
-        parts.push(match part.split_once('-') {
-            Some((a, b)) => format!("{}..{}", day_name(a)?, day_name(b)?),
-            None => day_name(part)?.to_string(),
-        });
     }
     Ok(Some(parts.join(",")))
 }
 
-/// A five-field cron expression as a systemd `OnCalendar=` value.
+/// A five-field cron expression as a systemd `OnCalendar=` value. Every
+/// schedule the checker accepts (E0204) has one; an `Err` is internal.
 /// `7,37 * * * *` → `*-*-* *:07,37:00`, `0 3 * * 0` → `Sun *-*-* 03:00:00`.
 /// (Cron ORs a restricted day of month with a restricted day of week;
 /// systemd ANDs them. The checker's schedules never set both.)
@@ -175,5 +217,21 @@ mod tests {
         assert!(on_calendar("* * *").is_err());
         assert_eq!(on_calendar("@daily").as_deref(), Ok("*-*-* 00:00:00"));
         assert_eq!(on_calendar("@weekly").as_deref(), Ok("Sun *-*-* 00:00:00"));
+        // Every spelling the checker accepts has a systemd form.
+        assert_eq!(
+            on_calendar("0 0 * * */2").as_deref(),
+            Ok("Sun,Tue,Thu,Sat *-*-* 00:00:00")
+        );
+        assert_eq!(
+            on_calendar("0 0 * * 1-5/2").as_deref(),
+            Ok("Mon,Wed,Fri *-*-* 00:00:00")
+        );
+        assert_eq!(on_calendar("0 0 * * 5/1").as_deref(), Ok("Fri,Sat *-*-* 00:00:00"));
+        assert_eq!(on_calendar("0 0 * * fri-7").as_deref(), Ok("Fri..Sun *-*-* 00:00:00"));
+        assert_eq!(on_calendar("0 12 * jan-mar *").as_deref(), Ok("*-01..03-* 12:00:00"));
+        assert_eq!(on_calendar("0 12 1 JAN,jul *").as_deref(), Ok("*-01,07-01 12:00:00"));
+        assert_eq!(on_calendar("0 0 ? * *").as_deref(), Ok("*-*-* 00:00:00"));
+        assert_eq!(on_calendar("0 0 1 */3 ?").as_deref(), Ok("*-01/3-01 00:00:00"));
+        assert_eq!(on_calendar("0 1-23/2 * * *").as_deref(), Ok("*-*-* 01..23/2:00:00"));
     }
 }

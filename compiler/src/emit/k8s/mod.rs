@@ -239,6 +239,8 @@ pub fn emit_each(
     for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
         groups.push((f.name.as_str(), GroupKind::Fleet));
     }
+    // Internal: clusters and fleets share one scope, so a checked program
+    // never has both named alike (E0102).
     let mut seen = std::collections::BTreeSet::new();
     for (name, _) in &groups {
         if !seen.insert(*name) {

@@ -77,6 +77,7 @@ pub fn claims(w: &Workload, unit: &Unit<'_>) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Internal: the checker bounds every name, declared or generated (E0206).
 fn check_name(name: &str, limit: usize, what: &str) -> Result<(), EmitError> {
     if name.len() > limit {
         return Err(err(format!(

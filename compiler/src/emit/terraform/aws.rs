@@ -7,7 +7,7 @@ use super::{
     dash, default_prefix, err, fit, gib, ident, iot, jsonencode, lit, Doc, AWS_PROVIDER_VERSION, PREFIX_REGEX,
 };
 use crate::emit::EmitError;
-use crate::ir::{Cluster, Placement, Pool, Provider, Reach, SecretSource, Solution, Workload, WorkloadKind};
+use crate::ir::{Cluster, Placement, Pool, Reach, SecretSource, Solution, Workload, WorkloadKind};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,15 +111,25 @@ fn managed(policy: &str) -> String {
     format!("arn:{PARTITION}:iam::aws:policy/{policy}")
 }
 
-pub(crate) fn document(sol: &Solution, c: &Cluster, with_registry: bool) -> Result<Doc, EmitError> {
-    let Provider::Aws {
+/// The fields of an AWS cluster's provider ([`crate::ir::Provider::Aws`]): the caller
+/// matched the provider, so this backend has no "not on AWS" case.
+pub(crate) struct AwsProvider<'a> {
+    pub region: &'a String,
+    pub vpc_cidr: &'a String,
+    pub zones: &'a u32,
+}
+
+pub(crate) fn document(
+    sol: &Solution,
+    c: &Cluster,
+    provider: AwsProvider<'_>,
+    with_registry: bool,
+) -> Result<Doc, EmitError> {
+    let AwsProvider {
         region,
         vpc_cidr,
         zones,
-    } = &c.provider
-    else {
-        return Err(err(format!("cluster {} is not on AWS", c.name)));
-    };
+    } = provider;
     let eks = c.distribution == "eks";
     let mut d = Doc::default();
 

@@ -7,7 +7,7 @@
 //! store.
 
 use super::aws::{model_bucket, object_arn, s3_url, ACCOUNT, BUCKET_ARN, KEY_ARN, MODELS_PREFIX, PARTITION};
-use super::{dash, err, fit, fnv, ident, jsonencode, lit, Doc};
+use super::{dash, err, fit, ident, jsonencode, lit, Doc};
 use crate::emit::EmitError;
 use crate::ir::{Fleet, Placement, Solution, WorkloadKind};
 use serde_json::{json, Map, Value};
@@ -17,21 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// from interpolating it.
 const THING: &str = "$${iot:Connection.Thing.ThingName}";
 
-/// AWS IoT thing name for a host: `[a-zA-Z0-9_-]`, at most 128 characters.
-/// Dots become `_` (host names have no `_`, so this is one-to-one); a
-/// longer name is cut and ends in a hash.
-pub(crate) fn thing_name(host: &str) -> String {
-    let s: String = host
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-        .collect();
-    if s.len() <= 128 {
-        s
-    } else {
-        let head: String = s.chars().take(119).collect();
-        format!("{head}-{:08x}", fnv(host))
-    }
-}
+/// AWS IoT thing name for a host (one function, shared with the checker,
+/// which rejects two devices with the same thing name).
+pub(crate) use crate::names::aws_iot_thing_name as thing_name;
 
 /// A thing attribute value: `[a-zA-Z0-9_.,@/:#-]`, at most 800.
 fn attr(s: &str) -> String {
@@ -79,6 +67,8 @@ pub(crate) fn registry(d: &mut Doc, sol: &Solution) -> Result<(), EmitError> {
             for (hosts, out) in [(&s.hosts, &mut gateways), (&s.standby_hosts, &mut standby)] {
                 for h in hosts {
                     let name = thing_name(h);
+                    // Internal: the checker gives every device its own
+                    // thing name (E0208).
                     if let Some(other) = seen.insert(name.clone(), h.clone()) {
                         return Err(err(format!(
                             "hosts {other} and {h} map to the same AWS IoT thing name {name}"

@@ -40,11 +40,37 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
         .map(|c| c.name.clone());
     for c in &sol.clusters {
         let doc = match &c.provider {
-            Provider::Aws { .. } => {
+            Provider::Aws {
+                region,
+                vpc_cidr,
+                zones,
+            } => {
                 let with_registry = registry_home.as_deref() == Some(c.name.as_str());
-                aws::document(sol, c, with_registry)?
+                let provider = aws::AwsProvider {
+                    region,
+                    vpc_cidr,
+                    zones,
+                };
+                aws::document(sol, c, provider, with_registry)?
             }
-            Provider::Vsphere { .. } => vsphere::document(sol, c)?,
+            Provider::Vsphere {
+                datacenter,
+                cluster,
+                datastore,
+                network,
+                template,
+                folder,
+            } => {
+                let provider = vsphere::VsphereProvider {
+                    datacenter,
+                    cluster,
+                    datastore,
+                    network,
+                    template,
+                    folder,
+                };
+                vsphere::document(sol, c, provider)?
+            }
             Provider::Baremetal { .. } => continue,
         };
         files.push(OutputFile {

@@ -8,9 +8,9 @@
 //! environment variables (`VSPHERE_USER`, `VSPHERE_PASSWORD`,
 //! `VSPHERE_SERVER`), never from variables.
 
-use super::{dash, default_prefix, err, fit, gib, ident, lit, mib, Doc, PREFIX_REGEX, VSPHERE_PROVIDER_VERSION};
+use super::{dash, default_prefix, fit, gib, ident, lit, mib, Doc, PREFIX_REGEX, VSPHERE_PROVIDER_VERSION};
 use crate::emit::EmitError;
-use crate::ir::{Cluster, Provider, Solution};
+use crate::ir::{Cluster, Solution};
 use serde_json::{json, Map, Value};
 
 fn string_var(d: &mut Doc, name: &str, default: &str, description: &str) {
@@ -29,18 +29,27 @@ fn string_var(d: &mut Doc, name: &str, default: &str, description: &str) {
     );
 }
 
-pub(crate) fn document(sol: &Solution, c: &Cluster) -> Result<Doc, EmitError> {
-    let Provider::Vsphere {
+/// The fields of a vSphere cluster's provider ([`crate::ir::Provider::Vsphere`]): the
+/// caller matched the provider, so this backend has no "not on vSphere"
+/// case.
+pub(crate) struct VsphereProvider<'a> {
+    pub datacenter: &'a String,
+    pub cluster: &'a String,
+    pub datastore: &'a String,
+    pub network: &'a String,
+    pub template: &'a String,
+    pub folder: &'a Option<String>,
+}
+
+pub(crate) fn document(sol: &Solution, c: &Cluster, provider: VsphereProvider<'_>) -> Result<Doc, EmitError> {
+    let VsphereProvider {
         datacenter,
         cluster,
         datastore,
         network,
         template,
         folder,
-    } = &c.provider
-    else {
-        return Err(err(format!("cluster {} is not on vSphere", c.name)));
-    };
+    } = provider;
     let mut d = Doc::default();
     d.terraform("required_version", json!(">= 1.5.0"));
     d.terraform(
