@@ -204,19 +204,6 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
     skips.annotate(&mut annotations);
 
     let dir = plugin_dir(distribution);
-    let host_dir = |name: &str, path: &str| Volume {
-        name: name.into(),
-        host_path: Some(HostPathVolumeSource {
-            path: path.into(),
-            type_: Some("Directory".into()),
-        }),
-        ..Default::default()
-    };
-    let mount = |name: &str, path: &str| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        ..Default::default()
-    };
     let probe = |p: Probe| Probe {
         http_get: Some(HTTPGetAction {
             path: Some("/health".into()),
@@ -226,12 +213,6 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
         period_seconds: Some(20),
         timeout_seconds: Some(3),
         ..p
-    };
-    let quantity = |cpu: u64, mem: u64| {
-        BTreeMap::from([
-            ("cpu".to_string(), meta::cpu(cpu)),
-            ("memory".to_string(), meta::bytes(mem)),
-        ])
     };
     let container = Container {
         name: PLUGIN_NAME.into(),
@@ -269,50 +250,22 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
         ]),
         ..Default::default()
     };
-    docs.push(&DaemonSet {
-        metadata: ObjectMeta {
-            name: Some(PLUGIN_NAME.into()),
-            namespace: Some(ns),
-            labels: Some(labels.clone()),
-            annotations: meta::some_map(annotations),
+    docs.push(&plugin_daemon_set(Plugin {
+        name: PLUGIN_NAME,
+        ns,
+        labels,
+        annotations,
+        selector,
+        affinity: None,
+        // Every node, standby devices included: a node without
+        // the device advertises none of it.
+        toleration: Toleration {
+            operator: Some("Exists".into()),
             ..Default::default()
         },
-        spec: Some(DaemonSetSpec {
-            selector: meta::match_labels(selector),
-            update_strategy: Some(DaemonSetUpdateStrategy {
-                type_: Some("RollingUpdate".into()),
-                ..Default::default()
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    priority_class_name: Some("system-node-critical".into()),
-                    security_context: Some(PodSecurityContext {
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".into(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    // Every node, standby devices included: a node without
-                    // the device advertises none of it.
-                    tolerations: Some(vec![Toleration {
-                        operator: Some("Exists".into()),
-                        ..Default::default()
-                    }]),
-                    containers: vec![container],
-                    volumes: Some(vec![host_dir("device-plugins", dir), host_dir("dev", "/dev")]),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        ..Default::default()
-    })?;
+        container,
+        volumes: vec![host_dir("device-plugins", dir), host_dir("dev", "/dev")],
+    }))?;
     Ok(docs)
 }
 
@@ -380,12 +333,6 @@ fn nvidia(ctx: &Ctx<'_>, ns: &str, kind: GroupKind<'_>, dir: &str) -> DaemonSet 
     );
     let mut annotations = BTreeMap::new();
     skips.annotate(&mut annotations);
-    let quantity = |cpu: u64, mem: u64| {
-        BTreeMap::from([
-            ("cpu".to_string(), meta::cpu(cpu)),
-            ("memory".to_string(), meta::bytes(mem)),
-        ])
-    };
     let container = Container {
         name: NVIDIA_PLUGIN_NAME.into(),
         image: Some(NVIDIA_PLUGIN_IMAGE.into()),
@@ -410,17 +357,59 @@ fn nvidia(ctx: &Ctx<'_>, ns: &str, kind: GroupKind<'_>, dir: &str) -> DaemonSet 
             ..Default::default()
         }),
         // The plugin looks for the kubelet's socket at its default folder.
-        volume_mounts: Some(vec![VolumeMount {
-            name: "device-plugins".into(),
-            mount_path: "/var/lib/kubelet/device-plugins".into(),
-            ..Default::default()
-        }]),
+        volume_mounts: Some(vec![mount("device-plugins", "/var/lib/kubelet/device-plugins")]),
         ..Default::default()
     };
+    plugin_daemon_set(Plugin {
+        name: NVIDIA_PLUGIN_NAME,
+        ns: ns.to_string(),
+        labels,
+        annotations,
+        selector,
+        affinity,
+        // GPU pools carry the `nvidia.com/gpu` taint (Terraform).
+        toleration: Toleration {
+            key: Some(GPU_RESOURCE.into()),
+            operator: Some("Exists".into()),
+            effect: Some("NoSchedule".into()),
+            ..Default::default()
+        },
+        container,
+        volumes: vec![host_dir("device-plugins", dir)],
+    })
+}
+
+/// What differs between the device plugins' DaemonSets.
+struct Plugin {
+    name: &'static str,
+    ns: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    selector: BTreeMap<String, String>,
+    affinity: Option<Affinity>,
+    toleration: Toleration,
+    container: Container,
+    volumes: Vec<Volume>,
+}
+
+/// A device plugin's DaemonSet: node-critical, no API token, RuntimeDefault
+/// seccomp, rolling updates.
+fn plugin_daemon_set(p: Plugin) -> DaemonSet {
+    let Plugin {
+        name,
+        ns,
+        labels,
+        annotations,
+        selector,
+        affinity,
+        toleration,
+        container,
+        volumes,
+    } = p;
     DaemonSet {
         metadata: ObjectMeta {
-            name: Some(NVIDIA_PLUGIN_NAME.into()),
-            namespace: Some(ns.to_string()),
+            name: Some(name.into()),
+            namespace: Some(ns),
             labels: Some(labels.clone()),
             annotations: meta::some_map(annotations),
             ..Default::default()
@@ -447,22 +436,9 @@ fn nvidia(ctx: &Ctx<'_>, ns: &str, kind: GroupKind<'_>, dir: &str) -> DaemonSet 
                         ..Default::default()
                     }),
                     affinity,
-                    // GPU pools carry the `nvidia.com/gpu` taint (Terraform).
-                    tolerations: Some(vec![Toleration {
-                        key: Some(GPU_RESOURCE.into()),
-                        operator: Some("Exists".into()),
-                        effect: Some("NoSchedule".into()),
-                        ..Default::default()
-                    }]),
+                    tolerations: Some(vec![toleration]),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "device-plugins".into(),
-                        host_path: Some(HostPathVolumeSource {
-                            path: dir.into(),
-                            type_: Some("Directory".into()),
-                        }),
-                        ..Default::default()
-                    }]),
+                    volumes: Some(volumes),
                     ..Default::default()
                 }),
             },
@@ -470,4 +446,32 @@ fn nvidia(ctx: &Ctx<'_>, ns: &str, kind: GroupKind<'_>, dir: &str) -> DaemonSet 
         }),
         ..Default::default()
     }
+}
+
+/// A host folder that must exist (the kubelet's socket folder, `/dev`).
+fn host_dir(name: &str, path: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        host_path: Some(HostPathVolumeSource {
+            path: path.into(),
+            type_: Some("Directory".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        ..Default::default()
+    }
+}
+
+/// CPU in millicores and memory in bytes, as a requests/limits map.
+fn quantity(cpu: u64, mem: u64) -> BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity> {
+    BTreeMap::from([
+        ("cpu".to_string(), meta::cpu(cpu)),
+        ("memory".to_string(), meta::bytes(mem)),
+    ])
 }
