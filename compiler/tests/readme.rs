@@ -111,6 +111,46 @@ fn the_readme_names_every_generated_folder_in_apply_order() {
     }
 }
 
+/// Every Kubernetes file the kustomization leaves out (the Prometheus
+/// Operator objects, whose CRDs are a prerequisite) is applied by the README
+/// on its own, after its folder's `kubectl apply -k`; nothing is left
+/// unapplied.
+#[test]
+fn every_file_outside_a_kustomization_is_applied_after_it() {
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, Target::ALL).unwrap();
+        let readme = &files.iter().find(|f| f.path == PATH).expect("out/README.md").contents;
+        for k in files
+            .iter()
+            .filter(|f| f.path.starts_with("k8s/") && f.path.ends_with("/kustomization.yaml"))
+        {
+            let dir = k.path.trim_end_matches("/kustomization.yaml");
+            let kust: serde_norway::Value = serde_norway::from_str(&k.contents).unwrap();
+            let listed: Vec<&str> = kust["resources"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r.as_str())
+                .collect();
+            let applied = at(readme, &format!("kubectl apply -k {dir}`"), name);
+            for f in &files {
+                let Some(leaf) = f.path.strip_prefix(&format!("{dir}/")) else {
+                    continue;
+                };
+                if leaf.contains('/') || leaf == "kustomization.yaml" || listed.contains(&leaf) {
+                    continue;
+                }
+                let own = at(readme, &format!("kubectl apply -f {}`", f.path), name);
+                assert!(applied < own, "{name}: {} is applied before its folder", f.path);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "{checked} files outside a kustomization");
+}
+
 #[test]
 fn the_docs_state_the_readmes_apply_order() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");

@@ -37,6 +37,20 @@ fn code(s: &str) -> String {
     format!("`{}`", s.replace('`', "'"))
 }
 
+/// The monitoring step of the Kubernetes folder `dir`, when it has a
+/// `30-monitoring.yaml`: its ServiceMonitor and PrometheusRule need the
+/// Prometheus Operator's CRDs, so the file is not in the kustomization and is
+/// applied on its own once the operator runs (docs/k8s.md).
+fn monitoring(o: &mut String, paths: &[String], dir: &str, indent: &str) {
+    let file = format!("{dir}/{}", super::k8s::MONITORING_FILE);
+    if paths.contains(&file) {
+        let _ = writeln!(
+            o,
+            "{indent}- then, once the Prometheus Operator and its CRDs are installed in that cluster (e.g. the kube-prometheus-stack chart): `kubectl apply -f {file}`"
+        );
+    }
+}
+
 /// The README for the files at `paths` (relative to the output folder).
 pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
     let tf = folders(paths, super::terraform::ROOT, "main.tf.json");
@@ -104,6 +118,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 o,
                 "- kubectl apply (cloud): with the kubeconfig from {ctx}, create the Secrets listed below, then `kubectl apply -k {k8s_dir}`."
             );
+            monitoring(&mut o, paths, &k8s_dir, "  ");
         }
         let _ = writeln!(o);
     }
@@ -139,6 +154,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             );
             for s in sites {
                 let _ = writeln!(o, "  - `kubectl apply -k {s}`");
+                monitoring(&mut o, paths, s, "    ");
             }
         }
         let _ = writeln!(o);

@@ -53,6 +53,9 @@ pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 /// The folder every file of this backend is under.
 pub const ROOT: &str = "k8s";
+/// The file of Prometheus Operator objects, kept out of the kustomization
+/// (its CRDs are a prerequisite; the README applies it after the operator).
+pub const MONITORING_FILE: &str = "30-monitoring.yaml";
 
 /// Where a group's objects are applied: a cluster, or a Kubernetes fleet.
 #[derive(Debug, Clone, Copy)]
@@ -417,7 +420,7 @@ fn emit_group(
     // before applying anything). It is the documented second step, after
     // the operator is installed (docs/k8s.md, *Apply order*).
     let mon = monitoring::docs(ctx, &members)?;
-    if !mon.is_empty() && sink(file("30-monitoring.yaml", mon)).is_break() {
+    if !mon.is_empty() && sink(file(MONITORING_FILE, mon)).is_break() {
         return Ok(ControlFlow::Break(()));
     }
 
