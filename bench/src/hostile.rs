@@ -85,6 +85,26 @@ pub fn bracketed_chain(n: usize, cycle: bool, brackets: usize) -> String {
     s
 }
 
+/// `n` services on a cloud cluster large enough for all of them, each
+/// calling the next (`talks_to` and a port): every service has a flow to
+/// resolve, and the program checks.
+pub fn call_chain(n: usize) -> String {
+    let mut s = String::from(
+        "solution demo { version = \"1.0.0\" }\nimport std.cloud\ncluster cloud {\n  provider = aws { region = \"eu-west-1\" }\n  distribution = eks\n  nodes = 40\n  node = std.cloud.aws_m6i_xlarge\n}\n",
+    );
+    for i in 0..n {
+        let next = if i + 1 < n {
+            format!("  talks_to = [s{}]", i + 1)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            "service s{i} on cloud {{ image = \"ghcr.io/acme/s:1.0.0\"  cpu = 1m  memory = 1Mi  port = 8080{next} }}\n"
+        ));
+    }
+    s
+}
+
 pub fn gateways(n: &str) -> String {
     FLEET.replace("gateways = 2", &format!("gateways = {n}"))
 }

@@ -40,6 +40,10 @@ options of run:
                    (default: \"check {file}\")
   --keep           keep the generated files and outputs
 
+  iotc-bench services [--iotc PATH] [--runs N] [--sizes 2500,5000,10000]
+                                        time `iotc check` on chains of N services
+                                        (does the checker stay linear in services?)
+
   iotc-bench hostile [--iotc PATH] [--runs N] [--keep]
                                         time `iotc check` and `iotc fmt --check`
                                         on every hostile input (issue 12)
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
                 },
             })
         }),
+        Some("services") => parse_services(args.get(1..).unwrap_or_default()).and_then(|o| services(&o)),
         Some("hostile") => parse_run(args.get(1..).unwrap_or_default()).and_then(|o| hostile(&o)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
@@ -148,6 +153,9 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
 /// One finished child: its wall time, peak resident set and exit status.
 struct Sample {
     wall: Duration,
+    /// CPU time in user mode: less disturbed than wall time by other work
+    /// on a shared machine.
+    user: Duration,
     max_rss_kib: u64,
     status: Status,
 }
@@ -183,16 +191,17 @@ fn run_once(iotc: &Path, args: &[String], log: &Path) -> Result<Sample, String> 
         .stderr(err)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", iotc.display()))?;
-    let (status, max_rss_kib) = reap(child)?;
+    let (status, max_rss_kib, user) = reap(child)?;
     Ok(Sample {
         wall: start.elapsed(),
+        user,
         max_rss_kib,
         status,
     })
 }
 
 #[cfg(unix)]
-fn reap(child: std::process::Child) -> Result<(Status, u64), String> {
+fn reap(child: std::process::Child) -> Result<(Status, u64, Duration), String> {
     let pid = libc::pid_t::try_from(child.id()).map_err(|e| format!("bad pid: {e}"))?;
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is plain old data, so all-zero bytes are a valid value.
@@ -214,14 +223,16 @@ fn reap(child: std::process::Child) -> Result<(Status, u64), String> {
     } else {
         Status::Signalled(libc::WTERMSIG(status))
     };
+    let user = Duration::from_secs(u64::try_from(usage.ru_utime.tv_sec).unwrap_or(0))
+        + Duration::from_micros(u64::try_from(usage.ru_utime.tv_usec).unwrap_or(0));
     // On Linux `ru_maxrss` is in KiB.
-    Ok((status, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+    Ok((status, u64::try_from(usage.ru_maxrss).unwrap_or(0), user))
 }
 
 #[cfg(not(unix))]
-fn reap(mut child: std::process::Child) -> Result<(Status, u64), String> {
+fn reap(mut child: std::process::Child) -> Result<(Status, u64, Duration), String> {
     let status = child.wait().map_err(|e| format!("wait failed: {e}"))?;
-    Ok((Status::Exited(status.code().unwrap_or(-1)), 0))
+    Ok((Status::Exited(status.code().unwrap_or(-1)), 0, Duration::ZERO))
 }
 
 /// Total size in bytes of the files under `dir`.
@@ -497,4 +508,90 @@ fn hostile(opts: &RunOptions) -> Result<(), String> {
         println!("over budget or crashed: {}", failed.join(", "));
         Err(format!("over budget or crashed: {}", failed.join(", ")))
     }
+}
+
+struct ServicesOptions {
+    iotc: PathBuf,
+    runs: usize,
+    sizes: Vec<usize>,
+}
+
+fn parse_services(args: &[String]) -> Result<ServicesOptions, String> {
+    let mut opts = ServicesOptions {
+        iotc: default_iotc(),
+        runs: 3,
+        sizes: vec![2_500, 5_000, 10_000],
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--iotc" => opts.iotc = PathBuf::from(value()?),
+            "--runs" => opts.runs = parse_count(&value()?)?.max(1),
+            "--sizes" => {
+                opts.sizes = value()?
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| parse_count(s.trim()))
+                    .collect::<Result<_, _>>()?;
+            }
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// `iotc-bench services`: `iotc check` on programs of N services, to see
+/// that the checker's time grows linearly with the number of services.
+/// Two shapes: a count chain (each service's replicas are the next one's,
+/// [`iotc_bench::hostile::chain`]; deeper than the checker follows, so it
+/// reports E0307 once) and a call chain (each service `talks_to` the next
+/// and has a port, so every flow is resolved).
+fn services(opts: &ServicesOptions) -> Result<(), String> {
+    if !opts.iotc.is_file() {
+        return Err(format!(
+            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
+            opts.iotc.display()
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("iotc-bench-services-{}", std::process::id()));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    println!("| shape | services | bytes | check | median ms | user CPU ms | user µs per service | peak RSS MiB |");
+    println!("|:---|---:|---:|:---|---:|---:|---:|---:|");
+    /// A generator of a program with `n` services.
+    type Shape = fn(usize) -> String;
+    let shapes: [(&str, Shape); 2] = [
+        ("count chain", |n| iotc_bench::hostile::chain(n, false)),
+        ("call chain", iotc_bench::hostile::call_chain),
+    ];
+    for (shape, make) in shapes {
+        for &n in &opts.sizes {
+            let text = make(n);
+            let file = dir.join(format!("services-{n}.iot"));
+            let log = dir.join(format!("services-{n}.log"));
+            fs::write(&file, &text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let args = vec!["check".to_string(), file.display().to_string()];
+            let (mut walls, mut users) = (Vec::new(), Vec::new());
+            let (mut status, mut rss) = (Status::Exited(0), 0u64);
+            for _ in 0..opts.runs {
+                let sample = run_once(&opts.iotc, &args, &log)?;
+                walls.push(sample.wall);
+                users.push(sample.user);
+                status = sample.status;
+                rss = rss.max(sample.max_rss_kib);
+            }
+            walls.sort();
+            users.sort();
+            let user = median(&users);
+            println!(
+                "| {shape} | {n} | {} | {status} | {:.0} | {:.0} | {:.1} | {:.1} |",
+                text.len(),
+                millis(median(&walls)),
+                millis(user),
+                user.as_secs_f64() * 1e6 / n.max(1) as f64,
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    remove_dir(&dir)
 }

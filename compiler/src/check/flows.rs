@@ -10,6 +10,7 @@ use super::Analyzer;
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{self, Endpoint, Exposure, ExposureKind, Flow, Placement, Reach, WorkloadKind};
 use crate::source::Span;
+use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The cluster or fleet a workload runs on, and whether it is a fleet.
@@ -31,23 +32,54 @@ fn reach(caller: &ir::Workload, callee: &ir::Workload) -> Reach {
     }
 }
 
-/// The workloads a name in `talks_to` or an endpoint reference means: the
-/// workload of that name, or the servers of the model of that name (those
-/// on the caller's own cluster or fleet when there are any, else all).
-fn callees<'w>(workloads: &'w [ir::Workload], caller: &ir::Workload, name: &str) -> Vec<&'w ir::Workload> {
-    let direct: Vec<&ir::Workload> = workloads.iter().filter(|w| w.name == name).collect();
-    if !direct.is_empty() {
-        return direct;
+/// Where each placed workload is, by name, built once per check so that
+/// resolving a name costs a lookup rather than a scan of every workload.
+struct Index {
+    /// Workload name → indices of the workloads of that name.
+    by_name: HashMap<String, Vec<usize>>,
+    /// Model name (as a Kubernetes name) → indices of its serving workloads.
+    servers_of: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn new(workloads: &[ir::Workload]) -> Index {
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::default();
+        let mut servers_of: HashMap<String, Vec<usize>> = HashMap::default();
+        for (i, w) in workloads.iter().enumerate() {
+            by_name.entry(w.name.clone()).or_default().push(i);
+            if w.kind == WorkloadKind::Serve {
+                if let Some(m) = &w.model {
+                    servers_of.entry(v::k8s_name(&m.model)).or_default().push(i);
+                }
+            }
+        }
+        Index { by_name, servers_of }
     }
-    let servers: Vec<&ir::Workload> = workloads
-        .iter()
-        .filter(|w| w.kind == WorkloadKind::Serve && w.model.as_ref().is_some_and(|m| v::k8s_name(&m.model) == name))
-        .collect();
-    let local: Vec<&ir::Workload> = servers.iter().copied().filter(|w| group(w) == group(caller)).collect();
-    if local.is_empty() {
-        servers
-    } else {
-        local
+
+    /// The first workload of this name.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).and_then(|v| v.first().copied())
+    }
+
+    /// The workloads a name in `talks_to` or an endpoint reference means:
+    /// the workload of that name, or the servers of the model of that name
+    /// (those on the caller's own cluster or fleet when there are any, else
+    /// all), as indices in workload order.
+    fn callees(&self, workloads: &[ir::Workload], caller: &ir::Workload, name: &str) -> Vec<usize> {
+        if let Some(direct) = self.by_name.get(name).filter(|d| !d.is_empty()) {
+            return direct.clone();
+        }
+        let servers: &[usize] = self.servers_of.get(name).map(Vec::as_slice).unwrap_or_default();
+        let local: Vec<usize> = servers
+            .iter()
+            .copied()
+            .filter(|j| workloads.get(*j).is_some_and(|w| group(w) == group(caller)))
+            .collect();
+        if local.is_empty() {
+            servers.to_vec()
+        } else {
+            local
+        }
     }
 }
 
@@ -69,10 +101,16 @@ impl<'a> Analyzer<'a> {
     ) -> (Vec<Flow>, Vec<ir::Egress>) {
         // Who each placed workload calls: `talks_to` plus endpoint
         // references, in source order, each name once.
+        let index = Index::new(workloads);
+        // The first draft of each Kubernetes name.
+        let mut draft_of: HashMap<String, usize> = HashMap::default();
+        for (k, wl) in d.workloads.iter().enumerate() {
+            draft_of.entry(v::k8s_name(&wl.name)).or_insert(k);
+        }
         let mut wants: Vec<(usize, Vec<(String, Span)>)> = Vec::new();
         for wl in &d.workloads {
             let name = v::k8s_name(&wl.name);
-            let Some(i) = workloads.iter().position(|w| w.name == name) else {
+            let Some(i) = index.position(&name) else {
                 continue;
             };
             let mut names: Vec<(String, Span)> = Vec::new();
@@ -95,8 +133,8 @@ impl<'a> Analyzer<'a> {
         for (i, names) in &wants {
             let Some(caller) = workloads.get(*i) else { continue };
             for (n, span) in names {
-                for callee in callees(workloads, caller, n) {
-                    let Some(j) = workloads.iter().position(|w| std::ptr::eq(w, callee)) else {
+                for j in index.callees(workloads, caller, n) {
+                    let Some(callee) = workloads.get(j) else {
                         continue;
                     };
                     if callee.container.port.is_some() && (i != &j) {
@@ -165,7 +203,7 @@ impl<'a> Analyzer<'a> {
             }
             let domain = clusters.iter().find(|c| c.name == g).and_then(|c| c.domain.clone());
             let Some(domain) = domain else {
-                let wd = d.workloads.iter().find(|x| v::k8s_name(&x.name) == w.name);
+                let wd = draft_of.get(&w.name).and_then(|k| d.workloads.get(*k));
                 let span = called_from.or(wd.map(|x| x.name_span));
                 if let Some(span) = span {
                     let why = if w.public {
@@ -244,11 +282,17 @@ impl<'a> Analyzer<'a> {
             });
         }
         flows.sort_by(|x, y| (&x.from, &x.to).cmp(&(&y.from, &y.to)));
+        // The flows from a caller: a range of the sorted flows.
+        let flows_from = |from: &str| {
+            let start = flows.partition_point(|f| f.from.as_str() < from);
+            let end = flows.partition_point(|f| f.from.as_str() <= from);
+            flows.get(start..end).unwrap_or_default()
+        };
 
         // Endpoint env values.
         for (i, _) in &wants {
             let Some(caller) = workloads.get(*i) else { continue };
-            let Some(wd) = d.workloads.iter().find(|x| v::k8s_name(&x.name) == caller.name) else {
+            let Some(wd) = draft_of.get(&caller.name).and_then(|k| d.workloads.get(*k)) else {
                 continue;
             };
             let mut derived = Vec::new();
@@ -258,15 +302,17 @@ impl<'a> Analyzer<'a> {
                     derived.push((r.name.clone(), x.name.clone(), r.part, r.part.of(&x.endpoint)));
                     continue;
                 }
-                let found = callees(workloads, caller, &target);
+                let found: Vec<&ir::Workload> = index
+                    .callees(workloads, caller, &target)
+                    .into_iter()
+                    .filter_map(|j| workloads.get(j))
+                    .collect();
                 if found.is_empty() {
                     // Reported by `reachability`.
                     continue;
                 }
                 let names: BTreeSet<&str> = found.iter().map(|w| w.name.as_str()).collect();
-                let flow = flows
-                    .iter()
-                    .find(|f| f.from == caller.name && names.contains(f.to.as_str()));
+                let flow = flows_from(&caller.name).iter().find(|f| names.contains(f.to.as_str()));
                 match flow {
                     Some(f) => derived.push((r.name.clone(), f.to.clone(), r.part, r.part.of(&f.endpoint))),
                     None if found.iter().all(|w| w.container.port.is_none()) => self.diags.push(

@@ -734,15 +734,19 @@ impl<'a> Analyzer<'a> {
     }
 
     fn reachability(&mut self, d: &Drafts<'a>, workloads: &[ir::Workload]) {
+        // Names a reference may use: workloads and the models they serve.
+        let mut known_names: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
+        for w in workloads {
+            known_names.insert(w.name.clone());
+            if let Some(m) = &w.model {
+                known_names.insert(v::k8s_name(&m.model));
+            }
+        }
         for wl in &d.workloads {
             let refs = wl.env_refs.iter().map(|r| (&r.target, r.target_span));
             for (name, span) in wl.talks_to.iter().map(|(n, s)| (n, *s)).chain(refs) {
                 let k = v::k8s_name(name);
-                let known = workloads
-                    .iter()
-                    .any(|w| w.name == k || w.model.as_ref().map(|m| v::k8s_name(&m.model)) == Some(k.clone()))
-                    || d.external_names.contains(&k);
-                if known {
+                if known_names.contains(&k) || d.external_names.contains(&k) {
                     continue;
                 }
                 let names: Vec<String> = d
@@ -774,7 +778,12 @@ impl<'a> Analyzer<'a> {
         workloads: &[ir::Workload],
     ) -> Vec<ir::NodeGroupCapacity> {
         let mut out = Vec::new();
-        let draft_of = |name: &str| d.workloads.iter().find(|w| v::k8s_name(&w.name) == name);
+        // The first draft of each Kubernetes name, looked up per contributor.
+        let mut first_draft: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
+        for (k, w) in d.workloads.iter().enumerate() {
+            first_draft.entry(v::k8s_name(&w.name)).or_insert(k);
+        }
+        let draft_of = |name: &str| first_draft.get(name).and_then(|k| d.workloads.get(*k));
         let names: Vec<std::sync::Arc<str>> = workloads.iter().map(|w| w.name.as_str().into()).collect();
         // What each site carries, gathered in one pass over the workloads.
         let mut by_site: rustc_hash::FxHashMap<(&str, &str), Vec<Use>> = rustc_hash::FxHashMap::default();
@@ -790,14 +799,17 @@ impl<'a> Analyzer<'a> {
         }
         for fleet in fleets {
             let fd = d.fleets.iter().find(|x| v::k8s_name(&x.name.name) == fleet.name);
+            // The first site draft of each name, for spans.
+            let mut site_spans: rustc_hash::FxHashMap<String, Span> = rustc_hash::FxHashMap::default();
+            for s in fd.map(|f| f.sites.as_slice()).unwrap_or_default() {
+                site_spans.entry(v::k8s_name(&s.name.name)).or_insert(s.name.span);
+            }
             for site in &fleet.sites {
                 let uses = by_site
                     .remove(&(fleet.name.as_str(), site.name.as_str()))
                     .unwrap_or_default();
                 let group = format!("{}/{}", fleet.name, site.name);
-                let site_span = fd
-                    .and_then(|f| f.sites.iter().find(|s| v::k8s_name(&s.name.name) == site.name))
-                    .map(|s| s.name.span);
+                let site_span = site_spans.get(site.name.as_str()).copied();
                 let g = NodeGroup {
                     group: &group,
                     tier: "edge",
