@@ -121,6 +121,14 @@ fn parse_size(s: &str) -> Result<(usize, usize), String> {
     Ok((parse_count(a)?, parse_count(b)?))
 }
 
+/// A comma-separated list (`100x50,200x100`), each item read by `parse`.
+fn parse_list<T>(s: &str, parse: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    s.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse(s.trim()))
+        .collect()
+}
+
 fn parse_run(args: &[String]) -> Result<RunOptions, String> {
     let mut opts = RunOptions {
         iotc: default_iotc(),
@@ -136,11 +144,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             "--iotc" => opts.iotc = PathBuf::from(value()?),
             "--runs" => opts.runs = parse_count(&value()?)?.max(1),
             "--sizes" => {
-                opts.sizes = value()?
-                    .split(',')
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|s| parse_size(s.trim()))
-                    .collect::<Result<_, _>>()?;
+                opts.sizes = parse_list(&value()?, parse_size)?;
             }
             "--cmd" => opts.cmd = value()?,
             "--keep" => opts.keep = true,
@@ -529,11 +533,7 @@ fn parse_services(args: &[String]) -> Result<ServicesOptions, String> {
             "--iotc" => opts.iotc = PathBuf::from(value()?),
             "--runs" => opts.runs = parse_count(&value()?)?.max(1),
             "--sizes" => {
-                opts.sizes = value()?
-                    .split(',')
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|s| parse_count(s.trim()))
-                    .collect::<Result<_, _>>()?;
+                opts.sizes = parse_list(&value()?, parse_count)?;
             }
             other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
         }

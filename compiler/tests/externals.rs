@@ -9,34 +9,14 @@
 
 use iotc_compiler::diag::Code;
 use iotc_compiler::emit::{emit, Target};
-use iotc_compiler::ir::{EndpointPart, Placement, Solution};
+use iotc_compiler::ir::{EndpointPart, Placement};
 use iotc_compiler::source::MemoryDb;
 use iotc_compiler::{analyze, Overrides};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::path::{Path, PathBuf};
 
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn example(name: &str) -> Solution {
-    let dir = examples_dir().join(name);
-    let mut db = MemoryDb::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "iot") {
-            let f = p.file_name().unwrap().to_string_lossy().into_owned();
-            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
-        }
-    }
-    let a = analyze(&db, &format!("{name}/{name}.iot"), &Overrides::default());
-    let errors: Vec<_> = a.diagnostics.iter().filter(|d| d.is_error()).collect();
-    assert!(errors.is_empty(), "{name}: {errors:#?}");
-    a.solution.unwrap()
-}
-
-const EXAMPLES: &[&str] = &["factory", "city", "energy"];
+mod common;
+use common::{example, EXAMPLES};
 
 #[test]
 fn every_external_a_workload_names_is_an_egress_with_its_address() {

@@ -6,27 +6,12 @@
 
 use iotc_compiler::emit::{emit, Target};
 use iotc_compiler::ir::{model_file, Placement, Solution, WorkloadKind};
-use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, PodSpec};
 use std::path::Path;
 
-const EXAMPLES: &[&str] = &["factory", "city", "energy"];
-
-fn example(name: &str) -> Solution {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
-    let mut db = MemoryDb::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "iot") {
-            let f = p.file_name().unwrap().to_string_lossy().into_owned();
-            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
-        }
-    }
-    let a = analyze(&db, &format!("{name}/{name}.iot"), &Overrides::default());
-    a.solution.unwrap()
-}
+mod common;
+use common::{example, EXAMPLES};
 
 fn docs(sol: &Solution, target: Target) -> Vec<(String, String)> {
     let mut out = Vec::new();

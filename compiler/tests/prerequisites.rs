@@ -5,25 +5,9 @@
 //! enforced (VPC CNI), and HorizontalPodAutoscalers have metrics-server.
 
 use iotc_compiler::emit::{emit, Target};
-use iotc_compiler::ir::Solution;
-use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
-use std::path::Path;
 
-fn example(name: &str) -> Solution {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
-    let mut db = MemoryDb::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "iot") {
-            let f = p.file_name().unwrap().to_string_lossy().into_owned();
-            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
-        }
-    }
-    analyze(&db, &format!("{name}/{name}.iot"), &Overrides::default())
-        .solution
-        .unwrap()
-}
+mod common;
+use common::example;
 
 #[test]
 fn eks_clusters_carry_storage_policy_enforcement_and_metrics() {

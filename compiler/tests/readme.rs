@@ -7,27 +7,11 @@
 use iotc_compiler::emit::ansible::{cluster_engine, Engine};
 use iotc_compiler::emit::readme::{APPLY_STEPS, PATH};
 use iotc_compiler::emit::{emit, Target};
-use iotc_compiler::ir::{Provider, Solution};
-use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
+use iotc_compiler::ir::Provider;
 use std::path::Path;
 
-const EXAMPLES: &[&str] = &["factory", "city", "energy"];
-
-fn example(name: &str) -> Solution {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
-    let mut db = MemoryDb::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "iot") {
-            let f = p.file_name().unwrap().to_string_lossy().into_owned();
-            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
-        }
-    }
-    analyze(&db, &format!("{name}/{name}.iot"), &Overrides::default())
-        .solution
-        .unwrap()
-}
+mod common;
+use common::{example, EXAMPLES};
 
 /// The numbered list under the `## Apply order` heading of a Markdown text.
 fn apply_order(text: &str) -> Vec<String> {

@@ -15,35 +15,13 @@
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::Solution;
 use iotc_compiler::names::{check_registry_host, image_registry_host};
-use iotc_compiler::source::{MemoryDb, ReadError, SourceDb};
+use iotc_compiler::source::MemoryDb;
 use iotc_compiler::{analyze, Overrides};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-struct Fs;
-
-impl SourceDb for Fs {
-    fn read(&self, path: &str) -> Result<String, ReadError> {
-        std::fs::read_to_string(path).map_err(|e| ReadError(e.to_string()))
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn checked(db: &dyn SourceDb, root: &str) -> Solution {
-    let a = analyze(db, root, &Overrides::default());
-    let errors: Vec<String> = a
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| format!("{d:?}"))
-        .collect();
-    assert!(errors.is_empty(), "{root}: {errors:#?}");
-    a.solution.expect("a solution")
-}
+mod common;
+use common::{checked, documents, repo, yaml, Fs};
 
 /// A fleet of two sites on `runtime` pulling from a private registry,
 /// with one public image (Docker Hub) that needs no credential.
@@ -105,18 +83,6 @@ fn solutions() -> Vec<(String, Solution)> {
         out.push((format!("generated-{rt}"), generated(rt)));
     }
     out
-}
-
-fn yaml(text: &str) -> Value {
-    serde_norway::from_str(text).unwrap()
-}
-
-fn documents(text: &str) -> Vec<Value> {
-    text.split("\n---\n")
-        .skip(1)
-        .map(|d| serde_norway::from_str::<Value>(d).unwrap())
-        .filter(|d| !d.is_null())
-        .collect()
 }
 
 /// Every group of the inventory by name, with its parents' vars merged
