@@ -9,10 +9,16 @@
 //! - Terraform: `terraform apply` of a local-only module (outputs from
 //!   template strings and from variable defaults), identical after Unicode
 //!   NFC normalisation, which Terraform applies to every string;
-//! - shell: `sh` prints every word with `printf '%s\0'`, byte-identical.
+//! - shell: `sh` prints every word with `printf '%s\0'`, byte-identical;
+//! - systemd: `systemd --test` loads units of `Exec*=` arguments and
+//!   `Description=` texts and dumps them: arguments byte-identical, texts as
+//!   `systemd_text` shows them;
+//! - Compose: docker-compose's loader interpolates environment values:
+//!   byte-identical, no variable looked up.
 //!
 //! They need python3 with PyYAML, ruamel.yaml and ansible-core (the
-//! validators' venv: `validate-outputs --setup-only`), `terraform` and `sh`,
+//! validators' venv: `validate-outputs --setup-only`), `terraform`, `sh`,
+//! systemd with `setpriv`, and Debian's `docker-compose`,
 //! so they are ignored by a plain `cargo test`; `.ci/run` sets up the venv
 //! and runs them with `--ignored`, where a missing tool fails the test.
 
@@ -382,4 +388,199 @@ fn shell_words_read_back_identically() {
     for (i, s) in strings.iter().enumerate() {
         assert_eq!(got.get(i).copied(), Some(s.as_bytes()), "word {i}: {s:?}");
     }
+}
+
+/// `systemd --test` (systemd's own unit loader, run as an unprivileged user
+/// because it refuses test mode as root) loads a unit with one `ExecStart=`
+/// per sample and dumps each command line in its canonical quoting; the
+/// dump is decoded (C escapes, `\` before `"`, `\`, `` ` `` and `$`) and
+/// systemd's execution-time rule applied (`$$` → `$`). Every argument comes
+/// back byte-identical, and every `Description=` as `systemd_text` means it
+/// (control characters shown as `\xNN`, surrounding spaces stripped, which
+/// systemd does to every value).
+#[test]
+#[ignore = "needs systemd (252+) and setpriv; run by .ci/run"]
+fn systemd_values_read_back_by_systemd() {
+    let strings: Vec<String> = samples(0x5d5d_0001, 1500)
+        .into_iter()
+        .filter(|s| !s.contains('\0'))
+        .collect();
+    let dir = scratch("systemd");
+    let mut units = Vec::new();
+    // Several units of at most 200 samples: every `ExecStart=` of a oneshot
+    // is kept in order, and every unit has a Description to read back.
+    for (u, chunk) in strings.chunks(200).enumerate() {
+        let name = format!("iotc-escape-{u}.service");
+        let mut text = format!(
+            "[Unit]\nDescription={}\nDefaultDependencies=no\n\n[Service]\nType=oneshot\n",
+            escape::systemd_text(&chunk[0])
+        );
+        for s in chunk {
+            text.push_str("ExecStart=/bin/true ");
+            text.push_str(&escape::systemd_exec_arg(s));
+            text.push('\n');
+        }
+        std::fs::write(dir.join(&name), text).unwrap();
+        units.push((name, chunk));
+    }
+    let chmod = Command::new("chmod").arg("-R").arg("a+rX").arg(&dir).status().unwrap();
+    assert!(chmod.success());
+    let systemd = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("systemd is installed");
+    let mut checked = 0;
+    for (name, chunk) in &units {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", systemd])
+            .args(["--test", "--system", "--no-pager"])
+            .arg(format!("--unit={name}"))
+            .env("SYSTEMD_UNIT_PATH", &dir)
+            .env("SYSTEMD_LOG_TARGET", "console")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let dump = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{dump}\n{}", String::from_utf8_lossy(&out.stderr));
+        let section = dump
+            .split("\t-> Unit ")
+            .find(|s| s.starts_with(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("{name} is not in the dump:\n{dump}"));
+        let description = section
+            .lines()
+            .find_map(|l| l.strip_prefix("\t\tDescription: "))
+            .expect("a Description");
+        let mut want: String = chunk[0]
+            .chars()
+            .map(|c| {
+                if escape::yaml_printable(c) {
+                    c.to_string()
+                } else {
+                    escape::shown_as_text(c)
+                }
+            })
+            .collect();
+        if want.ends_with('\\') {
+            want.pop();
+            want.push_str("\\x5c");
+        }
+        assert_eq!(description, want.trim_matches(' '), "Description of {:?}", chunk[0]);
+        let lines: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("\t\t\tCommand Line: /bin/true "))
+            .collect();
+        assert_eq!(lines.len(), chunk.len(), "one command line per ExecStart in {name}");
+        for (line, s) in lines.iter().zip(chunk.iter()) {
+            let got = systemd_env_expand(&decode_systemd_word(line));
+            assert_eq!(got, *s, "ExecStart argument dumped as {line}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, strings.len());
+}
+
+/// One word of systemd's dump (`quote_command_line`): bare, or in double
+/// quotes with C escapes (`\NNN` octal, `\xNN`, `\n`, …) and `\` before
+/// `"`, `\`, `` ` `` and `$`.
+fn decode_systemd_word(w: &str) -> String {
+    let inner = match w.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(inner) => inner,
+        None => return w.to_string(),
+    };
+    let b = inner.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let e = b[i + 1];
+        i += 2;
+        match e {
+            b'0'..=b'7' => {
+                out.push(u8::from_str_radix(&inner[i - 1..i + 2], 8).unwrap());
+                i += 2;
+            }
+            b'x' => {
+                out.push(u8::from_str_radix(&inner[i..i + 2], 16).unwrap());
+                i += 2;
+            }
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// systemd's execution-time expansion of an argument with no variables in
+/// it: `$$` is one `$`.
+fn systemd_env_expand(s: &str) -> String {
+    s.replace("$$", "$")
+}
+
+/// Docker Compose's own loader (Debian's `docker-compose`, which implements
+/// the Compose specification's interpolation, called as a library so its
+/// YAML output writer, which folds NEL, is not in the way) loads a file whose
+/// environment values went through `compose_value` and the YAML writer, and
+/// interpolates it. Every value comes back byte-identical, and no variable
+/// is looked up.
+#[test]
+#[ignore = "needs Debian's docker-compose; run by .ci/run"]
+fn compose_values_read_back_by_docker_compose() {
+    let strings: Vec<String> = samples(0xc0_5e00, 2000)
+        .into_iter()
+        .filter(|s| !s.contains('\0'))
+        .collect();
+    let mut env = Map::new();
+    let mut want = Map::new();
+    for (i, s) in strings.iter().enumerate() {
+        env.insert(format!("V{i}"), json!(escape::compose_value(s)));
+        want.insert(format!("V{i}"), json!(s));
+    }
+    let doc = json!({ "services": { "probe": { "image": "busybox:1.36", "environment": env } } });
+    let dir = scratch("compose");
+    std::fs::write(dir.join("compose.yaml"), yaml::to_string(&doc).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("expected.json"),
+        serde_json::to_string(&Value::Object(want)).unwrap(),
+    )
+    .unwrap();
+    // Debian's docker-compose is a module of the system Python.
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(
+            r#"
+import json, sys
+from compose.config import config
+from compose.config.environment import Environment
+d = sys.argv[1]
+want = json.load(open(d + "/expected.json", encoding="utf-8"))
+details = config.find(d, ["compose.yaml"], Environment.from_env_file(d))
+got = config.load(details).services[0]["environment"]
+bad = 0
+for k, v in want.items():
+    if got.get(k) != v:
+        bad += 1; print(k, repr(v), "read back as", repr(got.get(k)))
+print("bad" if bad else "ok")
+"#,
+        )
+        .arg(&dir)
+        // Any variable Compose looked up would come back changed.
+        .env("HOME", "HOME-VALUE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -11,8 +11,8 @@
 //! | Terraform template string | [`terraform_template`] | `${` → `$${`, `%{` → `%%{`; never in variable defaults, which Terraform does not template |
 //! | Compose value | [`compose_value`] | `$` → `$$` |
 //! | shell word | [`shell_word`] | single-quoted unless every byte is a safe word character |
-//! | systemd Exec argument | [`systemd_exec_arg`] | double-quoted, C-escaped, `%` → `%%`, `$` → `$$` |
-//! | systemd free text | [`systemd_text`] | `%` → `%%`, control characters written as `\xNN` text (never a line break) |
+//! | systemd Exec argument | [`systemd_exec_arg`] | double-quoted, `%` → `%%`, `$` → `$$`, every unprintable character as `\xNN` per UTF-8 byte |
+//! | systemd free text | [`systemd_text`] | `%` → `%%`, control characters, separators and non-characters written as `\xNN`/`\uNNNN`/`\UNNNNNNNN` text (never a line break); a final `\` as `\x5c` |
 //! | file path component | [`is_path_component`] | a check, not an escape: the checker refuses any other string |
 
 use std::fmt::Write as _;
@@ -126,8 +126,8 @@ fn is_plain_word(s: &str) -> bool {
 /// double-quoted, `\` and `"` escaped, `%` written `%%`
 /// (specifiers), `$` written `$$` (environment expansion), and every
 /// character that is not printable ASCII or a printable non-ASCII character
-/// as a C escape (`\n`, `\xNN`, `\uNNNN`, `\UNNNNNNNN`), so no line break
-/// ever reaches the unit file.
+/// as C escapes (`\n`, `\t`, and `\xNN` for each of its UTF-8 bytes), so no
+/// line break ever reaches the unit file.
 pub fn systemd_exec_arg(s: &str) -> String {
     if is_plain_word(s) {
         return s.to_string();
@@ -144,14 +144,14 @@ pub fn systemd_exec_arg(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             c if u32::from(c) < 0x80 && !c.is_ascii_control() => out.push(c),
             c if yaml_printable(c) => out.push(c),
-            c if u32::from(c) < 0x80 => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c if u32::from(c) <= 0xffff => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
+            // Byte by byte: systemd refuses `\u`/`\U` for the Unicode
+            // non-characters ("unknown escape sequence", and the whole
+            // line is ignored), and takes `\xNN` for any byte.
             c => {
-                let _ = write!(out, "\\U{:08x}", u32::from(c));
+                let mut buf = [0; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
             }
         }
     }
@@ -160,22 +160,37 @@ pub fn systemd_exec_arg(s: &str) -> String {
 }
 
 /// Free text in a unit file (`Description=`, comments): `%` written `%%`,
-/// and every control or line-breaking character shown as `\xNN` text, so a
-/// value can never end its line and start a new setting. Lossy by design:
-/// systemd has no escape for a line break in these values.
+/// and every control or line-breaking character, and every character
+/// systemd's UTF-8 check refuses, shown as text ([`shown_as_text`]), so a
+/// value can never end its line, start a new setting, or be ignored. systemd reads no
+/// other escape in these values, so a `\` stays as it is, except a final
+/// one, which would join the next line to this one: it is shown as `\x5c`.
+/// Lossy by design: systemd has no escape for a line break in these values.
 pub fn systemd_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '%' => out.push_str("%%"),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c => out.push(c),
+            c if yaml_printable(c) => out.push(c),
+            c => out.push_str(&shown_as_text(c)),
         }
     }
+    if out.ends_with('\\') {
+        out.pop();
+        out.push_str("\\x5c");
+    }
     out
+}
+
+/// How [`systemd_text`] shows a character systemd would not keep on its
+/// line or would refuse (controls, line separators, the BOM, non-characters:
+/// systemd's UTF-8 check refuses those): `\xNN`, `\uNNNN` or `\UNNNNNNNN`.
+pub fn shown_as_text(c: char) -> String {
+    match u32::from(c) {
+        u @ 0..=0xff => format!("\\x{u:02x}"),
+        u @ 0x100..=0xffff => format!("\\u{u:04x}"),
+        u => format!("\\U{u:08x}"),
+    }
 }
 
 pub use crate::names::{is_label_value, is_path_component};
@@ -237,6 +252,9 @@ mod tests {
         assert_eq!(systemd_exec_arg("a b%c$d\"e\\"), "\"a b%%c$$d\\\"e\\\\\"");
         assert_eq!(systemd_exec_arg("a\nb\u{7f}"), "\"a\\nb\\x7f\"");
         assert_eq!(systemd_text("50% a\nb"), "50%% a\\x0ab");
+        assert_eq!(systemd_text("a\\b\\"), "a\\b\\x5c");
+        assert_eq!(systemd_text("\u{fffe}\u{2028}"), "\\ufffe\\u2028");
+        assert_eq!(systemd_exec_arg("a\u{fffe}"), "\"a\\xef\\xbf\\xbe\"");
     }
 
     #[test]
