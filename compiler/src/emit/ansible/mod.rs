@@ -168,7 +168,8 @@ pub struct SecretVar {
     /// rendered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Owner of a rendered file: the container's user.
+    /// The container's user, which must own the file (Compose bind-mounts
+    /// it with the host file's owner and mode); Ansible checks it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -541,6 +542,7 @@ impl<'a> Ctx<'a> {
                     compose::SecretOrigin::File { path } => {
                         v.source = "file";
                         v.path = Some(path.clone());
+                        v.owner = Some(owner(&s.service));
                     }
                     compose::SecretOrigin::Vault { reference, path } => {
                         let (mount, vpath, key) = split_vault(reference);

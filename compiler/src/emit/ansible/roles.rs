@@ -11,6 +11,19 @@ const COMPOSE_ENV_TEMPLATE: &str = include_str!("templates/compose.env.j2");
 const SECRETS_ENV_TEMPLATE: &str = include_str!("templates/secrets.env.j2");
 const REGISTRIES_TEMPLATE: &str = include_str!("templates/registries.yaml.j2");
 
+/// The Compose stack's secrets that are files on the gateway (`from file`,
+/// rendered from Vault, the model fetchers' AWS credentials).
+const SECRET_FILES: &str = "{{ iotc_compose_stack_secrets | selectattr('path', 'defined') }}";
+/// What a secret file must be before Compose bind-mounts it (`item` is a
+/// `stat` result over [`SECRET_FILES`]): a regular file of the container's
+/// user that nobody else can read.
+const SECRET_FILE_CHECK: [&str; 4] = [
+    "item.stat.exists",
+    "item.stat.isreg",
+    "item.stat.uid == item.item.owner",
+    "item.stat.mode in ['0400', '0600']",
+];
+
 /// A registry's password or token (`item` of a loop over
 /// `iotc_registries`), looked up on the controller when the task runs.
 const REGISTRY_PASSWORD: &str = "{{ lookup('ansible.builtin.env', item.env, default=Undefined)
@@ -845,25 +858,6 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
             }),
         ),
         task(
-            "Check that file secrets exist on the gateway",
-            "ansible.builtin.stat",
-            json!({ "path": "{{ item.path }}" }),
-        )
-        .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'file') }}")
-        .label("{{ item.name }}")
-        .register("iotc_compose_stack_file_secrets"),
-        task(
-            "Fail when a file secret is missing",
-            "ansible.builtin.assert",
-            json!({
-                "that": ["item.stat.exists"],
-                "fail_msg": "{{ item.item.path }} (secret {{ item.item.name }}) is missing on {{ inventory_hostname }}",
-                "quiet": true
-            }),
-        )
-        .with_loop("{{ iotc_compose_stack_file_secrets.results }}")
-        .label("{{ item.item.name }}"),
-        task(
             "Write the env secrets from the controller's environment",
             "ansible.builtin.template",
             json!({
@@ -910,6 +904,30 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'aws-credentials') }}")
         .label("{{ item.name }}")
         .no_log(),
+        // Without Swarm, Compose bind-mounts a `file:` secret with the
+        // host file's owner and mode: it must be the container user's and
+        // readable by nobody else (0400 or 0600), or the service cannot
+        // read it, or every local user can. Checked before the stack uses
+        // them, the operator's `from file` ones and the rendered ones.
+        task(
+            "Read the owner and mode of the secret files",
+            "ansible.builtin.stat",
+            json!({ "path": "{{ item.path }}", "get_checksum": false }),
+        )
+        .with_loop(SECRET_FILES)
+        .label("{{ item.name }}")
+        .register("iotc_compose_stack_secret_files"),
+        task(
+            "Fail when a secret file is missing, not the container user's, or readable by others",
+            "ansible.builtin.assert",
+            json!({
+                "that": SECRET_FILE_CHECK,
+                "fail_msg": "{{ item.item.path }} (secret {{ item.item.name }}) must be a regular file owned by uid {{ item.item.owner }} with mode 0400 or 0600 on {{ inventory_hostname }}: chown {{ item.item.owner }} {{ item.item.path }} && chmod 0400 {{ item.item.path }}",
+                "quiet": true
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_secret_files.results }}")
+        .label("{{ item.item.name }}"),
         task(
             "Create the model folders",
             "ansible.builtin.file",

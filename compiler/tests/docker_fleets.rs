@@ -1,0 +1,236 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! Docker fleets that work when applied (issue 10, finding 11), over every
+//! example with a Docker fleet and a fixture with what no example has:
+//! the Compose files and the Ansible that ships them agree on secret files,
+//! staged models, the broker's host, published ports and MQTT credentials.
+
+use iotc_compiler::emit::{emit, OutputFile, Target};
+use iotc_compiler::ir::Solution;
+use iotc_compiler::source::MemoryDb;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+mod common;
+use common::{checked, example, yaml, EXAMPLES};
+
+/// Three gateways, a broker and its callers, a file secret and a Vault
+/// secret, a model from S3.
+const FIXTURE: &str = r#"solution fixture {
+  version = "1.0.0"
+}
+
+import std.devices
+import std.ml
+import std.services
+
+fleet gw {
+  device = std.devices.cm4_solar
+  runtime = docker
+  site a {
+    gateways = 3
+    hosts = "gw{n}.a.example.internal"
+  }
+}
+
+service broker on gw from std.services.mqtt_broker {
+  replicas = 1
+}
+
+daemon bridge on gw {
+  image = "ghcr.io/acme/bridge:1.0.0"
+  cpu = 50m
+  memory = 32Mi
+  talks_to = [broker, detector]
+  env {
+    MQTT_URL = broker.url
+  }
+  secret API_KEY from file "/etc/acme/api-key"
+  secret DB_PASSWORD from vault "kv/data/acme/db#password"
+}
+
+model detector {
+  format = tflite
+  version = "3"
+  artifact = "s3://acme-models/detector/3/model.tflite"
+  checksum = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  serve on gw {
+    runtime = std.ml.tflite
+    replicas = 1 per gateway
+    cpu = 100m
+    memory = 64Mi
+  }
+}
+"#;
+
+/// Every example with a Docker fleet, and the fixture.
+fn solutions() -> Vec<(String, Solution)> {
+    let mut out: Vec<(String, Solution)> = EXAMPLES
+        .iter()
+        .map(|n| (n.to_string(), example(n)))
+        .filter(|(_, s)| s.fleets.iter().any(|f| f.runtime.kind == "compose"))
+        .collect();
+    assert!(!out.is_empty(), "no example has a Docker fleet");
+    let db = MemoryDb::new().with("fixture.iot", FIXTURE);
+    out.push(("fixture".into(), checked(&db, "fixture.iot")));
+    out
+}
+
+fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
+    &files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
+}
+
+/// Every group of the inventory with its merged vars (parents first) and
+/// its own hosts.
+fn groups(inv: &Value) -> Vec<(String, Value, Vec<(String, Value)>)> {
+    fn walk(name: &str, g: &Value, inherited: &Value, out: &mut Vec<(String, Value, Vec<(String, Value)>)>) {
+        let mut vars = inherited.clone();
+        if let (Some(v), Some(m)) = (g["vars"].as_object(), vars.as_object_mut()) {
+            for (k, x) in v {
+                m.insert(k.clone(), x.clone());
+            }
+        }
+        let hosts = g["hosts"]
+            .as_object()
+            .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        out.push((name.to_string(), vars.clone(), hosts));
+        if let Some(c) = g["children"].as_object() {
+            for (n, child) in c {
+                walk(n, child, &vars, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("all", &inv["all"], &json!({}), &mut out);
+    out
+}
+
+/// The Docker sites' groups: merged vars with a Compose stack.
+fn docker_sites(files: &[OutputFile]) -> Vec<(String, Value, Vec<(String, Value)>)> {
+    let inv = yaml(file(files, "ansible/inventory.yaml"));
+    groups(&inv)
+        .into_iter()
+        .filter(|(_, v, _)| v.get("iotc_compose_stack_file").is_some())
+        .collect()
+}
+
+fn tasks(files: &[OutputFile], role: &str) -> Vec<Value> {
+    yaml(file(files, &format!("ansible/roles/{role}/tasks/main.yml")))
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+/// Evaluates Ansible `that` conditions with Jinja2 for each `item`.
+fn jinja_all(that: &[String], items: &[Value]) -> Vec<bool> {
+    let script = r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+env = jinja2.Environment()
+print(json.dumps([all(bool(env.compile_expression(t)(item=i)) for t in d["that"]) for i in d["items"]]))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with jinja2");
+    let input = json!({ "that": that, "items": items }).to_string();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stat(exists: bool, uid: u32, mode: &str) -> Value {
+    json!({ "exists": exists, "isreg": exists, "uid": uid, "mode": mode })
+}
+
+#[test]
+fn every_secret_file_is_checked_to_be_the_containers_and_private_before_use() {
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::Ansible]).unwrap();
+        let mut secrets = 0;
+        for (group, vars, _) in docker_sites(&files) {
+            for s in vars["iotc_compose_stack_secrets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                if s.get("path").is_none() {
+                    continue;
+                }
+                let user = sol
+                    .workloads
+                    .iter()
+                    .find(|w| w.name == s["service"].as_str().unwrap())
+                    .map_or(0, |w| w.container.user);
+                assert_eq!(s["owner"], json!(user), "{name}: {group}: {s}");
+                secrets += 1;
+            }
+        }
+        assert!(secrets > 0, "{name}: no secret file to check");
+        let tasks = tasks(&files, "iotc_compose_stack");
+        let at = |pred: &dyn Fn(&Value) -> bool| tasks.iter().position(pred);
+        let check = at(&|t| {
+            t["ansible.builtin.assert"]["that"]
+                .to_string()
+                .contains("item.stat.uid")
+        })
+        .unwrap_or_else(|| panic!("{name}: no check of the secret files' owner"));
+        let stat_task = &tasks[check - 1];
+        assert!(stat_task.get("ansible.builtin.stat").is_some(), "{name}");
+        assert!(stat_task["loop"]
+            .as_str()
+            .unwrap()
+            .contains("selectattr('path', 'defined')"));
+        // Checked after every task that writes a secret file, before the
+        // stack is up.
+        let up = at(&|t| t.get("community.docker.docker_compose_v2").is_some()).unwrap();
+        let last_write = tasks
+            .iter()
+            .rposition(|t| t["ansible.builtin.copy"]["dest"] == json!("{{ item.path }}"))
+            .unwrap();
+        assert!(
+            last_write < check && check < up,
+            "{name}: {last_write} < {check} < {up}"
+        );
+        for t in tasks
+            .iter()
+            .filter(|t| t["ansible.builtin.copy"]["dest"] == json!("{{ item.path }}"))
+        {
+            assert_eq!(t["ansible.builtin.copy"]["mode"], json!("0400"), "{name}: {t}");
+            assert_eq!(
+                t["ansible.builtin.copy"]["owner"],
+                json!("{{ item.owner }}"),
+                "{name}: {t}"
+            );
+        }
+        // What the check lets through.
+        let that: Vec<String> = tasks[check]["ansible.builtin.assert"]["that"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let item = |stat: Value| json!({ "stat": stat, "item": { "owner": 10001, "path": "/etc/x" } });
+        let got = jinja_all(
+            &that,
+            &[
+                item(stat(true, 10001, "0400")),
+                item(stat(true, 10001, "0600")),
+                item(stat(true, 0, "0600")),
+                item(stat(true, 10001, "0644")),
+                item(stat(true, 10001, "0640")),
+                item(stat(false, 0, "")),
+                json!({ "stat": stat(true, 10001, "0600").as_object().cloned().map(|mut m| { m.insert("isreg".into(), json!(false)); m }), "item": { "owner": 10001 } }),
+            ],
+        );
+        assert_eq!(got, vec![true, true, false, false, false, false, false], "{name}");
+    }
+}
