@@ -705,13 +705,20 @@ pub struct ModelRef {
     /// digits of the sha256>`, or `<version>` without a checksum, so a cached
     /// file is reused only for the same version and bytes.
     pub cache_key: String,
+    /// The served version's folder on a fleet gateway's disk:
+    /// `MODEL_CACHE_ROOT/<model>/<cache_key>`. A Kubernetes fleet's init
+    /// container fetches the file into it (hostPath + subPath); on a Docker
+    /// fleet Ansible stages (downloads and verifies) the file into it and
+    /// Compose bind-mounts it read-only at `<dir>/<version>`, so the model
+    /// is downloaded once and a restart needs no WAN.
+    pub host_dir: String,
 }
 
 /// Stands for a training run's unique name in [`ModelRef::train_output`].
 pub const RUN_PLACEHOLDER: &str = "{run}";
 
-/// Where Kubernetes fleet gateways keep fetched models on disk, one folder
-/// per model (created by Ansible, owned by the server's user), so a
+/// Where fleet gateways keep their models on disk, one folder per model and
+/// one below it per version and checksum ([`ModelRef::host_dir`]), so a
 /// restarted server finds its version without the WAN.
 pub const MODEL_CACHE_ROOT: &str = "/var/lib/iotc/model-cache";
 

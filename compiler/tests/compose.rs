@@ -230,8 +230,11 @@ fn scaling_the_knob_changes_per_site_replicas_as_placed() {
     assert_eq!(nb.hosts.len(), 24);
     assert!(nb.hosts[0].leader && nb.hosts[0].replicas["broker"] == 1);
     assert!(nb.hosts[1..].iter().all(|h| !h.leader && h.replicas["broker"] == 0));
-    // The fetch runs where the server runs.
-    assert!(nb.hosts.iter().all(|h| h.replicas["turbine-anomaly-fetch"] == 1));
+    // The stack fetches nothing: Ansible stages the models.
+    assert!(nb
+        .hosts
+        .iter()
+        .all(|h| !h.replicas.keys().any(|k| k.ends_with("-fetch"))));
     // Everyone reaches the broker through the leader.
     assert!(nb
         .addresses
@@ -466,7 +469,9 @@ fn fixture_covers_the_rest() {
         .groups
         .iter()
         .any(|g| g.group == "video" && g.default == Some(44)));
-    // Only the gateway that runs the server fetches its model.
-    let fetch: Vec<u32> = stacks[0].hosts.iter().map(|h| h.replicas["detector-fetch"]).collect();
-    assert_eq!(fetch, vec![1, 0]);
+    // The server is on the first gateway only; nothing fetches its model
+    // in the stack (Ansible stages it on the gateway).
+    let server: Vec<u32> = stacks[0].hosts.iter().map(|h| h.replicas["detector-serve"]).collect();
+    assert_eq!(server, vec![1, 0]);
+    assert!(!stacks[0].hosts[0].replicas.contains_key("detector-fetch"));
 }

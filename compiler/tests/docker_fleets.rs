@@ -234,3 +234,101 @@ fn every_secret_file_is_checked_to_be_the_containers_and_private_before_use() {
         assert_eq!(got, vec![true, true, false, false, false, false, false], "{name}");
     }
 }
+
+#[test]
+fn every_model_server_mounts_the_file_ansible_staged_and_nothing_downloads_it_again() {
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::Ansible, Target::Compose]).unwrap();
+        let sites = docker_sites(&files);
+        let mut servers = 0;
+        for (group, vars, _) in &sites {
+            let path = vars["iotc_compose_stack_file"].as_str().unwrap();
+            let doc = yaml(file(&files, path));
+            let staged: Vec<&str> = vars["iotc_compose_stack_models"]
+                .as_array()
+                .map(|a| a.iter().map(|m| m["dest"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            for (svc, s) in doc["services"].as_object().unwrap() {
+                let image = s["image"].as_str().unwrap();
+                assert!(
+                    !image.starts_with("curlimages/") && !image.starts_with("amazon/aws-cli"),
+                    "{name}: {path}: {svc} downloads in the stack"
+                );
+                let Some(served) = s["environment"]["IOTC_MODEL_PATH"].as_str() else {
+                    continue;
+                };
+                let (folder, file_name) = served.rsplit_once('/').unwrap();
+                let mounts: Vec<&Value> = s["volumes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| served.starts_with(&format!("{}/", v["target"].as_str().unwrap())))
+                    .collect();
+                assert_eq!(mounts.len(), 1, "{name}: {path}: {svc}: {mounts:?}");
+                let m = mounts[0];
+                assert_eq!(
+                    m["target"],
+                    json!(folder),
+                    "{name}: {svc} sees its version's folder only"
+                );
+                assert_eq!(m["type"], json!("bind"), "{name}: {svc}");
+                assert_eq!(m["read_only"], json!(true), "{name}: {svc}");
+                let source = m["source"].as_str().unwrap();
+                let dest = format!("{source}/{file_name}");
+                assert!(
+                    staged.contains(&dest.as_str()),
+                    "{name}: {group}: {svc} mounts {source}, Ansible stages {staged:?}"
+                );
+                // The one path the IR decided, on both sides.
+                let w = sol.workloads.iter().find(|w| &w.name == svc).unwrap();
+                let model = w.model.as_ref().unwrap();
+                assert_eq!(source, model.host_dir);
+                assert_eq!(served, model.path);
+                // The runtime's own arguments name the model's folder (or
+                // the root above it), which holds the mounted version.
+                for arg in s["command"].as_array().into_iter().flatten() {
+                    let arg = arg.as_str().unwrap();
+                    if let Some((_, dir)) = arg.split_once("=/models") {
+                        let dir = format!("/models{dir}");
+                        assert!(
+                            folder.starts_with(&format!("{dir}/")),
+                            "{name}: {svc}: {arg} vs {folder}"
+                        );
+                    }
+                }
+                assert!(s.get("depends_on").is_none(), "{name}: {svc}");
+                servers += 1;
+            }
+        }
+        assert!(servers > 0, "{name}: no model server on a Docker fleet");
+        // Ansible stages (downloads and verifies) before the stack is up;
+        // a second run finds the verified file and downloads nothing.
+        let tasks = tasks(&files, "iotc_compose_stack");
+        let pos = |module: &str| tasks.iter().position(|t| t.get(module).is_some()).unwrap();
+        let up = pos("community.docker.docker_compose_v2");
+        let get = &tasks[pos("ansible.builtin.get_url")];
+        assert_eq!(get["ansible.builtin.get_url"]["dest"], json!("{{ item.dest }}"));
+        assert!(get["ansible.builtin.get_url"]["checksum"]
+            .as_str()
+            .unwrap()
+            .contains("item.checksum"));
+        assert!(get["ansible.builtin.get_url"].get("force").is_none());
+        assert!(pos("ansible.builtin.get_url") < up && pos("amazon.aws.s3_object") < up);
+        let s3_check = tasks
+            .iter()
+            .position(|t| {
+                t["ansible.builtin.assert"]["that"]
+                    .to_string()
+                    .contains("item.stat.checksum")
+            })
+            .unwrap();
+        assert!(pos("amazon.aws.s3_object") < s3_check && s3_check < up, "{name}");
+        for (_, v, _) in &sites {
+            for m in v["iotc_compose_stack_models"].as_array().into_iter().flatten() {
+                if let Some(sum) = m["checksum"].as_str() {
+                    assert!(sum.starts_with("sha256:"), "{name}: {m}");
+                }
+            }
+        }
+    }
+}

@@ -1568,6 +1568,12 @@ impl<'a> Analyzer<'a> {
                 ir::model_file(format.as_deref().unwrap_or_default())
             ),
             cache_key: ir::model_cache_key(&version, checksum.as_deref()),
+            host_dir: format!(
+                "{}/{}/{}",
+                ir::MODEL_CACHE_ROOT,
+                b.name.name,
+                ir::model_cache_key(&version, checksum.as_deref())
+            ),
         };
         let mut made = Vec::new();
         if let Some(tb) = view.block("train") {

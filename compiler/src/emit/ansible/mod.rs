@@ -39,8 +39,6 @@ pub const STANDBY_TAINT: &str = "iotc.dev/standby=true:NoSchedule";
 pub const ROOT: &str = "ansible";
 /// Where a Docker fleet's stacks live on each gateway.
 pub const STACK_ROOT: &str = "/opt/iotc";
-/// Where model artifacts are staged on Docker gateways.
-pub const MODEL_ROOT: &str = "/var/lib/iotc/models";
 
 /// How a group's hosts run workloads, i.e. which roles install what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,21 +96,6 @@ pub fn job_unit(job: &compose::ScheduledJob) -> String {
     format!("iotc-{}-{}", job.project, job.service)
 }
 
-/// Where the model artifacts of a Docker fleet are staged (and verified)
-/// on each gateway before the stack is brought up.
-/// The layout under it is the one in the containers (`ModelRef::path`).
-pub fn model_path(m: &crate::ir::ModelRef) -> String {
-    match m.path.strip_prefix("/models/") {
-        Some(rest) => format!("{MODEL_ROOT}/{rest}"),
-        None => format!(
-            "{MODEL_ROOT}/{}/{}/{}",
-            m.model,
-            m.version,
-            crate::ir::model_file(&m.format)
-        ),
-    }
-}
-
 // ------------------------------------------------------------------- vars
 
 /// One ufw rule: `port`/`proto` (none: every port), allowed `from` `lan`
@@ -158,14 +141,13 @@ pub struct SecretVar {
     /// The Compose secret's name.
     pub name: String,
     pub service: String,
-    /// `env`, `file`, `vault` or `aws-credentials`.
+    /// `env`, `file` or `vault`.
     pub source: &'static str,
     /// env: the variable (read on the controller, written to the
     /// project's secrets env file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
-    /// file: the file on the gateway; vault, aws-credentials: where it is
-    /// rendered.
+    /// file: the file on the gateway; vault: where it is rendered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The container's user, which must own the file (Compose bind-mounts
@@ -212,7 +194,9 @@ pub struct RegistryVar {
     pub vault_key: Option<String>,
 }
 
-/// A model artifact to fetch onto the gateways, with its checksum.
+/// A model artifact Ansible stages on a Docker fleet's gateways, with its
+/// checksum: `dest` is in the folder the server bind-mounts
+/// (`ModelRef::host_dir`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ModelVar {
     pub model: String,
@@ -553,11 +537,6 @@ impl<'a> Ctx<'a> {
                         v.vault_path = Some(vpath);
                         v.vault_key = Some(key);
                     }
-                    compose::SecretOrigin::ArtifactCredentials { path, .. } => {
-                        v.source = "aws-credentials";
-                        v.path = Some(path.clone());
-                        v.owner = Some(owner(&s.service));
-                    }
                 }
                 v
             })
@@ -612,7 +591,7 @@ impl<'a> Ctx<'a> {
                 scheme,
                 url: m.artifact.clone(),
                 checksum: m.checksum.clone(),
-                dest: model_path(m),
+                dest: format!("{}/{}", m.host_dir, crate::ir::model_file(&m.format)),
                 s3_bucket: bucket,
                 s3_object: object,
             });

@@ -12,7 +12,7 @@ const SECRETS_ENV_TEMPLATE: &str = include_str!("templates/secrets.env.j2");
 const REGISTRIES_TEMPLATE: &str = include_str!("templates/registries.yaml.j2");
 
 /// The Compose stack's secrets that are files on the gateway (`from file`,
-/// rendered from Vault, the model fetchers' AWS credentials).
+/// rendered from Vault).
 const SECRET_FILES: &str = "{{ iotc_compose_stack_secrets | selectattr('path', 'defined') }}";
 /// What a secret file must be before Compose bind-mounts it (`item` is a
 /// `stat` result over [`SECRET_FILES`]): a regular file of the container's
@@ -821,7 +821,7 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
     r.default("iotc_compose_stack_timers", json!([]));
     r.default("iotc_compose_stack_run_once", json!([]));
     let dir = "{{ iotc_compose_stack_dir }}";
-    let rendered = "{{ iotc_compose_stack_secrets | selectattr('source', 'in', ['vault', 'aws-credentials']) }}";
+    let rendered = "{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'vault') }}";
     r.tasks = vec![
         task(
             "Create the stack folder",
@@ -890,20 +890,6 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'vault') }}")
         .label("{{ item.name }}")
         .no_log(),
-        task(
-            "Write the model fetchers' AWS credentials from the controller's environment",
-            "ansible.builtin.copy",
-            json!({
-                "content": "{% if lookup('ansible.builtin.env', 'AWS_ACCESS_KEY_ID') %}[default]\naws_access_key_id = {{ lookup('ansible.builtin.env', 'AWS_ACCESS_KEY_ID') }}\naws_secret_access_key = {{ lookup('ansible.builtin.env', 'AWS_SECRET_ACCESS_KEY') }}\n{% endif %}",
-                "dest": "{{ item.path }}",
-                "owner": "{{ item.owner }}",
-                "group": "root",
-                "mode": "0400"
-            }),
-        )
-        .with_loop("{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'aws-credentials') }}")
-        .label("{{ item.name }}")
-        .no_log(),
         // Without Swarm, Compose bind-mounts a `file:` secret with the
         // host file's owner and mode: it must be the container user's and
         // readable by nobody else (0400 or 0600), or the service cannot
@@ -949,6 +935,10 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         )
         .with_loop("{{ iotc_compose_stack_models | rejectattr('scheme', 'equalto', 's3') }}")
         .label("{{ item.model }} {{ item.version }}"),
+        apt("Install boto3 for the models from S3", json!(["python3-boto3"]))
+            .when("iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') | list | length > 0"),
+        // The controller's AWS credentials when it has them, else the
+        // gateway's own (instance profile, root's ~/.aws).
         task(
             "Stage the models from S3",
             "amazon.aws.s3_object",
@@ -957,11 +947,14 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
                 "object": "{{ item.s3_object }}",
                 "dest": "{{ item.dest }}",
                 "mode": "get",
-                "overwrite": "different"
+                "overwrite": "different",
+                "access_key": "{{ lookup('ansible.builtin.env', 'AWS_ACCESS_KEY_ID') | default(omit, true) }}",
+                "secret_key": "{{ lookup('ansible.builtin.env', 'AWS_SECRET_ACCESS_KEY') | default(omit, true) }}"
             }),
         )
         .with_loop("{{ iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') }}")
-        .label("{{ item.model }} {{ item.version }}"),
+        .label("{{ item.model }} {{ item.version }}")
+        .no_log(),
         task(
             "Checksum the models from S3",
             "ansible.builtin.stat",

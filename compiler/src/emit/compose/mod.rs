@@ -20,9 +20,9 @@
 //!   does not start them; [`scheduled_jobs`] says which gateways run them
 //!   and on what schedule (a systemd timer for a cron schedule, once after
 //!   deploy otherwise).
-//! - Model servers get a one-shot `<model>-fetch` service that downloads and
-//!   verifies the artifact into a named volume, and `depends_on` it with
-//!   `condition: service_completed_successfully`.
+//! - Model servers bind-mount, read-only, the folder on the gateway where
+//!   Ansible staged and verified the artifact (`ModelRef::host_dir`); the
+//!   stack downloads nothing itself.
 
 mod spec;
 
@@ -32,15 +32,11 @@ use crate::ir::{
     Container, Fleet, ModelRef, Placement, SecretSource, Site, SitePlacement, Solution, Workload, WorkloadKind,
 };
 use spec::{
-    ComposeFile, DependsOn, Deploy, DeviceRequest, Healthcheck, Limits, Logging, NamedVolume, Network, Reservations,
-    Resources, Secret, Service, VolumeMount,
+    ComposeFile, Deploy, DeviceRequest, Healthcheck, Limits, Logging, NamedVolume, Network, Reservations, Resources,
+    Secret, Service, VolumeMount,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Image that fetches `s3://` model artifacts (pinned by tag).
-pub const AWS_CLI_IMAGE: &str = "amazon/aws-cli:2.17.0";
-/// Image that fetches `https://` model artifacts (pinned by tag).
-pub const CURL_IMAGE: &str = "curlimages/curl:8.10.1";
 /// Where Ansible renders vault-sourced secrets on the gateway:
 /// `<SECRETS_DIR>/<workload>/<NAME>`, readable by the workload's uid only.
 pub const SECRETS_DIR: &str = "/etc/iotc/secrets";
@@ -48,10 +44,6 @@ pub const SECRETS_DIR: &str = "/etc/iotc/secrets";
 pub const NETWORK: &str = "iotc";
 /// The profile of one-shot jobs (not started by `docker compose up`).
 pub const JOBS_PROFILE: &str = "jobs";
-
-const FETCH_CPU_MILLIS: u64 = 100;
-const FETCH_CPU_LIMIT_MILLIS: u64 = 500;
-const FETCH_MEMORY_BYTES: u64 = 256 << 20;
 
 /// Path of a site's Compose file, relative to the output folder.
 pub fn stack_path(fleet: &str, site: &str) -> String {
@@ -170,10 +162,6 @@ pub enum SecretOrigin {
     File { path: String },
     /// `from vault`: Ansible renders the vault value to `path`.
     Vault { reference: String, path: String },
-    /// AWS shared credentials for an `s3://` model fetch, rendered by
-    /// Ansible to `path` (an empty file falls back to other credential
-    /// sources).
-    ArtifactCredentials { model: String, path: String },
 }
 
 /// A job the Ansible backend must run with
@@ -240,18 +228,6 @@ fn model_name(m: &ModelRef) -> String {
     m.model.replace('_', "-")
 }
 
-fn fetch_service(m: &ModelRef) -> String {
-    format!("{}-fetch", model_name(m))
-}
-
-/// One named volume per version and checksum (`ModelRef::cache_key`),
-/// mounted at the version's folder: it stays on the gateway's disk across
-/// restarts and upgrades, and a server sees only its own version (TF
-/// Serving and Triton would serve the highest version folder they find).
-fn model_volume(m: &ModelRef) -> String {
-    format!("model-{}-{}", model_name(m), esc(&m.cache_key))
-}
-
 /// Where a version's volume is mounted: `/models/<model>/<version>`.
 fn version_dir(m: &ModelRef) -> String {
     esc(&format!("{}/{}", model_dir(m), m.version))
@@ -294,10 +270,6 @@ fn secret_origin(w: &Workload, s: &crate::ir::SecretRef) -> SecretOrigin {
     }
 }
 
-fn artifact_credentials_path(m: &ModelRef) -> String {
-    format!("{SECRETS_DIR}/{}/aws-credentials", fetch_service(m))
-}
-
 /// Every site stack of every compose fleet, and what each gateway of it
 /// needs beside the file (for the Ansible backend).
 pub fn stacks(sol: &Solution) -> Vec<Stack> {
@@ -328,14 +300,7 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
     let mut secrets = Vec::new();
     for a in &ws {
         for (i, h) in hosts.iter_mut().enumerate() {
-            let n = share(a.sp.replicas, g, i);
-            h.replicas.insert(a.w.name.clone(), n);
-            if let (WorkloadKind::Serve, Some(m)) = (a.w.kind, &a.w.model) {
-                if matches!(fetch_kind(&m.artifact), Some(Fetch::S3 | Fetch::Https)) {
-                    let e = h.replicas.entry(fetch_service(m)).or_insert(0);
-                    *e = (*e).max(u32::from(n > 0));
-                }
-            }
+            h.replicas.insert(a.w.name.clone(), share(a.sp.replicas, g, i));
         }
         for p in remote_peers(sol, a.w, &ws, g) {
             addresses.insert(
@@ -365,21 +330,6 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
                 service: a.w.name.clone(),
                 origin: secret_origin(a.w, s),
             });
-        }
-        if let (WorkloadKind::Serve, Some(m)) = (a.w.kind, &a.w.model) {
-            if fetch_kind(&m.artifact) == Some(Fetch::S3) {
-                let name = format!("{}-aws-credentials", fetch_service(m));
-                if !secrets.iter().any(|s: &StackSecret| s.name == name) {
-                    secrets.push(StackSecret {
-                        name,
-                        service: fetch_service(m),
-                        origin: SecretOrigin::ArtifactCredentials {
-                            model: m.model.clone(),
-                            path: artifact_credentials_path(m),
-                        },
-                    });
-                }
-            }
         }
     }
     secrets.sort_by(|a, b| a.name.cmp(&b.name));
@@ -530,77 +480,6 @@ fn replicas_field(service: &str, leader_share: u32) -> String {
     format!("${{{}:-{leader_share}}}", replicas_var(service))
 }
 
-/// The one-shot service that puts a model artifact into its volume.
-fn fetch(sol: &Solution, m: &ModelRef, fetch: Fetch, server: &AtSite<'_>, leader: u32, file: &mut ComposeFile) {
-    let name = fetch_service(m);
-    let sha = m.checksum.as_ref().and_then(|s| s.strip_prefix("sha256:"));
-    let mut environment = BTreeMap::from([
-        ("HOME".to_string(), "/tmp".to_string()),
-        ("IOTC_ARTIFACT".to_string(), esc(&m.artifact)),
-        ("IOTC_DEST".to_string(), esc(&model_path(m))),
-    ]);
-    if let Some(sha) = sha {
-        environment.insert("IOTC_SHA256".into(), esc(sha));
-    }
-    let mut secrets = Vec::new();
-    if fetch == Fetch::S3 {
-        let secret = format!("{name}-aws-credentials");
-        environment.insert("AWS_SHARED_CREDENTIALS_FILE".into(), format!("/run/secrets/{secret}"));
-        file.secrets.insert(
-            secret.clone(),
-            Secret {
-                file: Some(artifact_credentials_path(m)),
-                environment: None,
-            },
-        );
-        secrets.push(secret);
-    }
-    let mut svc = Service {
-        image: if fetch == Fetch::S3 { AWS_CLI_IMAGE } else { CURL_IMAGE }.into(),
-        entrypoint: Some(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            esc(&super::model_fetch::fetch_script(&fetch, sha.is_some())),
-        ]),
-        restart: "no".into(),
-        environment,
-        secrets,
-        volumes: vec![VolumeMount {
-            kind: "volume".into(),
-            source: model_volume(m),
-            target: version_dir(m),
-            read_only: false,
-        }],
-        networks: vec![NETWORK.into()],
-        deploy: Deploy {
-            replicas: Some(replicas_field(&name, u32::from(leader > 0))),
-            resources: resources(FETCH_CPU_MILLIS, FETCH_CPU_LIMIT_MILLIS, FETCH_MEMORY_BYTES, 0),
-        },
-        logging: logging(),
-        ..Default::default()
-    };
-    hardened(&server.w.container, &mut svc);
-    // A new named volume is owned by root: the fetch writes it as root,
-    // with every capability dropped; the server reads it as its own uid.
-    svc.user = Some("0".into());
-    svc.privileged = false;
-    svc.cap_drop = vec!["ALL".into()];
-    svc.security_opt = vec!["no-new-privileges:true".into()];
-    let mut l = BTreeMap::new();
-    l.insert("app.kubernetes.io/name".into(), name.clone());
-    l.insert("app.kubernetes.io/component".into(), "model-fetch".into());
-    l.insert("app.kubernetes.io/part-of".into(), sol.name.clone());
-    l.insert("app.kubernetes.io/version".into(), sol.version.clone());
-    l.insert("app.kubernetes.io/managed-by".into(), "iotc".into());
-    l.insert("iotc.dev/model".into(), model_name(m));
-    l.insert("iotc.dev/model-version".into(), esc(&m.version));
-    if let Some(sum) = &m.checksum {
-        l.insert("iotc.dev/model-checksum".into(), esc(sum));
-    }
-    svc.labels = l;
-    file.services.insert(name, svc);
-}
-
 fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtSite<'_>], file: &mut ComposeFile) {
     let w = a.w;
     let c = &w.container;
@@ -648,10 +527,6 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
             },
             SecretOrigin::File { path } | SecretOrigin::Vault { path, .. } => Secret {
                 file: Some(esc(&path)),
-                environment: None,
-            },
-            SecretOrigin::ArtifactCredentials { path, .. } => Secret {
-                file: Some(path),
                 environment: None,
             },
         };
@@ -724,39 +599,24 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
         }
     }
 
-    // Model servers: the fetched (or OCI image) artifact, read-only.
+    // Model servers: the version's folder, read-only. Ansible staged and
+    // verified the file on the gateway's disk before `up`
+    // (`ModelRef::host_dir`); an OCI artifact is an image volume.
     if let (WorkloadKind::Serve, Some(m)) = (w.kind, &w.model) {
+        let target = version_dir(m);
         match fetch_kind(&m.artifact) {
             Some(Fetch::Oci(_)) => svc.volumes.push(VolumeMount {
                 kind: "image".into(),
                 source: esc(m.artifact.trim_start_matches("oci://")),
-                target: esc(&format!("{}/{}", model_dir(m), m.version)),
+                target,
                 read_only: true,
             }),
-            Some(kind) => {
-                let vol = model_volume(m);
-                file.volumes.entry(vol.clone()).or_insert_with(|| NamedVolume {
-                    labels: BTreeMap::from([
-                        ("iotc.dev/model".to_string(), model_name(m)),
-                        ("iotc.dev/model-version".to_string(), esc(&m.version)),
-                    ]),
-                });
-                svc.volumes.push(VolumeMount {
-                    kind: "volume".into(),
-                    source: vol,
-                    target: version_dir(m),
-                    read_only: true,
-                });
-                svc.depends_on.insert(
-                    fetch_service(m),
-                    DependsOn {
-                        condition: "service_completed_successfully".into(),
-                    },
-                );
-                if !file.services.contains_key(&fetch_service(m)) {
-                    fetch(sol, m, kind, a, leader, file);
-                }
-            }
+            Some(Fetch::S3 | Fetch::Https) => svc.volumes.push(VolumeMount {
+                kind: "bind".into(),
+                source: esc(&m.host_dir),
+                target,
+                read_only: true,
+            }),
             None => {}
         }
     }
