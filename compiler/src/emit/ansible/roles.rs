@@ -908,7 +908,7 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
             "ansible.builtin.assert",
             json!({
                 "that": SECRET_FILE_CHECK,
-                "fail_msg": "{{ item.item.path }} (secret {{ item.item.name }}) must be a regular file owned by uid {{ item.item.owner }} with mode 0400 or 0600 on {{ inventory_hostname }}: chown {{ item.item.owner }} {{ item.item.path }} && chmod 0400 {{ item.item.path }}",
+                "fail_msg": "{{ item.item.path }} (secret {{ item.item.name }}) on {{ inventory_hostname }}: chown {{ item.item.owner }} and chmod 0400 it",
                 "quiet": true
             }),
         )
