@@ -84,10 +84,16 @@ fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
         .contents
 }
 
-/// Every group of the inventory with its merged vars (parents first) and
-/// its own hosts.
-fn groups(inv: &Value) -> Vec<(String, Value, Vec<(String, Value)>)> {
-    fn walk(name: &str, g: &Value, inherited: &Value, out: &mut Vec<(String, Value, Vec<(String, Value)>)>) {
+/// One group of the inventory: its vars merged with its parents' (theirs
+/// first) and its own hosts with their vars.
+struct InvGroup {
+    name: String,
+    vars: Value,
+    hosts: Vec<(String, Value)>,
+}
+
+fn groups(inv: &Value) -> Vec<InvGroup> {
+    fn walk(name: &str, g: &Value, inherited: &Value, out: &mut Vec<InvGroup>) {
         let mut vars = inherited.clone();
         if let (Some(v), Some(m)) = (g["vars"].as_object(), vars.as_object_mut()) {
             for (k, x) in v {
@@ -98,7 +104,11 @@ fn groups(inv: &Value) -> Vec<(String, Value, Vec<(String, Value)>)> {
             .as_object()
             .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        out.push((name.to_string(), vars.clone(), hosts));
+        out.push(InvGroup {
+            name: name.to_string(),
+            vars: vars.clone(),
+            hosts,
+        });
         if let Some(c) = g["children"].as_object() {
             for (n, child) in c {
                 walk(n, child, &vars, out);
@@ -111,11 +121,11 @@ fn groups(inv: &Value) -> Vec<(String, Value, Vec<(String, Value)>)> {
 }
 
 /// The Docker sites' groups: merged vars with a Compose stack.
-fn docker_sites(files: &[OutputFile]) -> Vec<(String, Value, Vec<(String, Value)>)> {
+fn docker_sites(files: &[OutputFile]) -> Vec<InvGroup> {
     let inv = yaml(file(files, "ansible/inventory.yaml"));
     groups(&inv)
         .into_iter()
-        .filter(|(_, v, _)| v.get("iotc_compose_stack_file").is_some())
+        .filter(|g| g.vars.get("iotc_compose_stack_file").is_some())
         .collect()
 }
 
@@ -156,7 +166,7 @@ fn every_secret_file_is_checked_to_be_the_containers_and_private_before_use() {
     for (name, sol) in solutions() {
         let files = emit(&sol, &[Target::Ansible]).unwrap();
         let mut secrets = 0;
-        for (group, vars, _) in docker_sites(&files) {
+        for InvGroup { name: group, vars, .. } in docker_sites(&files) {
             for s in vars["iotc_compose_stack_secrets"]
                 .as_array()
                 .cloned()
@@ -241,7 +251,7 @@ fn every_model_server_mounts_the_file_ansible_staged_and_nothing_downloads_it_ag
         let files = emit(&sol, &[Target::Ansible, Target::Compose]).unwrap();
         let sites = docker_sites(&files);
         let mut servers = 0;
-        for (group, vars, _) in &sites {
+        for InvGroup { name: group, vars, .. } in &sites {
             let path = vars["iotc_compose_stack_file"].as_str().unwrap();
             let doc = yaml(file(&files, path));
             let staged: Vec<&str> = vars["iotc_compose_stack_models"]
@@ -323,8 +333,9 @@ fn every_model_server_mounts_the_file_ansible_staged_and_nothing_downloads_it_ag
             })
             .unwrap();
         assert!(pos("amazon.aws.s3_object") < s3_check && s3_check < up, "{name}");
-        for (_, v, _) in &sites {
-            for m in v["iotc_compose_stack_models"].as_array().into_iter().flatten() {
+        for g in &sites {
+            assert!(!g.hosts.is_empty(), "{name}: {} has no gateway", g.name);
+            for m in g.vars["iotc_compose_stack_models"].as_array().into_iter().flatten() {
                 if let Some(sum) = m["checksum"].as_str() {
                     assert!(sum.starts_with("sha256:"), "{name}: {m}");
                 }
