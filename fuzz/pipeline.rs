@@ -15,6 +15,7 @@
 //!   references, fixes, symbols and inlay hints anywhere in the file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+use iotc::machine;
 use iotc::render::{self, Style};
 use iotc_compiler::diag::Diagnostic;
 use iotc_compiler::emit::{self, Target};
@@ -69,11 +70,14 @@ fn cli_path(text: &str) {
         width: 100,
     };
     let _ = render::render_all(&a.diagnostics, &a.program.sources, style);
-    let _ = render::to_json(&a.diagnostics, &a.program.sources);
+    let report = machine::report(&a.diagnostics, &a.program.sources);
+    let _ = machine::to_json(&report);
+    let _ = machine::to_sarif(&report);
     let Some(sol) = &a.solution else {
         return;
     };
     let _ = plan::render(sol);
+    let _ = machine::versioned_json(sol);
     if let Err(e) = emit::emit(sol, Target::ALL) {
         panic!("check passed but build failed: {e}");
     }

@@ -147,6 +147,26 @@ pub fn to_json(r: &Report) -> String {
     serde_json::to_string_pretty(r).unwrap_or_default() + "\n"
 }
 
+/// A document (the plan's solution, the graph) with `schema_version` as its
+/// first field, then the document's own fields.
+#[derive(Serialize)]
+struct Versioned<'a, T: Serialize> {
+    schema_version: u32,
+    #[serde(flatten)]
+    doc: &'a T,
+}
+
+/// `doc` as pretty JSON with `schema_version` first (`plan --format json`,
+/// `graph --format json`).
+pub fn versioned_json<T: Serialize>(doc: &T) -> String {
+    serde_json::to_string_pretty(&Versioned {
+        schema_version: SCHEMA_VERSION,
+        doc,
+    })
+    .unwrap_or_default()
+        + "\n"
+}
+
 /// SARIF 2.1.0 (one run, tool `iotc`), for GitHub code scanning and other
 /// SARIF viewers.
 pub fn to_sarif(r: &Report) -> String {

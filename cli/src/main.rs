@@ -242,7 +242,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             };
             let out = match input.format {
-                Format::Json => serde_json::to_string_pretty(sol).unwrap_or_default() + "\n",
+                Format::Json => iotc::machine::versioned_json(sol),
                 Format::Text => iotc_compiler::plan::render(sol),
             };
             let _ = std::io::stdout().write_all(out.as_bytes());

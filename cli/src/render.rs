@@ -4,7 +4,6 @@
 use iotc_compiler::diag::{Diagnostic, Severity};
 use iotc_compiler::source::{SourceMap, Span};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
-use serde::Serialize;
 
 /// How to draw diagnostics.
 #[derive(Debug, Clone, Copy)]
@@ -363,65 +362,4 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, style: Style) -> St
         out.push_str(&format!("{errors} error(s), {warnings} warning(s)\n"));
     }
     out
-}
-
-#[derive(Serialize)]
-struct JsonLabel {
-    file: String,
-    start: u32,
-    end: u32,
-    line: usize,
-    column: usize,
-    end_line: usize,
-    end_column: usize,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct JsonDiagnostic {
-    code: String,
-    severity: Severity,
-    message: String,
-    primary: JsonLabel,
-    secondary: Vec<JsonLabel>,
-    help: Option<String>,
-    notes: Vec<String>,
-}
-
-fn json_label(sources: &SourceMap, span: Span, message: &str) -> JsonLabel {
-    let (name, (l, c), (el, ec)) = match sources.get(span.file) {
-        Some(f) => (f.name(), f.line_col(span.start as usize), f.line_col(span.end as usize)),
-        None => ("?".into(), (0, 0), (0, 0)),
-    };
-    JsonLabel {
-        file: name,
-        start: span.start,
-        end: span.end,
-        line: l + 1,
-        column: c + 1,
-        end_line: el + 1,
-        end_column: ec + 1,
-        message: message.to_string(),
-    }
-}
-
-/// Diagnostics as a JSON array.
-pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
-    let v: Vec<JsonDiagnostic> = diags
-        .iter()
-        .map(|d| JsonDiagnostic {
-            code: d.code.as_str().to_string(),
-            severity: d.severity,
-            message: d.message.clone(),
-            primary: json_label(sources, d.primary.span, &d.primary.message),
-            secondary: d
-                .secondary
-                .iter()
-                .map(|l| json_label(sources, l.span, &l.message))
-                .collect(),
-            help: d.help.clone(),
-            notes: d.notes.clone(),
-        })
-        .collect();
-    serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".into())
 }

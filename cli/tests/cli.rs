@@ -72,7 +72,17 @@ fn json_diagnostics_and_plan_are_machine_readable() {
     let (code, out, _) = iotc(&["plan", "--format", "json", "examples/factory/factory.iot"]);
     assert_eq!(code, 0);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["schema_version"], 1);
+    assert!(
+        out.trim_start().starts_with("{\n  \"schema_version\": 1,"),
+        "schema_version first"
+    );
     assert!(plan["workloads"].as_array().unwrap().len() > 3);
+    let (code, out, _) = iotc(&["graph", "--format", "json", "examples/factory/factory.iot"]);
+    assert_eq!(code, 0);
+    let graph: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(graph["schema_version"], 1);
+    assert!(graph["nodes"].as_array().unwrap().len() > 3);
 }
 
 #[test]

@@ -53,7 +53,7 @@ pub fn run(args: &GraphArgs) -> ExitCode {
     let text = match args.format {
         GraphFormat::Dot => iotc_compiler::graph::to_dot(&g),
         GraphFormat::Mermaid => iotc_compiler::graph::to_mermaid(&g),
-        GraphFormat::Json => serde_json::to_string_pretty(&g).unwrap_or_default() + "\n",
+        GraphFormat::Json => iotc::machine::versioned_json(&g),
     };
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
