@@ -37,8 +37,10 @@ local running = string.format("%d.%d.%d", v.major, v.minor, v.patch)
 print("testing with Neovim " .. running)
 
 local ran, err = pcall(function()
--- 1. The real thing.
+-- 1. The real thing. `-u NONE` leaves filetype detection off; every
+-- user's Neovim has it on (the default with any init file).
 do
+  vim.cmd("filetype plugin on")
   notes = {}
   local iotc = fresh()
   local ok = iotc.setup()
