@@ -400,6 +400,8 @@ service syslog on gw {
   image = "ghcr.io/acme/syslog:1.0.0"
   port = 5514
   protocol = udp
+  // Plant devices send to it from outside the solution: published.
+  public = true
   replicas = 3
   cpu = 50m
   memory = 32Mi

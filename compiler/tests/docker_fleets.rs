@@ -343,3 +343,213 @@ fn every_model_server_mounts_the_file_ansible_staged_and_nothing_downloads_it_ag
         }
     }
 }
+
+/// Renders a role's template with Jinja2, `hostvars` giving every host
+/// the address `addr(host)`.
+fn render(template: &str, vars: &Value) -> String {
+    let script = r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+sys.stdout.write(env.from_string(d["template"]).render(**d["vars"]))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with jinja2");
+    let input = json!({ "template": template, "vars": vars }).to_string();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A new connection arriving at a gateway.
+struct Packet<'a> {
+    src: &'a str,
+    iface: &'a str,
+    proto: &'a str,
+    port: u16,
+}
+
+/// The verdict of the `DOCKER-USER` chain (iptables-restore lines) for a
+/// new connection: the target of the first rule that matches.
+fn verdict(rules: &str, p: &Packet<'_>) -> String {
+    for line in rules.lines().filter(|l| l.starts_with("-A DOCKER-USER")) {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        let arg = |flag: &str| t.iter().position(|x| *x == flag).map(|i| t[i + 1]);
+        if arg("--ctstate").is_some() {
+            continue; // only established or related connections
+        }
+        let ok = arg("-i").is_none_or(|i| match i.strip_suffix('+') {
+            Some(prefix) => p.iface.starts_with(prefix),
+            None => p.iface == i,
+        }) && arg("-s").is_none_or(|s| s == format!("{}/32", p.src))
+            && arg("-p").is_none_or(|x| x == p.proto)
+            && arg("--ctorigdstport").is_none_or(|r| {
+                let (a, b) = r.split_once(':').unwrap_or((r, r));
+                (a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()).contains(&p.port)
+            });
+        if ok {
+            return arg("-j").unwrap().to_string();
+        }
+    }
+    panic!("the chain does not end in a verdict");
+}
+
+fn replicas_var(service: &str) -> String {
+    let s: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("IOTC_REPLICAS_{s}")
+}
+
+/// Whether the inventory gives `host` a copy of `service`.
+fn runs(host_vars: &Value, service: &str) -> bool {
+    let var = replicas_var(service);
+    host_vars["iotc_compose_stack_env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str()?.strip_prefix(&format!("{var}=")))
+        .any(|n| n != "0")
+}
+
+#[test]
+fn every_published_port_admits_exactly_its_declared_callers() {
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::Ansible, Target::Compose]).unwrap();
+        let template = file(
+            &files,
+            "ansible/roles/iotc_compose_stack/templates/docker-user.rules.j2",
+        );
+        let mut checked = 0;
+        for site in docker_sites(&files) {
+            let addr = |h: &str| {
+                let i = site.hosts.iter().position(|(x, _)| x == h).unwrap();
+                format!("10.9.0.{}", i + 1)
+            };
+            let mut vars = site.vars.clone();
+            let hostvars: serde_json::Map<String, Value> = site
+                .hosts
+                .iter()
+                .map(|(h, _)| {
+                    (
+                        h.clone(),
+                        json!({ "ansible_facts": { "default_ipv4": { "address": addr(h) } } }),
+                    )
+                })
+                .collect();
+            vars["hostvars"] = Value::Object(hostvars);
+            if vars.get("iotc_compose_stack_published").is_none() {
+                vars["iotc_compose_stack_published"] = json!([]);
+            }
+            let rules = render(template, &vars);
+            let doc = yaml(file(&files, site.vars["iotc_compose_stack_file"].as_str().unwrap()));
+            for (svc, s) in doc["services"].as_object().unwrap() {
+                let w = sol.workloads.iter().find(|w| &w.name == svc).unwrap();
+                let callers: Vec<_> = sol.flows.iter().filter(|f| &f.to == svc).collect();
+                let from_any = w.public || callers.iter().any(|f| !f.reach.is_local());
+                // The gateways whose callers need the port: they run a
+                // caller and no copy of the callee.
+                let needs: Vec<&String> = site
+                    .hosts
+                    .iter()
+                    .filter(|(_, hv)| callers.iter().any(|f| f.reach.is_local() && runs(hv, &f.from)))
+                    .filter(|(_, hv)| !runs(hv, svc))
+                    .map(|(h, _)| h)
+                    .collect();
+                let Some(port) = s["ports"].as_array().and_then(|p| p.first()) else {
+                    assert!(
+                        !from_any && needs.is_empty(),
+                        "{name}: {}: {svc} is called from {needs:?} but publishes no port",
+                        site.name
+                    );
+                    continue;
+                };
+                let port = port.as_str().unwrap();
+                let (host, rest) = port.split_once(':').unwrap();
+                let proto = if rest.ends_with("/udp") { "udp" } else { "tcp" };
+                let first: u16 = host.split('-').next().unwrap().parse().unwrap();
+                assert!(
+                    from_any || !callers.is_empty(),
+                    "{name}: {svc} publishes {port} with no caller"
+                );
+                for p in host.split('-').map(|x| x.parse::<u16>().unwrap()) {
+                    // A gateway of the site is admitted iff it runs a
+                    // caller (or anyone may call).
+                    for (h, hv) in &site.hosts {
+                        let calls = callers.iter().any(|f| f.reach.is_local() && runs(hv, &f.from));
+                        let v = verdict(
+                            &rules,
+                            &Packet {
+                                src: &addr(h),
+                                iface: "eth0",
+                                proto,
+                                port: p,
+                            },
+                        );
+                        let want = if from_any || calls { "RETURN" } else { "DROP" };
+                        assert_eq!(v, want, "{name}: {}: {svc}:{p} from {h}\n{rules}", site.name);
+                    }
+                    let outsider = verdict(
+                        &rules,
+                        &Packet {
+                            src: "192.0.2.7",
+                            iface: "eth0",
+                            proto,
+                            port: p,
+                        },
+                    );
+                    assert_eq!(outsider, if from_any { "RETURN" } else { "DROP" }, "{name}: {svc}:{p}");
+                    let local = verdict(
+                        &rules,
+                        &Packet {
+                            src: "172.18.0.5",
+                            iface: "br-4f2a",
+                            proto,
+                            port: p,
+                        },
+                    );
+                    assert_eq!(local, "RETURN", "{name}: {svc}:{p} from this gateway's containers");
+                }
+                // Other ports are left to Docker's own rules.
+                let other = verdict(
+                    &rules,
+                    &Packet {
+                        src: "192.0.2.7",
+                        iface: "eth0",
+                        proto,
+                        port: first.wrapping_add(20000),
+                    },
+                );
+                assert_eq!(other, "RETURN");
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "{name}: no published port");
+        // The rules are in place before the stack is up.
+        let tasks = tasks(&files, "iotc_compose_stack");
+        let pos = |module: &str| tasks.iter().position(|t| t.get(module).is_some()).unwrap();
+        let rules_task = &tasks[pos("ansible.builtin.blockinfile")];
+        assert_eq!(
+            rules_task["ansible.builtin.blockinfile"]["path"],
+            json!("/etc/ufw/after.rules")
+        );
+        assert_eq!(rules_task["notify"], json!("Reload ufw"));
+        assert_eq!(
+            tasks[pos("ansible.builtin.blockinfile") + 1]["ansible.builtin.meta"],
+            json!("flush_handlers")
+        );
+        assert!(pos("ansible.builtin.blockinfile") < pos("community.docker.docker_compose_v2"));
+    }
+}

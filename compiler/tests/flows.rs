@@ -245,6 +245,23 @@ fn firewall_rules(inventory: &str) -> std::collections::BTreeMap<String, Vec<ser
     out
 }
 
+/// Every published port of the Docker sites' stacks
+/// (`iotc_compose_stack_published`: the `DOCKER-USER` rules).
+fn published_ports(inventory: &str) -> Vec<serde_json::Value> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        if let Some(ps) = v["vars"]["iotc_compose_stack_published"].as_array() {
+            out.extend(ps.iter().cloned());
+        }
+        for (_, c) in v["children"].as_object().into_iter().flatten() {
+            walk(c, out);
+        }
+    }
+    let inv: serde_json::Value = serde_norway::from_str(inventory).unwrap();
+    let mut out = Vec::new();
+    walk(&inv["all"], &mut out);
+    out
+}
+
 /// The inventory group of a cluster or fleet.
 fn group_of(sol: &Solution, group: &str) -> String {
     let g = group.replace('-', "_");
@@ -258,9 +275,10 @@ fn group_of(sol: &Solution, group: &str) -> String {
 /// The same flows appear in every target that carries them: NetworkPolicy
 /// ingress on Kubernetes, a shared Compose network on Docker fleets, and
 /// the host firewall wherever a flow crosses hosts outside the overlay
-/// (from the LAN between a Docker site's gateways, from anywhere for calls
-/// from another cluster or fleet); and no firewall rule lets in a flow the
-/// IR does not have.
+/// (on a Docker site, the `DOCKER-USER` rules of a published port, for
+/// callers on other gateways or from another cluster or fleet; elsewhere
+/// ufw from anywhere for calls from another cluster or fleet); and no
+/// firewall rule lets in a flow the IR does not have.
 #[test]
 fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
     let mut seen = [0usize; 3];
@@ -273,6 +291,12 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
             .unwrap()
             .contents;
         let rules = firewall_rules(inventory);
+        let published = published_ports(inventory);
+        let publishes = |flow: &str, any: bool| {
+            published.iter().any(|p| {
+                (!any || p["from_any"] == true) && p["flows"].as_array().into_iter().flatten().any(|f| f == flow)
+            })
+        };
         let is_docker = |g: &str| sol.fleets.iter().any(|f| f.name == g && !f.runtime.is_kubernetes());
         let admits = |group: &str, flow: &str, from: &str, port: u16| {
             rules.get(&group_of(&sol, group)).into_iter().flatten().any(|r| {
@@ -311,14 +335,28 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
                         );
                         seen[1] += 1;
                     }
+                    // Callers on other gateways reach a callee that is not
+                    // on every gateway through its published port, which
+                    // the `DOCKER-USER` rules open to them
+                    // (tests/docker_fleets.rs checks the addresses).
+                    let everywhere = match &callee.placement {
+                        iotc_compiler::ir::Placement::Fleet { fleet, sites } => sites.iter().all(|sp| {
+                            sol.fleets
+                                .iter()
+                                .filter(|fl| &fl.name == fleet)
+                                .flat_map(|fl| &fl.sites)
+                                .any(|s| s.name == sp.site && sp.replicas >= s.gateways)
+                        }),
+                        _ => false,
+                    };
                     assert!(
-                        admits(&f.to_group, &flow, "lan", f.port),
-                        "{name}: firewall misses {flow} from the LAN"
+                        everywhere || publishes(&flow, false),
+                        "{name}: no published port admits {flow}"
                     );
                 } else {
                     assert!(
-                        admits(&f.to_group, &flow, "any", f.port),
-                        "{name}: firewall misses {flow}"
+                        publishes(&flow, true),
+                        "{name}: no published port admits {flow} from elsewhere"
                     );
                 }
                 seen[2] += 1;
@@ -395,11 +433,23 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
                             f.from == from
                                 && f.to == to
                                 && group_of(&sol, &f.to_group) == *group
-                                && (!f.reach.is_local() || is_docker(&f.to_group))
+                                && !f.reach.is_local()
+                                && !is_docker(&f.to_group)
                         })
                     };
                     assert!(known, "{name}: {group} lets in {fl}, which is no such flow");
                 }
+            }
+        }
+        for p in &published {
+            for fl in p["flows"].as_array().into_iter().flatten() {
+                let (from, to) = fl.as_str().unwrap().split_once("->").unwrap();
+                let known = if from == "public" {
+                    sol.workloads.iter().any(|w| w.name == to && w.public)
+                } else {
+                    sol.flows.iter().any(|f| f.from == from && f.to == to)
+                };
+                assert!(known, "{name}: a published port lets in {fl}, which is no such flow");
             }
         }
     }

@@ -177,6 +177,22 @@ pub struct StackVars {
     pub iotc_compose_stack_groups: Vec<GidVar>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_compose_stack_secrets: Vec<SecretVar>,
+    /// Published ports and the gateways whose callers they admit
+    /// (`DOCKER-USER` rules; ufw's own rules do not see them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_compose_stack_published: Vec<PublishedVar>,
+}
+
+/// A published port of a Docker site's stack (`compose::PublishedPort`).
+#[derive(Debug, Serialize)]
+pub struct PublishedVar {
+    pub service: String,
+    /// A port, or `first:last`.
+    pub ports: String,
+    pub protocol: String,
+    pub from_any: bool,
+    pub from_hosts: Vec<String>,
+    pub flows: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -455,6 +471,18 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                             })
                             .collect(),
                         iotc_compose_stack_secrets: c.secret_vars(st),
+                        iotc_compose_stack_published: st
+                            .published
+                            .iter()
+                            .map(|p| PublishedVar {
+                                service: p.service.clone(),
+                                ports: p.ports.clone(),
+                                protocol: p.protocol.clone(),
+                                from_any: p.from_any,
+                                from_hosts: p.from_hosts.clone(),
+                                flows: p.flows.clone(),
+                            })
+                            .collect(),
                     }),
                 })),
                 ..Group::default()

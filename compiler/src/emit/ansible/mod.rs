@@ -398,27 +398,23 @@ impl<'a> Ctx<'a> {
                 "embedded etcd between a site's k3s servers",
             ));
         }
-        // The declared flows into workloads placed here, as the checker
-        // resolved them (`Solution::flows`), and public workloads. On a
-        // Docker fleet, callers at the same site reach a callee on another
-        // gateway through its published port (from the LAN); on Kubernetes
-        // that traffic stays on the overlay network. Calls from another
-        // cluster or fleet, and public workloads, come in through the
-        // workload's exposure (its port on a Docker fleet) from anywhere.
+        // The declared flows into workloads placed here from another
+        // cluster or fleet, as the checker resolved them
+        // (`Solution::flows`), and public workloads: they come in through
+        // the workload's exposure from anywhere. Local flows stay on the
+        // overlay network.
         let on_group = |w: &Workload| match &w.placement {
             Placement::Cluster { cluster, .. } => cluster == group && fleet.is_none(),
             Placement::Fleet { fleet: f, .. } => f == group && fleet.is_some(),
         };
+        // A Docker fleet's ports are published by Docker, whose DNAT
+        // traffic ufw never sees: `DOCKER-USER` rules admit their callers
+        // (`compose::PublishedPort`), not these.
         let docker = engine == Engine::Docker;
-        for w in self.sol.workloads.iter().filter(|w| on_group(w)) {
+        for w in self.sol.workloads.iter().filter(|w| on_group(w) && !docker) {
             let Some(own_port) = w.container.port else { continue };
             let own_proto = if w.container.protocol == "udp" { "udp" } else { "tcp" };
-            let entry = if docker {
-                None
-            } else {
-                w.exposure.as_ref().map(|e| e.endpoint.port)
-            };
-            let (port, proto) = match entry {
+            let (port, proto) = match w.exposure.as_ref().map(|e| e.endpoint.port) {
                 Some(p) => (p, "tcp"),
                 None => (own_port, own_proto),
             };
@@ -427,22 +423,13 @@ impl<'a> Ctx<'a> {
                 wanted.push(("any", format!("public->{}", w.name)));
             }
             for f in self.sol.flows.iter().filter(|f| f.to == w.name && f.to_group == group) {
-                let from = if !f.reach.is_local() {
-                    "any"
-                } else if docker {
-                    "lan"
-                } else {
+                if f.reach.is_local() {
                     continue;
-                };
-                wanted.push((from, format!("{}->{}", f.from, f.to)));
+                }
+                wanted.push(("any", format!("{}->{}", f.from, f.to)));
             }
             for (from, flow) in wanted {
-                let (p, pr) = if from == "lan" {
-                    (own_port, own_proto)
-                } else {
-                    (port, proto)
-                };
-                let p = p.to_string();
+                let (p, pr) = (port.to_string(), proto);
                 let i = match rules
                     .iter()
                     .position(|r| r.port.as_deref() == Some(&p) && r.proto.as_deref() == Some(pr) && r.from == from)

@@ -10,6 +10,7 @@ const K3S_CONFIG_TEMPLATE: &str = include_str!("templates/k3s-config.yaml.j2");
 const COMPOSE_ENV_TEMPLATE: &str = include_str!("templates/compose.env.j2");
 const SECRETS_ENV_TEMPLATE: &str = include_str!("templates/secrets.env.j2");
 const REGISTRIES_TEMPLATE: &str = include_str!("templates/registries.yaml.j2");
+const DOCKER_USER_TEMPLATE: &str = include_str!("templates/docker-user.rules.j2");
 
 /// The Compose stack's secrets that are files on the gateway (`from file`,
 /// rendered from Vault).
@@ -817,6 +818,7 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
     r.default("iotc_compose_stack_addresses", json!([]));
     r.default("iotc_compose_stack_groups", json!([]));
     r.default("iotc_compose_stack_secrets", json!([]));
+    r.default("iotc_compose_stack_published", json!([]));
     r.default("iotc_compose_stack_models", json!([]));
     r.default("iotc_compose_stack_timers", json!([]));
     r.default("iotc_compose_stack_run_once", json!([]));
@@ -974,6 +976,21 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         )
         .with_loop("{{ iotc_compose_stack_s3_models.results }}")
         .label("{{ item.item.model }} {{ item.item.version }}"),
+        // Before `up`, so no published port is ever open to all.
+        task(
+            "Admit only the declared callers to the published ports (DOCKER-USER, in ufw's after.rules)",
+            "ansible.builtin.blockinfile",
+            json!({
+                "path": "/etc/ufw/after.rules",
+                "marker": "# {mark} iotc DOCKER-USER {{ iotc_compose_stack_project }}",
+                "block": "{{ lookup('ansible.builtin.template', 'docker-user.rules.j2') }}",
+                "owner": "root",
+                "group": "root",
+                "mode": "0640"
+            }),
+        )
+        .notify("Reload ufw"),
+        task("Reload ufw now if the rules changed", "ansible.builtin.meta", json!("flush_handlers")),
         task(
             "Log in to the private registries the stack pulls from",
             "community.docker.docker_login",
@@ -1020,23 +1037,31 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         .with_loop("{{ iotc_compose_stack_timers }}"),
     ];
     // After a deploy that changed the stack.
-    r.handlers = vec![task(
-        "Run the once-only jobs",
-        "ansible.builtin.command",
-        json!({
-            "argv": [
-                "/usr/bin/docker", "compose",
-                "--project-directory", dir,
-                "--project-name", "{{ iotc_compose_stack_project }}",
-                "--env-file", format!("{dir}/.env"),
-                "--env-file", "{{ iotc_compose_stack_secrets_env }}",
-                "--profile", super::compose::JOBS_PROFILE,
-                "run", "--rm", "--no-deps", "{{ item }}"
-            ]
-        }),
-    )
-    .with_loop("{{ iotc_compose_stack_run_once }}")
-    .changed_when(true)];
+    r.handlers = vec![
+        task(
+            "Reload ufw",
+            "ansible.builtin.command",
+            json!({ "argv": ["/usr/sbin/ufw", "reload"] }),
+        )
+        .changed_when(true),
+        task(
+            "Run the once-only jobs",
+            "ansible.builtin.command",
+            json!({
+                "argv": [
+                    "/usr/bin/docker", "compose",
+                    "--project-directory", dir,
+                    "--project-name", "{{ iotc_compose_stack_project }}",
+                    "--env-file", format!("{dir}/.env"),
+                    "--env-file", "{{ iotc_compose_stack_secrets_env }}",
+                    "--profile", super::compose::JOBS_PROFILE,
+                    "run", "--rm", "--no-deps", "{{ item }}"
+                ]
+            }),
+        )
+        .with_loop("{{ iotc_compose_stack_run_once }}")
+        .changed_when(true),
+    ];
     for job in super::compose::scheduled_jobs(c.sol) {
         let Some(cron) = job.schedule.as_deref() else { continue };
         let unit = super::job_unit(&job);
@@ -1047,6 +1072,7 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
     r.templates = vec![
         ("compose.env.j2".into(), COMPOSE_ENV_TEMPLATE.to_string()),
         ("secrets.env.j2".into(), SECRETS_ENV_TEMPLATE.to_string()),
+        ("docker-user.rules.j2".into(), DOCKER_USER_TEMPLATE.to_string()),
     ];
     Ok(r)
 }

@@ -107,6 +107,35 @@ pub struct Stack {
     pub groups: Vec<GroupVar>,
     /// Secrets whose source the gateway must provide.
     pub secrets: Vec<StackSecret>,
+    /// The ports the stack publishes on the gateways, and who may connect
+    /// to each. Docker's published ports bypass ufw (their traffic is
+    /// forwarded, not input): Ansible filters them in the `DOCKER-USER`
+    /// chain instead, admitting exactly these callers.
+    pub published: Vec<PublishedPort>,
+}
+
+/// A port a site's stack publishes on its gateways. Only what the flows
+/// need is published: a workload's port when it is `public`, called from
+/// another cluster or fleet, or called at the site by workloads on
+/// gateways where it does not run (it is not on every gateway). A
+/// workload called only by copies on its own gateway is reached over the
+/// stack's network and publishes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    pub service: String,
+    /// The host ports: the port, or `first:last` when a gateway runs more
+    /// than one copy (iptables' range syntax).
+    pub ports: String,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// Gateways of the site that run a caller (`Solution::flows`), the
+    /// hub first; their addresses are admitted.
+    pub from_hosts: Vec<String>,
+    /// Admitted from anywhere: `public`, or called from another cluster or
+    /// fleet (whose addresses the solution does not know).
+    pub from_any: bool,
+    /// The flows (`caller->callee`) and `public->callee` it carries.
+    pub flows: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +280,64 @@ fn remote_peers<'a>(sol: &Solution, w: &Workload, ws: &'a [AtSite<'a>], gateways
     out
 }
 
+/// The ports a site's stack publishes, and who may call each (see
+/// [`PublishedPort`]).
+fn published(sol: &Solution, site: &Site, ws: &[AtSite<'_>]) -> Vec<PublishedPort> {
+    let g = site.hosts.len();
+    let mut out = Vec::new();
+    for a in ws.iter().filter(|a| !is_job(a.w)) {
+        let Some(port) = a.w.container.port else { continue };
+        let everywhere = u64::from(a.sp.replicas) >= g as u64;
+        let mut flows = Vec::new();
+        let mut from_any = false;
+        let mut from_hosts: Vec<String> = Vec::new();
+        if a.w.public {
+            from_any = true;
+            flows.push(format!("public->{}", a.w.name));
+        }
+        for f in sol.flows.iter().filter(|f| f.to == a.w.name) {
+            if !f.reach.is_local() {
+                from_any = true;
+                flows.push(format!("{}->{}", f.from, f.to));
+                continue;
+            }
+            if everywhere {
+                continue;
+            }
+            // Callers at this site, on the gateways that run a copy.
+            let Some(caller) = ws.iter().find(|c| c.w.name == f.from) else {
+                continue;
+            };
+            for (i, h) in site.hosts.iter().enumerate() {
+                if share(caller.sp.replicas, g, i) > 0 && !from_hosts.contains(h) {
+                    from_hosts.push(h.clone());
+                }
+            }
+            flows.push(format!("{}->{}", f.from, f.to));
+        }
+        if flows.is_empty() {
+            continue;
+        }
+        flows.dedup();
+        let per_node = a.sp.per_node.max(1);
+        let ports = if per_node > 1 {
+            let last = u32::from(port).saturating_add(per_node - 1).min(65535);
+            format!("{port}:{last}")
+        } else {
+            port.to_string()
+        };
+        out.push(PublishedPort {
+            service: a.w.name.clone(),
+            ports,
+            protocol: if a.w.container.protocol == "udp" { "udp" } else { "tcp" }.to_string(),
+            from_hosts,
+            from_any,
+            flows,
+        });
+    }
+    out
+}
+
 fn secret_name(w: &Workload, name: &str) -> String {
     format!("{}-{}", w.name, name.to_ascii_lowercase().replace('_', "-"))
 }
@@ -340,6 +427,7 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
         path: stack_path(&fleet.name, &site.name),
         hosts,
         addresses: addresses.into_values().collect(),
+        published: published(sol, site, &ws),
         groups: groups.into_values().collect(),
         secrets,
     }
@@ -480,7 +568,24 @@ fn replicas_field(service: &str, leader_share: u32) -> String {
     format!("${{{}:-{leader_share}}}", replicas_var(service))
 }
 
-fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtSite<'_>], file: &mut ComposeFile) {
+/// What [`service`] reads besides the workload: where it is and what the
+/// site's stack holds.
+struct SiteCtx<'a> {
+    sol: &'a Solution,
+    fleet: &'a Fleet,
+    site: &'a Site,
+    ws: &'a [AtSite<'a>],
+    published: &'a [PublishedPort],
+}
+
+fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
+    let SiteCtx {
+        sol,
+        fleet,
+        site,
+        ws,
+        published,
+    } = *cx;
     let w = a.w;
     let c = &w.container;
     let g = site.hosts.len();
@@ -550,9 +655,10 @@ fn service(sol: &Solution, fleet: &Fleet, site: &Site, a: &AtSite<'_>, ws: &[AtS
     }
     svc.group_add = group_add.into_iter().collect();
 
-    // Ports: the declared port on the gateway; a host port range when a
-    // gateway runs more than one copy.
-    if let (Some(port), false) = (c.port, is_job(w)) {
+    // Ports: the declared port on the gateway, only when a flow needs it
+    // (`published`); a host port range when a gateway runs more than one
+    // copy.
+    if let (Some(port), true) = (c.port, published.iter().any(|p| p.service == w.name)) {
         let proto = if c.protocol == "udp" { "/udp" } else { "" };
         let per_node = a.sp.per_node.max(1);
         let host = if per_node > 1 {
@@ -666,8 +772,16 @@ fn site_file(sol: &Solution, fleet: &Fleet, site: &Site) -> ComposeFile {
             name: format!("{}-{NETWORK}", file.name),
         },
     );
+    let published = published(sol, site, &ws);
+    let cx = SiteCtx {
+        sol,
+        fleet,
+        site,
+        ws: &ws,
+        published: &published,
+    };
     for a in &ws {
-        service(sol, fleet, site, a, &ws, &mut file);
+        service(&cx, a, &mut file);
     }
     file
 }
