@@ -429,6 +429,13 @@ pub struct Site {
     /// quorum). The first one initialises the cluster. Every site is its
     /// own cluster so that it keeps running when its WAN link is down.
     pub servers: Vec<String>,
+    /// Docker fleets: the gateway that runs the site's services that are
+    /// not on every gateway (a broker, a recorder): the site's `hub`, else
+    /// its first gateway. Copies are dealt round-robin from it, and the
+    /// other gateways reach those services at its address. `None` for
+    /// Kubernetes fleets (the site's scheduler places them) and sites
+    /// without host names.
+    pub hub: Option<String>,
     /// Labels every node of the site carries: [`SITE_LABEL`] and
     /// [`ZONE_LABEL`] set to the site, and the site's labels, which `where`
     /// clauses select. Standby devices add [`STANDBY_LABEL`].

@@ -193,6 +193,31 @@ pub fn render(sol: &Solution) -> String {
                     }
                 );
             }
+            if let Some(hub) = &s.hub {
+                // Docker: what runs on fewer gateways than the site has is
+                // dealt from the hub, and reached at its address.
+                let shared: Vec<&str> = sol
+                    .workloads
+                    .iter()
+                    .filter(|w| match &w.placement {
+                        Placement::Fleet { fleet, sites } => {
+                            fleet == &f.name
+                                && sites
+                                    .iter()
+                                    .any(|p| p.site == s.name && p.replicas > 0 && p.replicas < s.gateways)
+                        }
+                        Placement::Cluster { .. } => false,
+                    })
+                    .map(|w| w.name.as_str())
+                    .collect();
+                if !shared.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "      hub: {hub} runs {}; the other gateways reach them at its address",
+                        shared.join(", ")
+                    );
+                }
+            }
             for w in &sol.workloads {
                 if let Placement::Fleet { fleet, sites } = &w.placement {
                     if fleet != &f.name {

@@ -425,6 +425,11 @@ static SITE: Shape = Shape {
             "Idle standby devices that take over critical workloads.",
         ),
         f("region", Ty::Str, "Where the site is, for operators."),
+        f(
+            "hub",
+            Ty::Str,
+            "Docker fleets: the gateway that runs the site's services that are not on every gateway (an MQTT broker, a recorder); the other gateways reach them at its address. Defaults to the site's first gateway.",
+        ),
     ],
     blocks: &[LABELS],
     statements: NONE,

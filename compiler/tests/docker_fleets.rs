@@ -13,9 +13,10 @@ use std::process::{Command, Stdio};
 
 mod common;
 use common::{checked, example, yaml, EXAMPLES};
+use iotc_compiler::{analyze, Overrides};
 
-/// Three gateways, a broker and its callers, a file secret and a Vault
-/// secret, a model from S3.
+/// Three gateways with the second as the hub, a broker and its callers, a
+/// file secret and a Vault secret, a model from S3.
 const FIXTURE: &str = r#"solution fixture {
   version = "1.0.0"
 }
@@ -30,6 +31,7 @@ fleet gw {
   site a {
     gateways = 3
     hosts = "gw{n}.a.example.internal"
+    hub = "gw2.a.example.internal"
   }
 }
 
@@ -552,4 +554,113 @@ fn every_published_port_admits_exactly_its_declared_callers() {
         );
         assert!(pos("ansible.builtin.blockinfile") < pos("community.docker.docker_compose_v2"));
     }
+}
+
+#[test]
+fn shared_services_run_on_the_hub_and_everyone_reaches_them_there() {
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::Ansible, Target::Compose]).unwrap();
+        let plan = iotc_compiler::plan::render(&sol);
+        let mut checked = 0;
+        for fleet in sol.fleets.iter().filter(|f| f.runtime.kind == "compose") {
+            for site in &fleet.sites {
+                let hub = site
+                    .hub
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{name}: {} has no hub", site.name));
+                assert!(site.hosts.contains(hub), "{name}: {hub}");
+                let group = docker_sites(&files)
+                    .into_iter()
+                    .find(|g| g.vars["iotc_site"] == json!(site.name))
+                    .unwrap();
+                let hub_vars = &group.hosts.iter().find(|(h, _)| h == hub).unwrap().1;
+                // Every workload with fewer copies than gateways (and at
+                // least one) has one on the hub.
+                let shared: Vec<&str> = sol
+                    .workloads
+                    .iter()
+                    .filter(|w| match &w.placement {
+                        iotc_compiler::ir::Placement::Fleet { fleet: f, sites } => {
+                            f == &fleet.name
+                                && sites
+                                    .iter()
+                                    .any(|p| p.site == site.name && p.replicas > 0 && p.replicas < site.gateways)
+                        }
+                        _ => false,
+                    })
+                    .map(|w| w.name.as_str())
+                    .collect();
+                for w in &shared {
+                    assert!(runs(hub_vars, w), "{name}: {w} is not on the hub {hub}");
+                }
+                // Every gateway reaches them at the hub's address.
+                for a in group.vars["iotc_compose_stack_addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    assert_eq!(a["host"], json!(hub), "{name}: {a}");
+                    assert!(shared.contains(&a["service"].as_str().unwrap()), "{name}: {a}");
+                    checked += 1;
+                }
+                if !shared.is_empty() {
+                    let line = format!("hub: {hub} runs {}", shared.join(", "));
+                    assert!(plan.contains(&line), "{name}: the plan does not say `{line}`:\n{plan}");
+                }
+            }
+        }
+        assert!(checked > 0, "{name}: nothing reached at a hub");
+    }
+}
+
+fn codes(src: &str) -> Vec<(String, String)> {
+    let db = MemoryDb::new().with("main.iot", src);
+    let a = analyze(&db, "main.iot", &Overrides::default());
+    a.diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.code.as_str().to_string(),
+                src[d.primary.span.start as usize..d.primary.span.end as usize].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_hub_is_a_gateway_of_its_docker_site_and_battery_sites_name_one() {
+    let with = |device: &str, runtime: &str, hub: &str| {
+        FIXTURE
+            .replace("std.devices.cm4_solar", device)
+            .replace("runtime = docker", &format!("runtime = {runtime}"))
+            .replace("    hub = \"gw2.a.example.internal\"\n", hub)
+    };
+    let named = codes(&with(
+        "std.devices.cm4_solar",
+        "docker",
+        "    hub = \"gw2.a.example.internal\"\n",
+    ));
+    assert!(named.iter().all(|(c, _)| c != "W0403"), "{named:?}");
+    let unnamed = codes(&with("std.devices.cm4_solar", "docker", ""));
+    assert!(unnamed.contains(&("W0403".into(), "a".into())), "{unnamed:?}");
+    let mains = codes(&with("std.devices.rpi5", "docker", ""));
+    assert!(mains.iter().all(|(c, _)| c != "W0403"), "{mains:?}");
+    let stranger = codes(&with(
+        "std.devices.cm4_solar",
+        "docker",
+        "    hub = \"gw9.a.example.internal\"\n",
+    ));
+    assert!(
+        stranger.contains(&("E0101".into(), "\"gw9.a.example.internal\"".into())),
+        "{stranger:?}"
+    );
+    let k8s = codes(&with(
+        "std.devices.rpi5",
+        "k3s",
+        "    hub = \"gw2.a.example.internal\"\n",
+    ));
+    assert!(
+        k8s.contains(&("E0404".into(), "\"gw2.a.example.internal\"".into())),
+        "{k8s:?}"
+    );
 }

@@ -906,6 +906,35 @@ and `critical` has no effect.
     fixed='''  site north { gateways = 2  standby = 1  hosts = "gw{n}.north.example.internal" }''',
 )
 
+PAGES["W0403"] = dict(
+    about="""
+On a Docker fleet, a service with fewer copies than the site has gateways
+(an MQTT broker, a recorder) runs on the site's hub, and the other
+gateways reach it at the hub's address. By default the hub is the site's
+first gateway. When the fleet's device runs on a battery, that choice
+matters: when the hub's battery is flat, every gateway of the site loses
+its broker. Name the gateway you keep powered (the largest panel and
+battery, the one by the substation) with `hub`. iotc then deals those
+services to it, and `iotc plan` shows it. Naming the first gateway is a
+choice too, and silences the warning.
+""",
+    snippet='''solution demo { version = "1.0.0" }
+import std.devices
+import std.services
+fleet masts {
+  device = std.devices.cm4_solar  runtime = docker
+  site ridge { gateways = 3  hosts = "m{n}.ridge.example.internal" }
+}
+service broker on masts from std.services.mqtt_broker { replicas = 1 }
+daemon logger on masts {
+  image    = "ghcr.io/acme/logger:1.0.0"
+  talks_to = [broker]
+}
+''',
+    fix="Name the gateway that carries the site's shared services:",
+    fixed='''  site ridge { gateways = 3  hosts = "m{n}.ridge.example.internal"  hub = "m2.ridge.example.internal" }''',
+)
+
 PAGES["W0501"] = dict(
     about="""
 An `env` entry whose name looks like a secret has a plain value. Names

@@ -40,6 +40,9 @@ pub(super) struct SiteDraft<'a> {
     pub standby: u32,
     pub labels: BTreeMap<String, String>,
     pub region: Option<String>,
+    /// `hub = "host"`: the gateway that carries the site's services that
+    /// are not on every gateway (Docker fleets).
+    pub hub: Option<(String, Span)>,
 }
 
 pub(super) struct FleetDraft<'a> {
@@ -972,6 +975,7 @@ impl<'a> Analyzer<'a> {
             let hosts = self.get_str(&sv, ss, "hosts");
             let standby = self.get_u32_or_default(&sv, ss, "standby");
             let region = self.get_str(&sv, ss, "region").map(|(s, _)| s);
+            let hub = self.get_str(&sv, ss, "hub");
             let mut slabels = labels.clone();
             slabels.extend(self.map_block(&sv, "labels", true));
             sites.push(SiteDraft {
@@ -981,6 +985,7 @@ impl<'a> Analyzer<'a> {
                 standby,
                 labels: slabels,
                 region,
+                hub,
             });
         }
         if sites.is_empty() {

@@ -105,6 +105,7 @@ impl<'a> Analyzer<'a> {
         }
         self.reachability(&d, &workloads);
         let (flows, egress) = self.flows(&d, &clusters, &mut workloads);
+        self.battery_hubs(&d, &fleets, &workloads, &flows);
         let mut externals = d.externals.clone();
         externals.sort_by(|a, b| a.name.cmp(&b.name));
         let capacity = self.capacity(&d, &clusters, &fleets, &workloads);
@@ -306,6 +307,7 @@ impl<'a> Analyzer<'a> {
                         ),
                     }
                 }
+                let hub = self.choose_hub(site, &hosts, fl.runtime.as_ref());
                 let name = v::k8s_name(&site.name.name);
                 let mut node_labels = site.labels.clone();
                 node_labels.insert(ir::SITE_LABEL.to_string(), name.clone());
@@ -319,6 +321,7 @@ impl<'a> Analyzer<'a> {
                     labels: site.labels.clone(),
                     region: site.region.clone(),
                     servers: Vec::new(),
+                    hub,
                     node_labels,
                 });
             }
@@ -337,6 +340,102 @@ impl<'a> Analyzer<'a> {
             });
         }
         out
+    }
+
+    /// The gateway of a Docker site that runs the services not on every
+    /// gateway: `hub = "host"` when it is one of the site's gateways, else
+    /// the first gateway. On a Kubernetes fleet the site's scheduler
+    /// places them, and `hub` is an error.
+    fn choose_hub(
+        &mut self,
+        site: &super::items::SiteDraft<'a>,
+        hosts: &[String],
+        runtime: Option<&ir::Runtime>,
+    ) -> Option<String> {
+        let kubernetes = runtime.is_some_and(ir::Runtime::is_kubernetes);
+        let Some((host, span)) = &site.hub else {
+            return if kubernetes { None } else { hosts.first().cloned() };
+        };
+        if kubernetes {
+            let name = runtime.map_or("kubernetes", |r| r.name.as_str());
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E0404,
+                    *span,
+                    format!("runtime `{name}` does not run services on a hub"),
+                )
+                .label("Kubernetes schedules the site's services itself")
+                .help("remove `hub`; `server` on the fleet chooses a site's first control-plane host"),
+            );
+            return None;
+        }
+        if hosts.contains(host) {
+            return Some(host.clone());
+        }
+        self.diags.push(
+            Diagnostic::new(
+                Code::E0101,
+                *span,
+                format!("`{host}` is not a gateway of site `{}`", site.name.name),
+            )
+            .label("no gateway of this site has this host name")
+            .help(match hosts.first() {
+                Some(h) => {
+                    format!("name one of the gateways its `hosts` pattern gives, such as `{h}`, or leave `hub` out")
+                }
+                None => "give the site a `hosts` pattern, or leave `hub` out".to_string(),
+            }),
+        );
+        hosts.first().cloned()
+    }
+
+    /// A Docker site of battery-powered gateways whose other gateways call
+    /// services on its hub gets W0403 unless the source names the hub: the
+    /// whole site then depends on one battery, chosen by position only.
+    fn battery_hubs(&mut self, d: &Drafts<'a>, fleets: &[ir::Fleet], workloads: &[ir::Workload], flows: &[ir::Flow]) {
+        for fd in &d.fleets {
+            let Some(fleet) = fleets.iter().find(|f| f.name == v::k8s_name(&fd.name.name)) else {
+                continue;
+            };
+            if fleet.runtime.is_kubernetes() || fleet.device.power != "battery" {
+                continue;
+            }
+            for sd in fd.sites.iter().filter(|s| s.hub.is_none()) {
+                let Some(site) = fleet.sites.iter().find(|s| s.name == v::k8s_name(&sd.name.name)) else {
+                    continue;
+                };
+                let Some(hub) = &site.hub else { continue };
+                let shared: Vec<&str> = workloads
+                    .iter()
+                    .filter(|w| {
+                        matches!(&w.placement, ir::Placement::Fleet { fleet: f, sites }
+                            if f == &fleet.name
+                                && sites.iter().any(|p| p.site == site.name && p.replicas > 0 && p.replicas < site.gateways))
+                            && flows.iter().any(|f| f.to == w.name && f.reach.is_local())
+                    })
+                    .map(|w| w.name.as_str())
+                    .collect();
+                if shared.is_empty() {
+                    continue;
+                }
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::W0403,
+                        sd.name.span,
+                        format!(
+                            "every gateway of site `{}` depends on {} on `{hub}`, a battery-powered gateway chosen by position",
+                            sd.name.name,
+                            shared.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                    .label("no `hub` named")
+                    .with_secondary(fd.device_span, "the fleet's device runs on battery")
+                    .help(format!(
+                        "name the gateway you keep powered (the largest panel and battery) with `hub = \"{hub}\"` or another of the site's gateways"
+                    )),
+                );
+            }
+        }
     }
 
     /// Every site of a Kubernetes fleet is its own cluster: its first

@@ -9,8 +9,9 @@
 //!   `deploy.replicas: ${IOTC_REPLICAS_<SERVICE>:-N}`. [`stacks`] gives,
 //!   for every gateway, those counts (they add up to the site's replicas in
 //!   the IR) so the Ansible backend can write the `.env`. Replicas are dealt
-//!   round-robin from the first gateway (the *site leader*), so `N`, the
-//!   default, is the leader's share and the file alone is the leader's stack.
+//!   round-robin from the site's hub (`Site::hub`, the *site leader*: the
+//!   source's `hub`, else the first gateway), so `N`, the default, is the
+//!   leader's share and the file alone is the leader's stack.
 //! - A service that does not run on every gateway is reached by its name
 //!   through `extra_hosts: ["<svc>:${IOTC_ADDR_<SVC>:-host-gateway}"]` on the
 //!   services that talk to it; Ansible sets the variable to the address of
@@ -96,7 +97,8 @@ pub struct Stack {
     /// The file, relative to the output folder; shipped to every host in
     /// [`Stack::hosts`] and run there with `docker compose up -d`.
     pub path: String,
-    /// Every gateway of the site, the leader (first) first.
+    /// Every gateway of the site, in the site's order; `leader` marks the
+    /// hub.
     pub hosts: Vec<StackHost>,
     /// `IOTC_ADDR_*` variables: set each to the address of `host` in the
     /// `.env` of every gateway of the site.
@@ -238,8 +240,24 @@ fn at_site<'a>(sol: &'a Solution, fleet: &Fleet, site: &Site) -> Vec<AtSite<'a>>
     out
 }
 
-/// Copies of `replicas` on gateway `i` of `gateways`: dealt round-robin
-/// from the first gateway.
+/// Where gateway `i` of a site comes in the round-robin deal of copies:
+/// the deal starts at the site's hub (`Site::hub`, decided by the
+/// checker), then follows the site's order, wrapping around.
+fn rank(site: &Site, i: usize) -> usize {
+    let g = site.hosts.len();
+    let hub = site
+        .hub
+        .as_ref()
+        .and_then(|h| site.hosts.iter().position(|x| x == h))
+        .unwrap_or(0);
+    match g {
+        0 => 0,
+        _ => (i + g - hub) % g,
+    }
+}
+
+/// Copies of `replicas` on the gateway of rank `i` (see [`rank`]) of
+/// `gateways`: dealt round-robin from the hub, rank 0.
 fn share(replicas: u32, gateways: usize, i: usize) -> u32 {
     let g = u32::try_from(gateways).unwrap_or(u32::MAX);
     let i = u32::try_from(i).unwrap_or(u32::MAX);
@@ -309,7 +327,7 @@ fn published(sol: &Solution, site: &Site, ws: &[AtSite<'_>]) -> Vec<PublishedPor
                 continue;
             };
             for (i, h) in site.hosts.iter().enumerate() {
-                if share(caller.sp.replicas, g, i) > 0 && !from_hosts.contains(h) {
+                if share(caller.sp.replicas, g, rank(site, i)) > 0 && !from_hosts.contains(h) {
                     from_hosts.push(h.clone());
                 }
             }
@@ -378,7 +396,7 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
         .enumerate()
         .map(|(i, h)| StackHost {
             host: h.clone(),
-            leader: i == 0,
+            leader: rank(site, i) == 0,
             replicas: BTreeMap::new(),
         })
         .collect();
@@ -387,7 +405,8 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
     let mut secrets = Vec::new();
     for a in &ws {
         for (i, h) in hosts.iter_mut().enumerate() {
-            h.replicas.insert(a.w.name.clone(), share(a.sp.replicas, g, i));
+            h.replicas
+                .insert(a.w.name.clone(), share(a.sp.replicas, g, rank(site, i)));
         }
         for p in remote_peers(sol, a.w, &ws, g) {
             addresses.insert(
@@ -395,7 +414,7 @@ fn stack(sol: &Solution, fleet: &Fleet, site: &Site) -> Stack {
                 AddressVar {
                     var: address_var(&p.w.name),
                     service: p.w.name.clone(),
-                    host: site.hosts.first().cloned().unwrap_or_default(),
+                    host: site.hub.clone().unwrap_or_default(),
                 },
             );
         }
@@ -445,7 +464,7 @@ pub fn scheduled_jobs(sol: &Solution) -> Vec<ScheduledJob> {
                     .hosts
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| share(a.sp.replicas, site.hosts.len(), *i) > 0)
+                    .filter(|(i, _)| share(a.sp.replicas, site.hosts.len(), rank(site, *i)) > 0)
                     .map(|(_, h)| h.clone())
                     .collect();
                 out.push(ScheduledJob {
