@@ -151,13 +151,43 @@ fn item_keyword_blocks(item: &ast::Item, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// How many parses need pest's error detail now. pest has one switch for
+/// the whole process (`pest::set_error_detail`), read when a parse starts;
+/// parses run on several threads at once (the language server, the build's
+/// workers), so the switch is on while any of them needs it and goes off
+/// with the last one, never under another parse's feet.
+static DETAIL_USERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// Error detail on for as long as the guard lives.
+struct ErrorDetail;
+
+impl ErrorDetail {
+    fn on() -> ErrorDetail {
+        let mut users = DETAIL_USERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *users += 1;
+        pest::set_error_detail(true);
+        ErrorDetail
+    }
+}
+
+impl Drop for ErrorDetail {
+    fn drop(&mut self) {
+        let mut users = DETAIL_USERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *users = users.saturating_sub(1);
+        if *users == 0 {
+            pest::set_error_detail(false);
+        }
+    }
+}
+
 /// The literal tokens (`=`, `{`, `on`, …) pest tried at the furthest point
 /// of a failed parse. Collecting them slows parsing, so it is done only
 /// again for a chunk that already failed.
 fn expected_tokens(chunk: &str) -> Vec<String> {
-    pest::set_error_detail(true);
-    let err = IotParser::parse(Rule::item_only, chunk).err();
-    pest::set_error_detail(false);
+    let err = {
+        let _detail = ErrorDetail::on();
+        IotParser::parse(Rule::item_only, chunk).err()
+    };
     let Some(attempts) = err.and_then(|e| e.parse_attempts()) else {
         return Vec::new();
     };

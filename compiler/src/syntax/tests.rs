@@ -237,3 +237,20 @@ fn cached_parse_equals_plain_parse() {
     cache.sweep();
     assert!(cache.is_empty());
 }
+
+#[test]
+fn another_parse_never_switches_error_detail_off_under_a_parse_that_needs_it() {
+    use pest::Parser as _;
+    let broken = "service s on plants {\n  image \"x\"\n}\n";
+    let detail = super::ErrorDetail::on();
+    // Another thread collects its own expected tokens meanwhile, start to end.
+    std::thread::spawn(move || super::expected_tokens(broken))
+        .join()
+        .unwrap();
+    let err = super::IotParser::parse(super::Rule::item_only, broken).err().unwrap();
+    drop(detail);
+    assert!(
+        err.parse_attempts().is_some(),
+        "error detail was switched off by the other parse"
+    );
+}
