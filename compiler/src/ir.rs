@@ -38,7 +38,64 @@ pub struct Solution {
     /// once by the checker. Sorted by caller, then external. Every target
     /// that restricts egress allows exactly these.
     pub egress: Vec<Egress>,
+    /// Every Prometheus the solution deploys (`from std.services.prometheus`)
+    /// with what it scrapes and which Grafanas read it, decided by the
+    /// checker. Sorted by group, then Prometheus. Each scrape is also a
+    /// flow (Prometheus → target) in `flows`, so policies admit exactly it.
+    pub monitoring: Vec<Monitoring>,
 }
+
+/// A Prometheus deployed by the solution and its whole configuration: the
+/// backends write it as the `prometheus.yml` its `--config.file` reads, so
+/// monitoring works without the Prometheus Operator.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Monitoring {
+    /// The Prometheus workload.
+    pub prometheus: String,
+    /// Its cluster or fleet (on a fleet it scrapes its own site).
+    pub group: String,
+    pub fleet: bool,
+    /// The folder and file its `--config.file` names
+    /// (`/etc/prometheus`, `prometheus.yml`); the rule file
+    /// [`PROMETHEUS_RULES_FILE`] sits beside it.
+    pub config_dir: String,
+    pub config_file: String,
+    /// Where the group's workloads query it: `http://<prometheus>:<port>`.
+    pub url: Endpoint,
+    /// Every workload of the group with a `metrics` path (or a monitored
+    /// model's server), sorted by workload. Prometheus scrapes itself on
+    /// localhost, not through this list.
+    pub targets: Vec<ScrapeTarget>,
+    /// The Grafanas (`from std.services.grafana`) of the group that get
+    /// this Prometheus as their provisioned datasource.
+    pub dashboards: Vec<String>,
+}
+
+/// One workload Prometheus scrapes: every pod, found by DNS.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScrapeTarget {
+    pub workload: String,
+    /// A headless Service over the workload's pods (its own Service for a
+    /// daemon, `<workload>-metrics` otherwise): its DNS name resolves to
+    /// every pod, so each pod is scraped, not one behind a virtual IP.
+    pub service: String,
+    /// The workload's listener, which serves `path`.
+    pub port: u16,
+    pub path: String,
+    pub interval_secs: u64,
+    /// The model whose `monitor` alerts apply to this target (a monitored
+    /// model's server).
+    pub model: Option<String>,
+}
+
+/// The rule file beside a Prometheus's config: the `monitor { alert … }`
+/// rules of the models it scrapes.
+pub const PROMETHEUS_RULES_FILE: &str = "alerts.yml";
+/// Where Grafana reads provisioned datasources (the image's
+/// `GF_PATHS_PROVISIONING` is `/etc/grafana/provisioning`).
+pub const GRAFANA_DATASOURCES_DIR: &str = "/etc/grafana/provisioning/datasources";
+/// Default scrape interval of targets without a `monitor` interval.
+pub const SCRAPE_INTERVAL_SECS: u64 = 30;
 
 /// A dependency outside the solution: a PLC on the plant network, a
 /// database, an object store.
@@ -216,6 +273,7 @@ impl Solution {
             flows: self.flows.clone(),
             externals: self.externals.clone(),
             egress: self.egress.clone(),
+            monitoring: self.monitoring.clone(),
         }
     }
 }
@@ -826,6 +884,13 @@ pub struct Workload {
     /// The template it was made from, if any.
     pub template: Option<String>,
 }
+
+/// The std template that makes a workload a Prometheus the checker
+/// configures ([`Monitoring`]).
+pub const PROMETHEUS_TEMPLATE: &str = "std.services.prometheus";
+/// The std template that makes a workload a Grafana that gets its group's
+/// Prometheus as a datasource.
+pub const GRAFANA_TEMPLATE: &str = "std.services.grafana";
 
 impl Workload {
     /// A fleet workload with exactly one copy on every gateway of every

@@ -175,3 +175,33 @@ fn the_readme_says_what_the_user_supplies_and_no_secret() {
         }
     }
 }
+
+/// A cluster with its own Prometheus is monitored by `kubectl apply -k`
+/// alone: the README says so, names the Prometheus, which is in the
+/// kustomization, and marks the operator file optional.
+#[test]
+fn a_bundled_prometheus_needs_no_operator_step() {
+    let mut seen = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, Target::ALL).unwrap();
+        let readme = &files.iter().find(|f| f.path == PATH).expect("out/README.md").contents;
+        for m in sol.monitoring.iter().filter(|m| !m.fleet) {
+            let dir = format!("k8s/{}", m.group);
+            let kust = files
+                .iter()
+                .find(|f| f.path == format!("{dir}/kustomization.yaml"))
+                .unwrap();
+            assert!(kust.contents.contains(&format!("- 10-{}.yaml", m.prometheus)), "{name}");
+            let applied = at(readme, &format!("kubectl apply -k {dir}`"), name);
+            let line = at(readme, &format!("`{}` scrapes the workloads here", m.prometheus), name);
+            assert!(applied < line, "{name}");
+            if files.iter().any(|f| f.path == format!("{dir}/30-monitoring.yaml")) {
+                let optional = at(readme, &format!("optional, only if a Prometheus Operator also runs in that cluster: `kubectl apply -f {dir}/30-monitoring.yaml`"), name);
+                assert!(line < optional, "{name}");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "{seen}");
+}

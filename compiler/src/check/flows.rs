@@ -98,6 +98,7 @@ impl<'a> Analyzer<'a> {
         d: &Drafts<'a>,
         clusters: &[ir::Cluster],
         workloads: &mut [ir::Workload],
+        monitoring: &[ir::Monitoring],
     ) -> (Vec<Flow>, Vec<ir::Egress>) {
         // Who each placed workload calls: `talks_to` plus endpoint
         // references, in source order, each name once.
@@ -140,6 +141,31 @@ impl<'a> Analyzer<'a> {
                     if callee.container.port.is_some() && (i != &j) {
                         pairs.entry((*i, j)).or_insert(*span);
                     }
+                }
+            }
+        }
+
+        // Each Prometheus calls what it scrapes; each Grafana calls its
+        // Prometheus (`ir::Solution::monitoring`).
+        for m in monitoring {
+            let Some(i) = index.position(&m.prometheus) else {
+                continue;
+            };
+            let Some(span) = draft_of
+                .get(&m.prometheus)
+                .and_then(|k| d.workloads.get(*k))
+                .map(|x| x.name_span)
+            else {
+                continue;
+            };
+            for t in &m.targets {
+                if let Some(j) = index.position(&t.workload) {
+                    pairs.entry((i, j)).or_insert(span);
+                }
+            }
+            for g in &m.dashboards {
+                if let Some(j) = index.position(g) {
+                    pairs.entry((j, i)).or_insert(span);
                 }
             }
         }

@@ -8,6 +8,7 @@ mod devices;
 mod flows;
 mod items;
 pub mod load;
+mod monitoring;
 mod overrides;
 mod place;
 pub mod scope;

@@ -104,7 +104,8 @@ impl<'a> Analyzer<'a> {
             host_dirs(&header.namespace, &mut workloads);
         }
         self.reachability(&d, &workloads);
-        let (flows, egress) = self.flows(&d, &clusters, &mut workloads);
+        let monitoring = super::monitoring::decide(&workloads, &d.models);
+        let (flows, egress) = self.flows(&d, &clusters, &mut workloads, &monitoring);
         self.battery_hubs(&d, &fleets, &workloads, &flows);
         let mut externals = d.externals.clone();
         externals.sort_by(|a, b| a.name.cmp(&b.name));
@@ -153,6 +154,7 @@ impl<'a> Analyzer<'a> {
             flows,
             externals,
             egress,
+            monitoring,
         })
     }
 

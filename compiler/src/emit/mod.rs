@@ -7,6 +7,7 @@ pub mod compose;
 pub mod escape;
 pub mod k8s;
 pub mod model_fetch;
+pub mod prometheus;
 pub mod readme;
 pub mod terraform;
 pub mod yaml;

@@ -37,17 +37,38 @@ fn code(s: &str) -> String {
     format!("`{}`", s.replace('`', "'"))
 }
 
-/// The monitoring step of the Kubernetes folder `dir`, when it has a
-/// `30-monitoring.yaml`: its ServiceMonitor and PrometheusRule need the
-/// Prometheus Operator's CRDs, so the file is not in the kustomization and is
-/// applied on its own once the operator runs (docs/k8s.md).
-fn monitoring(o: &mut String, paths: &[String], dir: &str, indent: &str) {
+/// The monitoring step of the Kubernetes folder `dir` of group `group`.
+/// A group with its own Prometheus (`Solution::monitoring`) is monitored
+/// once its kustomization is applied: the generated scrape config, rules
+/// and Grafana datasource need no operator. `30-monitoring.yaml` (a
+/// ServiceMonitor and PrometheusRule, which need the Prometheus Operator's
+/// CRDs) is not in the kustomization; it is applied on its own, after the
+/// folder, and only where an operator runs (docs/k8s.md, Monitoring).
+fn monitoring(o: &mut String, sol: &Solution, paths: &[String], dir: &str, group: (&str, bool), indent: &str) {
     let file = format!("{dir}/{}", super::k8s::MONITORING_FILE);
-    if paths.contains(&file) {
+    let own = sol.monitoring.iter().find(|m| (m.group.as_str(), m.fleet) == group);
+    if let Some(m) = own {
         let _ = writeln!(
             o,
-            "{indent}- then, once the Prometheus Operator and its CRDs are installed in that cluster (e.g. the kube-prometheus-stack chart): `kubectl apply -f {file}`"
+            "{indent}- monitoring: {} scrapes the workloads here with the configuration iotc generated (in the kustomization); no operator is needed{}.",
+            code(&m.prometheus),
+            if m.dashboards.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", and {} reads it as its datasource",
+                    m.dashboards.iter().map(|d| code(d)).collect::<Vec<_>>().join(", ")
+                )
+            }
         );
+    }
+    if paths.contains(&file) {
+        let when = if own.is_some() {
+            "optional, only if a Prometheus Operator also runs in that cluster"
+        } else {
+            "once the Prometheus Operator and its CRDs are installed in that cluster (e.g. the kube-prometheus-stack chart)"
+        };
+        let _ = writeln!(o, "{indent}- then, {when}: `kubectl apply -f {file}`");
     }
 }
 
@@ -118,7 +139,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 o,
                 "- kubectl apply (cloud): with the kubeconfig from {ctx}, create the Secrets listed below, then `kubectl apply -k {k8s_dir}`."
             );
-            monitoring(&mut o, paths, &k8s_dir, "  ");
+            monitoring(&mut o, sol, paths, &k8s_dir, (&c.name, false), "  ");
         }
         let _ = writeln!(o);
     }
@@ -154,7 +175,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             );
             for s in sites {
                 let _ = writeln!(o, "  - `kubectl apply -k {s}`");
-                monitoring(&mut o, paths, s, "    ");
+                monitoring(&mut o, sol, paths, s, (&f.name, true), "    ");
             }
         }
         let _ = writeln!(o);

@@ -45,22 +45,7 @@ pub fn count(n: u64) -> Quantity {
 
 /// Seconds as a Prometheus duration (`1h`, `15m`, `1h30m`, `45s`).
 pub fn duration(secs: u64) -> String {
-    if secs == 0 {
-        return "0".to_string();
-    }
-    let mut out = String::new();
-    let (h, rest) = (secs / 3600, secs % 3600);
-    let (m, s) = (rest / 60, rest % 60);
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
-    }
-    out
+    crate::emit::prometheus::duration(secs)
 }
 
 /// FNV-1a, 64 bit: a stable content hash for the `iotc.dev/config-hash`

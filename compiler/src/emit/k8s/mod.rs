@@ -10,11 +10,13 @@
 //! ```text
 //! k8s/<name>/00-namespace.yaml         Namespace, ResourceQuota, LimitRange
 //! k8s/<name>/05-device-plugin.yaml     the device plugin's Namespace and DaemonSet (workloads with `device`)
-//! k8s/<name>/10-<workload>.yaml        ServiceAccount, ConfigMap, PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
-//!                                      Service, PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
+//! k8s/<name>/10-<workload>.yaml        ServiceAccount, ConfigMap(s) (env; a Prometheus's config, a Grafana's
+//!                                      datasource), PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
+//!                                      Service, headless `<w>-metrics` Service (scraped), Ingress,
+//!                                      PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
 //! k8s/<name>/20-network-policies.yaml  default deny, DNS, the declared flows
-//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`);
-//!                                      applied on its own once the Prometheus Operator's CRDs exist
+//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`), for clusters
+//!                                      with a Prometheus Operator; applied on its own once its CRDs exist
 //! k8s/<name>/kustomization.yaml        every file but 30-monitoring.yaml: `kubectl apply -k k8s/<name>`
 //!                                      works on a fresh cluster
 //! ```
@@ -30,6 +32,7 @@ mod monitoring;
 mod namespace;
 mod netpol;
 mod pod;
+mod scrape;
 mod workload;
 
 pub use monitoring::{

@@ -6,8 +6,10 @@
 use super::meta;
 use super::pod;
 use super::{Ctx, Docs, Placed};
+use crate::emit::prometheus;
+pub use crate::emit::prometheus::{Rule, RuleGroup};
 use crate::emit::EmitError;
-use crate::ir::{Alert, Model, WorkloadKind};
+use crate::ir::{Model, WorkloadKind};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,31 +74,6 @@ pub struct PrometheusRuleSpec {
     pub groups: Vec<RuleGroup>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RuleGroup {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<String>,
-    pub rules: Vec<Rule>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Rule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record: Option<String>,
-    pub expr: String,
-    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
-    pub for_: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-}
-
 impl ServiceMonitor {
     pub fn new(metadata: ObjectMeta, spec: ServiceMonitorSpec) -> ServiceMonitor {
         ServiceMonitor {
@@ -137,29 +114,6 @@ pub fn monitored_servers<'a>(ctx: &Ctx<'a>, members: &[Placed<'a>]) -> Vec<Place
     out
 }
 
-fn camel(s: &str) -> String {
-    s.split(['_', '-'])
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut cs = p.chars();
-            match cs.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + cs.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
-
-fn alert_name(model: &str, a: &Alert) -> String {
-    let suffix = match a.op.as_str() {
-        "<" | "<=" => "Low",
-        ">" | ">=" => "High",
-        "==" => "Equal",
-        _ => "Changed",
-    };
-    format!("{}{}{suffix}", camel(model), camel(&a.metric))
-}
-
 pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let sol = ctx.sol;
     let mut docs = Docs::new(ctx.sol, 1);
@@ -189,62 +143,21 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let mut models: Vec<&Model> = servers.iter().filter_map(|p| model_of(ctx, p)).collect();
     models.sort_by(|a, b| a.name.cmp(&b.name));
     models.dedup_by(|a, b| a.name == b.name);
-    for m in models.into_iter().filter(|m| !m.alerts.is_empty()) {
+    for m in models {
         let services: Vec<&str> = servers
             .iter()
             .filter(|p| p.w.model.as_ref().is_some_and(|r| r.model == m.name))
             .map(|p| p.w.name.as_str())
             .collect();
-        let service = match services.as_slice() {
-            [one] => format!("service=\"{one}\""),
-            many => format!("service=~\"{}\"", many.join("|")),
+        let Some(group) = prometheus::rule_group(sol, m, &services) else {
+            continue;
         };
-        let rules = m
-            .alerts
-            .iter()
-            .map(|a| {
-                let for_ = a.for_secs.map(meta::duration);
-                let mut summary = format!("{} {} {} {}", m.name, a.metric, a.op, a.threshold);
-                if let Some(f) = &for_ {
-                    summary.push_str(&format!(" for {f}"));
-                }
-                Rule {
-                    alert: Some(alert_name(&m.name, a)),
-                    record: None,
-                    expr: format!(
-                        "{}{{namespace=\"{}\", {service}}} {} {}",
-                        a.metric, sol.namespace, a.op, a.threshold
-                    ),
-                    for_,
-                    labels: Some(BTreeMap::from([
-                        ("severity".to_string(), "warning".to_string()),
-                        ("model".to_string(), m.name.clone()),
-                    ])),
-                    annotations: Some(BTreeMap::from([
-                        ("summary".to_string(), summary),
-                        (
-                            "description".to_string(),
-                            format!(
-                                "Model {} version {} on pod {{{{ $labels.pod }}}}: {} is {{{{ $value }}}}.",
-                                m.name, m.version, a.metric
-                            ),
-                        ),
-                    ])),
-                }
-            })
-            .collect();
         let name = meta::k8s_name(&m.name);
         let mut labels = meta::solution_labels(sol);
         labels.insert("iotc.dev/model".into(), name.clone());
         docs.push(&PrometheusRule::new(
             meta::object_meta(sol, &name, labels, BTreeMap::new()),
-            PrometheusRuleSpec {
-                groups: vec![RuleGroup {
-                    name: format!("{name}.rules"),
-                    interval: None,
-                    rules,
-                }],
-            },
+            PrometheusRuleSpec { groups: vec![group] },
         ))?;
     }
     Ok(docs)

@@ -5,9 +5,9 @@ use super::meta::{self, Skips};
 use super::{Ctx, GroupKind, Placed, Unit, GPU_RESOURCE, POOL_LABEL, SITE_LABEL, STANDBY_LABEL, STANDBY_TAINT_KEY};
 use crate::ir::{Container, DeviceMount, ModelRef, Placement, Workload, WorkloadKind};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapEnvSource, Container as K8sContainer, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource, LocalObjectReference,
-    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    Affinity, Capabilities, ConfigMapEnvSource, ConfigMapVolumeSource, Container as K8sContainer, ContainerPort,
+    EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource,
+    LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
     PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
     PreferredSchedulingTerm, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
     SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
@@ -527,10 +527,37 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
         }
     }
 
+    // ------------------------------------- mounted configs (monitoring)
+    // A Prometheus's config and a Grafana's datasource, read-only. A
+    // failure to write them is reported by the workload's file.
+    let mounted = super::scrape::mounted_configs(ctx, p).unwrap_or_default();
+    for cfg in &mounted {
+        volumes.push(Volume {
+            name: cfg.volume.into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: cfg.config_map.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: cfg.volume.into(),
+            mount_path: cfg.dir.clone(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+
     // --------------------------------------------------- main container
+    // The hash covers every config the pod reads, so a change rolls it.
     let data = config_data(w);
-    if !data.is_empty() {
-        let text: String = data.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    if !data.is_empty() || !mounted.is_empty() {
+        let mut text: String = data.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        for cfg in &mounted {
+            for (file, body) in &cfg.data {
+                text.push_str(&format!("{}/{file}\n{body}", cfg.dir));
+            }
+        }
         annotations.insert("iotc.dev/config-hash".to_string(), meta::fnv64(&text));
     }
     let env_from = (!data.is_empty()).then(|| {

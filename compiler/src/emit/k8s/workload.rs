@@ -4,6 +4,7 @@
 
 use super::meta::{self, Skips};
 use super::pod;
+use super::scrape;
 use super::{err, Ctx, Docs, GroupKind, Placed, Unit};
 use crate::emit::EmitError;
 use crate::ir::{ExposureKind, Placement, SecretSource, Workload, WorkloadKind};
@@ -156,6 +157,21 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         })?;
     }
 
+    // Mounted configs: a Prometheus's scrape config and rules, a Grafana's
+    // datasource (`ir::Solution::monitoring`).
+    for cfg in scrape::mounted_configs(ctx, p)? {
+        docs.push(&ConfigMap {
+            metadata: meta::object_meta(
+                sol,
+                &cfg.config_map,
+                meta::workload_labels(sol, p, None),
+                BTreeMap::new(),
+            ),
+            data: Some(cfg.data),
+            ..Default::default()
+        })?;
+    }
+
     // PersistentVolumeClaims of sized volumes, one set per controller.
     for u in &units {
         for (name, size) in claims(w, u) {
@@ -297,6 +313,32 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
                 // station's load). Otherwise prefer the caller's zone.
                 internal_traffic_policy: per_gateway.then(|| "Local".to_string()),
                 traffic_distribution: (fleet && !headless && !per_gateway).then(|| "PreferClose".to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })?;
+    }
+
+    // Headless Services through which a Prometheus finds every pod (one DNS
+    // record each), not one pod behind the Service's virtual IP. Not-ready
+    // pods are listed too: a pod failing its probe is what monitoring is for.
+    for (name, port) in scrape::metrics_services(ctx, p) {
+        check_name(&name, 63, "Service")?;
+        let port_name = pod::port_name(c);
+        docs.push(&Service {
+            metadata: meta::object_meta(sol, &name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+            spec: Some(ServiceSpec {
+                type_: Some("ClusterIP".into()),
+                cluster_ip: Some("None".into()),
+                publish_not_ready_addresses: Some(true),
+                selector: Some(BTreeMap::from([("app.kubernetes.io/name".to_string(), w.name.clone())])),
+                ports: Some(vec![ServicePort {
+                    name: Some(port_name.into()),
+                    port: i32::from(port),
+                    target_port: Some(IntOrString::String(port_name.into())),
+                    protocol: Some(pod::protocol(c)),
+                    ..Default::default()
+                }]),
                 ..Default::default()
             }),
             ..Default::default()

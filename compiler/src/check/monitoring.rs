@@ -1,0 +1,138 @@
+//! Monitoring: which Prometheus (`from std.services.prometheus`) scrapes
+//! which workloads, where its config is read, and which Grafana (`from
+//! std.services.grafana`) reads which Prometheus. Decided once here and
+//! carried by `ir::Solution::monitoring`; the scrapes and the Grafana
+//! queries also become flows, so network policies admit exactly them.
+
+use crate::ir::{self, Endpoint, Monitoring, Placement, ScrapeTarget, WorkloadKind};
+
+/// The cluster or fleet a workload runs on, and whether it is a fleet.
+fn group(w: &ir::Workload) -> (&str, bool) {
+    match &w.placement {
+        Placement::Cluster { cluster, .. } => (cluster, false),
+        Placement::Fleet { fleet, .. } => (fleet, true),
+    }
+}
+
+/// Where the image reads its config when `args` name none.
+const DEFAULT_CONFIG: &str = "/etc/prometheus/prometheus.yml";
+
+/// The file `--config.file` names (`--config.file=P` or `--config.file P`).
+fn config_file(args: &[String]) -> String {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(p) = a.strip_prefix("--config.file=") {
+            return p.to_string();
+        }
+        if a == "--config.file" {
+            if let Some(p) = it.next() {
+                return p.clone();
+            }
+        }
+    }
+    DEFAULT_CONFIG.to_string()
+}
+
+/// The headless Service whose DNS name resolves to every pod of `w`: a
+/// daemon's own (already headless), else `<w>-metrics`, shortened to fit a
+/// DNS label (63) with a hash of the whole name so two never collide.
+pub fn scrape_service(w: &ir::Workload) -> String {
+    if w.kind == WorkloadKind::Daemon && !w.public {
+        return w.name.clone();
+    }
+    let full = format!("{}-metrics", w.name);
+    if full.len() <= 63 {
+        return full;
+    }
+    // FNV-1a, 32 bits: stable across builds and platforms.
+    let hash = w
+        .name
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let short = format!("{hash:08x}");
+    let head = w.name.get(..46).unwrap_or(&w.name).trim_end_matches('-');
+    format!("{head}-{short}-metrics")
+}
+
+/// Every Prometheus of the solution with its targets and its Grafanas,
+/// sorted by group, then Prometheus.
+pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Monitoring> {
+    let is = |w: &ir::Workload, t: &str| w.template.as_deref() == Some(t);
+    let mut out = Vec::new();
+    for p in workloads.iter().filter(|w| is(w, ir::PROMETHEUS_TEMPLATE)) {
+        let Some(port) = p.container.port else { continue };
+        let file = config_file(&p.container.args);
+        // A relative path is read from the image's working folder (the
+        // data volume); only an absolute one gets a mounted config.
+        let Some((dir, name)) = file.rsplit_once('/').filter(|_| file.starts_with('/')) else {
+            continue;
+        };
+        let (g, fleet) = group(p);
+        let mut targets: Vec<ScrapeTarget> = workloads
+            .iter()
+            .filter(|w| w.name != p.name && group(w) == (g, fleet))
+            .filter(|w| !matches!(w.kind, WorkloadKind::Job | WorkloadKind::Train))
+            .filter_map(|w| {
+                let port = w.container.port?;
+                let model = (w.kind == WorkloadKind::Serve)
+                    .then_some(w.model.as_ref())
+                    .flatten()
+                    .and_then(|m| models.iter().find(|x| x.name == m.model && x.monitored));
+                if w.container.metrics.is_none() && model.is_none() {
+                    return None;
+                }
+                Some(ScrapeTarget {
+                    workload: w.name.clone(),
+                    service: scrape_service(w),
+                    port,
+                    path: w.container.metrics.clone().unwrap_or_else(|| "/metrics".into()),
+                    interval_secs: model.map_or(ir::SCRAPE_INTERVAL_SECS, |m| m.monitor_interval_secs),
+                    model: model.map(|m| m.name.clone()),
+                })
+            })
+            .collect();
+        targets.sort_by(|a, b| a.workload.cmp(&b.workload));
+        out.push(Monitoring {
+            prometheus: p.name.clone(),
+            group: g.to_string(),
+            fleet,
+            config_dir: if dir.is_empty() { "/".into() } else { dir.to_string() },
+            config_file: name.to_string(),
+            url: Endpoint {
+                scheme: "http".into(),
+                host: p.name.clone(),
+                port,
+            },
+            targets,
+            dashboards: Vec::new(),
+        });
+    }
+    out.sort_by(|a, b| (&a.group, a.fleet, &a.prometheus).cmp(&(&b.group, b.fleet, &b.prometheus)));
+    // Each Grafana reads the Prometheus of its group it talks to, else the
+    // first of its group.
+    for gf in workloads.iter().filter(|w| is(w, ir::GRAFANA_TEMPLATE)) {
+        let here = |m: &Monitoring| (m.group.as_str(), m.fleet) == group(gf);
+        let named = out.iter().position(|m| here(m) && gf.talks_to.contains(&m.prometheus));
+        let first = out.iter().position(here);
+        if let Some(m) = named.or(first).and_then(|i| out.get_mut(i)) {
+            m.dashboards.push(gf.name.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_file;
+
+    #[test]
+    fn the_config_file_is_read_from_either_flag_form() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(config_file(&args(&["--config.file=/etc/p/x.yml"])), "/etc/p/x.yml");
+        assert_eq!(
+            config_file(&args(&["--web.enable-lifecycle", "--config.file", "/c/p.yml"])),
+            "/c/p.yml"
+        );
+        assert_eq!(config_file(&[]), "/etc/prometheus/prometheus.yml");
+    }
+}

@@ -1,0 +1,331 @@
+//! The self-contained monitoring configuration, for any backend: a
+//! Prometheus's `prometheus.yml` (a scrape job per target the checker chose,
+//! `ir::Monitoring`), its rule file (the `monitor { alert … }` rules of the
+//! models it scrapes) and a Grafana's provisioned datasource. Typed
+//! documents written by the one YAML writer; the backend says how a target's
+//! pods are found by DNS.
+
+use super::yaml;
+use crate::ir::{Alert, Model, Monitoring, ScrapeTarget, Solution, PROMETHEUS_RULES_FILE};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A Prometheus rule file (also the body of a PrometheusRule).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    pub groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleGroup {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    pub expr: String,
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// `prometheus.yml`, the fields iotc writes.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub global: Global,
+    pub rule_files: Vec<String>,
+    pub scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Global {
+    pub scrape_interval: String,
+    pub evaluation_interval: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    pub job_name: String,
+    pub scrape_interval: String,
+    pub metrics_path: String,
+    pub scheme: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_configs: Vec<StaticConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabel_configs: Vec<Relabel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticConfig {
+    pub targets: Vec<String>,
+}
+
+/// DNS service discovery: every A record of `names`, on `port`. A headless
+/// Service's name has one record per pod.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSdConfig {
+    pub names: Vec<String>,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub port: u16,
+    pub refresh_interval: String,
+}
+
+/// A fixed label on every series of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relabel {
+    pub target_label: String,
+    pub replacement: String,
+}
+
+/// A Grafana datasource provisioning file.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Datasources {
+    pub api_version: u32,
+    pub datasources: Vec<Datasource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Datasource {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub uid: String,
+    pub access: String,
+    pub url: String,
+    pub is_default: bool,
+    pub editable: bool,
+}
+
+/// Seconds as a Prometheus duration (`1h`, `15m`, `1h30m`, `45s`).
+pub fn duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0".to_string();
+    }
+    let mut out = String::new();
+    let (h, rest) = (secs / 3600, secs % 3600);
+    let (m, s) = (rest / 60, rest % 60);
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+fn camel(s: &str) -> String {
+    s.split(['_', '-'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut cs = p.chars();
+            match cs.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + cs.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn alert_name(model: &str, a: &Alert) -> String {
+    let suffix = match a.op.as_str() {
+        "<" | "<=" => "Low",
+        ">" | ">=" => "High",
+        "==" => "Equal",
+        _ => "Changed",
+    };
+    format!("{}{}{suffix}", camel(model), camel(&a.metric))
+}
+
+/// The alert rules of model `m` over its servers `services` (their series
+/// carry `namespace` and `service` labels), as one group `<model>.rules`;
+/// `None` when the model has no alerts or no server here.
+pub fn rule_group(sol: &Solution, m: &Model, services: &[&str]) -> Option<RuleGroup> {
+    if m.alerts.is_empty() || services.is_empty() {
+        return None;
+    }
+    let service = match services {
+        [one] => format!("service=\"{one}\""),
+        many => format!("service=~\"{}\"", many.join("|")),
+    };
+    let rules = m
+        .alerts
+        .iter()
+        .map(|a| {
+            let for_ = a.for_secs.map(duration);
+            let mut summary = format!("{} {} {} {}", m.name, a.metric, a.op, a.threshold);
+            if let Some(f) = &for_ {
+                summary.push_str(&format!(" for {f}"));
+            }
+            Rule {
+                alert: Some(alert_name(&m.name, a)),
+                record: None,
+                expr: format!(
+                    "{}{{namespace=\"{}\", {service}}} {} {}",
+                    a.metric, sol.namespace, a.op, a.threshold
+                ),
+                for_,
+                labels: Some(BTreeMap::from([
+                    ("severity".to_string(), "warning".to_string()),
+                    ("model".to_string(), m.name.clone()),
+                ])),
+                annotations: Some(BTreeMap::from([
+                    ("summary".to_string(), summary),
+                    (
+                        "description".to_string(),
+                        format!(
+                            "Model {} version {} on {{{{ $labels.instance }}}}: {} is {{{{ $value }}}}.",
+                            m.name, m.version, a.metric
+                        ),
+                    ),
+                ])),
+            }
+        })
+        .collect();
+    Some(RuleGroup {
+        name: format!("{}.rules", crate::names::k8s_name(&m.name)),
+        interval: None,
+        rules,
+    })
+}
+
+/// The Prometheus's own metrics path.
+fn own_metrics_path(sol: &Solution, m: &Monitoring) -> String {
+    sol.workloads
+        .iter()
+        .find(|w| w.name == m.prometheus)
+        .and_then(|w| w.container.metrics.clone())
+        .unwrap_or_else(|| "/metrics".into())
+}
+
+/// The three files of one Prometheus: `prometheus.yml` (named as its
+/// `--config.file`), [`PROMETHEUS_RULES_FILE`] beside it. `dns_name` is how
+/// the backend resolves a target's pods (`<service>.<namespace>.svc` on
+/// Kubernetes).
+pub fn prometheus_files(
+    sol: &Solution,
+    m: &Monitoring,
+    dns_name: impl Fn(&ScrapeTarget) -> String,
+) -> Result<BTreeMap<String, String>, String> {
+    let interval = duration(crate::ir::SCRAPE_INTERVAL_SECS);
+    let mut jobs = vec![ScrapeConfig {
+        job_name: m.prometheus.clone(),
+        scrape_interval: interval.clone(),
+        metrics_path: own_metrics_path(sol, m),
+        scheme: "http".into(),
+        static_configs: vec![StaticConfig {
+            targets: vec![format!("localhost:{}", m.url.port)],
+        }],
+        dns_sd_configs: Vec::new(),
+        relabel_configs: vec![
+            Relabel {
+                target_label: "namespace".into(),
+                replacement: sol.namespace.clone(),
+            },
+            Relabel {
+                target_label: "service".into(),
+                replacement: m.prometheus.clone(),
+            },
+        ],
+    }];
+    for t in &m.targets {
+        jobs.push(ScrapeConfig {
+            job_name: t.workload.clone(),
+            scrape_interval: duration(t.interval_secs),
+            metrics_path: t.path.clone(),
+            scheme: "http".into(),
+            static_configs: Vec::new(),
+            dns_sd_configs: vec![DnsSdConfig {
+                names: vec![dns_name(t)],
+                type_: "A".into(),
+                port: t.port,
+                refresh_interval: interval.clone(),
+            }],
+            // The labels the alert rules select on (as the Prometheus
+            // Operator sets them from a ServiceMonitor).
+            relabel_configs: vec![
+                Relabel {
+                    target_label: "namespace".into(),
+                    replacement: sol.namespace.clone(),
+                },
+                Relabel {
+                    target_label: "service".into(),
+                    replacement: t.workload.clone(),
+                },
+            ],
+        });
+    }
+    let rules_path = format!("{}/{PROMETHEUS_RULES_FILE}", m.config_dir.trim_end_matches('/'));
+    let config = Config {
+        global: Global {
+            scrape_interval: interval.clone(),
+            evaluation_interval: interval,
+        },
+        rule_files: vec![rules_path],
+        scrape_configs: jobs,
+    };
+    // One group per model scraped here that has alerts.
+    let mut groups = Vec::new();
+    for model in &sol.models {
+        let services: Vec<&str> = m
+            .targets
+            .iter()
+            .filter(|t| t.model.as_deref() == Some(model.name.as_str()))
+            .map(|t| t.workload.as_str())
+            .collect();
+        groups.extend(rule_group(sol, model, &services));
+    }
+    let rules = RuleFile { groups };
+    let config = yaml::to_string(&config).map_err(|e| e.to_string())?;
+    let rules = yaml::to_string(&rules).map_err(|e| e.to_string())?;
+    Ok(BTreeMap::from([
+        (m.config_file.clone(), config),
+        (PROMETHEUS_RULES_FILE.to_string(), rules),
+    ]))
+}
+
+/// The datasource file of a Grafana reading `m`'s Prometheus.
+pub fn grafana_datasources(m: &Monitoring) -> Result<String, String> {
+    let ds = Datasources {
+        api_version: 1,
+        datasources: vec![Datasource {
+            name: "Prometheus".into(),
+            type_: "prometheus".into(),
+            uid: m.prometheus.clone(),
+            access: "proxy".into(),
+            url: m.url.url(),
+            is_default: true,
+            editable: false,
+        }],
+    };
+    yaml::to_string(&ds).map_err(|e| e.to_string())
+}
+
+/// Where Grafana's datasource file is written in its provisioning folder.
+pub const GRAFANA_DATASOURCE_FILE: &str = "iotc-prometheus.yaml";
