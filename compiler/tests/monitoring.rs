@@ -74,10 +74,27 @@ fn fixture() -> Solution {
     checked(&MemoryDb::new().with("watch.iot", FIXTURE), "watch.iot")
 }
 
+/// The fixture with a Prometheus and a Grafana that bring their own config
+/// folders: iotc mounts nothing over them.
+fn own_configs() -> Solution {
+    let src = FIXTURE
+        .replace(
+            "service prometheus on ops from std.services.prometheus {}",
+            "service prometheus on ops from std.services.prometheus {\n  volume config { mount = \"/etc/prometheus\"  size = 1Gi }\n}",
+        )
+        .replace(
+            "service grafana on ops from std.services.grafana { public = true }",
+            "service grafana on ops from std.services.grafana {\n  public = true\n  volume ds { mount = \"/etc/grafana/provisioning/datasources\"  size = 1Gi }\n}",
+        );
+    assert_ne!(src, FIXTURE);
+    checked(&MemoryDb::new().with("watch.iot", &src), "watch.iot")
+}
+
 /// Every solution under test, by name.
 fn solutions() -> Vec<(String, Solution)> {
     let mut out: Vec<(String, Solution)> = EXAMPLES.iter().map(|n| (n.to_string(), example(n))).collect();
     out.push(("fixture".into(), fixture()));
+    out.push(("own-configs".into(), own_configs()));
     out
 }
 
@@ -183,6 +200,9 @@ fn every_metrics_workload_is_scraped_by_its_groups_prometheus_through_a_policy()
                     .find_map(|a| a.strip_prefix("--config.file="))
                     .unwrap();
                 let (dir, key) = file.rsplit_once('/').unwrap();
+                if p.container.volumes.iter().any(|v| v.mount == dir) {
+                    continue; // its own config (own-configs)
+                }
                 let cm =
                     mounted_at(&docs, spec, dir).unwrap_or_else(|| panic!("{name}/{folder}: nothing mounted at {dir}"));
                 let config: Config = serde_norway::from_str(cm["data"][key].as_str().unwrap()).unwrap();
@@ -284,7 +304,11 @@ fn grafana_reads_its_groups_prometheus_through_a_policy() {
                 let Some(spec) = pod_specs(&docs, &g.name).first().copied() else {
                     continue;
                 };
-                let cm = mounted_at(&docs, spec, iotc_compiler::ir::GRAFANA_DATASOURCES_DIR)
+                let dir = iotc_compiler::ir::GRAFANA_DATASOURCES_DIR;
+                if g.container.volumes.iter().any(|v| v.mount == dir) {
+                    continue; // its own datasources (own-configs)
+                }
+                let cm = mounted_at(&docs, spec, dir)
                     .unwrap_or_else(|| panic!("{name}/{folder}: {} has no datasource", g.name));
                 let data = cm["data"].as_object().unwrap();
                 assert_eq!(data.len(), 1);
@@ -379,4 +403,35 @@ fn no_public_listener_is_plain_http() {
         }
     }
     assert!(public_http >= 3, "{public_http}");
+}
+
+#[test]
+fn no_two_mounts_of_a_container_share_a_path() {
+    let mut own = 0;
+    for (name, sol) in solutions() {
+        for (folder, docs) in folders(&sol) {
+            for d in &docs {
+                let spec = &d["spec"]["template"]["spec"];
+                for c in spec["containers"].as_array().into_iter().flatten() {
+                    let mut paths: Vec<&str> = c["volumeMounts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m["mountPath"].as_str())
+                        .collect();
+                    let n = paths.len();
+                    paths.sort_unstable();
+                    paths.dedup();
+                    assert_eq!(n, paths.len(), "{name}/{folder}: {}", d["metadata"]["name"]);
+                }
+            }
+            if name == "own-configs" && folder == "ops" {
+                // Their own folders, not iotc's ConfigMaps.
+                assert!(named(&docs, "ConfigMap", "prometheus-config").is_none());
+                assert!(named(&docs, "ConfigMap", "grafana-datasources").is_none());
+                own += 1;
+            }
+        }
+    }
+    assert_eq!(own, 1);
 }

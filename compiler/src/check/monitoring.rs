@@ -67,6 +67,12 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
         let Some((dir, name)) = file.rsplit_once('/').filter(|_| file.starts_with('/')) else {
             continue;
         };
+        let dir = if dir.is_empty() { "/" } else { dir };
+        // A volume of its own at that folder is the user's config: two
+        // mounts at one path are refused by Kubernetes.
+        if p.container.volumes.iter().any(|v| v.mount.trim_end_matches('/') == dir) {
+            continue;
+        }
         let (g, fleet) = group(p);
         let mut targets: Vec<ScrapeTarget> = workloads
             .iter()
@@ -96,7 +102,7 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
             prometheus: p.name.clone(),
             group: g.to_string(),
             fleet,
-            config_dir: if dir.is_empty() { "/".into() } else { dir.to_string() },
+            config_dir: dir.to_string(),
             config_file: name.to_string(),
             url: Endpoint {
                 scheme: "http".into(),
@@ -114,7 +120,13 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
         let here = |m: &Monitoring| (m.group.as_str(), m.fleet) == group(gf);
         let named = out.iter().position(|m| here(m) && gf.talks_to.contains(&m.prometheus));
         let first = out.iter().position(here);
-        if let Some(m) = named.or(first).and_then(|i| out.get_mut(i)) {
+        // A volume of its own at the datasource folder is the user's.
+        let own = gf
+            .container
+            .volumes
+            .iter()
+            .any(|v| v.mount.trim_end_matches('/') == ir::GRAFANA_DATASOURCES_DIR);
+        if let Some(m) = named.or(first).filter(|_| !own).and_then(|i| out.get_mut(i)) {
             m.dashboards.push(gf.name.clone());
         }
     }
