@@ -11,22 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use iotc_bench::fleet_workload;
-
-/// The fleet workload with the knob spliced in.
-pub fn knob_workload(services: usize, sites: usize) -> Result<String, String> {
-    let text = fleet_workload(services, sites);
-    let site = "site s0000 { gateways = 1 ";
-    if !text.contains(site) {
-        return Err("the generated program has no site s0000 with 1 gateway".into());
-    }
-    let text = text.replacen(site, "site s0000 { gateways = scale ", 1);
-    let header_end = text.find("}\n").map(|i| i + 2).ok_or("no solution block")?;
-    let (head, tail) = text.split_at(header_end);
-    Ok(format!(
-        "{head}\n/// The first site's gateways; the cloud follows.\nparam scale: int = 1 {{ min = 1  max = 8 }}\n{tail}"
-    ))
-}
+use iotc_bench::knob_workload;
 
 pub struct StudioOptions {
     pub iotc: PathBuf,

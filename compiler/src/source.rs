@@ -158,6 +158,21 @@ impl SourceMap {
         id
     }
 
+    /// How many files there are (the next [`FileId`]).
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Forget every file from the `len`th on (the studio replaces its
+    /// `--set` text on every preview).
+    pub fn truncate(&mut self, len: usize) {
+        self.files.truncate(len);
+    }
+
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
     }

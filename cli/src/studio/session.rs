@@ -12,10 +12,9 @@ use iotc_compiler::ir::{ParamValue, Solution, ValueSource};
 use iotc_compiler::overview::{self, Change, Overview};
 use iotc_compiler::source::{Origin, SourceMap};
 use iotc_compiler::syntax::ParseCache;
-use iotc_compiler::{analyze_with, graph, picture, Analysis, Overrides};
+use iotc_compiler::{analyze_with, graph, picture, prepare, Analysis, Overrides, Prepared};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
@@ -142,9 +141,13 @@ pub struct Session {
     /// Modification times of the sources, to notice edits.
     stamps: Vec<(String, Option<SystemTime>)>,
     cache: ParseCache,
+    /// The program checked up to its counts with the values file as
+    /// loaded: a preview re-evaluates only counts onwards (see
+    /// [`Prepared`]).
+    prepared: Prepared,
     saved: Saved,
     /// The overrides and solution of the latest view, for its picture.
-    last: RefCell<Option<(Vec<String>, Solution)>>,
+    last: Option<(Vec<String>, Solution)>,
 }
 
 fn sha256_hex(text: Option<&str>) -> String {
@@ -210,22 +213,26 @@ impl Session {
                 None => format!("{root}.values.toml"),
             },
         };
+        let values_text = read_values(&values_path)?;
+        let cache = ParseCache::new();
+        let prepared = prepare(&FsDb, root, values_of(&values_path, &values_text), Some(&cache));
         let mut s = Session {
             root: root.to_string(),
+            base: sha256_hex(values_text.as_deref()),
             values_path,
-            values_text: None,
-            base: String::new(),
+            values_text,
             generation: 0,
             stamps: Vec::new(),
-            cache: ParseCache::new(),
-            last: RefCell::new(None),
+            cache,
+            prepared,
+            last: None,
             saved: Saved {
                 name: None,
                 params: Vec::new(),
                 overview: None,
             },
         };
-        s.reload()?;
+        s.take_saved();
         Ok(s)
     }
 
@@ -245,15 +252,25 @@ impl Session {
 
     /// Read the values file and re-check the saved state.
     fn reload(&mut self) -> Result<(), String> {
-        self.values_text = match std::fs::read_to_string(&self.values_path) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("cannot read values file `{}`: {e}", self.values_path)),
-        };
+        self.values_text = read_values(&self.values_path)?;
         self.base = sha256_hex(self.values_text.as_deref());
-        let a = self.analyze(&[]);
-        self.stamps = stamps(&a.program.sources, &self.values_path);
-        let params = match &a.solution {
+        self.prepared = prepare(
+            &FsDb,
+            &self.root,
+            values_of(&self.values_path, &self.values_text),
+            Some(&self.cache),
+        );
+        self.take_saved();
+        Ok(())
+    }
+
+    /// The saved state: the prepared program with no knob changed.
+    fn take_saved(&mut self) {
+        let a = self.prepared.check(&[]);
+        let stamps = stamps(&a.program.sources, &self.values_path);
+        let solution = a.solution;
+        self.stamps = stamps;
+        let params = match &solution {
             Some(sol) => sol.params.clone(),
             // The saved values do not check: take the knobs from the
             // defaults, so the page can still turn them back.
@@ -264,12 +281,11 @@ impl Session {
                 .unwrap_or_default(),
         };
         self.saved = Saved {
-            name: a.solution.as_ref().map(|s| s.name.clone()),
+            name: solution.as_ref().map(|s| s.name.clone()),
             params,
-            overview: a.solution.as_ref().map(overview::overview),
+            overview: solution.as_ref().map(overview::overview),
         };
         self.generation += 1;
-        Ok(())
     }
 
     fn overrides(&self, values_text: Option<&str>, sets: &[String]) -> Overrides {
@@ -281,11 +297,6 @@ impl Session {
 
     fn analyze_with_values(&self, values_text: Option<&str>, sets: &[String]) -> Analysis {
         analyze_with(&FsDb, &self.root, &self.overrides(values_text, sets), Some(&self.cache))
-    }
-
-    /// Check with the loaded values file and `--set`-style overrides.
-    fn analyze(&self, sets: &[String]) -> Analysis {
-        self.analyze_with_values(self.values_text.as_deref(), sets)
     }
 
     /// Re-check when a source file changed on disk; true if it did.
@@ -311,7 +322,7 @@ impl Session {
     }
 
     /// The page's state for the saved values.
-    pub fn state(&self) -> State {
+    pub fn state(&mut self) -> State {
         State {
             solution: self.saved.name.clone(),
             file: self.root.clone(),
@@ -338,11 +349,11 @@ impl Session {
 
     /// What the solution looks like with these knob values (names not
     /// given keep their saved values).
-    pub fn view(&self, values: &BTreeMap<String, String>) -> View {
+    pub fn view(&mut self, values: &BTreeMap<String, String>) -> View {
         let changed = self.sets(values);
         let sets: Vec<String> = changed.iter().map(|(n, v)| format!("{n}={v}")).collect();
         let started = Instant::now();
-        let a = self.analyze(&sets);
+        let a = self.prepared.check(&sets);
         let check_ms = started.elapsed().as_secs_f64() * 1000.0;
         let started = Instant::now();
         let current: BTreeMap<&str, &str> = changed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
@@ -379,6 +390,13 @@ impl Session {
             .collect();
         let errors: Vec<&Diagnostic> = a.diagnostics.iter().filter(|d| d.is_error()).collect();
         let mut problems: Vec<Problem> = errors.iter().map(|d| problem(d, &a.program.sources)).collect();
+        let warnings: Vec<Problem> = a
+            .diagnostics
+            .iter()
+            .filter(|d| !d.is_error())
+            .map(|d| problem(d, &a.program.sources))
+            .collect();
+        let solution = a.solution;
         if !problems.is_empty() {
             if let Some(fix) = self.fix(&changed) {
                 for p in &mut problems {
@@ -386,13 +404,7 @@ impl Session {
                 }
             }
         }
-        let warnings = a
-            .diagnostics
-            .iter()
-            .filter(|d| !d.is_error())
-            .map(|d| problem(d, &a.program.sources))
-            .collect();
-        let overview = a.solution.as_ref().map(overview::overview);
+        let overview = solution.as_ref().map(overview::overview);
         let changes = match (&self.saved.overview, &overview) {
             (Some(before), Some(after)) => overview::changes(before, after),
             _ => Vec::new(),
@@ -401,17 +413,13 @@ impl Session {
             Ok(t) => (t, None),
             Err(e) => (String::new(), Some(e)),
         };
-        let ok = a.solution.is_some();
+        let ok = solution.is_some();
         let view_ms = started.elapsed().as_secs_f64() * 1000.0;
         // Kept for the picture, which the page asks for next.
-        let mut a = a;
-        let old = match self.last.try_borrow_mut() {
-            Ok(mut last) => std::mem::replace(&mut *last, a.solution.take().map(|s| (sets, s))),
-            Err(_) => None,
-        };
-        // Freeing a large analysis piece by piece takes as long as a good
-        // part of building it: do it off the request's path.
-        std::thread::spawn(move || drop((a, old)));
+        let old = std::mem::replace(&mut self.last, solution.map(|s| (sets, s)));
+        // Freeing a large solution piece by piece takes a good part of
+        // building it: do it off the request's path.
+        std::thread::spawn(move || drop(old));
         View {
             ok,
             knobs,
@@ -430,17 +438,14 @@ impl Session {
     /// The picture for these knob values, an SVG document (empty when they
     /// do not check): from the latest view's solution when it was for the
     /// same values (the page asks right after a view), else re-checked.
-    pub fn picture(&self, values: &BTreeMap<String, String>) -> Picture {
+    pub fn picture(&mut self, values: &BTreeMap<String, String>) -> Picture {
         let started = Instant::now();
         let sets: Vec<String> = self.sets(values).iter().map(|(n, v)| format!("{n}={v}")).collect();
-        let cached = self.last.try_borrow().ok().and_then(|last| match &*last {
-            Some((s, sol)) if *s == sets => Some(picture::svg(&graph::build(sol))),
-            _ => None,
-        });
-        let svg = match cached {
-            Some(svg) => svg,
-            None => self
-                .analyze(&sets)
+        let svg = match &self.last {
+            Some((s, sol)) if *s == sets => picture::svg(&graph::build(sol)),
+            _ => self
+                .prepared
+                .check(&sets)
                 .solution
                 .map(|s| picture::svg(&graph::build(&s)))
                 .unwrap_or_default(),
@@ -467,7 +472,7 @@ impl Session {
     /// changed knob closest to the requested one (between it and the saved
     /// value) at which the solution checks, found by bisection (counts grow
     /// with their params), as advice to the operator.
-    fn fix(&self, changed: &[(String, String)]) -> Option<String> {
+    fn fix(&mut self, changed: &[(String, String)]) -> Option<String> {
         for (i, (name, value)) in changed.iter().enumerate() {
             let p = self.saved.params.iter().find(|p| &p.name == name)?;
             if p.ty != "int" {
@@ -482,10 +487,11 @@ impl Session {
                 .filter(|(j, _)| *j != i)
                 .map(|(_, (n, v))| format!("{n}={v}"))
                 .collect();
-            let checks = |x: i64| {
+            let prepared = &mut self.prepared;
+            let mut checks = |x: i64| {
                 let mut sets = others.clone();
                 sets.push(format!("{name}={x}"));
-                self.analyze(&sets).solution.is_some()
+                prepared.check(&sets).solution.is_some()
             };
             if want == saved || !checks(saved) {
                 continue;
@@ -555,6 +561,20 @@ impl Session {
             state: Box::new(self.state()),
         }
     }
+}
+
+/// The values file at `path`; `None` when there is none yet.
+fn read_values(path: &str) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read values file `{path}`: {e}")),
+    }
+}
+
+/// A values file as [`Overrides::values`] takes it.
+fn values_of(path: &str, text: &Option<String>) -> Option<(String, String)> {
+    text.as_ref().map(|t| (path.to_string(), t.clone()))
 }
 
 fn problem(d: &Diagnostic, sources: &SourceMap) -> Problem {

@@ -319,6 +319,7 @@ impl<'a> Analyzer<'a> {
         let info = self.params.get(name)?;
         let out = (info.ty, info.value.clone());
         self.used_params.insert(name.to_string());
+        self.field_params.insert(name.to_string());
         Some(out)
     }
 

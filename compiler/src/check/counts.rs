@@ -210,7 +210,7 @@ impl CountState {
 type R = Option<(Q, String)>;
 
 impl<'a> Analyzer<'a> {
-    fn key_name(&self, key: CountKey, d: &Drafts<'a>) -> String {
+    fn key_name(&self, key: CountKey, d: &Drafts) -> String {
         match key {
             CountKey::Pool(c, p) => {
                 let cl = d.clusters.get(c);
@@ -244,7 +244,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Evaluate a count key (memoised), entering it from `via`.
-    pub(super) fn count(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts<'a>) -> Option<WVal> {
+    pub(super) fn count(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts) -> Option<WVal> {
         match st.slots.get(&key) {
             Some(Slot::Done(v)) => return v.clone(),
             Some(Slot::InProgress) => {
@@ -268,7 +268,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// One E0307 for the whole chain, at the reference that went too deep.
-    fn report_too_deep(&mut self, via: Span, st: &mut CountState, d: &Drafts<'a>) {
+    fn report_too_deep(&mut self, via: Span, st: &mut CountState, d: &Drafts) {
         if std::mem::replace(&mut st.too_deep, true) {
             return;
         }
@@ -298,7 +298,7 @@ impl<'a> Analyzer<'a> {
         self.report_once(st, diag);
     }
 
-    fn report_cycle(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts<'a>) {
+    fn report_cycle(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts) {
         let Some(pos) = st.stack.iter().position(|(k, _)| *k == key) else {
             return;
         };
@@ -324,12 +324,12 @@ impl<'a> Analyzer<'a> {
             .push(diag.help("make one of these counts a number or depend on a param instead"));
     }
 
-    fn compute(&mut self, key: CountKey, st: &mut CountState, d: &Drafts<'a>) -> Option<WVal> {
+    fn compute(&mut self, key: CountKey, st: &mut CountState, d: &Drafts) -> Option<WVal> {
         match key {
             CountKey::Pool(c, p) => {
                 let pool = d.clusters.get(c)?.pools.get(p)?;
                 let file = d.clusters.get(c)?.file;
-                let Some(e) = pool.nodes else {
+                let Some(e) = &pool.nodes else {
                     return Some(WVal::Single(1));
                 };
                 let subject = self.key_name(key, d);
@@ -348,7 +348,7 @@ impl<'a> Analyzer<'a> {
             }
             CountKey::Site(f, s) => {
                 let fleet = d.fleets.get(f)?;
-                let e = fleet.sites.get(s)?.gateways?;
+                let e = fleet.sites.get(s)?.gateways.as_ref()?;
                 let subject = self.key_name(key, d);
                 let v = self.final_count(
                     e,
@@ -368,7 +368,7 @@ impl<'a> Analyzer<'a> {
                 let subject = self.key_name(key, d);
                 match wl.target? {
                     Target::Cluster(c) => {
-                        let v = match wl.replicas {
+                        let v = match &wl.replicas {
                             Some(e) => self.final_count(
                                 e,
                                 At {
@@ -403,7 +403,7 @@ impl<'a> Analyzer<'a> {
                         });
                         let subject: Arc<str> = subject.into();
                         for s in sites {
-                            let v = match (wl.kind, wl.replicas) {
+                            let v = match (wl.kind, wl.replicas.as_ref()) {
                                 (crate::ir::WorkloadKind::Daemon, _) => {
                                     self.count(CountKey::Site(f, s), wl.name_span, st, d).map(|v| v.total())
                                 }
@@ -462,7 +462,7 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn default_cluster_replicas(&mut self, w: usize, c: usize, st: &mut CountState, d: &Drafts<'a>) -> Option<u32> {
+    fn default_cluster_replicas(&mut self, w: usize, c: usize, st: &mut CountState, d: &Drafts) -> Option<u32> {
         let wl = d.workloads.get(w)?;
         if wl.kind != crate::ir::WorkloadKind::Daemon {
             return Some(1);
@@ -511,7 +511,7 @@ impl<'a> Analyzer<'a> {
         e: &Expr,
         at: At,
         st: &mut CountState,
-        d: &Drafts<'a>,
+        d: &Drafts,
         subject: &str,
         site: Option<Arc<str>>,
     ) -> Option<u32> {
@@ -533,7 +533,7 @@ impl<'a> Analyzer<'a> {
         e: &Expr,
         at: At,
         st: &mut CountState,
-        d: &Drafts<'a>,
+        d: &Drafts,
         subject: &str,
         site: Option<&str>,
     ) -> Option<(u32, Arc<str>)> {
@@ -595,7 +595,7 @@ impl<'a> Analyzer<'a> {
         None
     }
 
-    pub(super) fn eval(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts<'a>) -> R {
+    pub(super) fn eval(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts) -> R {
         if st.depth >= MAX_COUNT_DEPTH {
             self.report_too_deep(e.span, st, d);
             return None;
@@ -606,7 +606,7 @@ impl<'a> Analyzer<'a> {
         r
     }
 
-    fn eval_expr(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts<'a>) -> R {
+    fn eval_expr(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts) -> R {
         match &e.kind {
             ExprKind::Quantity { number, suffix } => {
                 if !suffix.is_empty() {
@@ -815,7 +815,7 @@ impl<'a> Analyzer<'a> {
 
     /// A chain `a + b - c …` (a tree leaning left, as deep as it is long),
     /// evaluated along its left spine with a loop instead of recursion.
-    fn eval_chain(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts<'a>) -> R {
+    fn eval_chain(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts) -> R {
         let mut spine = Vec::new();
         let mut leftmost = e;
         while let ExprKind::Binary { op, lhs, rhs } = &leftmost.kind {
@@ -857,7 +857,7 @@ impl<'a> Analyzer<'a> {
         whole: Span,
         at: At,
         st: &mut CountState,
-        d: &Drafts<'a>,
+        d: &Drafts,
     ) -> Option<(u32, &'static str)> {
         let UnitRef {
             unit,

@@ -95,7 +95,7 @@ impl<'a> Analyzer<'a> {
     /// `workloads`.
     pub(super) fn flows(
         &mut self,
-        d: &Drafts<'a>,
+        d: &Drafts,
         clusters: &[ir::Cluster],
         workloads: &mut [ir::Workload],
         monitoring: &[ir::Monitoring],

@@ -13,16 +13,16 @@ use crate::syntax::ast::{self, BlockKind, Expr, ExprKind, ItemKind, NestedBlock,
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
 
-pub(super) struct PoolDraft<'a> {
+pub(super) struct PoolDraft {
     pub name: String,
     pub span: Span,
     pub node: Option<ir::DeviceProfile>,
-    pub nodes: Option<&'a Expr>,
+    pub nodes: Option<Expr>,
     pub labels: BTreeMap<String, String>,
 }
 
-pub(super) struct ClusterDraft<'a> {
-    pub name: &'a ast::Ident,
+pub(super) struct ClusterDraft {
+    pub name: ast::Ident,
     pub file: FileId,
     pub provider: Option<ir::Provider>,
     pub baremetal_pattern: Option<(String, Span)>,
@@ -30,12 +30,12 @@ pub(super) struct ClusterDraft<'a> {
     pub version: Option<String>,
     pub domain: Option<(String, Span)>,
     pub labels: BTreeMap<String, String>,
-    pub pools: Vec<PoolDraft<'a>>,
+    pub pools: Vec<PoolDraft>,
 }
 
-pub(super) struct SiteDraft<'a> {
-    pub name: &'a ast::Ident,
-    pub gateways: Option<&'a Expr>,
+pub(super) struct SiteDraft {
+    pub name: ast::Ident,
+    pub gateways: Option<Expr>,
     pub hosts: Option<(String, Span)>,
     pub standby: u32,
     pub labels: BTreeMap<String, String>,
@@ -45,8 +45,8 @@ pub(super) struct SiteDraft<'a> {
     pub hub: Option<(String, Span)>,
 }
 
-pub(super) struct FleetDraft<'a> {
-    pub name: &'a ast::Ident,
+pub(super) struct FleetDraft {
+    pub name: ast::Ident,
     pub file: FileId,
     pub device: Option<ir::DeviceProfile>,
     pub device_span: Span,
@@ -56,7 +56,7 @@ pub(super) struct FleetDraft<'a> {
     /// gateway of.
     pub server: Option<(String, Span)>,
     pub labels: BTreeMap<String, String>,
-    pub sites: Vec<SiteDraft<'a>>,
+    pub sites: Vec<SiteDraft>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub(super) enum Target {
     Fleet(usize),
 }
 
-pub(super) struct WorkloadDraft<'a> {
+pub(super) struct WorkloadDraft {
     pub name: String,
     pub name_span: Span,
     pub kind: ir::WorkloadKind,
@@ -78,7 +78,7 @@ pub(super) struct WorkloadDraft<'a> {
     pub memory_span: Span,
     pub gpu_span: Span,
     pub arch_span: Option<Span>,
-    pub replicas: Option<&'a Expr>,
+    pub replicas: Option<Expr>,
     pub file: FileId,
     pub schedule: Option<String>,
     pub backoff: u32,
@@ -88,7 +88,7 @@ pub(super) struct WorkloadDraft<'a> {
     pub talks_to: Vec<(String, Span)>,
     /// Env values that name another workload's endpoint.
     pub env_refs: Vec<super::body::EnvRefDraft>,
-    pub autoscale: Option<(&'a Expr, &'a Expr, u32, Span)>,
+    pub autoscale: Option<(Expr, Expr, u32, Span)>,
     pub rollout: ir::Rollout,
     pub labels: BTreeMap<String, String>,
     pub model: Option<ir::ModelRef>,
@@ -107,11 +107,11 @@ pub(super) struct SolutionHeader {
     pub registries: Vec<ir::Registry>,
 }
 
-pub(super) struct Drafts<'a> {
+pub(super) struct Drafts {
     pub solution: Option<SolutionHeader>,
-    pub clusters: Vec<ClusterDraft<'a>>,
-    pub fleets: Vec<FleetDraft<'a>>,
-    pub workloads: Vec<WorkloadDraft<'a>>,
+    pub clusters: Vec<ClusterDraft>,
+    pub fleets: Vec<FleetDraft>,
+    pub workloads: Vec<WorkloadDraft>,
     pub models: Vec<ir::Model>,
     /// External dependencies, in source order.
     pub externals: Vec<ir::External>,
@@ -150,7 +150,7 @@ struct ServingInfo {
 }
 
 impl<'a> Analyzer<'a> {
-    pub(super) fn drafts(&mut self) -> Drafts<'a> {
+    pub(super) fn drafts(&mut self) -> Drafts {
         let mut d = Drafts {
             solution: None,
             clusters: Vec::new(),
@@ -701,7 +701,7 @@ impl<'a> Analyzer<'a> {
         b: &'a ast::Block,
         file: FileId,
         devices: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
-    ) -> Option<ClusterDraft<'a>> {
+    ) -> Option<ClusterDraft> {
         self.header_only(b, "a cluster");
         let shape = &schema::CLUSTER;
         let what = format!("cluster `{}`", b.name.name);
@@ -729,7 +729,7 @@ impl<'a> Analyzer<'a> {
             name: "default".into(),
             span: b.name.span,
             node,
-            nodes: view.attr("nodes").map(|a| &a.value),
+            nodes: view.attr("nodes").map(|a| a.value.clone()),
             labels: labels.clone(),
         }];
         for pb in view.blocks_named("pool").collect::<Vec<_>>() {
@@ -756,12 +756,12 @@ impl<'a> Analyzer<'a> {
                 name: pname.name.clone(),
                 span: pname.span,
                 node,
-                nodes: pv.attr("nodes").map(|a| &a.value),
+                nodes: pv.attr("nodes").map(|a| a.value.clone()),
                 labels: plabels,
             });
         }
         Some(ClusterDraft {
-            name: &b.name,
+            name: b.name.clone(),
             file,
             provider,
             baremetal_pattern,
@@ -938,7 +938,7 @@ impl<'a> Analyzer<'a> {
         file: FileId,
         devices: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
         runtimes: &mut HashMap<ItemId, Option<ir::Runtime>>,
-    ) -> Option<FleetDraft<'a>> {
+    ) -> Option<FleetDraft> {
         self.header_only(b, "a fleet");
         let shape = &schema::FLEET;
         let view = self.view(&b.body, shape, "a fleet", b.name.span, None);
@@ -979,8 +979,8 @@ impl<'a> Analyzer<'a> {
             let mut slabels = labels.clone();
             slabels.extend(self.map_block(&sv, "labels", true));
             sites.push(SiteDraft {
-                name: sname,
-                gateways: sv.attr("gateways").map(|a| &a.value),
+                name: sname.clone(),
+                gateways: sv.attr("gateways").map(|a| a.value.clone()),
                 hosts,
                 standby,
                 labels: slabels,
@@ -1000,7 +1000,7 @@ impl<'a> Analyzer<'a> {
             );
         }
         Some(FleetDraft {
-            name: &b.name,
+            name: b.name.clone(),
             file,
             device: device.as_ref().map(|(d, _)| d.clone()),
             device_span: device.map(|(_, s)| s).unwrap_or(b.name.span),
@@ -1012,7 +1012,7 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    fn target(&mut self, on: &ast::Path, file: FileId, d: &Drafts<'a>) -> Option<Target> {
+    fn target(&mut self, on: &ast::Path, file: FileId, d: &Drafts) -> Option<Target> {
         let id = self.resolve_kind(on, file, &[BlockKind::Cluster, BlockKind::Fleet], "a cluster or fleet")?;
         if let Some(c) = d.cluster_of.get(&id) {
             return Some(Target::Cluster(*c));
@@ -1336,9 +1336,9 @@ impl<'a> Analyzer<'a> {
         b: &'a ast::Block,
         id: ItemId,
         item: &'a ast::Item,
-        d: &Drafts<'a>,
+        d: &Drafts,
         _devices: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
-    ) -> Option<WorkloadDraft<'a>> {
+    ) -> Option<WorkloadDraft> {
         let file = id.0;
         let shape = schema::shape(b.kind);
         let kind = match b.kind {
@@ -1450,7 +1450,7 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 if let (Some(lo), Some(hi)) = (av.attr("min"), av.attr("max")) {
-                    autoscale = Some((&lo.value, &hi.value, pct, ab.kind.span));
+                    autoscale = Some((lo.value.clone(), hi.value.clone(), pct, ab.kind.span));
                 }
                 if let Some(r) = view.attr("replicas") {
                     self.diags.push(
@@ -1479,7 +1479,7 @@ impl<'a> Analyzer<'a> {
             memory_span,
             gpu_span,
             arch_span,
-            replicas: view.attr("replicas").map(|a| &a.value),
+            replicas: view.attr("replicas").map(|a| a.value.clone()),
             file,
             schedule,
             backoff: self.get_u32_or_default(&view, shape, "backoff"),
@@ -1502,7 +1502,7 @@ impl<'a> Analyzer<'a> {
         b: &'a ast::Block,
         id: ItemId,
         item: &'a ast::Item,
-        d: &mut Drafts<'a>,
+        d: &mut Drafts,
         servings: &mut HashMap<ItemId, Option<ServingInfo>>,
     ) {
         self.header_only(b, "a model");
@@ -1730,7 +1730,7 @@ impl<'a> Analyzer<'a> {
                 memory_span,
                 gpu_span,
                 arch_span,
-                replicas: sv.attr("replicas").map(|a| &a.value),
+                replicas: sv.attr("replicas").map(|a| a.value.clone()),
                 file,
                 schedule: None,
                 backoff: 0,

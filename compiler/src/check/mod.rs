@@ -57,36 +57,157 @@ pub fn analyze_with(
     overrides: &Overrides,
     cache: Option<&crate::syntax::ParseCache>,
 ) -> Analysis {
-    let (mut program, mut diags) = load::load_with(db, root, cache);
+    let (mut program, load_diags) = load::load_with(db, root, cache);
     let overrides_files = overrides.add_sources(&mut program.sources);
-    let prog = &program;
-    let (solution, counts, more) = {
-        let mut a = Analyzer::new(prog);
+    let (diagnostics, solution, counts) = {
+        let mut a = Analyzer::new(&program);
         a.run(overrides, overrides_files);
-        let solution = if a.diags.iter().any(|d| d.is_error()) || diags.iter().any(|d| d.is_error()) {
-            None
-        } else {
-            a.solution.take()
-        };
-        (
-            solution,
-            std::mem::take(&mut a.explanations),
-            std::mem::take(&mut a.diags),
-        )
+        a.finish(load_diags)
     };
-    diags.extend(more);
-    diag::sort(&mut diags);
-    diags.dedup();
     Analysis {
-        solution: if diags.iter().any(|d| d.is_error()) {
-            None
-        } else {
-            solution
-        },
+        solution,
         program,
-        diagnostics: diags,
+        diagnostics,
         counts,
     }
+}
+
+/// A program loaded and checked up to where param values enter counts,
+/// kept between checks that differ only in `--set` values: the studio's
+/// knobs. A knob changes values, never syntax, so the program, the names,
+/// the drafts (every field read, counts still expressions) and their
+/// diagnostics stay; [`Prepared::check`] applies the `--set` values and
+/// re-runs only count evaluation, placement and fit, and the IR. When a
+/// changed param is also used in a field (not only in counts), the drafts
+/// depend on it and everything after loading is checked again. Either way
+/// the diagnostics and the solution are exactly those of [`analyze`] with
+/// the same values file and `--set` values (`compiler/tests/prepared.rs`).
+pub struct Prepared {
+    program: Program,
+    load_diags: Vec<Diagnostic>,
+    /// The values file, `(path, text)`, as in [`Overrides::values`].
+    values: Option<(String, String)>,
+    values_file: Option<FileId>,
+    /// The sources up to and including the values file; a check's `--set`
+    /// text comes after them.
+    sources_len: usize,
+    drafts: items::Drafts,
+    settled: Settled,
+}
+
+/// What one [`Prepared::check`] found. The program is the prepared one
+/// (with this check's `--set` text as its last source).
+#[derive(Debug)]
+pub struct Recheck<'p> {
+    pub program: &'p Program,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The evaluated solution; `None` when there are errors.
+    pub solution: Option<ir::Solution>,
+    pub counts: Vec<counts::CountExplanation>,
+    /// Whether only the counts onwards were evaluated again (false when a
+    /// changed param is used in a field).
+    pub counts_only: bool,
+}
+
+impl Recheck<'_> {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+}
+
+/// Load and check `root` with the values file `values` (`(path, text)`),
+/// keeping what `--set` values cannot change (see [`Prepared`]).
+pub fn prepare(
+    db: &dyn SourceDb,
+    root: &str,
+    values: Option<(String, String)>,
+    cache: Option<&crate::syntax::ParseCache>,
+) -> Prepared {
+    let (mut program, load_diags) = load::load_with(db, root, cache);
+    let base = Overrides {
+        values,
+        sets: Vec::new(),
+    };
+    let files = base.add_sources(&mut program.sources);
+    let values_file = files.values;
+    let sources_len = program.sources.len();
+    let (drafts, settled) = {
+        let mut a = Analyzer::new(&program);
+        a.prepare(&base, files);
+        let drafts = a.drafts();
+        (drafts, a.settle())
+    };
+    Prepared {
+        program,
+        load_diags,
+        values: base.values,
+        values_file,
+        sources_len,
+        drafts,
+        settled,
+    }
+}
+
+impl Prepared {
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Check with these `--set` values (`name=value`) on top of the values
+    /// file: the same diagnostics and solution as [`analyze`] with them.
+    pub fn check(&mut self, sets: &[String]) -> Recheck<'_> {
+        self.program.sources.truncate(self.sources_len);
+        let o = Overrides {
+            values: self.values.clone(),
+            sets: sets.to_vec(),
+        };
+        let sets_file = o.add_sets_source(&mut self.program.sources);
+        let prog = &self.program;
+        let mut a = Analyzer::resume(prog, self.settled.clone());
+        a.apply_sets(&o, sets_file);
+        let counts_only = self
+            .settled
+            .field_params
+            .iter()
+            .all(|name| a.params.get(name).map(|p| &p.value) == self.settled.params.get(name).map(|p| &p.value));
+        if counts_only {
+            a.solution = a.evaluate(&self.drafts);
+            a.unused_warnings();
+        } else {
+            a = Analyzer::new(prog);
+            a.run(
+                &o,
+                overrides::OverrideFiles {
+                    values: self.values_file,
+                    sets: sets_file,
+                },
+            );
+        }
+        let (diagnostics, solution, counts) = a.finish(self.load_diags.clone());
+        Recheck {
+            program: prog,
+            diagnostics,
+            solution,
+            counts,
+            counts_only,
+        }
+    }
+}
+
+/// The analyzer's state once the drafts are made, without the program:
+/// what [`Prepared`] keeps and every [`Prepared::check`] starts from.
+#[derive(Clone)]
+struct Settled {
+    diags: Vec<Diagnostic>,
+    imported_std: BTreeSet<(FileId, String)>,
+    used_std: BTreeSet<(FileId, String)>,
+    params: BTreeMap<String, ParamInfo>,
+    used_params: BTreeSet<String>,
+    field_params: BTreeSet<String>,
+    explanations: Vec<counts::CountExplanation>,
+    devices_named: u64,
+    things: HashMap<String, u32>,
+    host_owners: Vec<(String, Span)>,
 }
 
 /// Identity of an item: its file and index in that file's unit.
@@ -199,6 +320,9 @@ pub(crate) struct Analyzer<'a> {
     used_std: BTreeSet<(FileId, String)>,
     params: BTreeMap<String, ParamInfo>,
     used_params: BTreeSet<String>,
+    /// Params whose values were read into a field (not a count): the
+    /// drafts depend on them.
+    field_params: BTreeSet<String>,
     solution: Option<ir::Solution>,
     explanations: Vec<counts::CountExplanation>,
     /// Devices given host names so far (see `counts::MAX_DEVICES`).
@@ -221,6 +345,7 @@ impl<'a> Analyzer<'a> {
             used_std: BTreeSet::new(),
             params: BTreeMap::new(),
             used_params: BTreeSet::new(),
+            field_params: BTreeSet::new(),
             solution: None,
             explanations: Vec::new(),
             devices_named: 0,
@@ -241,15 +366,77 @@ impl<'a> Analyzer<'a> {
     }
 
     fn run(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) {
+        self.prepare(overrides, files);
+        let model = self.build();
+        self.solution = model;
+        self.unused_warnings();
+    }
+
+    /// Names, params and their overrides: everything before the drafts.
+    fn prepare(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) {
         self.collect_names();
         for (file, module, _) in &self.prog.std_imports {
             self.imported_std.insert((*file, module.clone()));
         }
         self.collect_params();
         self.apply_overrides(overrides, files);
-        let model = self.build();
-        self.solution = model;
-        self.unused_warnings();
+    }
+
+    /// The state to resume from (see [`Settled`]).
+    fn settle(self) -> Settled {
+        Settled {
+            diags: self.diags,
+            imported_std: self.imported_std,
+            used_std: self.used_std,
+            params: self.params,
+            used_params: self.used_params,
+            field_params: self.field_params,
+            explanations: self.explanations,
+            devices_named: self.devices_named,
+            things: self.things,
+            host_owners: self.host_owners,
+        }
+    }
+
+    /// An analyzer of `prog` in a settled state.
+    fn resume(prog: &'a Program, s: Settled) -> Analyzer<'a> {
+        Analyzer {
+            prog,
+            diags: s.diags,
+            scopes: scope::Scopes::build(prog).0,
+            imported_std: s.imported_std,
+            used_std: s.used_std,
+            params: s.params,
+            used_params: s.used_params,
+            field_params: s.field_params,
+            solution: None,
+            explanations: s.explanations,
+            devices_named: s.devices_named,
+            things: s.things,
+            host_owners: s.host_owners,
+        }
+    }
+
+    /// The diagnostics (with those of loading, sorted), the solution when
+    /// there is no error, and the count explanations.
+    fn finish(
+        &mut self,
+        mut diags: Vec<Diagnostic>,
+    ) -> (Vec<Diagnostic>, Option<ir::Solution>, Vec<counts::CountExplanation>) {
+        let solution = if self.diags.iter().any(|d| d.is_error()) || diags.iter().any(|d| d.is_error()) {
+            None
+        } else {
+            self.solution.take()
+        };
+        diags.append(&mut self.diags);
+        diag::sort(&mut diags);
+        diags.dedup();
+        let solution = if diags.iter().any(|d| d.is_error()) {
+            None
+        } else {
+            solution
+        };
+        (diags, solution, std::mem::take(&mut self.explanations))
     }
 
     /// Register every item name; report duplicates.

@@ -24,7 +24,15 @@ impl Overrides {
             .values
             .as_ref()
             .map(|(path, text)| sources.add(Origin::Path(path.clone()), text.clone()));
-        let sets = if self.sets.is_empty() {
+        OverrideFiles {
+            values,
+            sets: self.add_sets_source(sources),
+        }
+    }
+
+    /// Add the `--set` text as a source (after the values file's).
+    pub(super) fn add_sets_source(&self, sources: &mut SourceMap) -> Option<FileId> {
+        if self.sets.is_empty() {
             None
         } else {
             let mut text = String::new();
@@ -34,14 +42,13 @@ impl Overrides {
                 text.push('\n');
             }
             Some(sources.add(Origin::CommandLine, text))
-        };
-        OverrideFiles { values, sets }
+        }
     }
 }
 
 pub(super) struct OverrideFiles {
-    values: Option<FileId>,
-    sets: Option<FileId>,
+    pub(super) values: Option<FileId>,
+    pub(super) sets: Option<FileId>,
 }
 
 /// Where a key is set in a flat TOML file: the span of the key and value.
@@ -73,7 +80,12 @@ impl Analyzer<'_> {
         if let (Some((_, text)), Some(file)) = (&o.values, files.values) {
             self.apply_values_file(text, file);
         }
-        if let Some(file) = files.sets {
+        self.apply_sets(o, files.sets);
+    }
+
+    /// The `--set` overrides of `o`, whose text is the source `file`.
+    pub(super) fn apply_sets(&mut self, o: &Overrides, file: Option<FileId>) {
+        if let Some(file) = file {
             let mut offset = "--set ".len();
             for s in &o.sets {
                 let span = Span::new(file, offset, offset + s.len());

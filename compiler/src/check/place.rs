@@ -48,6 +48,13 @@ struct Use {
 impl<'a> Analyzer<'a> {
     pub(super) fn build(&mut self) -> Option<ir::Solution> {
         let d = self.drafts();
+        self.evaluate(&d)
+    }
+
+    /// Everything after the drafts: counts, placement and fit, the IR. The
+    /// only stage a change of param values used in counts alone re-runs
+    /// (see [`super::Prepared`]).
+    pub(super) fn evaluate(&mut self, d: &Drafts) -> Option<ir::Solution> {
         let mut st = CountState::default();
         // Which sites each fleet workload runs on.
         for (w, wl) in d.workloads.iter().enumerate() {
@@ -78,24 +85,24 @@ impl<'a> Analyzer<'a> {
         // Evaluate every count.
         for (c, cl) in d.clusters.iter().enumerate() {
             for p in 0..cl.pools.len() {
-                self.count(CountKey::Pool(c, p), cl.name.span, &mut st, &d);
+                self.count(CountKey::Pool(c, p), cl.name.span, &mut st, d);
             }
         }
         for (f, fl) in d.fleets.iter().enumerate() {
             for (s, site) in fl.sites.iter().enumerate() {
-                self.count(CountKey::Site(f, s), site.name.span, &mut st, &d);
+                self.count(CountKey::Site(f, s), site.name.span, &mut st, d);
             }
         }
         for (w, wl) in d.workloads.iter().enumerate() {
             if wl.target.is_some() {
-                self.count(CountKey::Workload(w), wl.name_span, &mut st, &d);
+                self.count(CountKey::Workload(w), wl.name_span, &mut st, d);
             }
         }
-        let clusters = self.clusters(&d, &st);
-        let fleets = self.fleets(&d, &st);
+        let clusters = self.clusters(d, &st);
+        let fleets = self.fleets(d, &st);
         let mut workloads = Vec::new();
         for (w, wl) in d.workloads.iter().enumerate() {
-            if let Some(x) = self.place(w, wl, &d, &mut st, &clusters, &fleets) {
+            if let Some(x) = self.place(w, wl, d, &mut st, &clusters, &fleets) {
                 workloads.push(x);
             }
         }
@@ -103,13 +110,13 @@ impl<'a> Analyzer<'a> {
         if let Some(header) = &d.solution {
             host_dirs(&header.namespace, &mut workloads);
         }
-        self.reachability(&d, &workloads);
+        self.reachability(d, &workloads);
         let monitoring = super::monitoring::decide(&workloads, &d.models);
-        let (flows, egress) = self.flows(&d, &clusters, &mut workloads, &monitoring);
-        self.battery_hubs(&d, &fleets, &workloads, &flows);
+        let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
+        self.battery_hubs(d, &fleets, &workloads, &flows);
         let mut externals = d.externals.clone();
         externals.sort_by(|a, b| a.name.cmp(&b.name));
-        let capacity = self.capacity(&d, &clusters, &fleets, &workloads);
+        let capacity = self.capacity(d, &clusters, &fleets, &workloads);
         let header = d.solution.clone()?;
         // Every container pulls from its image's registry with that
         // registry's credential, when the solution declares one.
@@ -158,7 +165,7 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    fn clusters(&mut self, d: &Drafts<'a>, st: &CountState) -> Vec<ir::Cluster> {
+    fn clusters(&mut self, d: &Drafts, st: &CountState) -> Vec<ir::Cluster> {
         let mut out = Vec::new();
         for (c, cl) in d.clusters.iter().enumerate() {
             let mut pools = Vec::new();
@@ -278,7 +285,7 @@ impl<'a> Analyzer<'a> {
         true
     }
 
-    fn fleets(&mut self, d: &Drafts<'a>, st: &CountState) -> Vec<ir::Fleet> {
+    fn fleets(&mut self, d: &Drafts, st: &CountState) -> Vec<ir::Fleet> {
         let mut out = Vec::new();
         for (f, fl) in d.fleets.iter().enumerate() {
             let mut sites = Vec::new();
@@ -350,7 +357,7 @@ impl<'a> Analyzer<'a> {
     /// places them, and `hub` is an error.
     fn choose_hub(
         &mut self,
-        site: &super::items::SiteDraft<'a>,
+        site: &super::items::SiteDraft,
         hosts: &[String],
         runtime: Option<&ir::Runtime>,
     ) -> Option<String> {
@@ -394,7 +401,7 @@ impl<'a> Analyzer<'a> {
     /// A Docker site of battery-powered gateways whose other gateways call
     /// services on its hub gets W0403 unless the source names the hub: the
     /// whole site then depends on one battery, chosen by position only.
-    fn battery_hubs(&mut self, d: &Drafts<'a>, fleets: &[ir::Fleet], workloads: &[ir::Workload], flows: &[ir::Flow]) {
+    fn battery_hubs(&mut self, d: &Drafts, fleets: &[ir::Fleet], workloads: &[ir::Workload], flows: &[ir::Flow]) {
         for fd in &d.fleets {
             let Some(fleet) = fleets.iter().find(|f| f.name == v::k8s_name(&fd.name.name)) else {
                 continue;
@@ -484,8 +491,8 @@ impl<'a> Analyzer<'a> {
     fn place(
         &mut self,
         w: usize,
-        wl: &WorkloadDraft<'a>,
-        d: &Drafts<'a>,
+        wl: &WorkloadDraft,
+        d: &Drafts,
         st: &mut CountState,
         clusters: &[ir::Cluster],
         fleets: &[ir::Fleet],
@@ -494,7 +501,8 @@ impl<'a> Analyzer<'a> {
         let name = v::k8s_name(&wl.name);
         let counted = st.value(CountKey::Workload(w)).cloned();
         let mut autoscale = None;
-        if let Some((lo, hi, pct, span)) = wl.autoscale {
+        if let Some((lo, hi, pct, span)) = &wl.autoscale {
+            let (pct, span) = (*pct, *span);
             let ctx = match target {
                 Target::Cluster(c) => Ctx::Cluster(c),
                 Target::Fleet(f) => Ctx::Site(f, st.sites_of.get(&w).and_then(|s| s.first().copied()).unwrap_or(0)),
@@ -654,7 +662,7 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    fn pick_pool<'c>(&mut self, wl: &WorkloadDraft<'a>, cluster: &'c ir::Cluster) -> Option<&'c ir::Pool> {
+    fn pick_pool<'c>(&mut self, wl: &WorkloadDraft, cluster: &'c ir::Cluster) -> Option<&'c ir::Pool> {
         let candidates: Vec<&ir::Pool> = cluster
             .pools
             .iter()
@@ -714,7 +722,7 @@ impl<'a> Analyzer<'a> {
             .copied()
     }
 
-    fn runtime_fit(&mut self, wl: &WorkloadDraft<'a>, fd: &super::items::FleetDraft<'a>, fleet: &ir::Fleet) {
+    fn runtime_fit(&mut self, wl: &WorkloadDraft, fd: &super::items::FleetDraft, fleet: &ir::Fleet) {
         let rt = &fleet.runtime;
         let mut problems: Vec<(Span, String, &str)> = Vec::new();
         if let Some(span) = wl.critical {
@@ -736,7 +744,8 @@ impl<'a> Analyzer<'a> {
                 );
             }
         }
-        if let (Some((_, _, _, span)), false) = (wl.autoscale, rt.autoscale) {
+        if let (Some((_, _, _, span)), false) = (&wl.autoscale, rt.autoscale) {
+            let span = *span;
             problems.push((
                 span,
                 format!("runtime `{}` cannot autoscale", rt.name),
@@ -762,11 +771,11 @@ impl<'a> Analyzer<'a> {
 
     fn arch_fit(
         &mut self,
-        wl: &WorkloadDraft<'a>,
+        wl: &WorkloadDraft,
         placement: &ir::Placement,
         clusters: &[ir::Cluster],
         fleets: &[ir::Fleet],
-        d: &Drafts<'a>,
+        d: &Drafts,
     ) {
         let devices: Vec<(&ir::DeviceProfile, Option<Span>)> = match placement {
             ir::Placement::Cluster { cluster, pool, .. } => clusters
@@ -834,7 +843,7 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn reachability(&mut self, d: &Drafts<'a>, workloads: &[ir::Workload]) {
+    fn reachability(&mut self, d: &Drafts, workloads: &[ir::Workload]) {
         // Names a reference may use: workloads and the models they serve.
         let mut known_names: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
         for w in workloads {
@@ -873,7 +882,7 @@ impl<'a> Analyzer<'a> {
 
     fn capacity(
         &mut self,
-        d: &Drafts<'a>,
+        d: &Drafts,
         clusters: &[ir::Cluster],
         fleets: &[ir::Fleet],
         workloads: &[ir::Workload],
@@ -969,7 +978,7 @@ impl<'a> Analyzer<'a> {
         uses: &[Use],
         workloads: &[ir::Workload],
         names: &[std::sync::Arc<str>],
-        draft_of: &dyn Fn(&str) -> Option<&'d WorkloadDraft<'a>>,
+        draft_of: &dyn Fn(&str) -> Option<&'d WorkloadDraft>,
     ) -> ir::NodeGroupCapacity
     where
         'a: 'd,
