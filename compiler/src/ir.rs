@@ -701,6 +701,12 @@ pub struct Container {
     pub env: BTreeMap<String, String>,
     pub secrets: Vec<SecretRef>,
     pub volumes: Vec<Volume>,
+    /// Folders the container writes that no volume covers, decided by the
+    /// checker: `/tmp` (unless a volume mounts there) and the declared
+    /// `writable` paths, sorted. The root file system is read-only; each
+    /// of these is an empty scratch folder on every start (an emptyDir on
+    /// Kubernetes, a tmpfs in Compose), never kept across restarts.
+    pub scratch: Vec<String>,
     pub devices: Vec<DeviceMount>,
     pub privileged: bool,
     pub user: u32,

@@ -107,6 +107,7 @@ pub const PARAM_TYPES: &[&str] = &["int", "bool", "string", "cpu", "memory", "du
 static ARCH: Ty = Ty::Enum(ARCHES);
 static FORMAT: Ty = Ty::Enum(FORMATS);
 static STR: Ty = Ty::Str;
+static ABS_PATH: Ty = Ty::AbsPath;
 static WORKLOAD: Ty = Ty::Ref(RefKind::Workload);
 
 /// One field of a block.
@@ -536,6 +537,11 @@ macro_rules! container_fields {
             f("arch", Ty::List(&ARCH), "Architectures the image is built for; unset means multi-arch."),
             def("privileged", Ty::Bool, "false", "Run privileged (a warning: prefer `device`)."),
             def("user", Ty::Int, "10001", "User id the container runs as (never root)."),
+            f(
+                "writable",
+                Ty::List(&ABS_PATH),
+                "Folders the image writes outside its volumes (lock files, sockets, caches): an empty scratch folder on every start (emptyDir / tmpfs); the rest of the root file system stays read-only."
+            ),
             f(
                 "talks_to",
                 Ty::List(&WORKLOAD),

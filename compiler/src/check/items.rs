@@ -1223,6 +1223,7 @@ impl<'a> Analyzer<'a> {
                 host_dir: None,
             });
         }
+        let scratch = self.scratch(view, shape, &volumes);
         let mut devs = Vec::new();
         for d in &view.devices {
             let bad = |p: &str| !p.starts_with("/dev/") || p.len() <= 5;
@@ -1274,6 +1275,7 @@ impl<'a> Analyzer<'a> {
                 env,
                 secrets,
                 volumes,
+                scratch,
                 devices: devs,
                 privileged,
                 user,
@@ -1291,6 +1293,62 @@ impl<'a> Analyzer<'a> {
             privileged_span,
             env_refs,
         }
+    }
+
+    /// The folders a container writes outside its volumes
+    /// (`ir::Container::scratch`): `/tmp` unless a volume mounts there,
+    /// and every declared `writable` path. A `writable` path that is not a
+    /// plain folder below `/`, or that a volume already mounts, is an error.
+    fn scratch(&mut self, view: &BodyView<'a>, shape: &Shape, volumes: &[ir::Volume]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if !volumes.iter().any(|v| v.mount == "/tmp") {
+            out.push("/tmp".into());
+        }
+        for (path, span) in self.get_list(view, shape, "writable") {
+            let trimmed = path.trim_end_matches('/');
+            if trimmed.is_empty() || path.split('/').any(|c| c == ".." || c == ".") || path.contains("//") {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0201,
+                        span,
+                        format!("`{path}` is not a folder the image can write"),
+                    )
+                    .label("expected a folder below `/`")
+                    .help("name the folder itself, such as \"/var/run/postgresql\""),
+                );
+                continue;
+            }
+            if let Some(v) = volumes.iter().find(|v| v.mount.trim_end_matches('/') == trimmed) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0107,
+                        span,
+                        format!("`{path}` is already the mount of volume `{}`", v.name),
+                    )
+                    .label("mounted twice")
+                    .help(if v.read_only {
+                        "remove it from `writable`, or drop `read_only` from the volume"
+                    } else {
+                        "remove it from `writable`: the volume is writable and keeps its files"
+                    }),
+                );
+                continue;
+            }
+            if trimmed == "/tmp" && out.iter().any(|p| p == "/tmp") {
+                continue; // every container has a scratch /tmp already
+            }
+            if out.iter().any(|p| p == trimmed) {
+                self.diags.push(
+                    Diagnostic::new(Code::E0107, span, format!("`{path}` is listed twice"))
+                        .label("again")
+                        .help("list each folder once"),
+                );
+                continue;
+            }
+            out.push(trimmed.to_string());
+        }
+        out.sort();
+        out
     }
 
     fn rollout(&mut self, view: &BodyView<'a>, shape: &Shape) -> (ir::Rollout, Option<Span>) {

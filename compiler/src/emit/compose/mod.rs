@@ -548,7 +548,9 @@ fn logging() -> Logging {
 fn hardened(c: &Container, svc: &mut Service) {
     svc.user = Some(c.user.to_string());
     svc.read_only = true;
-    svc.tmpfs = vec!["/tmp".into()];
+    // Every folder the checker found the container writes outside its
+    // volumes (`/tmp` and the declared `writable` paths).
+    svc.tmpfs = c.scratch.clone();
     if c.privileged {
         svc.privileged = true;
     } else {

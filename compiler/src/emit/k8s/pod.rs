@@ -298,6 +298,41 @@ fn k8s_arch(a: &str) -> String {
     }
 }
 
+/// The emptyDir volume of a scratch folder: `iotc-tmp` for `/tmp`,
+/// `iotc-w-<path>` for a declared `writable` path, its folders joined by
+/// `-`. A path with other characters than lowercase letters, digits and
+/// `/` (or too long for the 63 characters of a volume name) is cut and
+/// gets a hash of the whole path, so two paths never share a volume.
+pub fn scratch_volume(path: &str) -> String {
+    if path == "/tmp" {
+        return "iotc-tmp".into();
+    }
+    let inner = path.trim_matches('/');
+    let plain = inner
+        .chars()
+        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '/');
+    let slug: String = inner
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = format!("iotc-w-{slug}");
+    if plain && name.len() <= 63 {
+        return name;
+    }
+    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let head: String = slug.chars().take(40).collect();
+    let head = head.trim_matches('-');
+    format!("iotc-w-{head}-{:08x}", hash & 0xffff_ffff)
+}
+
 /// What a pod template needs from its controller.
 pub struct PodOut {
     pub template: PodTemplateSpec,
@@ -361,17 +396,19 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
         .collect();
     groups.sort_unstable();
     groups.dedup();
-    // The root file system is read-only: give every container a scratch /tmp.
-    let tmp = !c.volumes.iter().any(|v| v.mount == "/tmp");
-    if tmp {
+    // The root file system is read-only: every folder the checker found
+    // the container writes outside its volumes is an emptyDir.
+    let tmp = c.scratch.iter().any(|p| p == "/tmp");
+    for path in &c.scratch {
+        let name = scratch_volume(path);
         volumes.push(Volume {
-            name: "iotc-tmp".into(),
+            name: name.clone(),
             empty_dir: Some(EmptyDirVolumeSource::default()),
             ..Default::default()
         });
         mounts.push(VolumeMount {
-            name: "iotc-tmp".into(),
-            mount_path: "/tmp".into(),
+            name,
+            mount_path: path.clone(),
             ..Default::default()
         });
     }
