@@ -889,6 +889,38 @@ pub struct Workload {
     pub model: Option<ModelRef>,
     /// The template it was made from, if any.
     pub template: Option<String>,
+    /// The least permissive Pod Security Standards level its pods are
+    /// admitted under on Kubernetes (decided in `check::place`): a
+    /// Kubernetes namespace enforces the highest level of its workloads.
+    pub pod_security: PodSecurity,
+}
+
+/// A Pod Security Standards level
+/// (<https://kubernetes.io/docs/concepts/security/pod-security-standards/>),
+/// least to most permissive. Every pod iotc writes drops all capabilities,
+/// runs as a non-root user with the runtime's seccomp profile and without
+/// privilege escalation, so what lifts a workload above `restricted` is
+/// only what it mounts from the host or `privileged = true`. `baseline`
+/// forbids hostPath volumes and privileged containers just as `restricted`
+/// does, so no workload iotc writes needs exactly `baseline` today.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    #[default]
+    Restricted,
+    Baseline,
+    Privileged,
+}
+
+impl PodSecurity {
+    /// The value of the `pod-security.kubernetes.io/*` namespace labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurity::Restricted => "restricted",
+            PodSecurity::Baseline => "baseline",
+            PodSecurity::Privileged => "privileged",
+        }
+    }
 }
 
 /// The std template that makes a workload a Prometheus the checker

@@ -814,10 +814,80 @@ fn pss_violation(pod: &Value, level: &str) -> Option<String> {
             }
         }
     }
-    for c in containers {
+    // Baseline: the safe sysctls only, no host process, the default
+    // /proc mount, no Unconfined seccomp or AppArmor, no SELinux type or
+    // user override, no capability beyond the container runtime's defaults.
+    let safe_sysctls = [
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    ];
+    for sysctl in pod["securityContext"]["sysctls"].as_array().into_iter().flatten() {
+        if !safe_sysctls.contains(&sysctl["name"].as_str().unwrap_or_default()) {
+            return Some(format!("sysctl {}", sysctl["name"]));
+        }
+    }
+    let baseline_caps = [
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    ];
+    let pod_sc = &pod["securityContext"];
+    for sc in std::iter::once(pod_sc).chain(containers.iter().map(|c| &c["securityContext"])) {
+        if sc["windowsOptions"]["hostProcess"] == true {
+            return Some("hostProcess".into());
+        }
+        if sc["seccompProfile"]["type"] == "Unconfined" || sc["appArmorProfile"]["type"] == "Unconfined" {
+            return Some("Unconfined seccomp or AppArmor profile".into());
+        }
+        let se = &sc["seLinuxOptions"];
+        if !se["user"].is_null() || !se["role"].is_null() {
+            return Some("SELinux user or role".into());
+        }
+        if let Some(t) = se["type"].as_str() {
+            if ![
+                "container_t",
+                "container_init_t",
+                "container_kvm_t",
+                "container_engine_t",
+            ]
+            .contains(&t)
+            {
+                return Some(format!("SELinux type {t}"));
+            }
+        }
+    }
+    for c in &containers {
         let sc = &c["securityContext"];
         if sc["privileged"] == true {
             return Some("privileged".into());
+        }
+        if !sc["procMount"].is_null() && sc["procMount"] != "Default" {
+            return Some(format!("{}: procMount", c["name"]));
+        }
+        let adds = sc["capabilities"]["add"].as_array().cloned().unwrap_or_default();
+        if let Some(a) = adds
+            .iter()
+            .find(|a| !baseline_caps.contains(&a.as_str().unwrap_or_default()))
+        {
+            return Some(format!("{}: capability {a} added", c["name"]));
         }
         if c["ports"]
             .as_array()
@@ -856,11 +926,31 @@ fn pss_violation(pod: &Value, level: &str) -> Option<String> {
     None
 }
 
-/// Every pod satisfies the Pod Security level its namespace enforces, and
-/// only namespaces that need it enforce `privileged`.
+/// The least permissive Pod Security level that admits `pod`.
+fn pss_needed(pod: &Value) -> &'static str {
+    ["restricted", "baseline", "privileged"]
+        .into_iter()
+        .find(|l| pss_violation(pod, l).is_none())
+        .unwrap_or("privileged")
+}
+
+fn pss_rank(level: &str) -> usize {
+    ["restricted", "baseline", "privileged"]
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or_else(|| panic!("unknown Pod Security level {level}"))
+}
+
+/// For every example and every namespace emitted: (a) every pod is admitted
+/// by the Pod Security level its namespace enforces, (b) no namespace is more
+/// permissive than its strictest-needing pod (enforce = the highest level one
+/// of its pods needs; `restricted` when it has none), warn and audit are
+/// `restricted` or the enforced level, and (c) the checker's
+/// `ir::Workload::pod_security` is exactly what the workload's pods need.
 #[test]
 fn every_pod_satisfies_its_namespaces_pod_security_level() {
     let mut pods_checked = 0;
+    let mut levels_seen = std::collections::BTreeSet::new();
     for (name, sol) in solutions() {
         let files = emit(&sol, &[Target::K8s]).unwrap();
         let dirs: std::collections::BTreeSet<&str> = files
@@ -877,14 +967,25 @@ fn every_pod_satisfies_its_namespaces_pod_security_level() {
                 .iter()
                 .filter(|d| d["kind"] == "Namespace")
                 .map(|d| {
-                    let level = d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                    let labels = &d["metadata"]["labels"];
+                    let level = labels["pod-security.kubernetes.io/enforce"]
                         .as_str()
                         .unwrap_or("privileged")
                         .to_string();
+                    for mode in ["warn", "audit"] {
+                        let l = labels[format!("pod-security.kubernetes.io/{mode}").as_str()]
+                            .as_str()
+                            .unwrap_or_default();
+                        assert!(
+                            l == "restricted" || l == level,
+                            "{name}: {dir}: {mode} level {l:?} of {}",
+                            d["metadata"]["name"]
+                        );
+                    }
                     (d["metadata"]["name"].as_str().unwrap().to_string(), level)
                 })
                 .collect();
-            let mut needs_privileged: BTreeMap<String, bool> = BTreeMap::new();
+            let mut strictest_needed: BTreeMap<String, &str> = BTreeMap::new();
             for d in &docs {
                 let Some((kind, obj, pod)) = pods(std::slice::from_ref(d)).pop() else {
                     continue;
@@ -897,18 +998,42 @@ fn every_pod_satisfies_its_namespaces_pod_security_level() {
                 if let Some(v) = pss_violation(&pod, level) {
                     panic!("{name}: {kind} {obj} in {dir} breaks Pod Security `{level}` of {ns}: {v}");
                 }
-                let e = needs_privileged.entry(ns).or_insert(false);
-                *e |= pss_violation(&pod, "baseline").is_some();
+                let needed = pss_needed(&pod);
+                levels_seen.insert(needed);
+                let e = strictest_needed.entry(ns).or_insert("restricted");
+                if pss_rank(needed) > pss_rank(e) {
+                    *e = needed;
+                }
+                // The IR's decision is what the pod needs (device plugin
+                // pods are the backend's own, not workloads of the IR).
+                let template = if kind == "CronJob" {
+                    &d["spec"]["jobTemplate"]["spec"]["template"]
+                } else {
+                    &d["spec"]["template"]
+                };
+                if let Some(wname) = template["metadata"]["labels"]["app.kubernetes.io/name"].as_str() {
+                    if let Some(w) = sol.workloads.iter().find(|w| w.name == wname) {
+                        assert_eq!(
+                            w.pod_security.as_str(),
+                            needed,
+                            "{name}: {kind} {obj} in {dir}: the IR says {wname} needs {:?}",
+                            w.pod_security
+                        );
+                    }
+                }
             }
             for (ns, level) in &levels {
-                if level == "privileged" {
-                    assert!(
-                        needs_privileged.get(ns).copied().unwrap_or(false),
-                        "{name}: {dir}: {ns} enforces privileged, but no pod in it needs that"
-                    );
-                }
+                let needed = strictest_needed.get(ns).copied().unwrap_or("restricted");
+                assert_eq!(
+                    level, needed,
+                    "{name}: {dir}: {ns} enforces {level}, its strictest-needing pod needs {needed}"
+                );
             }
         }
     }
     assert!(pods_checked > 50, "only {pods_checked} pods checked");
+    assert!(
+        levels_seen.contains("restricted") && levels_seen.contains("privileged"),
+        "{levels_seen:?}"
+    );
 }

@@ -110,6 +110,9 @@ impl<'a> Analyzer<'a> {
         if let Some(header) = &d.solution {
             host_dirs(&header.namespace, &mut workloads);
         }
+        for w in &mut workloads {
+            w.pod_security = pod_security(w);
+        }
         self.reachability(d, &workloads);
         let monitoring = super::monitoring::decide(&workloads, &d.models);
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
@@ -659,6 +662,7 @@ impl<'a> Analyzer<'a> {
             labels: wl.labels.clone(),
             model: wl.model.clone(),
             template: wl.template.clone(),
+            pod_security: ir::PodSecurity::Restricted,
         })
     }
 
@@ -1126,6 +1130,30 @@ impl<'a> Analyzer<'a> {
             gpu_used: gpu,
             contributors,
         }
+    }
+}
+
+/// The Pod Security level a workload's pods need on Kubernetes (see
+/// `ir::PodSecurity`): `privileged` when it runs privileged or mounts a
+/// folder of the node — a `host_path` volume, a daemon's sized volume (its
+/// per-node `host_dir`), or a fleet server's on-disk model cache (a model
+/// fetched over S3 or HTTPS; an `oci://` artifact is an image volume) —
+/// since `baseline` forbids hostPath volumes too. Device nodes need
+/// nothing: the device plugin hands them over as an extended resource.
+fn pod_security(w: &ir::Workload) -> ir::PodSecurity {
+    let c = &w.container;
+    let host_folder = c.volumes.iter().any(|v| v.host_path.is_some() || v.host_dir.is_some());
+    let model_cache = w.kind == ir::WorkloadKind::Serve
+        && matches!(w.placement, ir::Placement::Fleet { .. })
+        && w.model.as_ref().is_some_and(|m| {
+            ["s3://", "https://", "http://"]
+                .iter()
+                .any(|p| m.artifact.starts_with(p))
+        });
+    if c.privileged || host_folder || model_cache {
+        ir::PodSecurity::Privileged
+    } else {
+        ir::PodSecurity::Restricted
     }
 }
 

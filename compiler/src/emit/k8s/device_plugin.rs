@@ -135,8 +135,12 @@ pub fn docs(ctx: &Ctx<'_>, name: &str, kind: GroupKind<'_>, members: &[Placed<'_
     let ns = namespace(&sol.namespace);
     let mut ns_labels = meta::solution_labels(sol);
     // The plugin needs `/dev` and the kubelet's socket folder from the host
-    // and runs privileged; nothing else runs in this namespace.
-    ns_labels.insert("pod-security.kubernetes.io/enforce".into(), "privileged".into());
+    // and runs privileged; nothing else runs in this namespace. Warn and
+    // audit at the same level: the plugin is privileged by design, so a
+    // warning on every rollout would say nothing.
+    for mode in ["enforce", "warn", "audit"] {
+        ns_labels.insert(format!("pod-security.kubernetes.io/{mode}"), "privileged".into());
+    }
     docs.push(&Namespace {
         metadata: ObjectMeta {
             name: Some(ns.clone()),

@@ -55,11 +55,10 @@ pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Resu
     let sol = ctx.sol;
     let mut docs = Docs::new(ctx.sol, 1);
     let mut labels = meta::solution_labels(sol);
-    // Host directories and device nodes need the `privileged` Pod Security
-    // level; everything else runs under `restricted`.
-    let host = members.iter().any(|p| pod::needs_host_access(p.w));
-    let level = if host { "privileged" } else { "restricted" };
-    labels.insert("pod-security.kubernetes.io/enforce".into(), level.into());
+    // The namespace enforces the highest Pod Security level its workloads
+    // need (decided by the checker: `ir::Workload::pod_security`).
+    let level = members.iter().map(|p| p.w.pod_security).max().unwrap_or_default();
+    labels.insert("pod-security.kubernetes.io/enforce".into(), level.as_str().into());
     labels.insert("pod-security.kubernetes.io/warn".into(), "restricted".into());
     labels.insert("pod-security.kubernetes.io/audit".into(), "restricted".into());
     let mut annotations = BTreeMap::new();

@@ -149,17 +149,6 @@ fn has_fetch_container(w: &Workload) -> bool {
             .is_some_and(|f| !matches!(f, Fetch::Oci(_)))
 }
 
-/// True when the pod mounts a directory from the host (hostPath volumes)
-/// or runs privileged: the namespace then cannot enforce the `restricted`
-/// Pod Security level. Device nodes do not count: the device plugin hands
-/// them to the container (an extended resource), no hostPath involved.
-pub fn needs_host_access(w: &Workload) -> bool {
-    let c = &w.container;
-    c.privileged
-        || c.volumes.iter().any(|v| v.host_path.is_some())
-        || (w.kind == WorkloadKind::Daemon && c.volumes.iter().any(|v| v.size_bytes.is_some()))
-}
-
 /// Name of the PersistentVolumeClaim of a sized volume of one controller.
 pub fn claim_name(unit: &Unit<'_>, volume: &str) -> String {
     format!("{}-{}", unit.name, meta::k8s_name(volume))
