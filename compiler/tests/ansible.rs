@@ -303,3 +303,127 @@ fn energy_ships_its_compose_stacks() {
     assert!(tasks.contains("community.docker.docker_compose_v2"));
     assert!(tasks.contains("checksum:"));
 }
+
+/// The condition `iotc_prepare_in_container` adds to a task (see
+/// `.ci/ansible-idempotence` and docs/ansible.md).
+const ON_BOOTED_HOST: &str = "not (iotc_prepare_in_container | bool)";
+
+/// Why a task of `iotc_prepare` acts on the running system, so a chroot
+/// would run it against the machine it runs on (or fail): `None` if it
+/// only changes files, packages and users of its root.
+fn needs_a_booted_host(task: &serde_json::Value) -> Option<&'static str> {
+    let has = |module: &str| task.get(module);
+    if has("community.general.modprobe").is_some() {
+        return Some("loads a module into the running kernel");
+    }
+    if has("community.general.ufw").is_some() {
+        return Some("ufw writes the running kernel's netfilter tables");
+    }
+    if has("ansible.builtin.reboot").is_some() {
+        return Some("reboots");
+    }
+    for m in [
+        "ansible.builtin.systemd_service",
+        "ansible.builtin.systemd",
+        "ansible.builtin.service",
+    ] {
+        if has(m).and_then(|a| a.get("state")).is_some() {
+            return Some("starts, stops or reloads a running service");
+        }
+    }
+    for m in ["ansible.builtin.command", "ansible.builtin.shell"] {
+        if let Some(args) = has(m) {
+            let line = match args.get("argv") {
+                Some(argv) => argv[0].as_str().unwrap().to_string(),
+                None => args.as_str().or(args["cmd"].as_str()).unwrap().to_string(),
+            };
+            let program = line.split_whitespace().next().unwrap().rsplit('/').next().unwrap();
+            if ["modprobe", "sysctl", "ufw", "iptables", "systemctl", "reboot"].contains(&program) {
+                return Some("runs a command on the running system");
+            }
+        }
+    }
+    None
+}
+
+fn guarded(task: &serde_json::Value) -> bool {
+    match task.get("when") {
+        Some(serde_json::Value::String(w)) => w == ON_BOOTED_HOST,
+        Some(serde_json::Value::Array(all)) => all.iter().any(|w| w == ON_BOOTED_HOST),
+        _ => false,
+    }
+}
+
+/// `iotc_prepare_in_container: true` skips exactly the tasks and handlers
+/// of `iotc_prepare` that need a booted host (kernel, init system, reboot),
+/// sysctl only writes its file there, and the switch is off by default.
+#[test]
+fn prepare_in_a_container_skips_exactly_what_needs_a_booted_host() {
+    for (name, root) in examples() {
+        let files = ansible(&solution(&root, &[]));
+        let dir = "ansible/roles/iotc_prepare";
+        let defaults: serde_json::Value =
+            serde_norway::from_str(file(&files, &format!("{dir}/defaults/main.yml"))).unwrap();
+        assert_eq!(
+            defaults["iotc_prepare_in_container"], false,
+            "{name}: real hosts run every task"
+        );
+        let mut skipped = Vec::new();
+        let mut run = Vec::new();
+        for part in ["tasks", "handlers"] {
+            let tasks: Vec<serde_json::Value> =
+                serde_norway::from_str(file(&files, &format!("{dir}/{part}/main.yml"))).unwrap();
+            for t in tasks {
+                let task_name = t["name"].as_str().unwrap().to_string();
+                if let Some(sysctl) = t.get("ansible.posix.sysctl") {
+                    // Written to /etc/sysctl.d everywhere, applied on a
+                    // booted host only, never set with `sysctl -w` alone.
+                    assert_eq!(
+                        sysctl["reload"],
+                        format!("{{{{ {ON_BOOTED_HOST} }}}}"),
+                        "{name}: {task_name}"
+                    );
+                    assert!(sysctl.get("sysctl_set").is_none(), "{name}: {task_name}");
+                }
+                match needs_a_booted_host(&t) {
+                    Some(why) => {
+                        assert!(guarded(&t), "{name}: `{task_name}` {why}, but runs in a container");
+                        skipped.push(task_name);
+                    }
+                    None => {
+                        assert!(
+                            !guarded(&t),
+                            "{name}: `{task_name}` can run in a container, but is skipped there"
+                        );
+                        run.push(task_name);
+                    }
+                }
+            }
+        }
+        // What the idempotence test cannot see, and what it does.
+        for t in [
+            "Load the kernel modules for container networking",
+            "Start chrony now",
+            "Reload sshd",
+        ] {
+            assert!(skipped.iter().any(|s| s == t), "{name}: {t} skipped in a container");
+        }
+        assert_eq!(
+            skipped
+                .iter()
+                .filter(|s| s.contains("firewall") || s.starts_with("Allow"))
+                .count(),
+            4,
+            "{name}: the ufw tasks"
+        );
+        for t in [
+            "Install the base packages",
+            "Set the kernel parameters",
+            "Start chrony at boot (the clock in sync)",
+            "Create the iotc service user",
+            "Harden the SSH daemon (drop-in, checked with sshd -t)",
+        ] {
+            assert!(run.iter().any(|s| s == t), "{name}: {t} runs in a container");
+        }
+    }
+}

@@ -119,6 +119,25 @@ impl Role {
     }
 }
 
+/// The switch that lets `iotc_prepare` run in a chroot or a container
+/// (`.ci/ansible-idempotence` runs it twice against a debootstrapped root):
+/// the role's default is `false`, so real hosts run every task.
+pub(crate) const IN_CONTAINER: &str = "iotc_prepare_in_container";
+
+/// The one place that decides which `iotc_prepare` tasks need a booted host
+/// of their own: those acting on the running kernel (loading modules,
+/// applying sysctl, netfilter through ufw), on the running init system
+/// (starting chrony, reloading sshd) or rebooting. From a chroot they would
+/// act on the machine running the chroot, or fail; with [`IN_CONTAINER`]
+/// on they are skipped. Everything else (packages, files, users, sshd's
+/// configuration check, enabling units) runs there too.
+fn on_booted_host(t: Task) -> Task {
+    t.when(ON_BOOTED_HOST)
+}
+
+/// The condition [`on_booted_host`] adds.
+pub(crate) const ON_BOOTED_HOST: &str = "not (iotc_prepare_in_container | bool)";
+
 fn apt(name: &str, packages: Value) -> Task {
     task(
         name,
@@ -180,15 +199,18 @@ fn prepare() -> Role {
         "{{ ansible_facts['default_ipv4']['network'] }}/{{ ansible_facts['default_ipv4']['prefix'] }}",
     );
     r.default("iotc_prepare_allow_routed", true);
+    r.default(IN_CONTAINER, false);
 
     r.tasks = vec![
         apt("Install the base packages", json!("{{ iotc_prepare_packages }}")),
-        task(
-            "Load the kernel modules for container networking",
-            "community.general.modprobe",
-            json!({ "name": "{{ item }}", "state": "present" }),
-        )
-        .with_loop("{{ iotc_prepare_kernel_modules }}"),
+        on_booted_host(
+            task(
+                "Load the kernel modules for container networking",
+                "community.general.modprobe",
+                json!({ "name": "{{ item }}", "state": "present" }),
+            )
+            .with_loop("{{ iotc_prepare_kernel_modules }}"),
+        ),
         task(
             "Load the kernel modules at boot",
             "ansible.builtin.copy",
@@ -208,7 +230,9 @@ fn prepare() -> Role {
                 "value": "{{ item.value }}",
                 "sysctl_file": "/etc/sysctl.d/90-iotc.conf",
                 "state": "present",
-                "reload": true
+                // Applying them (`sysctl -p`) writes the running kernel's:
+                // a booted host's own only.
+                "reload": format!("{{{{ {ON_BOOTED_HOST} }}}}")
             }),
         )
         .with_loop("{{ iotc_prepare_sysctl | dict2items }}")
@@ -234,10 +258,15 @@ fn prepare() -> Role {
         .notify("Reboot for the kernel command line"),
         task("Reboot now if the kernel command line changed", "ansible.builtin.meta", json!("flush_handlers")),
         task(
-            "Keep the clock in sync with chrony",
+            "Start chrony at boot (the clock in sync)",
             "ansible.builtin.systemd_service",
-            json!({ "name": "chrony", "enabled": true, "state": "started" }),
+            json!({ "name": "chrony", "enabled": true }),
         ),
+        on_booted_host(task(
+            "Start chrony now",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "chrony", "state": "started" }),
+        )),
         task(
             "Create the iotc group",
             "ansible.builtin.group",
@@ -290,7 +319,9 @@ fn prepare() -> Role {
             "Check that the SSH daemon reads its drop-in folder",
             "ansible.builtin.assert",
             json!({
-                "that": ["iotc_prepare_sshd_config.content | b64decode | regex_search('(?m)^\\s*Include\\s+/etc/ssh/sshd_config\\.d/')"],
+                // A test, so a boolean: ansible-core 2.19 fails a
+                // conditional that yields the matched string.
+                "that": ["(iotc_prepare_sshd_config.content | b64decode) is search('^\\s*Include\\s+/etc/ssh/sshd_config\\.d/', multiline=True)"],
                 "fail_msg": "/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf; the hardening would not apply",
                 "quiet": true
             }),
@@ -314,6 +345,10 @@ fn prepare() -> Role {
             json!({ "argv": ["/usr/sbin/sshd", "-t"] }),
         )
         .changed_when(false),
+    ];
+    // ufw changes the running kernel's netfilter tables as it writes its
+    // rules: a booted host's own only.
+    let firewall = [
         task(
             "Allow SSH through the firewall (rate limited)",
             "community.general.ufw",
@@ -349,18 +384,19 @@ fn prepare() -> Role {
             json!({ "state": "enabled", "direction": "incoming", "default": "deny" }),
         ),
     ];
+    r.tasks.extend(firewall.into_iter().map(on_booted_host));
     // A reload keeps the sessions open, Ansible's own included.
     r.handlers = vec![
-        task(
+        on_booted_host(task(
             "Reload sshd",
             "ansible.builtin.systemd_service",
             json!({ "name": "ssh", "state": "reloaded" }),
-        ),
-        task(
+        )),
+        on_booted_host(task(
             "Reboot for the kernel command line",
             "ansible.builtin.reboot",
             json!({ "reboot_timeout": 900, "msg": "iotc: enabling the memory cgroup" }),
-        ),
+        )),
     ];
     r
 }

@@ -57,7 +57,17 @@ impl Task {
         self.keywords.push((key, value.into()));
         self
     }
-    pub fn when(self, cond: &str) -> Task {
+    /// Adds `cond` to the task's `when:` (a list of conditions, all of
+    /// which must hold, once there are two).
+    pub fn when(mut self, cond: &str) -> Task {
+        let cond = Value::String(cond.to_string());
+        if let Some((_, existing)) = self.keywords.iter_mut().find(|(k, _)| *k == "when") {
+            match existing {
+                Value::Array(all) => all.push(cond),
+                other => *other = Value::Array(vec![other.take(), cond]),
+            }
+            return self;
+        }
         self.kw("when", cond)
     }
     pub fn register(self, var: &str) -> Task {
