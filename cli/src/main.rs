@@ -134,6 +134,9 @@ enum Command {
         /// List every code with its title.
         #[arg(long, conflicts_with = "code")]
         list: bool,
+        /// Output format: the page as text, or JSON (code, severity, title, page; with --list, every code).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Create a starter project (DIR/NAME.iot and a .gitignore) that checks and builds.
     Init(commands::misc::InitArgs),
@@ -285,7 +288,9 @@ fn main() -> ExitCode {
             iotc_lsp::run_stdio()
         }
         Command::Studio(args) => iotc::studio::run(&args),
-        Command::Explain { code, list } => commands::misc::explain(code.as_deref(), list),
+        Command::Explain { code, list, format } => {
+            commands::misc::explain(code.as_deref(), list, format == Format::Json)
+        }
     }
 }
 

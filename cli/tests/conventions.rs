@@ -220,6 +220,25 @@ fn explain_lists_every_code() {
     assert!(out.lines().any(|l| l.starts_with("E0401  ")), "{out}");
     assert_eq!(iotc(&["explain"]).0, 2);
     assert_eq!(iotc(&["explain", "E9999"]).0, 2);
+    // The same as JSON, versioned; one code with its page.
+    let (code, out, _) = iotc(&["explain", "--list", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    let codes = v["codes"].as_array().unwrap();
+    assert_eq!(codes.len(), iotc_compiler::diag::Code::ALL.len());
+    assert!(
+        codes.iter().any(|c| c["code"] == "W0101" && c["severity"] == "warning"),
+        "{out}"
+    );
+    let (code, out, _) = iotc(&["explain", "e0401", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["code"].as_str(), v["severity"].as_str()),
+        (Some("E0401"), Some("error"))
+    );
+    assert_eq!(v["page"].as_str(), Some(iotc_compiler::diag::Code::E0401.explanation()));
 }
 
 #[test]

@@ -17,8 +17,27 @@ fn print(text: &str) -> ExitCode {
 }
 
 /// `iotc explain CODE` or `iotc explain --list`.
-pub fn explain(code: Option<&str>, list: bool) -> ExitCode {
+pub fn explain(code: Option<&str>, list: bool, json: bool) -> ExitCode {
+    let entry = |c: Code, page: bool| {
+        let mut v = serde_json::Map::new();
+        v.insert("code".into(), c.as_str().into());
+        let severity = if c.severity() == iotc_compiler::diag::Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
+        v.insert("severity".into(), severity.into());
+        v.insert("title".into(), c.title().into());
+        if page {
+            v.insert("page".into(), c.explanation().into());
+        }
+        serde_json::Value::Object(v)
+    };
     if list {
+        if json {
+            let codes: Vec<serde_json::Value> = Code::ALL.iter().map(|c| entry(*c, false)).collect();
+            return print(&iotc::machine::versioned_json(&serde_json::json!({ "codes": codes })));
+        }
         let text: String = Code::ALL
             .iter()
             .map(|c| format!("{}  {}\n", c.as_str(), c.title()))
@@ -30,6 +49,7 @@ pub fn explain(code: Option<&str>, list: bool) -> ExitCode {
         return ExitCode::from(2);
     };
     match Code::parse(code) {
+        Some(c) if json => print(&iotc::machine::versioned_json(&entry(c, true))),
         Some(c) => print(c.explanation()),
         None => {
             eprintln!(
