@@ -74,11 +74,21 @@ pub struct WorkloadView {
     /// `cloud/default` (cluster/pool) or `plants` (fleet).
     pub on: String,
     pub replicas: u32,
-    /// For fleet workloads: replicas at each site, in the fleet's site
-    /// order (a list of numbers keeps the 200-site view small).
+    /// For fleet workloads on a fleet of at most [`PER_SITE_LISTED`]
+    /// sites: replicas at each site, in the fleet's site order. Larger
+    /// fleets list none (the page shows the site count and `site_range`):
+    /// 500 workloads × 200 sites were 300 KB of every preview that nothing
+    /// showed.
     pub per_site: Vec<u32>,
+    /// For fleet workloads: the fewest and the most replicas at one site
+    /// (0 at a site the workload does not run on).
+    pub site_range: Option<[u32; 2]>,
     pub autoscale: Option<[u32; 2]>,
 }
+
+/// The most sites a fleet may have for its workloads' per-site replicas to
+/// be listed in the view (the page lists them in one line).
+pub const PER_SITE_LISTED: usize = 8;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CapacityBar {
@@ -181,12 +191,17 @@ pub fn overview(sol: &Solution) -> Overview {
             }
         })
         .collect();
-    // Per fleet: its site count and each site's position.
+    // Per fleet: its site count and, when its per-site replicas are
+    // listed, each site's position.
     let site_index: BTreeMap<&str, (usize, BTreeMap<&str, usize>)> = sol
         .fleets
         .iter()
         .map(|f| {
-            let index = f.sites.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+            let index = if f.sites.len() <= PER_SITE_LISTED {
+                f.sites.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect()
+            } else {
+                BTreeMap::new()
+            };
             (f.name.as_str(), (f.sites.len(), index))
         })
         .collect();
@@ -194,12 +209,21 @@ pub fn overview(sol: &Solution) -> Overview {
         .workloads
         .iter()
         .map(|w| {
-            let (tier, on, per_site) = match &w.placement {
-                Placement::Cluster { cluster, pool, .. } => ("cloud", format!("{cluster}/{pool}"), Vec::new()),
+            let (tier, on, per_site, site_range) = match &w.placement {
+                Placement::Cluster { cluster, pool, .. } => ("cloud", format!("{cluster}/{pool}"), Vec::new(), None),
                 Placement::Fleet { fleet, sites } => {
-                    // In the fleet's site order; a site without the
-                    // workload (a `where` that excludes it) counts 0.
+                    let n = site_index.get(fleet.as_str()).map(|(n, _)| *n).unwrap_or(sites.len());
+                    // A site without the workload (a `where` that excludes
+                    // it) counts 0.
+                    let most = sites.iter().map(|p| p.replicas).max().unwrap_or(0);
+                    let fewest = if sites.len() < n {
+                        0
+                    } else {
+                        sites.iter().map(|p| p.replicas).min().unwrap_or(0)
+                    };
+                    // In the fleet's site order.
                     let per_site = match site_index.get(fleet.as_str()) {
+                        Some((n, _)) if *n > PER_SITE_LISTED => Vec::new(),
                         Some((n, index)) => {
                             let mut v = vec![0; *n];
                             for p in sites {
@@ -211,7 +235,7 @@ pub fn overview(sol: &Solution) -> Overview {
                         }
                         None => sites.iter().map(|p| p.replicas).collect(),
                     };
-                    ("edge", fleet.clone(), per_site)
+                    ("edge", fleet.clone(), per_site, Some([fewest, most]))
                 }
             };
             WorkloadView {
@@ -221,6 +245,7 @@ pub fn overview(sol: &Solution) -> Overview {
                 on,
                 replicas: w.total_replicas(),
                 per_site,
+                site_range,
                 autoscale: w.autoscale.as_ref().map(|a| [a.min, a.max]),
             }
         })
@@ -499,6 +524,8 @@ mod tests {
             .map(|w| w.per_site.clone());
         // plant-a 20, plant-b 10, the warehouse (no camera) none.
         assert_eq!(collector, Some(vec![20, 10, 0]));
+        let range = o.workloads.iter().find(|w| w.name == "collector").map(|w| w.site_range);
+        assert_eq!(range, Some(Some([0, 20])));
     }
 
     #[test]

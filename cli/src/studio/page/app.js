@@ -233,7 +233,10 @@ function renderWorkloads(o) {
     let where = w.on;
     if (w.tier === "edge") {
       const names = siteNames[w.on] || [];
-      where = names.length <= 8 ? `${w.on}: ${names.map((n, i) => `${n} ${w.per_site[i] ?? 0}`).join(", ")}` : `${w.on}: ${names.length} sites`;
+      // The server lists per-site replicas for fleets of at most 8 sites;
+      // for larger ones it sends the range.
+      const range = w.site_range ? (w.site_range[0] === w.site_range[1] ? `, ${w.site_range[0]} each` : `, ${w.site_range[0]}–${w.site_range[1]} each`) : "";
+      where = w.per_site.length > 0 ? `${w.on}: ${names.map((n, i) => `${n} ${w.per_site[i] ?? 0}`).join(", ")}` : `${w.on}: ${names.length} sites${range}`;
     }
     return el(
       "tr",
