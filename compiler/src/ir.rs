@@ -425,6 +425,52 @@ impl Cluster {
         let p = self.pools.iter().find(|p| p.nodes > 0)?;
         Some((p, if p.nodes >= 3 { 3 } else { 1 }))
     }
+
+    /// The host names of each pool's machines, pool by pool, when the
+    /// solution knows them: baremetal hosts handed to the pools in order;
+    /// vSphere VMs named `<prefix>-<pool>-<n>` (`names::vm_host`, the
+    /// prefix Terraform's `name_prefix` defaults to), which Terraform gives
+    /// the VMs and their guests. Empty for AWS (instances have no names
+    /// the solution decides). Terraform and the Ansible inventory both
+    /// read this, so the machines one creates are the hosts the other
+    /// installs.
+    pub fn pool_hosts(&self, solution: &str) -> Vec<Vec<String>> {
+        match &self.provider {
+            Provider::Baremetal { hosts } => {
+                let mut rest = hosts.iter();
+                self.pools
+                    .iter()
+                    .map(|p| rest.by_ref().take(p.nodes as usize).cloned().collect())
+                    .collect()
+            }
+            Provider::Vsphere { .. } => {
+                let prefix = crate::names::cluster_prefix(solution, &self.name);
+                self.pools
+                    .iter()
+                    .map(|p| {
+                        (1..=p.nodes)
+                            .map(|n| crate::names::vm_host(&prefix, &p.name, n))
+                            .collect()
+                    })
+                    .collect()
+            }
+            Provider::Aws { .. } => self.pools.iter().map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// The control-plane hosts (see [`Cluster::control_plane`]), the first
+    /// of which initialises the cluster; empty when the hosts are unknown.
+    pub fn control_plane_hosts(&self, solution: &str) -> Vec<String> {
+        let Some((cp, n)) = self.control_plane() else {
+            return Vec::new();
+        };
+        self.pools
+            .iter()
+            .zip(self.pool_hosts(solution))
+            .find(|(p, _)| std::ptr::eq(*p, cp))
+            .map(|(_, hosts)| hosts.into_iter().take(n as usize).collect())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -100,6 +100,55 @@ pub fn aws_iot_thing_name(host: &str) -> String {
     }
 }
 
+/// A name for AWS and vSphere resources and VM host names: lowercase
+/// letters, digits and single `-`, no `-` at either end.
+pub fn dash(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        };
+        if c == '-' && out.ends_with('-') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// `s` cut to at most `max` characters (ASCII); a cut name ends in `-` and
+/// eight hex digits of its hash, so two long names stay distinct.
+pub fn fit(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(9);
+    let head: String = s.chars().take(keep).collect();
+    format!("{}-{:08x}", head.trim_end_matches(['-', '_', '.']), fnv1a(s))
+}
+
+/// The name prefix of a cluster's machines and cloud resources:
+/// `<solution>-<cluster>`, at most 24 characters (so bucket, role and node
+/// group names derived from it stay within AWS's limits), starting with a
+/// letter. Terraform's `name_prefix` defaults to it.
+pub fn cluster_prefix(solution: &str, cluster: &str) -> String {
+    let mut p = dash(&format!("{solution}-{cluster}"));
+    if !p.starts_with(|ch: char| ch.is_ascii_lowercase()) {
+        p.insert_str(0, "iotc-");
+    }
+    let p = fit(&p, 24);
+    p.trim_end_matches('-').to_string()
+}
+
+/// The host name of the `n`th (from 1) VM of a pool: `<prefix>-<pool>-<n>`,
+/// the pool cut to 30 characters. Terraform names the VM and its guest so,
+/// and the Ansible inventory lists it.
+pub fn vm_host(prefix: &str, pool: &str, n: u32) -> String {
+    format!("{prefix}-{}-{n}", fit(&dash(pool), 30))
+}
+
 /// 32-bit FNV-1a of `s`.
 fn fnv1a(s: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;

@@ -11,6 +11,7 @@
 //! ├── k3s_init                    the first server of every site and cluster (initialises it)
 //! ├── k3s_servers / k3s_agents    every server (init included) / every other node
 //! ├── microk8s_init / microk8s_servers / microk8s_agents
+//! ├── kubeadm_init / kubeadm_servers / kubeadm_workers
 //! ├── docker_hosts
 //! └── standby                     standby devices (tainted iotc.dev/standby=true:NoSchedule)
 //! ```
@@ -78,6 +79,25 @@ pub struct RuntimeVars {
     pub iotc_microk8s_channel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iotc_docker_version: Option<String>,
+    /// kubeadm: every control-plane host, the first initialises.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_k8s_servers: Vec<String>,
+    /// kubeadm: pkgs.k8s.io's repository of the cluster's minor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_repository: Option<String>,
+    /// kubeadm: the apt version pattern kubelet, kubeadm and kubectl are
+    /// pinned and held at (`1.33.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_package_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_pod_cidr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_service_cidr: Option<String>,
+    /// kubeadm: the CNI installed (enforces NetworkPolicy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_cni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_calico_version: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_firewall_rules: Vec<FirewallRule>,
     /// Private registries the workloads here pull from (references only).
@@ -268,6 +288,9 @@ struct Roles {
     microk8s_servers: Vec<String>,
     microk8s_agents: Vec<String>,
     docker_hosts: Vec<String>,
+    kubeadm_init: Vec<String>,
+    kubeadm_servers: Vec<String>,
+    kubeadm_workers: Vec<String>,
     standby: Vec<String>,
 }
 
@@ -280,6 +303,7 @@ impl Roles {
             match engine {
                 Engine::K3s => self.k3s_init.push(host.to_string()),
                 Engine::Microk8s => self.microk8s_init.push(host.to_string()),
+                Engine::Kubeadm => self.kubeadm_init.push(host.to_string()),
                 Engine::Docker | Engine::None => {}
             }
         }
@@ -288,6 +312,8 @@ impl Roles {
             (Engine::K3s, false) => &mut self.k3s_agents,
             (Engine::Microk8s, true) => &mut self.microk8s_servers,
             (Engine::Microk8s, false) => &mut self.microk8s_agents,
+            (Engine::Kubeadm, true) => &mut self.kubeadm_servers,
+            (Engine::Kubeadm, false) => &mut self.kubeadm_workers,
             (Engine::Docker, _) => &mut self.docker_hosts,
             (Engine::None, _) => return,
         };
@@ -308,6 +334,7 @@ pub struct Present {
     pub k3s: bool,
     pub microk8s: bool,
     pub docker: bool,
+    pub kubeadm: bool,
     /// A cluster or site that Ansible installs pulls from a private
     /// registry: its first server gets the pull Secret.
     pub pull_secrets: bool,
@@ -339,25 +366,33 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
     let mut cloud = Group::default();
     for cl in &sol.clusters {
         let engine = cluster_engine(cl);
-        let (hosts, region, source) = match &cl.provider {
-            Provider::Baremetal { hosts } => (hosts.clone(), None, "static".to_string()),
+        let (region, source) = match &cl.provider {
+            Provider::Baremetal { .. } => (None, "static".to_string()),
             Provider::Aws { region, .. } => (
-                Vec::new(),
                 Some(region.clone()),
                 "terraform: EC2 instances of a managed cluster; use the amazon.aws.aws_ec2 inventory plugin if \
                  hosts must be reached"
                     .to_string(),
             ),
             Provider::Vsphere { datacenter, .. } => (
-                Vec::new(),
                 Some(datacenter.clone()),
-                "terraform: VMs cloned on vSphere; use the community.vmware.vmware_vm_inventory plugin, or add \
-                 the VMs' names to this group"
+                "terraform: the VMs Terraform clones, listed here by the names it gives them; their addresses \
+                 are its ansible_hosts output"
                     .to_string(),
             ),
         };
-        let servers: Vec<String> = hosts.first().cloned().into_iter().collect();
-        let runtime = c.runtime_vars(engine, cl.version.as_deref(), servers.first().cloned(), &cl.name, None);
+        let pool_hosts = cl.pool_hosts(&sol.name);
+        // kubeadm: one or three control-plane nodes (`Cluster::control_plane`,
+        // the VMs Terraform keeps apart); k3s and microk8s: the first host.
+        let servers: Vec<String> = if engine == Engine::Kubeadm {
+            cl.control_plane_hosts(&sol.name)
+        } else {
+            pool_hosts.iter().flatten().take(1).cloned().collect()
+        };
+        let mut runtime = c.runtime_vars(engine, cl.version.as_deref(), servers.first().cloned(), &cl.name, None);
+        if engine == Engine::Kubeadm {
+            runtime.iotc_k8s_servers = servers.clone();
+        }
         let mut group = Group {
             vars: Some(Vars::Cluster(Box::new(ClusterVars {
                 iotc_tier: "cloud",
@@ -377,9 +412,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             }))),
             ..Group::default()
         };
-        // Baremetal hosts are handed to the pools in order.
-        let mut rest = hosts.iter();
-        for pool in &cl.pools {
+        for (pool, hosts) in cl.pools.iter().zip(&pool_hosts) {
             let mut labels = BTreeMap::new();
             labels.insert(super::POOL_LABEL.to_string(), pool.name.clone());
             let taints = if pool.node.gpu > 0 {
@@ -398,11 +431,9 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 })),
                 ..Group::default()
             };
-            for _ in 0..pool.nodes {
-                if let Some(h) = rest.next() {
-                    pg.hosts.push(h.clone(), None);
-                    roles.add(engine, &servers, h);
-                }
+            for h in hosts {
+                pg.hosts.push(h.clone(), None);
+                roles.add(engine, &servers, h);
             }
             group
                 .children
@@ -555,6 +586,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         k3s: !roles.k3s_init.is_empty(),
         microk8s: !roles.microk8s_init.is_empty(),
         docker: !roles.docker_hosts.is_empty(),
+        kubeadm: !roles.kubeadm_init.is_empty(),
         pull_secrets: sol.workloads.iter().any(|w| {
             w.container.registry.is_some()
                 && match &w.placement {
@@ -577,13 +609,17 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         ("microk8s_servers", &roles.microk8s_servers),
         ("microk8s_agents", &roles.microk8s_agents),
         ("docker_hosts", &roles.docker_hosts),
+        ("kubeadm_init", &roles.kubeadm_init),
+        ("kubeadm_servers", &roles.kubeadm_servers),
+        ("kubeadm_workers", &roles.kubeadm_workers),
         ("standby", &roles.standby),
     ] {
         // An agents group is kept (empty) beside its servers, so the
         // playbooks' host patterns always match a group.
         let keep = !hosts.is_empty()
             || (name == "k3s_agents" && present.k3s)
-            || (name == "microk8s_agents" && present.microk8s);
+            || (name == "microk8s_agents" && present.microk8s)
+            || (name == "kubeadm_workers" && present.kubeadm);
         if keep {
             all.children.push(name, flat_group(hosts));
         }

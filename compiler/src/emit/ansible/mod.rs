@@ -46,6 +46,8 @@ pub enum Engine {
     K3s,
     Microk8s,
     Docker,
+    /// kubeadm with containerd and Calico (docs/ansible.md, "kubeadm").
+    Kubeadm,
     /// Nothing is installed (managed or image-provided Kubernetes).
     None,
 }
@@ -59,13 +61,42 @@ pub fn fleet_engine(f: &Fleet) -> Engine {
     }
 }
 
-/// Only baremetal clusters are installed by Ansible; EKS is managed and
-/// vSphere VMs come from Terraform with their template.
+/// Ansible installs baremetal clusters (k3s, microk8s, kubeadm) and
+/// kubeadm on the vSphere VMs Terraform clones (their names come from the
+/// IR, `Cluster::pool_hosts`). EKS is managed; EC2 instances have no names
+/// the solution decides.
 pub fn cluster_engine(c: &Cluster) -> Engine {
     match (&c.provider, c.distribution.as_str()) {
         (Provider::Baremetal { .. }, "k3s") => Engine::K3s,
         (Provider::Baremetal { .. }, "microk8s") => Engine::Microk8s,
+        (Provider::Baremetal { .. } | Provider::Vsphere { .. }, "kubeadm") => Engine::Kubeadm,
         _ => Engine::None,
+    }
+}
+
+/// The pod network of a kubeadm cluster: kubeadm's `podSubnet` and
+/// Calico's IP pool (they must agree; Calico's default 192.168.0.0/16
+/// often overlaps data-centre networks).
+pub const KUBEADM_POD_CIDR: &str = "10.244.0.0/16";
+/// kubeadm's default service network.
+pub const KUBEADM_SERVICE_CIDR: &str = "10.96.0.0/12";
+/// The CNI a kubeadm cluster gets: Calico enforces NetworkPolicy (the
+/// Kubernetes output's default-deny and per-workload policies).
+pub const KUBEADM_CNI: &str = "calico";
+/// Calico's release (tigera-operator manifest of that tag).
+pub const CALICO_VERSION: &str = "v3.30.3";
+/// The Kubernetes minor a kubeadm cluster without `version` gets.
+const KUBEADM_DEFAULT_MINOR: &str = "1.33";
+
+/// A cluster version as (minor, apt version pattern): `1.33` →
+/// (`1.33`, `1.33.*`), `v1.33.2` → (`1.33`, `1.33.2-*`).
+pub fn kubeadm_version(version: Option<&str>) -> (String, String) {
+    let v = version.unwrap_or(KUBEADM_DEFAULT_MINOR).trim_start_matches('v');
+    let parts: Vec<&str> = v.split('.').collect();
+    match parts.as_slice() {
+        [major, minor] => (format!("{major}.{minor}"), format!("{major}.{minor}.*")),
+        [major, minor, patch, ..] => (format!("{major}.{minor}"), format!("{major}.{minor}.{patch}-*")),
+        _ => (KUBEADM_DEFAULT_MINOR.to_string(), format!("{KUBEADM_DEFAULT_MINOR}.*")),
     }
 }
 
@@ -310,6 +341,24 @@ impl<'a> Ctx<'a> {
                 v.iotc_k8s_node_name = Some(AnsibleTemplate("{{ inventory_hostname }}"));
                 v.iotc_microk8s_channel = Some(channel);
             }
+            Engine::Kubeadm => {
+                let (minor, pin) = kubeadm_version(version);
+                v.iotc_runtime = Some("kubeadm".into());
+                v.iotc_runtime_version = Some(minor.clone());
+                v.iotc_k8s_server = server;
+                v.iotc_k8s_node_kubectl = Some(vec![
+                    "/usr/bin/kubectl".into(),
+                    "--kubeconfig".into(),
+                    "/etc/kubernetes/admin.conf".into(),
+                ]);
+                v.iotc_k8s_node_name = Some(AnsibleTemplate("{{ inventory_hostname }}"));
+                v.iotc_kubeadm_repository = Some(format!("https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"));
+                v.iotc_kubeadm_package_version = Some(pin);
+                v.iotc_kubeadm_pod_cidr = Some(KUBEADM_POD_CIDR.into());
+                v.iotc_kubeadm_service_cidr = Some(KUBEADM_SERVICE_CIDR.into());
+                v.iotc_kubeadm_cni = Some(KUBEADM_CNI.into());
+                v.iotc_kubeadm_calico_version = Some(CALICO_VERSION.into());
+            }
             Engine::Docker => {
                 v.iotc_runtime = Some("docker".into());
                 v.iotc_runtime_version = version.map(str::to_string);
@@ -386,6 +435,15 @@ impl<'a> Ctx<'a> {
                 rule("4789", "udp", "lan", "calico VXLAN between nodes"),
                 cidr_rule("10.1.0.0/16", "microk8s pod network"),
                 cidr_rule("10.152.183.0/24", "microk8s service network"),
+            ],
+            Engine::Kubeadm => vec![
+                rule("6443", "tcp", "lan", "Kubernetes API server (nodes, kubectl)"),
+                rule("2379:2380", "tcp", "lan", "etcd between the control-plane nodes"),
+                rule("10250", "tcp", "lan", "kubelet (logs, exec, metrics)"),
+                rule("4789", "udp", "lan", "Calico VXLAN between nodes"),
+                rule("5473", "tcp", "lan", "Calico Typha"),
+                cidr_rule(KUBEADM_POD_CIDR, "kubeadm pod network (Calico)"),
+                cidr_rule(KUBEADM_SERVICE_CIDR, "kubeadm service network"),
             ],
             Engine::Docker | Engine::None => Vec::new(),
         };

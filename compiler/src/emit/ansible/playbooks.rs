@@ -57,7 +57,68 @@ fn control_plane(p: &Present) -> Vec<Play> {
             ),
         );
     }
+    if p.kubeadm {
+        // The first server initialises (kubeadm init, Calico); the others
+        // join it as control-plane nodes with the uploaded certificates.
+        plays.push(
+            play("Initialise each kubeadm cluster on its first server", "kubeadm_init")
+                .become_root()
+                .role(role("iotc_kubeadm").var("iotc_kubeadm_mode", "init")),
+        );
+        plays.push(issue_kubeadm_join(true));
+        plays.push(
+            play(
+                "Join the other kubeadm control-plane nodes",
+                "kubeadm_servers:!kubeadm_init",
+            )
+            .become_root()
+            .role(
+                role("iotc_kubeadm")
+                    .var("iotc_kubeadm_mode", "server")
+                    .var("iotc_kubeadm_join_command", KUBEADM_JOIN)
+                    .var("iotc_kubeadm_certificate_key", KUBEADM_CERT_KEY),
+            ),
+        );
+    }
     plays
+}
+
+/// The join command of the host's cluster, printed on its first server.
+const KUBEADM_JOIN: &str = "{{ hostvars[iotc_k8s_server]['iotc_kubeadm_join']['stdout'] | trim }}";
+/// The key of the control-plane certificates uploaded on the first server
+/// (the last line `kubeadm init phase upload-certs` prints).
+const KUBEADM_CERT_KEY: &str = "{{ hostvars[iotc_k8s_server]['iotc_kubeadm_certificate_key']['stdout_lines'] | last }}";
+
+/// A bootstrap token (one hour) and, for control-plane joins, the
+/// certificates uploaded for two hours under a fresh key; never logged.
+fn issue_kubeadm_join(control_plane: bool) -> Play {
+    let mut p = play("Issue a kubeadm join token on each first server", "kubeadm_init")
+        .become_root()
+        .no_facts()
+        .task(
+            task(
+                "Create a bootstrap token and print the join command",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "token", "create", "--ttl", "1h", "--print-join-command"] }),
+            )
+            .register("iotc_kubeadm_join")
+            .changed_when(true)
+            .no_log(),
+        );
+    if control_plane {
+        p = p.task(
+            task(
+                "Upload the control-plane certificates under a new key",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "init", "phase", "upload-certs", "--upload-certs"] }),
+            )
+            .register("iotc_kubeadm_certificate_key")
+            .changed_when(true)
+            .when("iotc_k8s_servers | length > 1")
+            .no_log(),
+        );
+    }
+    p
 }
 
 /// The join token of the host's site, read from its first server.
@@ -136,6 +197,26 @@ fn workers(p: &Present) -> Vec<Play> {
         );
         node_groups.extend(["microk8s_servers", "microk8s_agents"]);
     }
+    if p.kubeadm {
+        plays.push(issue_kubeadm_join(false));
+        plays.push(
+            play("Join the kubeadm workers", "kubeadm_workers").become_root().role(
+                role("iotc_kubeadm")
+                    .var("iotc_kubeadm_mode", "worker")
+                    .var("iotc_kubeadm_join_command", KUBEADM_JOIN),
+            ),
+        );
+        // Control-plane nodes run workloads too: the capacity check counts
+        // every node of the pool, so kubeadm's control-plane taint goes.
+        plays.push(
+            play("Label and taint the kubeadm nodes", "kubeadm_servers:kubeadm_workers")
+                .become_root()
+                .role(role("iotc_k8s_node").var(
+                    "iotc_k8s_node_untaints",
+                    "{{ ['node-role.kubernetes.io/control-plane:NoSchedule'] if inventory_hostname in groups['kubeadm_servers'] else [] }}",
+                )),
+        );
+    }
     if !node_groups.is_empty() {
         plays.push(
             play("Label and taint the Kubernetes nodes", &node_groups.join(":"))
@@ -144,10 +225,14 @@ fn workers(p: &Present) -> Vec<Play> {
         );
     }
     if p.pull_secrets {
-        let init: Vec<&str> = [(p.k3s, "k3s_init"), (p.microk8s, "microk8s_init")]
-            .into_iter()
-            .filter_map(|(on, g)| on.then_some(g))
-            .collect();
+        let init: Vec<&str> = [
+            (p.k3s, "k3s_init"),
+            (p.microk8s, "microk8s_init"),
+            (p.kubeadm, "kubeadm_init"),
+        ]
+        .into_iter()
+        .filter_map(|(on, g)| on.then_some(g))
+        .collect();
         plays.push(
             play(
                 "Create the registry pull Secrets on each site's first server",

@@ -11,6 +11,9 @@ const COMPOSE_ENV_TEMPLATE: &str = include_str!("templates/compose.env.j2");
 const SECRETS_ENV_TEMPLATE: &str = include_str!("templates/secrets.env.j2");
 const REGISTRIES_TEMPLATE: &str = include_str!("templates/registries.yaml.j2");
 const DOCKER_USER_TEMPLATE: &str = include_str!("templates/docker-user.rules.j2");
+const KUBEADM_CONFIG_TEMPLATE: &str = include_str!("templates/kubeadm-config.yaml.j2");
+const CALICO_INSTALLATION_TEMPLATE: &str = include_str!("templates/calico-installation.yaml.j2");
+const CONTAINERD_CONFIG: &str = include_str!("templates/containerd-config.toml");
 
 /// The Compose stack's secrets that are files on the gateway (`from file`,
 /// rendered from Vault).
@@ -620,6 +623,8 @@ fn k8s_node() -> Role {
     r.default("iotc_k8s_node_name", "{{ inventory_hostname }}");
     r.default("iotc_k8s_node_labels", "{{ iotc_node_labels | default({}) }}");
     r.default("iotc_k8s_node_taints", "{{ iotc_node_taints | default([]) }}");
+    // `key:effect` taints to remove (kubeadm's control-plane taint).
+    r.default("iotc_k8s_node_untaints", json!([]));
     r.defaults
         .0
         .retain(|(k, _)| k != "iotc_k8s_node_kubectl" && k != "iotc_k8s_node_name");
@@ -664,7 +669,7 @@ fn k8s_node() -> Role {
         .delegate_to("{{ iotc_k8s_node_server }}")
         .register("iotc_k8s_node_taint_keys")
         .changed_when(false)
-        .when("iotc_k8s_node_taints | length > 0"),
+        .when("(iotc_k8s_node_taints + iotc_k8s_node_untaints) | length > 0"),
         task(
             "Taint the node",
             "ansible.builtin.command",
@@ -676,6 +681,208 @@ fn k8s_node() -> Role {
         .delegate_to("{{ iotc_k8s_node_server }}")
         .when("item.split('=')[0] not in iotc_k8s_node_taint_keys.stdout.split()")
         .changed_when(true),
+        task(
+            "Remove the taints the node must not carry",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['taint', 'node', iotc_k8s_node_name, item ~ '-'] }}"
+            }),
+        )
+        .with_loop("{{ iotc_k8s_node_untaints }}")
+        .delegate_to("{{ iotc_k8s_node_server }}")
+        .when("item.split(':')[0] in iotc_k8s_node_taint_keys.stdout.split()")
+        .changed_when(true),
+    ];
+    r
+}
+
+/// kubeadm on Debian/Ubuntu: containerd from the distribution (systemd
+/// cgroups), kubelet/kubeadm/kubectl from pkgs.k8s.io pinned and held at
+/// the cluster's version, swap off, `kubeadm init` from a config file with
+/// Calico (VXLAN, NetworkPolicy) on the first server, joins elsewhere.
+/// Every step is skipped when already done (admin.conf, kubelet.conf).
+fn kubeadm() -> Role {
+    let mut r = Role::new(
+        "iotc_kubeadm",
+        "Install containerd and kubeadm at the cluster's Kubernetes version, initialise the first control-plane node with Calico, join the others.",
+    );
+    // `init` (the first server), `server` (other control-plane nodes) or
+    // `worker`.
+    r.default("iotc_kubeadm_mode", "worker");
+    r.default("iotc_kubeadm_endpoint", "{{ iotc_k8s_server }}:6443");
+    r.default("iotc_kubeadm_join_command", "");
+    r.default("iotc_kubeadm_certificate_key", "");
+    r.default(
+        "iotc_kubeadm_calico_operator_url",
+        "https://raw.githubusercontent.com/projectcalico/calico/{{ iotc_kubeadm_calico_version }}/manifests/tigera-operator.yaml",
+    );
+    r.default("iotc_kubeadm_packages", json!(["kubelet", "kubeadm", "kubectl"]));
+    let init = "iotc_kubeadm_mode == 'init'";
+    r.tasks = vec![
+        apt(
+            "Install containerd and kubeadm's prerequisites",
+            json!(["containerd", "conntrack", "socat", "ca-certificates", "python3-debian"]),
+        ),
+        task(
+            "Create containerd's configuration folder",
+            "ansible.builtin.file",
+            json!({ "path": "/etc/containerd", "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        ),
+        // The kubelet uses the systemd cgroup driver; containerd must too.
+        task(
+            "Configure containerd (systemd cgroups, CRI sandbox image)",
+            "ansible.builtin.copy",
+            json!({ "src": "containerd-config.toml", "dest": "/etc/containerd/config.toml", "owner": "root", "group": "root", "mode": "0644" }),
+        )
+        .notify("Restart containerd"),
+        task(
+            "Enable and start containerd",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "containerd", "enabled": true, "state": "started" }),
+        ),
+        task("Restart containerd now if its configuration changed", "ansible.builtin.meta", json!("flush_handlers")),
+        // The kubelet refuses to start with swap on (by default).
+        task(
+            "Turn swap off",
+            "ansible.builtin.command",
+            json!({ "argv": ["/usr/sbin/swapoff", "-a"] }),
+        )
+        .when("ansible_facts['swaptotal_mb'] | int > 0")
+        .changed_when(true),
+        task(
+            "Keep swap off after a reboot",
+            "ansible.builtin.replace",
+            json!({ "path": "/etc/fstab", "regexp": "^([^#\\s][^\\n]*\\sswap\\s[^\\n]*)$", "replace": "# \\1" }),
+        ),
+        task(
+            "Add the Kubernetes apt repository of the cluster's minor",
+            "ansible.builtin.deb822_repository",
+            json!({
+                "name": "kubernetes",
+                "types": ["deb"],
+                "uris": ["{{ iotc_kubeadm_repository }}"],
+                "suites": ["/"],
+                "signed_by": "{{ iotc_kubeadm_repository }}Release.key",
+                "state": "present"
+            }),
+        ),
+        task(
+            "Pin kubelet, kubeadm and kubectl to the cluster's version",
+            "ansible.builtin.copy",
+            json!({
+                "content": "# Managed by Ansible (iotc).\nPackage: {{ iotc_kubeadm_packages | join(' ') }}\nPin: version {{ iotc_kubeadm_package_version }}\nPin-Priority: 1001\n",
+                "dest": "/etc/apt/preferences.d/iotc-kubernetes",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        ),
+        task(
+            "Install kubelet, kubeadm and kubectl at the cluster's version",
+            "ansible.builtin.apt",
+            json!({
+                "name": "{{ iotc_kubeadm_packages | map('regex_replace', '$', '=' ~ iotc_kubeadm_package_version) | list }}",
+                "state": "present",
+                "update_cache": true,
+                "install_recommends": false,
+                "allow_change_held_packages": true
+            }),
+        ),
+        // Upgrades are the operator's (`kubeadm upgrade`), never apt's.
+        task(
+            "Hold kubelet, kubeadm and kubectl",
+            "ansible.builtin.dpkg_selections",
+            json!({ "name": "{{ item }}", "selection": "hold" }),
+        )
+        .with_loop("{{ iotc_kubeadm_packages }}"),
+        task(
+            "Enable the kubelet",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "kubelet", "enabled": true }),
+        ),
+        task(
+            "Read the installed kubeadm version",
+            "ansible.builtin.command",
+            json!({ "argv": ["/usr/bin/kubeadm", "version", "-o", "short"] }),
+        )
+        .register("iotc_kubeadm_installed")
+        .changed_when(false)
+        .when(init),
+        task(
+            "Write the kubeadm configuration",
+            "ansible.builtin.template",
+            json!({ "src": "kubeadm-config.yaml.j2", "dest": "/etc/kubernetes/iotc-kubeadm.yaml", "owner": "root", "group": "root", "mode": "0600" }),
+        )
+        .when(init),
+        task(
+            "Initialise the cluster (once)",
+            "ansible.builtin.command",
+            json!({
+                "argv": ["/usr/bin/kubeadm", "init", "--config", "/etc/kubernetes/iotc-kubeadm.yaml", "--upload-certs"],
+                "creates": "/etc/kubernetes/admin.conf"
+            }),
+        )
+        .when(init),
+        task(
+            "Look for the Calico operator",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_k8s_node_kubectl + ['get', 'namespace', 'tigera-operator', '-o', 'name'] }}" }),
+        )
+        .register("iotc_kubeadm_calico_operator")
+        .kw("failed_when", false)
+        .changed_when(false)
+        .when(init),
+        // Pinned by release tag; `create`, since the CRDs are too large for
+        // a client-side apply.
+        task(
+            "Install the Calico operator of the pinned release",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_k8s_node_kubectl + ['create', '-f', iotc_kubeadm_calico_operator_url] }}" }),
+        )
+        .when(format!("{init} and iotc_kubeadm_calico_operator.rc != 0").as_str())
+        .changed_when(true),
+        task(
+            "Wait for Calico's Installation resource type",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_k8s_node_kubectl + ['wait', '--for=condition=established', '--timeout=120s', 'crd/installations.operator.tigera.io'] }}" }),
+        )
+        .changed_when(false)
+        .when(init),
+        task(
+            "Configure Calico (pod network, VXLAN)",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_k8s_node_kubectl + ['apply', '-f', '-'] }}",
+                "stdin": "{{ lookup('ansible.builtin.template', 'calico-installation.yaml.j2') }}"
+            }),
+        )
+        .register("iotc_kubeadm_calico_applied")
+        .changed_when("'unchanged' not in iotc_kubeadm_calico_applied.stdout")
+        .when(init),
+        task(
+            "Join the cluster (once)",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ iotc_kubeadm_join_command.split() + ['--node-name', inventory_hostname]
+   + (['--control-plane', '--certificate-key', iotc_kubeadm_certificate_key] if iotc_kubeadm_mode == 'server' else []) }}",
+                "creates": "/etc/kubernetes/kubelet.conf"
+            }),
+        )
+        .when("iotc_kubeadm_mode != 'init'")
+        .no_log(),
+    ];
+    r.handlers = vec![task(
+        "Restart containerd",
+        "ansible.builtin.systemd_service",
+        json!({ "name": "containerd", "state": "restarted" }),
+    )];
+    r.files = vec![("containerd-config.toml".into(), CONTAINERD_CONFIG.to_string())];
+    r.templates = vec![
+        ("kubeadm-config.yaml.j2".into(), KUBEADM_CONFIG_TEMPLATE.to_string()),
+        (
+            "calico-installation.yaml.j2".into(),
+            CALICO_INSTALLATION_TEMPLATE.to_string(),
+        ),
     ];
     r
 }
@@ -1120,6 +1327,7 @@ pub fn emit(c: &Ctx, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
         microk8s(),
         k8s_node(),
         k8s_pull_secrets(),
+        kubeadm(),
         docker()?,
         compose_stack(c)?,
     ] {

@@ -172,50 +172,11 @@ pub(crate) fn lit(s: &str) -> String {
     crate::emit::escape::terraform_template(s)
 }
 
-/// 32-bit FNV-1a, for short stable suffixes of names that must be cut.
-pub(crate) fn fnv(s: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in s.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
+pub(crate) use crate::names::{dash, fit};
 
-/// `s` cut to at most `max` characters (ASCII); a cut name ends in `-` and
-/// eight hex digits of its hash, so two long names stay distinct.
-pub(crate) fn fit(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let keep = max.saturating_sub(9);
-    let head: String = s.chars().take(keep).collect();
-    format!("{}-{:08x}", head.trim_end_matches(['-', '_', '.']), fnv(s))
-}
-
-/// A name for AWS and vSphere resources: lowercase letters, digits and `-`.
-pub(crate) fn dash(name: &str) -> String {
-    let s = super::lower_alnum(name, '-');
-    let mut out = String::new();
-    for c in s.chars() {
-        if c == '-' && out.ends_with('-') {
-            continue;
-        }
-        out.push(c);
-    }
-    out.trim_matches('-').to_string()
-}
-
-/// The default `name_prefix` of a cluster: `<solution>-<cluster>`, at most
-/// 24 characters (so bucket, role and node group names derived from it stay
-/// within AWS's limits), starting with a letter.
+/// The default `name_prefix` of a cluster (`names::cluster_prefix`).
 pub(crate) fn default_prefix(sol: &Solution, c: &Cluster) -> String {
-    let mut p = dash(&format!("{}-{}", sol.name, c.name));
-    if !p.starts_with(|ch: char| ch.is_ascii_lowercase()) {
-        p.insert_str(0, "iotc-");
-    }
-    let p = fit(&p, 24);
-    p.trim_end_matches('-').to_string()
+    crate::names::cluster_prefix(&sol.name, &c.name)
 }
 
 /// The regex every `name_prefix` must match (3 to 24 characters).

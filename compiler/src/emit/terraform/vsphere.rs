@@ -248,5 +248,25 @@ pub(crate) fn document(sol: &Solution, c: &Cluster, provider: VsphereProvider<'_
         "Default IP address of every VM per pool, for the Ansible inventory.",
         Value::Object(ips),
     );
+    // The inventory lists the VMs by these names (`Cluster::pool_hosts`);
+    // where DNS does not resolve them, this map becomes `ansible_host`s
+    // (docs/ansible.md, "Clusters on vSphere").
+    let maps: Vec<String> = c
+        .pools
+        .iter()
+        .map(|p| {
+            format!(
+                "{{ for vm in vsphere_virtual_machine.{} : vm.name => vm.default_ip_address }}",
+                ident(&p.name)
+            )
+        })
+        .collect();
+    if !maps.is_empty() {
+        d.output(
+            "ansible_hosts",
+            "Address of every VM by its name (the Ansible inventory's host), for host_vars ansible_host.",
+            json!(format!("${{merge({})}}", maps.join(", "))),
+        );
+    }
     Ok(d)
 }
