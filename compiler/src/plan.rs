@@ -263,6 +263,7 @@ pub fn render(sol: &Solution) -> String {
             let _ = writeln!(out, "  {:<30} {:>5} replicas on {where_}", w.name, w.total_replicas());
         }
     }
+    monitoring(&mut out, sol);
     if !sol.models.is_empty() {
         let _ = writeln!(out, "\nmodels");
         for m in &sol.models {
@@ -333,6 +334,63 @@ fn model_lifecycle(out: &mut String, sol: &Solution, m: &crate::ir::Model) {
             out,
             "    a promotion rolls out {}; gateways fetch the new version once and keep it on disk",
             servers.join(", ")
+        );
+    }
+}
+
+/// Which Prometheus scrapes what and which Grafana reads it
+/// (`Solution::monitoring`), and what declares `metrics` but has no
+/// Prometheus on its cluster or fleet.
+fn monitoring(out: &mut String, sol: &Solution) {
+    let scraped = |w: &Workload| {
+        sol.monitoring
+            .iter()
+            .any(|m| m.prometheus == w.name || m.targets.iter().any(|t| t.workload == w.name))
+    };
+    let unscraped: Vec<&str> = sol
+        .workloads
+        .iter()
+        .filter(|w| {
+            let monitored = w.kind == crate::ir::WorkloadKind::Serve
+                && w.model
+                    .as_ref()
+                    .is_some_and(|r| sol.models.iter().any(|m| m.name == r.model && m.monitored));
+            (w.container.metrics.is_some() || monitored) && w.container.port.is_some()
+        })
+        .filter(|w| !matches!(w.kind, crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train))
+        .filter(|w| !scraped(w))
+        .map(|w| w.name.as_str())
+        .collect();
+    if sol.monitoring.is_empty() && unscraped.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nmonitoring");
+    for m in &sol.monitoring {
+        let tier = if m.fleet { "fleet" } else { "cluster" };
+        let targets: Vec<&str> = m.targets.iter().map(|t| t.workload.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {} on {tier} {} ({}, config {}/{}) scrapes {}",
+            m.prometheus,
+            m.group,
+            m.url.url(),
+            m.config_dir,
+            m.config_file,
+            if targets.is_empty() {
+                "only itself".to_string()
+            } else {
+                targets.join(", ")
+            }
+        );
+        if !m.dashboards.is_empty() {
+            let _ = writeln!(out, "    datasource of {}", m.dashboards.join(", "));
+        }
+    }
+    if !unscraped.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not scraped (no Prometheus on their cluster or fleet): {}",
+            unscraped.join(", ")
         );
     }
 }
