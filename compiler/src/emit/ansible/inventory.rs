@@ -338,6 +338,44 @@ pub struct Present {
     /// A cluster or site that Ansible installs pulls from a private
     /// registry: its first server gets the pull Secret.
     pub pull_secrets: bool,
+    /// Each cluster or site that Ansible installs, in inventory order, for
+    /// `playbooks/upgrade.yml`.
+    pub upgrades: Vec<Upgrade>,
+}
+
+/// One cluster or site that `playbooks/upgrade.yml` upgrades one host at a
+/// time: its servers first (the one that initialised it first), then the
+/// rest in inventory order.
+pub struct Upgrade {
+    /// `site_<f>_<s>` or `cluster_<c>`.
+    pub group: String,
+    pub engine: Engine,
+    pub servers: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl Upgrade {
+    fn new(group: String, engine: Engine, servers: &[String], members: &[String]) -> Option<Upgrade> {
+        if matches!(engine, Engine::None | Engine::Kubeadm) || members.is_empty() {
+            return None;
+        }
+        let servers: Vec<String> = if engine == Engine::Docker {
+            Vec::new()
+        } else {
+            servers.iter().filter(|s| members.contains(s)).cloned().collect()
+        };
+        let hosts = servers
+            .iter()
+            .chain(members.iter().filter(|h| !servers.contains(h)))
+            .cloned()
+            .collect();
+        Some(Upgrade {
+            group,
+            engine,
+            servers,
+            hosts,
+        })
+    }
 }
 
 pub fn build(c: &Ctx) -> (Inventory, Present) {
@@ -363,6 +401,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         }
     }
 
+    let mut upgrades = Vec::new();
     let mut cloud = Group::default();
     for cl in &sol.clusters {
         let engine = cluster_engine(cl);
@@ -412,6 +451,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             }))),
             ..Group::default()
         };
+        let mut members = Vec::new();
         for (pool, hosts) in cl.pools.iter().zip(&pool_hosts) {
             let mut labels = BTreeMap::new();
             labels.insert(super::POOL_LABEL.to_string(), pool.name.clone());
@@ -434,11 +474,18 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             for h in hosts {
                 pg.hosts.push(h.clone(), None);
                 roles.add(engine, &servers, h);
+                members.push(h.clone());
             }
             group
                 .children
                 .push(format!("pool_{}_{}", group_name(&cl.name), group_name(&pool.name)), pg);
         }
+        upgrades.extend(Upgrade::new(
+            format!("cluster_{}", group_name(&cl.name)),
+            engine,
+            &servers,
+            &members,
+        ));
         cloud.children.push(format!("cluster_{}", group_name(&cl.name)), group);
     }
 
@@ -560,9 +607,10 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 roles.add(engine, &s.servers, h);
                 roles.standby.push(h.clone());
             }
-            group
-                .children
-                .push(format!("site_{}_{}", group_name(&f.name), group_name(&s.name)), sg);
+            let site_group = format!("site_{}_{}", group_name(&f.name), group_name(&s.name));
+            let members: Vec<String> = s.hosts.iter().chain(&s.standby_hosts).cloned().collect();
+            upgrades.extend(Upgrade::new(site_group.clone(), engine, &s.servers, &members));
+            group.children.push(site_group, sg);
         }
         edge.children.push(format!("fleet_{}", group_name(&f.name)), group);
     }
@@ -600,6 +648,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                         .any(|f| &f.name == fleet && matches!(fleet_engine(f), Engine::K3s | Engine::Microk8s)),
                 }
         }),
+        upgrades,
     };
     for (name, hosts) in [
         ("k3s_init", &roles.k3s_init),

@@ -2,8 +2,9 @@
 //! plays for runtimes the solution uses; `site.yml` imports only the
 //! playbooks that have plays.
 
-use super::inventory::Present;
+use super::inventory::{Present, Upgrade};
 use super::yaml_types::{play, role, task, Import, Play};
+use super::Engine;
 use super::{yaml_file, EmitError, OutputFile, ROOT};
 use serde_json::json;
 
@@ -259,6 +260,162 @@ fn docker_fleets(p: &Present) -> Vec<Play> {
     ]
 }
 
+/// `playbooks/upgrade.yml`: not part of `site.yml`. Each cluster or site
+/// is upgraded one host at a time (`serial: 1`), servers first, and stops
+/// at its first failure (`max_fail_percentage: 0`), so two servers of one
+/// site are never down together and a failed node leaves the rest of its
+/// site untouched. Kubernetes nodes are drained through another server of
+/// their site (when the site has another node to move pods to), get the
+/// role again with the inventory's version, and are uncordoned once they
+/// report Ready at that version.
+fn upgrade(p: &Present) -> Vec<Play> {
+    let mut plays = Vec::new();
+    if p.k3s {
+        plays.push(read_k3s_token());
+    }
+    for u in &p.upgrades {
+        match u.engine {
+            Engine::K3s | Engine::Microk8s => plays.push(upgrade_nodes(u)),
+            Engine::Docker => plays.push(upgrade_docker(u)),
+            Engine::Kubeadm | Engine::None => {}
+        }
+    }
+    plays
+}
+
+/// A server of the host's site other than itself (itself on a one-server
+/// site, where its API comes back with it).
+const UPGRADE_VIA: &str =
+    "{{ (iotc_upgrade_servers | difference([inventory_hostname]) + iotc_upgrade_servers) | first }}";
+
+fn upgrade_nodes(u: &Upgrade) -> Play {
+    let k3s = u.engine == Engine::K3s;
+    let kubectl = if k3s {
+        json!(["/usr/local/bin/k3s", "kubectl"])
+    } else {
+        json!(["/snap/bin/microk8s", "kubectl"])
+    };
+    let mode = "{{ 'server' if inventory_hostname in iotc_upgrade_servers else 'agent' }}";
+    let role = if k3s {
+        role("iotc_k3s")
+            .var("iotc_k3s_mode", mode)
+            .var("iotc_k3s_token", K3S_TOKEN)
+    } else {
+        role("iotc_microk8s").var("iotc_microk8s_mode", mode)
+    };
+    // Ready, and (k3s: exactly, microk8s: the channel's minor) the version.
+    let (want, ready) = if k3s {
+        (
+            "True {{ iotc_runtime_version }}",
+            "iotc_upgrade_ready.stdout == iotc_upgrade_ready_want",
+        )
+    } else {
+        (
+            "True v{{ (iotc_runtime_version ~ '.') if iotc_runtime_version is defined else '' }}",
+            "iotc_upgrade_ready.stdout.startswith(iotc_upgrade_ready_want)",
+        )
+    };
+    let mut play = play(&format!("Upgrade {} one node at a time, servers first", u.group), "")
+        .host_list(&u.hosts)
+        .one_at_a_time()
+        .become_root()
+        .var("iotc_upgrade_servers", json!(u.servers))
+        .var("iotc_upgrade_via", UPGRADE_VIA)
+        .var("iotc_upgrade_kubectl", kubectl)
+        // A one-node site has nowhere to move its pods to.
+        .var("iotc_upgrade_drain", u.hosts.len() > 1)
+        .var(
+            "iotc_upgrade_drain_args",
+            json!([
+                "drain",
+                "{{ inventory_hostname }}",
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                "--timeout=600s"
+            ]),
+        )
+        .var(
+            "iotc_upgrade_ready_args",
+            json!([
+                "get",
+                "node",
+                "{{ inventory_hostname }}",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}"
+            ]),
+        )
+        .var("iotc_upgrade_ready_want", want)
+        .pre_task(
+            task(
+                "Cordon and drain the node through a server of its site",
+                "ansible.builtin.command",
+                json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_drain_args }}" }),
+            )
+            .delegate_to("{{ iotc_upgrade_via }}")
+            .when("iotc_upgrade_drain | bool")
+            .changed_when(true),
+        )
+        .role(role);
+    if !k3s {
+        // The snap is held against snapd's own refreshes; an explicit
+        // refresh to the inventory's channel is the upgrade.
+        play = play.task(
+            task(
+                "Refresh microk8s to its channel",
+                "ansible.builtin.command",
+                json!({ "argv": ["snap", "refresh", "microk8s", "--channel={{ iotc_microk8s_channel }}"] }),
+            )
+            .register("iotc_upgrade_refresh")
+            .changed_when("'refreshed' in iotc_upgrade_refresh.stdout"),
+        );
+    }
+    play.post_task(
+        task(
+            "Wait until the node is Ready at the new version",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_ready_args }}" }),
+        )
+        .delegate_to("{{ iotc_upgrade_via }}")
+        .register("iotc_upgrade_ready")
+        .kw("until", ready)
+        .kw("retries", 60)
+        .kw("delay", 10)
+        .changed_when(false),
+    )
+    .post_task(
+        task(
+            "Uncordon the node",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_upgrade_kubectl + ['uncordon', inventory_hostname] }}" }),
+        )
+        .delegate_to("{{ iotc_upgrade_via }}")
+        .when("iotc_upgrade_drain | bool")
+        .register("iotc_upgrade_uncordon")
+        .changed_when("'already uncordoned' not in iotc_upgrade_uncordon.stdout"),
+    )
+}
+
+fn upgrade_docker(u: &Upgrade) -> Play {
+    play(&format!("Upgrade {} one gateway at a time", u.group), "")
+        .host_list(&u.hosts)
+        .one_at_a_time()
+        .become_root()
+        // The stack's .env and DOCKER-USER rules name every gateway's
+        // address; a batch of one only gathers its own facts.
+        .pre_task(
+            task(
+                "Gather the facts of every gateway of the site",
+                "ansible.builtin.setup",
+                json!({ "gather_subset": ["!all", "!min", "network"] }),
+            )
+            .delegate_to("{{ item }}")
+            .kw("delegate_facts", true)
+            .with_loop(format!("{{{{ groups['{}'] }}}}", u.group)),
+        )
+        .role(role("iotc_docker"))
+        .role(role("iotc_compose_stack"))
+}
+
 pub fn emit(p: &Present, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
     let books = [
         ("prepare", "Prepare the hosts", prepare()),
@@ -283,5 +440,9 @@ pub fn emit(p: &Present, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
         });
     }
     files.push(yaml_file(format!("{ROOT}/site.yml"), &site)?);
+    let upgrades = upgrade(p);
+    if !upgrades.is_empty() {
+        files.push(yaml_file(format!("{ROOT}/playbooks/upgrade.yml"), &upgrades)?);
+    }
     Ok(())
 }

@@ -134,25 +134,45 @@ impl RoleRef {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Play {
     pub name: String,
-    pub hosts: String,
+    /// A pattern (`k3s_init`), or a list of hosts run in its order.
+    pub hosts: Value,
+    /// Hosts per batch; with `max_fail_percentage: 0` the play stops at
+    /// the first failed batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_fail_percentage: Option<u32>,
     #[serde(rename = "become", skip_serializing_if = "Option::is_none")]
     pub become_: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gather_facts: Option<bool>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub vars: Ordered<Value>,
+    /// Run before `roles`; handlers are flushed between the sections, so
+    /// a role's restart happens before `post_tasks`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_tasks: Vec<Task>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<RoleRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<Task>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_tasks: Vec<Task>,
 }
 
 pub fn play(name: &str, hosts: &str) -> Play {
     Play {
         name: name.to_string(),
-        hosts: hosts.to_string(),
+        hosts: Value::String(hosts.to_string()),
+        serial: None,
+        max_fail_percentage: None,
         become_: None,
         gather_facts: None,
+        vars: Ordered::new(),
+        pre_tasks: Vec::new(),
         roles: Vec::new(),
         tasks: Vec::new(),
+        post_tasks: Vec::new(),
     }
 }
 
@@ -173,6 +193,30 @@ impl Play {
     }
     pub fn task(mut self, t: Task) -> Play {
         self.tasks.push(t);
+        self
+    }
+    pub fn pre_task(mut self, t: Task) -> Play {
+        self.pre_tasks.push(t);
+        self
+    }
+    pub fn post_task(mut self, t: Task) -> Play {
+        self.post_tasks.push(t);
+        self
+    }
+    pub fn var(mut self, k: &str, v: impl Into<Value>) -> Play {
+        self.vars.push(k, v.into());
+        self
+    }
+    /// These hosts, in this order (a play's hosts keep the order of its
+    /// host list).
+    pub fn host_list(mut self, hosts: &[String]) -> Play {
+        self.hosts = Value::Array(hosts.iter().cloned().map(Value::String).collect());
+        self
+    }
+    /// One host at a time, and stop at the first failure.
+    pub fn one_at_a_time(mut self) -> Play {
+        self.serial = Some(1);
+        self.max_fail_percentage = Some(0);
         self
     }
 }
