@@ -111,6 +111,17 @@ pub struct External {
     pub cidr: String,
     /// `tcp` or `udp`.
     pub protocol: String,
+    /// The S3 bucket it is (`bucket`), with the access its callers get.
+    pub bucket: Option<Bucket>,
+}
+
+/// An S3 bucket an external dependency stands for, and what its callers
+/// may do in it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bucket {
+    pub name: String,
+    /// Put and delete objects as well as get and list them (`writes`).
+    pub writes: bool,
 }
 
 /// A workload's connection to an external dependency.
@@ -127,6 +138,9 @@ pub struct Egress {
     pub cidr: String,
     pub port: u16,
     pub protocol: String,
+    /// The external's S3 bucket: the caller's IAM role on an AWS cluster
+    /// gets access to this bucket only (`Bucket::writes` decides which).
+    pub bucket: Option<Bucket>,
 }
 
 /// Where a flow goes relative to its caller.

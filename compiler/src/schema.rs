@@ -845,6 +845,17 @@ pub static EXTERNAL: Shape = Shape {
             Ty::Str,
             "URL scheme of `plc.url` (`opc.tcp`, `postgres`, `https`); unset: the protocol."
         ),
+        f(
+            "bucket",
+            Ty::Str,
+            "The S3 bucket this external is: workloads on an AWS cluster that talk to it get IAM for this bucket only (read, or read and write with `writes`)."
+        ),
+        def(
+            "writes",
+            Ty::Bool,
+            "false",
+            "With `bucket`: callers may also put and delete objects, not only get and list them."
+        ),
         f("description", Ty::Str, "What it is."),
     ],
     blocks: &[],

@@ -187,6 +187,7 @@ impl<'a> Analyzer<'a> {
                     cidr: x.cidr.clone(),
                     port: x.endpoint.port,
                     protocol: x.protocol.clone(),
+                    bucket: x.bucket.clone(),
                 });
             }
         }

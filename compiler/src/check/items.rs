@@ -820,6 +820,21 @@ impl<'a> Analyzer<'a> {
             .map(|(s, _)| s)
             .unwrap_or_else(|| "tcp".into());
         let description = self.get_str(&view, shape, "description").map(|(s, _)| s);
+        let bucket = checked(
+            self,
+            "bucket",
+            v::check_bucket,
+            "write the bucket's name only, such as `acme-raw-telemetry` (no `s3://`, no key)",
+        );
+        let writes = self.get_bool(&view, shape, "writes");
+        if let (None, true, Some(a)) = (&bucket, writes, view.attr("writes")) {
+            self.diags.push(
+                Diagnostic::new(Code::E0213, a.key.span, "`writes` needs a `bucket`")
+                    .label("write access to nothing")
+                    .help("add `bucket = \"…\"`, or remove `writes`"),
+            );
+            ok = false;
+        }
         let (Some(host), Some(cidr), Some(port), true) = (host, cidr, port, ok) else {
             return None;
         };
@@ -834,6 +849,7 @@ impl<'a> Analyzer<'a> {
             },
             cidr,
             protocol,
+            bucket: bucket.map(|name| ir::Bucket { name, writes }),
         })
     }
 

@@ -593,6 +593,30 @@ pub fn check_scheme(s: &str) -> Result<(), String> {
     }
 }
 
+/// An S3 bucket name (general-purpose buckets): 3 to 63 lowercase letters,
+/// digits, `-` and `.`, beginning and ending with a letter or digit, no
+/// `..`, and not an IPv4 address.
+pub fn check_bucket(s: &str) -> Result<(), String> {
+    let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let chars = s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'));
+    let ip = s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok());
+    if (3..=63).contains(&s.len())
+        && chars
+        && edge(s.bytes().next())
+        && edge(s.bytes().last())
+        && !s.contains("..")
+        && !ip
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not an S3 bucket name: 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

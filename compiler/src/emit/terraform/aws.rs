@@ -288,6 +288,7 @@ pub(crate) fn document(
     let mut roles = workload_roles(&mut d, sol, c, eks);
     let secret_ids = secrets(&mut d, sol, c);
     secret_readers(&mut d, sol, eks, &mut roles, &secret_ids);
+    bucket_users(&mut d, sol, c, eks, &mut roles);
     if with_registry {
         iot::registry(&mut d, sol)?;
     }
@@ -1420,6 +1421,44 @@ fn secret_readers(
                     { "Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": arns },
                     { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": KEY_ARN,
                       "Condition": { "StringLike": { "kms:ViaService": "secretsmanager.*.amazonaws.com" } } },
+                ] })),
+            }),
+        );
+    }
+}
+
+/// Every workload on the cluster that talks to an external S3 bucket
+/// (`Egress::bucket`, decided by the checker) may use that bucket and no
+/// other: list it, get its objects, and put and delete them only when the
+/// external `writes`. One policy per workload and bucket, on its role.
+fn bucket_users(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool, roles: &mut BTreeMap<String, String>) {
+    for e in sol.egress.iter().filter(|e| !e.from_fleet && e.from_group == c.name) {
+        let Some(b) = &e.bucket else { continue };
+        let Some(w) = sol.workloads.iter().find(|w| w.name == e.from) else {
+            continue;
+        };
+        let role = match roles.get(&e.from) {
+            Some(r) => r.clone(),
+            None => {
+                let r = workload_role(d, sol, w, eks, "least privilege on its buckets");
+                roles.insert(e.from.clone(), r.clone());
+                r
+            }
+        };
+        let bucket_arn = format!("arn:{PARTITION}:s3:::{}", lit(&b.name));
+        let mut actions = vec!["s3:GetObject"];
+        if b.writes {
+            actions.extend(["s3:PutObject", "s3:DeleteObject"]);
+        }
+        d.resource(
+            "aws_iam_role_policy",
+            &format!("{role}_bucket_{}", ident(&e.to)),
+            json!({
+                "name": format!("bucket-{}", fit(&dash(&e.to), 100)),
+                "role": format!("${{aws_iam_role.{role}.id}}"),
+                "policy": jsonencode(&json!({ "Version": "2012-10-17", "Statement": [
+                    { "Sid": "ListBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn },
+                    { "Sid": if b.writes { "ReadWriteObjects" } else { "ReadObjects" }, "Effect": "Allow", "Action": actions, "Resource": format!("{bucket_arn}/*") },
                 ] })),
             }),
         );
