@@ -85,6 +85,7 @@ codes! {
     E0501 = "literal secret value",
     E0502 = "invalid secret source",
     E0503 = "invalid registry credential",
+    E0504 = "undeclared secret",
     W0101 = "unused import",
     W0102 = "unused parameter",
     W0401 = "selector matches nothing",

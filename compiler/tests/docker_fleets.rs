@@ -37,6 +37,7 @@ fleet gw {
 
 service broker on gw from std.services.mqtt_broker {
   replicas = 1
+  secret MQTT_PASSWORDS from file "/etc/acme/mqtt/passwd"
 }
 
 daemon bridge on gw {
@@ -46,7 +47,9 @@ daemon bridge on gw {
   talks_to = [broker, detector]
   env {
     MQTT_URL = broker.url
+    MQTT_USERNAME = "bridge"
   }
+  secret MQTT_PASSWORD from vault "kv/data/acme/mqtt#bridge"
   secret API_KEY from file "/etc/acme/api-key"
   secret DB_PASSWORD from vault "kv/data/acme/db#password"
 }
@@ -663,4 +666,137 @@ fn a_hub_is_a_gateway_of_its_docker_site_and_battery_sites_name_one() {
         k8s.contains(&("E0404".into(), "\"gw2.a.example.internal\"".into())),
         "{k8s:?}"
     );
+}
+
+/// Runs a broker's start script with `sh`, its files under `dir` and
+/// `cat` in place of mosquitto: the config it would start with.
+fn broker_config(script: &str, env: &[(&str, &str)], dir: &std::path::Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = script
+        .replace("/tmp/", &format!("{}/", dir.display()))
+        .replace("exec /usr/sbin/mosquitto -c", "exec cat");
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_mqtt_broker_requires_passwords_on_compose_and_kubernetes_alike() {
+    let scratch = std::env::temp_dir().join(format!("iotc-mqtt-{}", std::process::id()));
+    let passwd = "recorder:$7$101$c2FsdA==$aGFzaA==";
+    let mut brokers = 0;
+    for (name, sol) in EXAMPLES
+        .iter()
+        .map(|n| (n.to_string(), example(n)))
+        .chain(solutions().into_iter().filter(|(n, _)| n == "fixture"))
+    {
+        let files = emit(&sol, &[Target::Compose, Target::K8s]).unwrap();
+        for w in sol
+            .workloads
+            .iter()
+            .filter(|w| w.container.image.starts_with("eclipse-mosquitto"))
+        {
+            // The broker declares its password file; its callers have
+            // credentials, by reference.
+            assert!(
+                w.container.secrets.iter().any(|s| s.name == "MQTT_PASSWORDS"),
+                "{name}: {}",
+                w.name
+            );
+            for f in sol.flows.iter().filter(|f| f.to == w.name) {
+                let caller = sol.workloads.iter().find(|c| c.name == f.from).unwrap();
+                assert!(
+                    caller.container.secrets.iter().any(|s| s.name == "MQTT_PASSWORD")
+                        && caller.container.env.contains_key("MQTT_USERNAME"),
+                    "{name}: {} calls {} without credentials",
+                    f.from,
+                    w.name
+                );
+            }
+            let port = w.container.port.unwrap();
+            let check = |what: &str, config: &str| {
+                assert!(config.contains("allow_anonymous false"), "{what}: {config}");
+                assert!(config.contains(&format!("listener {port}\n")), "{what}: {config}");
+                let file = config
+                    .lines()
+                    .find_map(|l| l.strip_prefix("password_file "))
+                    .unwrap_or_else(|| panic!("{what}: no password file: {config}"));
+                assert_eq!(std::fs::read_to_string(file).unwrap().trim_end(), passwd, "{what}");
+            };
+            for f in &files {
+                if f.path.ends_with("compose.yaml") {
+                    let doc = yaml(&f.contents);
+                    let Some(s) = doc["services"].get(&w.name) else {
+                        continue;
+                    };
+                    let argv: Vec<String> = s["entrypoint"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .chain(s["command"].as_array().into_iter().flatten())
+                        .map(|a| a.as_str().unwrap().replace("$$", "$"))
+                        .collect();
+                    assert!(!argv.iter().any(|a| a.contains("no-auth")), "{name}: {}", f.path);
+                    assert_eq!(argv[..2], ["/bin/sh", "-c"], "{name}: {}", f.path);
+                    // Compose: the secret is a file, named by `_FILE`.
+                    let env_file = s["environment"]["MQTT_PASSWORDS_FILE"].as_str().unwrap();
+                    let secret = env_file.trim_start_matches("/run/secrets/");
+                    assert!(s["secrets"].as_array().unwrap().contains(&json!(secret)), "{name}");
+                    let dir = scratch.join(format!("{name}-compose-{brokers}"));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    let mounted = dir.join("secret");
+                    std::fs::write(&mounted, format!("{passwd}\n")).unwrap();
+                    let config = broker_config(&argv[2], &[("MQTT_PASSWORDS_FILE", mounted.to_str().unwrap())], &dir);
+                    check(&format!("{name}: {}", f.path), &config);
+                    brokers += 1;
+                } else if f.path.starts_with("k8s/") {
+                    for d in f.contents.split("\n---\n").filter(|d| d.contains("kind: Deployment")) {
+                        let doc = yaml(d);
+                        let c0 = &doc["spec"]["template"]["spec"]["containers"][0];
+                        if !c0["image"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .starts_with("eclipse-mosquitto")
+                        {
+                            continue;
+                        }
+                        let c = &doc["spec"]["template"]["spec"]["containers"][0];
+                        let argv: Vec<String> = c["command"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .chain(c["args"].as_array().into_iter().flatten())
+                            .map(|a| a.as_str().unwrap().to_string())
+                            .collect();
+                        assert_eq!(argv[..2], ["/bin/sh", "-c"], "{name}: {}", f.path);
+                        // Kubernetes: the secret is an environment variable
+                        // from the workload's Secret.
+                        let env = c["env"].as_array().unwrap();
+                        let from_secret = env.iter().any(|e| {
+                            e["name"] == json!("MQTT_PASSWORDS")
+                                && e["valueFrom"]["secretKeyRef"]["key"] == json!("MQTT_PASSWORDS")
+                        });
+                        let from_file = env.iter().any(|e| e["name"] == json!("MQTT_PASSWORDS_FILE"));
+                        assert!(from_secret || from_file, "{name}: {}: {env:?}", f.path);
+                        let dir = scratch.join(format!("{name}-k8s-{brokers}"));
+                        let config = broker_config(&argv[2], &[("MQTT_PASSWORDS", passwd)], &dir);
+                        check(&format!("{name}: {}", f.path), &config);
+                        brokers += 1;
+                    }
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(brokers >= 6, "{brokers} brokers checked");
 }

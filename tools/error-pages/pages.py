@@ -847,6 +847,27 @@ password would leave every pull from it failing with `unauthorized`.
     fixed='''    secret password from vault "kv/data/acme/registry#ghcr-token"''',
 )
 
+PAGES["E0504"] = dict(
+    about="""
+A workload's command or arguments read a secret through the `<NAME>_FILE`
+convention (`$NAME_FILE`, `${NAME_FILE:-…}`), but the workload declares
+no `secret NAME`. On Docker fleets a secret reaches the container as a
+file whose path is in `<NAME>_FILE`. Without the declaration the variable
+is never set, and the process starts without its credential. The MQTT
+broker of `std.services` is the usual case. It refuses anonymous clients
+and reads its password file, in `mosquitto_passwd` format, from the
+secret `MQTT_PASSWORDS`, which you declare where you use the template.
+""",
+    snippet=F + '''import std.services
+service broker on plants from std.services.mqtt_broker { replicas = 1 }
+''',
+    fix="Declare the secret, as a reference:",
+    fixed='''service broker on plants from std.services.mqtt_broker {
+  replicas = 1
+  secret MQTT_PASSWORDS from vault "kv/data/acme/mqtt#passwd"
+}''',
+)
+
 PAGES["W0101"] = dict(
     about="""
 A stdlib module is imported but nothing in the importing file uses it.
@@ -925,7 +946,10 @@ fleet masts {
   device = std.devices.cm4_solar  runtime = docker
   site ridge { gateways = 3  hosts = "m{n}.ridge.example.internal" }
 }
-service broker on masts from std.services.mqtt_broker { replicas = 1 }
+service broker on masts from std.services.mqtt_broker {
+  replicas = 1
+  secret MQTT_PASSWORDS from vault "kv/data/masts/mqtt#passwd"
+}
 daemon logger on masts {
   image    = "ghcr.io/acme/logger:1.0.0"
   talks_to = [broker]

@@ -641,6 +641,24 @@ impl<'a> Analyzer<'a> {
                     ),
             );
         }
+        for secret in undeclared_secret_files(&wl.container) {
+            let from = wl
+                .template
+                .as_ref()
+                .map(|t| format!(" (from the template `{t}`)"))
+                .unwrap_or_default();
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E0504,
+                    wl.name_span,
+                    format!("`{}` reads secret `{secret}`, which it does not declare", wl.name),
+                )
+                .label(format!("its command or args{from} read `${secret}_FILE`"))
+                .help(format!(
+                    "declare it: `secret {secret} from vault \"kv/data/…#key\"` (or `from file \"/path\"`, `from env \"VAR\"`)"
+                )),
+            );
+        }
         self.arch_fit(wl, &placement, clusters, fleets, d);
         Some(ir::Workload {
             name,
@@ -1159,6 +1177,33 @@ fn pod_security(w: &ir::Workload) -> ir::PodSecurity {
 
 /// The host folder each volume is written in, on the node (see
 /// `ir::Volume::host_dir`).
+/// Secrets a container's command or args read through the `<NAME>_FILE`
+/// convention (`$NAME_FILE`, `${NAME_FILE…}`) without declaring
+/// `secret NAME`: the process would start without its credential. Sorted,
+/// each once.
+fn undeclared_secret_files(c: &ir::Container) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for arg in c.command.iter().chain(&c.args) {
+        let mut rest = arg.as_str();
+        while let Some(i) = rest.find('$') {
+            rest = rest.get(i + 1..).unwrap_or_default();
+            let name: String = rest
+                .trim_start_matches('{')
+                .chars()
+                .take_while(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || *ch == '_')
+                .collect();
+            let Some(secret) = name.strip_suffix("_FILE").filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if !c.secrets.iter().any(|s| s.name == secret) && !out.iter().any(|o| o == secret) {
+                out.push(secret.to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn host_dirs(namespace: &str, workloads: &mut [ir::Workload]) {
     for w in workloads.iter_mut() {
         let daemon = w.kind == ir::WorkloadKind::Daemon;
