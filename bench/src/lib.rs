@@ -19,6 +19,27 @@
 pub mod hostile;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Fails with what to do when there is no `iotc` binary at `iotc`.
+pub fn require_iotc(iotc: &Path) -> Result<(), String> {
+    if iotc.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
+            iotc.display()
+        ))
+    }
+}
+
+/// A fresh folder for this run's inputs and outputs, named after `kind`
+/// and the process.
+pub fn scratch_dir(kind: &str) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("{kind}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
 
 /// The sizes the benchmark runs, as (services, sites).
 pub const SIZES: &[(usize, usize)] = &[(10, 10), (100, 50), (1000, 200)];

@@ -288,16 +288,10 @@ struct Row {
 }
 
 fn run(opts: &RunOptions) -> Result<(), String> {
-    if !opts.iotc.is_file() {
-        return Err(format!(
-            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
-            opts.iotc.display()
-        ));
-    }
+    iotc_bench::require_iotc(&opts.iotc)?;
     let words: Vec<&str> = opts.cmd.split_whitespace().collect();
     let writes_output = words.iter().any(|w| w.contains("{out}"));
-    let dir = std::env::temp_dir().join(format!("iotc-bench-{}", std::process::id()));
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dir = iotc_bench::scratch_dir("iotc-bench")?;
 
     let mut rows = Vec::new();
     for &(services, sites) in &opts.sizes {
@@ -439,14 +433,8 @@ const HOSTILE_BUDGET_MS: f64 = 1000.0;
 /// through `iotc check` and `iotc fmt --check`: exit status (never a
 /// signal), median wall time, peak RSS and how much it wrote.
 fn hostile(opts: &RunOptions) -> Result<(), String> {
-    if !opts.iotc.is_file() {
-        return Err(format!(
-            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
-            opts.iotc.display()
-        ));
-    }
-    let dir = std::env::temp_dir().join(format!("iotc-bench-hostile-{}", std::process::id()));
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    iotc_bench::require_iotc(&opts.iotc)?;
+    let dir = iotc_bench::scratch_dir("iotc-bench-hostile")?;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "hostile inputs, {} runs after one warm-up, {cpus} CPUs; budget {HOSTILE_BUDGET_MS} ms each",
@@ -548,14 +536,8 @@ fn parse_services(args: &[String]) -> Result<ServicesOptions, String> {
 /// reports E0307 once) and a call chain (each service `talks_to` the next
 /// and has a port, so every flow is resolved).
 fn services(opts: &ServicesOptions) -> Result<(), String> {
-    if !opts.iotc.is_file() {
-        return Err(format!(
-            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
-            opts.iotc.display()
-        ));
-    }
-    let dir = std::env::temp_dir().join(format!("iotc-bench-services-{}", std::process::id()));
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    iotc_bench::require_iotc(&opts.iotc)?;
+    let dir = iotc_bench::scratch_dir("iotc-bench-services")?;
     println!("| shape | services | bytes | check | median ms | user CPU ms | user µs per service | peak RSS MiB |");
     println!("|:---|---:|---:|:---|---:|---:|---:|---:|");
     /// A generator of a program with `n` services.

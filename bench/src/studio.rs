@@ -38,14 +38,8 @@ fn median(sorted: &[Duration]) -> Duration {
 }
 
 pub fn run(opts: &StudioOptions) -> Result<(), String> {
-    if !opts.iotc.is_file() {
-        return Err(format!(
-            "no iotc at {}: build it first with `cargo build --release -p iotc`, or pass --iotc",
-            opts.iotc.display()
-        ));
-    }
-    let dir = std::env::temp_dir().join(format!("iotc-bench-studio-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    iotc_bench::require_iotc(&opts.iotc)?;
+    let dir = iotc_bench::scratch_dir("iotc-bench-studio")?;
     println!(
         "| services × sites | first state ms | preview median ms | min ms | max ms | of which re-check ms | view data ms | answer KiB |"
     );

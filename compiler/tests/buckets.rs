@@ -11,7 +11,6 @@ use iotc_compiler::diag::Code;
 use iotc_compiler::emit::{emit, Target};
 use iotc_compiler::ir::Solution;
 use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -172,13 +171,7 @@ fn a_bucket_is_read_or_written_as_declared_and_by_its_callers_only() {
 }
 
 fn errors(src: &str) -> Vec<Code> {
-    let db = MemoryDb::new().with("t.iot", src);
-    analyze(&db, "t.iot", &Overrides::default())
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.code)
-        .collect()
+    common::errors(src).into_iter().map(|d| d.code).collect()
 }
 
 #[test]

@@ -8,11 +8,10 @@ use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::Solution;
 use iotc_compiler::source::MemoryDb;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
-use common::{checked, example, yaml, EXAMPLES};
+use common::{checked, example, python, yaml, EXAMPLES};
 use iotc_compiler::{analyze, Overrides};
 
 /// Three gateways with the second as the hub, a broker and its callers, a
@@ -149,17 +148,7 @@ d = json.load(sys.stdin)
 env = jinja2.Environment()
 print(json.dumps([all(bool(env.compile_expression(t)(item=i)) for t in d["that"]) for i in d["items"]]))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with jinja2");
-    let input = json!({ "that": that, "items": items }).to_string();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&python(script, &json!({ "that": that, "items": items }))).unwrap()
 }
 
 fn stat(exists: bool, uid: u32, mode: &str) -> Value {
@@ -358,17 +347,7 @@ d = json.load(sys.stdin)
 env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
 sys.stdout.write(env.from_string(d["template"]).render(**d["vars"]))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with jinja2");
-    let input = json!({ "template": template, "vars": vars }).to_string();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    python(script, &json!({ "template": template, "vars": vars }))
 }
 
 /// A new connection arriving at a gateway.

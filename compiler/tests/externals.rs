@@ -167,13 +167,7 @@ fn security_groups_allow_every_external_dependency_of_the_cloud() {
 }
 
 fn diagnose(src: &str) -> Vec<(Code, String)> {
-    let db = MemoryDb::new().with("t.iot", src);
-    analyze(&db, "t.iot", &Overrides::default())
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| (d.code, d.message.clone()))
-        .collect()
+    common::errors(src).into_iter().map(|d| (d.code, d.message)).collect()
 }
 
 const HEAD: &str = r#"solution s { version = "1" namespace = "s" }

@@ -7,8 +7,6 @@
 use iotc_compiler::diag::Code;
 use iotc_compiler::emit::{emit, Target};
 use iotc_compiler::ir::{EndpointPart, ExposureKind, Reach, Solution};
-use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 mod common;
@@ -170,13 +168,7 @@ fn network_policies_allow_every_flow() {
 }
 
 fn diagnose(src: &str) -> Vec<(Code, String)> {
-    let db = MemoryDb::new().with("t.iot", src);
-    analyze(&db, "t.iot", &Overrides::default())
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| (d.code, d.message.clone()))
-        .collect()
+    common::errors(src).into_iter().map(|d| (d.code, d.message)).collect()
 }
 
 const HEAD: &str = r#"solution s { version = "1" namespace = "s" }

@@ -17,13 +17,12 @@
 //!   gains a line the backend did not write (a line break in a value).
 
 use iotc_compiler::emit::{emit, escape, Target};
-use iotc_compiler::source::MemoryDb;
 use iotc_compiler::syntax::lex::{tokens, TokenKind};
 use iotc_compiler::{analyze, Overrides};
 use serde_json::Value;
 
 mod common;
-use common::{documents, repo, EXAMPLES};
+use common::{db_of, documents, example_files, EXAMPLES};
 
 /// Source literals (as written between the quotes in a `.iot` file).
 const HOSTILE: &[&str] = &[
@@ -193,28 +192,6 @@ fn check_outputs(what: &str, files: &[iotc_compiler::emit::OutputFile], baseline
             }
         }
     }
-}
-
-fn example_files(name: &str) -> Vec<(String, String)> {
-    let dir = repo().join("examples").join(name);
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "iot") {
-            let f = p.file_name().unwrap().to_string_lossy().into_owned();
-            files.push((format!("{name}/{f}"), std::fs::read_to_string(&p).unwrap()));
-        }
-    }
-    files.sort();
-    files
-}
-
-fn db_of(files: &[(String, String)]) -> MemoryDb {
-    let mut db = MemoryDb::new();
-    for (p, t) in files {
-        db = db.with(p, t);
-    }
-    db
 }
 
 fn run_example(name: &str) -> Shape {

@@ -13,7 +13,6 @@ use iotc_compiler::emit::k8s::{self, PrometheusRule, ServiceMonitor};
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{SecretSource, Solution};
 use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -25,6 +24,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+mod common;
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -101,20 +102,7 @@ fn load(case: &Case, rewrite: impl Fn(String) -> String) -> (MemoryDb, String) {
 
 fn solution_with(case: &Case, rewrite: impl Fn(String) -> String) -> Solution {
     let (db, root) = load(case, rewrite);
-    checked_solution(&db, &root, &case.name)
-}
-
-/// The solution of `root`, which must check without errors.
-fn checked_solution(db: &MemoryDb, root: &str, name: &str) -> Solution {
-    let a = analyze(db, root, &Overrides::default());
-    let errors: Vec<String> = a
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| format!("{d:?}"))
-        .collect();
-    assert!(errors.is_empty(), "{name} has errors: {errors:#?}");
-    a.solution.expect("a solution")
+    common::checked(&db, &root)
 }
 
 fn solution(case: &Case) -> Solution {
@@ -575,7 +563,7 @@ fn many_workloads_are_built_in_parallel_and_deterministically() {
         ));
     }
     let db = MemoryDb::new().with("many/main.iot", &src);
-    let sol = checked_solution(&db, "many/main.iot", "many");
+    let sol = common::checked(&db, "many/main.iot");
     let first = k8s_files(&sol);
     for _ in 0..3 {
         assert_eq!(k8s_files(&sol), first);

@@ -7,14 +7,12 @@
 
 mod common;
 
-use common::{documents, repo, yaml, Fs, EXAMPLES};
+use common::{documents, python, repo, yaml, Fs, EXAMPLES};
 use iotc_compiler::emit::ansible::{cluster_engine, Engine};
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{Provider, Solution};
 use iotc_compiler::{analyze, Overrides};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Every example at its defaults, and the city at a knob that gives its
 /// data centre workers beside the three control-plane VMs.
@@ -218,18 +216,7 @@ env = jinja2.Environment()
 env.filters["to_json"] = json.dumps
 print(env.from_string(d["template"]).render(**d["vars"]))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with jinja2");
-    let input = json!({ "template": template, "vars": vars }).to_string();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
+    python(script, &json!({ "template": template, "vars": vars }))
         .split("\n---\n")
         .map(|d| serde_norway::from_str::<Value>(d).unwrap())
         .filter(|d| !d.is_null())

@@ -12,7 +12,6 @@ use iotc_compiler::diag::Code;
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{Placement, Solution};
 use iotc_compiler::source::MemoryDb;
-use iotc_compiler::{analyze, Overrides};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -189,13 +188,7 @@ fn declared_writable_folders_are_mounted_in_kubernetes_and_compose() {
 }
 
 fn errors(src: &str) -> Vec<(Code, String)> {
-    let db = MemoryDb::new().with("t.iot", src);
-    analyze(&db, "t.iot", &Overrides::default())
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| (d.code, d.message.clone()))
-        .collect()
+    common::errors(src).into_iter().map(|d| (d.code, d.message)).collect()
 }
 
 fn with_writable(list: &str, volume: &str) -> String {

@@ -2,6 +2,7 @@
 //! into a source database and checked. Each test binary uses a part of it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use iotc_compiler::diag::Diagnostic;
 use iotc_compiler::ir::Solution;
 use iotc_compiler::source::{MemoryDb, ReadError, SourceDb};
 use iotc_compiler::{analyze, Overrides};
@@ -38,19 +39,63 @@ pub fn checked(db: &dyn SourceDb, root: &str) -> Solution {
     a.solution.expect("a solution")
 }
 
-/// The checked solution of the bundled example `name`, its `.iot` files
-/// loaded into a memory database as `<name>/<file>`.
-pub fn example(name: &str) -> Solution {
+/// The `.iot` files of the bundled example `name`, as (`<name>/<file>`,
+/// text), sorted by path.
+pub fn example_files(name: &str) -> Vec<(String, String)> {
     let dir = repo().join("examples").join(name);
-    let mut db = MemoryDb::new();
+    let mut files = Vec::new();
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "iot") {
             let f = p.file_name().unwrap().to_string_lossy().into_owned();
-            db = db.with(&format!("{name}/{f}"), &std::fs::read_to_string(&p).unwrap());
+            files.push((format!("{name}/{f}"), std::fs::read_to_string(&p).unwrap()));
         }
     }
-    checked(&db, &format!("{name}/{name}.iot"))
+    files.sort();
+    files
+}
+
+/// A memory database holding `files` (path, text).
+pub fn db_of(files: &[(String, String)]) -> MemoryDb {
+    files.iter().fold(MemoryDb::new(), |db, (p, t)| db.with(p, t))
+}
+
+/// The checked solution of the bundled example `name`, its `.iot` files
+/// loaded into a memory database as `<name>/<file>`.
+pub fn example(name: &str) -> Solution {
+    checked(&db_of(&example_files(name)), &format!("{name}/{name}.iot"))
+}
+
+/// The errors of the one-file program `src` (as `t.iot`).
+pub fn errors(src: &str) -> Vec<Diagnostic> {
+    let db = MemoryDb::new().with("t.iot", src);
+    analyze(&db, "t.iot", &Overrides::default())
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect()
+}
+
+/// Runs `script` with `python3` (which must have Jinja2), `input` as JSON on
+/// its standard input; what it printed.
+pub fn python(script: &str, input: &Value) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with jinja2");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A YAML text as a JSON value.
