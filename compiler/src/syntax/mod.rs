@@ -53,9 +53,11 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
                     .label("this `{` is never closed")
                     .with_secondary(
                         {
-                            let last = chunk_text.trim_end().len();
-                            let at = chunk.start + last.saturating_sub(1);
-                            Span::new(file, at, chunk.start + last)
+                            // The chunk's last character, whole (it may be
+                            // several bytes).
+                            let body = chunk_text.trim_end();
+                            let at = body.char_indices().next_back().map_or(0, |(i, _)| i);
+                            Span::new(file, chunk.start + at, chunk.start + body.len())
                         },
                         "the block should end after here",
                     )

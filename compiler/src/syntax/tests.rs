@@ -254,3 +254,19 @@ fn another_parse_never_switches_error_detail_off_under_a_parse_that_needs_it() {
         "error detail was switched off by the other parse"
     );
 }
+
+#[test]
+fn an_unclosed_block_ending_in_a_multibyte_character_points_at_the_whole_character() {
+    // Found by the fuzzer: the secondary label took the last byte only.
+    let text = "fleet f {\n  site s { hosts = \"gw{n}.acmeҖ";
+    let (_, diags) = parse(FileId(0), text);
+    let d = diags.iter().find(|d| d.code == Code::E0002).unwrap();
+    for l in std::iter::once(&d.primary).chain(&d.secondary) {
+        let (s, e) = (l.span.start as usize, l.span.end as usize);
+        assert!(text.is_char_boundary(s) && text.is_char_boundary(e), "{s}..{e}");
+    }
+    assert_eq!(
+        &text[d.secondary[0].span.start as usize..d.secondary[0].span.end as usize],
+        "Җ"
+    );
+}
