@@ -504,8 +504,8 @@ impl<'a> Analyzer<'a> {
         let name = v::k8s_name(&wl.name);
         let counted = st.value(CountKey::Workload(w)).cloned();
         let mut autoscale = None;
-        if let Some((lo, hi, pct, span)) = &wl.autoscale {
-            let (pct, span) = (*pct, *span);
+        if let Some(a) = &wl.autoscale {
+            let (lo, hi, pct, span) = (&a.min, &a.max, a.cpu_percent, a.span);
             let ctx = match target {
                 Target::Cluster(c) => Ctx::Cluster(c),
                 Target::Fleet(f) => Ctx::Site(f, st.sites_of.get(&w).and_then(|s| s.first().copied()).unwrap_or(0)),
@@ -766,8 +766,8 @@ impl<'a> Analyzer<'a> {
                 );
             }
         }
-        if let (Some((_, _, _, span)), false) = (&wl.autoscale, rt.autoscale) {
-            let span = *span;
+        if let (Some(a), false) = (&wl.autoscale, rt.autoscale) {
+            let span = a.span;
             problems.push((
                 span,
                 format!("runtime `{}` cannot autoscale", rt.name),

@@ -1,0 +1,384 @@
+//! Reading items into drafts: the solution, device profiles, runtimes,
+//! serving runtimes, clusters, fleets, workloads and models. Counts stay as
+//! expressions here; `counts` evaluates them and `place` finishes the IR.
+//!
+//! This file holds the draft types, the driver ([`Analyzer::drafts`]) and the
+//! helpers every kind of item uses; `infra` reads the solution, profiles,
+//! runtimes, clusters, fleets and externals, `container` the container fields
+//! every workload shares, `workload` services, daemons and jobs, and `model`
+//! models with their training and serving workloads.
+
+mod container;
+mod infra;
+mod model;
+mod workload;
+
+use super::body::BodyView;
+use super::values as v;
+use super::{Analyzer, ItemId};
+use crate::diag::{Code, Diagnostic};
+use crate::ir;
+use crate::schema;
+use crate::source::{FileId, Span};
+use crate::syntax::ast::{self, BlockKind, Expr, ItemKind, SecretSource};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
+
+pub(super) struct PoolDraft {
+    pub name: String,
+    pub span: Span,
+    pub node: Option<ir::DeviceProfile>,
+    pub nodes: Option<Expr>,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub(super) struct ClusterDraft {
+    pub name: ast::Ident,
+    pub file: FileId,
+    pub provider: Option<ir::Provider>,
+    pub baremetal_pattern: Option<(String, Span)>,
+    pub distribution: String,
+    pub version: Option<String>,
+    pub domain: Option<(String, Span)>,
+    pub labels: BTreeMap<String, String>,
+    pub pools: Vec<PoolDraft>,
+}
+
+pub(super) struct SiteDraft {
+    pub name: ast::Ident,
+    pub gateways: Option<Expr>,
+    pub hosts: Option<(String, Span)>,
+    pub standby: u32,
+    pub labels: BTreeMap<String, String>,
+    pub region: Option<String>,
+    /// `hub = "host"`: the gateway that carries the site's services that
+    /// are not on every gateway (Docker fleets).
+    pub hub: Option<(String, Span)>,
+}
+
+pub(super) struct FleetDraft {
+    pub name: ast::Ident,
+    pub file: FileId,
+    pub device: Option<ir::DeviceProfile>,
+    pub device_span: Span,
+    pub runtime: Option<ir::Runtime>,
+    pub runtime_span: Span,
+    /// `server = "host"`: the first control-plane host of the site it is a
+    /// gateway of.
+    pub server: Option<(String, Span)>,
+    pub labels: BTreeMap<String, String>,
+    pub sites: Vec<SiteDraft>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target {
+    Cluster(usize),
+    Fleet(usize),
+}
+
+pub(super) struct WorkloadDraft {
+    pub name: String,
+    pub name_span: Span,
+    pub kind: ir::WorkloadKind,
+    pub docs: Vec<String>,
+    pub target: Option<Target>,
+    pub on_span: Span,
+    pub selectors: Vec<(ir::Selector, Span)>,
+    pub container: ir::Container,
+    pub cpu_span: Span,
+    pub memory_span: Span,
+    pub gpu_span: Span,
+    pub arch_span: Option<Span>,
+    pub replicas: Option<Expr>,
+    pub file: FileId,
+    pub schedule: Option<String>,
+    pub backoff: u32,
+    pub deadline_secs: u64,
+    pub critical: Option<Span>,
+    pub public: bool,
+    pub talks_to: Vec<(String, Span)>,
+    /// Env values that name another workload's endpoint.
+    pub env_refs: Vec<super::body::EnvRefDraft>,
+    pub autoscale: Option<AutoscaleDraft>,
+    pub rollout: ir::Rollout,
+    pub labels: BTreeMap<String, String>,
+    pub model: Option<ir::ModelRef>,
+    pub template: Option<String>,
+    pub privileged_span: Option<Span>,
+}
+
+/// An `autoscale { min max cpu_percent }` block, its bounds still
+/// expressions.
+pub(super) struct AutoscaleDraft {
+    pub min: Expr,
+    pub max: Expr,
+    pub cpu_percent: u32,
+    /// The `autoscale` keyword.
+    pub span: Span,
+}
+
+/// The solution block.
+#[derive(Clone)]
+pub(super) struct SolutionHeader {
+    pub name: String,
+    pub version: String,
+    pub namespace: String,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub registries: Vec<ir::Registry>,
+}
+
+pub(super) struct Drafts {
+    pub solution: Option<SolutionHeader>,
+    pub clusters: Vec<ClusterDraft>,
+    pub fleets: Vec<FleetDraft>,
+    pub workloads: Vec<WorkloadDraft>,
+    pub models: Vec<ir::Model>,
+    /// External dependencies, in source order.
+    pub externals: Vec<ir::External>,
+    /// Every declared external's name, valid or not (a reference to one
+    /// with an invalid address is not reported again).
+    pub external_names: Vec<String>,
+    pub cluster_of: HashMap<ItemId, usize>,
+    pub fleet_of: HashMap<ItemId, usize>,
+    /// Workloads made from an item (a model has several).
+    pub workloads_of: HashMap<ItemId, Vec<usize>>,
+}
+
+impl<'a> Analyzer<'a> {
+    pub(in crate::check) fn drafts(&mut self) -> Drafts {
+        let mut d = Drafts {
+            solution: None,
+            clusters: Vec::new(),
+            fleets: Vec::new(),
+            workloads: Vec::new(),
+            models: Vec::new(),
+            externals: Vec::new(),
+            external_names: Vec::new(),
+            cluster_of: HashMap::default(),
+            fleet_of: HashMap::default(),
+            workloads_of: HashMap::default(),
+        };
+        let prog = self.prog;
+        let mut solution_span: Option<Span> = None;
+        let mut devices = HashMap::default();
+        let mut runtimes = HashMap::default();
+        let mut servings = HashMap::default();
+        // Clusters and fleets first, so workloads can refer to them by index.
+        for pass in 0..2 {
+            for unit in &prog.units {
+                let is_user = prog.user_files.contains(&unit.file);
+                for (idx, item) in unit.items.iter().enumerate() {
+                    let id = (unit.file, idx);
+                    match (&item.kind, pass) {
+                        (ItemKind::Solution(b), 0) => {
+                            if !is_user {
+                                continue;
+                            }
+                            if let Some(prev) = solution_span {
+                                self.diags.push(
+                                    Diagnostic::new(Code::E0102, b.name.span, "a program has one `solution` block")
+                                        .label("second solution")
+                                        .with_secondary(prev, "first solution here")
+                                        .help("merge them into one"),
+                                );
+                                continue;
+                            }
+                            solution_span = Some(b.name.span);
+                            d.solution = self.solution_block(b);
+                        }
+                        (ItemKind::Block(b), 0) => match b.kind {
+                            BlockKind::Cluster => {
+                                if let Some(c) = self.cluster(b, unit.file, &mut devices) {
+                                    d.cluster_of.insert(id, d.clusters.len());
+                                    d.clusters.push(c);
+                                }
+                            }
+                            BlockKind::Fleet => {
+                                if let Some(f) = self.fleet(b, unit.file, &mut devices, &mut runtimes) {
+                                    d.fleet_of.insert(id, d.fleets.len());
+                                    d.fleets.push(f);
+                                }
+                            }
+                            BlockKind::Device => {
+                                self.header_only(b, "a device profile");
+                                self.device_item(id, &mut devices);
+                            }
+                            BlockKind::Runtime => {
+                                self.header_only(b, "a runtime");
+                                self.runtime_item(id, &mut runtimes);
+                            }
+                            BlockKind::Serving => {
+                                self.header_only(b, "a serving runtime");
+                                self.serving_item(id, &mut servings);
+                            }
+                            BlockKind::External => {
+                                self.header_only(b, "an external dependency");
+                                if is_user {
+                                    d.external_names.push(v::k8s_name(&b.name.name));
+                                    if let Some(x) = self.external(b, item) {
+                                        d.externals.push(x);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        },
+                        (ItemKind::Block(b), 1) => match b.kind {
+                            BlockKind::Service | BlockKind::Daemon | BlockKind::Job => {
+                                if let Some(w) = self.workload(b, id, item, &d, &mut devices) {
+                                    if b.template.is_none() {
+                                        d.workloads_of.insert(id, vec![d.workloads.len()]);
+                                        d.workloads.push(w);
+                                    }
+                                }
+                            }
+                            BlockKind::Model => {
+                                self.model(b, id, item, &mut d, &mut servings);
+                            }
+                            _ => {}
+                        },
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if solution_span.is_none() {
+            if let Some(root) = prog.root {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0106,
+                        Span::new(root, 0, 0),
+                        "the program has no `solution` block",
+                    )
+                    .label("expected `solution NAME { version = \"…\" }`")
+                    .help("add `solution my_solution { version = \"1.0.0\" }` at the top"),
+                );
+            }
+        }
+        d
+    }
+
+    pub(super) fn check_name(&mut self, name: &str, span: Span, what: &str) {
+        if let Err(m) = v::check_dns_label(&v::k8s_name(name)) {
+            self.diags.push(
+                Diagnostic::new(Code::E0206, span, format!("{what} name `{name}` is not a valid Kubernetes name: {m}"))
+                    .label("invalid name")
+                    .help("use lowercase ASCII letters, digits and `_` (written as `-` in outputs), starting with a letter, at most 63 characters"),
+            );
+        }
+    }
+
+    pub(super) fn map_block(&mut self, view: &BodyView<'a>, keyword: &str, labels: bool) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for b in view.blocks_named(keyword).collect::<Vec<_>>() {
+            for (k, (val, _)) in self.string_map(b, labels, None) {
+                out.entry(k).or_insert(val);
+            }
+        }
+        out
+    }
+
+    /// A `secret NAME from SOURCE "ref"` statement as a reference: a
+    /// literal value is E0501, a bad source or reference E0502.
+    pub(super) fn secret_ref(&mut self, s: &ast::SecretStmt) -> Option<ir::SecretRef> {
+        match &s.source {
+            SecretSource::Literal(e) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0501,
+                        e.span,
+                        format!("secret `{}` is given a literal value", s.name.name),
+                    )
+                    .label("a secret value in the source")
+                    .help(format!(
+                        "write `secret {} from env \"VAR\"`, `from file \"/path\"` or `from vault \"path#key\"`",
+                        s.name.name
+                    )),
+                );
+                None
+            }
+            SecretSource::From { kind, reference } => {
+                let source = match kind.name.as_str() {
+                    "env" => Some(ir::SecretSource::Env),
+                    "file" => Some(ir::SecretSource::File),
+                    "vault" => Some(ir::SecretSource::Vault),
+                    _ => None,
+                };
+                let Some(source) = source else {
+                    let mut d = Diagnostic::new(
+                        Code::E0502,
+                        kind.span,
+                        format!("`{}` is not a secret source", kind.name),
+                    )
+                    .label("unknown source");
+                    d = match crate::diag::suggest(&kind.name, schema::SECRET_SOURCES.iter().copied()) {
+                        Some(x) => d.help(format!("did you mean `{x}`?")),
+                        None => d.help("secrets come `from env`, `from file` or `from vault`"),
+                    };
+                    self.diags.push(d);
+                    return None;
+                };
+                let problem = match source {
+                    ir::SecretSource::Env => v::check_env_name(&reference.value).err(),
+                    ir::SecretSource::File => (!reference.value.starts_with('/'))
+                        .then(|| format!("`{}` is not an absolute path", reference.value)),
+                    ir::SecretSource::Vault => match reference.value.split_once('#') {
+                        Some((p, k)) if !p.is_empty() && !k.is_empty() => None,
+                        _ => Some(format!("`{}` is not `path#key`", reference.value)),
+                    },
+                };
+                if let Some(m) = problem {
+                    let help = match source {
+                        ir::SecretSource::Env => "name an environment variable, e.g. `DB_PASSWORD`",
+                        ir::SecretSource::File => "give an absolute path, e.g. `/run/secrets/db`",
+                        ir::SecretSource::Vault => "write `secret/data/app#password`",
+                    };
+                    self.diags.push(
+                        Diagnostic::new(Code::E0502, reference.span, m)
+                            .label("invalid reference")
+                            .help(help),
+                    );
+                    return None;
+                }
+                Some(ir::SecretRef {
+                    name: s.name.name.clone(),
+                    source,
+                    reference: reference.value.clone(),
+                })
+            }
+        }
+    }
+
+    /// `std.devices.rpi5` for stdlib items, the bare name otherwise.
+    pub(super) fn qualified_name(&self, id: ItemId) -> String {
+        let name = self.block(id).map(|b| b.name.name.clone()).unwrap_or_default();
+        match self.prog.std_modules.iter().find(|(_, f)| **f == id.0) {
+            Some((m, _)) => format!("std.{m}.{name}"),
+            None => name,
+        }
+    }
+
+    /// Items other than workloads take no `on`, `where`, `from` or `template`.
+    pub(super) fn header_only(&mut self, b: &ast::Block, what: &str) {
+        let mut bad = Vec::new();
+        if let Some(on) = &b.on {
+            bad.push((on.span, "`on`"));
+        }
+        if let Some(s) = b.selectors.first() {
+            bad.push((s.span, "`where`"));
+        }
+        if let Some(from) = &b.from {
+            bad.push((from.span, "`from`"));
+        }
+        if let Some(t) = b.template {
+            bad.push((t, "`template`"));
+        }
+        for (span, word) in bad {
+            self.diags.push(
+                Diagnostic::new(Code::E0110, span, format!("{what} takes no {word}"))
+                    .label("not allowed here")
+                    .help(format!("remove {word}; only services, daemons and jobs use it")),
+            );
+        }
+    }
+}
