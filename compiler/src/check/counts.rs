@@ -179,8 +179,10 @@ enum Slot {
     Done(Option<WVal>),
 }
 
-#[derive(Default)]
-pub(super) struct CountState {
+/// The evaluation context of every count: the drafts the counts are read
+/// from, each count's value once known, and the chain being evaluated.
+pub(super) struct Evaluation<'d> {
+    pub drafts: &'d Drafts,
     slots: FxHashMap<CountKey, Slot>,
     /// Site names per fleet, shared by every explanation.
     site_names: FxHashMap<usize, Vec<Arc<str>>>,
@@ -198,7 +200,22 @@ pub(super) struct CountState {
     fleet_totals: FxHashMap<usize, u32>,
 }
 
-impl CountState {
+impl<'d> Evaluation<'d> {
+    pub fn new(drafts: &'d Drafts) -> Evaluation<'d> {
+        Evaluation {
+            drafts,
+            slots: FxHashMap::default(),
+            site_names: FxHashMap::default(),
+            stack: Vec::new(),
+            cycles: BTreeSet::new(),
+            reported: BTreeSet::new(),
+            depth: 0,
+            too_deep: false,
+            sites_of: FxHashMap::default(),
+            fleet_totals: FxHashMap::default(),
+        }
+    }
+
     pub fn value(&self, key: CountKey) -> Option<&WVal> {
         match self.slots.get(&key) {
             Some(Slot::Done(Some(v))) => Some(v),
@@ -210,6 +227,56 @@ impl CountState {
 type R = Option<(Q, String)>;
 
 impl<'a> Analyzer<'a> {
+    /// Stage 4, evaluate counts: which sites each fleet workload runs on,
+    /// then every count (a pool's nodes, a site's gateways, a workload's
+    /// replicas), memoised in the [`Evaluation`] that placement reads.
+    pub(super) fn evaluate_counts<'d>(&mut self, d: &'d Drafts) -> Evaluation<'d> {
+        let mut ev = Evaluation::new(d);
+        // Which sites each fleet workload runs on.
+        for (w, wl) in d.workloads.iter().enumerate() {
+            let Some(Target::Fleet(f)) = wl.target else { continue };
+            let Some(fleet) = d.fleets.get(f) else { continue };
+            let sites: Vec<usize> = fleet
+                .sites
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| super::place::matches(&wl.selectors, &s.labels))
+                .map(|(i, _)| i)
+                .collect();
+            if sites.is_empty() && !fleet.sites.is_empty() {
+                let span = wl.selectors.first().map(|(_, s)| *s).unwrap_or(wl.on_span);
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::W0401,
+                        span,
+                        format!("`{}` matches no site of fleet `{}`", wl.name, fleet.name.name),
+                    )
+                    .label("selects nothing")
+                    .with_secondary(fleet.name.span, "the fleet's sites and their labels are declared here")
+                    .help("add the label to a site's `labels { }`, or fix the selector"),
+                );
+            }
+            ev.sites_of.insert(w, sites);
+        }
+        // Evaluate every count.
+        for (c, cl) in d.clusters.iter().enumerate() {
+            for p in 0..cl.pools.len() {
+                self.count(CountKey::Pool(c, p), cl.name.span, &mut ev);
+            }
+        }
+        for (f, fl) in d.fleets.iter().enumerate() {
+            for (s, site) in fl.sites.iter().enumerate() {
+                self.count(CountKey::Site(f, s), site.name.span, &mut ev);
+            }
+        }
+        for (w, wl) in d.workloads.iter().enumerate() {
+            if wl.target.is_some() {
+                self.count(CountKey::Workload(w), wl.name_span, &mut ev);
+            }
+        }
+        ev
+    }
+
     fn key_name(&self, key: CountKey, d: &Drafts) -> String {
         match key {
             CountKey::Pool(c, p) => {
@@ -237,43 +304,44 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn report_once(&mut self, st: &mut CountState, d: Diagnostic) {
-        if st.reported.insert((d.primary.span, d.code)) {
+    fn report_once(&mut self, ev: &mut Evaluation<'_>, d: Diagnostic) {
+        if ev.reported.insert((d.primary.span, d.code)) {
             self.diags.push(d);
         }
     }
 
     /// Evaluate a count key (memoised), entering it from `via`.
-    pub(super) fn count(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts) -> Option<WVal> {
-        match st.slots.get(&key) {
+    pub(super) fn count(&mut self, key: CountKey, via: Span, ev: &mut Evaluation<'_>) -> Option<WVal> {
+        match ev.slots.get(&key) {
             Some(Slot::Done(v)) => return v.clone(),
             Some(Slot::InProgress) => {
-                self.report_cycle(key, via, st, d);
+                self.report_cycle(key, via, ev);
                 return None;
             }
             None => {}
         }
-        if st.depth + COUNT_STEP > MAX_COUNT_DEPTH {
-            self.report_too_deep(via, st, d);
+        if ev.depth + COUNT_STEP > MAX_COUNT_DEPTH {
+            self.report_too_deep(via, ev);
             return None;
         }
-        st.slots.insert(key, Slot::InProgress);
-        st.stack.push((key, via));
-        st.depth += COUNT_STEP;
-        let value = self.compute(key, st, d);
-        st.depth -= COUNT_STEP;
-        st.stack.pop();
-        st.slots.insert(key, Slot::Done(value.clone()));
+        ev.slots.insert(key, Slot::InProgress);
+        ev.stack.push((key, via));
+        ev.depth += COUNT_STEP;
+        let value = self.compute(key, ev);
+        ev.depth -= COUNT_STEP;
+        ev.stack.pop();
+        ev.slots.insert(key, Slot::Done(value.clone()));
         value
     }
 
     /// One E0307 for the whole chain, at the reference that went too deep.
-    fn report_too_deep(&mut self, via: Span, st: &mut CountState, d: &Drafts) {
-        if std::mem::replace(&mut st.too_deep, true) {
+    fn report_too_deep(&mut self, via: Span, ev: &mut Evaluation<'_>) {
+        let d = ev.drafts;
+        if std::mem::replace(&mut ev.too_deep, true) {
             return;
         }
-        let first = st.stack.first().map(|(k, _)| self.key_name(*k, d)).unwrap_or_default();
-        let last = st.stack.last().map(|(k, _)| self.key_name(*k, d)).unwrap_or_default();
+        let first = ev.stack.first().map(|(k, _)| self.key_name(*k, d)).unwrap_or_default();
+        let last = ev.stack.last().map(|(k, _)| self.key_name(*k, d)).unwrap_or_default();
         let mut diag = Diagnostic::new(
             Code::E0307,
             via,
@@ -284,28 +352,29 @@ impl<'a> Analyzer<'a> {
             "evaluating a count takes at most {MAX_COUNT_DEPTH} steps, {COUNT_STEP} for each count it \
              goes through; let these counts depend on a param or a number instead of on each other"
         ));
-        if st.stack.len() > 1 {
+        if ev.stack.len() > 1 {
             diag = diag.note(format!(
                 "the chain runs through {} counts, from `{first}` to `{last}`",
-                st.stack.len()
+                ev.stack.len()
             ));
         }
-        if let Some((_, span)) = st.stack.first() {
+        if let Some((_, span)) = ev.stack.first() {
             if *span != via {
                 diag = diag.with_secondary(*span, "the chain starts here");
             }
         }
-        self.report_once(st, diag);
+        self.report_once(ev, diag);
     }
 
-    fn report_cycle(&mut self, key: CountKey, via: Span, st: &mut CountState, d: &Drafts) {
-        let Some(pos) = st.stack.iter().position(|(k, _)| *k == key) else {
+    fn report_cycle(&mut self, key: CountKey, via: Span, ev: &mut Evaluation<'_>) {
+        let d = ev.drafts;
+        let Some(pos) = ev.stack.iter().position(|(k, _)| *k == key) else {
             return;
         };
-        let chain: Vec<(CountKey, Span)> = st.stack.iter().skip(pos).copied().collect();
+        let chain: Vec<(CountKey, Span)> = ev.stack.iter().skip(pos).copied().collect();
         let mut keys: Vec<CountKey> = chain.iter().map(|(k, _)| *k).collect();
         keys.sort();
-        if !st.cycles.insert(keys) {
+        if !ev.cycles.insert(keys) {
             return;
         }
         let names: Vec<String> = chain.iter().map(|(k, _)| self.key_name(*k, d)).collect();
@@ -324,7 +393,8 @@ impl<'a> Analyzer<'a> {
             .push(diag.help("make one of these counts a number or depend on a param instead"));
     }
 
-    fn compute(&mut self, key: CountKey, st: &mut CountState, d: &Drafts) -> Option<WVal> {
+    fn compute(&mut self, key: CountKey, ev: &mut Evaluation<'_>) -> Option<WVal> {
+        let d = ev.drafts;
         match key {
             CountKey::Pool(c, p) => {
                 let pool = d.clusters.get(c)?.pools.get(p)?;
@@ -339,8 +409,7 @@ impl<'a> Analyzer<'a> {
                         ctx: Ctx::PoolDef,
                         file,
                     },
-                    st,
-                    d,
+                    ev,
                     &subject,
                     None,
                 )?;
@@ -356,8 +425,7 @@ impl<'a> Analyzer<'a> {
                         ctx: Ctx::SiteDef,
                         file: fleet.file,
                     },
-                    st,
-                    d,
+                    ev,
                     &subject,
                     None,
                 )?;
@@ -375,17 +443,16 @@ impl<'a> Analyzer<'a> {
                                     ctx: Ctx::Cluster(c),
                                     file: wl.file,
                                 },
-                                st,
-                                d,
+                                ev,
                                 &subject,
                                 None,
                             )?,
-                            None => self.default_cluster_replicas(w, c, st, d)?,
+                            None => self.default_cluster_replicas(w, c, ev)?,
                         };
                         Some(WVal::Single(v))
                     }
                     Target::Fleet(f) => {
-                        let sites = st.sites_of.get(&w).cloned().unwrap_or_default();
+                        let sites = ev.sites_of.get(&w).cloned().unwrap_or_default();
                         let mut out = Vec::with_capacity(sites.len());
                         self.explanations.reserve(sites.len());
                         let mut failed = false;
@@ -395,7 +462,7 @@ impl<'a> Analyzer<'a> {
                         let mut memo: FxHashMap<u32, Option<(u32, Arc<str>)>> = FxHashMap::default();
                         // Taken out (not cloned: that is an atomic count per
                         // site) and put back after the loop.
-                        let names = st.site_names.remove(&f).unwrap_or_else(|| {
+                        let names = ev.site_names.remove(&f).unwrap_or_else(|| {
                             d.fleets
                                 .get(f)
                                 .map(|fl| fl.sites.iter().map(|s| Arc::from(s.name.name.as_str())).collect())
@@ -405,12 +472,12 @@ impl<'a> Analyzer<'a> {
                         for s in sites {
                             let v = match (wl.kind, wl.replicas.as_ref()) {
                                 (crate::ir::WorkloadKind::Daemon, _) => {
-                                    self.count(CountKey::Site(f, s), wl.name_span, st, d).map(|v| v.total())
+                                    self.count(CountKey::Site(f, s), wl.name_span, ev).map(|v| v.total())
                                 }
                                 (crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train, _) => Some(1),
                                 (_, Some(e)) => {
                                     let site = names.get(s).cloned();
-                                    let gw = self.count(CountKey::Site(f, s), wl.name_span, st, d).map(|v| v.total());
+                                    let gw = self.count(CountKey::Site(f, s), wl.name_span, ev).map(|v| v.total());
                                     let hit = gw.and_then(|g| memo.get(&g).cloned());
                                     let result = match hit {
                                         Some(r) => r,
@@ -421,8 +488,7 @@ impl<'a> Analyzer<'a> {
                                                     ctx: Ctx::Site(f, s),
                                                     file: wl.file,
                                                 },
-                                                st,
-                                                d,
+                                                ev,
                                                 &subject,
                                                 site.as_deref(),
                                             );
@@ -450,7 +516,7 @@ impl<'a> Analyzer<'a> {
                                 None => failed = true,
                             }
                         }
-                        st.site_names.insert(f, names);
+                        ev.site_names.insert(f, names);
                         if failed {
                             None
                         } else {
@@ -462,7 +528,8 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn default_cluster_replicas(&mut self, w: usize, c: usize, st: &mut CountState, d: &Drafts) -> Option<u32> {
+    fn default_cluster_replicas(&mut self, w: usize, c: usize, ev: &mut Evaluation<'_>) -> Option<u32> {
+        let d = ev.drafts;
         let wl = d.workloads.get(w)?;
         if wl.kind != crate::ir::WorkloadKind::Daemon {
             return Some(1);
@@ -500,7 +567,7 @@ impl<'a> Analyzer<'a> {
                 .or(matching.first().copied())
         }
         .unwrap_or(0);
-        let total = self.count(CountKey::Pool(c, pick), wl.name_span, st, d)?.total();
+        let total = self.count(CountKey::Pool(c, pick), wl.name_span, ev)?.total();
         Some(total)
     }
 
@@ -510,12 +577,11 @@ impl<'a> Analyzer<'a> {
         &mut self,
         e: &Expr,
         at: At,
-        st: &mut CountState,
-        d: &Drafts,
+        ev: &mut Evaluation<'_>,
         subject: &str,
         site: Option<Arc<str>>,
     ) -> Option<u32> {
-        let (value, formula) = self.evaluate_count(e, at, st, d, subject, site.as_deref())?;
+        let (value, formula) = self.evaluate_count(e, at, ev, subject, site.as_deref())?;
         self.explanations.push(CountExplanation {
             span: e.span,
             subject: subject.into(),
@@ -532,16 +598,15 @@ impl<'a> Analyzer<'a> {
         &mut self,
         e: &Expr,
         at: At,
-        st: &mut CountState,
-        d: &Drafts,
+        ev: &mut Evaluation<'_>,
         subject: &str,
         site: Option<&str>,
     ) -> Option<(u32, Arc<str>)> {
-        let (q, formula) = self.eval(e, at, st, d)?;
+        let (q, formula) = self.eval(e, at, ev)?;
         let at = site.as_ref().map(|s| format!(" at site `{s}`")).unwrap_or_default();
         if !q.is_int() {
             self.report_once(
-                st,
+                ev,
                 Diagnostic::new(Code::E0301, e.span, format!("{subject}{at} is {q}, not a whole number"))
                     .label(format!("= {formula} = {q}"))
                     .help("round with a ratio (`1 per 3 gateways of F` rounds up) or `ceil(…)`/`floor(…)`"),
@@ -550,7 +615,7 @@ impl<'a> Analyzer<'a> {
         }
         if q.n < 0 {
             self.report_once(
-                st,
+                ev,
                 Diagnostic::new(Code::E0302, e.span, format!("{subject}{at} is {q}, a negative count"))
                     .label(format!("= {formula} = {q}"))
                     .help("counts are zero or more; add `min 0` or change the expression"),
@@ -559,7 +624,7 @@ impl<'a> Analyzer<'a> {
         }
         let Some(v) = u32::try_from(q.n).ok().filter(|v| *v <= MAX_COUNT) else {
             self.report_once(
-                st,
+                ev,
                 Diagnostic::new(
                     Code::E0202,
                     e.span,
@@ -580,9 +645,9 @@ impl<'a> Analyzer<'a> {
         Some((v, if trivial { v.to_string().into() } else { formula.into() }))
     }
 
-    fn overflow(&mut self, span: Span, st: &mut CountState) -> R {
+    fn overflow(&mut self, span: Span, ev: &mut Evaluation<'_>) -> R {
         self.report_once(
-            st,
+            ev,
             Diagnostic::new(Code::E0202, span, "this count is too large to compute")
                 .label("overflow")
                 .help("use smaller numbers"),
@@ -595,18 +660,19 @@ impl<'a> Analyzer<'a> {
         None
     }
 
-    pub(super) fn eval(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts) -> R {
-        if st.depth >= MAX_COUNT_DEPTH {
-            self.report_too_deep(e.span, st, d);
+    pub(super) fn eval(&mut self, e: &Expr, at: At, ev: &mut Evaluation<'_>) -> R {
+        if ev.depth >= MAX_COUNT_DEPTH {
+            self.report_too_deep(e.span, ev);
             return None;
         }
-        st.depth += 1;
-        let r = self.eval_expr(e, at, st, d);
-        st.depth -= 1;
+        ev.depth += 1;
+        let r = self.eval_expr(e, at, ev);
+        ev.depth -= 1;
         r
     }
 
-    fn eval_expr(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts) -> R {
+    fn eval_expr(&mut self, e: &Expr, at: At, ev: &mut Evaluation<'_>) -> R {
+        let d = ev.drafts;
         match &e.kind {
             ExprKind::Quantity { number, suffix } => {
                 if !suffix.is_empty() {
@@ -617,18 +683,18 @@ impl<'a> Analyzer<'a> {
                 Some((q, q.to_string()))
             }
             ExprKind::Paren(inner) => {
-                let (q, f) = self.eval(inner, at, st, d)?;
+                let (q, f) = self.eval(inner, at, ev)?;
                 Some((q, format!("({f})")))
             }
             ExprKind::Neg(inner) => {
-                let (q, f) = self.eval(inner, at, st, d)?;
+                let (q, f) = self.eval(inner, at, ev)?;
                 Some((Q { n: -q.n, d: q.d }, format!("-{f}")))
             }
-            ExprKind::Binary { .. } => self.eval_chain(e, at, st, d),
+            ExprKind::Binary { .. } => self.eval_chain(e, at, ev),
             ExprKind::Call { name, args } => {
                 let mut vals = Vec::new();
                 for a in args {
-                    vals.push(self.eval(a, at, st, d)?);
+                    vals.push(self.eval(a, at, ev)?);
                 }
                 let arity_ok = match name.name.as_str() {
                     "min" | "max" => !vals.is_empty(),
@@ -721,8 +787,7 @@ impl<'a> Analyzer<'a> {
                     },
                     e.span,
                     at,
-                    st,
-                    d,
+                    ev,
                 )?;
                 Some((Q::int(i128::from(v)), format!("{v} {what}")))
             }
@@ -734,15 +799,15 @@ impl<'a> Analyzer<'a> {
                 of,
                 ..
             } => {
-                let (a, fa) = self.eval(amount, at, st, d)?;
+                let (a, fa) = self.eval(amount, at, ev)?;
                 let (b, fb) = match per {
-                    Some(p) => self.eval(p, at, st, d)?,
+                    Some(p) => self.eval(p, at, ev)?,
                     None => (Q::int(1), "1".into()),
                 };
                 if b.n == 0 {
                     let span = per.as_ref().map(|p| p.span).unwrap_or(e.span);
                     self.report_once(
-                        st,
+                        ev,
                         Diagnostic::new(Code::E0305, span, "a ratio per zero")
                             .label(format!("{fb} is zero"))
                             .help("the number after `per` must be at least 1"),
@@ -757,28 +822,27 @@ impl<'a> Analyzer<'a> {
                     },
                     e.span,
                     at,
-                    st,
-                    d,
+                    ev,
                 )?;
                 let Some(q) = a.mul(Q::int(i128::from(c))).and_then(|x| x.div(b)) else {
-                    return self.overflow(e.span, st);
+                    return self.overflow(e.span, ev);
                 };
                 Some((q.ceil(), format!("ceil({fa} × {c} {what} ÷ {fb})")))
             }
             ExprKind::Bounded { expr, min, max } => {
-                let (mut q, f) = self.eval(expr, at, st, d)?;
+                let (mut q, f) = self.eval(expr, at, ev)?;
                 let lo = match min {
-                    Some(m) => Some((self.eval(m, at, st, d)?, m.span)),
+                    Some(m) => Some((self.eval(m, at, ev)?, m.span)),
                     None => None,
                 };
                 let hi = match max {
-                    Some(m) => Some((self.eval(m, at, st, d)?, m.span)),
+                    Some(m) => Some((self.eval(m, at, ev)?, m.span)),
                     None => None,
                 };
                 if let (Some(((l, _), ls)), Some(((h, _), hs))) = (&lo, &hi) {
                     if cmp(*l, *h) == std::cmp::Ordering::Greater {
                         self.report_once(
-                            st,
+                            ev,
                             Diagnostic::new(Code::E0303, *ls, format!("`min {l}` is greater than `max {h}`"))
                                 .label("minimum")
                                 .with_secondary(*hs, "maximum")
@@ -815,19 +879,19 @@ impl<'a> Analyzer<'a> {
 
     /// A chain `a + b - c …` (a tree leaning left, as deep as it is long),
     /// evaluated along its left spine with a loop instead of recursion.
-    fn eval_chain(&mut self, e: &Expr, at: At, st: &mut CountState, d: &Drafts) -> R {
+    fn eval_chain(&mut self, e: &Expr, at: At, ev: &mut Evaluation<'_>) -> R {
         let mut spine = Vec::new();
         let mut leftmost = e;
         while let ExprKind::Binary { op, lhs, rhs } = &leftmost.kind {
             spine.push((*op, rhs.as_ref(), leftmost.span));
             leftmost = lhs;
         }
-        let (mut a, mut formula) = self.eval(leftmost, at, st, d)?;
+        let (mut a, mut formula) = self.eval(leftmost, at, ev)?;
         for (op, rhs, span) in spine.into_iter().rev() {
-            let (b, fb) = self.eval(rhs, at, st, d)?;
+            let (b, fb) = self.eval(rhs, at, ev)?;
             if op == BinOp::Div && b.n == 0 {
                 self.report_once(
-                    st,
+                    ev,
                     Diagnostic::new(Code::E0305, rhs.span, "division by zero")
                         .label(format!("`{}` is zero", self.prog.sources.text(rhs.span)))
                         .help("divide by something that is never zero, or use `max(…, 1)`"),
@@ -841,7 +905,7 @@ impl<'a> Analyzer<'a> {
                 BinOp::Div => (a.div(b), " ÷ "),
             };
             let Some(q) = r else {
-                return self.overflow(span, st);
+                return self.overflow(span, ev);
             };
             a = q;
             formula.push_str(sym);
@@ -856,9 +920,9 @@ impl<'a> Analyzer<'a> {
         r: UnitRef<'_>,
         whole: Span,
         at: At,
-        st: &mut CountState,
-        d: &Drafts,
+        ev: &mut Evaluation<'_>,
     ) -> Option<(u32, &'static str)> {
+        let d = ev.drafts;
         let UnitRef {
             unit,
             span: unit_span,
@@ -869,7 +933,7 @@ impl<'a> Analyzer<'a> {
         let Some(of) = of else {
             return match (ctx, unit) {
                 (Ctx::Site(f, s), CountUnit::Gateways | CountUnit::Nodes) => {
-                    let v = self.count(CountKey::Site(f, s), whole, st, d)?.total();
+                    let v = self.count(CountKey::Site(f, s), whole, ev)?.total();
                     Some((v, "gateways at the site"))
                 }
                 (Ctx::Site(..), CountUnit::Sites) => Some((1, "site")),
@@ -877,7 +941,7 @@ impl<'a> Analyzer<'a> {
                     let pools = d.clusters.get(c)?.pools.len();
                     let mut total = 0u32;
                     for p in 0..pools {
-                        total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, st, d)?.total());
+                        total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, ev)?.total());
                     }
                     Some((total, "nodes"))
                 }
@@ -904,16 +968,16 @@ impl<'a> Analyzer<'a> {
                 if unit == CountUnit::Sites {
                     return Some((u32::try_from(sites).unwrap_or(u32::MAX), "sites"));
                 }
-                if let Some(total) = st.fleet_totals.get(&f) {
+                if let Some(total) = ev.fleet_totals.get(&f) {
                     return Some((*total, "gateways"));
                 }
                 let mut total = 0u32;
                 for s in 0..sites {
-                    total = total.saturating_add(self.count(CountKey::Site(f, s), whole, st, d)?.total());
+                    total = total.saturating_add(self.count(CountKey::Site(f, s), whole, ev)?.total());
                 }
                 // Every site is evaluated now, so the total can be reused
                 // without hiding a cycle.
-                st.fleet_totals.insert(f, total);
+                ev.fleet_totals.insert(f, total);
                 Some((total, "gateways"))
             }
             CountUnit::Nodes if d.cluster_of.contains_key(&id) => {
@@ -921,7 +985,7 @@ impl<'a> Analyzer<'a> {
                 let pools = d.clusters.get(c)?.pools.len();
                 let mut total = 0u32;
                 for p in 0..pools {
-                    total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, st, d)?.total());
+                    total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, ev)?.total());
                 }
                 Some((total, "nodes"))
             }
@@ -933,7 +997,7 @@ impl<'a> Analyzer<'a> {
                     if is_model && d.workloads.get(w).map(|x| x.kind) == Some(crate::ir::WorkloadKind::Train) {
                         continue;
                     }
-                    total = total.saturating_add(self.count(CountKey::Workload(w), whole, st, d)?.total());
+                    total = total.saturating_add(self.count(CountKey::Workload(w), whole, ev)?.total());
                 }
                 Some((total, "replicas"))
             }

@@ -61,8 +61,8 @@ pub fn analyze_with(
     let overrides_files = overrides.add_sources(&mut program.sources);
     let (diagnostics, solution, counts) = {
         let mut a = Analyzer::new(&program);
-        a.run(overrides, overrides_files);
-        a.finish(load_diags)
+        let solution = a.run(overrides, overrides_files);
+        a.finish(load_diags, solution)
     };
     Analysis {
         solution,
@@ -170,9 +170,10 @@ impl Prepared {
             .field_params
             .iter()
             .all(|name| a.params.get(name).map(|p| &p.value) == self.settled.params.get(name).map(|p| &p.value));
-        if counts_only {
-            a.solution = a.evaluate(&self.drafts);
+        let solution = if counts_only {
+            let solution = a.evaluate(&self.drafts);
             a.unused_warnings();
+            solution
         } else {
             a = Analyzer::new(prog);
             a.run(
@@ -181,9 +182,9 @@ impl Prepared {
                     values: self.values_file,
                     sets: sets_file,
                 },
-            );
-        }
-        let (diagnostics, solution, counts) = a.finish(self.load_diags.clone());
+            )
+        };
+        let (diagnostics, solution, counts) = a.finish(self.load_diags.clone(), solution);
         Recheck {
             program: prog,
             diagnostics,
@@ -323,7 +324,6 @@ pub(crate) struct Analyzer<'a> {
     /// Params whose values were read into a field (not a count): the
     /// drafts depend on them.
     field_params: BTreeSet<String>,
-    solution: Option<ir::Solution>,
     explanations: Vec<counts::CountExplanation>,
     /// Devices given host names so far (see `counts::MAX_DEVICES`).
     devices_named: u64,
@@ -346,7 +346,6 @@ impl<'a> Analyzer<'a> {
             params: BTreeMap::new(),
             used_params: BTreeSet::new(),
             field_params: BTreeSet::new(),
-            solution: None,
             explanations: Vec::new(),
             devices_named: 0,
             things: HashMap::default(),
@@ -365,14 +364,29 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn run(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) {
+    /// The checker's pipeline once the program is loaded (stage 1,
+    /// [`load::load_with`]): each stage below reads what the one before
+    /// produced, and every stage adds its diagnostics to the analyzer's.
+    fn run(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) -> Option<ir::Solution> {
+        // 2. Names, params and their overrides.
         self.prepare(overrides, files);
-        let model = self.build();
-        self.solution = model;
+        // 3. Items: every field read and typed, counts still expressions.
+        let drafts = self.drafts();
+        // 4 and 5. Counts, then placement, fit and the IR.
+        let solution = self.evaluate(&drafts);
         self.unused_warnings();
+        solution
     }
 
-    /// Names, params and their overrides: everything before the drafts.
+    /// Stages 4 and 5 from the drafts: the only ones a change of param
+    /// values used in counts alone re-runs (see [`Prepared`]).
+    fn evaluate(&mut self, drafts: &items::Drafts) -> Option<ir::Solution> {
+        let counted = self.evaluate_counts(drafts);
+        self.place_and_fit(counted)
+    }
+
+    /// Stage 2, names, params and their overrides: everything before the
+    /// drafts.
     fn prepare(&mut self, overrides: &Overrides, files: overrides::OverrideFiles) {
         self.collect_names();
         for (file, module, _) in &self.prog.std_imports {
@@ -409,7 +423,6 @@ impl<'a> Analyzer<'a> {
             params: s.params,
             used_params: s.used_params,
             field_params: s.field_params,
-            solution: None,
             explanations: s.explanations,
             devices_named: s.devices_named,
             things: s.things,
@@ -422,11 +435,12 @@ impl<'a> Analyzer<'a> {
     fn finish(
         &mut self,
         mut diags: Vec<Diagnostic>,
+        solution: Option<ir::Solution>,
     ) -> (Vec<Diagnostic>, Option<ir::Solution>, Vec<counts::CountExplanation>) {
         let solution = if self.diags.iter().any(|d| d.is_error()) || diags.iter().any(|d| d.is_error()) {
             None
         } else {
-            self.solution.take()
+            solution
         };
         diags.append(&mut self.diags);
         diag::sort(&mut diags);

@@ -2,7 +2,7 @@
 //! copies each node carries, whether that fits the device profile, and
 //! whether the runtime and architecture can express it. Assembles the IR.
 
-use super::counts::{At, CountKey, CountState, Ctx, WVal, MAX_COUNT, MAX_DEVICES};
+use super::counts::{At, CountKey, Ctx, Evaluation, WVal, MAX_COUNT, MAX_DEVICES};
 use super::items::{Drafts, Target, WorkloadDraft};
 use super::values as v;
 use super::Analyzer;
@@ -11,7 +11,7 @@ use crate::ir::{self, WorkloadKind};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
-fn matches(selectors: &[(ir::Selector, Span)], labels: &BTreeMap<String, String>) -> bool {
+pub(super) fn matches(selectors: &[(ir::Selector, Span)], labels: &BTreeMap<String, String>) -> bool {
     selectors
         .iter()
         .all(|(s, _)| (labels.get(&s.key) == Some(&s.value)) != s.negated)
@@ -46,63 +46,16 @@ struct Use {
 }
 
 impl<'a> Analyzer<'a> {
-    pub(super) fn build(&mut self) -> Option<ir::Solution> {
-        let d = self.drafts();
-        self.evaluate(&d)
-    }
-
-    /// Everything after the drafts: counts, placement and fit, the IR. The
-    /// only stage a change of param values used in counts alone re-runs
-    /// (see [`super::Prepared`]).
-    pub(super) fn evaluate(&mut self, d: &Drafts) -> Option<ir::Solution> {
-        let mut st = CountState::default();
-        // Which sites each fleet workload runs on.
-        for (w, wl) in d.workloads.iter().enumerate() {
-            let Some(Target::Fleet(f)) = wl.target else { continue };
-            let Some(fleet) = d.fleets.get(f) else { continue };
-            let sites: Vec<usize> = fleet
-                .sites
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| matches(&wl.selectors, &s.labels))
-                .map(|(i, _)| i)
-                .collect();
-            if sites.is_empty() && !fleet.sites.is_empty() {
-                let span = wl.selectors.first().map(|(_, s)| *s).unwrap_or(wl.on_span);
-                self.diags.push(
-                    Diagnostic::new(
-                        Code::W0401,
-                        span,
-                        format!("`{}` matches no site of fleet `{}`", wl.name, fleet.name.name),
-                    )
-                    .label("selects nothing")
-                    .with_secondary(fleet.name.span, "the fleet's sites and their labels are declared here")
-                    .help("add the label to a site's `labels { }`, or fix the selector"),
-                );
-            }
-            st.sites_of.insert(w, sites);
-        }
-        // Evaluate every count.
-        for (c, cl) in d.clusters.iter().enumerate() {
-            for p in 0..cl.pools.len() {
-                self.count(CountKey::Pool(c, p), cl.name.span, &mut st, d);
-            }
-        }
-        for (f, fl) in d.fleets.iter().enumerate() {
-            for (s, site) in fl.sites.iter().enumerate() {
-                self.count(CountKey::Site(f, s), site.name.span, &mut st, d);
-            }
-        }
-        for (w, wl) in d.workloads.iter().enumerate() {
-            if wl.target.is_some() {
-                self.count(CountKey::Workload(w), wl.name_span, &mut st, d);
-            }
-        }
-        let clusters = self.clusters(d, &st);
-        let fleets = self.fleets(d, &st);
+    /// Stage 5, place and fit: the workloads placed per pool or site,
+    /// capacity per node group, flows and monitoring decided, and the IR
+    /// assembled from the drafts and their evaluated counts.
+    pub(super) fn place_and_fit(&mut self, mut ev: Evaluation<'_>) -> Option<ir::Solution> {
+        let d = ev.drafts;
+        let clusters = self.clusters(&ev);
+        let fleets = self.fleets(&ev);
         let mut workloads = Vec::new();
         for (w, wl) in d.workloads.iter().enumerate() {
-            if let Some(x) = self.place(w, wl, d, &mut st, &clusters, &fleets) {
+            if let Some(x) = self.place(w, wl, &mut ev, &clusters, &fleets) {
                 workloads.push(x);
             }
         }
@@ -168,12 +121,13 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    fn clusters(&mut self, d: &Drafts, st: &CountState) -> Vec<ir::Cluster> {
+    fn clusters(&mut self, ev: &Evaluation<'_>) -> Vec<ir::Cluster> {
+        let d = ev.drafts;
         let mut out = Vec::new();
         for (c, cl) in d.clusters.iter().enumerate() {
             let mut pools = Vec::new();
             for (p, pool) in cl.pools.iter().enumerate() {
-                let (Some(node), Some(nodes)) = (pool.node.clone(), st.value(CountKey::Pool(c, p))) else {
+                let (Some(node), Some(nodes)) = (pool.node.clone(), ev.value(CountKey::Pool(c, p))) else {
                     continue;
                 };
                 pools.push(ir::Pool {
@@ -288,12 +242,13 @@ impl<'a> Analyzer<'a> {
         true
     }
 
-    fn fleets(&mut self, d: &Drafts, st: &CountState) -> Vec<ir::Fleet> {
+    fn fleets(&mut self, ev: &Evaluation<'_>) -> Vec<ir::Fleet> {
+        let d = ev.drafts;
         let mut out = Vec::new();
         for (f, fl) in d.fleets.iter().enumerate() {
             let mut sites = Vec::new();
             for (s, site) in fl.sites.iter().enumerate() {
-                let Some(gw) = st.value(CountKey::Site(f, s)).map(WVal::total) else {
+                let Some(gw) = ev.value(CountKey::Site(f, s)).map(WVal::total) else {
                     continue;
                 };
                 let mut hosts = Vec::new();
@@ -495,24 +450,24 @@ impl<'a> Analyzer<'a> {
         &mut self,
         w: usize,
         wl: &WorkloadDraft,
-        d: &Drafts,
-        st: &mut CountState,
+        ev: &mut Evaluation<'_>,
         clusters: &[ir::Cluster],
         fleets: &[ir::Fleet],
     ) -> Option<ir::Workload> {
+        let d = ev.drafts;
         let target = wl.target?;
         let name = v::k8s_name(&wl.name);
-        let counted = st.value(CountKey::Workload(w)).cloned();
+        let counted = ev.value(CountKey::Workload(w)).cloned();
         let mut autoscale = None;
         if let Some(a) = &wl.autoscale {
             let (lo, hi, pct, span) = (&a.min, &a.max, a.cpu_percent, a.span);
             let ctx = match target {
                 Target::Cluster(c) => Ctx::Cluster(c),
-                Target::Fleet(f) => Ctx::Site(f, st.sites_of.get(&w).and_then(|s| s.first().copied()).unwrap_or(0)),
+                Target::Fleet(f) => Ctx::Site(f, ev.sites_of.get(&w).and_then(|s| s.first().copied()).unwrap_or(0)),
             };
             let subject = format!("autoscale of {}", wl.name);
-            let lo = self.final_count(lo, At { ctx, file: wl.file }, st, d, &subject, None);
-            let hi = self.final_count(hi, At { ctx, file: wl.file }, st, d, &subject, None);
+            let lo = self.final_count(lo, At { ctx, file: wl.file }, ev, &subject, None);
+            let hi = self.final_count(hi, At { ctx, file: wl.file }, ev, &subject, None);
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 if lo > hi {
                     self.diags.push(

@@ -5,7 +5,7 @@
 use super::super::body::{BodyView, Scalar};
 use super::super::values as v;
 use super::super::{Analyzer, ItemId};
-use super::{ClusterDraft, FleetDraft, PoolDraft, SiteDraft, SolutionHeader};
+use super::{ClusterDraft, FleetDraft, PoolDraft, Profiles, SiteDraft, SolutionHeader};
 use crate::diag::{Code, Diagnostic};
 use crate::ir;
 use crate::schema::{self, Contents, Shape};
@@ -385,12 +385,7 @@ impl<'a> Analyzer<'a> {
         })
     }
 
-    pub(super) fn cluster(
-        &mut self,
-        b: &'a ast::Block,
-        file: FileId,
-        devices: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
-    ) -> Option<ClusterDraft> {
+    pub(super) fn cluster(&mut self, b: &'a ast::Block, file: FileId, profiles: &mut Profiles) -> Option<ClusterDraft> {
         self.header_only(b, "a cluster");
         let shape = &schema::CLUSTER;
         let what = format!("cluster `{}`", b.name.name);
@@ -411,7 +406,9 @@ impl<'a> Analyzer<'a> {
         let version = self.get_str(&view, shape, "version").map(|(s, _)| s);
         let domain = self.domain(&view, shape);
         let labels = self.map_block(&view, "labels", true);
-        let node = self.profile_ref(&view, "node", file, devices).map(|r| r.profile);
+        let node = self
+            .profile_ref(&view, "node", file, &mut profiles.devices)
+            .map(|r| r.profile);
         let node = with_price(node, self.price_block(&view, shape));
         let mut pools = vec![PoolDraft {
             name: "default".into(),
@@ -436,7 +433,9 @@ impl<'a> Analyzer<'a> {
             };
             let pv = self.view(&pb.body, ps, "a pool", pname.span, None);
             self.require(&pv, ps, &format!("pool `{}`", pname.name));
-            let node = self.profile_ref(&pv, "node", file, devices).map(|r| r.profile);
+            let node = self
+                .profile_ref(&pv, "node", file, &mut profiles.devices)
+                .map(|r| r.profile);
             let node = with_price(node, self.price_block(&pv, ps));
             let mut plabels = labels.clone();
             plabels.extend(self.map_block(&pv, "labels", true));
@@ -617,19 +616,13 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    pub(super) fn fleet(
-        &mut self,
-        b: &'a ast::Block,
-        file: FileId,
-        devices: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
-        runtimes: &mut HashMap<ItemId, Option<ir::Runtime>>,
-    ) -> Option<FleetDraft> {
+    pub(super) fn fleet(&mut self, b: &'a ast::Block, file: FileId, profiles: &mut Profiles) -> Option<FleetDraft> {
         self.header_only(b, "a fleet");
         let shape = &schema::FLEET;
         let view = self.view(&b.body, shape, "a fleet", b.name.span, None);
         self.require(&view, shape, &format!("fleet `{}`", b.name.name));
         self.check_name(&b.name.name, b.name.span, "fleet");
-        let device = self.profile_ref(&view, "device", file, devices);
+        let device = self.profile_ref(&view, "device", file, &mut profiles.devices);
         let mut runtime = None;
         let mut runtime_span = b.name.span;
         if let Some(a) = view.attr("runtime") {
@@ -637,7 +630,7 @@ impl<'a> Analyzer<'a> {
             match &a.value.kind {
                 ExprKind::Path(p) => {
                     if let Some(id) = self.resolve_kind(p, file, &[BlockKind::Runtime], "a runtime") {
-                        runtime = self.runtime_item(id, runtimes);
+                        runtime = self.runtime_item(id, &mut profiles.runtimes);
                     }
                 }
                 _ => {

@@ -107,6 +107,15 @@ pub(super) struct WorkloadDraft {
     pub privileged_span: Option<Span>,
 }
 
+/// The profiles read so far, each once, by the item that declares it:
+/// device profiles, runtimes and serving runtimes (`None` when invalid).
+#[derive(Default)]
+struct Profiles {
+    devices: HashMap<ItemId, Option<ir::DeviceProfile>>,
+    runtimes: HashMap<ItemId, Option<ir::Runtime>>,
+    servings: HashMap<ItemId, Option<infra::ServingInfo>>,
+}
+
 /// An `autoscale { min max cpu_percent }` block, its bounds still
 /// expressions.
 pub(super) struct AutoscaleDraft {
@@ -146,6 +155,9 @@ pub(super) struct Drafts {
 }
 
 impl<'a> Analyzer<'a> {
+    /// Stage 3, items: every item's fields read and typed into drafts, in
+    /// two passes (clusters and fleets first, so workloads can refer to
+    /// them by index).
     pub(in crate::check) fn drafts(&mut self) -> Drafts {
         let mut d = Drafts {
             solution: None,
@@ -161,9 +173,7 @@ impl<'a> Analyzer<'a> {
         };
         let prog = self.prog;
         let mut solution_span: Option<Span> = None;
-        let mut devices = HashMap::default();
-        let mut runtimes = HashMap::default();
-        let mut servings = HashMap::default();
+        let mut profiles = Profiles::default();
         // Clusters and fleets first, so workloads can refer to them by index.
         for pass in 0..2 {
             for unit in &prog.units {
@@ -189,28 +199,28 @@ impl<'a> Analyzer<'a> {
                         }
                         (ItemKind::Block(b), 0) => match b.kind {
                             BlockKind::Cluster => {
-                                if let Some(c) = self.cluster(b, unit.file, &mut devices) {
+                                if let Some(c) = self.cluster(b, unit.file, &mut profiles) {
                                     d.cluster_of.insert(id, d.clusters.len());
                                     d.clusters.push(c);
                                 }
                             }
                             BlockKind::Fleet => {
-                                if let Some(f) = self.fleet(b, unit.file, &mut devices, &mut runtimes) {
+                                if let Some(f) = self.fleet(b, unit.file, &mut profiles) {
                                     d.fleet_of.insert(id, d.fleets.len());
                                     d.fleets.push(f);
                                 }
                             }
                             BlockKind::Device => {
                                 self.header_only(b, "a device profile");
-                                self.device_item(id, &mut devices);
+                                self.device_item(id, &mut profiles.devices);
                             }
                             BlockKind::Runtime => {
                                 self.header_only(b, "a runtime");
-                                self.runtime_item(id, &mut runtimes);
+                                self.runtime_item(id, &mut profiles.runtimes);
                             }
                             BlockKind::Serving => {
                                 self.header_only(b, "a serving runtime");
-                                self.serving_item(id, &mut servings);
+                                self.serving_item(id, &mut profiles.servings);
                             }
                             BlockKind::External => {
                                 self.header_only(b, "an external dependency");
@@ -225,7 +235,7 @@ impl<'a> Analyzer<'a> {
                         },
                         (ItemKind::Block(b), 1) => match b.kind {
                             BlockKind::Service | BlockKind::Daemon | BlockKind::Job => {
-                                if let Some(w) = self.workload(b, id, item, &d, &mut devices) {
+                                if let Some(w) = self.workload(b, id, item, &d) {
                                     if b.template.is_none() {
                                         d.workloads_of.insert(id, vec![d.workloads.len()]);
                                         d.workloads.push(w);
@@ -233,7 +243,7 @@ impl<'a> Analyzer<'a> {
                                 }
                             }
                             BlockKind::Model => {
-                                self.model(b, id, item, &mut d, &mut servings);
+                                self.model(b, id, item, &mut d, &mut profiles.servings);
                             }
                             _ => {}
                         },

@@ -11,7 +11,6 @@ use crate::ir;
 use crate::schema::{self, Contents, Shape};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::{self, BlockKind, ExprKind};
-use rustc_hash::FxHashMap as HashMap;
 
 impl<'a> Analyzer<'a> {
     pub(super) fn target(&mut self, on: &ast::Path, file: FileId, d: &Drafts) -> Option<Target> {
@@ -99,7 +98,6 @@ impl<'a> Analyzer<'a> {
         id: ItemId,
         item: &'a ast::Item,
         d: &Drafts,
-        _devices: &mut HashMap<ItemId, Option<ir::DeviceProfile>>,
     ) -> Option<WorkloadDraft> {
         let file = id.0;
         let shape = schema::shape(b.kind);
