@@ -42,6 +42,7 @@ use crate::source::{FileId, Span};
 use crate::syntax::ast::{
     Block, Body, Expr, ExprKind, ImportTarget, Item, ItemKind, Key, Param, SecretSource, Selector, Stmt, StmtKind,
 };
+use crate::syntax::lex::{Lexer, TokenKind};
 use crate::syntax::parse;
 
 /// The widest line (in characters, indentation included, trailing comment
@@ -94,39 +95,22 @@ struct Comment {
 }
 
 /// Which bytes of the source are code (not whitespace, not comments), and
-/// where the comments are. Strings are code, so `//` inside one is not a
-/// comment.
+/// where the comments are, as the lexer reads them (the one scanner the
+/// item splitter and the language server use too). Strings are code, so
+/// `//` inside one is not a comment.
 fn lex(text: &str) -> (Vec<bool>, Vec<Comment>) {
-    let b = text.as_bytes();
-    let n = b.len();
-    let mut code = vec![false; n];
+    let mut code = vec![false; text.len()];
     let mut comments = Vec::new();
-    let mut i = 0;
-    while i < n {
-        let c = b.get(i).copied().unwrap_or(b' ');
-        match c {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            0xEF if b.get(i + 1) == Some(&0xBB) && b.get(i + 2) == Some(&0xBF) => i += 3,
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                let end = text.get(i..).and_then(|r| r.find('\n')).map_or(n, |k| i + k);
-                // `///` is a doc comment, `////` an ordinary one (see the grammar).
-                let doc = b.get(i + 2) == Some(&b'/') && b.get(i + 3) != Some(&b'/');
-                comments.push(Comment { start: i, end, doc });
-                i = end;
-            }
-            b'"' => {
-                let start = i;
-                i = crate::syntax::split::string_end(b, i);
-                let stop = i.min(n);
-                for x in code.iter_mut().take(stop).skip(start) {
-                    *x = true;
-                }
-            }
-            _ => {
-                if let Some(x) = code.get_mut(i) {
-                    *x = true;
-                }
-                i += 1;
+    for t in Lexer::new(text) {
+        if t.is_comment() {
+            comments.push(Comment {
+                start: t.start,
+                end: t.end,
+                doc: t.kind == TokenKind::DocComment,
+            });
+        } else {
+            for x in code.iter_mut().take(t.end).skip(t.start) {
+                *x = true;
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use iotc_compiler::schema::{self, Contents, Shape};
 use iotc_compiler::syntax::ast::BlockKind;
+use iotc_compiler::syntax::lex::{Lexer, TokenKind};
 
 /// The body the cursor is in.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +30,9 @@ pub struct CursorContext {
     pub in_string_or_comment: bool,
 }
 
-/// Scan `text[..offset]`.
+/// Read `text[..offset]` through the compiler's lexer (the scanner the
+/// item splitter and the formatter use too), so a brace or `//` inside a
+/// string, or a quote or brace inside a comment, never counts.
 pub fn cursor_context(text: &str, offset: usize) -> CursorContext {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
@@ -37,55 +40,52 @@ pub fn cursor_context(text: &str, offset: usize) -> CursorContext {
     }
     let before = text.get(..offset).unwrap_or("");
     let mut headers: Vec<String> = Vec::new();
-    // Start of the current statement (after the last `{`, `}` or newline).
+    // Start of the current statement (after the last `{`, `}` or line end).
     let mut stmt_start = 0;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    for (i, c) in before.char_indices() {
-        if in_comment {
-            if c == '\n' {
-                in_comment = false;
-                stmt_start = i + 1;
-            }
+    let mut prev_end = 0;
+    let mut last = None;
+    let line_end_in = |from: usize, to: usize| {
+        before
+            .get(from..to)
+            .and_then(|gap| gap.rfind(['\n', '\r']))
+            .map(|k| from + k + 1)
+    };
+    for t in Lexer::new(before) {
+        if let Some(after) = line_end_in(prev_end, t.start) {
+            stmt_start = after;
+        }
+        prev_end = t.end;
+        last = Some(t);
+        if t.kind != TokenKind::Punct {
             continue;
         }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            } else if c == '\n' {
-                // Strings do not span lines; recover.
-                in_string = false;
-                stmt_start = i + 1;
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '/' if before.get(i + 1..).is_some_and(|r| r.starts_with('/')) => in_comment = true,
-            '{' => {
-                let header = before.get(stmt_start..i).unwrap_or("").trim().to_string();
+        match before.get(t.start..t.end) {
+            Some("{") => {
+                let header = before.get(stmt_start..t.start).unwrap_or("").trim().to_string();
                 headers.push(header);
-                stmt_start = i + 1;
+                stmt_start = t.end;
             }
-            '}' => {
+            Some("}") => {
                 headers.pop();
-                stmt_start = i + 1;
+                stmt_start = t.end;
             }
-            '\n' => stmt_start = i + 1,
             _ => {}
         }
     }
+    if let Some(after) = line_end_in(prev_end, before.len()) {
+        stmt_start = after;
+    }
+    // The cursor is in the last token when that token reaches it and is
+    // still open: a comment (it runs to its line's end) or a string
+    // without its closing quote.
+    let in_string_or_comment =
+        last.is_some_and(|t| t.end == before.len() && (t.is_comment() || t.is_unclosed_string(before)));
     let statement = before.get(stmt_start..).unwrap_or("").trim_start().to_string();
     CursorContext {
         scope: scope_of(&headers),
         headers,
         statement,
-        in_string_or_comment: in_string || in_comment,
+        in_string_or_comment,
     }
 }
 

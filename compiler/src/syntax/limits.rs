@@ -9,7 +9,7 @@
 //! most [`MAX_NESTING`] brackets plus [`MAX_OPERATORS`] operators deep.
 //! The values are documented in `docs/language.md` (§ Limits).
 
-use super::split::string_end;
+use super::lex::{Lexer, TokenKind};
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
@@ -36,85 +36,83 @@ pub(crate) fn check(file: FileId, chunk: &str, offset: usize) -> Option<Diagnost
     // Saved (ops, start) at each `{`: a block inside a value (an object)
     // continues the count of the value around it.
     let mut saved: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'"' => {
-                let end = string_end(bytes, i);
-                if let Some(at) = nul_escape(bytes.get(i..end).unwrap_or(&[])) {
-                    let (a, z) = (i + at.0, i + at.1);
-                    return Some(nul(span(a, z), "the escape `\\u{0}`"));
-                }
-                i = end.max(i + 1);
-                continue;
+    // Comments and strings come from the lexer, so a bracket or an operator
+    // inside one never counts.
+    for t in Lexer::new(chunk) {
+        if t.is_comment() {
+            continue;
+        }
+        if t.kind == TokenKind::String {
+            if let Some(at) = nul_escape(bytes.get(t.start..t.end).unwrap_or(&[])) {
+                let (a, z) = (t.start + at.0, t.start + at.1);
+                return Some(nul(span(a, z), "the escape `\\u{0}`"));
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while bytes.get(i).is_some_and(|c| *c != b'\n' && *c != b'\r') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'(' | b'[' | b'{' => {
-                opens.push(i);
-                if opens.len() > MAX_NESTING {
-                    let outer = opens.first().copied().unwrap_or(i);
-                    return Some(
-                        Diagnostic::new(
-                            Code::E0003,
-                            span(i, i + 1),
-                            format!("nested too deeply: more than {MAX_NESTING} brackets open"),
-                        )
-                        .label(format!("bracket number {} inside the one below", MAX_NESTING + 1))
-                        .with_secondary(span(outer, outer + 1), "the outermost bracket opens here")
-                        .help(format!(
-                            "at most {MAX_NESTING} `(`, `[` and `{{` can be open at once; \
+            continue;
+        }
+        for i in t.start..t.end {
+            let Some(&b) = bytes.get(i) else { break };
+            match b {
+                b'(' | b'[' | b'{' => {
+                    opens.push(i);
+                    if opens.len() > MAX_NESTING {
+                        let outer = opens.first().copied().unwrap_or(i);
+                        return Some(
+                            Diagnostic::new(
+                                Code::E0003,
+                                span(i, i + 1),
+                                format!("nested too deeply: more than {MAX_NESTING} brackets open"),
+                            )
+                            .label(format!("bracket number {} inside the one below", MAX_NESTING + 1))
+                            .with_secondary(span(outer, outer + 1), "the outermost bracket opens here")
+                            .help(format!(
+                                "at most {MAX_NESTING} `(`, `[` and `{{` can be open at once; \
                              flatten the expression or the blocks, or use a param"
-                        )),
-                    );
+                            )),
+                        );
+                    }
+                    if b == b'{' {
+                        saved.push((ops, start));
+                        start = i + 1;
+                    }
                 }
-                if b == b'{' {
-                    saved.push((ops, start));
+                b')' | b']' => {
+                    opens.pop();
+                }
+                b'}' => {
+                    opens.pop();
+                    (ops, start) = saved.pop().unwrap_or((0, i + 1));
+                }
+                b'=' => {
+                    // A new field begins: its value counts from zero, plus the
+                    // value around the block it is in.
+                    ops = saved.last().map(|s| s.0).unwrap_or(0);
                     start = i + 1;
                 }
-            }
-            b')' | b']' => {
-                opens.pop();
-            }
-            b'}' => {
-                opens.pop();
-                (ops, start) = saved.pop().unwrap_or((0, i + 1));
-            }
-            b'=' => {
-                // A new field begins: its value counts from zero, plus the
-                // value around the block it is in.
-                ops = saved.last().map(|s| s.0).unwrap_or(0);
-                start = i + 1;
-            }
-            b'+' | b'-' | b'*' | b'/' => {
-                ops += 1;
-                if ops > MAX_OPERATORS {
-                    let from = chunk
-                        .get(start..)
-                        .map(|r| start + (r.len() - r.trim_start().len()))
-                        .unwrap_or(start);
-                    return Some(
-                        Diagnostic::new(
-                            Code::E0004,
-                            span(i, i + 1),
-                            format!("expression too long: more than {MAX_OPERATORS} operators"),
-                        )
-                        .label(format!("operator number {}", MAX_OPERATORS + 1))
-                        .with_secondary(span(from, (from + 1).min(chunk.len())), "the value starts here")
-                        .help(format!(
-                            "one value can have at most {MAX_OPERATORS} operators (`+`, `-`, `*`, `/`); \
+                b'+' | b'-' | b'*' | b'/' => {
+                    ops += 1;
+                    if ops > MAX_OPERATORS {
+                        let from = chunk
+                            .get(start..)
+                            .map(|r| start + (r.len() - r.trim_start().len()))
+                            .unwrap_or(start);
+                        return Some(
+                            Diagnostic::new(
+                                Code::E0004,
+                                span(i, i + 1),
+                                format!("expression too long: more than {MAX_OPERATORS} operators"),
+                            )
+                            .label(format!("operator number {}", MAX_OPERATORS + 1))
+                            .with_secondary(span(from, (from + 1).min(chunk.len())), "the value starts here")
+                            .help(format!(
+                                "one value can have at most {MAX_OPERATORS} operators (`+`, `-`, `*`, `/`); \
                              split it with params or use a ratio such as `1 per 10 gateways of F`"
-                        )),
-                    );
+                            )),
+                        );
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
-        i += 1;
     }
     None
 }

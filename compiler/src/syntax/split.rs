@@ -1,6 +1,7 @@
 //! Splits a file into top-level item chunks so each can be parsed alone.
 
 use super::keywords::{HEADER_WORDS, ITEM_KEYWORDS};
+use super::lex::{Lexer, TokenKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
@@ -10,106 +11,71 @@ pub struct Chunk {
     pub unclosed: Option<usize>,
 }
 
-/// True when the text holds only whitespace and ordinary comments.
+/// True when the text holds only whitespace and ordinary comments (a doc
+/// comment belongs to an item, so it is not blank).
 pub fn is_blank(text: &str) -> bool {
-    text.split(['\n', '\r']).all(|l| {
-        let t = l.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-        t.is_empty() || (t.starts_with("//") && !t.starts_with("///")) || t.starts_with("////")
+    Lexer::new(text).all(|t| match t.kind {
+        TokenKind::Comment => true,
+        // Whitespace the grammar does not skip (a no-break space) is blank
+        // here too: a chunk of it alone is not an item.
+        TokenKind::Unknown => text
+            .get(t.start..t.end)
+            .is_some_and(|s| s.chars().all(char::is_whitespace)),
+        _ => false,
     })
-}
-
-fn is_ident_start(c: char) -> bool {
-    c == '_' || c.is_alphabetic()
-}
-
-fn is_ident_continue(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
 }
 
 /// Split `text` into chunks, each starting at a top-level item (including
 /// its doc comments). A keyword at the start of a line inside a block that
 /// was never closed also starts a new chunk, so a missing `}` costs one item.
+/// Reads the text through the lexer, so braces in strings and comments
+/// never count.
 pub fn split(text: &str) -> Vec<Chunk> {
-    let bytes = text.as_bytes();
     let mut starts: Vec<usize> = vec![0];
     let mut opens: Vec<usize> = Vec::new();
     // For each boundary after the first: the open braces of the chunk before.
     let mut unclosed_at: Vec<Option<usize>> = Vec::new();
     let mut doc_start: Option<usize> = None;
-    let mut line_start = true;
     // `template service x`: the kind after `template` continues the item.
     let mut after_template = false;
-    // Whether the last significant character (outside comments) was a `.`.
+    // Whether the last token (not counting comments) was a `.`.
     let mut last_was_dot = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let Some(c) = text.get(i..).and_then(|s| s.chars().next()) else {
-            break;
-        };
-        let len = c.len_utf8();
-        match c {
-            // A lone `\r` ends a line too (old Mac line endings).
-            '\n' | '\r' => {
-                line_start = true;
-                i += 1;
-                continue;
-            }
-            ' ' | '\t' => {
-                i += 1;
-                continue;
-            }
-            '/' if bytes.get(i + 1) == Some(&b'/') => {
-                let is_doc = bytes.get(i + 2) == Some(&b'/') && bytes.get(i + 3) != Some(&b'/');
-                if is_doc && opens.is_empty() && doc_start.is_none() {
-                    doc_start = Some(i);
-                }
-                while bytes.get(i).is_some_and(|b| *b != b'\n' && *b != b'\r') {
-                    i += 1;
+    let mut tokens = Lexer::new(text).peekable();
+    // Where the previous token ended: a line end between it and the next
+    // token puts that token at the start of a line.
+    let mut prev_end: Option<usize> = None;
+    while let Some(t) = tokens.next() {
+        let line_start = prev_end.is_none_or(|p| text.get(p..t.start).is_some_and(|gap| gap.contains(['\n', '\r'])));
+        prev_end = Some(t.end);
+        let token = text.get(t.start..t.end).unwrap_or("");
+        match t.kind {
+            TokenKind::Comment => continue,
+            TokenKind::DocComment => {
+                if opens.is_empty() && doc_start.is_none() {
+                    doc_start = Some(t.start);
                 }
                 continue;
             }
-            '"' => {
-                doc_start = None;
-                after_template = false;
-                last_was_dot = false;
-                i = string_end(bytes, i);
-                line_start = false;
-                continue;
-            }
-            '{' => {
-                opens.push(i);
-                doc_start = None;
-                after_template = false;
-            }
-            '}' => {
-                opens.pop();
-                doc_start = None;
-                after_template = false;
-            }
-            c if is_ident_start(c) => {
-                let begin = i;
-                let mut j = i;
-                while let Some(ch) = text.get(j..).and_then(|s| s.chars().next()) {
-                    if !is_ident_continue(ch) {
-                        break;
-                    }
-                    j += ch.len_utf8();
-                }
-                let word = text.get(begin..j).unwrap_or("");
-                let keyword = ITEM_KEYWORDS.contains(&word);
+            TokenKind::Word => {
+                let keyword = ITEM_KEYWORDS.contains(&token);
                 // `std.devices`, `service fleet on …`: a keyword after a dot or
                 // inside an item's header is a name, not a new item.
                 let after_dot = last_was_dot;
-                let starts_item = keyword
-                    && !after_template
-                    && !after_dot
-                    && (opens.is_empty() || (line_start && followed_by_name(text, j)));
-                after_template = opens.is_empty() && !after_dot && HEADER_WORDS.contains(&word);
-                if starts_item && begin > 0 {
+                let followed_by_name = tokens.peek().is_some_and(|n| {
+                    n.kind == TokenKind::Word
+                        && n.start > t.end
+                        && text
+                            .get(t.end..n.start)
+                            .is_some_and(|gap| gap.chars().all(|c| c == ' ' || c == '\t'))
+                });
+                let starts_item =
+                    keyword && !after_template && !after_dot && (opens.is_empty() || (line_start && followed_by_name));
+                after_template = opens.is_empty() && !after_dot && HEADER_WORDS.contains(&token);
+                if starts_item && t.start > 0 {
                     let boundary = if opens.is_empty() {
-                        doc_start.unwrap_or(begin)
+                        doc_start.unwrap_or(t.start)
                     } else {
-                        begin
+                        t.start
                     };
                     if boundary > *starts.last().unwrap_or(&0) {
                         unclosed_at.push(opens.last().copied());
@@ -118,26 +84,23 @@ pub fn split(text: &str) -> Vec<Chunk> {
                     opens.clear();
                 }
                 doc_start = None;
-                line_start = false;
                 last_was_dot = false;
-                i = j;
                 continue;
             }
-            // `.` keeps the header going (`std.devices`); other punctuation ends it.
-            '.' => {
+            // `.` keeps the header going (`std.devices`); other tokens end it.
+            TokenKind::Punct if token == "." => {
                 last_was_dot = true;
-                line_start = false;
-                i += 1;
                 continue;
             }
-            _ => {
-                doc_start = None;
-                after_template = false;
+            TokenKind::Punct if token == "{" => opens.push(t.start),
+            TokenKind::Punct if token == "}" => {
+                opens.pop();
             }
+            _ => {}
         }
-        line_start = false;
+        doc_start = None;
+        after_template = false;
         last_was_dot = false;
-        i += len;
     }
     unclosed_at.push(opens.last().copied());
     let mut chunks = Vec::with_capacity(starts.len());
@@ -150,28 +113,6 @@ pub fn split(text: &str) -> Vec<Chunk> {
         });
     }
     chunks
-}
-
-/// The offset just past the string literal that opens at `start` (a `"`).
-/// An unterminated string ends at the end of its line.
-pub(crate) fn string_end(bytes: &[u8], start: usize) -> usize {
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes.get(i) {
-            Some(b'\\') => i += 2,
-            Some(b'"') => return i + 1,
-            Some(b'\n' | b'\r') => return i,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-/// `service foo` starts an item; `device = x` inside a block does not.
-fn followed_by_name(text: &str, from: usize) -> bool {
-    let rest = text.get(from..).unwrap_or("");
-    let trimmed = rest.trim_start_matches([' ', '\t']);
-    trimmed.len() < rest.len() && trimmed.chars().next().is_some_and(is_ident_start)
 }
 
 #[cfg(test)]

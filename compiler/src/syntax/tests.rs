@@ -270,3 +270,131 @@ fn an_unclosed_block_ending_in_a_multibyte_character_points_at_the_whole_charact
         "Җ"
     );
 }
+
+// ------------------------------------------------- one scanner: agreement
+
+/// Texts whose comments, strings and braces are easy to get wrong: every
+/// `.iot` file of the repository (examples, error fixtures, fuzz
+/// regressions: multibyte characters, unclosed blocks, a BOM mid-file,
+/// CR-only line ends, NUL escapes) and a few made here.
+fn scanner_corpus() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join("examples"), root.join("fuzz").join("regressions")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "iot") {
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    out.push((p.display().to_string(), text));
+                }
+            }
+        }
+    }
+    assert!(out.len() > 20, "the corpus is the repository's .iot files");
+    for (name, text) in [
+        ("brace in a string", "service s on c { image = \"{\" }\nfleet f { }\n"),
+        (
+            "brace and quote in a comment",
+            "fleet f { // } \" {\n}\nservice s on f { }\n",
+        ),
+        ("escaped quote", "service s on c { x = \"a\\\"}\" }\nfleet f { }\n"),
+        ("escaped line end", "service s on c { x = \"a\\\n}\" }\nfleet f { }\n"),
+        ("unclosed string", "service s on c { x = \"open\n}\nfleet f { }\n"),
+        ("unclosed block", "fleet f {\n  site a {\n}\nservice s on f { }\n"),
+        (
+            "multibyte",
+            "// é {\nfleet f { x = \"ü}\" }\n/// Ü\nservice s on f { y = ✓ }\n",
+        ),
+        ("unclosed, ending in a multibyte character", "fleet f {\n  x = \"é"),
+        ("doc then item", "/// Docs { with a brace.\nservice s on c { }\n"),
+        ("crlf", "fleet f { // c\r\n}\r\nservice s on f { }\r\n"),
+    ] {
+        out.push((name.to_string(), text.to_string()));
+    }
+    out
+}
+
+/// The token that strictly contains byte `at`, if any.
+fn token_around(tokens: &[super::lex::Token], at: usize) -> Option<super::lex::Token> {
+    tokens.iter().copied().find(|t| t.start < at && at < t.end)
+}
+
+#[test]
+fn the_splitter_cuts_only_between_the_lexers_tokens() {
+    use super::lex::{tokens, TokenKind};
+    for (name, text) in scanner_corpus() {
+        let toks = tokens(&text);
+        let braces: Vec<usize> = toks
+            .iter()
+            .filter(|t| t.kind == TokenKind::Punct && text.get(t.start..t.end) == Some("{"))
+            .map(|t| t.start)
+            .collect();
+        for chunk in super::split::split(&text) {
+            if let Some(t) = token_around(&toks, chunk.start) {
+                panic!("{name}: a chunk starts at {} inside a {:?} token", chunk.start, t.kind);
+            }
+            if let Some(open) = chunk.unclosed {
+                assert!(
+                    braces.contains(&open),
+                    "{name}: unclosed `{{` at {open} is not a lexer `{{`"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_formatter_sees_the_lexers_comments_and_keeps_them() {
+    use super::lex::tokens;
+    let comments = |text: &str| -> Vec<String> {
+        let mut c: Vec<String> = tokens(text)
+            .iter()
+            .filter(|t| t.kind == super::lex::TokenKind::Comment)
+            .filter_map(|t| text.get(t.start..t.end))
+            .map(|s| s.trim_end().to_string())
+            .collect();
+        c.sort();
+        c
+    };
+    let mut formatted = 0;
+    for (name, text) in scanner_corpus() {
+        let Ok(out) = crate::fmt::format_source(&text) else {
+            continue;
+        };
+        formatted += 1;
+        assert_eq!(
+            comments(&text),
+            comments(&out),
+            "{name}: the formatter lost or made a comment"
+        );
+    }
+    assert!(formatted > 10, "most of the corpus formats");
+}
+
+#[test]
+fn a_brace_or_operator_in_a_string_or_comment_is_no_limit() {
+    // The limits read the lexer's tokens: what is inside a string or a
+    // comment is never a bracket or an operator.
+    let deep = "{".repeat(super::limits::MAX_NESTING + 1);
+    let long = "+".repeat(super::limits::MAX_OPERATORS + 1);
+    for text in [
+        format!("service s on c {{ x = \"{deep}\" }}\n"),
+        format!("service s on c {{ // {deep}\n}}\n"),
+        format!("service s on c {{ x = \"{long}\" }}\n"),
+        format!("service s on c {{ x = \"a\\\n{deep}\" }}\n"),
+    ] {
+        assert!(
+            super::limits::check(FileId(0), &text, 0).is_none(),
+            "{text:?} breaks a limit"
+        );
+    }
+    let code = format!(
+        "service s on c {{ x = {} }}\n",
+        "(".repeat(super::limits::MAX_NESTING + 1)
+    );
+    assert!(super::limits::check(FileId(0), &code, 0).is_some());
+}
