@@ -13,6 +13,7 @@
 //! | shell word | [`shell_word`] | single-quoted unless every byte is a safe word character |
 //! | systemd Exec argument | [`systemd_exec_arg`] | double-quoted, `%` → `%%`, `$` → `$$`, every unprintable character as `\xNN` per UTF-8 byte |
 //! | systemd free text | [`systemd_text`] | `%` → `%%`, control characters, separators and non-characters written as `\xNN`/`\uNNNN`/`\UNNNNNNNN` text (never a line break); a final `\` as `\x5c` |
+//! | ufw rule comment (community.general.ufw) | [`ufw_comment`] | `'` → `’`, control characters → space: the module writes `comment '<text>'` into a command line it splits with shlex, where nothing escapes a `'` |
 //! | file path component | [`is_path_component`] | a check, not an escape: the checker refuses any other string |
 
 use std::fmt::Write as _;
@@ -193,11 +194,40 @@ pub fn shown_as_text(c: char) -> String {
     }
 }
 
+/// A ufw rule comment as `community.general.ufw` passes it on: the module
+/// writes `comment '<text>'` into a command line that it splits with shlex,
+/// so a `'` ends the quotes (the run fails with "No closing quotation"; an
+/// apostrophe in a backend's own comment did) and nothing escapes it inside
+/// them. `'` becomes `’` and control characters (a line break would end
+/// ufw's rule) become spaces; everything else is kept.
+pub fn ufw_comment(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\'' => '\u{2019}',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 pub use crate::names::{is_label_value, is_path_component};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ufw_comments_have_no_single_quote_or_control_character() {
+        assert_eq!(ufw_comment("a site's k3s servers"), "a site\u{2019}s k3s servers");
+        assert_eq!(ufw_comment("a\nb\tc"), "a b c");
+        assert_eq!(ufw_comment("plain (service), from x"), "plain (service), from x");
+        // What the module does with it: shlex splits `comment '<text>'`
+        // into two words, the second the text itself.
+        for s in ["it's", "'", "a'b'c", "x\ny"] {
+            let c = ufw_comment(s);
+            assert!(!c.contains('\'') && !c.chars().any(char::is_control), "{c:?}");
+        }
+    }
 
     #[test]
     fn yaml_quotes_separators_noncharacters_and_the_merge_key() {

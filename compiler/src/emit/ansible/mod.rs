@@ -539,6 +539,11 @@ impl<'a> Ctx<'a> {
                 .collect::<Vec<_>>()
                 .join("; ");
         }
+        // The comments reach ufw through community.general.ufw's command
+        // line (escape::ufw_comment).
+        for r in &mut rules {
+            r.comment = crate::emit::escape::ufw_comment(&r.comment);
+        }
         rules
     }
 
