@@ -115,21 +115,25 @@ impl BlockKind {
         }
     }
 
+    /// Every kind, in declaration order.
+    pub const ALL: [BlockKind; 11] = [
+        BlockKind::Solution,
+        BlockKind::Cluster,
+        BlockKind::Fleet,
+        BlockKind::Service,
+        BlockKind::Daemon,
+        BlockKind::Job,
+        BlockKind::Model,
+        BlockKind::Device,
+        BlockKind::Runtime,
+        BlockKind::Serving,
+        BlockKind::External,
+    ];
+
+    /// The kind whose [`keyword`](BlockKind::keyword) is `s`: the words are
+    /// written once, in `keyword`.
     pub fn from_keyword(s: &str) -> Option<BlockKind> {
-        Some(match s {
-            "solution" => BlockKind::Solution,
-            "cluster" => BlockKind::Cluster,
-            "fleet" => BlockKind::Fleet,
-            "service" => BlockKind::Service,
-            "daemon" => BlockKind::Daemon,
-            "job" => BlockKind::Job,
-            "model" => BlockKind::Model,
-            "device" => BlockKind::Device,
-            "runtime" => BlockKind::Runtime,
-            "serving" => BlockKind::Serving,
-            "external" => BlockKind::External,
-            _ => return None,
-        })
+        BlockKind::ALL.into_iter().find(|k| k.keyword() == s)
     }
 
     pub fn is_workload(self) -> bool {

@@ -84,6 +84,21 @@ mod tests {
     }
 
     #[test]
+    fn the_syntax_trees_block_kinds_are_the_keyword_lists() {
+        use crate::syntax::ast::BlockKind;
+        let words: Vec<&str> = BlockKind::ALL.iter().map(|k| k.keyword()).collect();
+        // `solution` is an item of its own in the grammar, a kind of block
+        // in the tree.
+        let mut expected = vec!["solution"];
+        expected.extend(BLOCK_KINDS);
+        assert_eq!(set(&words), set(&expected));
+        for w in &words {
+            assert_eq!(BlockKind::from_keyword(w).map(BlockKind::keyword), Some(*w));
+        }
+        assert_eq!(BlockKind::from_keyword("param"), None);
+    }
+
+    #[test]
     fn not_names_are_the_grammars_keyword_rule() {
         assert_eq!(set(NOT_NAMES), alternatives("keyword"));
     }
