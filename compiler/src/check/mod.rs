@@ -59,7 +59,11 @@ pub fn analyze_with(
 ) -> Analysis {
     let (mut program, load_diags) = load::load_with(db, root, cache);
     let overrides_files = overrides.add_sources(&mut program.sources);
-    let (diagnostics, solution, counts) = {
+    let Finished {
+        diagnostics,
+        solution,
+        counts,
+    } = {
         let mut a = Analyzer::new(&program);
         let solution = a.run(overrides, overrides_files);
         a.finish(load_diags, solution)
@@ -184,7 +188,11 @@ impl Prepared {
                 },
             )
         };
-        let (diagnostics, solution, counts) = a.finish(self.load_diags.clone(), solution);
+        let Finished {
+            diagnostics,
+            solution,
+            counts,
+        } = a.finish(self.load_diags.clone(), solution);
         Recheck {
             program: prog,
             diagnostics,
@@ -209,6 +217,14 @@ struct Settled {
     devices_named: u64,
     things: HashMap<String, u32>,
     host_owners: Vec<(String, Span)>,
+}
+
+/// What [`Analyzer::finish`] hands back: every diagnostic, sorted; the
+/// solution when none is an error; how each count was computed.
+struct Finished {
+    diagnostics: Vec<Diagnostic>,
+    solution: Option<ir::Solution>,
+    counts: Vec<counts::CountExplanation>,
 }
 
 /// Identity of an item: its file and index in that file's unit.
@@ -430,13 +446,9 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// The diagnostics (with those of loading, sorted), the solution when
-    /// there is no error, and the count explanations.
-    fn finish(
-        &mut self,
-        mut diags: Vec<Diagnostic>,
-        solution: Option<ir::Solution>,
-    ) -> (Vec<Diagnostic>, Option<ir::Solution>, Vec<counts::CountExplanation>) {
+    /// The end of a check: loading's diagnostics and the analyzer's, sorted,
+    /// and the solution only when there is no error.
+    fn finish(&mut self, mut diags: Vec<Diagnostic>, solution: Option<ir::Solution>) -> Finished {
         let solution = if self.diags.iter().any(|d| d.is_error()) || diags.iter().any(|d| d.is_error()) {
             None
         } else {
@@ -450,7 +462,11 @@ impl<'a> Analyzer<'a> {
         } else {
             solution
         };
-        (diags, solution, std::mem::take(&mut self.explanations))
+        Finished {
+            diagnostics: diags,
+            solution,
+            counts: std::mem::take(&mut self.explanations),
+        }
     }
 
     /// Register every item name; report duplicates.
