@@ -21,6 +21,12 @@ packages into the throwaway Debian root. Needs root and network namespaces.
    TCP connects and UDP datagrams. Each expectation is probed from its peer:
    what must connect connects, what must be dropped times out.
 
+4. Docker fleets: Docker's DNAT and FORWARD rules for the services this
+   gateway publishes (written here: no Docker engine runs), a namespace
+   behind a br-* bridge standing for the containers, the role's DOCKER-USER
+   block in ufw's after.rules and the real `ufw reload`; then probes from
+   every other gateway of the site and from outside (`docker_user`).
+
 What must connect comes from the IR (`iotc plan --format json`): the site
 and its servers, the flows (talks_to, resolved by the checker) and the
 public workloads. What the runtime itself needs between the nodes of a site
@@ -109,13 +115,17 @@ import json, socket, sys
 target, timeout = sys.argv[1], float(sys.argv[2])
 out = []
 for spec in sys.argv[3:]:
+    spec, _, src = spec.partition("@")
     port, proto = spec.split("/")
+    source = (src, 0) if src else None
     try:
         if proto == "tcp":
-            with socket.create_connection((target, int(port)), timeout=timeout):
+            with socket.create_connection((target, int(port)), timeout=timeout, source_address=source):
                 pass
         else:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                if source:
+                    s.bind(source)
                 s.settimeout(timeout)
                 s.sendto(b"iotc", (target, int(port)))
                 s.recvfrom(512)
@@ -245,6 +255,167 @@ def expectations(ir, host):
         elif merged[key][0] == ok and why not in merged[key][1]:
             merged[key] = (ok, merged[key][1] + "; " + why)
     return fleet, site, runtime, peers, merged
+
+
+CTR_GW, CTR, CTR_BRIDGE = "172.30.0.1", "172.30.0.2", "br-iotcfw"
+
+
+def probe(ns, target, specs, timeout):
+    res = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", PROBE, target, str(timeout)] + specs,
+                         capture_output=True, text=True, check=True)
+    return json.loads(res.stdout)
+
+
+def docker_user(args, ir, fleet, site, nss, gw, peer_ns, logdir, failed):
+    """A Docker fleet's published ports: the DOCKER-USER block the stack role
+    writes into ufw's after.rules, loaded by the real `ufw reload`, in front
+    of the DNAT and FORWARD rules Docker makes for a published port. Which
+    gateway calls which port comes from the IR's flows and the inventory's
+    per-gateway shares (IOTC_REPLICAS_*)."""
+    import jinja2
+
+    inv = json.loads(subprocess.run(
+        ["ansible-inventory", "-i", "inventory.yaml", "--list"], cwd=os.path.join(args.out, "ansible"),
+        capture_output=True, text=True, check=True).stdout)
+    hostvars = inv["_meta"]["hostvars"]
+    me = hostvars[args.host]
+    hosts = site["hosts"] + site.get("standby_hosts", [])
+    others = [h for h in hosts if h != args.host]
+    addr = {args.host: GW_LAN}
+    for i, h in enumerate(others):
+        addr[h] = f"10.77.0.{10 + i}"
+
+    def share(h, workload):
+        key = "IOTC_REPLICAS_" + re.sub(r"[^A-Za-z0-9]", "_", workload).upper() + "="
+        for line in hostvars[h].get("iotc_compose_stack_env", []):
+            if line.startswith(key):
+                return int(line[len(key):])
+        return 0
+
+    # Docker's side, for each published port of a service this gateway
+    # runs: DNAT to the container (one namespace behind a br-* bridge
+    # stands for the containers), the FORWARD jump to DOCKER-USER first,
+    # then Docker's accept towards the container.
+    compose_file = os.path.join(args.out, "compose", fleet["name"], site["name"], "compose.yaml")
+    with open(compose_file) as fh:
+        services = yaml.safe_load(fh)["services"]
+    published = {}  # host port -> (service, container port, proto)
+    for name, svc in services.items():
+        if share(args.host, name) <= 0:
+            continue
+        for spec in svc.get("ports") or []:
+            text, _, proto = str(spec).partition("/")
+            parts = text.split(":")  # [ip:]host:container, or container alone
+            host_port, ctr_port = (parts[-2], parts[-1]) if len(parts) > 1 else (parts[0], parts[0])
+            published[int(host_port)] = (name, int(ctr_port), proto or "tcp")
+    ctr = nss.add("ctr")
+    run(["ip", "-n", gw, "link", "add", "name", CTR_BRIDGE, "type", "bridge"])
+    run(["ip", "-n", gw, "addr", "add", f"{CTR_GW}/24", "dev", CTR_BRIDGE])
+    run(["ip", "-n", gw, "link", "set", CTR_BRIDGE, "up"])
+    tmp_a, tmp_b = f"{nss.prefix[-6:]}cx", f"{nss.prefix[-6:]}cy"
+    run(["ip", "link", "add", "name", tmp_a, "type", "veth", "peer", "name", tmp_b])
+    run(["ip", "link", "set", tmp_a, "netns", gw, "name", "vethctr"])
+    run(["ip", "link", "set", tmp_b, "netns", ctr, "name", "eth0"])
+    run(["ip", "-n", gw, "link", "set", "vethctr", "master", CTR_BRIDGE, "up"])
+    run(["ip", "-n", ctr, "addr", "add", f"{CTR}/24", "dev", "eth0"])
+    run(["ip", "-n", ctr, "link", "set", "eth0", "up"])
+    run(["ip", "-n", ctr, "route", "add", "default", "via", CTR_GW])
+    # What 90-iotc.conf sets at boot (net.* is per namespace).
+    run(["ip", "netns", "exec", gw, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+    ipt = ["ip", "netns", "exec", gw, "chroot", args.root, "iptables"]
+    subprocess.run(ipt + ["-N", "DOCKER-USER"], check=False, stderr=subprocess.DEVNULL)
+    run(ipt + ["-I", "FORWARD", "1", "-j", "DOCKER-USER"])
+    run(ipt + ["-I", "FORWARD", "2", "-o", CTR_BRIDGE, "-d", CTR, "-j", "ACCEPT"])
+    run(ipt + ["-I", "FORWARD", "3", "-i", CTR_BRIDGE, "-j", "ACCEPT"])
+    for host_port, (_, ctr_port, proto) in sorted(published.items()):
+        run(ipt + ["-t", "nat", "-A", "PREROUTING", "-p", proto, "--dport", str(host_port),
+                   "-j", "DNAT", "--to-destination", f"{CTR}:{ctr_port}"])
+
+    # The role's block, rendered like its template lookup (Jinja2 with
+    # trim_blocks) and inserted as blockinfile does, then `ufw reload`.
+    template = os.path.join(args.out, "ansible", "roles", "iotc_compose_stack", "templates", "docker-user.rules.j2")
+    env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
+    block = env.from_string(open(template).read()).render(
+        iotc_compose_stack_project=me["iotc_compose_stack_project"],
+        iotc_compose_stack_published=me.get("iotc_compose_stack_published", []),
+        hostvars={h: {"ansible_facts": {"default_ipv4": {"address": a}}} for h, a in addr.items()})
+    marker = f"iotc DOCKER-USER {me['iotc_compose_stack_project']}"
+    after = os.path.join(args.root, "etc", "ufw", "after.rules")
+    with open(after, "a") as fh:
+        fh.write(f"# BEGIN {marker}\n{block.rstrip()}\n# END {marker}\n")
+    reload = subprocess.run(["ip", "netns", "exec", gw, "chroot", args.root, "ufw", "reload"],
+                            capture_output=True, text=True)
+    saved = subprocess.run(["ip", "netns", "exec", gw, "chroot", args.root, "iptables-save"],
+                           capture_output=True, text=True).stdout
+    with open(os.path.join(logdir, "iptables-save-docker.txt"), "w") as fh:
+        fh.write(saved)
+    if reload.returncode != 0 or "-A DOCKER-USER" not in saved or "-A FORWARD -j DOCKER-USER" not in saved:
+        print(reload.stdout + reload.stderr + saved)
+        failed.append("ufw reload did not load the DOCKER-USER block in front of Docker's rules")
+        return
+
+    # Expectations: every same-site flow into a service this gateway runs,
+    # from every other gateway that runs its caller; no other gateway of
+    # the site; nothing from outside unless public or called from elsewhere.
+    workloads = {w["name"]: w for w in ir["workloads"]}
+    exp = {}  # (source host or "wan", port, proto) -> (must connect, why)
+    for host_port, (service, ctr_port, proto) in sorted(published.items()):
+        flows = [f for f in ir["flows"] if f["to"] == service and f["to_group"] == fleet["name"]]
+        callers = {f["from"] for f in flows if f["reach"] == "same-group"}
+        from_any = workloads[service]["public"] or any(f["reach"] != "same-group" for f in flows)
+        for h in others:
+            calls = sorted(c for c in callers if share(h, c) > 0)
+            why = (f"{h} runs {', '.join(calls)} -> {service}" if calls
+                   else f"{h} runs no caller of {service}")
+            exp[(h, host_port, proto)] = (bool(calls) or from_any, why)
+        exp[("wan", host_port, proto)] = (from_any, f"{service} from outside the site"
+                                          + (" (public or called from elsewhere)" if from_any else ""))
+    if not exp:
+        print("   DOCKER-USER: this gateway runs no published service")
+        return
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", ctr, sys.executable, "-c", LISTENER]
+        + sorted({f"{c}/{pr}" for (_, c, pr) in published.values()}),
+        stdout=subprocess.PIPE, text=True)
+    try:
+        if listener.stdout.readline().strip() != "listening":
+            failed.append("the container's listener did not start")
+            return
+        for h in others:
+            run(["ip", "-n", peer_ns["lan"], "addr", "add", f"{addr[h]}/{LAN_PREFIX}", "dev", "eth0"])
+
+        def probe_all():
+            got = {}
+            lan_keys = [k for k in sorted(exp) if k[0] != "wan"]
+            for k, ok in zip(lan_keys, probe(peer_ns["lan"], GW_LAN, [f"{p}/{pr}@{addr[h]}" for h, p, pr in lan_keys],
+                                              args.timeout)):
+                got[k] = ok
+            wan_keys = [k for k in sorted(exp) if k[0] == "wan"]
+            for k, ok in zip(wan_keys, probe(peer_ns["wan"], GW_WAN, [f"{p}/{pr}" for _, p, pr in wan_keys],
+                                              args.timeout)):
+                got[k] = ok
+            return got
+
+        good = 0
+        for key, got in probe_all().items():
+            want, why = exp[key]
+            if got != want:
+                failed.append(f"DOCKER-USER, from {key[0]} ({'must connect' if want else 'must be dropped'}): "
+                              f"{key[1]}/{key[2]} {'connected' if got else 'was dropped'}: {why}")
+            else:
+                good += 1
+        admitted = sum(1 for w, _ in exp.values() if w)
+        print(f"   DOCKER-USER probes: {len(exp)} ({admitted} must connect) on published ports "
+              f"{', '.join(f'{p}/{v[2]} ({v[0]})' for p, v in sorted(published.items()))}: {good} right")
+        # Without the block every probe must connect (Docker's own rules
+        # let everyone in): each drop above is DOCKER-USER's doing.
+        run(ipt + ["-F", "DOCKER-USER"])
+        for key, got in probe_all().items():
+            if not got:
+                failed.append(f"DOCKER-USER: {key[1]}/{key[2]} from {key[0]} is unreachable even without the block")
+    finally:
+        listener.kill()
+        listener.wait()
 
 
 def ansible_firewall(args, ns, log):
@@ -379,6 +550,11 @@ def main():
                 for key, got in zip(keys, json.loads(res.stdout)):
                     if not got:
                         failed.append(f"from {peer}: {key[1]}/{key[2]} is unreachable even without the firewall")
+            # Docker fleets: the published ports, with ufw on again.
+            if runtime == "docker" and not failed:
+                run(["ip", "netns", "exec", gw, "chroot", args.root, "ufw", "--force", "enable"],
+                    stdout=subprocess.DEVNULL)
+                docker_user(args, ir, fleet, site, nss, gw, peer_ns, logdir, failed)
             for line in failed:
                 print(f"!! {line}", file=sys.stderr)
     except SystemExit:
