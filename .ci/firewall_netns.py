@@ -477,6 +477,22 @@ def main():
             nss.link(gw, "pod0", gw_pod, peer_ns["pod"], "eth0", peer_pod, pod_prefix)
             targets["pod"] = gw_pod
 
+        # The role's IPv4 kernel parameters (90-iotc.conf, written by the
+        # prepare run; a booted gateway applies it at boot), set in the
+        # gateway's namespace: net.ipv4.* is per namespace. The others
+        # (fs.*, net.bridge.*) would reach this machine and are left alone.
+        conf = os.path.join(args.root, "etc", "sysctl.d", "90-iotc.conf")
+        for line in open(conf).read().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip().startswith("net.ipv4."):
+                run(["ip", "netns", "exec", gw, "sysctl", "-q", "-w", f"{key.strip()}={value.strip()}"])
+        # Pods of this node reached from the LAN (another node's pods after
+        # VXLAN decapsulation): forwarded, so ufw's routed policy decides.
+        if "pod" in peers:
+            run(["ip", "-n", peer_ns["lan"], "route", "add", f"{peer_pod.rsplit('.', 1)[0]}.0/{pod_prefix}",
+                 "via", GW_LAN])
+            run(["ip", "-n", peer_ns["pod"], "route", "add", "default", "via", gw_pod])
+
         # The role's firewall tasks, for real, twice. Only ufw tasks may run
         # (the others act on this machine's kernel or are not the firewall).
         with open(os.path.join(args.out, "ansible", "roles", "iotc_prepare", "tasks", "main.yml")) as fh:
@@ -534,6 +550,28 @@ def main():
                     connected += 1
                 else:
                     drop_ok += 1
+        # Forwarded to a pod of this node, from the LAN, on every port that
+        # must connect from the pod network (the local flows, SSH): the
+        # role's "Allow forwarded traffic" task (without it ufw's routed
+        # policy drops them).
+        if "pod" in peers:
+            flow_ports = sorted({(p, pr) for (peer, p, pr), (ok, _) in exp.items() if peer == "pod" and ok})
+            pod_listener = subprocess.Popen(
+                ["ip", "netns", "exec", peer_ns["pod"], sys.executable, "-c", LISTENER]
+                + [f"{p}/{pr}" for p, pr in flow_ports], stdout=subprocess.PIPE, text=True)
+            try:
+                if pod_listener.stdout.readline().strip() != "listening":
+                    failed.append("the pod's listener did not start")
+                for (p, pr), ok in zip(flow_ports, probe(peer_ns["lan"], peer_pod, [f"{p}/{pr}" for p, pr in flow_ports],
+                                                         args.timeout)):
+                    if ok:
+                        connected += 1
+                    else:
+                        failed.append(f"forwarded from the LAN to a pod of this node: {p}/{pr} was dropped "
+                                      "(ufw's routed policy)")
+            finally:
+                pod_listener.kill()
+                pod_listener.wait()
         print(f"   firewall probes: {connected} declared connect, {drop_ok} undeclared dropped, {len(failed)} wrong")
         for line in failed:
             print(f"!! {line}", file=sys.stderr)
