@@ -1,0 +1,178 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! No custom resource without its CRD (issue 11): on every example, every
+//! object in the whole output (Kubernetes folders, and the manifests the
+//! Ansible roles apply) whose apiVersion is not built into Kubernetes is
+//! either
+//! - in a Kubernetes file that no kustomization lists and that the generated
+//!   `out/README.md` applies only after its folder, on a line naming the
+//!   operator that installs the group's CRDs (a documented prerequisite), or
+//! - applied by an Ansible task that an earlier task of the same role makes
+//!   wait until its CRD is established (the role installs the operator).
+
+use iotc_compiler::emit::readme::PATH;
+use iotc_compiler::emit::{emit, Target};
+
+mod common;
+use common::{example, EXAMPLES};
+
+/// API groups served by every Kubernetes API server (no CRD needed).
+fn built_in(api: &str) -> bool {
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    group.is_empty()
+        || group.ends_with(".k8s.io")
+        || matches!(group, "apps" | "batch" | "policy" | "autoscaling" | "extensions")
+}
+
+/// The operator whose installation brings the CRDs of a custom group, as the
+/// README names it. A group missing here fails the test: a new custom kind
+/// needs its prerequisite decided and documented.
+fn operator(group: &str) -> &'static str {
+    match group {
+        "monitoring.coreos.com" => "Prometheus Operator",
+        "operator.tigera.io" => "Calico operator",
+        _ => panic!("custom group {group} has no known prerequisite"),
+    }
+}
+
+/// The value after `key` (YAML `key: v` or a Jinja/Python dict's
+/// `'key': 'v'`) at each occurrence, with its byte offset.
+fn values<'a>(text: &'a str, key: &str) -> Vec<(usize, &'a str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text.get(from..).and_then(|t| t.find(key)) {
+        let at = from + i;
+        from = at + key.len();
+        let rest = text[from..].trim_start_matches(['\'', '"']);
+        let Some(rest) = rest.strip_prefix(':') else { continue };
+        let v = rest.trim_start_matches([' ', '\'', '"']);
+        let end = v
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-')))
+            .unwrap_or(v.len());
+        if end > 0 {
+            out.push((at, &v[..end]));
+        }
+    }
+    out
+}
+
+/// The (apiVersion, kind) of every object written in `text`.
+fn objects(text: &str) -> Vec<(String, String)> {
+    let kinds = values(text, "kind");
+    values(text, "apiVersion")
+        .into_iter()
+        .filter_map(|(at, api)| {
+            // The object's kind: the nearest `kind` after its apiVersion
+            // (generated objects write apiVersion first).
+            kinds
+                .iter()
+                .find(|(k, _)| *k > at)
+                .map(|(_, kind)| (api.to_string(), kind.to_string()))
+        })
+        .filter(|(api, _)| api.contains('/') || api == "v1")
+        .collect()
+}
+
+#[test]
+fn every_custom_resource_has_its_crd_installed_first() {
+    let (mut by_readme, mut by_ansible) = (0, 0);
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, Target::ALL).unwrap();
+        let readme = &files.iter().find(|f| f.path == PATH).unwrap().contents;
+        for f in &files {
+            let custom: Vec<_> = objects(&f.contents)
+                .into_iter()
+                .filter(|(api, _)| !built_in(api))
+                .collect();
+            for (api, kind) in custom {
+                let group = api.rsplit_once('/').unwrap().0;
+                let what = format!("{name}: {kind} ({api}) in {}", f.path);
+                if let Some(rest) = f.path.strip_prefix("k8s/") {
+                    let (dir, file) = f.path.rsplit_once('/').unwrap();
+                    assert!(rest.contains('/'), "{what}");
+                    // Not in its folder's kustomization: `kubectl apply -k`
+                    // on a fresh cluster must not meet it.
+                    let k = files
+                        .iter()
+                        .find(|k| k.path == format!("{dir}/kustomization.yaml"))
+                        .unwrap();
+                    assert!(
+                        !k.contents.lines().any(|l| l.trim() == format!("- {file}")),
+                        "{what}: listed by {}",
+                        k.path
+                    );
+                    // The README applies it on its own, after the folder, on a
+                    // line that names the operator bringing the CRDs.
+                    let folder = readme
+                        .find(&format!("kubectl apply -k {dir}`"))
+                        .unwrap_or_else(|| panic!("{what}: folder"));
+                    let cmd = format!("`kubectl apply -f {}`", f.path);
+                    let at = readme
+                        .find(&cmd)
+                        .unwrap_or_else(|| panic!("{what}: the README never applies it"));
+                    assert!(folder < at, "{what}: applied before its folder");
+                    let line_start = readme[..at].rfind('\n').map_or(0, |i| i + 1);
+                    let line = &readme[line_start..at];
+                    assert!(
+                        line.contains(operator(group)),
+                        "{what}: `{line}` names no {}",
+                        operator(group)
+                    );
+                    assert!(
+                        line.contains("only if") || line.contains("once"),
+                        "{what}: `{line}` is not conditional"
+                    );
+                    by_readme += 1;
+                } else if let Some(rest) = f.path.strip_prefix("ansible/roles/") {
+                    // A role's template: the task that applies it waits for
+                    // the CRD first.
+                    let (role, _) = rest.split_once('/').unwrap();
+                    let template = f.path.rsplit_once('/').unwrap().1;
+                    let tasks = &files
+                        .iter()
+                        .find(|t| t.path == format!("ansible/roles/{role}/tasks/main.yml"))
+                        .unwrap()
+                        .contents;
+                    let apply = tasks
+                        .find(&format!("'ansible.builtin.template', '{template}'"))
+                        .unwrap_or_else(|| panic!("{what}: no task applies it"));
+                    let plural = format!("{}s", kind.to_lowercase());
+                    let wait = tasks
+                        .find(&format!("'crd/{plural}.{group}'"))
+                        .unwrap_or_else(|| panic!("{what}: no task waits for crd/{plural}.{group}"));
+                    assert!(wait < apply, "{what}: applied before its CRD is waited for");
+                    let task = &tasks[tasks[..wait].rfind("- name:").unwrap()..wait];
+                    assert!(
+                        task.contains("'--for=condition=established'"),
+                        "{what}: `{task}` does not wait for it"
+                    );
+                    let install = tasks
+                        .find(operator(group))
+                        .unwrap_or_else(|| panic!("{what}: the role does not install the {}", operator(group)));
+                    assert!(install < wait, "{what}");
+                    by_ansible += 1;
+                } else {
+                    panic!("{what}: a custom resource outside k8s/ and the Ansible roles");
+                }
+            }
+        }
+    }
+    // The examples have both kinds: ServiceMonitors/PrometheusRules and
+    // Calico's Installation (city's kubeadm site).
+    assert!(by_readme >= 2, "{by_readme} Prometheus Operator resources");
+    assert!(by_ansible >= 1, "{by_ansible} Ansible-applied custom resources");
+}
+
+#[test]
+fn objects_finds_yaml_and_dict_forms() {
+    let t =
+        "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\n---\n{{ {'apiVersion': 'v1', 'kind': 'Secret'} }}";
+    assert_eq!(
+        objects(t),
+        vec![
+            ("monitoring.coreos.com/v1".to_string(), "ServiceMonitor".to_string()),
+            ("v1".to_string(), "Secret".to_string())
+        ]
+    );
+    assert!(built_in("networking.k8s.io/v1") && built_in("apps/v1") && !built_in("operator.tigera.io/v1"));
+}
