@@ -711,6 +711,38 @@ impl Solution {
         out.sort();
         out
     }
+
+    /// The device groups iotc pins on every node of `fleet` (sorted by
+    /// name): those of the device nodes its workloads use whose host group
+    /// has no fixed id.
+    pub fn pinned_device_groups(&self, fleet: &str) -> Vec<PinnedDeviceGroup> {
+        let mut out: BTreeMap<String, PinnedDeviceGroup> = BTreeMap::new();
+        for w in &self.workloads {
+            if !matches!(&w.placement, Placement::Fleet { fleet: f, .. } if f == fleet) {
+                continue;
+            }
+            for d in &w.container.devices {
+                let Some(g) = &d.group else { continue };
+                let Some(host_group) = &g.host_group else { continue };
+                let node = d.host.rsplit('/').next().unwrap_or(&d.host).to_string();
+                let e = out.entry(g.name.clone()).or_insert_with(|| PinnedDeviceGroup {
+                    name: g.name.clone(),
+                    gid: g.gid,
+                    host_group: host_group.clone(),
+                    nodes: Vec::new(),
+                });
+                if !e.nodes.contains(&node) {
+                    e.nodes.push(node);
+                }
+            }
+        }
+        out.into_values()
+            .map(|mut g| {
+                g.nodes.sort();
+                g
+            })
+            .collect()
+    }
 }
 
 /// Access to one device node, decided by the checker
@@ -736,10 +768,27 @@ pub struct DeviceMount {
 pub struct DeviceGroup {
     /// `video`, `dialout`, `audio`, …
     pub name: String,
-    /// Its id where Debian fixes it (base-passwd: video 44, dialout 20,
-    /// audio 29, plugdev 46); `None` for groups whose id each host picks
-    /// (`render`, `i2c`, `spi`, `gpio`).
-    pub gid: Option<u32>,
+    /// Its id: where Debian fixes it (base-passwd: video 44, dialout 20,
+    /// audio 29, plugdev 46), or iotc's pinned id for `iotc-<group>`
+    /// (`check::devices::PINNED_GID_BASE`).
+    pub gid: u32,
+    /// For a group iotc pins (`iotc-render`, …): the host's own group whose
+    /// id each host picks (`render`, `i2c`, `spi`, `gpio`). Ansible creates
+    /// `name` with `gid` on every node of the fleet and a udev rule gives
+    /// the node to it, keeping `host_group`'s access through an ACL.
+    pub host_group: Option<String>,
+}
+
+/// A device group Ansible pins on every node of a fleet
+/// ([`Solution::pinned_device_groups`]) and the device nodes (kernel names,
+/// `renderD128`) its udev rule hands to it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PinnedDeviceGroup {
+    pub name: String,
+    pub gid: u32,
+    pub host_group: String,
+    /// Kernel names of the nodes the fleet's workloads use, sorted.
+    pub nodes: Vec<String>,
 }
 
 /// The domain of the extended resources device plugins advertise for

@@ -385,7 +385,17 @@ fn needs_a_booted_host(task: &serde_json::Value) -> Option<&'static str> {
                 None => args.as_str().or(args["cmd"].as_str()).unwrap().to_string(),
             };
             let program = line.split_whitespace().next().unwrap().rsplit('/').next().unwrap();
-            if ["modprobe", "sysctl", "ufw", "iptables", "systemctl", "reboot"].contains(&program) {
+            if [
+                "modprobe",
+                "sysctl",
+                "ufw",
+                "iptables",
+                "systemctl",
+                "reboot",
+                "udevadm",
+            ]
+            .contains(&program)
+            {
                 return Some("runs a command on the running system");
             }
         }

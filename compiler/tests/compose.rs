@@ -467,10 +467,7 @@ fn fixture_covers_the_rest() {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].schedule, None);
     let stacks = compose::stacks(&sol);
-    assert!(stacks[0]
-        .groups
-        .iter()
-        .any(|g| g.group == "video" && g.default == Some(44)));
+    assert!(stacks[0].groups.iter().any(|g| g.group == "video" && g.default == 44));
     // The server is on the first gateway only; nothing fetches its model
     // in the stack (Ansible stages it on the gateway).
     let server: Vec<u32> = stacks[0].hosts.iter().map(|h| h.replicas["detector-serve"]).collect();

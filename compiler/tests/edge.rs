@@ -14,7 +14,10 @@
 //! - device nodes reach pods through the device plugin: every device
 //!   resource a pod requests is advertised by a plugin that runs on a node
 //!   the pod fits, no unprivileged pod mounts a device node from the host,
-//!   and Compose passes the same nodes and groups as Kubernetes.
+//!   and Compose passes the same nodes and groups as Kubernetes;
+//! - every device node a pod or Compose service gets is openable by one of
+//!   its groups, given the groups and udev rules Ansible writes on the
+//!   node (render, i2c, spi and gpio nodes go to iotc's fixed-id groups).
 
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{self, Solution};
@@ -24,7 +27,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 mod common;
-use common::{checked, documents, repo, yaml, Fs};
+use common::{checked, documents, python, repo, yaml, Fs};
 
 /// A fleet of three sites (1, 3 and 5 gateways, standby at two), with a
 /// camera daemon behind `where`, a negated selector, a critical service and
@@ -78,6 +81,7 @@ service broker on sites {{
 service interlock on sites where line != "paint" {{
   image = "registry.example.com/interlock:1.0.0"
   device "/dev/ttyUSB0" as "/dev/plc"
+  device "/dev/i2c-1"
   port = 8080
   critical = true
   cpu = 100m
@@ -89,6 +93,7 @@ daemon camera on sites where camera = "yes" {{
   image = "registry.example.com/camera:1.0.0"
   device "/dev/video0"
   device "/dev/snd/pcmC0D0c"
+  device "/dev/dri/renderD128"
   volume ring {{ mount = "/var/cache/ring"  host_path = "/var/lib/gen/ring" }}
   cpu = 100m
   memory = 64Mi
@@ -715,6 +720,173 @@ fn compose_and_kubernetes_pass_the_same_devices_and_groups() {
         assert_eq!(k8s.len(), 2, "{rt}: {k8s:?}");
         assert_eq!(compose, k8s, "{rt}");
     }
+}
+
+/// The group id that owns a device node on a Debian-like host before
+/// iotc's rules (udev's default rules, base-passwd's fixed ids); `None`
+/// when each host picks the id.
+fn debian_owner(host: &str) -> Option<i64> {
+    let name = host.rsplit('/').next().unwrap();
+    let any = |ps: &[&str]| ps.iter().any(|p| name.starts_with(p));
+    if any(&["ttyUSB", "ttyACM", "ttyS", "ttyAMA", "rfcomm"]) {
+        Some(20)
+    } else if any(&["video", "media", "vchiq"]) || host.starts_with("/dev/dri/card") {
+        Some(44)
+    } else if host.starts_with("/dev/snd/") {
+        Some(29)
+    } else if host.starts_with("/dev/bus/usb/") {
+        Some(46)
+    } else {
+        None
+    }
+}
+
+/// What Ansible's udev rules say of each node (kernel name → group, mode,
+/// ACL group) and the gid of each group it creates.
+type Udev = (BTreeMap<String, (String, String, String)>, BTreeMap<String, i64>);
+
+/// The udev rules and groups the prepare role writes for a node with
+/// these vars, rendered with Jinja2 as Ansible would: kernel name →
+/// (group name, mode, setfacl group), and group name → gid.
+fn udev_config(files: &[OutputFile], vars: &Value) -> Udev {
+    let tasks = yaml(file(files, "ansible/roles/iotc_prepare/tasks/main.yml"));
+    let tasks = tasks.as_array().unwrap();
+    let rules = tasks
+        .iter()
+        .find(|t| t["ansible.builtin.copy"]["dest"] == "/etc/udev/rules.d/99-iotc-devices.rules")
+        .expect("the prepare role writes the device rules");
+    let created = tasks
+        .iter()
+        .find(|t| t["ansible.builtin.group"]["gid"].is_string())
+        .expect("the prepare role creates the device groups with their ids");
+    assert_eq!(created["loop"], "{{ iotc_prepare_device_groups }}");
+    let groups = vars["iotc_prepare_device_groups"].clone();
+    let script = r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+print(jinja2.Environment().from_string(d["content"]).render(iotc_prepare_device_groups=d["groups"]))
+"#;
+    let text = python(
+        script,
+        &serde_json::json!({ "content": rules["ansible.builtin.copy"]["content"], "groups": if groups.is_null() { serde_json::json!([]) } else { groups.clone() } }),
+    );
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let field = |k: &str| {
+            let start = line.find(&format!("{k}\"")).unwrap_or_else(|| panic!("{k} in {line}")) + k.len() + 1;
+            line[start..].split('"').next().unwrap().to_string()
+        };
+        let acl = field("RUN+=");
+        let acl_group = acl.split("g:").nth(1).unwrap().split(':').next().unwrap().to_string();
+        assert!(acl.ends_with(":rw $devnode"), "{line}");
+        out.insert(field("KERNEL=="), (field("GROUP:="), field("MODE:="), acl_group));
+    }
+    let gids = groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| (g["name"].as_str().unwrap().to_string(), g["gid"].as_i64().unwrap()))
+        .collect();
+    (out, gids)
+}
+
+/// Asserts that each device a workload gets is openable by its groups on a
+/// node configured as Ansible configures it; returns how many it checked.
+fn assert_openable(what: &str, devices: &BTreeMap<String, (Vec<String>, Vec<i64>)>, udev: &Udev) -> usize {
+    let mut n = 0;
+    for (w, (maps, gids)) in devices {
+        for m in maps {
+            let host = m.split(':').next().unwrap();
+            let kernel = host.rsplit('/').next().unwrap();
+            let owner = match udev.0.get(kernel) {
+                Some((group, mode, _)) => {
+                    assert_eq!(mode, "0660", "{what}: {host}");
+                    Some(
+                        *udev
+                            .1
+                            .get(group)
+                            .unwrap_or_else(|| panic!("{what}: {group} is not created")),
+                    )
+                }
+                None => debian_owner(host),
+            };
+            let owner = owner.unwrap_or_else(|| panic!("{what}: {w} gets {host}, whose group id each host picks"));
+            assert!(
+                gids.contains(&owner),
+                "{what}: {w} gets {host} (gid {owner}) but joins only {gids:?}"
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn every_device_a_workload_gets_is_openable_by_its_groups() {
+    let mut count = 0;
+    let docker = {
+        let src = generated_source("docker").replace("critical = true", "");
+        (
+            "generated-docker".to_string(),
+            checked(&MemoryDb::new().with("gen/gen.iot", &src), "gen/gen.iot"),
+        )
+    };
+    for (name, sol) in solutions().into_iter().chain([docker]) {
+        let files = emit(&sol, &[Target::K8s, Target::Compose, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for f in &sol.fleets {
+            for s in f.sites.iter().filter(|s| !s.hosts.is_empty()) {
+                let (vars, _) = &inv[&site_group(&f.name, &s.name)];
+                let udev = udev_config(&files, vars);
+                let (prefix, devices) = if f.runtime.is_kubernetes() {
+                    let prefix = format!("k8s/{}/{}/", f.name, s.name);
+                    let site: Vec<OutputFile> = files.iter().filter(|o| o.path.starts_with(&prefix)).cloned().collect();
+                    (prefix, k8s_devices(&site))
+                } else {
+                    let prefix = format!("compose/{}/{}/", f.name, s.name);
+                    let site: Vec<OutputFile> = files.iter().filter(|o| o.path.starts_with(&prefix)).cloned().collect();
+                    (prefix, compose_devices(&site))
+                };
+                count += assert_openable(&format!("{name} {prefix}"), &devices, &udev);
+            }
+        }
+    }
+    assert!(count >= 20, "only {count} devices checked");
+}
+
+/// A host whose group of iotc's name or id differs stops the play with
+/// the prepare role's message instead of being changed.
+#[test]
+fn a_host_group_in_the_way_of_a_pinned_device_group_stops_the_play() {
+    let files = emit(&generated("k3s"), &[Target::Ansible]).unwrap();
+    let tasks = yaml(file(&files, "ansible/roles/iotc_prepare/tasks/main.yml"));
+    let check = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["vars"]["iotc_host_groups"] == "{{ ansible_facts['getent_group'] }}")
+        .expect("the prepare role checks the host's groups");
+    let script = r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+env = jinja2.Environment()
+env.filters["dict2items"] = lambda m: [{"key": k, "value": v} for k, v in m.items()]
+item = {"name": "iotc-render", "gid": 64040}
+print(json.dumps([all(bool(env.compile_expression(t)(item=item, iotc_host_groups=h)) for t in d["that"]) for h in d["hosts"]]))
+"#;
+    let hosts = serde_json::json!([
+        {},
+        { "render": ["x", "109", ""] },
+        { "iotc-render": ["x", "64040", ""], "render": ["x", "993", ""] },
+        { "iotc-render": ["x", "1234", ""] },
+        { "gpu": ["x", "64040", ""] },
+    ]);
+    let ok: Vec<bool> = serde_json::from_str(&python(
+        script,
+        &serde_json::json!({ "that": check["ansible.builtin.assert"]["that"], "hosts": hosts }),
+    ))
+    .unwrap();
+    assert_eq!(ok, [true, true, true, false, false]);
 }
 
 /// Every host folder a pod writes is created by Ansible owned by the pod's

@@ -8,35 +8,61 @@
 use crate::ir::{self, DeviceGroup, DEVICE_RESOURCE_DOMAIN};
 use std::collections::BTreeMap;
 
+/// The first id of the range iotc pins its own device groups to
+/// (`iotc-render` 64040, `iotc-i2c` 64041, `iotc-spi` 64042, `iotc-gpio`
+/// 64043). Debian reserves 60000–64999 for groups created on demand, so
+/// neither `groupadd` nor `adduser --system` nor systemd's dynamic users
+/// (61184–65519 for DynamicUser only when no such id is taken) hand them
+/// out on their own.
+pub const PINNED_GID_BASE: u32 = 64040;
+
 /// The group that owns a device node on Debian-like hosts (udev's default
-/// rules), with its fixed id when base-passwd fixes one.
+/// rules), with its fixed id when base-passwd fixes one. For nodes whose
+/// host group has an id each host picks (`render`, `i2c`, `spi`, `gpio`),
+/// the group is iotc's own `iotc-<group>` with a fixed id from
+/// [`PINNED_GID_BASE`]: Ansible creates it on every node of the fleet and
+/// a udev rule hands the node to it (keeping the host group's access
+/// through an ACL), so a pod spec and a Compose file can name a number.
 pub fn device_group(path: &str) -> Option<DeviceGroup> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let starts = |p: &str| name.starts_with(p);
-    let (group, gid) = if starts("ttyUSB") || starts("ttyACM") || starts("ttyS") || starts("ttyAMA") || starts("rfcomm")
-    {
-        ("dialout", Some(20))
-    } else if starts("video") || starts("media") || starts("vchiq") || path.starts_with("/dev/dri/card") {
-        ("video", Some(44))
-    } else if path.starts_with("/dev/dri/render") {
-        ("render", None)
-    } else if path.starts_with("/dev/snd") {
-        ("audio", Some(29))
-    } else if starts("i2c-") {
-        ("i2c", None)
-    } else if starts("spidev") {
-        ("spi", None)
-    } else if starts("gpiochip") || starts("gpiomem") {
-        ("gpio", None)
-    } else if path.starts_with("/dev/bus/usb") {
-        ("plugdev", Some(46))
-    } else {
-        return None;
-    };
-    Some(DeviceGroup {
+    let fixed = |group: &str, gid: u32| DeviceGroup {
         name: group.to_string(),
         gid,
-    })
+        host_group: None,
+    };
+    let pinned = |group: &str, offset: u32| DeviceGroup {
+        name: format!("iotc-{group}"),
+        gid: PINNED_GID_BASE + offset,
+        host_group: Some(group.to_string()),
+    };
+    // A pinned group's udev rule matches the node by its kernel name, so
+    // the name must be one udev reads literally (no quotes, globs or
+    // spaces); any real render, i2c, spi or gpio node's name is.
+    let literal = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    Some(
+        if starts("ttyUSB") || starts("ttyACM") || starts("ttyS") || starts("ttyAMA") || starts("rfcomm") {
+            fixed("dialout", 20)
+        } else if starts("video") || starts("media") || starts("vchiq") || path.starts_with("/dev/dri/card") {
+            fixed("video", 44)
+        } else if path.starts_with("/dev/dri/render") && literal {
+            pinned("render", 0)
+        } else if path.starts_with("/dev/snd") {
+            fixed("audio", 29)
+        } else if starts("i2c-") && literal {
+            pinned("i2c", 1)
+        } else if starts("spidev") && literal {
+            pinned("spi", 2)
+        } else if (starts("gpiochip") || starts("gpiomem")) && literal {
+            pinned("gpio", 3)
+        } else if path.starts_with("/dev/bus/usb") {
+            fixed("plugdev", 46)
+        } else {
+            return None;
+        },
+    )
 }
 
 /// The longest name part of an extended resource (a qualified name).
@@ -101,11 +127,16 @@ mod tests {
 
     #[test]
     fn groups_of_common_device_nodes() {
-        let g = |p: &str| device_group(p).map(|g| (g.name, g.gid));
-        assert_eq!(g("/dev/video0"), Some(("video".into(), Some(44))));
-        assert_eq!(g("/dev/ttyUSB0"), Some(("dialout".into(), Some(20))));
-        assert_eq!(g("/dev/snd/pcmC0D0c"), Some(("audio".into(), Some(29))));
-        assert_eq!(g("/dev/i2c-1"), Some(("i2c".into(), None)));
+        let g = |p: &str| device_group(p).map(|g| (g.name, g.gid, g.host_group));
+        assert_eq!(g("/dev/video0"), Some(("video".into(), 44, None)));
+        assert_eq!(g("/dev/ttyUSB0"), Some(("dialout".into(), 20, None)));
+        assert_eq!(g("/dev/snd/pcmC0D0c"), Some(("audio".into(), 29, None)));
+        assert_eq!(g("/dev/i2c-1"), Some(("iotc-i2c".into(), 64041, Some("i2c".into()))));
+        assert_eq!(
+            g("/dev/dri/renderD128"),
+            Some(("iotc-render".into(), 64040, Some("render".into())))
+        );
+        assert_eq!(g("/dev/i2c-\"1"), None);
         assert_eq!(g("/dev/fuse"), None);
     }
 

@@ -162,6 +162,10 @@ pub struct FleetVars {
     /// Host folders the fleet's workloads write (`Solution::writable_dirs`),
     /// created owned by the writing container's user.
     pub iotc_prepare_writable_dirs: Vec<crate::ir::WritableDir>,
+    /// Device groups iotc pins on every node (`Solution::pinned_device_groups`):
+    /// created with their fixed id, their nodes handed to them by udev.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_prepare_device_groups: Vec<crate::ir::PinnedDeviceGroup>,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,8 +230,7 @@ pub struct AddressVar {
 pub struct GidVar {
     pub var: String,
     pub group: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default: Option<u32>,
+    pub default: u32,
 }
 
 /// Per-host vars: standby devices' labels and taint; a Docker gateway's
@@ -509,6 +512,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 iotc_compose_stack_models: models,
                 iotc_prepare_model_caches: caches,
                 iotc_prepare_writable_dirs: sol.writable_dirs(&f.name),
+                iotc_prepare_device_groups: sol.pinned_device_groups(&f.name),
             }))),
             ..Group::default()
         };

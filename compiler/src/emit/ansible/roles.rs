@@ -125,6 +125,23 @@ impl Role {
 /// The switch that lets `iotc_prepare` run in a chroot or a container
 /// (`.ci/ansible-idempotence` runs it twice against a debootstrapped root):
 /// the role's default is `false`, so real hosts run every task.
+/// The prepare role's condition for its device group tasks.
+const DEVICE_GROUPS: &str = "iotc_prepare_device_groups | length > 0";
+/// The handlers' topic when the device rules change.
+const DEVICE_RULES_CHANGED: &str = "iotc device rules changed";
+
+/// `/etc/udev/rules.d/99-iotc-devices.rules`: each node of a pinned device
+/// group is owned by iotc's group (mode 0660, what the container runtimes
+/// copy into the container's node), and the host's own group keeps access
+/// through an ACL (the runtimes do not copy ACLs, the host honours them).
+/// `:=` makes the group and mode final, and the file sorts after the
+/// distributions' rules (Raspberry Pi OS's `99-com.rules` sets i2c, spi and
+/// gpio groups). Node names are literal (`check::devices::device_group`).
+const UDEV_RULES: &str = "# Managed by Ansible (iotc): device nodes of iotc's workloads, owned by iotc's fixed-id groups.\n\
+{% for g in iotc_prepare_device_groups %}{% for n in g.nodes -%}\n\
+KERNEL==\"{{ n }}\", GROUP:=\"{{ g.name }}\", MODE:=\"0660\", RUN+=\"/usr/bin/setfacl -m g:{{ g.host_group }}:rw $devnode\"\n\
+{% endfor %}{% endfor %}";
+
 pub(crate) const IN_CONTAINER: &str = "iotc_prepare_in_container";
 
 /// The one place that decides which `iotc_prepare` tasks need a booted host
@@ -178,6 +195,7 @@ fn prepare() -> Role {
     r.default("iotc_prepare_user", "iotc");
     r.default("iotc_prepare_model_caches", json!([]));
     r.default("iotc_prepare_writable_dirs", json!([]));
+    r.default("iotc_prepare_device_groups", json!([]));
     r.default("iotc_prepare_group", "iotc");
     // The user Ansible connects as must keep its way in: root logins stay
     // allowed (keys only) when that user is root, and passwords stay on
@@ -308,6 +326,50 @@ fn prepare() -> Role {
         )
         .with_loop("{{ iotc_prepare_writable_dirs }}")
         .label("{{ item.path }}"),
+        // Device groups whose id each host picks (`render`, `i2c`, `spi`,
+        // `gpio`): iotc's own `iotc-<group>` with a fixed id
+        // (`ir::DeviceGroup`), so pods' supplementalGroups and Compose's
+        // group_add can name a number. A group of that name with another
+        // id stops the play: changing it would leave files owned by the
+        // old id.
+        task("Read the host's groups", "ansible.builtin.getent", json!({ "database": "group" }))
+            .when(DEVICE_GROUPS),
+        task(
+            "Check that no other group holds iotc's device group names and ids",
+            "ansible.builtin.assert",
+            json!({
+                "that": [
+                    "item.name not in iotc_host_groups or (iotc_host_groups[item.name][1] | int) == (item.gid | int)",
+                    "iotc_host_groups | dict2items | selectattr('value.1', '==', item.gid | string) | rejectattr('key', '==', item.name) | list | length == 0"
+                ],
+                "fail_msg": "iotc pins group {{ item.name }} to gid {{ item.gid }}; this host has a group of that name or id (getent group): free both",
+                "quiet": true
+            }),
+        )
+        .kw("vars", json!({ "iotc_host_groups": "{{ ansible_facts['getent_group'] }}" }))
+        .with_loop("{{ iotc_prepare_device_groups }}")
+        .label("{{ item.name }}"),
+        task(
+            "Create iotc's device groups with their fixed ids",
+            "ansible.builtin.group",
+            json!({ "name": "{{ item.name }}", "gid": "{{ item.gid }}", "system": true, "state": "present" }),
+        )
+        .with_loop("{{ iotc_prepare_device_groups }}")
+        .label("{{ item.name }}"),
+        apt("Install setfacl (the host group keeps its device access)", json!(["acl"])).when(DEVICE_GROUPS),
+        task(
+            "Hand the workloads' device nodes to iotc's device groups",
+            "ansible.builtin.copy",
+            json!({
+                "content": UDEV_RULES,
+                "dest": "/etc/udev/rules.d/99-iotc-devices.rules",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        )
+        .when(DEVICE_GROUPS)
+        .notify(DEVICE_RULES_CHANGED),
         // sshd takes the first value it reads, and sshd_config includes
         // sshd_config.d/*.conf at its top on Debian 12 and Ubuntu 22.04+:
         // a drop-in sorting first wins over the distribution's and
@@ -395,6 +457,27 @@ fn prepare() -> Role {
             "ansible.builtin.systemd_service",
             json!({ "name": "ssh", "state": "reloaded" }),
         )),
+        // The rules apply at every boot; this applies them now, before the
+        // workloads start (handlers run at the end of the prepare play).
+        on_booted_host(
+            task(
+                "Reload the device rules",
+                "ansible.builtin.command",
+                json!({ "argv": ["udevadm", "control", "--reload"] }),
+            )
+            .kw("listen", DEVICE_RULES_CHANGED)
+            .changed_when(true),
+        ),
+        on_booted_host(
+            task(
+                "Apply the device rules to the nodes present now",
+                "ansible.builtin.command",
+                json!({ "argv": ["udevadm", "trigger", "--settle", "--action=change", "--sysname-match={{ item }}"] }),
+            )
+            .kw("listen", DEVICE_RULES_CHANGED)
+            .with_loop("{{ iotc_prepare_device_groups | map(attribute='nodes') | flatten }}")
+            .changed_when(true),
+        ),
         on_booted_host(task(
             "Reboot for the kernel command line",
             "ansible.builtin.reboot",

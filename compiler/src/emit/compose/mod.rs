@@ -172,7 +172,7 @@ pub struct AddressVar {
 pub struct GroupVar {
     pub var: String,
     pub group: String,
-    pub default: Option<u32>,
+    pub default: u32,
 }
 
 /// A Compose secret and where its value comes from on the gateway.
@@ -668,10 +668,7 @@ fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
         svc.devices.push(format!("{}:{}", esc(&d.host), esc(&d.container)));
         if let Some(g) = &d.group {
             let var = group_var(&g.name);
-            group_add.insert(match g.gid {
-                Some(id) => format!("${{{var}:-{id}}}"),
-                None => format!("${{{var}:?set {var} to the host's {} group id}}", g.name),
-            });
+            group_add.insert(format!("${{{var}:-{}}}", g.gid));
         }
     }
     svc.group_add = group_add.into_iter().collect();

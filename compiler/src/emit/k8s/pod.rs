@@ -380,7 +380,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
     let mut groups: Vec<i64> = c
         .devices
         .iter()
-        .filter_map(|d| d.group.as_ref()?.gid)
+        .filter_map(|d| Some(d.group.as_ref()?.gid))
         .map(i64::from)
         .collect();
     groups.sort_unstable();
