@@ -6,8 +6,10 @@
 //! workload's role; and that role's `own-secrets` policy grants exactly the
 //! ARNs of the secrets that pod reads, while no other policy of the root
 //! module names Secrets Manager. (The Kubernetes Secret `<workload>-secrets`
-//! itself is still created by hand, see docs/k8s.md "Secrets".)
+//! itself is still created by hand, see docs/k8s.md "Secrets"; the generated
+//! README names the Secrets Manager secret to copy it from, checked here.)
 
+use iotc_compiler::emit::readme::PATH;
 use iotc_compiler::emit::{emit, Target};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +38,8 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
     let mut reads = 0;
     for name in EXAMPLES {
         let sol = example(name);
-        let files = emit(&sol, &[Target::K8s, Target::Terraform]).unwrap();
+        let files = emit(&sol, Target::ALL).unwrap();
+        let readme = &files.iter().find(|f| f.path == PATH).unwrap().contents;
         for c in sol.clusters.iter().filter(|c| c.distribution == "eks") {
             let tf = files
                 .iter()
@@ -56,6 +59,18 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                 assert!(
                     secrets.insert((w.to_string(), key.to_string()), id.clone()).is_none(),
                     "{name}: {n} twice"
+                );
+                // The README says where the value is kept, by the same name.
+                let line = readme
+                    .lines()
+                    .find(|l| l.starts_with(&format!("  - `{key}` of `{w}`: ")))
+                    .unwrap_or_else(|| panic!("{name}: the README does not list {w}/{key}"));
+                assert!(
+                    line.contains(&format!(
+                        "Secrets Manager secret `{}`",
+                        n.replace("${var.name_prefix}", "<name_prefix>")
+                    )),
+                    "{name}: {line}"
                 );
             }
             // Policies: the role of each `own-secrets` policy -> the ids it grants.

@@ -5,7 +5,7 @@
 
 use super::ansible::{cluster_engine, group_name, Engine};
 use super::OutputFile;
-use crate::ir::{Provider, SecretSource, Solution};
+use crate::ir::{Placement, Provider, SecretSource, Solution};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -252,8 +252,25 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 SecretSource::File => "file",
                 SecretSource::Vault => "vault path",
             };
+            // On an AWS cluster the Terraform root module creates the
+            // Secrets Manager secret (docs/terraform.md, Secrets) that the
+            // workload's role may read: say where the value is kept.
+            let aws = match &w.placement {
+                Placement::Cluster { cluster, .. } => sol
+                    .clusters
+                    .iter()
+                    .find(|c| &c.name == cluster && matches!(c.provider, Provider::Aws { .. })),
+                Placement::Fleet { .. } => None,
+            };
+            let kept = aws.map_or(String::new(), |c| {
+                format!(
+                    "; kept in the Secrets Manager secret {} (`terraform -chdir=terraform/{} output secret_arns`), readable by the workload's role only; copy it into the Secret",
+                    code(&format!("<name_prefix>/{}/{}", w.name, s.name)),
+                    c.name
+                )
+            });
             secrets.push(format!(
-                "  - {} of {}: from {from} {}",
+                "  - {} of {}: from {from} {}{kept}",
                 code(&s.name),
                 code(&w.name),
                 code(&s.reference)
