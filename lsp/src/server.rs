@@ -14,7 +14,7 @@ use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestI
 use lsp_types as lsp;
 use lsp_types::Url;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,8 @@ pub fn run(connection: Connection, std: StdFiles) -> Result<(), String> {
         last_change: None,
         tokens: HashMap::new(),
         next_result: 0,
+        backlog: VecDeque::new(),
+        shut_down: false,
     };
     server.main_loop()
 }
@@ -115,6 +117,17 @@ struct Server<'a> {
     /// id, for `semanticTokens/full/delta`.
     tokens: HashMap<String, (String, Vec<lsp::SemanticToken>)>,
     next_result: u64,
+    /// Messages already received but not handled yet, in order: pulled
+    /// from the connection before a request's re-check and its answer, so
+    /// a `$/cancelRequest` queued behind the request is seen in time.
+    backlog: VecDeque<Message>,
+    /// `shutdown` was answered: only `exit` is expected now.
+    shut_down: bool,
+}
+
+/// The answer to a request the client cancelled before it was worked on.
+fn canceled(id: RequestId) -> Response {
+    Response::new_err(id, ErrorCode::RequestCanceled as i32, "cancelled by the client".into())
 }
 
 /// A request's failure, sent back as an error response.
@@ -141,28 +154,47 @@ type Answer = Result<Value, Failure>;
 impl Server<'_> {
     fn main_loop(&mut self) -> Result<(), String> {
         loop {
-            let msg = match self.deadline {
-                Some(deadline) => {
-                    let wait = deadline.saturating_duration_since(Instant::now());
-                    match self.conn.receiver.recv_timeout(wait) {
-                        Ok(m) => Some(m),
-                        Err(e) if e.is_timeout() => None,
-                        Err(_) => return Ok(()),
-                    }
-                }
-                None => match self.conn.receiver.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => return Ok(()),
+            let msg = match self.backlog.pop_front() {
+                Some(m) => Some(m),
+                None => match self.receive() {
+                    Ok(m) => m,
+                    // The client is gone.
+                    Err(()) => return Ok(()),
                 },
             };
             match msg {
                 None => self.refresh_and_publish(),
                 Some(Message::Request(req)) => {
-                    if self.conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
-                        return Ok(());
+                    // Shutdown is answered here rather than by lsp-server's
+                    // `handle_shutdown`, which waits for `exit` on the
+                    // connection while it may already be in the backlog.
+                    if self.shut_down {
+                        let e = ErrorCode::InvalidRequest as i32;
+                        self.send(Message::Response(Response::new_err(
+                            req.id,
+                            e,
+                            "shutdown was requested".into(),
+                        )));
+                        continue;
+                    }
+                    if req.method == "shutdown" {
+                        self.shut_down = true;
+                        self.send(Message::Response(Response::new_ok(req.id, Value::Null)));
+                        continue;
+                    }
+                    // A request the client cancelled before we got to it is
+                    // not worked on: checked before the re-check and again
+                    // after it (the client may cancel while it runs).
+                    if self.cancelled(&req.id) {
+                        self.send(Message::Response(canceled(req.id)));
+                        continue;
                     }
                     // Answers are always about the text the client has.
                     self.refresh_and_publish();
+                    if self.cancelled(&req.id) {
+                        self.send(Message::Response(canceled(req.id)));
+                        continue;
+                    }
                     let resp = self.request(req);
                     self.send(Message::Response(resp));
                 }
@@ -175,6 +207,47 @@ impl Server<'_> {
                 Some(Message::Response(_)) => {}
             }
         }
+    }
+
+    /// Whether a `$/cancelRequest` for `id` is among the messages received
+    /// so far (everything queued on the connection is moved to the backlog
+    /// first). The cancellation itself stays in the backlog and is ignored
+    /// when its turn comes.
+    fn cancelled(&mut self, id: &RequestId) -> bool {
+        while let Ok(m) = self.conn.receiver.try_recv() {
+            self.backlog.push_back(m);
+        }
+        self.backlog.iter().any(|m| match m {
+            Message::Notification(n) if n.method == "$/cancelRequest" => {
+                serde_json::from_value::<lsp::CancelParams>(n.params.clone()).is_ok_and(|p| {
+                    let cancelled: RequestId = match p.id {
+                        lsp::NumberOrString::Number(n) => n.into(),
+                        lsp::NumberOrString::String(s) => s.into(),
+                    };
+                    cancelled == *id
+                })
+            }
+            _ => false,
+        })
+    }
+
+    /// The next message from the connection, or `None` when the re-check
+    /// deadline passes first; `Err` when the client is gone.
+    fn receive(&mut self) -> Result<Option<Message>, ()> {
+        Ok(match self.deadline {
+            Some(deadline) => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                match self.conn.receiver.recv_timeout(wait) {
+                    Ok(m) => Some(m),
+                    Err(e) if e.is_timeout() => None,
+                    Err(_) => return Err(()),
+                }
+            }
+            None => match self.conn.receiver.recv() {
+                Ok(m) => Some(m),
+                Err(_) => return Err(()),
+            },
+        })
     }
 
     fn send(&self, msg: Message) {
