@@ -493,6 +493,11 @@ pub struct Pool {
     pub node: DeviceProfile,
     pub nodes: u32,
     pub labels: BTreeMap<String, String>,
+    /// Labels every node of the pool carries: the cluster's labels, the
+    /// pool's (which `where` clauses select) and [`POOL_LABEL`] set to the
+    /// pool. Ansible applies them to kubeadm/k3s/microk8s nodes, Terraform
+    /// to EKS node groups.
+    pub node_labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -560,6 +565,8 @@ pub struct Site {
     pub node_labels: BTreeMap<String, String>,
 }
 
+/// Node label naming the cluster pool; workloads outside `default` select it.
+pub const POOL_LABEL: &str = "iotc.dev/pool";
 /// Node label naming the fleet site a gateway (or standby device) belongs
 /// to. Per-site Deployments and Jobs select on it.
 pub const SITE_LABEL: &str = "iotc.dev/site";

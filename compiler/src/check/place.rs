@@ -130,11 +130,15 @@ impl<'a> Analyzer<'a> {
                 let (Some(node), Some(nodes)) = (pool.node.clone(), ev.value(CountKey::Pool(c, p))) else {
                     continue;
                 };
+                let mut node_labels = cl.labels.clone();
+                node_labels.extend(pool.labels.clone());
+                node_labels.insert(ir::POOL_LABEL.to_string(), pool.name.clone());
                 pools.push(ir::Pool {
                     name: pool.name.clone(),
                     node,
                     nodes: nodes.total(),
                     labels: pool.labels.clone(),
+                    node_labels,
                 });
             }
             let mut provider = cl.provider.clone();

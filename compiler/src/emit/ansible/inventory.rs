@@ -456,8 +456,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         };
         let mut members = Vec::new();
         for (pool, hosts) in cl.pools.iter().zip(&pool_hosts) {
-            let mut labels = BTreeMap::new();
-            labels.insert(super::POOL_LABEL.to_string(), pool.name.clone());
+            let labels = pool.node_labels.clone();
             let taints = if pool.node.gpu > 0 {
                 vec![format!("{}=present:NoSchedule", super::GPU_TAINT_KEY)]
             } else {

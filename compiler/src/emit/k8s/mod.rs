@@ -46,9 +46,7 @@ use serde::Serialize;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use crate::ir::{SITE_LABEL, STANDBY_LABEL, ZONE_LABEL};
-/// Node label naming the cluster pool; workloads outside `default` select it.
-pub const POOL_LABEL: &str = "iotc.dev/pool";
+pub use crate::ir::{POOL_LABEL, SITE_LABEL, STANDBY_LABEL, ZONE_LABEL};
 /// Taint key of standby devices (`iotc.dev/standby=true:NoSchedule`).
 pub const STANDBY_TAINT_KEY: &str = "iotc.dev/standby";
 /// The extended resource and taint key of NVIDIA GPUs.

@@ -893,13 +893,8 @@ fn instance_type<'a>(c: &Cluster, p: &'a Pool) -> Result<&'a str, EmitError> {
     })
 }
 
-fn node_labels(c: &Cluster, p: &Pool) -> serde_json::Map<String, Value> {
-    let mut labels = serde_json::Map::new();
-    for (k, v) in c.labels.iter().chain(&p.labels) {
-        labels.insert(lit(k), json!(lit(v)));
-    }
-    labels.insert("iotc.dev/pool".into(), json!(lit(&p.name)));
-    labels
+fn node_labels(p: &Pool) -> serde_json::Map<String, Value> {
+    p.node_labels.iter().map(|(k, v)| (lit(k), json!(lit(v)))).collect()
 }
 
 fn eks_cluster(d: &mut Doc, _sol: &Solution, c: &Cluster) -> Result<(), EmitError> {
@@ -1044,7 +1039,7 @@ fn eks_cluster(d: &mut Doc, _sol: &Solution, c: &Cluster) -> Result<(), EmitErro
                 "id": format!("${{aws_launch_template.{id}.id}}"),
                 "version": format!("${{aws_launch_template.{id}.latest_version}}"),
             },
-            "labels": node_labels(c, p),
+            "labels": node_labels(p),
         });
         if let Value::Object(m) = &mut group {
             if p.node.gpu > 0 {
@@ -1180,7 +1175,7 @@ fn ec2_nodes(d: &mut Doc, c: &Cluster) -> Result<(), EmitError> {
         let id = ident(&p.name);
         let it = instance_type(c, p)?;
         let pool = dash(&p.name);
-        let mut tags = node_labels(c, p);
+        let mut tags = node_labels(p);
         tags.insert(
             "Name".into(),
             json!(format!("${{var.name_prefix}}-{pool}-${{count.index + 1}}")),
