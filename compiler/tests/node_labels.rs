@@ -38,7 +38,11 @@ fn inventory_nodes(g: &Value, cluster: Option<&str>, fleet: Option<&str>, out: &
         .or(cluster);
     let fleet = vars.and_then(|v| v.get("iotc_fleet")).and_then(Value::as_str).or(fleet);
     if let Some(labels) = vars.and_then(|v| v.get("iotc_node_labels")) {
-        let key = match (vars.and_then(|v| v.get("iotc_site")).and_then(Value::as_str), fleet, cluster) {
+        let key = match (
+            vars.and_then(|v| v.get("iotc_site")).and_then(Value::as_str),
+            fleet,
+            cluster,
+        ) {
             (Some(site), Some(fleet), _) => format!("{fleet}/{site}"),
             (None, _, Some(cluster)) => cluster.to_string(),
             other => panic!("node labels outside a cluster or site: {other:?}"),
@@ -74,7 +78,12 @@ fn selected(pod: &Value) -> Vec<(String, BTreeSet<String>)> {
         .cloned()
         .unwrap_or_default();
     for t in terms {
-        for e in t.get("matchExpressions").and_then(Value::as_array).cloned().unwrap_or_default() {
+        for e in t
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
             if e["operator"] == "In" {
                 let values = e["values"]
                     .as_array()
@@ -130,7 +139,13 @@ fn check(name: &str, sol: &Solution) -> usize {
     let mut checked = 0;
     {
         let files = emit(sol, Target::ALL).unwrap();
-        let inventory = yaml(&files.iter().find(|f| f.path == "ansible/inventory.yaml").unwrap().contents);
+        let inventory = yaml(
+            &files
+                .iter()
+                .find(|f| f.path == "ansible/inventory.yaml")
+                .unwrap()
+                .contents,
+        );
         let mut nodes = BTreeMap::new();
         inventory_nodes(&inventory["all"], None, None, &mut nodes);
         for c in &sol.clusters {
@@ -138,16 +153,26 @@ fn check(name: &str, sol: &Solution) -> usize {
                 nodes.insert(c.name.clone(), eks_nodes(&files, &c.name));
             }
         }
-        for f in files.iter().filter(|f| f.path.starts_with("k8s/") && f.path.ends_with(".yaml")) {
-            let Some(folder) = f.path.strip_prefix("k8s/").and_then(|p| p.rsplit_once('/')).map(|(d, _)| d) else {
+        for f in files
+            .iter()
+            .filter(|f| f.path.starts_with("k8s/") && f.path.ends_with(".yaml"))
+        {
+            let Some(folder) = f
+                .path
+                .strip_prefix("k8s/")
+                .and_then(|p| p.rsplit_once('/'))
+                .map(|(d, _)| d)
+            else {
                 continue;
             };
             for doc in documents(&f.contents) {
                 let Some(pod) = pod_spec(&doc) else { continue };
                 for (key, values) in selected(pod) {
-                    let on_node = nodes.get(folder).into_iter().flatten().any(|labels| {
-                        labels.get(&key).is_some_and(|v| values.contains(v))
-                    });
+                    let on_node = nodes
+                        .get(folder)
+                        .into_iter()
+                        .flatten()
+                        .any(|labels| labels.get(&key).is_some_and(|v| values.contains(v)));
                     assert!(
                         on_node,
                         "{name}: {} selects {key} in {values:?}, which no node of {folder} carries (nodes: {:?})",
