@@ -5,7 +5,7 @@
 
 use super::ansible::{cluster_engine, group_name, Engine};
 use super::OutputFile;
-use crate::ir::{Placement, Provider, SecretSource, Solution};
+use crate::ir::{Placement, Provider, SecretSource, Solution, WorkloadKind};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -73,6 +73,49 @@ fn monitoring(o: &mut String, sol: &Solution, paths: &[String], dir: &str, group
 }
 
 /// The README for the files at `paths` (relative to the output folder).
+/// The workloads on `group` (a cluster, or a fleet when `fleet`) that claim
+/// a PersistentVolume of the default StorageClass (a sized volume of
+/// anything but a daemon, whose sized volumes are host folders).
+fn claimers<'a>(sol: &'a Solution, group: &str, fleet: bool) -> Vec<&'a str> {
+    sol.workloads
+        .iter()
+        .filter(|w| match &w.placement {
+            Placement::Cluster { cluster, .. } => !fleet && cluster == group,
+            Placement::Fleet { fleet: f, .. } => fleet && f == group,
+        })
+        .filter(|w| w.kind != WorkloadKind::Daemon && w.container.volumes.iter().any(|v| v.size_bytes.is_some()))
+        .map(|w| w.name.as_str())
+        .collect()
+}
+
+/// What a fresh install of `distribution` lacks for PersistentVolumeClaims
+/// without a class: `None` where it has a default StorageClass (k3s ships
+/// local-path; on EKS the Terraform output installs the EBS CSI driver's,
+/// docs/terraform.md), else what the user must install first.
+fn storage_step(distribution: &str) -> Option<&'static str> {
+    match distribution {
+        "k3s" | "eks" => None,
+        "microk8s" => Some("microk8s has no StorageClass until `microk8s enable hostpath-storage` (on the first server)"),
+        "kubeadm" => Some(
+            "kubeadm installs no StorageClass: install a provisioner first (on vSphere the vSphere CSI driver) and mark its class default (`storageclass.kubernetes.io/is-default-class: \"true\"`)",
+        ),
+        _ => Some("install a default StorageClass first"),
+    }
+}
+
+/// The README line for the claims of `group`, if its distribution needs a
+/// StorageClass installed by hand.
+fn storage(o: &mut String, sol: &Solution, group: &str, fleet: bool, distribution: &str, indent: &str) {
+    let users = claimers(sol, group, fleet);
+    if let (Some(step), false) = (storage_step(distribution), users.is_empty()) {
+        let _ = writeln!(
+            o,
+            "{indent}- storage: {} claim volumes of the default StorageClass, and {step}; otherwise the claims stay Pending.",
+            users.iter().map(|w| code(w)).collect::<Vec<_>>().join(", ")
+        );
+    }
+}
+
 pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
     let tf = folders(paths, super::terraform::ROOT, "main.tf.json");
     let kustomize = folders(paths, super::k8s::ROOT, "kustomization.yaml");
@@ -153,6 +196,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 o,
                 "- kubectl apply (cloud): with the kubeconfig from {ctx}, create the Secrets listed below, then `kubectl apply -k {k8s_dir}`."
             );
+            storage(&mut o, sol, &c.name, false, &c.distribution, "  ");
             monitoring(&mut o, sol, paths, &k8s_dir, (&c.name, false), "  ");
         }
         let _ = writeln!(o);
@@ -187,6 +231,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 o,
                 "- kubectl apply (edge sites): every site is its own cluster; with that site's kubeconfig (on its first server), create the Secrets listed below, then:"
             );
+            storage(&mut o, sol, &f.name, true, &f.runtime.name, "  ");
             for s in sites {
                 let _ = writeln!(o, "  - `kubectl apply -k {s}`");
                 monitoring(&mut o, sol, paths, s, (&f.name, true), "    ");

@@ -1,0 +1,222 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! Every PersistentVolumeClaim has a StorageClass (issue 11, "How it is
+//! shown"), over every example and a microk8s fleet with a sized volume.
+//! The claims name no class, so they take the cluster's default:
+//!
+//! - k3s ships one (local-path), and the k3s config Ansible writes never
+//!   disables it;
+//! - on EKS the Terraform output installs the EBS CSI driver with a
+//!   default class (the `aws-ebs-csi-driver` add-on);
+//! - kubeadm and microk8s install none: the generated README's section of
+//!   that cluster or fleet says so, naming every workload that claims, and
+//!   what to install first.
+
+use iotc_compiler::emit::{emit, OutputFile, Target};
+use iotc_compiler::ir::Solution;
+use iotc_compiler::source::MemoryDb;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+mod common;
+use common::{checked, documents, example, EXAMPLES};
+
+fn microk8s_with_a_volume() -> Solution {
+    let src = r#"solution gen {
+  version = "1.0.0"
+  namespace = "gen"
+}
+
+import std.devices
+
+fleet sites {
+  device = std.devices.x86_gateway
+  runtime = microk8s
+  site north {
+    gateways = 2
+    hosts = "gw{n}.north.gen.internal"
+  }
+}
+
+service historian on sites {
+  image = "ghcr.io/gen/historian:1.0.0"
+  cpu = 100m
+  memory = 128Mi
+  volume data {
+    mount = "/data"
+    size = 1Gi
+  }
+}
+"#;
+    let db = MemoryDb::new().with("gen/gen.iot", src);
+    checked(&db, "gen/gen.iot")
+}
+
+/// The README's section of one cluster or fleet: the bullets after its
+/// header up to the blank line that ends them.
+fn section<'a>(readme: &'a str, header: &str) -> &'a str {
+    let start = readme
+        .find(&format!("{header}\n\n"))
+        .unwrap_or_else(|| panic!("the README has a section {header}"))
+        + header.len()
+        + 2;
+    let rest = &readme[start..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+fn file<'a>(files: &'a [OutputFile], path: &str) -> Option<&'a str> {
+    files.iter().find(|f| f.path == path).map(|f| f.contents.as_str())
+}
+
+#[test]
+fn every_claim_has_a_default_storage_class_provided_or_named_in_the_readme() {
+    let mut solutions: Vec<(String, Solution)> = EXAMPLES.iter().map(|n| (n.to_string(), example(n))).collect();
+    solutions.push(("microk8s fixture".into(), microk8s_with_a_volume()));
+    let mut checked_by: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, sol) in &solutions {
+        let files = emit(sol, Target::ALL).unwrap();
+        let readme = file(&files, "README.md").expect("README.md");
+        // Claimers per k8s folder: `k8s/<cluster>` or `k8s/<fleet>/<site>`.
+        let mut claims: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for f in files
+            .iter()
+            .filter(|f| f.path.starts_with("k8s/") && f.path.ends_with(".yaml"))
+        {
+            for d in documents(&f.contents) {
+                if d["kind"] != "PersistentVolumeClaim" {
+                    continue;
+                }
+                assert!(
+                    d["spec"].get("storageClassName").is_none(),
+                    "{name}: {} names a class; this test assumes the default",
+                    f.path
+                );
+                let dir = f
+                    .path
+                    .rsplit_once('/')
+                    .unwrap()
+                    .0
+                    .trim_start_matches("k8s/")
+                    .to_string();
+                let workload = d["metadata"]["labels"]["app.kubernetes.io/name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                claims.entry(dir).or_default().insert(workload);
+            }
+        }
+        for (dir, workloads) in &claims {
+            let (distribution, header, cluster) = match dir.split_once('/') {
+                None => {
+                    let c = sol.clusters.iter().find(|c| &c.name == dir).unwrap();
+                    (
+                        c.distribution.as_str(),
+                        format!("Cluster `{}`:", c.name),
+                        Some(c.name.as_str()),
+                    )
+                }
+                Some((fleet, _site)) => {
+                    let f = sol.fleets.iter().find(|f| f.name == fleet).unwrap();
+                    (f.runtime.name.as_str(), format!("Fleet `{}`:", f.name), None)
+                }
+            };
+            let part = section(readme, &header);
+            let storage_lines: Vec<&str> = part
+                .lines()
+                .filter(|l| l.trim_start().starts_with("- storage:"))
+                .collect();
+            match distribution {
+                "k3s" => {
+                    let config = file(&files, "ansible/roles/iotc_k3s/templates/config.yaml.j2").unwrap();
+                    assert!(
+                        !config.contains("local-storage"),
+                        "{name}: k3s keeps its local-path class"
+                    );
+                    assert!(
+                        storage_lines.is_empty(),
+                        "{name}: {dir}: nothing to install by hand: {part}"
+                    );
+                }
+                "eks" => {
+                    let tf: Value = serde_json::from_str(
+                        file(&files, &format!("terraform/{}/main.tf.json", cluster.unwrap())).unwrap(),
+                    )
+                    .unwrap();
+                    let addon = tf["resource"]["aws_eks_addon"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .find(|a| a["addon_name"] == "aws-ebs-csi-driver")
+                        .unwrap_or_else(|| panic!("{name}: {dir}: the EBS CSI driver add-on"));
+                    let conf = addon["configuration_values"].as_str().unwrap();
+                    assert!(
+                        conf.replace(' ', "")
+                            .contains(r#""defaultStorageClass"={"enabled"=true}"#),
+                        "{name}: {dir}: the add-on makes its class the default: {conf}"
+                    );
+                    assert!(
+                        storage_lines.is_empty(),
+                        "{name}: {dir}: nothing to install by hand: {part}"
+                    );
+                }
+                other => {
+                    assert_eq!(
+                        storage_lines.len(),
+                        1,
+                        "{name}: {dir} ({other}): the README says what to install: {part}"
+                    );
+                    let line = storage_lines[0];
+                    for w in workloads {
+                        assert!(
+                            line.contains(&format!("`{w}`")),
+                            "{name}: {dir}: the storage line names {w}: {line}"
+                        );
+                    }
+                    assert!(line.contains("default StorageClass"), "{name}: {line}");
+                    let how = if other == "microk8s" {
+                        "microk8s enable hostpath-storage"
+                    } else {
+                        "is-default-class"
+                    };
+                    assert!(line.contains(how), "{name}: {line}");
+                    // Before the folder is applied: the README's kubectl step
+                    // of a cluster is the line just before; a fleet's comes
+                    // before its sites.
+                    let at = readme.find(line).unwrap();
+                    let apply = readme.find(&format!("kubectl apply -k k8s/{dir}")).unwrap();
+                    assert!(
+                        at < apply || readme[..at].ends_with(&format!("`kubectl apply -k k8s/{dir}`.\n")),
+                        "{name}: {dir}: the storage step is next to its apply"
+                    );
+                }
+            }
+            *checked_by
+                .entry(match distribution {
+                    "k3s" => "k3s",
+                    "eks" => "eks",
+                    "microk8s" => "microk8s",
+                    _ => "kubeadm",
+                })
+                .or_default() += workloads.len();
+        }
+        // No storage line where nothing claims.
+        for header in readme
+            .lines()
+            .filter(|l| l.starts_with("Cluster `") || l.starts_with("Fleet `"))
+        {
+            let group = header.split('`').nth(1).unwrap();
+            let claimed = claims.keys().any(|d| d == group || d.starts_with(&format!("{group}/")));
+            if !claimed {
+                assert!(
+                    !section(readme, header).contains("- storage:"),
+                    "{name}: {group} claims nothing"
+                );
+            }
+        }
+    }
+    for d in ["k3s", "eks", "microk8s", "kubeadm"] {
+        assert!(
+            checked_by.get(d).copied().unwrap_or(0) >= 1,
+            "claims checked on {d}: {checked_by:?}"
+        );
+    }
+}
