@@ -31,8 +31,10 @@ What must connect comes from the IR (`iotc plan --format json`): the site
 and its servers, the flows (talks_to, resolved by the checker) and the
 public workloads. What the runtime itself needs between the nodes of a site
 (k3s: API server, kubelet, flannel VXLAN, and embedded etcd between the
-servers of an HA site; microk8s likewise) is k3s's and microk8s's
-documented port list, written here independently of the compiler.
+servers of an HA site; microk8s likewise) is the IR's decision too
+(`node_rules` of each site); check_node_rules holds it against k3s's and
+microk8s's documented port list, written here independently of the
+compiler, and stops with a message when the IR misses one.
 
   firewall_netns.py --out OUT --root ROOT --host HOST --ir IR.json --chroot-inventory FILE
 """
@@ -177,6 +179,26 @@ def fleet_of(ir, host):
     sys.exit(f"{host} is not a host of any fleet site in the IR")
 
 
+def check_node_rules(site, runtime):
+    """The independent check: the IR's node rules of SITE cover what the
+    runtime's documentation lists (RUNTIME, written here, not copied from
+    the compiler), the datastore ports only for a site with more than one
+    server."""
+    rt = RUNTIME[runtime]
+    ir_ports = {
+        (port, r["protocol"])
+        for r in site["node_rules"]
+        if r["ports"] is not None and r["from"] == "lan"
+        for port in range(r["ports"]["first"], r["ports"]["last"] + 1)
+    }
+    documented = list(rt["ports"]) + (rt["etcd"] if len(site["servers"]) > 1 else [])
+    missing = [(p, pr, why) for p, pr, why in documented if (p, pr) not in ir_ports]
+    if missing:
+        sys.exit(f"site {site['name']}: the IR's node rules lack documented {runtime} ports: {missing}")
+    if not any(r["ports"] is None and isinstance(r["from"], dict) for r in site["node_rules"]):
+        sys.exit(f"site {site['name']}: the IR's node rules do not admit the {runtime} pod network")
+
+
 def expectations(ir, host):
     """(peer, port, proto, must_connect, why) for the gateway HOST."""
     fleet, site = fleet_of(ir, host)
@@ -190,12 +212,16 @@ def expectations(ir, host):
         exp.append((peer, 22, "tcp", True, "SSH (rate limited)"))
     if runtime in RUNTIME:
         rt = RUNTIME[runtime]
-        between = list(rt["ports"])
-        if len(site["servers"]) > 1 and host in site["servers"]:
-            between += rt["etcd"]
-        for port, proto, why in between:
-            exp.append(("lan", port, proto, True, f"{why}, from the site's LAN"))
-            exp.append(("wan", port, proto, False, f"{why}, not from outside the site"))
+        check_node_rules(site, runtime)
+        # What to probe is the IR's decision (`Site::node_rules`), which
+        # check_node_rules has just held against the documentation.
+        for r in site["node_rules"]:
+            if r["ports"] is None or r["from"] != "lan":
+                continue  # the pod and service networks: the "pod" peer
+            for port in range(r["ports"]["first"], r["ports"]["last"] + 1):
+                why = r["why"]
+                exp.append(("lan", port, r["protocol"], True, f"{why}, from the site's LAN (IR)"))
+                exp.append(("wan", port, r["protocol"], False, f"{why}, not from outside the site (IR)"))
         for port, proto, why in rt["etcd"]:
             exp.append(("wan", port, proto, False, f"{why}, not from outside the site"))
     elif kubernetes:

@@ -424,6 +424,10 @@ pub struct Cluster {
     pub domain: Option<String>,
     /// The default pool (named `default`) first, then declared pools.
     pub pools: Vec<Pool>,
+    /// What the cluster's runtime needs open between its nodes, when iotc
+    /// installs it (baremetal and vSphere; empty for managed clusters):
+    /// decided by the checker, translated into host firewall rules.
+    pub node_rules: Vec<NodeRule>,
 }
 
 impl Cluster {
@@ -563,10 +567,68 @@ pub struct Site {
     /// [`ZONE_LABEL`] set to the site, and the site's labels, which `where`
     /// clauses select. Standby devices add [`STANDBY_LABEL`].
     pub node_labels: BTreeMap<String, String>,
+    /// What the fleet's runtime needs open between the nodes of this site
+    /// (its own Kubernetes cluster); empty for Docker fleets. Decided by
+    /// the checker from the runtime and the site's servers (etcd only when
+    /// the site has more than one), translated into host firewall rules.
+    pub node_rules: Vec<NodeRule>,
 }
 
 /// Node label naming the cluster pool; workloads outside `default` select it.
 pub const POOL_LABEL: &str = "iotc.dev/pool";
+
+/// One port (or range, or every port) a runtime needs open between the
+/// nodes of a site or cluster, with the reason. The Ansible backend
+/// translates these into ufw rules; `iotc plan --format json` shows them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NodeRule {
+    /// `None`: every port (traffic from the pod or service network).
+    pub ports: Option<PortRange>,
+    /// `None` with `ports: None`: every protocol.
+    pub protocol: Option<NodeProtocol>,
+    pub from: NodeSource,
+    pub why: String,
+}
+
+/// `first..=last`; a single port has `first == last`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeProtocol {
+    Tcp,
+    Udp,
+}
+
+impl NodeProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeProtocol::Tcp => "tcp",
+            NodeProtocol::Udp => "udp",
+        }
+    }
+}
+
+/// Who may connect: the other nodes on the LAN (the site's or cluster's
+/// network), or an address range (the runtime's pod or service network).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeSource {
+    Lan,
+    Cidr(String),
+}
+
+/// The pod network of a kubeadm cluster: kubeadm's `podSubnet` and
+/// Calico's IP pool (they must agree; Calico's default 192.168.0.0/16
+/// often overlaps data-centre networks).
+pub const KUBEADM_POD_CIDR: &str = "10.244.0.0/16";
+/// kubeadm's default service network.
+pub const KUBEADM_SERVICE_CIDR: &str = "10.96.0.0/12";
+
 /// Node label naming the fleet site a gateway (or standby device) belongs
 /// to. Per-site Deployments and Jobs select on it.
 pub const SITE_LABEL: &str = "iotc.dev/site";

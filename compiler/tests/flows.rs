@@ -521,3 +521,135 @@ fn security_groups_open_the_port_of_every_derived_url() {
     }
     assert!(checked >= 3, "{checked} URLs checked against security groups");
 }
+
+/// The ports each Kubernetes distribution needs between its nodes, copied
+/// here from the distributions' own documentation (not from the checker):
+/// k3s "Inbound Rules for K3s Nodes", microk8s "Services and ports",
+/// Kubernetes "Ports and Protocols" plus Calico's VXLAN and Typha. `(first,
+/// last, protocol)`; the k3s etcd range only applies to sites with more
+/// than one server.
+fn documented_node_ports(runtime: &str, ha: bool) -> Vec<(u16, u16, &'static str)> {
+    match runtime {
+        "k3s" => {
+            let mut p = vec![(6443, 6443, "tcp"), (10250, 10250, "tcp"), (8472, 8472, "udp")];
+            if ha {
+                p.push((2379, 2380, "tcp"));
+            }
+            p
+        }
+        "microk8s" => vec![
+            (16443, 16443, "tcp"),
+            (10250, 10250, "tcp"),
+            (25000, 25000, "tcp"),
+            (19001, 19001, "tcp"),
+            (4789, 4789, "udp"),
+        ],
+        "kubeadm" => vec![
+            (6443, 6443, "tcp"),
+            (2379, 2380, "tcp"),
+            (10250, 10250, "tcp"),
+            (4789, 4789, "udp"),
+            (5473, 5473, "tcp"),
+        ],
+        other => panic!("no documented ports for {other}"),
+    }
+}
+
+/// The node-to-node ports are decided once, in the IR (`Site::node_rules`,
+/// `Cluster::node_rules`, which `iotc plan --format json` carries): on
+/// every example they cover the distribution's documented ports, and the
+/// Ansible inventory's ufw rules of the group are exactly their
+/// translation (plus the flows' rules, which name their flows).
+#[test]
+fn node_to_node_ports_are_decided_in_the_ir_and_translated_to_ufw() {
+    use iotc_compiler::ir::{NodeRule, NodeSource};
+    let mut checked_groups = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, &[Target::Ansible]).unwrap();
+        let inventory = &files
+            .iter()
+            .find(|f| f.path == "ansible/inventory.yaml")
+            .unwrap()
+            .contents;
+        let rules = firewall_rules(inventory);
+        let plan = serde_json::to_value(&sol).unwrap();
+        let mut groups: Vec<(String, Vec<NodeRule>)> = Vec::new();
+        for (fi, f) in sol.fleets.iter().enumerate() {
+            let mut all: Vec<NodeRule> = Vec::new();
+            for (si, s) in f.sites.iter().enumerate() {
+                assert_eq!(
+                    plan["fleets"][fi]["sites"][si]["node_rules"],
+                    serde_json::to_value(&s.node_rules).unwrap(),
+                    "{name}: the plan JSON carries the site's node rules"
+                );
+                if f.runtime.is_kubernetes() && !s.hosts.is_empty() {
+                    let have = |first: u16, last: u16, proto: &str| {
+                        s.node_rules.iter().any(|r| {
+                            r.from == NodeSource::Lan
+                                && r.ports.is_some_and(|p| p.first == first && p.last == last)
+                                && r.protocol.is_some_and(|p| p.as_str() == proto)
+                        })
+                    };
+                    for (first, last, proto) in documented_node_ports(&f.runtime.name, s.servers.len() > 1) {
+                        assert!(
+                            have(first, last, proto),
+                            "{name}: site {} of {} lacks {first}:{last}/{proto}: {:?}",
+                            s.name,
+                            f.name,
+                            s.node_rules
+                        );
+                    }
+                    assert!(
+                        s.node_rules.iter().any(|r| matches!(r.from, NodeSource::Cidr(_)) && r.ports.is_none()),
+                        "{name}: site {} admits its pod network",
+                        s.name
+                    );
+                } else if !f.runtime.is_kubernetes() {
+                    assert!(s.node_rules.is_empty(), "{name}: a Docker site opens no node ports");
+                }
+                for r in &s.node_rules {
+                    if !all.contains(r) {
+                        all.push(r.clone());
+                    }
+                }
+            }
+            groups.push((group_of(&sol, &f.name), all));
+        }
+        for c in &sol.clusters {
+            groups.push((group_of(&sol, &c.name), c.node_rules.clone()));
+        }
+        for (group, node_rules) in groups {
+            let ufw: Vec<&serde_json::Value> = rules
+                .get(&group)
+                .map(|r| r.iter().filter(|r| r.get("flows").is_none()).collect())
+                .unwrap_or_default();
+            let expected: Vec<serde_json::Value> = node_rules
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::json!({
+                        "from": match &r.from { NodeSource::Lan => "lan".to_string(), NodeSource::Cidr(c) => c.clone() },
+                        "comment": iotc_compiler::emit::escape::ufw_comment(&r.why),
+                    });
+                    if let Some(p) = r.ports {
+                        v["port"] = if p.first == p.last {
+                            p.first.to_string().into()
+                        } else {
+                            format!("{}:{}", p.first, p.last).into()
+                        };
+                    }
+                    if let Some(p) = r.protocol {
+                        v["proto"] = p.as_str().into();
+                    }
+                    v
+                })
+                .collect();
+            let ufw: Vec<serde_json::Value> = ufw.into_iter().cloned().collect();
+            assert_eq!(ufw, expected, "{name}: {group}'s runtime ufw rules are the IR's node rules");
+            if !expected.is_empty() {
+                checked_groups += 1;
+            }
+        }
+    }
+    assert!(checked_groups >= 2, "the examples have Kubernetes sites or clusters with node rules");
+}

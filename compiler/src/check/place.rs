@@ -164,6 +164,17 @@ impl<'a> Analyzer<'a> {
                 }
             }
             let Some(provider) = provider else { continue };
+            let installed = matches!(provider, ir::Provider::Baremetal { .. } | ir::Provider::Vsphere { .. });
+            let node_rules = match (installed, cl.distribution.as_str()) {
+                (true, "kubeadm") => runtime_node_rules(NodeRuntime::Kubeadm, false),
+                (true, "k3s") if matches!(provider, ir::Provider::Baremetal { .. }) => {
+                    runtime_node_rules(NodeRuntime::K3s, false)
+                }
+                (true, "microk8s") if matches!(provider, ir::Provider::Baremetal { .. }) => {
+                    runtime_node_rules(NodeRuntime::Microk8s, false)
+                }
+                _ => Vec::new(),
+            };
             out.push(ir::Cluster {
                 name: v::k8s_name(&cl.name.name),
                 provider,
@@ -172,6 +183,7 @@ impl<'a> Analyzer<'a> {
                 domain: cl.domain.as_ref().map(|(d, _)| d.clone()),
                 labels: cl.labels.clone(),
                 pools,
+                node_rules,
             });
         }
         out
@@ -294,6 +306,7 @@ impl<'a> Analyzer<'a> {
                     servers: Vec::new(),
                     hub,
                     node_labels,
+                    node_rules: Vec::new(),
                 });
             }
             let (Some(device), Some(runtime)) = (fl.device.clone(), fl.runtime.clone()) else {
@@ -301,6 +314,16 @@ impl<'a> Analyzer<'a> {
             };
             if runtime.is_kubernetes() {
                 self.choose_servers(fl.server.as_ref(), &mut sites);
+            }
+            let node_runtime = match runtime.name.as_str() {
+                "k3s" => Some(NodeRuntime::K3s),
+                "microk8s" => Some(NodeRuntime::Microk8s),
+                _ => None,
+            };
+            if let Some(rt) = node_runtime {
+                for site in &mut sites {
+                    site.node_rules = runtime_node_rules(rt, site.servers.len() > 1);
+                }
             }
             out.push(ir::Fleet {
                 name: v::k8s_name(&fl.name.name),
@@ -1178,4 +1201,66 @@ fn host_dirs(namespace: &str, workloads: &mut [ir::Workload]) {
             };
         }
     }
+}
+
+/// A Kubernetes distribution iotc installs on a site's or cluster's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeRuntime {
+    K3s,
+    Microk8s,
+    Kubeadm,
+}
+
+/// What `rt` needs open between the nodes (from the LAN) and from its pod
+/// and service networks, from the distributions' documentation: k3s
+/// "Inbound Rules for K3s Nodes", microk8s "Services and ports",
+/// Kubernetes "Ports and Protocols" with Calico's "Network requirements".
+/// `ha`: more than one server, so the servers' datastore talks between
+/// them (k3s embedded etcd; microk8s' dqlite port is always open, since
+/// its join agent uses it; kubeadm's etcd likewise).
+fn runtime_node_rules(rt: NodeRuntime, ha: bool) -> Vec<ir::NodeRule> {
+    use ir::NodeProtocol::{Tcp, Udp};
+    let port = |first: u16, last: u16, proto: ir::NodeProtocol, why: &str| ir::NodeRule {
+        ports: Some(ir::PortRange { first, last }),
+        protocol: Some(proto),
+        from: ir::NodeSource::Lan,
+        why: why.to_string(),
+    };
+    let cidr = |cidr: &str, why: &str| ir::NodeRule {
+        ports: None,
+        protocol: None,
+        from: ir::NodeSource::Cidr(cidr.to_string()),
+        why: why.to_string(),
+    };
+    let mut rules = match rt {
+        NodeRuntime::K3s => vec![
+            port(6443, 6443, Tcp, "k3s API server (agents, kubectl)"),
+            port(10250, 10250, Tcp, "kubelet (logs, exec, metrics)"),
+            port(8472, 8472, Udp, "flannel VXLAN between nodes"),
+            cidr("10.42.0.0/16", "k3s pod network"),
+            cidr("10.43.0.0/16", "k3s service network"),
+        ],
+        NodeRuntime::Microk8s => vec![
+            port(16443, 16443, Tcp, "microk8s API server"),
+            port(10250, 10250, Tcp, "kubelet (logs, exec, metrics)"),
+            port(25000, 25000, Tcp, "microk8s cluster agent (join)"),
+            port(19001, 19001, Tcp, "dqlite between control-plane nodes"),
+            port(4789, 4789, Udp, "calico VXLAN between nodes"),
+            cidr("10.1.0.0/16", "microk8s pod network"),
+            cidr("10.152.183.0/24", "microk8s service network"),
+        ],
+        NodeRuntime::Kubeadm => vec![
+            port(6443, 6443, Tcp, "Kubernetes API server (nodes, kubectl)"),
+            port(2379, 2380, Tcp, "etcd between the control-plane nodes"),
+            port(10250, 10250, Tcp, "kubelet (logs, exec, metrics)"),
+            port(4789, 4789, Udp, "Calico VXLAN between nodes"),
+            port(5473, 5473, Tcp, "Calico Typha"),
+            cidr(ir::KUBEADM_POD_CIDR, "kubeadm pod network (Calico)"),
+            cidr(ir::KUBEADM_SERVICE_CIDR, "kubeadm service network"),
+        ],
+    };
+    if rt == NodeRuntime::K3s && ha {
+        rules.push(port(2379, 2380, Tcp, "embedded etcd between a site's k3s servers"));
+    }
+    rules
 }

@@ -74,12 +74,7 @@ pub fn cluster_engine(c: &Cluster) -> Engine {
     }
 }
 
-/// The pod network of a kubeadm cluster: kubeadm's `podSubnet` and
-/// Calico's IP pool (they must agree; Calico's default 192.168.0.0/16
-/// often overlaps data-centre networks).
-pub const KUBEADM_POD_CIDR: &str = "10.244.0.0/16";
-/// kubeadm's default service network.
-pub const KUBEADM_SERVICE_CIDR: &str = "10.96.0.0/12";
+pub use crate::ir::{KUBEADM_POD_CIDR, KUBEADM_SERVICE_CIDR};
 /// The CNI a kubeadm cluster gets: Calico enforces NetworkPolicy (the
 /// Kubernetes output's default-deny and per-workload policies).
 pub const KUBEADM_CNI: &str = "calico";
@@ -156,12 +151,24 @@ fn rule(port: &str, proto: &str, from: &str, comment: &str) -> FirewallRule {
     }
 }
 
-fn cidr_rule(cidr: &str, comment: &str) -> FirewallRule {
+/// A ufw rule from the checker's node-to-node decision.
+fn node_rule(n: &crate::ir::NodeRule) -> FirewallRule {
+    let port = n.ports.map(|p| {
+        if p.first == p.last {
+            p.first.to_string()
+        } else {
+            format!("{}:{}", p.first, p.last)
+        }
+    });
+    let from = match &n.from {
+        crate::ir::NodeSource::Lan => "lan".to_string(),
+        crate::ir::NodeSource::Cidr(c) => c.clone(),
+    };
     FirewallRule {
-        port: None,
-        proto: None,
-        from: cidr.to_string(),
-        comment: comment.to_string(),
+        port,
+        proto: n.protocol.map(|p| p.as_str().to_string()),
+        from,
+        comment: n.why.clone(),
         flows: Vec::new(),
     }
 }
@@ -419,42 +426,25 @@ impl<'a> Ctx<'a> {
     /// workloads placed there (public ones from anywhere; on Docker
     /// fleets the others from the LAN, with the flows that use them).
     fn firewall_rules(&self, engine: Engine, group: &str, fleet: Option<&Fleet>) -> Vec<FirewallRule> {
-        let mut rules = match engine {
-            Engine::K3s => vec![
-                rule("6443", "tcp", "lan", "k3s API server (agents, kubectl)"),
-                rule("10250", "tcp", "lan", "kubelet (logs, exec, metrics)"),
-                rule("8472", "udp", "lan", "flannel VXLAN between nodes"),
-                cidr_rule("10.42.0.0/16", "k3s pod network"),
-                cidr_rule("10.43.0.0/16", "k3s service network"),
-            ],
-            Engine::Microk8s => vec![
-                rule("16443", "tcp", "lan", "microk8s API server"),
-                rule("10250", "tcp", "lan", "kubelet (logs, exec, metrics)"),
-                rule("25000", "tcp", "lan", "microk8s cluster agent (join)"),
-                rule("19001", "tcp", "lan", "dqlite between control-plane nodes"),
-                rule("4789", "udp", "lan", "calico VXLAN between nodes"),
-                cidr_rule("10.1.0.0/16", "microk8s pod network"),
-                cidr_rule("10.152.183.0/24", "microk8s service network"),
-            ],
-            Engine::Kubeadm => vec![
-                rule("6443", "tcp", "lan", "Kubernetes API server (nodes, kubectl)"),
-                rule("2379:2380", "tcp", "lan", "etcd between the control-plane nodes"),
-                rule("10250", "tcp", "lan", "kubelet (logs, exec, metrics)"),
-                rule("4789", "udp", "lan", "Calico VXLAN between nodes"),
-                rule("5473", "tcp", "lan", "Calico Typha"),
-                cidr_rule(KUBEADM_POD_CIDR, "kubeadm pod network (Calico)"),
-                cidr_rule(KUBEADM_SERVICE_CIDR, "kubeadm service network"),
-            ],
-            Engine::Docker | Engine::None => Vec::new(),
+        // What the runtime needs between the nodes, as the checker decided
+        // it (`Cluster::node_rules`, `Site::node_rules`); a fleet's sites
+        // share one group, so their rules are merged in site order.
+        let node_rules: Vec<&crate::ir::NodeRule> = match fleet {
+            Some(f) => f.sites.iter().flat_map(|s| &s.node_rules).collect(),
+            None => self
+                .sol
+                .clusters
+                .iter()
+                .filter(|c| c.name == group)
+                .flat_map(|c| &c.node_rules)
+                .collect(),
         };
-        let ha = fleet.is_some_and(|f| f.sites.iter().any(|s| s.servers.len() > 1));
-        if engine == Engine::K3s && ha {
-            rules.push(rule(
-                "2379:2380",
-                "tcp",
-                "lan",
-                "embedded etcd between a site's k3s servers",
-            ));
+        let mut rules: Vec<FirewallRule> = Vec::new();
+        for n in node_rules {
+            let r = node_rule(n);
+            if !rules.contains(&r) {
+                rules.push(r);
+            }
         }
         // The declared flows into workloads placed here from another
         // cluster or fleet, as the checker resolved them
