@@ -601,7 +601,9 @@ fn node_to_node_ports_are_decided_in_the_ir_and_translated_to_ufw() {
                         );
                     }
                     assert!(
-                        s.node_rules.iter().any(|r| matches!(r.from, NodeSource::Cidr(_)) && r.ports.is_none()),
+                        s.node_rules
+                            .iter()
+                            .any(|r| matches!(r.from, NodeSource::Cidr(_)) && r.ports.is_none()),
                         "{name}: site {} admits its pod network",
                         s.name
                     );
@@ -645,11 +647,17 @@ fn node_to_node_ports_are_decided_in_the_ir_and_translated_to_ufw() {
                 })
                 .collect();
             let ufw: Vec<serde_json::Value> = ufw.into_iter().cloned().collect();
-            assert_eq!(ufw, expected, "{name}: {group}'s runtime ufw rules are the IR's node rules");
+            assert_eq!(
+                ufw, expected,
+                "{name}: {group}'s runtime ufw rules are the IR's node rules"
+            );
             if !expected.is_empty() {
                 checked_groups += 1;
             }
         }
     }
-    assert!(checked_groups >= 2, "the examples have Kubernetes sites or clusters with node rules");
+    assert!(
+        checked_groups >= 2,
+        "the examples have Kubernetes sites or clusters with node rules"
+    );
 }
