@@ -271,3 +271,80 @@ fn nodes_are_labelled_after_they_register_with_retries() {
     }
     assert!(labelled >= 3, "label plays checked: {labelled}");
 }
+
+/// Issue 10, finding 12: a Raspberry Pi boots with the memory cgroup off,
+/// and the kubelet does not start without it. The prepare role's edit of
+/// `/boot/firmware/cmdline.txt`, applied with Python's `re` as Ansible's
+/// `replace` module does (MULTILINE), adds the flags once, keeps the line
+/// one line, and changes nothing the second time; it runs only on
+/// Kubernetes fleets, and a reboot follows at once.
+#[test]
+fn a_raspberry_pi_gets_the_memory_cgroup_once() {
+    use common::python;
+    for name in EXAMPLES {
+        let files = emit(&example(name), &[Target::Ansible]).unwrap();
+        let tasks: Vec<Value> =
+            serde_norway::from_str(file(&files, "ansible/roles/iotc_prepare/tasks/main.yml")).unwrap();
+        let i = tasks
+            .iter()
+            .position(|t| t["ansible.builtin.replace"]["path"] == "/boot/firmware/cmdline.txt")
+            .expect("the cmdline edit");
+        let t = &tasks[i];
+        let when = t["when"].as_str().unwrap();
+        assert!(
+            when.contains("iotc_prepare_rpi_cmdline.stat.exists"),
+            "{name}: Pis only: {when}"
+        );
+        assert!(
+            when.contains("== 'kubernetes'"),
+            "{name}: Kubernetes fleets only: {when}"
+        );
+        assert_eq!(t["notify"], "Reboot for the kernel command line", "{name}");
+        assert_eq!(
+            tasks[i + 1]["ansible.builtin.meta"],
+            "flush_handlers",
+            "{name}: reboot at once"
+        );
+        let handlers: Vec<Value> =
+            serde_norway::from_str(file(&files, "ansible/roles/iotc_prepare/handlers/main.yml")).unwrap();
+        assert!(
+            handlers
+                .iter()
+                .any(|h| h["name"] == "Reboot for the kernel command line" && h.get("ansible.builtin.reboot").is_some()),
+            "{name}: the reboot handler"
+        );
+        let out = python(
+            r#"
+import json, re, sys
+t = json.load(sys.stdin)
+def apply(text):
+    return re.compile(t["regexp"], re.MULTILINE).sub(t["replace"].replace("\\1", "\\g<1>"), text)
+lines = [
+    "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n",
+    "console=tty1 root=/dev/mmcblk0p2 rootwait cgroup_enable=memory cgroup_memory=1\n",
+]
+res = []
+for l in lines:
+    once = apply(l)
+    res.append([once, apply(once)])
+print(json.dumps(res))
+"#,
+            &t["ansible.builtin.replace"],
+        );
+        let res: Vec<Vec<String>> = serde_json::from_str(&out).unwrap();
+        let (once, twice) = (&res[0][0], &res[0][1]);
+        // (The final newline goes with `\s*$`; the firmware reads the line
+        // either way.)
+        assert!(
+            once.ends_with(" rootwait cgroup_enable=memory cgroup_memory=1"),
+            "{name}: {once:?}"
+        );
+        assert_eq!(once.lines().count(), 1, "{name}: one line: {once:?}");
+        assert_eq!(once, twice, "{name}: the second run changes nothing");
+        assert_eq!(
+            res[1][0].trim_end(),
+            "console=tty1 root=/dev/mmcblk0p2 rootwait cgroup_enable=memory cgroup_memory=1",
+            "{name}: a line that has the flags keeps them once"
+        );
+    }
+}
