@@ -1,0 +1,96 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! Every Prometheus config and rule file iotc generates passes Prometheus's
+//! own checker, `promtool`, over every example's Kubernetes output:
+//!
+//! - each `ir::Monitoring`'s `prometheus.yml` (from the ConfigMap its
+//!   Prometheus mounts): `promtool check config --syntax-only` (the rule
+//!   files it lists sit at their in-container path, so they are checked on
+//!   their own below);
+//! - the rule file beside it and the groups of every `PrometheusRule`:
+//!   `promtool check rules --lint=all --lint-fatal` (PromQL parses, labels
+//!   and annotations are valid, no duplicate rules).
+//!
+//! It needs `promtool` (Debian's package `prometheus`), so it is ignored by
+//! a plain `cargo test`; `.ci/run` installs the package when missing and
+//! runs it with `--ignored`, where a missing binary fails the test.
+
+use iotc_compiler::emit::{emit, Target};
+use iotc_compiler::ir::PROMETHEUS_RULES_FILE;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod common;
+use common::{documents, example, EXAMPLES};
+
+fn promtool(args: &[&str], file: &Path) {
+    let out = Command::new("promtool")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("promtool (Debian package prometheus) cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "promtool {} {} failed:\n{}\n{}\n{}",
+        args.join(" "),
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("promtool").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+#[ignore = "needs promtool (Debian package prometheus); .ci/run installs it and runs this with --ignored"]
+fn every_prometheus_config_and_rule_file_passes_promtool() {
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let dir = scratch(name);
+        let config_files: Vec<&str> = sol.monitoring.iter().map(|m| m.config_file.as_str()).collect();
+        let (mut configs, mut rules) = (0, 0);
+        for f in emit(&sol, &[Target::K8s]).unwrap() {
+            if !f.path.starts_with("k8s/") || !(f.path.ends_with(".yaml") || f.path.ends_with(".yml")) {
+                continue;
+            }
+            for (i, doc) in documents(&f.contents).iter().enumerate() {
+                let stem = format!("{}-{i}", f.path.replace('/', "_"));
+                if doc["kind"] == "ConfigMap" {
+                    let Some(data) = doc["data"].as_object() else { continue };
+                    for (key, text) in data {
+                        let text = text.as_str().unwrap();
+                        let path = dir.join(format!("{stem}-{key}"));
+                        if config_files.contains(&key.as_str()) {
+                            std::fs::write(&path, text).unwrap();
+                            promtool(&["check", "config", "--syntax-only"], &path);
+                            configs += 1;
+                        } else if key == PROMETHEUS_RULES_FILE {
+                            std::fs::write(&path, text).unwrap();
+                            promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &path);
+                            rules += 1;
+                        }
+                    }
+                } else if doc["kind"] == "PrometheusRule" {
+                    let file = json!({ "groups": doc["spec"]["groups"] });
+                    let path = dir.join(format!("{stem}.rules.yml"));
+                    std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+                    promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &path);
+                    rules += 1;
+                }
+            }
+        }
+        // Every Prometheus iotc configures has its config and rule file
+        // checked (none of the examples brings its own config folder).
+        assert_eq!(configs, sol.monitoring.len(), "{name}: configs checked");
+        assert!(rules >= configs, "{name}: rule files checked");
+        checked += configs;
+    }
+    assert!(checked > 0, "no example has a Prometheus to check");
+}
