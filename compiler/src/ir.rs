@@ -428,6 +428,43 @@ pub struct Cluster {
     /// installs it (baremetal and vSphere; empty for managed clusters):
     /// decided by the checker, translated into host firewall rules.
     pub node_rules: Vec<NodeRule>,
+    /// Where the secrets of the workloads on an AWS cluster are kept (AWS
+    /// Secrets Manager) and how they reach the pods, decided by the
+    /// checker; `None` on other providers and on AWS clusters whose
+    /// workloads declare no secret.
+    pub secret_store: Option<SecretStore>,
+}
+
+/// The AWS Secrets Manager secrets of a cluster's workloads: Terraform
+/// creates each under [`StoredSecret::name`], and on EKS the Secrets Store
+/// CSI driver copies them into the Kubernetes Secret the pods read, by the
+/// same names (docs/terraform.md and docs/k8s.md, "Secrets").
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretStore {
+    /// The region of the cluster, where the secrets are kept.
+    pub region: String,
+    /// The first part of every name: `<solution>-<cluster>`
+    /// (`names::cluster_prefix`), fixed by the source so that the
+    /// Kubernetes output can name the secrets too.
+    pub prefix: String,
+    /// The AWS Secrets Store CSI Driver provider (an EKS add-on) syncs them
+    /// into `<workload>-secrets` through each workload's EKS Pod Identity
+    /// role: true on EKS. False on kubeadm/k3s on EC2, where the Secret is
+    /// created by hand from them.
+    pub sync: bool,
+    /// In workload order, then in the order the workload declares them.
+    pub secrets: Vec<StoredSecret>,
+}
+
+/// One secret of one workload, kept in AWS Secrets Manager.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredSecret {
+    pub workload: String,
+    /// The secret's name in the source: the environment variable and the
+    /// key of `<workload>-secrets`.
+    pub key: String,
+    /// The Secrets Manager name: `<prefix>/<workload>/<key>`.
+    pub name: String,
 }
 
 impl Cluster {

@@ -1,13 +1,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 //! Secrets on an EKS cluster (issue 11), over every example: every secret a
 //! pod reads (`secretKeyRef`) has its Secrets Manager secret in the
-//! cluster's Terraform, named after the same workload and key; the pod runs
+//! cluster's Terraform, under the name the checker decided
+//! (`ir::SecretStore`), named after the same workload and key; the pod runs
 //! as the service account whose EKS Pod Identity association is its
 //! workload's role; and that role's `own-secrets` policy grants exactly the
 //! ARNs of the secrets that pod reads, while no other policy of the root
-//! module names Secrets Manager. (The Kubernetes Secret `<workload>-secrets`
-//! itself is still created by hand, see docs/k8s.md "Secrets"; the generated
-//! README names the Secrets Manager secret to copy it from, checked here.)
+//! module names Secrets Manager. The Kubernetes Secret `<workload>-secrets`
+//! is synced by what the output installs: the Terraform installs the EKS
+//! add-on of the AWS provider for the Secrets Store CSI driver, the pod
+//! mounts a CSI volume of the `SecretProviderClass` that fetches exactly
+//! those Secrets Manager names with Pod Identity and syncs them into that
+//! Secret under the keys the pod reads, and the driver may write Secrets.
+//! The generated README names the same Secrets Manager secrets.
 
 use iotc_compiler::emit::readme::PATH;
 use iotc_compiler::emit::{emit, Target};
@@ -49,12 +54,24 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
             let r = &tf["resource"];
             // Secrets Manager secrets: (workload, key) -> resource id.
             let mut secrets = BTreeMap::new();
+            // (workload, key) -> the Secrets Manager name Terraform creates.
+            let mut names = BTreeMap::new();
+            let store = c.secret_store.as_ref();
             for (id, s) in r["aws_secretsmanager_secret"].as_object().into_iter().flatten() {
                 let n = s["name"].as_str().unwrap();
+                let st = store.unwrap_or_else(|| panic!("{name}: {n} without a secret store in the IR"));
                 let rest = n
-                    .strip_prefix("${var.name_prefix}/")
+                    .strip_prefix(&format!("{}/", st.prefix))
                     .unwrap_or_else(|| panic!("{name}: secret name {n}"));
                 let (w, key) = rest.split_once('/').unwrap();
+                // The very name the checker decided, which Kubernetes names too.
+                assert!(
+                    st.secrets
+                        .iter()
+                        .any(|x| x.workload == w && x.key == key && x.name == n),
+                    "{name}: {n} is not the IR's name"
+                );
+                names.insert((w.to_string(), key.to_string()), n.to_string());
                 assert_eq!(s["tags"]["iotc.dev/workload"], w, "{name}: {id}");
                 assert!(
                     secrets.insert((w.to_string(), key.to_string()), id.clone()).is_none(),
@@ -66,10 +83,7 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                     .find(|l| l.starts_with(&format!("  - `{key}` of `{w}`: ")))
                     .unwrap_or_else(|| panic!("{name}: the README does not list {w}/{key}"));
                 assert!(
-                    line.contains(&format!(
-                        "Secrets Manager secret `{}`",
-                        n.replace("${var.name_prefix}", "<name_prefix>")
-                    )),
+                    line.contains(&format!("Secrets Manager secret `{n}`")),
                     "{name}: {line}"
                 );
             }
@@ -94,13 +108,36 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                 .flatten()
                 .map(|(_, a)| a)
                 .collect();
-            let mut seen = BTreeSet::new();
-            for f in files
+            // The sync is installed: the add-on (after the Pod Identity
+            // agent it fetches with) and, in the folder `kubectl apply -k`
+            // applies, the driver's right to write Secrets.
+            let k8s: Vec<(&str, Value)> = files
                 .iter()
                 .filter(|f| f.path.starts_with(&format!("k8s/{}/", c.name)) && f.path.ends_with(".yaml"))
-            {
-                for d in documents(&f.contents) {
-                    let Some(pod) = pod_spec(&d) else { continue };
+                .flat_map(|f| documents(&f.contents).into_iter().map(move |d| (f.path.as_str(), d)))
+                .collect();
+            if !secrets.is_empty() {
+                let addon = r["aws_eks_addon"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .find(|(_, a)| a["addon_name"] == "aws-secrets-store-csi-driver-provider")
+                    .unwrap_or_else(|| panic!("{name}: {} has secrets and no Secrets Store CSI add-on", c.name))
+                    .1;
+                assert_eq!(addon["cluster_name"], "${aws_eks_cluster.main.name}");
+                assert!(
+                    addon["depends_on"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&Value::from("aws_eks_addon.pod_identity_agent")),
+                    "{name}: the add-on fetches with Pod Identity"
+                );
+                driver_may_write_secrets(name, &files, &c.name, &k8s);
+            }
+            let mut seen = BTreeSet::new();
+            for (path, d) in &k8s {
+                {
+                    let Some(pod) = pod_spec(d) else { continue };
                     let mut keys = BTreeSet::new();
                     for ctr in pod["containers"]
                         .as_array()
@@ -123,15 +160,14 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                     }
                     let sa = pod["serviceAccountName"]
                         .as_str()
-                        .unwrap_or_else(|| panic!("{name}: {} no account", f.path));
+                        .unwrap_or_else(|| panic!("{name}: {path} no account"));
                     let ns = d["metadata"]["namespace"].as_str().unwrap();
                     let mut ids = BTreeSet::new();
                     for (secret, key) in &keys {
                         assert_eq!(
                             secret,
                             &format!("{sa}-secrets"),
-                            "{name}: {} reads another workload's Secret",
-                            f.path
+                            "{name}: {path} reads another workload's Secret"
                         );
                         let id = secrets
                             .get(&(sa.to_string(), key.clone()))
@@ -139,6 +175,7 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                         ids.insert(id.clone());
                         reads += 1;
                     }
+                    synced(name, &k8s, pod, ns, sa, &keys, &names);
                     let a = associations
                         .iter()
                         .find(|a| a["service_account"] == sa && a["namespace"] == ns)
@@ -168,4 +205,147 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
         }
     }
     assert!(reads >= 4, "{reads} secret reads on EKS");
+}
+
+/// The pod (its namespace `ns`, service account `sa`, the `(Secret, key)`
+/// pairs its env reads) gets that Secret from the Secrets Store CSI driver:
+/// it mounts, in a container, a CSI volume of a `SecretProviderClass` of
+/// its namespace that fetches with Pod Identity exactly the Secrets
+/// Manager secrets `names` holds for its workload and syncs each into the
+/// Secret under the key the pod reads.
+fn synced(
+    name: &str,
+    k8s: &[(&str, Value)],
+    pod: &Value,
+    ns: &str,
+    sa: &str,
+    keys: &BTreeSet<(String, String)>,
+    names: &BTreeMap<(String, String), String>,
+) {
+    let volume = pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["csi"]["driver"] == "secrets-store.csi.k8s.io")
+        .unwrap_or_else(|| panic!("{name}: {sa} mounts no Secrets Store CSI volume"));
+    assert_eq!(volume["csi"]["readOnly"], true, "{name}: {sa}");
+    let class = volume["csi"]["volumeAttributes"]["secretProviderClass"]
+        .as_str()
+        .unwrap();
+    // Kubelet mounts only volumes a container uses.
+    assert!(
+        pod["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|ctr| ctr["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["name"] == volume["name"])),
+        "{name}: no container of {sa} mounts {}",
+        volume["name"]
+    );
+    let spc = k8s
+        .iter()
+        .map(|(_, d)| d)
+        .find(|d| {
+            d["apiVersion"] == "secrets-store.csi.x-k8s.io/v1"
+                && d["kind"] == "SecretProviderClass"
+                && d["metadata"]["name"] == class
+                && d["metadata"]["namespace"] == ns
+        })
+        .unwrap_or_else(|| panic!("{name}: no SecretProviderClass {ns}/{class}"));
+    let spec = &spc["spec"];
+    assert_eq!(spec["provider"], "aws", "{name}: {class}");
+    assert_eq!(spec["parameters"]["usePodIdentity"], "true", "{name}: {class}");
+    // objectAlias -> objectName, from the provider's YAML parameter.
+    let objects: Value = common::yaml(spec["parameters"]["objects"].as_str().unwrap());
+    let mut aliases = BTreeMap::new();
+    for o in objects.as_array().unwrap() {
+        assert_eq!(o["objectType"], "secretsmanager", "{name}: {class}");
+        let alias = o["objectAlias"].as_str().unwrap().to_string();
+        let object = o["objectName"].as_str().unwrap().to_string();
+        assert!(aliases.insert(alias, object).is_none(), "{name}: {class}: alias twice");
+    }
+    // It fetches exactly the workload's Secrets Manager secrets.
+    let fetched: BTreeSet<&String> = aliases.values().collect();
+    let own: BTreeSet<&String> = names.iter().filter(|((w, _), _)| w == sa).map(|(_, n)| n).collect();
+    assert_eq!(fetched, own, "{name}: {class} fetches other secrets than {sa}'s");
+    // Every (Secret, key) the pod reads is synced from its own name.
+    for (secret, key) in keys {
+        let object = spec["secretObjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["secretName"] == secret.as_str())
+            .unwrap_or_else(|| panic!("{name}: {class} does not sync {secret}"));
+        assert_eq!(object["type"], "Opaque");
+        let data = object["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["key"] == key.as_str())
+            .unwrap_or_else(|| panic!("{name}: {class} syncs no key {key} into {secret}"));
+        let alias = data["objectName"].as_str().unwrap();
+        assert_eq!(
+            aliases.get(alias),
+            names.get(&(sa.to_string(), key.clone())),
+            "{name}: {secret}/{key} comes from another Secrets Manager secret"
+        );
+    }
+}
+
+/// The folder `kubectl apply -k k8s/<cluster>` applies binds the Secrets
+/// Store CSI driver's service account (the EKS add-on's, in kube-system) to
+/// a ClusterRole that may create and update Secrets.
+fn driver_may_write_secrets(
+    name: &str,
+    files: &[iotc_compiler::emit::OutputFile],
+    cluster: &str,
+    k8s: &[(&str, Value)],
+) {
+    let kustomization = &files
+        .iter()
+        .find(|f| f.path == format!("k8s/{cluster}/kustomization.yaml"))
+        .unwrap()
+        .contents;
+    let listed = |path: &str| {
+        let file = path.rsplit_once('/').unwrap().1;
+        kustomization.lines().any(|l| l.trim() == format!("- {file}"))
+    };
+    let binding = k8s
+        .iter()
+        .find(|(path, d)| {
+            listed(path)
+                && d["kind"] == "ClusterRoleBinding"
+                && d["subjects"].as_array().into_iter().flatten().any(|s| {
+                    s["kind"] == "ServiceAccount"
+                        && s["name"] == "secrets-store-csi-driver"
+                        && s["namespace"] == "kube-system"
+                })
+        })
+        .unwrap_or_else(|| panic!("{name}: nothing lets the driver of {cluster} write Secrets"))
+        .1
+        .clone();
+    let role = k8s
+        .iter()
+        .find(|(path, d)| {
+            listed(path) && d["kind"] == "ClusterRole" && d["metadata"]["name"] == binding["roleRef"]["name"]
+        })
+        .unwrap_or_else(|| panic!("{name}: the driver's ClusterRole is not applied"))
+        .1
+        .clone();
+    let rule = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["apiGroups"] == serde_json::json!([""]) && r["resources"] == serde_json::json!(["secrets"]))
+        .unwrap_or_else(|| panic!("{name}: the driver's ClusterRole has no rule on Secrets"));
+    for verb in ["create", "get", "list", "watch", "update", "patch", "delete"] {
+        assert!(
+            rule["verbs"].as_array().unwrap().contains(&Value::from(verb)),
+            "{name}: the driver may not {verb} Secrets"
+        );
+    }
 }

@@ -7,7 +7,10 @@
 //!   `out/README.md` applies only after its folder, on a line naming the
 //!   operator that installs the group's CRDs (a documented prerequisite), or
 //! - applied by an Ansible task that an earlier task of the same role makes
-//!   wait until its CRD is established (the role installs the operator).
+//!   wait until its CRD is established (the role installs the operator), or
+//! - in a cluster's Kubernetes folder whose CRD comes with an EKS add-on
+//!   that the cluster's Terraform installs (Terraform applies before
+//!   `kubectl apply -k`, docs/k8s.md "Apply order").
 
 use iotc_compiler::emit::readme::PATH;
 use iotc_compiler::emit::{emit, Target};
@@ -31,6 +34,14 @@ fn operator(group: &str) -> &'static str {
         "monitoring.coreos.com" => "Prometheus Operator",
         "operator.tigera.io" => "Calico operator",
         _ => panic!("custom group {group} has no known prerequisite"),
+    }
+}
+
+/// The EKS add-on whose installation brings the CRDs of a custom group.
+fn eks_addon(group: &str) -> Option<&'static str> {
+    match group {
+        "secrets-store.csi.x-k8s.io" => Some("aws-secrets-store-csi-driver-provider"),
+        _ => None,
     }
 }
 
@@ -74,7 +85,7 @@ fn objects(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_custom_resource_has_its_crd_installed_first() {
-    let (mut by_readme, mut by_ansible) = (0, 0);
+    let (mut by_readme, mut by_ansible, mut by_addon) = (0, 0, 0);
     for name in EXAMPLES {
         let sol = example(name);
         let files = emit(&sol, Target::ALL).unwrap();
@@ -87,7 +98,26 @@ fn every_custom_resource_has_its_crd_installed_first() {
             for (api, kind) in custom {
                 let group = api.rsplit_once('/').unwrap().0;
                 let what = format!("{name}: {kind} ({api}) in {}", f.path);
-                if let Some(rest) = f.path.strip_prefix("k8s/") {
+                if let (Some(rest), Some(addon)) = (f.path.strip_prefix("k8s/"), eks_addon(group)) {
+                    // A cloud cluster's folder (k8s/<cluster>/<file>), whose
+                    // Terraform installs the add-on.
+                    let (cluster, file) = rest.split_once('/').unwrap();
+                    assert!(!file.contains('/'), "{what}: not a cluster's folder");
+                    let tf = files
+                        .iter()
+                        .find(|t| t.path == format!("terraform/{cluster}/main.tf.json"))
+                        .unwrap_or_else(|| panic!("{what}: no Terraform for {cluster}"));
+                    let tf: serde_json::Value = serde_json::from_str(&tf.contents).unwrap();
+                    assert!(
+                        tf["resource"]["aws_eks_addon"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .any(|(_, a)| a["addon_name"] == addon),
+                        "{what}: the Terraform of {cluster} does not install {addon}"
+                    );
+                    by_addon += 1;
+                } else if let Some(rest) = f.path.strip_prefix("k8s/") {
                     let (dir, file) = f.path.rsplit_once('/').unwrap();
                     assert!(rest.contains('/'), "{what}");
                     // Not in its folder's kustomization: `kubectl apply -k`
@@ -161,6 +191,8 @@ fn every_custom_resource_has_its_crd_installed_first() {
     // Calico's Installation (city's kubeadm site).
     assert!(by_readme >= 2, "{by_readme} Prometheus Operator resources");
     assert!(by_ansible >= 1, "{by_ansible} Ansible-applied custom resources");
+    // And the SecretProviderClasses of factory's EKS cluster.
+    assert!(by_addon >= 4, "{by_addon} custom resources of EKS add-ons");
 }
 
 #[test]

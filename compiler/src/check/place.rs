@@ -51,7 +51,7 @@ impl<'a> Analyzer<'a> {
     /// assembled from the drafts and their evaluated counts.
     pub(super) fn place_and_fit(&mut self, mut ev: Evaluation<'_>) -> Option<ir::Solution> {
         let d = ev.drafts;
-        let clusters = self.clusters(&ev);
+        let mut clusters = self.clusters(&ev);
         let fleets = self.fleets(&ev);
         let mut workloads = Vec::new();
         for (w, wl) in d.workloads.iter().enumerate() {
@@ -84,6 +84,10 @@ impl<'a> Analyzer<'a> {
                 .find(|r| r.host == host)
                 .map(|r| r.name.clone());
         }
+        let solution_name = v::k8s_name(&header.name);
+        for c in &mut clusters {
+            c.secret_store = secret_store(&solution_name, c, &workloads);
+        }
         let params = self
             .params
             .iter()
@@ -102,7 +106,7 @@ impl<'a> Analyzer<'a> {
         let mut models = d.models.clone();
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Some(ir::Solution {
-            name: v::k8s_name(&header.name),
+            name: solution_name,
             version: header.version,
             namespace: header.namespace,
             description: header.description,
@@ -184,6 +188,7 @@ impl<'a> Analyzer<'a> {
                 labels: cl.labels.clone(),
                 pools,
                 node_rules,
+                secret_store: None,
             });
         }
         out
@@ -1263,4 +1268,34 @@ fn runtime_node_rules(rt: NodeRuntime, ha: bool) -> Vec<ir::NodeRule> {
         rules.push(port(2379, 2380, Tcp, "embedded etcd between a site's k3s servers"));
     }
     rules
+}
+
+/// Where the secrets of the workloads on cluster `c` are kept: AWS Secrets
+/// Manager on an AWS cluster, each under `<prefix>/<workload>/<NAME>` with
+/// the prefix Terraform's `name_prefix` defaults to, fixed here so that the
+/// Terraform and Kubernetes outputs name them alike. On EKS the Secrets
+/// Store CSI driver syncs them (Pod Identity); elsewhere they are copied by
+/// hand.
+fn secret_store(solution: &str, c: &ir::Cluster, workloads: &[ir::Workload]) -> Option<ir::SecretStore> {
+    let ir::Provider::Aws { region, .. } = &c.provider else {
+        return None;
+    };
+    let prefix = crate::names::cluster_prefix(solution, &c.name);
+    let secrets: Vec<ir::StoredSecret> = workloads
+        .iter()
+        .filter(|w| matches!(&w.placement, ir::Placement::Cluster { cluster, .. } if cluster == &c.name))
+        .flat_map(|w| {
+            w.container.secrets.iter().map(|s| ir::StoredSecret {
+                workload: w.name.clone(),
+                key: s.name.clone(),
+                name: format!("{prefix}/{}/{}", w.name, s.name),
+            })
+        })
+        .collect();
+    (!secrets.is_empty()).then(|| ir::SecretStore {
+        region: region.clone(),
+        prefix,
+        sync: c.distribution == "eks",
+        secrets,
+    })
 }

@@ -299,18 +299,29 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             };
             // On an AWS cluster the Terraform root module creates the
             // Secrets Manager secret (docs/terraform.md, Secrets) that the
-            // workload's role may read: say where the value is kept.
-            let aws = match &w.placement {
+            // workload's role may read, by the name the checker decided:
+            // say where the value is kept and, on EKS, that it is synced.
+            let stored = match &w.placement {
                 Placement::Cluster { cluster, .. } => sol
                     .clusters
                     .iter()
-                    .find(|c| &c.name == cluster && matches!(c.provider, Provider::Aws { .. })),
+                    .filter(|c| &c.name == cluster)
+                    .filter_map(|c| Some((c, c.secret_store.as_ref()?)))
+                    .find_map(|(c, st)| {
+                        let x = st.secrets.iter().find(|x| x.workload == w.name && x.key == s.name)?;
+                        Some((c, st, x))
+                    }),
                 Placement::Fleet { .. } => None,
             };
-            let kept = aws.map_or(String::new(), |c| {
+            let kept = stored.map_or(String::new(), |(c, st, x)| {
+                let then = if st.sync {
+                    "; the Secrets Store CSI driver (EKS add-on) copies it into the Secret when the pod starts"
+                } else {
+                    "; copy it into the Secret"
+                };
                 format!(
-                    "; kept in the Secrets Manager secret {} (`terraform -chdir=terraform/{} output secret_arns`), readable by the workload's role only; copy it into the Secret",
-                    code(&format!("<name_prefix>/{}/{}", w.name, s.name)),
+                    "; kept in the Secrets Manager secret {} (`terraform -chdir=terraform/{} output secret_arns`), readable by the workload's role only{then}",
+                    code(&x.name),
                     c.name
                 )
             });

@@ -10,7 +10,8 @@
 //! ```text
 //! k8s/<name>/00-namespace.yaml         Namespace, ResourceQuota, LimitRange
 //! k8s/<name>/05-device-plugin.yaml     the device plugin's Namespace and DaemonSet (workloads with `device`)
-//! k8s/<name>/10-<workload>.yaml        ServiceAccount, ConfigMap(s) (env; a Prometheus's config, a Grafana's
+//! k8s/<name>/05-secrets-store.yaml     EKS: lets the Secrets Store CSI driver write the Secrets it syncs
+//! k8s/<name>/10-<workload>.yaml        ServiceAccount, SecretProviderClass (EKS, secrets), ConfigMap(s) (env; a Prometheus's config, a Grafana's
 //!                                      datasource), PVCs, Deployment(s) | DaemonSet | Job(s) | CronJob(s),
 //!                                      Service, headless `<w>-metrics` Service (scraped), Ingress,
 //!                                      PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
@@ -33,12 +34,14 @@ mod namespace;
 mod netpol;
 mod pod;
 mod scrape;
+mod secrets_store;
 mod workload;
 
 pub use monitoring::{
     NamespaceSelector, PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup, ServiceMonitor, ServiceMonitorEndpoint,
     ServiceMonitorSpec,
 };
+pub use secrets_store::{SecretObject, SecretObjectData, SecretProviderClass, SecretProviderClassSpec, StoreObject};
 
 use super::{yaml, EmitError, OutputFile, Target};
 use crate::ir::{Cluster, Placement, Site, SitePlacement, Solution, Workload, WorkloadKind};
@@ -346,6 +349,13 @@ fn emit_group(
     if !dp.is_empty() {
         resources.push("05-device-plugin.yaml".into());
         if sink(file("05-device-plugin.yaml", dp)).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    let store = secrets_store::docs(ctx, kind, &members)?;
+    if !store.is_empty() {
+        resources.push(secrets_store::FILE.into());
+        if sink(file(secrets_store::FILE, store)).is_break() {
             return Ok(ControlFlow::Break(()));
         }
     }

@@ -5,12 +5,12 @@ use super::meta::{self, Skips};
 use super::{Ctx, GroupKind, Placed, Unit, GPU_RESOURCE, POOL_LABEL, SITE_LABEL, STANDBY_LABEL, STANDBY_TAINT_KEY};
 use crate::ir::{Container, DeviceMount, ModelRef, Placement, Workload, WorkloadKind};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapEnvSource, ConfigMapVolumeSource, Container as K8sContainer, ContainerPort,
-    EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource,
-    LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
-    PreferredSchedulingTerm, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
-    SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    Affinity, CSIVolumeSource, Capabilities, ConfigMapEnvSource, ConfigMapVolumeSource, Container as K8sContainer,
+    ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource,
+    ImageVolumeSource, LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+    ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
+    PodSpec, PodTemplateSpec, PreferredSchedulingTerm, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -551,6 +551,31 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             }
             None => {}
         }
+    }
+
+    // ------------------------------------------- synced secrets (EKS)
+    // Mounting the volume is what makes the Secrets Store CSI driver fetch
+    // the workload's secrets and sync them into the Secret the env reads
+    // (kubelet mounts only volumes a container uses).
+    if super::secrets_store::store_of(kind, p).is_some() {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("secretProviderClass".to_string(), secret_name(w));
+        volumes.push(Volume {
+            name: super::secrets_store::VOLUME.into(),
+            csi: Some(CSIVolumeSource {
+                driver: super::secrets_store::CSI_DRIVER.into(),
+                read_only: Some(true),
+                volume_attributes: Some(attributes),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: super::secrets_store::VOLUME.into(),
+            mount_path: super::secrets_store::MOUNT_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
     }
 
     // ------------------------------------- mounted configs (monitoring)

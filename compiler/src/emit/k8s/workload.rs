@@ -5,6 +5,7 @@
 use super::meta::{self, Skips};
 use super::pod;
 use super::scrape;
+use super::secrets_store;
 use super::{err, Ctx, Docs, GroupKind, Placed, Unit};
 use crate::emit::EmitError;
 use crate::ir::{ExposureKind, Placement, SecretSource, Workload, WorkloadKind};
@@ -141,6 +142,16 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         automount_service_account_token: Some(false),
         ..Default::default()
     })?;
+    // On EKS, what fills its Secret from AWS Secrets Manager when a pod
+    // mounts it (`secrets_store.rs`).
+    if let Some(st) = secrets_store::store_of(kind, p) {
+        docs.push(&secrets_store::provider_class(
+            sol,
+            st,
+            w,
+            meta::workload_labels(sol, p, None),
+        )?)?;
+    }
 
     // ConfigMap from `env` (and the model's coordinates).
     let data = pod::config_data(w);

@@ -287,6 +287,9 @@ pub(crate) fn document(
     }
     let mut roles = workload_roles(&mut d, sol, c, eks);
     let secret_ids = secrets(&mut d, sol, c);
+    if eks && c.secret_store.as_ref().is_some_and(|st| st.sync) {
+        secrets_store_addon(&mut d);
+    }
     secret_readers(&mut d, sol, eks, &mut roles, &secret_ids);
     bucket_users(&mut d, sol, c, eks, &mut roles);
     if with_registry {
@@ -1380,6 +1383,30 @@ fn workload_role(d: &mut Doc, sol: &Solution, w: &Workload, eks: bool, what: &st
     }
 }
 
+/// The name of the EKS add-on of the AWS Secrets and Configuration Provider
+/// (ASCP) for the Secrets Store CSI driver, which it bundles.
+pub(crate) const SECRETS_STORE_ADDON: &str = "aws-secrets-store-csi-driver-provider";
+
+/// What copies each workload's Secrets Manager secrets into its Kubernetes
+/// Secret on EKS (docs/terraform.md, "Secrets"): the Secrets Store CSI
+/// driver with the AWS provider, as an EKS add-on, which also brings the
+/// `SecretProviderClass` CRD. The provider fetches with the mounting pod's
+/// own EKS Pod Identity role; the driver writes the synced Secret
+/// (`syncSecret`; the Kubernetes output also grants that, see docs/k8s.md).
+fn secrets_store_addon(d: &mut Doc) {
+    d.resource(
+        "aws_eks_addon",
+        "secrets_store",
+        json!({
+            "cluster_name": "${aws_eks_cluster.main.name}",
+            "addon_name": SECRETS_STORE_ADDON,
+            "resolve_conflicts_on_create": "OVERWRITE",
+            "configuration_values": jsonencode(&json!({ "secrets-store-csi-driver": { "syncSecret": { "enabled": true } } })),
+            "depends_on": ["aws_eks_addon.pod_identity_agent"],
+        }),
+    );
+}
+
 /// Every workload on the cluster may read its own secrets and nothing
 /// else: a policy on its role (made here for workloads without a model,
 /// such as `ingest`). `secret_ids`: workload → its secrets' resources.
@@ -1468,15 +1495,21 @@ fn bucket_users(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool, roles: &mut
 fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<String>> {
     let mut ids_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut entries = Vec::new();
-    for w in sol.workloads.iter().filter(|w| !on_fleet(w) && group(w) == c.name) {
-        for s in &w.container.secrets {
-            let source = match s.source {
-                SecretSource::Env => "env",
-                SecretSource::File => "file",
-                SecretSource::Vault => "vault",
-            };
-            entries.push((w, s, source));
-        }
+    // The checker named every secret (`ir::SecretStore`): the Kubernetes
+    // output's SecretProviderClass names the same.
+    for stored in c.secret_store.iter().flat_map(|st| &st.secrets) {
+        let Some(w) = sol.workloads.iter().find(|w| w.name == stored.workload) else {
+            continue;
+        };
+        let Some(s) = w.container.secrets.iter().find(|s| s.name == stored.key) else {
+            continue;
+        };
+        let source = match s.source {
+            SecretSource::Env => "env",
+            SecretSource::File => "file",
+            SecretSource::Vault => "vault",
+        };
+        entries.push((w, s, source, stored));
     }
     if entries.is_empty() {
         return ids_of;
@@ -1521,7 +1554,7 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
     );
     let mut arns = serde_json::Map::new();
     let mut used = BTreeSet::new();
-    for (w, s, source) in entries {
+    for (w, s, source, stored) in entries {
         let key = format!("{}/{}", lit(&w.name), lit(&s.name));
         let mut id = ident(&format!("{}_{}", w.name, s.name));
         while !used.insert(id.clone()) {
@@ -1531,7 +1564,7 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
             "aws_secretsmanager_secret",
             &id,
             json!({
-                "name": format!("${{var.name_prefix}}/{key}"),
+                "name": lit(&stored.name),
                 "description": format!("{} of {}; the value comes from {source} {}", lit(&s.name), lit(&w.name), lit(&s.reference)),
                 "kms_key_id": KEY_ARN,
                 "recovery_window_in_days": 7,
