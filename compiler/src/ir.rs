@@ -454,6 +454,23 @@ pub struct SecretStore {
     pub sync: bool,
     /// In workload order, then in the order the workload declares them.
     pub secrets: Vec<StoredSecret>,
+    /// On EKS, the pull credential of each declared registry that a
+    /// workload on the cluster pulls from, by registry name.
+    pub registries: Vec<StoredRegistry>,
+}
+
+/// A registry's pull credential kept in AWS Secrets Manager as a
+/// `.dockerconfigjson` document, synced into the registry's pull Secret
+/// (`Registry::pull_secret`) by every pod that pulls from it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredRegistry {
+    pub registry: String,
+    /// The Secrets Manager name: `<prefix>/_registry/<registry>` (no
+    /// workload name starts with `_`, so it never meets a workload's).
+    pub name: String,
+    /// The workloads on the cluster that pull from it, in workload order:
+    /// each may read it and syncs it.
+    pub workloads: Vec<String>,
 }
 
 /// One secret of one workload, kept in AWS Secrets Manager.

@@ -40,7 +40,7 @@ fn secret_ids(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn eks_pods_read_only_their_own_secrets_through_their_role() {
-    let mut reads = 0;
+    let (mut reads, mut pulled) = (0, 0);
     for name in EXAMPLES {
         let sol = example(name);
         let files = emit(&sol, Target::ALL).unwrap();
@@ -64,6 +64,23 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                     .strip_prefix(&format!("{}/", st.prefix))
                     .unwrap_or_else(|| panic!("{name}: secret name {n}"));
                 let (w, key) = rest.split_once('/').unwrap();
+                if w == "_registry" {
+                    // A registry's pull credential, named by the checker too.
+                    assert!(
+                        st.registries.iter().any(|x| x.registry == key && x.name == n),
+                        "{name}: {n} is not the IR's name"
+                    );
+                    assert_eq!(s["tags"]["iotc.dev/registry"], key, "{name}: {id}");
+                    assert!(
+                        readme.contains(&format!(
+                            "registry `{key}`'s credential is kept in the Secrets Manager secret `{n}`"
+                        )),
+                        "{name}: the README does not say where {key}'s credential is"
+                    );
+                    names.insert((w.to_string(), key.to_string()), n.to_string());
+                    secrets.insert((w.to_string(), key.to_string()), id.clone());
+                    continue;
+                }
                 // The very name the checker decided, which Kubernetes names too.
                 assert!(
                     st.secrets
@@ -155,7 +172,21 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                             }
                         }
                     }
-                    if keys.is_empty() {
+                    // The declared registries it pulls from: ("_registry", name).
+                    let pulls: BTreeSet<(String, String)> = pod["imagePullSecrets"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| {
+                            let r = sol
+                                .registries
+                                .iter()
+                                .find(|r| p["name"] == r.pull_secret.as_str())
+                                .unwrap_or_else(|| panic!("{name}: {path} pulls with an undeclared Secret"));
+                            ("_registry".to_string(), r.name.clone())
+                        })
+                        .collect();
+                    if keys.is_empty() && pulls.is_empty() {
                         continue;
                     }
                     let sa = pod["serviceAccountName"]
@@ -175,7 +206,17 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                         ids.insert(id.clone());
                         reads += 1;
                     }
-                    synced(name, &k8s, pod, ns, sa, &keys, &names);
+                    for p in &pulls {
+                        let id = secrets.get(p).unwrap_or_else(|| {
+                            panic!(
+                                "{name}: {sa} pulls from {}, whose credential Terraform does not keep",
+                                p.1
+                            )
+                        });
+                        ids.insert(id.clone());
+                        pulled += 1;
+                    }
+                    synced(name, &sol, &k8s, pod, ns, sa, &keys, &pulls, &names);
                     let a = associations
                         .iter()
                         .find(|a| a["service_account"] == sa && a["namespace"] == ns)
@@ -205,6 +246,7 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
         }
     }
     assert!(reads >= 4, "{reads} secret reads on EKS");
+    assert!(pulled >= 3, "{pulled} pods pulling private images on EKS");
 }
 
 /// The pod (its namespace `ns`, service account `sa`, the `(Secret, key)`
@@ -213,13 +255,16 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
 /// its namespace that fetches with Pod Identity exactly the Secrets
 /// Manager secrets `names` holds for its workload and syncs each into the
 /// Secret under the key the pod reads.
+#[allow(clippy::too_many_arguments)]
 fn synced(
     name: &str,
+    sol: &iotc_compiler::ir::Solution,
     k8s: &[(&str, Value)],
     pod: &Value,
     ns: &str,
     sa: &str,
     keys: &BTreeSet<(String, String)>,
+    pulls: &BTreeSet<(String, String)>,
     names: &BTreeMap<(String, String), String>,
 ) {
     let volume = pod["volumes"]
@@ -268,10 +313,35 @@ fn synced(
         let object = o["objectName"].as_str().unwrap().to_string();
         assert!(aliases.insert(alias, object).is_none(), "{name}: {class}: alias twice");
     }
-    // It fetches exactly the workload's Secrets Manager secrets.
+    // It fetches exactly the workload's Secrets Manager secrets and the
+    // credentials of the registries it pulls from.
     let fetched: BTreeSet<&String> = aliases.values().collect();
-    let own: BTreeSet<&String> = names.iter().filter(|((w, _), _)| w == sa).map(|(_, n)| n).collect();
+    let own: BTreeSet<&String> = names
+        .iter()
+        .filter(|(k, _)| k.0 == sa || pulls.contains(k))
+        .map(|(_, n)| n)
+        .collect();
     assert_eq!(fetched, own, "{name}: {class} fetches other secrets than {sa}'s");
+    // Each pull Secret is synced as a docker config from its registry's.
+    for p in pulls {
+        let r = sol.registries.iter().find(|r| r.name == p.1).unwrap();
+        let object = spec["secretObjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["secretName"] == r.pull_secret.as_str())
+            .unwrap_or_else(|| panic!("{name}: {class} does not sync {}", r.pull_secret));
+        assert_eq!(object["type"], "kubernetes.io/dockerconfigjson", "{name}: {class}");
+        let data = object["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "{name}: {class}");
+        assert_eq!(data[0]["key"], ".dockerconfigjson", "{name}: {class}");
+        assert_eq!(
+            aliases.get(data[0]["objectName"].as_str().unwrap()),
+            names.get(p),
+            "{name}: {} comes from another Secrets Manager secret",
+            r.pull_secret
+        );
+    }
     // Every (Secret, key) the pod reads is synced from its own name.
     for (secret, key) in keys {
         let object = spec["secretObjects"]
@@ -348,4 +418,97 @@ fn driver_may_write_secrets(
             "{name}: the driver may not {verb} Secrets"
         );
     }
+}
+
+/// Standard base64 with padding, as Terraform's `base64encode` writes it.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// What Terraform writes into a registry's Secrets Manager secret (the
+/// write-only `secret_string_wo`, evaluated by `terraform apply` of a
+/// local-only module with a token full of characters JSON and HCL
+/// escape) is the `.dockerconfigjson` document kubelet reads: the
+/// registry's host, user, the token, and `auth` = base64(user:token).
+#[test]
+#[ignore = "needs terraform; run by .ci/run"]
+fn registry_credentials_are_docker_config_documents() {
+    use std::process::Command;
+    let token = "t0k\"en:${x}%{y}\\ü";
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, Target::ALL).unwrap();
+        for f in files
+            .iter()
+            .filter(|f| f.path.starts_with("terraform/") && f.path.ends_with("main.tf.json"))
+        {
+            let tf: Value = serde_json::from_str(&f.contents).unwrap();
+            let r = &tf["resource"];
+            for (id, s) in r["aws_secretsmanager_secret"].as_object().into_iter().flatten() {
+                let Some(registry) = s["tags"]["iotc.dev/registry"].as_str() else {
+                    continue;
+                };
+                let reg = sol.registries.iter().find(|x| x.name == registry).unwrap();
+                let version = &r["aws_secretsmanager_secret_version"][id];
+                let module = serde_json::json!({
+                    "variable": { "secret_values": { "type": "map(string)" } },
+                    "output": { "doc": { "value": version["secret_string_wo"] } },
+                });
+                let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("registry-doc-{name}-{id}"));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("main.tf.json"), serde_json::to_string(&module).unwrap()).unwrap();
+                // A JSON variables file takes strings literally (TF_VAR_ of a
+                // map is read as HCL, where `${` would interpolate).
+                let values = serde_json::json!({ "secret_values": { format!("_registry/{registry}"): token } });
+                std::fs::write(dir.join("terraform.tfvars.json"), values.to_string()).unwrap();
+                let tf = |args: &[&str]| {
+                    let out = Command::new("terraform")
+                        .args(args)
+                        .current_dir(&dir)
+                        .env("TF_IN_AUTOMATION", "1")
+                        .env("CHECKPOINT_DISABLE", "1")
+                        .output()
+                        .expect("terraform on PATH");
+                    assert!(
+                        out.status.success(),
+                        "terraform {args:?}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    out.stdout
+                };
+                tf(&["init", "-input=false", "-no-color"]);
+                tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+                let out: Value = serde_json::from_slice(&tf(&["output", "-json"])).unwrap();
+                let doc: Value = serde_json::from_str(out["doc"]["value"].as_str().unwrap()).unwrap();
+                let auths = doc["auths"].as_object().unwrap();
+                assert_eq!(auths.len(), 1, "{name}: {doc}");
+                let entry = &auths[&reg.host];
+                assert_eq!(entry["username"], reg.username.as_str(), "{name}: {doc}");
+                assert_eq!(entry["password"], token, "{name}: {doc}");
+                assert_eq!(
+                    entry["auth"],
+                    base64(format!("{}:{token}", reg.username).as_bytes()),
+                    "{name}: {doc}"
+                );
+                let _ = std::fs::remove_dir_all(&dir);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 1, "{checked} registry credentials");
 }

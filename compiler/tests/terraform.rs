@@ -684,7 +684,7 @@ fn vsphere_attributes_exist_in_the_provider_schema() {
 
 /// Every workload on an AWS cluster that has secrets (ingest included) gets
 /// its own role, assumed by its service account, that may read exactly its
-/// own secrets.
+/// own secrets and the pull credential of the registry it pulls from.
 #[test]
 fn every_workload_reads_only_its_own_secrets() {
     let sol = solve("factory", &[]);
@@ -706,7 +706,11 @@ fn every_workload_reads_only_its_own_secrets() {
             .unwrap_or_else(|| panic!("{} may not read its secrets", w.name));
         for (id, s) in res["aws_secretsmanager_secret"].as_object().unwrap() {
             let arn = format!("${{aws_secretsmanager_secret.{id}.arn}}");
-            let mine = s["tags"]["iotc.dev/workload"] == w.name.as_str();
+            let mine = s["tags"]["iotc.dev/workload"] == w.name.as_str()
+                || w.container
+                    .registry
+                    .as_ref()
+                    .is_some_and(|r| s["tags"]["iotc.dev/registry"] == r.as_str());
             assert_eq!(policy.contains(&format!("\"{arn}\"")), mine, "{}: {id}", w.name);
         }
         checked += 1;

@@ -1274,8 +1274,9 @@ fn runtime_node_rules(rt: NodeRuntime, ha: bool) -> Vec<ir::NodeRule> {
 /// Manager on an AWS cluster, each under `<prefix>/<workload>/<NAME>` with
 /// the prefix Terraform's `name_prefix` defaults to, fixed here so that the
 /// Terraform and Kubernetes outputs name them alike. On EKS the Secrets
-/// Store CSI driver syncs them (Pod Identity); elsewhere they are copied by
-/// hand.
+/// Store CSI driver syncs them (Pod Identity), with the pull credential of
+/// every declared registry a workload there pulls from; elsewhere they are
+/// copied by hand.
 fn secret_store(solution: &str, c: &ir::Cluster, workloads: &[ir::Workload]) -> Option<ir::SecretStore> {
     let ir::Provider::Aws { region, .. } = &c.provider else {
         return None;
@@ -1292,10 +1293,29 @@ fn secret_store(solution: &str, c: &ir::Cluster, workloads: &[ir::Workload]) -> 
             })
         })
         .collect();
-    (!secrets.is_empty()).then(|| ir::SecretStore {
+    // Pull credentials travel the same way, where something syncs them.
+    let sync = c.distribution == "eks";
+    let mut registries: Vec<ir::StoredRegistry> = Vec::new();
+    for w in workloads
+        .iter()
+        .filter(|w| sync && matches!(&w.placement, ir::Placement::Cluster { cluster, .. } if cluster == &c.name))
+    {
+        let Some(r) = &w.container.registry else { continue };
+        match registries.iter_mut().find(|x| &x.registry == r) {
+            Some(x) => x.workloads.push(w.name.clone()),
+            None => registries.push(ir::StoredRegistry {
+                registry: r.clone(),
+                name: format!("{prefix}/_registry/{r}"),
+                workloads: vec![w.name.clone()],
+            }),
+        }
+    }
+    registries.sort_by(|a, b| a.registry.cmp(&b.registry));
+    (!secrets.is_empty() || !registries.is_empty()).then(|| ir::SecretStore {
         region: region.clone(),
         prefix,
-        sync: c.distribution == "eks",
+        sync,
         secrets,
+        registries,
     })
 }

@@ -288,6 +288,25 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             "- **Registry credentials** on every node for the private ones of {} (an image pull secret or the node's container runtime config).",
             registries.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")
         );
+        // On EKS the pull Secret is synced from Secrets Manager, by the
+        // name the checker decided (docs/k8s.md, "Registries").
+        for c in &sol.clusters {
+            for x in c.secret_store.iter().filter(|st| st.sync).flat_map(|st| &st.registries) {
+                let Some(r) = sol.registries.iter().find(|r| r.name == x.registry) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    o,
+                    "  - on {}: registry {}'s credential is kept in the Secrets Manager secret {} (a `.dockerconfigjson` document for {} as {}; set it out of band or with `manage_secret_values`), which the Secrets Store CSI driver syncs into the pull Secret {}",
+                    code(&c.name),
+                    code(&r.name),
+                    code(&x.name),
+                    code(&r.host),
+                    code(&r.username),
+                    code(&r.pull_secret)
+                );
+            }
+        }
     }
     let mut secrets = Vec::new();
     for w in &sol.workloads {

@@ -89,10 +89,24 @@ pub struct StoreObject {
 pub fn store_of<'a>(kind: GroupKind<'a>, p: &Placed<'_>) -> Option<&'a SecretStore> {
     let GroupKind::Cluster(c) = kind else { return None };
     let st = c.secret_store.as_ref().filter(|st| st.sync)?;
-    st.secrets.iter().any(|s| s.workload == p.w.name).then_some(st)
+    let pulls = st.registries.iter().any(|r| r.workloads.contains(&p.w.name));
+    (pulls || st.secrets.iter().any(|s| s.workload == p.w.name)).then_some(st)
 }
 
-/// The `SecretProviderClass` of `w`: named like the Secret it syncs.
+/// The key of a `kubernetes.io/dockerconfigjson` Secret.
+pub const DOCKER_CONFIG_KEY: &str = ".dockerconfigjson";
+
+/// The mounted file of a registry's pull credential: `_registry-<name>`.
+/// A secret's file is its variable name, which has no `-`, so the two
+/// never meet.
+fn registry_alias(registry: &str) -> String {
+    format!("_registry-{registry}")
+}
+
+/// The `SecretProviderClass` of `w`, `<workload>-secrets`: it syncs the
+/// workload's secrets into the Secret of that name (when it has some) and
+/// the pull credential of the registry it pulls from into that registry's
+/// pull Secret.
 pub fn provider_class(
     sol: &Solution,
     st: &SecretStore,
@@ -100,7 +114,13 @@ pub fn provider_class(
     labels: BTreeMap<String, String>,
 ) -> Result<SecretProviderClass, EmitError> {
     let own: Vec<_> = st.secrets.iter().filter(|s| s.workload == w.name).collect();
-    let objects: Vec<StoreObject> = own
+    let pulls: Vec<_> = st
+        .registries
+        .iter()
+        .filter(|r| r.workloads.contains(&w.name))
+        .filter_map(|r| Some((r, sol.registries.iter().find(|x| x.name == r.registry)?)))
+        .collect();
+    let mut objects: Vec<StoreObject> = own
         .iter()
         .map(|s| StoreObject {
             object_name: s.name.clone(),
@@ -108,12 +128,48 @@ pub fn provider_class(
             object_alias: s.key.clone(),
         })
         .collect();
+    objects.extend(pulls.iter().map(|(r, _)| StoreObject {
+        object_name: r.name.clone(),
+        object_type: "secretsmanager".into(),
+        object_alias: registry_alias(&r.registry),
+    }));
     let objects = crate::emit::yaml::to_string(&objects)
         .map_err(|e| super::err(format!("cannot serialize the secret objects of {}: {e}", w.name)))?;
     let mut parameters = BTreeMap::new();
     parameters.insert("objects".to_string(), objects);
     parameters.insert("region".to_string(), st.region.clone());
     parameters.insert("usePodIdentity".to_string(), "true".to_string());
+    let mut secret_objects = Vec::new();
+    if !own.is_empty() {
+        secret_objects.push(SecretObject {
+            secret_name: pod::secret_name(w),
+            type_: "Opaque".into(),
+            labels: meta::some_map(labels.clone()),
+            data: own
+                .iter()
+                .map(|s| SecretObjectData {
+                    object_name: s.key.clone(),
+                    key: s.key.clone(),
+                })
+                .collect(),
+        });
+    }
+    // Every pod pulling from the registry syncs the same Secret from the
+    // same document; the driver updates it in place and keeps it while
+    // one of them runs.
+    for (r, reg) in &pulls {
+        let mut l = meta::solution_labels(sol);
+        l.insert("iotc.dev/registry".to_string(), r.registry.clone());
+        secret_objects.push(SecretObject {
+            secret_name: reg.pull_secret.clone(),
+            type_: "kubernetes.io/dockerconfigjson".into(),
+            labels: meta::some_map(l),
+            data: vec![SecretObjectData {
+                object_name: registry_alias(&r.registry),
+                key: DOCKER_CONFIG_KEY.into(),
+            }],
+        });
+    }
     Ok(SecretProviderClass {
         api_version: API_VERSION.into(),
         kind: "SecretProviderClass".into(),
@@ -121,18 +177,7 @@ pub fn provider_class(
         spec: SecretProviderClassSpec {
             provider: "aws".into(),
             parameters,
-            secret_objects: vec![SecretObject {
-                secret_name: pod::secret_name(w),
-                type_: "Opaque".into(),
-                labels: meta::some_map(labels),
-                data: own
-                    .iter()
-                    .map(|s| SecretObjectData {
-                        object_name: s.key.clone(),
-                        key: s.key.clone(),
-                    })
-                    .collect(),
-            }],
+            secret_objects,
         },
     })
 }

@@ -4,7 +4,7 @@
 //! device registry ([`super::iot`]).
 
 use super::{
-    dash, default_prefix, err, fit, gib, ident, iot, jsonencode, lit, Doc, AWS_PROVIDER_VERSION, PREFIX_REGEX,
+    dash, default_prefix, err, fit, gib, hcl_str, ident, iot, jsonencode, lit, Doc, AWS_PROVIDER_VERSION, PREFIX_REGEX,
 };
 use crate::emit::EmitError;
 use crate::ir::{Cluster, Placement, Pool, Reach, SecretSource, Solution, Workload, WorkloadKind};
@@ -1511,7 +1511,13 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
         };
         entries.push((w, s, source, stored));
     }
-    if entries.is_empty() {
+    let registries: Vec<_> = c
+        .secret_store
+        .iter()
+        .flat_map(|st| &st.registries)
+        .filter_map(|stored| Some((sol.registries.iter().find(|r| r.name == stored.registry)?, stored)))
+        .collect();
+    if entries.is_empty() && registries.is_empty() {
         return ids_of;
     }
     d.variable(
@@ -1529,7 +1535,7 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
             "default": {},
             "ephemeral": true,
             "sensitive": true,
-            "description": "Secret values by \"<workload>/<NAME>\", read only when manage_secret_values is on (e.g. TF_VAR_secret_values from your secret store). Never written to state or plan.",
+            "description": "Secret values by \"<workload>/<NAME>\" (a registry's token by \"_registry/<registry>\"), read only when manage_secret_values is on (e.g. TF_VAR_secret_values from your secret store). Never written to state or plan.",
         }),
     );
     d.variable(
@@ -1594,9 +1600,67 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
         arns.insert(key, json!(format!("${{aws_secretsmanager_secret.{id}.arn}}")));
         ids_of.entry(w.name.clone()).or_default().push(id);
     }
+    // A registry's pull credential, kept as the `.dockerconfigjson`
+    // document its pull Secret holds, readable by every workload here that
+    // pulls from it (docs/terraform.md, "Secrets").
+    for (r, stored) in registries {
+        let key = format!("_registry/{}", lit(&r.name));
+        let mut id = ident(&format!("registry_{}", r.name));
+        while !used.insert(id.clone()) {
+            id.push('_');
+        }
+        let source = match r.password.source {
+            SecretSource::Env => "env",
+            SecretSource::File => "file",
+            SecretSource::Vault => "vault",
+        };
+        d.resource(
+            "aws_secretsmanager_secret",
+            &id,
+            json!({
+                "name": lit(&stored.name),
+                "description": format!(
+                    "pull credential of registry {} (.dockerconfigjson for {} as {}); the token comes from {source} {}",
+                    lit(&r.name), lit(&r.host), lit(&r.username), lit(&r.password.reference)
+                ),
+                "kms_key_id": KEY_ARN,
+                "recovery_window_in_days": 7,
+                "tags": { "iotc.dev/registry": lit(&r.name), "iotc.dev/source": source },
+            }),
+        );
+        let token = format!("var.secret_values[{}]", hcl_str(&key));
+        let user = hcl_str(&lit(&r.username));
+        d.resource(
+            "aws_secretsmanager_secret_version",
+            &id,
+            json!({
+                "count": "${var.manage_secret_values ? 1 : 0}",
+                "secret_id": format!("${{aws_secretsmanager_secret.{id}.id}}"),
+                "secret_string_wo": format!(
+                    "${{jsonencode({{auths = {{{} = {{username = {user}, password = {token}, auth = base64encode(join(\":\", [{user}, {token}]))}}}}}})}}",
+                    hcl_str(&lit(&r.host))
+                ),
+                "secret_string_wo_version": "${var.secret_values_version}",
+            }),
+        );
+        d.resource(
+            "aws_secretsmanager_secret_rotation",
+            &id,
+            json!({
+                "count": "${var.secret_rotation_lambda_arn == null ? 0 : 1}",
+                "secret_id": format!("${{aws_secretsmanager_secret.{id}.id}}"),
+                "rotation_lambda_arn": "${var.secret_rotation_lambda_arn}",
+                "rotation_rules": { "automatically_after_days": 30 },
+            }),
+        );
+        arns.insert(key, json!(format!("${{aws_secretsmanager_secret.{id}.arn}}")));
+        for w in &stored.workloads {
+            ids_of.entry(w.clone()).or_default().push(id.clone());
+        }
+    }
     d.output(
         "secret_arns",
-        "Secrets Manager secrets by \"<workload>/<NAME>\" (no values).",
+        "Secrets Manager secrets by \"<workload>/<NAME>\" and registry pull credentials by \"_registry/<registry>\" (no values).",
         Value::Object(arns),
     );
     ids_of

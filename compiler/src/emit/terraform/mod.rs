@@ -203,7 +203,8 @@ pub(crate) fn hcl(v: &Value) -> String {
     }
 }
 
-fn hcl_str(s: &str) -> String {
+/// A quoted HCL string literal (still a template: escape `${` with [`lit`]).
+pub(crate) fn hcl_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
