@@ -208,3 +208,131 @@ fn objects_finds_yaml_and_dict_forms() {
     );
     assert!(built_in("networking.k8s.io/v1") && built_in("apps/v1") && !built_in("operator.tigera.io/v1"));
 }
+
+/// Whether `doc` fits an OpenAPI v3 `schema` as the API server prunes and
+/// checks a custom resource: no field the schema does not name (unless it
+/// allows any with `additionalProperties` or
+/// `x-kubernetes-preserve-unknown-fields`), and the declared types. Errors
+/// as `path: message`.
+fn schema_errors(doc: &serde_json::Value, schema: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let ty = schema["type"].as_str().unwrap_or_default();
+    let fits = match ty {
+        "object" => doc.is_object(),
+        "array" => doc.is_array(),
+        "string" => doc.is_string(),
+        "boolean" => doc.is_boolean(),
+        "integer" => doc.is_i64() || doc.is_u64(),
+        "number" => doc.is_number(),
+        _ => true,
+    };
+    if !fits {
+        out.push(format!("{path}: expected {ty}, found {doc}"));
+        return;
+    }
+    match doc {
+        Value::Object(m) => {
+            if schema["x-kubernetes-preserve-unknown-fields"] == true {
+                return;
+            }
+            for (k, v) in m {
+                let at = format!("{path}.{k}");
+                if let Some(s) = schema["properties"].get(k) {
+                    schema_errors(v, s, &at, out);
+                } else if schema["additionalProperties"].is_object() {
+                    schema_errors(v, &schema["additionalProperties"], &at, out);
+                } else if schema["properties"].is_object() || schema["additionalProperties"] == false {
+                    out.push(format!("{at}: unknown field"));
+                }
+            }
+            for r in schema["required"].as_array().into_iter().flatten() {
+                if !m.contains_key(r.as_str().unwrap_or_default()) {
+                    out.push(format!("{path}: missing required field {r}"));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                schema_errors(v, &schema["items"], &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The served versions of the CRDs in tests/data/crds/: (apiVersion, kind)
+/// → the version's `openAPIV3Schema`.
+fn vendored_crds() -> std::collections::BTreeMap<(String, String), serde_json::Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crds");
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let crd = common::yaml(&std::fs::read_to_string(&p).unwrap());
+        let group = crd["spec"]["group"].as_str().unwrap();
+        let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
+        for v in crd["spec"]["versions"].as_array().unwrap() {
+            if v["served"] == true {
+                let api = format!("{group}/{}", v["name"].as_str().unwrap());
+                out.insert((api, kind.to_string()), v["schema"]["openAPIV3Schema"].clone());
+            }
+        }
+    }
+    out
+}
+
+/// Every custom resource of every example whose CRD is vendored in
+/// tests/data/crds/ fits that CRD's schema (what `kubectl apply` would
+/// prune or reject), checked here because the shared validators do not
+/// carry these CRDs yet.
+#[test]
+fn custom_resources_fit_their_vendored_crds() {
+    let crds = vendored_crds();
+    assert!(crds.contains_key(&(
+        "secrets-store.csi.x-k8s.io/v1".to_string(),
+        "SecretProviderClass".to_string()
+    )));
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let files = emit(&example(name), Target::ALL).unwrap();
+        for f in files
+            .iter()
+            .filter(|f| f.path.starts_with("k8s/") && f.path.ends_with(".yaml"))
+        {
+            for d in common::documents(&f.contents) {
+                let key = (
+                    d["apiVersion"].as_str().unwrap_or_default().to_string(),
+                    d["kind"].as_str().unwrap_or_default().to_string(),
+                );
+                let Some(schema) = crds.get(&key) else { continue };
+                let mut errors = Vec::new();
+                schema_errors(&d, schema, &format!("{name}: {} {}", f.path, key.1), &mut errors);
+                assert!(errors.is_empty(), "{errors:#?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "{checked} custom resources checked");
+    // The check can fail: an unknown field and a wrong type are found.
+    let schema = &crds[&(
+        "secrets-store.csi.x-k8s.io/v1".to_string(),
+        "SecretProviderClass".to_string(),
+    )];
+    let bad = serde_json::json!({
+        "apiVersion": "secrets-store.csi.x-k8s.io/v1",
+        "kind": "SecretProviderClass",
+        "metadata": { "name": "x" },
+        "spec": { "provider": "aws", "parameters": { "usePodIdentity": true }, "secretObject": [] },
+    });
+    let mut errors = Vec::new();
+    schema_errors(&bad, schema, "bad", &mut errors);
+    assert_eq!(
+        errors,
+        vec![
+            "bad.spec.parameters.usePodIdentity: expected string, found true".to_string(),
+            "bad.spec.secretObject: unknown field".to_string()
+        ]
+    );
+}
