@@ -40,7 +40,7 @@ fn secret_ids(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn eks_pods_read_only_their_own_secrets_through_their_role() {
-    let (mut reads, mut pulled) = (0, 0);
+    let (mut reads, mut pulled, mut tolerated) = (0, 0, 0);
     for name in EXAMPLES {
         let sol = example(name);
         let files = emit(&sol, Target::ALL).unwrap();
@@ -149,6 +149,40 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                         .contains(&Value::from("aws_eks_addon.pod_identity_agent")),
                     "{name}: the add-on fetches with Pod Identity"
                 );
+                // The provider runs wherever such a pod may: it tolerates
+                // every taint of the cluster's node groups (the driver it
+                // bundles tolerates all by its chart's default).
+                let config = addon["configuration_values"]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("${jsonencode(")
+                    .and_then(|t| t.strip_suffix(")}"))
+                    .unwrap()
+                    .replace("\" = ", "\": ");
+                let config: Value = serde_json::from_str(&config).unwrap();
+                assert_eq!(config["secrets-store-csi-driver"]["syncSecret"]["enabled"], true);
+                let mut taints = 0;
+                for (pool, g) in r["aws_eks_node_group"].as_object().into_iter().flatten() {
+                    for t in g["taint"].as_array().into_iter().flatten() {
+                        let effect = match t["effect"].as_str().unwrap() {
+                            "NO_SCHEDULE" => "NoSchedule",
+                            "NO_EXECUTE" => "NoExecute",
+                            _ => "PreferNoSchedule",
+                        };
+                        assert!(
+                            config["tolerations"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|x| x["key"] == t["key"]
+                                    && (x["operator"] == "Exists" || x["value"] == t["value"])
+                                    && x["effect"] == effect),
+                            "{name}: the Secrets Store provider does not tolerate the taint of pool {pool}"
+                        );
+                        taints += 1;
+                    }
+                }
+                tolerated += taints;
                 driver_may_write_secrets(name, &files, &c.name, &k8s);
             }
             let mut seen = BTreeSet::new();
@@ -247,6 +281,10 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
     }
     assert!(reads >= 4, "{reads} secret reads on EKS");
     assert!(pulled >= 3, "{pulled} pods pulling private images on EKS");
+    assert!(
+        tolerated >= 1,
+        "{tolerated} tainted node groups where secrets are synced"
+    );
 }
 
 /// The pod (its namespace `ns`, service account `sa`, the `(Secret, key)`

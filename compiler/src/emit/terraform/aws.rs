@@ -288,7 +288,7 @@ pub(crate) fn document(
     let mut roles = workload_roles(&mut d, sol, c, eks);
     let secret_ids = secrets(&mut d, sol, c);
     if eks && c.secret_store.as_ref().is_some_and(|st| st.sync) {
-        secrets_store_addon(&mut d);
+        secrets_store_addon(&mut d, c);
     }
     secret_readers(&mut d, sol, eks, &mut roles, &secret_ids);
     bucket_users(&mut d, sol, c, eks, &mut roles);
@@ -1048,7 +1048,7 @@ fn eks_cluster(d: &mut Doc, _sol: &Solution, c: &Cluster) -> Result<(), EmitErro
             if p.node.gpu > 0 {
                 m.insert(
                     "taint".into(),
-                    json!([{ "key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE" }]),
+                    json!([{ "key": GPU_TAINT, "value": "true", "effect": "NO_SCHEDULE" }]),
                 );
             }
             // The count from the source is the floor and the first size;
@@ -1393,7 +1393,19 @@ pub(crate) const SECRETS_STORE_ADDON: &str = "aws-secrets-store-csi-driver-provi
 /// `SecretProviderClass` CRD. The provider fetches with the mounting pod's
 /// own EKS Pod Identity role; the driver writes the synced Secret
 /// (`syncSecret`; the Kubernetes output also grants that, see docs/k8s.md).
-fn secrets_store_addon(d: &mut Doc) {
+/// The driver tolerates every taint (its chart's default); the provider
+/// tolerates none by default, so it is told to tolerate the GPU pools'
+/// taint, where pods that mount their secrets run too.
+fn secrets_store_addon(d: &mut Doc, c: &Cluster) {
+    let mut config = json!({ "secrets-store-csi-driver": { "syncSecret": { "enabled": true } } });
+    if c.pools.iter().any(|p| p.node.gpu > 0) {
+        if let Value::Object(m) = &mut config {
+            m.insert(
+                "tolerations".into(),
+                json!([{ "key": GPU_TAINT, "operator": "Exists", "effect": "NoSchedule" }]),
+            );
+        }
+    }
     d.resource(
         "aws_eks_addon",
         "secrets_store",
@@ -1401,11 +1413,14 @@ fn secrets_store_addon(d: &mut Doc) {
             "cluster_name": "${aws_eks_cluster.main.name}",
             "addon_name": SECRETS_STORE_ADDON,
             "resolve_conflicts_on_create": "OVERWRITE",
-            "configuration_values": jsonencode(&json!({ "secrets-store-csi-driver": { "syncSecret": { "enabled": true } } })),
+            "configuration_values": jsonencode(&config),
             "depends_on": ["aws_eks_addon.pod_identity_agent"],
         }),
     );
 }
+
+/// The taint key of GPU node groups (value `true`, `NO_SCHEDULE`).
+const GPU_TAINT: &str = "nvidia.com/gpu";
 
 /// Every workload on the cluster may read its own secrets and nothing
 /// else: a policy on its role (made here for workloads without a model,
