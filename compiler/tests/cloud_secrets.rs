@@ -183,6 +183,12 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                     }
                 }
                 tolerated += taints;
+                // And the README does not send the user to create them.
+                assert!(
+                    readme.contains(&format!("`kubectl apply -k k8s/{}`. Create no Secret", c.name)),
+                    "{name}: the README's step for {} still creates the Secrets",
+                    c.name
+                );
                 driver_may_write_secrets(name, &files, &c.name, &k8s);
             }
             let mut seen = BTreeSet::new();

@@ -192,10 +192,17 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                     None => "the admin kubeconfig of its first control-plane node".to_string(),
                 },
             };
-            let _ = writeln!(
-                o,
-                "- kubectl apply (cloud): with the kubeconfig from {ctx}, create the Secrets listed below, then `kubectl apply -k {k8s_dir}`."
-            );
+            if c.secret_store.as_ref().is_some_and(|st| st.sync) {
+                let _ = writeln!(
+                    o,
+                    "- kubectl apply (cloud): with the kubeconfig from {ctx}, `kubectl apply -k {k8s_dir}`. Create no Secret: the Secrets Store CSI driver syncs those listed below from their Secrets Manager secrets when the pods start, so fill those first (out of band, or with `manage_secret_values` when applying Terraform)."
+                );
+            } else {
+                let _ = writeln!(
+                    o,
+                    "- kubectl apply (cloud): with the kubeconfig from {ctx}, create the Secrets listed below, then `kubectl apply -k {k8s_dir}`."
+                );
+            }
             storage(&mut o, sol, &c.name, false, &c.distribution, "  ");
             monitoring(&mut o, sol, paths, &k8s_dir, (&c.name, false), "  ");
         }
