@@ -161,6 +161,7 @@ fn eks_pods_read_only_their_own_secrets_through_their_role() {
                     .replace("\" = ", "\": ");
                 let config: Value = serde_json::from_str(&config).unwrap();
                 assert_eq!(config["secrets-store-csi-driver"]["syncSecret"]["enabled"], true);
+                assert_eq!(config["secrets-store-csi-driver"]["enableSecretRotation"], true);
                 let mut taints = 0;
                 for (pool, g) in r["aws_eks_node_group"].as_object().into_iter().flatten() {
                     for t in g["taint"].as_array().into_iter().flatten() {

@@ -1397,7 +1397,11 @@ pub(crate) const SECRETS_STORE_ADDON: &str = "aws-secrets-store-csi-driver-provi
 /// tolerates none by default, so it is told to tolerate the GPU pools'
 /// taint, where pods that mount their secrets run too.
 fn secrets_store_addon(d: &mut Doc, c: &Cluster) {
-    let mut config = json!({ "secrets-store-csi-driver": { "syncSecret": { "enabled": true } } });
+    // Rotation: the driver fetches again every two minutes (its default
+    // poll) and updates the synced Secret, so a value changed in Secrets
+    // Manager is there before the pods are restarted to read it.
+    let mut config =
+        json!({ "secrets-store-csi-driver": { "syncSecret": { "enabled": true }, "enableSecretRotation": true } });
     if c.pools.iter().any(|p| p.node.gpu > 0) {
         if let Value::Object(m) = &mut config {
             m.insert(
