@@ -1,12 +1,14 @@
 //! Secrets on EKS (`ir::SecretStore` with `sync`): a `SecretProviderClass`
-//! per workload with secrets, which the AWS provider of the Secrets Store
-//! CSI driver (an EKS add-on the Terraform output installs) reads when the
-//! pod mounts its volume, fetching each secret from AWS Secrets Manager by
-//! the name the checker decided, with the pod's own EKS Pod Identity role,
-//! and syncing them into the Secret `<workload>-secrets` the pod's
-//! `secretKeyRef`s name; and `05-secrets-store.yaml`, which lets the
-//! driver write those Secrets. The custom resource is typed here with the
-//! fields iotc writes (`secrets-store.csi.x-k8s.io/v1`).
+//! per workload with secrets or a private registry, which the AWS provider
+//! of the Secrets Store CSI driver (an EKS add-on the Terraform output
+//! installs) reads when the pod mounts its volume, fetching each secret
+//! from AWS Secrets Manager by the name the checker decided, with the pod's
+//! own EKS Pod Identity role, and syncing them into the Secret
+//! `<workload>-secrets` the pod's `secretKeyRef`s name and into the
+//! registry's pull Secret its `imagePullSecrets` name; and
+//! `05-secrets-store.yaml`, which lets the driver write those Secrets. The
+//! custom resource is typed here with the fields iotc writes
+//! (`secrets-store.csi.x-k8s.io/v1`).
 
 use super::meta::{self, Skips};
 use super::pod;
