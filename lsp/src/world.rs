@@ -4,16 +4,19 @@
 //! top of that chain of importers, so a file split out of a solution sees
 //! the names its importer defines, as `iotc check` on the importer does.
 //! Imports come from open buffers when they are open and from disk
-//! otherwise. Across changes only parsed items are kept ([`ParseCache`]).
+//! otherwise. Across changes only parsed items are kept ([`ParseCache`]),
+//! and what importer discovery read from disk, by file stamp.
 
 use iotc_compiler::ide::{self, Index};
 use iotc_compiler::source::{Origin, ReadError, SourceDb};
 use iotc_compiler::syntax::ast::{ImportTarget, ItemKind};
 use iotc_compiler::syntax::ParseCache;
 use iotc_compiler::{analyze_with, Analysis, Overrides};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 /// An open document: the editor's text, not the disk's.
 #[derive(Debug, Clone)]
@@ -142,6 +145,68 @@ pub struct World {
     stale: BTreeSet<String>,
     /// Items parsed before: an edit re-parses only the items it touched.
     parsed: ParseCache,
+    /// What importer discovery learnt about files on disk (see
+    /// [`DiskImports`]).
+    disk: RefCell<DiskImports>,
+}
+
+/// Importer discovery's memory of the disk: the `.iot` files of each
+/// folder it looked in and the files each `.iot` file imports, each with
+/// the stamp (modification time, length) it had when read. A refresh
+/// stats the folders and files and reads again only those whose stamp
+/// changed, instead of listing and reading (and parsing) every `.iot`
+/// file of two folders on every keystroke.
+///
+/// File systems keep times at a clock tick's granularity, so a file
+/// rewritten within one tick keeps its stamp. As git's index does with
+/// "racily clean" entries, a stamp is trusted only when the file was
+/// already [`SETTLED`] old when it was read; a file modified more
+/// recently is read again on every refresh until it is.
+#[derive(Default)]
+struct DiskImports {
+    folders: BTreeMap<PathBuf, Known<Vec<String>>>,
+    files: BTreeMap<String, Known<Vec<PathBuf>>>,
+    /// Files read from disk so far (`World::disk_reads`).
+    reads: u64,
+}
+
+/// How old a file must be when read for its stamp to be trusted.
+const SETTLED: Duration = Duration::from_secs(2);
+
+struct Known<T> {
+    stamp: Stamp,
+    /// Whether `stamp` can stand for the content (see [`DiskImports`]).
+    trusted: bool,
+    value: T,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: SystemTime,
+    len: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            modified: meta.modified().ok()?,
+            len: meta.len(),
+        })
+    }
+
+    /// Whether the file was settled at `now` (taken before reading it).
+    fn settled_at(&self, now: SystemTime) -> bool {
+        now.duration_since(self.modified).is_ok_and(|age| age >= SETTLED)
+    }
+}
+
+impl<T: Clone> Known<T> {
+    /// The value when the file still has the stamp it had when read and
+    /// that stamp is trusted.
+    fn current(&self, stamp: Stamp) -> Option<T> {
+        (self.trusted && self.stamp == stamp).then(|| self.value.clone())
+    }
 }
 
 impl World {
@@ -152,7 +217,15 @@ impl World {
             analyses: BTreeMap::new(),
             stale: BTreeSet::new(),
             parsed: ParseCache::new(),
+            disk: RefCell::new(DiskImports::default()),
         }
+    }
+
+    /// How many files importer discovery has read from disk so far: a
+    /// file whose stamp has not changed since it was read (and was
+    /// settled then) is not read again.
+    pub fn disk_reads(&self) -> u64 {
+        self.disk.borrow().reads
     }
 
     pub fn open(&mut self, key: String, text: String, version: i32) {
@@ -235,9 +308,10 @@ impl World {
     }
 
     /// A file that imports `key` by path, if any (the first by name).
+    /// Open documents are read from memory; files on disk through
+    /// [`DiskImports`], so an unchanged folder costs a few `stat`s.
     fn importer_of(&self, key: &str) -> Option<String> {
         let path = Path::new(key);
-        let name = path.file_name()?.to_str()?;
         let target = normalise(path);
         let dir = path.parent()?;
         let mut candidates: BTreeSet<String> = BTreeSet::new();
@@ -247,47 +321,91 @@ impl World {
                     candidates.insert(k.clone());
                 }
             }
-            if let Ok(entries) = std::fs::read_dir(d) {
-                for e in entries.flatten() {
-                    let p = e.path();
-                    if p.extension().is_some_and(|x| x == "iot") {
-                        if let Some(s) = p.to_str() {
-                            candidates.insert(s.to_string());
-                        }
+            candidates.extend(self.iot_files_in(d));
+        }
+        candidates.remove(key);
+        candidates.into_iter().find(|c| self.imports_of(c).contains(&target))
+    }
+
+    /// The `.iot` files of folder `d` on disk (none if it cannot be read).
+    fn iot_files_in(&self, d: &Path) -> Vec<String> {
+        let now = SystemTime::now();
+        let Some(stamp) = Stamp::of(d) else { return Vec::new() };
+        if let Some(known) = self.disk.borrow().folders.get(d).and_then(|k| k.current(stamp)) {
+            return known;
+        }
+        let mut files = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(d) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "iot") {
+                    if let Some(s) = p.to_str() {
+                        files.push(s.to_string());
                     }
                 }
             }
         }
-        candidates.remove(key);
-        for c in candidates {
-            let text = match self.docs.get(&c) {
-                Some(d) => d.text.clone(),
-                None => match std::fs::read_to_string(&c) {
-                    Ok(t) => t,
-                    Err(_) => continue,
-                },
-            };
-            // Cheap filter before parsing.
-            if !text.contains(name) {
-                continue;
-            }
-            let base = Path::new(&c).parent().unwrap_or(Path::new(""));
-            // Through the parse cache: an importer that is also analysed (or
-            // was asked about last time) is not parsed again.
-            let (unit, _) =
-                iotc_compiler::syntax::parse_with(iotc_compiler::source::FileId(0), &text, Some(&self.parsed));
-            let imports_key = unit.items.iter().any(|item| match &item.kind {
-                ItemKind::Import(i) => match &i.target {
-                    ImportTarget::File(lit) => normalise(&base.join(&lit.value)) == target,
-                    ImportTarget::Module(_) => false,
-                },
-                _ => false,
-            });
-            if imports_key {
-                return Some(c);
-            }
+        files.sort();
+        self.disk.borrow_mut().folders.insert(
+            d.to_path_buf(),
+            Known {
+                stamp,
+                trusted: stamp.settled_at(now),
+                value: files.clone(),
+            },
+        );
+        files
+    }
+
+    /// The files `c` imports by path, normalised: from its buffer when it
+    /// is open, else from disk unless its stamp says it has not changed.
+    fn imports_of(&self, c: &str) -> Vec<PathBuf> {
+        if let Some(d) = self.docs.get(c) {
+            return self.file_imports(c, &d.text);
         }
-        None
+        let now = SystemTime::now();
+        let Some(stamp) = Stamp::of(Path::new(c)) else {
+            return Vec::new();
+        };
+        if let Some(known) = self.disk.borrow().files.get(c).and_then(|k| k.current(stamp)) {
+            return known;
+        }
+        self.disk.borrow_mut().reads += 1;
+        let imports = match (OverlayDb { docs: &self.docs }).read(c) {
+            Ok(text) => self.file_imports(c, &text),
+            Err(_) => Vec::new(),
+        };
+        self.disk.borrow_mut().files.insert(
+            c.to_string(),
+            Known {
+                stamp,
+                trusted: stamp.settled_at(now),
+                value: imports.clone(),
+            },
+        );
+        imports
+    }
+
+    /// The normalised paths that `text` (the file `c`) imports.
+    fn file_imports(&self, c: &str, text: &str) -> Vec<PathBuf> {
+        // Cheap filter before parsing.
+        if !text.contains("import") {
+            return Vec::new();
+        }
+        let base = Path::new(c).parent().unwrap_or(Path::new(""));
+        // Through the parse cache: an importer that is also analysed (or
+        // was asked about last time) is not parsed again.
+        let (unit, _) = iotc_compiler::syntax::parse_with(iotc_compiler::source::FileId(0), text, Some(&self.parsed));
+        unit.items
+            .iter()
+            .filter_map(|item| match &item.kind {
+                ItemKind::Import(i) => match &i.target {
+                    ImportTarget::File(lit) => Some(normalise(&base.join(&lit.value))),
+                    ImportTarget::Module(_) => None,
+                },
+                _ => None,
+            })
+            .collect()
     }
 
     /// `a` (the analysis of `root`) if it holds `key`, else `key`'s own:
