@@ -258,6 +258,12 @@ impl<'a> Analyzer<'a> {
             }
             ev.sites_of.insert(w, sites);
         }
+        // A fleet workload's count is explained once per site it runs on:
+        // room for all of them at once (at most one per site of each), not
+        // a vector of 170,000 explanations doubled and copied 17 times on a
+        // large fleet.
+        let per_site: usize = ev.sites_of.values().map(Vec::len).sum();
+        self.explanations.reserve(per_site);
         // Evaluate every count.
         for (c, cl) in d.clusters.iter().enumerate() {
             for p in 0..cl.pools.len() {

@@ -566,12 +566,12 @@ impl<'a> Analyzer<'a> {
                 let fd = d.fleets.get(f)?;
                 let fleet = fleets.iter().find(|x| x.name == v::k8s_name(&fd.name.name))?;
                 self.runtime_fit(wl, fd, fleet);
-                let per_site = match &counted {
-                    Some(WVal::PerSite(v)) => v.clone(),
-                    _ => Vec::new(),
+                let per_site: &[(usize, u32)] = match &counted {
+                    Some(WVal::PerSite(v)) => v,
+                    _ => &[],
                 };
-                let mut sites = Vec::new();
-                for (s, replicas) in per_site {
+                let mut sites = Vec::with_capacity(per_site.len());
+                for &(s, replicas) in per_site {
                     let Some(site) = fleet.sites.get(s) else { continue };
                     let replicas = match (&autoscale, wl.kind) {
                         (Some(a), _) => a.min,
@@ -1004,7 +1004,7 @@ impl<'a> Analyzer<'a> {
         let cap_cpu = dev.allocatable_cpu().saturating_mul(scale);
         let cap_mem = dev.allocatable_memory().saturating_mul(scale);
         let cap_gpu = dev.gpu.saturating_mul(if per_node { 1 } else { nodes });
-        let mut contributors = Vec::new();
+        let mut contributors = Vec::with_capacity(uses.len());
         let (mut cpu, mut mem, mut gpu) = (0u64, 0u64, 0u32);
         for u in uses {
             let Some(w) = workloads.get(u.workload) else { continue };
