@@ -38,6 +38,11 @@ pub struct Solution {
     /// once by the checker. Sorted by caller, then external. Every target
     /// that restricts egress allows exactly these.
     pub egress: Vec<Egress>,
+    /// The Kubernetes namespaces of every cluster and Kubernetes fleet,
+    /// sorted by group, then name: the solution's namespace, and
+    /// `<namespace>-host` where a workload needs more than `baseline`
+    /// (see [`Workload::namespace`]).
+    pub namespaces: Vec<K8sNamespace>,
     /// Every Prometheus the solution deploys (`from std.services.prometheus`)
     /// with what it scrapes and which Grafanas read it, decided by the
     /// checker. Sorted by group, then Prometheus. Each scrape is also a
@@ -287,6 +292,7 @@ impl Solution {
             flows: self.flows.clone(),
             externals: self.externals.clone(),
             egress: self.egress.clone(),
+            namespaces: self.namespaces.clone(),
             monitoring: self.monitoring.clone(),
         }
     }
@@ -743,6 +749,16 @@ pub enum Placement {
     },
 }
 
+impl Placement {
+    /// The cluster or fleet it runs on.
+    pub fn group(&self) -> &str {
+        match self {
+            Placement::Cluster { cluster, .. } => cluster,
+            Placement::Fleet { fleet, .. } => fleet,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SitePlacement {
     pub site: String,
@@ -1125,6 +1141,30 @@ pub struct Workload {
     /// admitted under on Kubernetes (decided in `check::place`): a
     /// Kubernetes namespace enforces the highest level of its workloads.
     pub pod_security: PodSecurity,
+    /// The Kubernetes namespace its objects live in (decided in
+    /// `check::place`): the solution's namespace, or `<namespace>-host`
+    /// when its pods need more than `baseline` (they mount a folder of the
+    /// node or run privileged) on a cluster or Kubernetes fleet, so the
+    /// ordinary namespace can enforce `restricted`. Always the solution's
+    /// namespace on a Docker fleet.
+    pub namespace: String,
+}
+
+/// A Kubernetes namespace of one cluster or Kubernetes fleet (on a fleet,
+/// of each of its sites that runs one of its workloads), decided in
+/// `check::place`, with the Pod Security level it enforces.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct K8sNamespace {
+    /// Its cluster or fleet.
+    pub group: String,
+    pub name: String,
+    /// The level it enforces: the highest its workloads need
+    /// (`restricted` for an ordinary namespace today, `privileged` for a
+    /// `-host` one). `warn` and `audit` are `restricted`.
+    pub pod_security: PodSecurity,
+    /// A `<namespace>-host` namespace, holding only workloads that need
+    /// more than `baseline`.
+    pub host: bool,
 }
 
 /// A Pod Security Standards level

@@ -72,6 +72,39 @@ pub fn render(sol: &Solution) -> String {
         "solution {} {} (namespace {})",
         sol.name, sol.version, sol.namespace
     );
+    // Where host-access workloads run apart (docs/k8s.md, Pod Security).
+    let host: Vec<&crate::ir::K8sNamespace> = sol.namespaces.iter().filter(|n| n.host).collect();
+    if !host.is_empty() {
+        let _ = writeln!(
+            out,
+            "
+kubernetes namespaces"
+        );
+        for n in sol
+            .namespaces
+            .iter()
+            .filter(|n| host.iter().any(|h| h.group == n.group))
+        {
+            let members: Vec<&str> = sol
+                .workloads
+                .iter()
+                .filter(|w| n.host && w.namespace == n.name && w.placement.group() == n.group)
+                .map(|w| w.name.as_str())
+                .collect();
+            let who = if members.is_empty() {
+                String::new()
+            } else {
+                format!(": {} (host folders or privileged)", members.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  {} on {} enforces Pod Security {}{who}",
+                n.name,
+                n.group,
+                n.pod_security.as_str()
+            );
+        }
+    }
     if !sol.params.is_empty() {
         let _ = writeln!(out, "\nparams");
         for p in &sol.params {

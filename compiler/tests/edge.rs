@@ -1200,6 +1200,28 @@ fn every_pod_satisfies_its_namespaces_pod_security_level() {
                     level, needed,
                     "{name}: {dir}: {ns} enforces {level}, its strictest-needing pod needs {needed}"
                 );
+                // The level is the checker's (`ir::Solution::namespaces`,
+                // of the folder's cluster or fleet: `k8s/<group>[/<site>]`).
+                let group = dir.split('/').nth(1).unwrap();
+                if let Some(n) = sol.namespaces.iter().find(|n| &n.name == ns && n.group == group) {
+                    assert_eq!(n.pod_security.as_str(), level, "{name}: {dir}: {ns}");
+                }
+            }
+            // A namespace enforcing more than `baseline` holds only pods that
+            // need it: host-access workloads have their own `-host`
+            // namespace, so no ordinary pod runs where `privileged` is enforced.
+            for d in &docs {
+                let Some((kind, obj, pod)) = pods(std::slice::from_ref(d)).pop() else {
+                    continue;
+                };
+                let ns = d["metadata"]["namespace"].as_str().unwrap();
+                if levels.get(ns).map(String::as_str) == Some("privileged") {
+                    let needed = pss_needed(&pod);
+                    assert_eq!(
+                        needed, "privileged",
+                        "{name}: {kind} {obj} in {dir} would pass `{needed}` but runs in {ns}, which enforces `privileged`"
+                    );
+                }
             }
         }
     }
@@ -1208,4 +1230,170 @@ fn every_pod_satisfies_its_namespaces_pod_security_level() {
         levels_seen.contains("restricted") && levels_seen.contains("privileged"),
         "{levels_seen:?}"
     );
+}
+
+/// Whether `peer` (a NetworkPolicy peer) selects the pods of workload
+/// `w` in namespace `ns`, seen from a policy in namespace `here`: the name
+/// label, and the namespace by `kubernetes.io/metadata.name` when it is
+/// another one (no namespaceSelector means the policy's own namespace).
+fn peer_selects(peer: &Value, w: &str, ns: &str, here: &str) -> bool {
+    let pod_ok = peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as_str() == Some(w);
+    let ns_ok = match peer.get("namespaceSelector") {
+        None => ns == here,
+        Some(sel) => sel["matchLabels"]["kubernetes.io/metadata.name"].as_str() == Some(ns),
+    };
+    pod_ok && ns_ok && peer.get("ipBlock").is_none()
+}
+
+/// For every example and every Kubernetes folder: every flow between two
+/// workloads of the folder has an egress rule in the caller's namespace and
+/// an ingress rule in the callee's that admit it (pod and namespace
+/// selectors, the callee's port), and every endpoint env value a workload
+/// gets (`ingest.url`) names a host that is a Service of the callee in the
+/// namespace the name says (`<svc>` = the caller's namespace,
+/// `<svc>.<ns>.svc` = `<ns>`). Flows across namespaces (to and from a
+/// `-host` namespace) must occur.
+#[test]
+fn every_flow_across_namespaces_has_a_policy_pair_and_a_resolvable_url() {
+    let mut cross = 0;
+    let mut urls = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s]).unwrap();
+        let dirs: std::collections::BTreeSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        for dir in dirs {
+            let docs: Vec<Value> = files
+                .iter()
+                .filter(|f| f.path.rsplit_once('/').map(|(d, _)| d) == Some(dir))
+                .flat_map(|f| documents(&f.contents))
+                .collect();
+            // The workloads with pods in this folder.
+            let here: std::collections::BTreeSet<String> = docs
+                .iter()
+                .filter_map(|d| {
+                    let template = match d["kind"].as_str()? {
+                        "Deployment" | "DaemonSet" | "StatefulSet" | "Job" => &d["spec"]["template"],
+                        "CronJob" => &d["spec"]["jobTemplate"]["spec"]["template"],
+                        _ => return None,
+                    };
+                    template["metadata"]["labels"]["app.kubernetes.io/name"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .collect();
+            let workload = |n: &str| sol.workloads.iter().find(|w| w.name == n);
+            let policies: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "NetworkPolicy").collect();
+            let services: Vec<(&str, &str, &Value)> = docs
+                .iter()
+                .filter(|d| d["kind"] == "Service")
+                .map(|d| {
+                    (
+                        d["metadata"]["name"].as_str().unwrap(),
+                        d["metadata"]["namespace"].as_str().unwrap(),
+                        &d["spec"],
+                    )
+                })
+                .collect();
+            for f in sol.flows.iter().filter(|f| f.reach.is_local()) {
+                if !here.contains(&f.from) || !here.contains(&f.to) {
+                    continue;
+                }
+                let (a, b) = (workload(&f.from).unwrap(), workload(&f.to).unwrap());
+                if a.namespace == b.namespace {
+                    continue;
+                }
+                cross += 1;
+                let admits = |ns: &str, subject: &str, dir_key: &str, peers_key: &str, peer: (&str, &str)| {
+                    policies.iter().any(|p| {
+                        p["metadata"]["namespace"] == ns
+                            && p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == subject
+                            && p["spec"][dir_key].as_array().is_some_and(|rules| {
+                                rules.iter().any(|r| {
+                                    let port_ok = r["ports"].as_array().is_none_or(|ps| {
+                                        ps.iter().any(|x| x["port"].as_u64() == Some(u64::from(f.port)))
+                                    });
+                                    port_ok
+                                        && r[peers_key].as_array().is_some_and(|peers| {
+                                            peers.iter().any(|x| peer_selects(x, peer.0, peer.1, ns))
+                                        })
+                                })
+                            })
+                    })
+                };
+                assert!(
+                    admits(&a.namespace, &a.name, "egress", "to", (&b.name, &b.namespace)),
+                    "{name}: {dir}: no egress in {} lets {} call {} in {}",
+                    a.namespace,
+                    a.name,
+                    b.name,
+                    b.namespace
+                );
+                assert!(
+                    admits(&b.namespace, &b.name, "ingress", "from", (&a.name, &a.namespace)),
+                    "{name}: {dir}: no ingress in {} admits {} from {}",
+                    b.namespace,
+                    b.name,
+                    a.namespace
+                );
+            }
+            // Derived endpoint values resolve to a Service of the callee.
+            for w in sol.workloads.iter().filter(|w| here.contains(&w.name)) {
+                for e in &w.env_endpoints {
+                    let Some(callee) = workload(&e.to) else { continue };
+                    if !here.contains(&callee.name) {
+                        continue;
+                    }
+                    let Some(config) = docs.iter().find(|d| {
+                        d["kind"] == "ConfigMap"
+                            && d["metadata"]["namespace"] == w.namespace.as_str()
+                            && d["data"][e.name.as_str()].is_string()
+                            && d["metadata"]["labels"]["app.kubernetes.io/name"] == w.name.as_str()
+                    }) else {
+                        continue;
+                    };
+                    let value = config["data"][e.name.as_str()].as_str().unwrap();
+                    let host = match e.part {
+                        ir::EndpointPart::Url => value
+                            .split_once("://")
+                            .map(|(_, rest)| rest)
+                            .unwrap_or(value)
+                            .split(['/', ':'])
+                            .next()
+                            .unwrap(),
+                        ir::EndpointPart::Host => value,
+                        ir::EndpointPart::Port => continue,
+                    };
+                    // Outside the cluster (an exposure's DNS name).
+                    if host.contains('.') && !host.ends_with(".svc") {
+                        continue;
+                    }
+                    let (svc, ns) = match host.strip_suffix(".svc").and_then(|h| h.split_once('.')) {
+                        Some((svc, ns)) => (svc, ns),
+                        None => (host, w.namespace.as_str()),
+                    };
+                    urls += 1;
+                    assert_eq!(
+                        ns, callee.namespace,
+                        "{name}: {dir}: {}'s {} = {value} names namespace {ns}, {} is in {}",
+                        w.name, e.name, callee.name, callee.namespace
+                    );
+                    assert!(
+                        services.iter().any(|(n, sns, spec)| {
+                            *n == svc
+                                && *sns == ns
+                                && spec["selector"]["app.kubernetes.io/name"] == callee.name.as_str()
+                        }),
+                        "{name}: {dir}: {}'s {} = {value}: no Service {svc} selecting {} in {ns}",
+                        w.name,
+                        e.name,
+                        callee.name
+                    );
+                }
+            }
+        }
+    }
+    assert!(cross > 0, "no flow across namespaces in any example");
+    assert!(urls > 5, "only {urls} derived URLs checked");
 }

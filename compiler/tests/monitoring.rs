@@ -232,9 +232,12 @@ fn every_metrics_workload_is_scraped_by_its_groups_prometheus_through_a_policy()
                         .find(|j| j.job_name == t.name)
                         .unwrap_or_else(|| panic!("{name}/{folder}: {} is not scraped", t.name));
                     let sd = &job.dns_sd_configs[0];
-                    let host = sd.names[0].strip_suffix(&format!(".{}.svc", sol.namespace)).unwrap();
+                    // In the target's namespace (a `-host` one for a
+                    // workload that mounts a node folder).
+                    let host = sd.names[0].strip_suffix(&format!(".{}.svc", t.namespace)).unwrap();
                     let svc =
                         named(&docs, "Service", host).unwrap_or_else(|| panic!("{name}/{folder}: no Service {host}"));
+                    assert_eq!(svc["metadata"]["namespace"], t.namespace.as_str(), "{host}");
                     assert_eq!(svc["spec"]["clusterIP"], "None", "{host}: one DNS record per pod");
                     assert_eq!(svc["spec"]["selector"]["app.kubernetes.io/name"], t.name.as_str());
                     assert_eq!(svc["spec"]["ports"][0]["port"].as_u64(), Some(u64::from(sd.port)));

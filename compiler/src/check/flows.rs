@@ -285,9 +285,16 @@ impl<'a> Analyzer<'a> {
             let Some(port) = b.container.port else { continue };
             let r = reach(a, b);
             let endpoint = if r.is_local() {
+                // A Service in the caller's namespace by its name, in
+                // another namespace (a `-host` one) by `<name>.<ns>.svc`.
+                let host = if a.namespace == b.namespace {
+                    b.name.clone()
+                } else {
+                    format!("{}.{}.svc", b.name, b.namespace)
+                };
                 Endpoint {
                     scheme: b.container.scheme.clone(),
-                    host: b.name.clone(),
+                    host,
                     port,
                 }
             } else {

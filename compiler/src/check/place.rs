@@ -66,6 +66,10 @@ impl<'a> Analyzer<'a> {
         for w in &mut workloads {
             w.pod_security = pod_security(w);
         }
+        let namespaces = match &d.solution {
+            Some(header) => namespaces(&header.namespace, &clusters, &fleets, &mut workloads),
+            None => Vec::new(),
+        };
         self.reachability(d, &workloads);
         let monitoring = super::monitoring::decide(&workloads, &d.models);
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
@@ -121,6 +125,7 @@ impl<'a> Analyzer<'a> {
             flows,
             externals,
             egress,
+            namespaces,
             monitoring,
         })
     }
@@ -668,6 +673,7 @@ impl<'a> Analyzer<'a> {
             model: wl.model.clone(),
             template: wl.template.clone(),
             pod_security: ir::PodSecurity::Restricted,
+            namespace: String::new(),
         })
     }
 
@@ -1160,6 +1166,54 @@ fn pod_security(w: &ir::Workload) -> ir::PodSecurity {
     } else {
         ir::PodSecurity::Restricted
     }
+}
+
+/// Each workload's Kubernetes namespace and the namespaces of every
+/// cluster and Kubernetes fleet (see `ir::Workload::namespace`): a workload
+/// whose pods need more than `baseline` goes to `<namespace>-host`, which
+/// exists only where such a workload runs, so the ordinary namespace
+/// enforces the strictest level its remaining pods pass instead of
+/// `privileged` for every pod of the site. Docker fleets keep the
+/// solution's namespace (it only names their folders).
+fn namespaces(
+    namespace: &str,
+    clusters: &[ir::Cluster],
+    fleets: &[ir::Fleet],
+    workloads: &mut [ir::Workload],
+) -> Vec<ir::K8sNamespace> {
+    let host = format!("{namespace}-host");
+    let mut levels: BTreeMap<(String, String), ir::PodSecurity> = BTreeMap::new();
+    for c in clusters {
+        levels.insert((c.name.clone(), namespace.to_string()), ir::PodSecurity::Restricted);
+    }
+    for f in fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+        levels.insert((f.name.clone(), namespace.to_string()), ir::PodSecurity::Restricted);
+    }
+    for w in workloads.iter_mut() {
+        let group = match &w.placement {
+            ir::Placement::Cluster { cluster, .. } => cluster.clone(),
+            ir::Placement::Fleet { fleet, .. } => fleet.clone(),
+        };
+        let k8s = levels.contains_key(&(group.clone(), namespace.to_string()));
+        w.namespace = if k8s && w.pod_security > ir::PodSecurity::Baseline {
+            host.clone()
+        } else {
+            namespace.to_string()
+        };
+        if k8s {
+            let level = levels.entry((group, w.namespace.clone())).or_default();
+            *level = (*level).max(w.pod_security);
+        }
+    }
+    levels
+        .into_iter()
+        .map(|((group, name), pod_security)| ir::K8sNamespace {
+            host: name == host,
+            group,
+            name,
+            pod_security,
+        })
+        .collect()
 }
 
 /// The host folder each volume is written in, on the node (see

@@ -220,6 +220,11 @@ pub struct RegistryVar {
     pub username: String,
     /// The `kubernetes.io/dockerconfigjson` Secret the pods name.
     pub pull_secret: String,
+    /// The Kubernetes namespaces (`ir::Workload::namespace`) of the
+    /// workloads here that pull from it: the pull Secret is created in
+    /// each. Empty on a Docker fleet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
     /// `env` or `vault`.
     pub source: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -389,6 +394,27 @@ impl<'a> Ctx<'a> {
                 here && w.container.registry.as_deref() == Some(name)
             })
         };
+        // The namespaces the checker put the workloads pulling from `name`
+        // in (none on a Docker fleet).
+        let namespaces = |name: &str| -> Vec<String> {
+            let set: std::collections::BTreeSet<&str> = self
+                .sol
+                .namespaces
+                .iter()
+                .filter(|n| n.group == group)
+                .filter(|n| {
+                    self.sol.workloads.iter().any(|w| {
+                        let here = match &w.placement {
+                            Placement::Cluster { cluster, .. } => !is_fleet && cluster == group,
+                            Placement::Fleet { fleet, .. } => is_fleet && fleet == group,
+                        };
+                        here && w.namespace == n.name && w.container.registry.as_deref() == Some(name)
+                    })
+                })
+                .map(|n| n.name.as_str())
+                .collect();
+            set.into_iter().map(str::to_string).collect()
+        };
         self.sol
             .registries
             .iter()
@@ -399,6 +425,7 @@ impl<'a> Ctx<'a> {
                     host: r.host.clone(),
                     username: r.username.clone(),
                     pull_secret: r.pull_secret.clone(),
+                    namespaces: namespaces(&r.name),
                     source: "env",
                     env: None,
                     vault_mount: None,

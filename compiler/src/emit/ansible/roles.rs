@@ -973,38 +973,43 @@ fn kubeadm() -> Role {
 fn k8s_pull_secrets() -> Role {
     let mut r = Role::new(
         "iotc_k8s_pull_secrets",
-        "Create the private registries' pull Secrets in the solution's namespace from references resolved on the controller.",
+        "Create the private registries' pull Secrets in each namespace whose workloads pull from them, from references resolved on the controller.",
     );
-    r.default("iotc_k8s_pull_secrets_namespace", "{{ iotc_namespace }}");
     r.default(
         "iotc_k8s_pull_secrets_registries",
         "{{ iotc_registries | default([]) }}",
     );
+    // The namespaces the checker decided (`ir::Workload::namespace`): the
+    // solution's, and `<namespace>-host` where a host-access workload pulls.
+    r.default(
+        "iotc_k8s_pull_secrets_namespaces",
+        "{{ iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten | unique | sort }}",
+    );
     // The Secret as JSON on kubectl's stdin: `kubectl apply` is
     // idempotent and says `unchanged` when nothing changed.
-    let auth = "{{ {'auths': {item.host: {'username': item.username, 'password': iotc_k8s_pull_secrets_password,
-   'auth': (item.username ~ ':' ~ iotc_k8s_pull_secrets_password) | b64encode}}} | to_json | b64encode }}";
+    let auth = "{{ {'auths': {item.0.host: {'username': item.0.username, 'password': iotc_k8s_pull_secrets_password,
+   'auth': (item.0.username ~ ':' ~ iotc_k8s_pull_secrets_password) | b64encode}}} | to_json | b64encode }}";
     let secret = "{{ {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'kubernetes.io/dockerconfigjson',
-   'metadata': {'name': item.pull_secret, 'namespace': iotc_k8s_pull_secrets_namespace,
+   'metadata': {'name': item.0.pull_secret, 'namespace': item.1,
      'labels': {'app.kubernetes.io/managed-by': 'iotc', 'app.kubernetes.io/part-of': iotc_solution}},
    'data': {'.dockerconfigjson': iotc_k8s_pull_secrets_auth}} | to_json }}";
     r.tasks = vec![
-        // The namespace the manifests create; the Secret must be in it
+        // The namespaces the manifests create; the Secret must be in each
         // before the pods that name it start.
         task(
-            "Create the solution's namespace",
+            "Create the namespaces that hold pull Secrets",
             "ansible.builtin.command",
             json!({
-                "argv": "{{ iotc_k8s_node_kubectl + ['create', 'namespace', iotc_k8s_pull_secrets_namespace] }}"
+                "argv": "{{ iotc_k8s_node_kubectl + ['create', 'namespace', item] }}"
             }),
         )
+        .with_loop("{{ iotc_k8s_pull_secrets_namespaces }}")
         .register("iotc_k8s_pull_secrets_ns")
         .changed_when("iotc_k8s_pull_secrets_ns.rc == 0")
         .kw(
             "failed_when",
             "iotc_k8s_pull_secrets_ns.rc != 0 and 'AlreadyExists' not in iotc_k8s_pull_secrets_ns.stderr",
-        )
-        .when("iotc_k8s_pull_secrets_registries | length > 0"),
+        ),
         task(
             "Create or update the registry pull Secrets",
             "ansible.builtin.command",
@@ -1013,11 +1018,12 @@ fn k8s_pull_secrets() -> Role {
                 "stdin": secret
             }),
         )
-        .with_loop("{{ iotc_k8s_pull_secrets_registries }}")
-        .label("{{ item.pull_secret }}")
+        .with_loop("{{ iotc_k8s_pull_secrets_registries | subelements('namespaces', skip_missing=True) }}")
+        .label("{{ item.1 }}/{{ item.0.pull_secret }}")
         .kw(
             "vars",
-            json!({ "iotc_k8s_pull_secrets_password": REGISTRY_PASSWORD, "iotc_k8s_pull_secrets_auth": auth }),
+            // `item` is (registry, namespace) here.
+            json!({ "iotc_k8s_pull_secrets_password": REGISTRY_PASSWORD.replace("item.", "item.0."), "iotc_k8s_pull_secrets_auth": auth }),
         )
         .register("iotc_k8s_pull_secrets_applied")
         .changed_when("'unchanged' not in iotc_k8s_pull_secrets_applied.stdout")

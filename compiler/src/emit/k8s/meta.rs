@@ -120,15 +120,17 @@ pub fn match_labels(l: BTreeMap<String, String>) -> LabelSelector {
     }
 }
 
+/// The metadata of an object in `namespace` (a workload's is
+/// `ir::Workload::namespace`).
 pub fn object_meta(
-    sol: &Solution,
+    namespace: &str,
     name: &str,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
 ) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
-        namespace: Some(sol.namespace.clone()),
+        namespace: Some(namespace.to_string()),
         labels: some_map(labels),
         annotations: some_map(annotations),
         ..Default::default()

@@ -338,7 +338,7 @@ fn emit_group(
     // The files of the kustomization, in order.
     let mut resources: Vec<String> = Vec::new();
 
-    let ns = namespace::docs(ctx, kind, &members)?;
+    let ns = namespace::docs(ctx, name, &members)?;
     if !ns.is_empty() {
         resources.push("00-namespace.yaml".into());
         if sink(file("00-namespace.yaml", ns)).is_break() {

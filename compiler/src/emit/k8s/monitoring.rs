@@ -122,12 +122,17 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
         let Some(m) = model_of(ctx, p) else { continue };
         let c = &p.w.container;
         docs.push(&ServiceMonitor::new(
-            meta::object_meta(sol, &p.w.name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+            meta::object_meta(
+                &p.w.namespace,
+                &p.w.name,
+                meta::workload_labels(sol, p, None),
+                BTreeMap::new(),
+            ),
             ServiceMonitorSpec {
                 selector: meta::name_selector(&p.w.name),
                 namespace_selector: Some(NamespaceSelector {
                     any: None,
-                    match_names: Some(vec![sol.namespace.clone()]),
+                    match_names: Some(vec![p.w.namespace.clone()]),
                 }),
                 endpoints: vec![ServiceMonitorEndpoint {
                     port: Some(pod::port_name(c).into()),
@@ -144,11 +149,16 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     models.sort_by(|a, b| a.name.cmp(&b.name));
     models.dedup_by(|a, b| a.name == b.name);
     for m in models {
-        let services: Vec<&str> = servers
+        let of_model: Vec<&Placed<'_>> = servers
             .iter()
             .filter(|p| p.w.model.as_ref().is_some_and(|r| r.model == m.name))
-            .map(|p| p.w.name.as_str())
             .collect();
+        let services: Vec<&str> = of_model.iter().map(|p| p.w.name.as_str()).collect();
+        // Beside its first server (the operator reads rules from every
+        // namespace its ruleNamespaceSelector admits).
+        let Some(namespace) = of_model.first().map(|p| p.w.namespace.as_str()) else {
+            continue;
+        };
         let Some(group) = prometheus::rule_group(sol, m, &services) else {
             continue;
         };
@@ -156,7 +166,7 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
         let mut labels = meta::solution_labels(sol);
         labels.insert("iotc.dev/model".into(), name.clone());
         docs.push(&PrometheusRule::new(
-            meta::object_meta(sol, &name, labels, BTreeMap::new()),
+            meta::object_meta(namespace, &name, labels, BTreeMap::new()),
             PrometheusRuleSpec { groups: vec![group] },
         ))?;
     }

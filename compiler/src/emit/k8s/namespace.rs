@@ -4,8 +4,9 @@
 use super::meta;
 use super::pod;
 use super::workload;
-use super::{Ctx, Docs, GroupKind, Placed, GPU_RESOURCE};
+use super::{Ctx, Docs, Placed, GPU_RESOURCE};
 use crate::emit::EmitError;
+use crate::ir::K8sNamespace;
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
 };
@@ -51,14 +52,33 @@ pub fn totals(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Totals {
     t
 }
 
-pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
+pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let sol = ctx.sol;
     let mut docs = Docs::new(ctx.sol, 1);
+    // The namespaces the checker decided for this cluster or fleet: the
+    // solution's always, a `-host` one only where one of its workloads runs
+    // here (`ir::Solution::namespaces`, `ir::Workload::namespace`).
+    for ns in sol.namespaces.iter().filter(|n| n.group == group) {
+        let here: Vec<Placed<'_>> = members.iter().filter(|p| p.w.namespace == ns.name).copied().collect();
+        if ns.host && here.is_empty() {
+            continue;
+        }
+        namespace_docs(ctx, ns, &here, &mut docs)?;
+    }
+    Ok(docs)
+}
+
+/// The Namespace, its ResourceQuota of the totals of `members` (its
+/// workloads here) and its LimitRange.
+fn namespace_docs(ctx: &Ctx<'_>, ns: &K8sNamespace, members: &[Placed<'_>], docs: &mut Docs) -> Result<(), EmitError> {
+    let sol = ctx.sol;
     let mut labels = meta::solution_labels(sol);
-    // The namespace enforces the highest Pod Security level its workloads
-    // need (decided by the checker: `ir::Workload::pod_security`).
-    let level = members.iter().map(|p| p.w.pod_security).max().unwrap_or_default();
-    labels.insert("pod-security.kubernetes.io/enforce".into(), level.as_str().into());
+    // The level the checker decided; `warn` and `audit` stay `restricted`
+    // so every pod that lifts it is named on every rollout.
+    labels.insert(
+        "pod-security.kubernetes.io/enforce".into(),
+        ns.pod_security.as_str().into(),
+    );
     labels.insert("pod-security.kubernetes.io/warn".into(), "restricted".into());
     labels.insert("pod-security.kubernetes.io/audit".into(), "restricted".into());
     let mut annotations = BTreeMap::new();
@@ -67,7 +87,7 @@ pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Resu
     }
     docs.push(&Namespace {
         metadata: ObjectMeta {
-            name: Some(sol.namespace.clone()),
+            name: Some(ns.name.clone()),
             labels: Some(labels),
             annotations: meta::some_map(annotations),
             ..Default::default()
@@ -89,7 +109,7 @@ pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Resu
         hard.insert(format!("requests.{GPU_RESOURCE}"), meta::count(t.gpu));
     }
     docs.push(&ResourceQuota {
-        metadata: meta::object_meta(sol, &sol.name, meta::solution_labels(sol), BTreeMap::new()),
+        metadata: meta::object_meta(&ns.name, &sol.name, meta::solution_labels(sol), BTreeMap::new()),
         spec: Some(ResourceQuotaSpec {
             hard: Some(hard),
             ..Default::default()
@@ -98,7 +118,7 @@ pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Resu
     })?;
 
     docs.push(&LimitRange {
-        metadata: meta::object_meta(sol, &sol.name, meta::solution_labels(sol), BTreeMap::new()),
+        metadata: meta::object_meta(&ns.name, &sol.name, meta::solution_labels(sol), BTreeMap::new()),
         spec: Some(LimitRangeSpec {
             limits: vec![LimitRangeItem {
                 type_: "Container".into(),
@@ -114,5 +134,5 @@ pub fn docs(ctx: &Ctx<'_>, _kind: GroupKind<'_>, members: &[Placed<'_>]) -> Resu
             }],
         }),
     })?;
-    Ok(docs)
+    Ok(())
 }

@@ -35,11 +35,22 @@ fn own_port(p: &Placed<'_>) -> Option<Vec<NetworkPolicyPort>> {
         .map(|n| vec![port(n, &pod::protocol(&p.w.container))])
 }
 
-fn pods_named(name: &str) -> NetworkPolicyPeer {
+/// The pods of workload `p`, seen from a policy in namespace `from`: by
+/// their name label, and by their namespace's `kubernetes.io/metadata.name`
+/// when it is another one (a `-host` namespace and the ordinary one).
+fn pods_of(p: &Placed<'_>, from: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
-        pod_selector: Some(meta::name_selector(name)),
+        pod_selector: Some(meta::name_selector(&p.w.name)),
+        namespace_selector: (p.w.namespace != from).then(|| namespace_named(&p.w.namespace)),
         ..Default::default()
     }
+}
+
+fn namespace_named(name: &str) -> LabelSelector {
+    meta::match_labels(BTreeMap::from([(
+        "kubernetes.io/metadata.name".to_string(),
+        name.to_string(),
+    )]))
 }
 
 fn anywhere() -> NetworkPolicyPeer {
@@ -52,48 +63,57 @@ fn anywhere() -> NetworkPolicyPeer {
     }
 }
 
-fn policy(ctx: &Ctx<'_>, name: &str, spec: NetworkPolicySpec) -> NetworkPolicy {
+fn policy(ctx: &Ctx<'_>, namespace: &str, name: &str, spec: NetworkPolicySpec) -> NetworkPolicy {
     NetworkPolicy {
-        metadata: meta::object_meta(ctx.sol, name, meta::solution_labels(ctx.sol), BTreeMap::new()),
+        metadata: meta::object_meta(namespace, name, meta::solution_labels(ctx.sol), BTreeMap::new()),
         spec: Some(spec),
     }
 }
 
 pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let mut docs = Docs::new(ctx.sol, 1);
-    docs.push(&policy(
-        ctx,
-        "default-deny",
-        NetworkPolicySpec {
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ..Default::default()
-        },
-    ))?;
-    docs.push(&policy(
-        ctx,
-        "allow-dns",
-        NetworkPolicySpec {
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Egress".into()]),
-            egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(meta::match_labels(BTreeMap::from([(
-                        "kubernetes.io/metadata.name".to_string(),
-                        "kube-system".to_string(),
-                    )]))),
-                    pod_selector: Some(meta::match_labels(BTreeMap::from([(
-                        "k8s-app".to_string(),
-                        "kube-dns".to_string(),
-                    )]))),
-                    ..Default::default()
+    // Every namespace of the group here (as `namespace::docs` creates
+    // them) denies by default and allows DNS.
+    for ns in ctx.sol.namespaces.iter().filter(|n| n.group == group) {
+        if ns.host && !members.iter().any(|p| p.w.namespace == ns.name) {
+            continue;
+        }
+        let ns = ns.name.as_str();
+        docs.push(&policy(
+            ctx,
+            ns,
+            "default-deny",
+            NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+                ..Default::default()
+            },
+        ))?;
+        docs.push(&policy(
+            ctx,
+            ns,
+            "allow-dns",
+            NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(vec!["Egress".into()]),
+                egress: Some(vec![NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(meta::match_labels(BTreeMap::from([(
+                            "kubernetes.io/metadata.name".to_string(),
+                            "kube-system".to_string(),
+                        )]))),
+                        pod_selector: Some(meta::match_labels(BTreeMap::from([(
+                            "k8s-app".to_string(),
+                            "kube-dns".to_string(),
+                        )]))),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![port(53, "UDP"), port(53, "TCP")]),
                 }]),
-                ports: Some(vec![port(53, "UDP"), port(53, "TCP")]),
-            }]),
-            ..Default::default()
-        },
-    ))?;
-
+                ..Default::default()
+            },
+        ))?;
+    }
     let flows = ctx.flows();
     let monitored = monitoring::monitored_servers(ctx, members);
     let mut ordered = members.to_vec();
@@ -104,16 +124,16 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         let mut egress = Vec::new();
 
         // Ingress from callers on the same cluster or fleet.
-        let callers: BTreeSet<&str> = flows
+        let callers: BTreeMap<&str, &Placed<'_>> = flows
             .iter()
             .filter(|(caller, callee, f)| {
                 callee.w.name == w.name && callee.group == group && f.reach.is_local() && caller.k8s
             })
-            .map(|(caller, _, _)| caller.w.name.as_str())
+            .map(|(caller, _, _)| (caller.w.name.as_str(), caller))
             .collect();
         if !callers.is_empty() {
             ingress.push(NetworkPolicyIngressRule {
-                from: Some(callers.iter().map(|c| pods_named(c)).collect()),
+                from: Some(callers.values().map(|c| pods_of(c, &w.namespace)).collect()),
                 ports: own_port(p),
             });
         }
@@ -143,19 +163,19 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         }
 
         // Egress to callees on the same cluster or fleet.
-        let mut local: BTreeMap<&str, Option<Vec<NetworkPolicyPort>>> = BTreeMap::new();
+        let mut local: BTreeMap<&str, (&Placed<'_>, Option<Vec<NetworkPolicyPort>>)> = BTreeMap::new();
         let mut external: BTreeSet<(u16, String)> = BTreeSet::new();
         for (_, callee, f) in flows.iter().filter(|(c, _, _)| c.w.name == w.name && c.group == group) {
             if f.reach.is_local() {
-                local.insert(callee.w.name.as_str(), own_port(callee));
+                local.insert(callee.w.name.as_str(), (callee, own_port(callee)));
             } else {
                 // The endpoint the checker derived: the callee's exposure.
                 external.insert((f.endpoint.port, pod::protocol(&callee.w.container)));
             }
         }
-        for (name, ports) in local {
+        for (callee, ports) in local.into_values() {
             egress.push(NetworkPolicyEgressRule {
-                to: Some(vec![pods_named(name)]),
+                to: Some(vec![pods_of(callee, &w.namespace)]),
                 ports,
             });
         }
@@ -218,6 +238,7 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         }
         docs.push(&policy(
             ctx,
+            &w.namespace,
             &w.name,
             NetworkPolicySpec {
                 pod_selector: Some(meta::name_selector(&w.name)),

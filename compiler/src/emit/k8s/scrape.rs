@@ -32,8 +32,14 @@ fn here<'a>(ctx: &Ctx<'a>, p: &Placed<'_>) -> Vec<&'a Monitoring> {
 }
 
 /// How Prometheus finds a target's pods: its headless Service's name in
-/// the solution's namespace (every pod is an A record).
-pub fn dns_name(namespace: &str, t: &ScrapeTarget) -> String {
+/// the target workload's namespace (`ir::Workload::namespace`; every pod
+/// is an A record).
+pub fn dns_name(sol: &crate::ir::Solution, t: &ScrapeTarget) -> String {
+    let namespace = sol
+        .workloads
+        .iter()
+        .find(|w| w.name == t.workload)
+        .map_or(sol.namespace.as_str(), |w| w.namespace.as_str());
     format!("{}.{namespace}.svc", t.service)
 }
 
@@ -44,7 +50,7 @@ pub fn mounted_configs(ctx: &Ctx<'_>, p: &Placed<'_>) -> Result<Vec<MountedConfi
     let mut out = Vec::new();
     for m in here(ctx, p) {
         if m.prometheus == p.w.name {
-            let data = prometheus::prometheus_files(sol, m, |t| dns_name(&sol.namespace, t))
+            let data = prometheus::prometheus_files(sol, m, |t| dns_name(sol, t))
                 .map_err(|e| err(format!("cannot write the Prometheus config of `{}`: {e}", m.prometheus)))?;
             out.push(MountedConfig {
                 config_map: format!("{}-config", p.w.name),

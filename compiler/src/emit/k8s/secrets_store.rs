@@ -175,7 +175,7 @@ pub fn provider_class(
     Ok(SecretProviderClass {
         api_version: API_VERSION.into(),
         kind: "SecretProviderClass".into(),
-        metadata: meta::object_meta(sol, &pod::secret_name(w), labels.clone(), BTreeMap::new()),
+        metadata: meta::object_meta(&w.namespace, &pod::secret_name(w), labels.clone(), BTreeMap::new()),
         spec: SecretProviderClassSpec {
             provider: "aws".into(),
             parameters,

@@ -138,7 +138,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     // backend's `aws_eks_pod_identity_association` names this account). No
     // token is mounted (the pod spec says so too).
     docs.push(&ServiceAccount {
-        metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+        metadata: meta::object_meta(
+            &p.w.namespace,
+            &w.name,
+            meta::workload_labels(sol, p, None),
+            BTreeMap::new(),
+        ),
         automount_service_account_token: Some(false),
         ..Default::default()
     })?;
@@ -158,7 +163,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     if !data.is_empty() {
         docs.push(&ConfigMap {
             metadata: meta::object_meta(
-                sol,
+                &p.w.namespace,
                 &pod::config_map_name(w),
                 meta::workload_labels(sol, p, None),
                 BTreeMap::new(),
@@ -173,7 +178,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     for cfg in scrape::mounted_configs(ctx, p)? {
         docs.push(&ConfigMap {
             metadata: meta::object_meta(
-                sol,
+                &p.w.namespace,
                 &cfg.config_map,
                 meta::workload_labels(sol, p, None),
                 BTreeMap::new(),
@@ -187,7 +192,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     for u in &units {
         for (name, size) in claims(w, u) {
             docs.push(&PersistentVolumeClaim {
-                metadata: meta::object_meta(sol, &name, meta::workload_labels(sol, p, Some(u)), BTreeMap::new()),
+                metadata: meta::object_meta(
+                    &p.w.namespace,
+                    &name,
+                    meta::workload_labels(sol, p, Some(u)),
+                    BTreeMap::new(),
+                ),
                 spec: Some(PersistentVolumeClaimSpec {
                     access_modes: Some(vec!["ReadWriteOnce".into()]),
                     resources: Some(VolumeResourceRequirements {
@@ -206,7 +216,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     for u in &units {
         let pod = pod::template(ctx, kind, p, u);
         let annotations = controller_annotations(w, &pod.skips);
-        let metadata = meta::object_meta(sol, &u.name, meta::workload_labels(sol, p, Some(u)), annotations);
+        let metadata = meta::object_meta(
+            &p.w.namespace,
+            &u.name,
+            meta::workload_labels(sol, p, Some(u)),
+            annotations,
+        );
         let selector = meta::match_labels(meta::selector_labels(w, u));
         match w.kind {
             WorkloadKind::Service | WorkloadKind::Serve => docs.push(&Deployment {
@@ -307,7 +322,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
             None => w.public,
         };
         docs.push(&Service {
-            metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+            metadata: meta::object_meta(
+                &p.w.namespace,
+                &w.name,
+                meta::workload_labels(sol, p, None),
+                BTreeMap::new(),
+            ),
             spec: Some(ServiceSpec {
                 type_: Some(if balanced { "LoadBalancer" } else { "ClusterIP" }.into()),
                 cluster_ip: headless.then(|| "None".to_string()),
@@ -337,7 +357,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         check_name(&name, 63, "Service")?;
         let port_name = pod::port_name(c);
         docs.push(&Service {
-            metadata: meta::object_meta(sol, &name, meta::workload_labels(sol, p, None), BTreeMap::new()),
+            metadata: meta::object_meta(
+                &p.w.namespace,
+                &name,
+                meta::workload_labels(sol, p, None),
+                BTreeMap::new(),
+            ),
             spec: Some(ServiceSpec {
                 type_: Some("ClusterIP".into()),
                 cluster_ip: Some("None".into()),
@@ -363,7 +388,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
             let secret = format!("{}-tls", w.name);
             let annotations = BTreeMap::from([(CERT_ISSUER_ANNOTATION.to_string(), CERT_ISSUER.to_string())]);
             docs.push(&Ingress {
-                metadata: meta::object_meta(sol, &w.name, meta::workload_labels(sol, p, None), annotations),
+                metadata: meta::object_meta(
+                    &p.w.namespace,
+                    &w.name,
+                    meta::workload_labels(sol, p, None),
+                    annotations,
+                ),
                 spec: Some(IngressSpec {
                     tls: Some(vec![IngressTLS {
                         hosts: Some(vec![x.endpoint.host.clone()]),
@@ -400,7 +430,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         for u in &units {
             let single = w.autoscale.is_none() && u.replicas <= 1;
             docs.push(&PodDisruptionBudget {
-                metadata: meta::object_meta(sol, &u.name, meta::workload_labels(sol, p, Some(u)), BTreeMap::new()),
+                metadata: meta::object_meta(
+                    &p.w.namespace,
+                    &u.name,
+                    meta::workload_labels(sol, p, Some(u)),
+                    BTreeMap::new(),
+                ),
                 spec: Some(PodDisruptionBudgetSpec {
                     // One copy: never evict it voluntarily (move it first with
                     // a rollout, see docs/k8s.md). More: one at a time.
@@ -418,7 +453,12 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     if let Some(a) = &w.autoscale {
         for u in &units {
             docs.push(&HorizontalPodAutoscaler {
-                metadata: meta::object_meta(sol, &u.name, meta::workload_labels(sol, p, Some(u)), BTreeMap::new()),
+                metadata: meta::object_meta(
+                    &p.w.namespace,
+                    &u.name,
+                    meta::workload_labels(sol, p, Some(u)),
+                    BTreeMap::new(),
+                ),
                 spec: Some(HorizontalPodAutoscalerSpec {
                     scale_target_ref: CrossVersionObjectReference {
                         api_version: Some("apps/v1".into()),
