@@ -1181,7 +1181,8 @@ fn namespaces(
     fleets: &[ir::Fleet],
     workloads: &mut [ir::Workload],
 ) -> Vec<ir::K8sNamespace> {
-    let host = format!("{namespace}-host");
+    // A DNS label of at most 63 characters, like the namespace itself.
+    let host = host_namespace(namespace);
     let mut levels: BTreeMap<(String, String), ir::PodSecurity> = BTreeMap::new();
     for c in clusters {
         levels.insert((c.name.clone(), namespace.to_string()), ir::PodSecurity::Restricted);
@@ -1214,6 +1215,13 @@ fn namespaces(
             pod_security,
         })
         .collect()
+}
+
+/// `<namespace>-host`, cut to a DNS label's 63 characters (with a hash,
+/// so it stays distinct from the solution's namespace) when it would be
+/// longer.
+fn host_namespace(namespace: &str) -> String {
+    crate::names::fit(&format!("{namespace}-host"), 63)
 }
 
 /// The host folder each volume is written in, on the node (see
@@ -1372,4 +1380,22 @@ fn secret_store(solution: &str, c: &ir::Cluster, workloads: &[ir::Workload]) -> 
         secrets,
         registries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_namespace;
+
+    #[test]
+    fn a_host_namespace_stays_a_dns_label() {
+        assert_eq!(host_namespace("factory"), "factory-host");
+        let long = "n".repeat(63);
+        let host = host_namespace(&long);
+        assert!(host.len() <= 63, "{host}");
+        assert_ne!(host, long);
+        assert!(host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert!(!host.ends_with('-'));
+    }
 }
