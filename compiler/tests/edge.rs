@@ -1397,3 +1397,84 @@ fn every_flow_across_namespaces_has_a_policy_pair_and_a_resolvable_url() {
     assert!(cross > 0, "no flow across namespaces in any example");
     assert!(urls > 5, "only {urls} derived URLs checked");
 }
+
+/// The values a PromQL label matcher `label="a"` or `label=~"a|b"` in
+/// `expr` admits.
+fn matcher_values(expr: &str, label: &str) -> std::collections::BTreeSet<String> {
+    let (Some(i), q) = (expr.find(&format!("{label}=")), '"') else {
+        panic!("no {label} matcher in {expr}");
+    };
+    let rest = &expr[i + label.len() + 1..];
+    let rest = rest.strip_prefix('~').unwrap_or(rest);
+    let body = rest.strip_prefix(q).unwrap();
+    let end = body.find(q).unwrap();
+    body[..end].split('|').map(str::to_string).collect()
+}
+
+/// Alert rules and scrape jobs name the namespace the series really come
+/// from: every PrometheusRule's `namespace` matcher admits exactly the
+/// namespaces of the Services its `service` matcher names, and every
+/// in-cluster Prometheus job's `namespace` relabel is the namespace of the
+/// Service it discovers (a `-host` one for a server with a model cache);
+/// otherwise an alert on a server moved to `<namespace>-host` never fires.
+#[test]
+fn alerts_and_scrape_jobs_name_the_namespace_of_their_services() {
+    let (mut rules, mut jobs) = (0, 0);
+    let mut host_seen = false;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::K8s]).unwrap();
+        let dirs: std::collections::BTreeSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        for dir in dirs {
+            let docs: Vec<Value> = files
+                .iter()
+                .filter(|f| f.path.rsplit_once('/').map(|(d, _)| d) == Some(dir))
+                .flat_map(|f| documents(&f.contents))
+                .collect();
+            let service_ns = |svc: &str| -> String {
+                docs.iter()
+                    .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == svc)
+                    .and_then(|d| d["metadata"]["namespace"].as_str())
+                    .unwrap_or_else(|| panic!("{name}: {dir}: no Service {svc}"))
+                    .to_string()
+            };
+            for d in docs.iter().filter(|d| d["kind"] == "PrometheusRule") {
+                for g in d["spec"]["groups"].as_array().unwrap() {
+                    for r in g["rules"].as_array().unwrap() {
+                        let expr = r["expr"].as_str().unwrap();
+                        let wanted: std::collections::BTreeSet<String> =
+                            matcher_values(expr, "service").iter().map(|s| service_ns(s)).collect();
+                        host_seen |= wanted.iter().any(|n| n.ends_with("-host"));
+                        assert_eq!(matcher_values(expr, "namespace"), wanted, "{name}: {dir}: {expr}");
+                        rules += 1;
+                    }
+                }
+            }
+            for d in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
+                let Some(text) = d["data"]["prometheus.yml"].as_str() else {
+                    continue;
+                };
+                let config = yaml(text);
+                for j in config["scrape_configs"].as_array().unwrap() {
+                    let Some(host) = j["dns_sd_configs"][0]["names"][0].as_str() else {
+                        continue;
+                    };
+                    let (svc, ns) = host.strip_suffix(".svc").unwrap().split_once('.').unwrap();
+                    assert_eq!(service_ns(svc), ns, "{name}: {dir}: {host}");
+                    let relabel = j["relabel_configs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| r["target_label"] == "namespace")
+                        .unwrap();
+                    assert_eq!(relabel["replacement"], ns, "{name}: {dir}: job {}", j["job_name"]);
+                    jobs += 1;
+                }
+            }
+        }
+    }
+    assert!(rules > 0 && jobs > 0, "{rules} rules, {jobs} jobs");
+    assert!(host_seen, "no alert on a server in a -host namespace");
+}

@@ -163,6 +163,15 @@ fn alert_name(model: &str, a: &Alert) -> String {
     format!("{}{}{suffix}", camel(model), camel(&a.metric))
 }
 
+/// The Kubernetes namespace of workload `name` (`ir::Workload::namespace`),
+/// which its series carry as the `namespace` label.
+fn namespace_of<'a>(sol: &'a Solution, name: &str) -> &'a str {
+    sol.workloads
+        .iter()
+        .find(|w| w.name == name)
+        .map_or(sol.namespace.as_str(), |w| w.namespace.as_str())
+}
+
 /// The alert rules of model `m` over its servers `services` (their series
 /// carry `namespace` and `service` labels), as one group `<model>.rules`;
 /// `None` when the model has no alerts or no server here.
@@ -173,6 +182,14 @@ pub fn rule_group(sol: &Solution, m: &Model, services: &[&str]) -> Option<RuleGr
     let service = match services {
         [one] => format!("service=\"{one}\""),
         many => format!("service=~\"{}\"", many.join("|")),
+    };
+    // The servers' namespaces (a `-host` one for a server with an on-disk
+    // model cache), as the checker decided them.
+    let namespaces: std::collections::BTreeSet<&str> = services.iter().map(|s| namespace_of(sol, s)).collect();
+    let namespaces: Vec<&str> = namespaces.into_iter().collect();
+    let namespace = match namespaces.as_slice() {
+        [one] => format!("namespace=\"{one}\""),
+        many => format!("namespace=~\"{}\"", many.join("|")),
     };
     let rules = m
         .alerts
@@ -186,10 +203,7 @@ pub fn rule_group(sol: &Solution, m: &Model, services: &[&str]) -> Option<RuleGr
             Rule {
                 alert: Some(alert_name(&m.name, a)),
                 record: None,
-                expr: format!(
-                    "{}{{namespace=\"{}\", {service}}} {} {}",
-                    a.metric, sol.namespace, a.op, a.threshold
-                ),
+                expr: format!("{}{{{namespace}, {service}}} {} {}", a.metric, a.op, a.threshold),
                 for_,
                 labels: Some(BTreeMap::from([
                     ("severity".to_string(), "warning".to_string()),
@@ -246,7 +260,7 @@ pub fn prometheus_files(
         relabel_configs: vec![
             Relabel {
                 target_label: "namespace".into(),
-                replacement: sol.namespace.clone(),
+                replacement: namespace_of(sol, &m.prometheus).to_string(),
             },
             Relabel {
                 target_label: "service".into(),
@@ -272,7 +286,7 @@ pub fn prometheus_files(
             relabel_configs: vec![
                 Relabel {
                     target_label: "namespace".into(),
-                    replacement: sol.namespace.clone(),
+                    replacement: namespace_of(sol, &t.workload).to_string(),
                 },
                 Relabel {
                     target_label: "service".into(),

@@ -1315,7 +1315,7 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
                 "Condition": { "StringLike": { "s3:prefix": list_prefixes } },
             }),
         );
-        let id = workload_role(d, sol, w, eks, "least privilege on the model store");
+        let id = workload_role(d, w, eks, "least privilege on the model store");
         d.resource(
             "aws_iam_role_policy",
             &id,
@@ -1333,7 +1333,7 @@ fn workload_roles(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) -> BTreeM
 /// The IAM role of one workload, assumed through EKS Pod Identity by its
 /// service account (named after the workload), or from the node role on
 /// kubeadm/k3s. Returns its resource name.
-fn workload_role(d: &mut Doc, sol: &Solution, w: &Workload, eks: bool, what: &str) -> String {
+fn workload_role(d: &mut Doc, w: &Workload, eks: bool, what: &str) -> String {
     {
         let id = ident(&w.name);
         let assume = if eks {
@@ -1372,7 +1372,9 @@ fn workload_role(d: &mut Doc, sol: &Solution, w: &Workload, eks: bool, what: &st
                 &id,
                 json!({
                     "cluster_name": "${aws_eks_cluster.main.name}",
-                    "namespace": lit(&sol.namespace),
+                    // The workload's namespace (`<namespace>-host` for one
+                    // that mounts a folder of the node).
+                    "namespace": lit(&w.namespace),
                     "service_account": lit(&w.name),
                     "role_arn": format!("${{aws_iam_role.{id}.arn}}"),
                     "depends_on": ["aws_eks_addon.pod_identity_agent"],
@@ -1443,7 +1445,7 @@ fn secret_readers(
         let role = match roles.get(name) {
             Some(r) => r.clone(),
             None => {
-                let r = workload_role(d, sol, w, eks, "reads its own secrets");
+                let r = workload_role(d, w, eks, "reads its own secrets");
                 roles.insert(name.clone(), r.clone());
                 r
             }
@@ -1481,7 +1483,7 @@ fn bucket_users(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool, roles: &mut
         let role = match roles.get(&e.from) {
             Some(r) => r.clone(),
             None => {
-                let r = workload_role(d, sol, w, eks, "least privilege on its buckets");
+                let r = workload_role(d, w, eks, "least privilege on its buckets");
                 roles.insert(e.from.clone(), r.clone());
                 r
             }
