@@ -205,3 +205,34 @@ fn a_bundled_prometheus_needs_no_operator_step() {
     }
     assert!(seen >= 3, "{seen}");
 }
+
+/// The README tells the operator which namespace each `<workload>-secrets`
+/// goes in: the solution's, named once, or the workload's `-host` one on
+/// the workload's own line (else the pod could not find its Secret).
+#[test]
+fn the_readme_names_the_namespace_of_every_secret_outside_the_solutions() {
+    let mut elsewhere = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        let files = emit(&sol, Target::ALL).unwrap();
+        let readme = &files.iter().find(|f| f.path == PATH).unwrap().contents;
+        if sol.workloads.iter().any(|w| !w.container.secrets.is_empty()) {
+            assert!(
+                readme.contains(&format!("in namespace `{}` unless another is named", sol.namespace)),
+                "{name}"
+            );
+        }
+        for w in &sol.workloads {
+            for s in &w.container.secrets {
+                let line = readme
+                    .lines()
+                    .find(|l| l.contains(&format!("`{}` of `{}`", s.name, w.name)))
+                    .unwrap_or_else(|| panic!("{name}: no line for {} of {}", s.name, w.name));
+                let named = line.contains(&format!("(its Secret in namespace `{}`)", w.namespace));
+                assert_eq!(named, w.namespace != sol.namespace, "{name}: {line}");
+                elsewhere += usize::from(named);
+            }
+        }
+    }
+    assert!(elsewhere > 0, "no secret of a -host workload in the examples");
+}

@@ -351,8 +351,15 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                     c.name
                 )
             });
+            // A host-access workload's Secret is in its `-host` namespace
+            // (decided by the checker: `ir::Workload::namespace`).
+            let elsewhere = if w.namespace == sol.namespace {
+                String::new()
+            } else {
+                format!(" (its Secret in namespace {})", code(&w.namespace))
+            };
             secrets.push(format!(
-                "  - {} of {}: from {from} {}{kept}",
+                "  - {} of {}{elsewhere}: from {from} {}{kept}",
                 code(&s.name),
                 code(&w.name),
                 code(&s.reference)
@@ -362,7 +369,8 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
     if !secrets.is_empty() {
         let _ = writeln!(
             o,
-            "- **Secrets** (references only; no value is in this output). Kubernetes: a Secret `<workload>-secrets` per workload, one key per name; Compose: the files and variables the Ansible inventory names."
+            "- **Secrets** (references only; no value is in this output). Kubernetes: a Secret `<workload>-secrets` per workload, one key per name, in namespace {} unless another is named; Compose: the files and variables the Ansible inventory names.",
+            code(&sol.namespace)
         );
         for s in secrets {
             let _ = writeln!(o, "{s}");
