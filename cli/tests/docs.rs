@@ -122,3 +122,46 @@ fn every_crate_declares_the_rust_version() {
     );
     assert!(read(".ci/run").contains("rust-version"), "CI checks it");
 }
+
+/// Every crate in the repository takes the workspace's lints (the deny of
+/// unwrap/expect/indexing/panic), and the fuzz crate, which has its own
+/// workspace, states the same table.
+#[test]
+fn every_crate_takes_the_workspace_lints() {
+    fn manifests(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                if !["target", "node_modules", ".git"].contains(&name.as_str()) && !name.starts_with('.') {
+                    manifests(&p, out);
+                }
+            } else if name == "Cargo.toml" && p.parent() != Some(common::root().as_path()) {
+                out.push(p);
+            }
+        }
+    }
+    fn table(toml: &str, header: &str) -> Vec<String> {
+        toml.lines()
+            .skip_while(|l| l.trim() != header)
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }
+    let workspace = table(&read("Cargo.toml"), "[workspace.lints.clippy]");
+    assert!(workspace.len() >= 4, "{workspace:?}");
+    let mut found = Vec::new();
+    manifests(&common::root(), &mut found);
+    assert!(found.len() >= 6, "crates found: {found:?}");
+    for path in found {
+        let toml = std::fs::read_to_string(&path).unwrap();
+        if toml.contains("\n[workspace]") {
+            assert_eq!(table(&toml, "[lints.clippy]"), workspace, "{}", path.display());
+        } else {
+            assert_eq!(table(&toml, "[lints]"), ["workspace = true"], "{}", path.display());
+        }
+    }
+}

@@ -57,18 +57,61 @@ fn every_request(w: &mut World, key: &str, offset: usize) {
         tokens.windows(2).all(|p| p[0].end <= p[1].start),
         "semantic tokens overlap"
     );
+    let in_file = |s: iotc_compiler::source::Span| s.file == file && s.start <= s.end && s.end as usize <= len;
+    let ordered = |s: iotc_compiler::source::Span| s.start <= s.end;
     for at in [offset, offset / 2, len] {
-        let _ = features::hover(a, file, at);
-        let _ = features::completions(a, file, at);
-        let _ = features::definition(a, file, at);
+        // Every answer is well formed: spans ordered (in this file where they
+        // must be), labels and texts non-empty.
+        if let Some(h) = features::hover(a, file, at) {
+            assert!(ordered(h.span), "hover span {:?}", h.span);
+            assert!(!h.markdown.trim().is_empty(), "empty hover at {at}");
+        }
+        for c in features::completions(a, file, at) {
+            assert!(!c.label.is_empty(), "a completion without a label at {at}");
+        }
+        if let Some(d) = features::definition(a, file, at) {
+            assert!(ordered(d), "definition span {d:?}");
+        }
         if let Some(t) = features::target_at(a, file, at) {
-            let _ = features::references(a, t, true);
+            let refs = features::references(a, t, true);
+            assert!(refs.contains(&t), "references with the declaration lack it: {t:?}");
+            assert!(refs.iter().all(|r| ordered(*r)));
         }
     }
-    let _ = features::document_symbols(a, file);
-    let _ = features::inlay_hints(a, file);
-    let _ = features::fixes(a, file, 0, len);
-    let _ = server::diagnostics(w, key, a);
+    fn symbols_in(nodes: &[features::SymbolNode], ok: &dyn Fn(iotc_compiler::source::Span) -> bool) {
+        for n in nodes {
+            assert!(ok(n.full_span) && ok(n.name_span), "symbol {} out of the file", n.name);
+            assert!(
+                n.full_span.start <= n.name_span.start && n.name_span.end <= n.full_span.end,
+                "symbol {}'s name outside its range",
+                n.name
+            );
+            symbols_in(&n.children, ok);
+        }
+    }
+    symbols_in(&features::document_symbols(a, file), &in_file);
+    for h in features::inlay_hints(a, file) {
+        assert!(
+            h.offset <= len && !h.label.is_empty(),
+            "inlay hint {:?} at {}",
+            h.label,
+            h.offset
+        );
+    }
+    for f in features::fixes(a, file, 0, len) {
+        assert!(
+            f.diagnostic < a.analysis.diagnostics.len(),
+            "a fix for no diagnostic: {}",
+            f.title
+        );
+        assert!(ordered(f.span) && !f.title.is_empty());
+    }
+    for d in server::diagnostics(w, key, a) {
+        assert!(
+            d.range.start <= d.range.end && !d.message.is_empty(),
+            "diagnostic {d:?}"
+        );
+    }
 }
 
 #[test]
