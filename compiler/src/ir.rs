@@ -964,6 +964,10 @@ pub struct Container {
     pub scheme: String,
     pub health: Option<String>,
     pub metrics: Option<String>,
+    /// A second HTTP listener serving `metrics`, when the image serves its
+    /// metrics apart from `port` (a serving runtime's `metrics_port`, such
+    /// as Triton's 8002). Scrapes, their flows and policies use it.
+    pub metrics_port: Option<u16>,
     /// Architectures the image supports; empty means any.
     pub arch: Vec<String>,
 }

@@ -814,6 +814,11 @@ pub static SERVING: Shape = Shape {
         req("port", Ty::Port, "Port it serves on."),
         f("health", Ty::HttpPath, "HTTP health-check path."),
         f("metrics", Ty::HttpPath, "Prometheus metrics path."),
+        f(
+            "metrics_port",
+            Ty::Port,
+            "Port `metrics` is served on when it is not `port` (Triton: 8002)."
+        ),
         f("arch", Ty::List(&ARCH), "Architectures the image is built for."),
         f(
             "args",

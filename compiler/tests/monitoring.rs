@@ -130,8 +130,12 @@ fn pod_specs<'a>(docs: &'a [Value], w: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn container_port(spec: &Value) -> Option<u64> {
-    spec["containers"][0]["ports"][0]["containerPort"].as_u64()
+/// The ports the main container declares, by number.
+fn container_ports(spec: &Value) -> Vec<u64> {
+    spec["containers"][0]["ports"]
+        .as_array()
+        .map(|ports| ports.iter().filter_map(|p| p["containerPort"].as_u64()).collect())
+        .unwrap_or_default()
 }
 
 /// The ConfigMap mounted at `dir` in `spec`'s container, with its data.
@@ -241,8 +245,12 @@ fn every_metrics_workload_is_scraped_by_its_groups_prometheus_through_a_policy()
                     assert_eq!(svc["spec"]["clusterIP"], "None", "{host}: one DNS record per pod");
                     assert_eq!(svc["spec"]["selector"]["app.kubernetes.io/name"], t.name.as_str());
                     assert_eq!(svc["spec"]["ports"][0]["port"].as_u64(), Some(u64::from(sd.port)));
+                    // On its metrics listener where the runtime has one of
+                    // its own (Triton's 8002), else on its port.
+                    let listener = t.container.metrics_port.or(t.container.port).unwrap();
+                    assert_eq!(sd.port, listener, "{}: scraped on its metrics listener", t.name);
                     for s in pod_specs(&docs, &t.name) {
-                        assert_eq!(container_port(s), Some(u64::from(sd.port)), "{}", t.name);
+                        assert!(container_ports(s).contains(&u64::from(sd.port)), "{}", t.name);
                     }
                     assert_eq!(
                         job.metrics_path,

@@ -131,6 +131,9 @@ impl<'a> Analyzer<'a> {
 
         // Pairs (caller, callee) with the span that declared them.
         let mut pairs: BTreeMap<(usize, usize), Span> = BTreeMap::new();
+        // Pairs a call declares (`talks_to`, endpoint references, a Grafana
+        // reading its Prometheus), apart from the scrapes added below.
+        let mut called: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
         for (i, names) in &wants {
             let Some(caller) = workloads.get(*i) else { continue };
             for (n, span) in names {
@@ -140,6 +143,7 @@ impl<'a> Analyzer<'a> {
                     };
                     if callee.container.port.is_some() && (i != &j) {
                         pairs.entry((*i, j)).or_insert(*span);
+                        called.insert((*i, j));
                     }
                 }
             }
@@ -166,6 +170,7 @@ impl<'a> Analyzer<'a> {
             for g in &m.dashboards {
                 if let Some(j) = index.position(g) {
                     pairs.entry((j, i)).or_insert(span);
+                    called.insert((j, i));
                 }
             }
         }
@@ -283,37 +288,51 @@ impl<'a> Analyzer<'a> {
                 continue;
             };
             let Some(port) = b.container.port else { continue };
-            let r = reach(a, b);
-            let endpoint = if r.is_local() {
-                // A Service in the caller's namespace by its name, in
-                // another namespace (a `-host` one) by `<name>.<ns>.svc`.
-                let host = if a.namespace == b.namespace {
-                    b.name.clone()
-                } else {
-                    format!("{}.{}.svc", b.name, b.namespace)
-                };
-                Endpoint {
-                    scheme: b.container.scheme.clone(),
-                    host,
-                    port,
-                }
-            } else {
-                match &b.exposure {
-                    Some(x) => x.endpoint.clone(),
-                    // Reported above.
-                    None => continue,
-                }
-            };
-            flows.push(Flow {
-                from: a.name.clone(),
-                from_group: group(a).0.to_string(),
-                to: b.name.clone(),
-                to_group: group(b).0.to_string(),
-                reach: r,
-                port,
-                protocol: b.container.protocol.clone(),
-                endpoint,
+            // A scrape of metrics served on their own listener (Triton's
+            // 8002) is a flow to that port; a call besides it keeps its own.
+            let scraped_apart = b.container.metrics_port.filter(|_| {
+                monitoring
+                    .iter()
+                    .any(|m| m.prometheus == a.name && m.targets.iter().any(|t| t.workload == b.name))
             });
+            let ports: Vec<u16> = match scraped_apart {
+                Some(metrics) if called.contains(&(*i, *j)) => vec![port, metrics],
+                Some(metrics) => vec![metrics],
+                None => vec![port],
+            };
+            for port in ports {
+                let r = reach(a, b);
+                let endpoint = if r.is_local() {
+                    // A Service in the caller's namespace by its name, in
+                    // another namespace (a `-host` one) by `<name>.<ns>.svc`.
+                    let host = if a.namespace == b.namespace {
+                        b.name.clone()
+                    } else {
+                        format!("{}.{}.svc", b.name, b.namespace)
+                    };
+                    Endpoint {
+                        scheme: b.container.scheme.clone(),
+                        host,
+                        port,
+                    }
+                } else {
+                    match &b.exposure {
+                        Some(x) => x.endpoint.clone(),
+                        // Reported above.
+                        None => continue,
+                    }
+                };
+                flows.push(Flow {
+                    from: a.name.clone(),
+                    from_group: group(a).0.to_string(),
+                    to: b.name.clone(),
+                    to_group: group(b).0.to_string(),
+                    reach: r,
+                    port,
+                    protocol: b.container.protocol.clone(),
+                    endpoint,
+                });
+            }
         }
         flows.sort_by(|x, y| (&x.from, &x.to).cmp(&(&y.from, &y.to)));
         // The flows from a caller: a range of the sorted flows.

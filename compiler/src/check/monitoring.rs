@@ -90,7 +90,9 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
                 Some(ScrapeTarget {
                     workload: w.name.clone(),
                     service: scrape_service(w),
-                    port,
+                    // A runtime serving its metrics on their own listener
+                    // (Triton's 8002) is scraped there.
+                    port: w.container.metrics_port.unwrap_or(port),
                     path: w.container.metrics.clone().unwrap_or_else(|| "/metrics".into()),
                     interval_secs: model.map_or(ir::SCRAPE_INTERVAL_SECS, |m| m.monitor_interval_secs),
                     model: model.map(|m| m.name.clone()),

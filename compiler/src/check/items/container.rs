@@ -106,6 +106,7 @@ impl<'a> Analyzer<'a> {
                 protocol,
                 health,
                 metrics,
+                metrics_port: None,
                 arch,
             },
             spans: ResourceSpans {

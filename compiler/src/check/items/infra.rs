@@ -21,6 +21,7 @@ pub(super) struct ServingInfo {
     pub port: u16,
     pub health: Option<String>,
     pub metrics: Option<String>,
+    pub metrics_port: Option<u16>,
     pub arch: Vec<String>,
     pub args: Vec<String>,
 }
@@ -332,6 +333,9 @@ impl<'a> Analyzer<'a> {
         let port = self.get_int(&view, shape, "port").map(|(p, _)| p);
         let health = self.get_str(&view, shape, "health").map(|(s, _)| s);
         let metrics = self.get_str(&view, shape, "metrics").map(|(s, _)| s);
+        let metrics_port = self
+            .get_int(&view, shape, "metrics_port")
+            .and_then(|(p, _)| u16::try_from(p).ok());
         let arch = self
             .get_list(&view, shape, "arch")
             .into_iter()
@@ -351,6 +355,7 @@ impl<'a> Analyzer<'a> {
                 port: u16::try_from(port).unwrap_or(0),
                 health,
                 metrics,
+                metrics_port,
                 arch,
                 args,
             }),

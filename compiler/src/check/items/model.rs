@@ -218,6 +218,7 @@ impl<'a> Analyzer<'a> {
                 };
                 container.health = s.health.as_deref().map(fill);
                 container.metrics = s.metrics.clone();
+                container.metrics_port = s.metrics_port.filter(|p| Some(*p) != container.port);
                 container.arch = s.arch.clone();
                 arch_span = Some(*span);
                 container.args = s.args.iter().map(|a| fill(a)).collect();

@@ -135,7 +135,7 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
                     match_names: Some(vec![p.w.namespace.clone()]),
                 }),
                 endpoints: vec![ServiceMonitorEndpoint {
-                    port: Some(pod::port_name(c).into()),
+                    port: Some(pod::metrics_port_name(c).into()),
                     path: Some(c.metrics.clone().unwrap_or_else(|| "/metrics".into())),
                     scheme: Some("http".into()),
                     interval: Some(meta::duration(m.monitor_interval_secs)),

@@ -21,6 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The namespace the Prometheus that reads the ServiceMonitors runs in.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
 
+/// A port and its protocol (`TCP`/`UDP`) as a policy names them.
+type PortKey = (u16, String);
+
 fn port(p: u16, protocol: &str) -> NetworkPolicyPort {
     NetworkPolicyPort {
         port: Some(IntOrString::Int(i32::from(p))),
@@ -123,18 +126,22 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         let mut ingress = Vec::new();
         let mut egress = Vec::new();
 
-        // Ingress from callers on the same cluster or fleet.
-        let callers: BTreeMap<&str, &Placed<'_>> = flows
-            .iter()
-            .filter(|(caller, callee, f)| {
-                callee.w.name == w.name && callee.group == group && f.reach.is_local() && caller.k8s
-            })
-            .map(|(caller, _, _)| (caller.w.name.as_str(), caller))
-            .collect();
-        if !callers.is_empty() {
+        // Ingress from callers on the same cluster or fleet, on the port
+        // of each flow (a scrape of a metrics listener of its own is on
+        // that one): one rule per port, its callers by name.
+        let mut callers: BTreeMap<(u16, String), BTreeMap<&str, &Placed<'_>>> = BTreeMap::new();
+        for (caller, _, f) in flows.iter().filter(|(caller, callee, f)| {
+            callee.w.name == w.name && callee.group == group && f.reach.is_local() && caller.k8s
+        }) {
+            callers
+                .entry((f.port, f.protocol.to_ascii_uppercase()))
+                .or_default()
+                .insert(caller.w.name.as_str(), caller);
+        }
+        for ((n, proto), by_name) in &callers {
             ingress.push(NetworkPolicyIngressRule {
-                from: Some(callers.values().map(|c| pods_of(c, &w.namespace)).collect()),
-                ports: own_port(p),
+                from: Some(by_name.values().map(|c| pods_of(c, &w.namespace)).collect()),
+                ports: Some(vec![port(*n, proto)]),
             });
         }
         // From anywhere: public, or called from another cluster or fleet
@@ -148,8 +155,14 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
                 ports: Some(ports),
             });
         }
-        // Scraping by the monitoring namespace's Prometheus.
-        if let (Some(ports), true) = (own_port(p), monitored.iter().any(|m| m.w.name == w.name)) {
+        // Scraping by the monitoring namespace's Prometheus: the metrics
+        // listener the checker decided.
+        let scraped = w
+            .container
+            .metrics_port
+            .map(|n| vec![port(n, "TCP")])
+            .or_else(|| own_port(p));
+        if let (Some(ports), true) = (scraped, monitored.iter().any(|m| m.w.name == w.name)) {
             ingress.push(NetworkPolicyIngressRule {
                 from: Some(vec![NetworkPolicyPeer {
                     namespace_selector: Some(meta::match_labels(BTreeMap::from([(
@@ -163,11 +176,16 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         }
 
         // Egress to callees on the same cluster or fleet.
-        let mut local: BTreeMap<&str, (&Placed<'_>, Option<Vec<NetworkPolicyPort>>)> = BTreeMap::new();
+        // On the port of each flow, as the checker decided it.
+        let mut local: BTreeMap<&str, (&Placed<'_>, BTreeSet<PortKey>)> = BTreeMap::new();
         let mut external: BTreeSet<(u16, String)> = BTreeSet::new();
         for (_, callee, f) in flows.iter().filter(|(c, _, _)| c.w.name == w.name && c.group == group) {
             if f.reach.is_local() {
-                local.insert(callee.w.name.as_str(), (callee, own_port(callee)));
+                local
+                    .entry(callee.w.name.as_str())
+                    .or_insert_with(|| (callee, BTreeSet::new()))
+                    .1
+                    .insert((f.port, f.protocol.to_ascii_uppercase()));
             } else {
                 // The endpoint the checker derived: the callee's exposure.
                 external.insert((f.endpoint.port, pod::protocol(&callee.w.container)));
@@ -176,7 +194,7 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
         for (callee, ports) in local.into_values() {
             egress.push(NetworkPolicyEgressRule {
                 to: Some(vec![pods_of(callee, &w.namespace)]),
-                ports,
+                ports: Some(ports.iter().map(|(n, proto)| port(*n, proto)).collect()),
             });
         }
         // The model fetch and the training job's data and artifact.

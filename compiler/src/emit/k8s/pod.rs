@@ -60,6 +60,17 @@ pub fn port_name(c: &Container) -> &'static str {
     }
 }
 
+/// The name of the port a Prometheus scrapes: the metrics listener of its
+/// own where the checker decided one (`Container::metrics_port`), else the
+/// container's port.
+pub fn metrics_port_name(c: &Container) -> &'static str {
+    if c.metrics_port.is_some() {
+        "metrics"
+    } else {
+        port_name(c)
+    }
+}
+
 pub fn protocol(c: &Container) -> String {
     c.protocol.to_ascii_uppercase()
 }
@@ -669,12 +680,19 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
         );
     }
     let ports = c.port.map(|port| {
-        vec![ContainerPort {
+        let main = ContainerPort {
             name: Some(port_name(c).into()),
             container_port: i32::from(port),
             protocol: Some(protocol(c)),
             ..Default::default()
-        }]
+        };
+        let metrics = c.metrics_port.map(|m| ContainerPort {
+            name: Some(metrics_port_name(c).into()),
+            container_port: i32::from(m),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        });
+        std::iter::once(main).chain(metrics).collect()
     });
     let is_job = matches!(w.kind, WorkloadKind::Job | WorkloadKind::Train);
     let (readiness, liveness, startup) = if is_job { (None, None, None) } else { probes(w) };

@@ -355,7 +355,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
     // pods are listed too: a pod failing its probe is what monitoring is for.
     for (name, port) in scrape::metrics_services(ctx, p) {
         check_name(&name, 63, "Service")?;
-        let port_name = pod::port_name(c);
+        let port_name = pod::metrics_port_name(c);
         docs.push(&Service {
             metadata: meta::object_meta(
                 &p.w.namespace,
@@ -372,7 +372,11 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
                     name: Some(port_name.into()),
                     port: i32::from(port),
                     target_port: Some(IntOrString::String(port_name.into())),
-                    protocol: Some(pod::protocol(c)),
+                    protocol: Some(if c.metrics_port.is_some() {
+                        "TCP".into()
+                    } else {
+                        pod::protocol(c)
+                    }),
                     ..Default::default()
                 }]),
                 ..Default::default()
