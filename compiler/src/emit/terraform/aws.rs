@@ -1608,16 +1608,7 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
                 "secret_string_wo_version": "${var.secret_values_version}",
             }),
         );
-        d.resource(
-            "aws_secretsmanager_secret_rotation",
-            &id,
-            json!({
-                "count": "${var.secret_rotation_lambda_arn == null ? 0 : 1}",
-                "secret_id": format!("${{aws_secretsmanager_secret.{id}.id}}"),
-                "rotation_lambda_arn": "${var.secret_rotation_lambda_arn}",
-                "rotation_rules": { "automatically_after_days": 30 },
-            }),
-        );
+        rotation(d, &id);
         arns.insert(key, json!(format!("${{aws_secretsmanager_secret.{id}.arn}}")));
         ids_of.entry(w.name.clone()).or_default().push(id);
     }
@@ -1664,16 +1655,7 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
                 "secret_string_wo_version": "${var.secret_values_version}",
             }),
         );
-        d.resource(
-            "aws_secretsmanager_secret_rotation",
-            &id,
-            json!({
-                "count": "${var.secret_rotation_lambda_arn == null ? 0 : 1}",
-                "secret_id": format!("${{aws_secretsmanager_secret.{id}.id}}"),
-                "rotation_lambda_arn": "${var.secret_rotation_lambda_arn}",
-                "rotation_rules": { "automatically_after_days": 30 },
-            }),
-        );
+        rotation(d, &id);
         arns.insert(key, json!(format!("${{aws_secretsmanager_secret.{id}.arn}}")));
         for w in &stored.workloads {
             ids_of.entry(w.clone()).or_default().push(id.clone());
@@ -1685,4 +1667,19 @@ fn secrets(d: &mut Doc, sol: &Solution, c: &Cluster) -> BTreeMap<String, Vec<Str
         Value::Object(arns),
     );
     ids_of
+}
+
+/// A secret's rotation, when the root is given a rotation Lambda
+/// (`var.secret_rotation_lambda_arn`): every 30 days.
+fn rotation(d: &mut Doc, id: &str) {
+    d.resource(
+        "aws_secretsmanager_secret_rotation",
+        id,
+        json!({
+            "count": "${var.secret_rotation_lambda_arn == null ? 0 : 1}",
+            "secret_id": format!("${{aws_secretsmanager_secret.{id}.id}}"),
+            "rotation_lambda_arn": "${var.secret_rotation_lambda_arn}",
+            "rotation_rules": { "automatically_after_days": 30 },
+        }),
+    );
 }
