@@ -47,9 +47,10 @@ pub fn wants_gpus(members: &[Placed<'_>]) -> bool {
     members.iter().any(|p| p.w.container.gpu > 0)
 }
 
-/// The namespace of the solution's device plugin.
+/// The namespace of the solution's device plugin: `<namespace>-devices`,
+/// cut to a DNS label (63 characters, with a hash) as `<namespace>-host` is.
 pub fn namespace(sol_namespace: &str) -> String {
-    format!("{sol_namespace}-devices")
+    crate::names::fit(&format!("{sol_namespace}-devices"), 63)
 }
 
 /// One resource in the plugin's `--device` flag (its JSON form).
@@ -478,4 +479,18 @@ fn quantity(cpu: u64, mem: u64) -> BTreeMap<String, k8s_openapi::apimachinery::p
         ("cpu".to_string(), meta::cpu(cpu)),
         ("memory".to_string(), meta::bytes(mem)),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace;
+
+    #[test]
+    fn the_devices_namespace_stays_a_dns_label() {
+        assert_eq!(namespace("factory"), "factory-devices");
+        let long = "a".repeat(63);
+        let ns = namespace(&long);
+        assert!(ns.len() <= 63, "{ns}");
+        assert_ne!(namespace(&long), namespace(&"b".repeat(63)));
+    }
 }
