@@ -440,6 +440,17 @@ fn every_published_port_admits_exactly_its_declared_callers() {
             let rules = render(template, &vars);
             let doc = yaml(file(&files, site.vars["iotc_compose_stack_file"].as_str().unwrap()));
             for (svc, s) in doc["services"].as_object().unwrap() {
+                // A peer is reached at a gateway's address (`extra_hosts`)
+                // only when some gateway runs this service and no copy of
+                // the peer; otherwise Compose's DNS finds it beside.
+                for e in s["extra_hosts"].as_array().into_iter().flatten() {
+                    let peer = e.as_str().unwrap().split(':').next().unwrap();
+                    assert!(
+                        site.hosts.iter().any(|(_, hv)| runs(hv, svc) && !runs(hv, peer)),
+                        "{name}: {}: {svc} reaches {peer} through a host address though it runs only beside it",
+                        site.name
+                    );
+                }
                 let w = sol.workloads.iter().find(|w| &w.name == svc).unwrap();
                 let callers: Vec<_> = sol.flows.iter().filter(|f| &f.to == svc).collect();
                 let from_any = w.public || callers.iter().any(|f| !f.reach.is_local());
@@ -464,9 +475,12 @@ fn every_published_port_admits_exactly_its_declared_callers() {
                 let (host, rest) = port.split_once(':').unwrap();
                 let proto = if rest.ends_with("/udp") { "udp" } else { "tcp" };
                 let first: u16 = host.split('-').next().unwrap().parse().unwrap();
+                // Published only for a caller on a gateway without a copy
+                // (or anyone): callers beside a copy use Compose's DNS.
                 assert!(
-                    from_any || !callers.is_empty(),
-                    "{name}: {svc} publishes {port} with no caller"
+                    from_any || !needs.is_empty(),
+                    "{name}: {}: {svc} publishes {port} though every caller runs beside a copy",
+                    site.name
                 );
                 for p in host.split('-').map(|x| x.parse::<u16>().unwrap()) {
                     // A gateway of the site is admitted iff it runs a

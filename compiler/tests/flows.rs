@@ -346,9 +346,29 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
                         }),
                         _ => false,
                     };
+                    // A caller with no more copies than the callee at every
+                    // site runs only beside a copy (both are dealt from the
+                    // hub) and reaches it through Compose's DNS.
+                    let copies = |w: &iotc_compiler::ir::Workload, site: &str| match &w.placement {
+                        iotc_compiler::ir::Placement::Fleet { sites, .. } => {
+                            sites.iter().find(|sp| sp.site == site).map_or(0, |sp| sp.replicas)
+                        }
+                        _ => 0,
+                    };
+                    let caller = sol.workloads.iter().find(|w| w.name == f.from).unwrap();
+                    let beside = match &caller.placement {
+                        iotc_compiler::ir::Placement::Fleet { sites, .. } => {
+                            sites.iter().all(|sp| sp.replicas <= copies(callee, &sp.site))
+                        }
+                        _ => false,
+                    };
                     assert!(
-                        everywhere || publishes(&flow, false),
+                        everywhere || beside || publishes(&flow, false),
                         "{name}: no published port admits {flow}"
+                    );
+                    assert!(
+                        !beside || everywhere || !publishes(&flow, false),
+                        "{name}: {flow} is published though the caller runs beside the callee"
                     );
                 } else {
                     assert!(

@@ -280,15 +280,25 @@ fn version_dir(m: &ModelRef) -> String {
     esc(&format!("{}/{}", model_dir(m), m.version))
 }
 
+/// True when every gateway that runs a copy of `caller` runs a copy of
+/// `callee` too: copies are dealt round-robin from the hub (rank 0), so a
+/// workload with no more copies than the callee sits only where it does,
+/// and reaches it through Compose's DNS on its own host.
+fn colocated(caller: &AtSite<'_>, callee: &AtSite<'_>) -> bool {
+    caller.sp.replicas <= callee.sp.replicas
+}
+
 /// Workloads at the site that the workload `w` calls on its own fleet (the
-/// checker's flows) and that do not run on every gateway (reached through
-/// `IOTC_ADDR_*`).
+/// checker's flows), that do not run on every gateway and not on every
+/// gateway `w` runs on (reached through `IOTC_ADDR_*`).
 fn remote_peers<'a>(sol: &Solution, w: &Workload, ws: &'a [AtSite<'a>], gateways: usize) -> Vec<&'a AtSite<'a>> {
     let mut out = Vec::new();
+    let me = ws.iter().find(|a| a.w.name == w.name);
     for f in sol.flows.iter().filter(|f| f.from == w.name && f.reach.is_local()) {
         for a in ws {
             let everywhere = u64::from(a.sp.replicas) >= gateways as u64;
-            if a.w.name == f.to && !is_job(a.w) && !everywhere {
+            let beside = me.is_some_and(|me| colocated(me, a));
+            if a.w.name == f.to && !is_job(a.w) && !everywhere && !beside {
                 out.push(a);
             }
         }
@@ -322,10 +332,14 @@ fn published(sol: &Solution, site: &Site, ws: &[AtSite<'_>]) -> Vec<PublishedPor
             if everywhere {
                 continue;
             }
-            // Callers at this site, on the gateways that run a copy.
+            // Callers at this site, on the gateways that run a copy; one
+            // that runs only beside a copy of `a` calls it on its own host.
             let Some(caller) = ws.iter().find(|c| c.w.name == f.from) else {
                 continue;
             };
+            if colocated(caller, a) {
+                continue;
+            }
             for (i, h) in site.hosts.iter().enumerate() {
                 if share(caller.sp.replicas, g, rank(site, i)) > 0 && !from_hosts.contains(h) {
                     from_hosts.push(h.clone());
