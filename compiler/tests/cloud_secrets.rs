@@ -491,7 +491,6 @@ fn base64(bytes: &[u8]) -> String {
 #[test]
 #[ignore = "needs terraform; run by .ci/run"]
 fn registry_credentials_are_docker_config_documents() {
-    use std::process::Command;
     let token = "t0k\"en:${x}%{y}\\ü";
     let mut checked = 0;
     for name in EXAMPLES {
@@ -521,21 +520,7 @@ fn registry_credentials_are_docker_config_documents() {
                 // map is read as HCL, where `${` would interpolate).
                 let values = serde_json::json!({ "secret_values": { format!("_registry/{registry}"): token } });
                 std::fs::write(dir.join("terraform.tfvars.json"), values.to_string()).unwrap();
-                let tf = |args: &[&str]| {
-                    let out = Command::new("terraform")
-                        .args(args)
-                        .current_dir(&dir)
-                        .env("TF_IN_AUTOMATION", "1")
-                        .env("CHECKPOINT_DISABLE", "1")
-                        .output()
-                        .expect("terraform on PATH");
-                    assert!(
-                        out.status.success(),
-                        "terraform {args:?}: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    out.stdout
-                };
+                let tf = |args: &[&str]| common::terraform(&dir, args);
                 tf(&["init", "-input=false", "-no-color"]);
                 tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
                 let out: Value = serde_json::from_slice(&tf(&["output", "-json"])).unwrap();

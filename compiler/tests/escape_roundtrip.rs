@@ -24,6 +24,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use iotc_compiler::emit::{escape, yaml};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -330,21 +332,7 @@ fn terraform_strings_read_back_identically() {
     let dir = scratch("terraform");
     std::fs::write(dir.join("main.tf.json"), serde_json::to_string(&module).unwrap()).unwrap();
     std::fs::write(dir.join("expected.json"), serde_json::to_string(&strings).unwrap()).unwrap();
-    let tf = |args: &[&str]| {
-        let out = Command::new("terraform")
-            .args(args)
-            .current_dir(&dir)
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .output()
-            .expect("terraform on PATH");
-        assert!(
-            out.status.success(),
-            "terraform {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    let tf = |args: &[&str]| common::terraform(&dir, args);
     tf(&["init", "-input=false", "-no-color"]);
     tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     std::fs::write(dir.join("got.json"), tf(&["output", "-json"])).unwrap();

@@ -134,6 +134,9 @@ impl<'a> Analyzer<'a> {
         // Pairs a call declares (`talks_to`, endpoint references, a Grafana
         // reading its Prometheus), apart from the scrapes added below.
         let mut called: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
+        // The port each scrape reads (`ScrapeTarget::port`, the target's
+        // metrics listener).
+        let mut scrape_port: BTreeMap<(usize, usize), u16> = BTreeMap::new();
         for (i, names) in &wants {
             let Some(caller) = workloads.get(*i) else { continue };
             for (n, span) in names {
@@ -165,6 +168,7 @@ impl<'a> Analyzer<'a> {
             for t in &m.targets {
                 if let Some(j) = index.position(&t.workload) {
                     pairs.entry((i, j)).or_insert(span);
+                    scrape_port.insert((i, j), t.port);
                 }
             }
             for g in &m.dashboards {
@@ -290,14 +294,9 @@ impl<'a> Analyzer<'a> {
             let Some(port) = b.container.port else { continue };
             // A scrape of metrics served on their own listener (Triton's
             // 8002) is a flow to that port; a call besides it keeps its own.
-            let scraped_apart = b.container.metrics_port.filter(|_| {
-                monitoring
-                    .iter()
-                    .any(|m| m.prometheus == a.name && m.targets.iter().any(|t| t.workload == b.name))
-            });
-            let ports: Vec<u16> = match scraped_apart {
-                Some(metrics) if called.contains(&(*i, *j)) => vec![port, metrics],
-                Some(metrics) => vec![metrics],
+            let ports: Vec<u16> = match scrape_port.get(&(*i, *j)) {
+                Some(&metrics) if metrics != port && called.contains(&(*i, *j)) => vec![port, metrics],
+                Some(&metrics) => vec![metrics],
                 None => vec![port],
             };
             for port in ports {

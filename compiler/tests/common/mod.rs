@@ -112,3 +112,21 @@ pub fn documents(text: &str) -> Vec<Value> {
         .filter(|d| !d.is_null())
         .collect()
 }
+
+/// Runs `terraform ARGS` in `dir`, offline and quiet; fails the test with
+/// terraform's stderr when it fails. Its stdout.
+pub fn terraform(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("terraform on PATH");
+    assert!(
+        out.status.success(),
+        "terraform {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
