@@ -335,9 +335,13 @@ fn energy_ships_its_compose_stacks() {
             );
         }
     }
-    // The energy dc cluster is baremetal k3s: its first host is the server.
+    // The energy dc cluster is baremetal k3s on three hosts: all three are
+    // servers (an HA control plane, `Cluster::control_plane`), the first
+    // initialises it.
     let hosts = inventory_hosts(inv);
-    assert_eq!(hosts["k3s_servers"], vec!["ops1.dc.windco.internal".to_string()]);
+    let ops: Vec<String> = (1..=3).map(|n| format!("ops{n}.dc.windco.internal")).collect();
+    assert_eq!(hosts["k3s_servers"], ops);
+    assert_eq!(hosts["k3s_init"], ops[..1].to_vec());
     // The upload job runs from a systemd timer every 15 minutes.
     let timer = all
         .iter()

@@ -36,6 +36,23 @@ fn solutions() -> Vec<(String, Solution)> {
     out
 }
 
+/// The city with its data centre on k3s, then microk8s: Ansible installs
+/// those on the same VMs (docs/ansible.md, "Clusters on vSphere").
+fn city_on(distribution: &str) -> Solution {
+    let files: Vec<(String, String)> = common::example_files("city")
+        .into_iter()
+        .map(|(p, t)| {
+            let t = t.replace("distribution = kubeadm", &format!("distribution = {distribution}"));
+            (p, t)
+        })
+        .collect();
+    assert!(files
+        .iter()
+        .any(|(_, t)| t.contains(&format!("distribution = {distribution}"))));
+    let db = common::db_of(&files);
+    common::checked(&db, &files[0].0)
+}
+
 fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
     &files
         .iter()
@@ -81,18 +98,38 @@ fn terraform_vm_names(tf: &Value, pool: &str) -> Vec<String> {
 }
 
 #[test]
-fn every_vm_terraform_creates_for_kubeadm_is_an_inventory_host_in_its_group() {
+fn every_vm_terraform_creates_is_an_inventory_host_in_its_group() {
     let mut vms = 0;
     let mut workers = 0;
-    for (name, sol) in solutions() {
+    let mut distributions = std::collections::BTreeSet::new();
+    let mut all_solutions = solutions();
+    for d in ["k3s", "microk8s"] {
+        all_solutions.push((format!("city on {d}"), city_on(d)));
+    }
+    for (name, sol) in all_solutions {
         let files = emit(&sol, Target::ALL).unwrap();
         let inv = yaml(file(&files, "ansible/inventory.yaml"));
         let all = &inv["all"];
         for c in &sol.clusters {
-            if !matches!(c.provider, Provider::Vsphere { .. }) || c.distribution != "kubeadm" {
+            if !matches!(c.provider, Provider::Vsphere { .. }) {
                 continue;
             }
-            assert_eq!(cluster_engine(c), Engine::Kubeadm, "{name}: {}", c.name);
+            // Every distribution iotc knows is installed on the VMs.
+            let (engine, init_group, server_group, agent_group) = match c.distribution.as_str() {
+                "kubeadm" => (Engine::Kubeadm, "kubeadm_init", "kubeadm_servers", "kubeadm_workers"),
+                "k3s" => (Engine::K3s, "k3s_init", "k3s_servers", "k3s_agents"),
+                "microk8s" => (Engine::Microk8s, "microk8s_init", "microk8s_servers", "microk8s_agents"),
+                other => panic!("{name}: {other} on vSphere is installed by nothing"),
+            };
+            assert_eq!(cluster_engine(c), engine, "{name}: {}", c.name);
+            distributions.insert(c.distribution.clone());
+            // The README tells the user to run Ansible on the VMs.
+            let readme = file(&files, "README.md");
+            assert!(
+                readme.contains(&format!("--limit cluster_{}` installs", c.name)),
+                "{name}: the README does not install {}",
+                c.name
+            );
             let tf: Value = serde_json::from_str(file(&files, &format!("terraform/{}/main.tf.json", c.name))).unwrap();
             let mut cluster_vms = Vec::new();
             for p in &c.pools {
@@ -106,9 +143,17 @@ fn every_vm_terraform_creates_for_kubeadm_is_an_inventory_host_in_its_group() {
             // The control plane: the first pool's first 1 or 3 VMs, the
             // ones Terraform's anti-affinity rule keeps apart.
             let (_, n) = c.control_plane().unwrap();
-            let servers = hosts(group(all, "kubeadm_servers"));
-            let init = hosts(group(all, "kubeadm_init"));
-            let agents = hosts(group(all, "kubeadm_workers"));
+            // The runtime's groups also hold the fleets' gateways (the city's
+            // intersections run microk8s): the cluster's part of them.
+            let of_cluster = |g: &str| -> Vec<String> {
+                hosts(group(all, g))
+                    .into_iter()
+                    .filter(|h| cluster_vms.contains(h))
+                    .collect()
+            };
+            let servers = of_cluster(server_group);
+            let init = of_cluster(init_group);
+            let agents = of_cluster(agent_group);
             assert_eq!(servers, cluster_vms[..n as usize].to_vec(), "{name}");
             assert_eq!(init, cluster_vms[..1].to_vec(), "{name}");
             assert_eq!(agents, cluster_vms[n as usize..].to_vec(), "{name}");
@@ -132,6 +177,7 @@ fn every_vm_terraform_creates_for_kubeadm_is_an_inventory_host_in_its_group() {
     }
     assert!(vms >= 6, "{vms} VMs checked");
     assert!(workers >= 1, "no kubeadm worker checked");
+    assert_eq!(distributions.len(), 3, "{distributions:?}");
 }
 
 /// The vars of the cluster's inventory group.

@@ -173,15 +173,16 @@ impl<'a> Analyzer<'a> {
                 }
             }
             let Some(provider) = provider else { continue };
+            // Ansible installs the runtime on the machines the solution
+            // names (baremetal hosts, the vSphere VMs Terraform clones);
+            // a control plane of three (`Cluster::control_plane`) is an
+            // HA k3s/microk8s cluster, as on a fleet's sites.
             let installed = matches!(provider, ir::Provider::Baremetal { .. } | ir::Provider::Vsphere { .. });
+            let ha = pools.iter().find(|p| p.nodes > 0).is_some_and(|p| p.nodes >= 3);
             let node_rules = match (installed, cl.distribution.as_str()) {
                 (true, "kubeadm") => runtime_node_rules(NodeRuntime::Kubeadm, false),
-                (true, "k3s") if matches!(provider, ir::Provider::Baremetal { .. }) => {
-                    runtime_node_rules(NodeRuntime::K3s, false)
-                }
-                (true, "microk8s") if matches!(provider, ir::Provider::Baremetal { .. }) => {
-                    runtime_node_rules(NodeRuntime::Microk8s, false)
-                }
+                (true, "k3s") => runtime_node_rules(NodeRuntime::K3s, ha),
+                (true, "microk8s") => runtime_node_rules(NodeRuntime::Microk8s, ha),
                 _ => Vec::new(),
             };
             out.push(ir::Cluster {

@@ -145,16 +145,25 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             );
         }
         let engine = cluster_engine(c);
-        if ansible && engine == Engine::Kubeadm && tf.contains(tf_dir.as_str()) {
+        let first = c.control_plane_hosts(&sol.name).first().cloned().unwrap_or_default();
+        if ansible && engine != Engine::None && tf.contains(tf_dir.as_str()) {
             // The inventory names the VMs as Terraform does
             // (`Cluster::pool_hosts`); their DHCP addresses are known only
             // after the apply.
+            let installs = match engine {
+                Engine::Kubeadm => format!(
+                    "installs containerd and kubeadm {} on them, initialises the control plane on `{first}`, installs Calico (it enforces the NetworkPolicies) and joins the other nodes",
+                    super::ansible::kubeadm_version(c.version.as_deref()).0
+                ),
+                _ => format!(
+                    "installs {} on them, starts the cluster on `{first}` and joins the other nodes",
+                    c.distribution
+                ),
+            };
             let _ = writeln!(
                 o,
-                "- ansible (cloud): the inventory's group `cluster_{g}` lists the VMs by the names Terraform gives them. Where DNS does not resolve those names, write their addresses first: `terraform -chdir={tf_dir} output -json ansible_hosts | python3 -c 'import json,os,sys; os.makedirs(\"ansible/host_vars\",exist_ok=True); [open(f\"ansible/host_vars/{{h}}.yml\",\"w\").write(f\"ansible_host: {{a}}\\n\") for h,a in json.load(sys.stdin).items()]'`. Then `ansible-playbook -i ansible/inventory.yaml ansible/site.yml --limit cluster_{g}` installs containerd and kubeadm {v} on them, initialises the control plane on `{first}`, installs Calico (it enforces the NetworkPolicies) and joins the other nodes.",
+                "- ansible (cloud): the inventory's group `cluster_{g}` lists the VMs by the names Terraform gives them. Where DNS does not resolve those names, write their addresses first: `terraform -chdir={tf_dir} output -json ansible_hosts | python3 -c 'import json,os,sys; os.makedirs(\"ansible/host_vars\",exist_ok=True); [open(f\"ansible/host_vars/{{h}}.yml\",\"w\").write(f\"ansible_host: {{a}}\\n\") for h,a in json.load(sys.stdin).items()]'`. Then `ansible-playbook -i ansible/inventory.yaml ansible/site.yml --limit cluster_{g}` {installs}.",
                 g = group_name(&c.name),
-                v = super::ansible::kubeadm_version(c.version.as_deref()).0,
-                first = c.control_plane_hosts(&sol.name).first().map(String::as_str).unwrap_or(""),
             );
         } else if ansible && engine != Engine::None {
             let _ = writeln!(
@@ -187,9 +196,12 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 Provider::Aws { region, .. } => {
                     format!("`aws eks update-kubeconfig --region {region} --name <terraform output cluster_name>`")
                 }
-                _ => match c.control_plane_hosts(&sol.name).first() {
-                    Some(first) => format!("`/etc/kubernetes/admin.conf` on its first control-plane node `{first}`"),
-                    None => "the admin kubeconfig of its first control-plane node".to_string(),
+                _ if first.is_empty() => "the admin kubeconfig of its first control-plane node".to_string(),
+                // Where each distribution keeps its admin kubeconfig.
+                _ => match engine {
+                    Engine::K3s => format!("`/etc/rancher/k3s/k3s.yaml` on its first server `{first}`"),
+                    Engine::Microk8s => format!("`microk8s config` on its first node `{first}`"),
+                    _ => format!("`/etc/kubernetes/admin.conf` on its first control-plane node `{first}`"),
                 },
             };
             if c.secret_store.as_ref().is_some_and(|st| st.sync) {

@@ -424,17 +424,12 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             ),
         };
         let pool_hosts = cl.pool_hosts(&sol.name);
-        // kubeadm: one or three control-plane nodes (`Cluster::control_plane`,
-        // the VMs Terraform keeps apart); k3s and microk8s: the first host.
-        let servers: Vec<String> = if engine == Engine::Kubeadm {
-            cl.control_plane_hosts(&sol.name)
-        } else {
-            pool_hosts.iter().flatten().take(1).cloned().collect()
-        };
+        // One or three control-plane nodes (`Cluster::control_plane`, the
+        // VMs Terraform keeps apart): kubeadm's control plane, k3s's and
+        // microk8s's servers (HA with three, as on a fleet's sites).
+        let servers: Vec<String> = cl.control_plane_hosts(&sol.name);
         let mut runtime = c.runtime_vars(engine, cl.version.as_deref(), servers.first().cloned(), &cl.name, None);
-        if engine == Engine::Kubeadm {
-            runtime.iotc_k8s_servers = servers.clone();
-        }
+        runtime.iotc_k8s_servers = servers.clone();
         let mut group = Group {
             vars: Some(Vars::Cluster(Box::new(ClusterVars {
                 iotc_tier: "cloud",

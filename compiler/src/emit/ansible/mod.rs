@@ -61,15 +61,18 @@ pub fn fleet_engine(f: &Fleet) -> Engine {
     }
 }
 
-/// Ansible installs baremetal clusters (k3s, microk8s, kubeadm) and
-/// kubeadm on the vSphere VMs Terraform clones (their names come from the
-/// IR, `Cluster::pool_hosts`). EKS is managed; EC2 instances have no names
-/// the solution decides.
+/// Ansible installs k3s, microk8s and kubeadm on baremetal hosts and on
+/// the vSphere VMs Terraform clones (their names come from the IR,
+/// `Cluster::pool_hosts`). EKS is managed; EC2 instances have no names the
+/// solution decides.
 pub fn cluster_engine(c: &Cluster) -> Engine {
-    match (&c.provider, c.distribution.as_str()) {
-        (Provider::Baremetal { .. }, "k3s") => Engine::K3s,
-        (Provider::Baremetal { .. }, "microk8s") => Engine::Microk8s,
-        (Provider::Baremetal { .. } | Provider::Vsphere { .. }, "kubeadm") => Engine::Kubeadm,
+    if matches!(c.provider, Provider::Aws { .. }) {
+        return Engine::None;
+    }
+    match c.distribution.as_str() {
+        "k3s" => Engine::K3s,
+        "microk8s" => Engine::Microk8s,
+        "kubeadm" => Engine::Kubeadm,
         _ => Engine::None,
     }
 }
