@@ -1169,6 +1169,11 @@ pub struct K8sNamespace {
     /// A `<namespace>-host` namespace, holding only workloads that need
     /// more than `baseline`.
     pub host: bool,
+    /// On a Kubernetes fleet, the sites (each its own cluster) where it
+    /// exists: every site for the solution's namespace, for a `-host` one
+    /// the sites where one of its workloads has a copy. Empty on a
+    /// cluster, where it exists as soon as it is listed.
+    pub sites: Vec<String>,
 }
 
 /// A Pod Security Standards level

@@ -332,6 +332,132 @@ fn every_private_image_has_a_pull_credential_on_every_target() {
     );
 }
 
+/// A fleet of two sites where a workload that needs the host (a host
+/// folder: it runs in `<namespace>-host`) and pulls from the private
+/// registry runs at one site only.
+fn host_workload_at_one_site() -> Solution {
+    let src = r#"solution gen {
+  version = "1.0.0"
+  namespace = "gen"
+  registry private {
+    host = "registry.example.com:5000"
+    username = "puller"
+    secret password from env "GEN_REGISTRY_TOKEN"
+  }
+}
+
+import std.devices
+
+fleet sites {
+  device = std.devices.x86_gateway
+  runtime = k3s
+  site north {
+    gateways = 2
+    hosts = "gw{n}.{site}.gen.internal"
+    labels { camera = "yes" }
+  }
+  site south {
+    gateways = 2
+    hosts = "gw{n}.{site}.gen.internal"
+  }
+}
+
+daemon recorder on sites where camera = "yes" {
+  image = "registry.example.com:5000/gen/recorder:1.0.0"
+  cpu = 100m
+  memory = 64Mi
+  volume spool { mount = "/var/spool/recorder"  host_path = "/var/lib/recorder" }
+}
+
+service collector on sites {
+  image = "nginx:1.27"
+  port = 8080
+  cpu = 100m
+  memory = 64Mi
+}
+"#;
+    let db = MemoryDb::new().with("gen/gen.iot", src);
+    checked(&db, "gen/gen.iot")
+}
+
+/// The namespaces the pull-Secret role creates Secrets in on a group's
+/// first server: its defaults rendered with Jinja2 and the group's vars
+/// (`flatten` and `intersect` are Ansible's filters, written out here).
+fn pull_secret_namespaces(files: &[OutputFile], vars: &Value) -> Vec<String> {
+    let defaults = yaml(file(files, "ansible/roles/iotc_k8s_pull_secrets/defaults/main.yml").unwrap());
+    let input = serde_json::json!({ "defaults": defaults, "vars": vars });
+    let out = common::python(
+        r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+def flatten(xs):
+    return [y for x in xs for y in (x if isinstance(x, list) else [x])]
+env.filters["flatten"] = flatten
+env.filters["intersect"] = lambda a, b: [x for i, x in enumerate(a) if x in b and x not in a[:i]]
+ctx = dict(d["vars"])
+for k in ("iotc_k8s_pull_secrets_registries", "iotc_k8s_pull_secrets_namespaces"):
+    ctx[k] = env.compile_expression(d["defaults"][k].strip()[2:-2])(**ctx)
+print(json.dumps(ctx["iotc_k8s_pull_secrets_namespaces"]))
+"#,
+        &input,
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn pull_secrets_go_only_into_the_namespaces_each_site_creates() {
+    let mut sites = 0;
+    let mut all = solutions();
+    all.push(("host workload at one site".into(), host_workload_at_one_site()));
+    for (name, sol) in all {
+        if sol.registries.is_empty() {
+            continue;
+        }
+        let files = emit(&sol, &[Target::K8s, Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml").unwrap()));
+        for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
+            for s in &f.sites {
+                let dir = format!("k8s/{}/{}/", f.name, s.name);
+                let docs: Vec<Value> = files
+                    .iter()
+                    .filter(|o| o.path.starts_with(&dir))
+                    .flat_map(|o| documents(&o.contents))
+                    .collect();
+                let created: std::collections::BTreeSet<String> = docs
+                    .iter()
+                    .filter(|d| d["kind"] == "Namespace")
+                    .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+                    .collect();
+                // The namespaces of the pods here that name a pull Secret.
+                let pulling: std::collections::BTreeSet<String> = docs
+                    .iter()
+                    .filter(|d| !pods(std::slice::from_ref(d)).is_empty())
+                    .filter(|d| {
+                        pods(std::slice::from_ref(d))
+                            .iter()
+                            .any(|(_, p)| p["imagePullSecrets"].as_array().is_some_and(|a| !a.is_empty()))
+                    })
+                    .map(|d| d["metadata"]["namespace"].as_str().unwrap().to_string())
+                    .collect();
+                let (vars, _) = &inv[&format!("site_{}_{}", group_name(&f.name), group_name(&s.name))];
+                let secrets: std::collections::BTreeSet<String> =
+                    pull_secret_namespaces(&files, vars).into_iter().collect();
+                assert!(
+                    secrets.is_subset(&created),
+                    "{name}: Ansible puts pull Secrets into {secrets:?} at {dir}, whose manifests create only {created:?}"
+                );
+                assert!(
+                    pulling.is_subset(&secrets),
+                    "{name}: pods in {pulling:?} at {dir} pull with a Secret Ansible creates only in {secrets:?}"
+                );
+                sites += 1;
+            }
+        }
+    }
+    assert!(sites >= 6, "{sites} sites checked");
+}
+
 #[test]
 fn public_images_get_no_pull_secret() {
     let sol = generated("k3s");

@@ -1209,11 +1209,30 @@ fn namespaces(
     }
     levels
         .into_iter()
-        .map(|((group, name), pod_security)| ir::K8sNamespace {
-            host: name == host,
-            group,
-            name,
-            pod_security,
+        .map(|((group, name), pod_security)| {
+            // The sites of a fleet where the namespace has a workload with
+            // a copy; the solution's namespace is at every site.
+            let sites = fleets
+                .iter()
+                .filter(|f| f.name == group)
+                .flat_map(|f| &f.sites)
+                .filter(|s| {
+                    name != host
+                        || workloads.iter().any(|w| {
+                            w.namespace == name
+                                && matches!(&w.placement, ir::Placement::Fleet { fleet, sites }
+                                    if *fleet == group && sites.iter().any(|p| p.site == s.name && p.replicas > 0))
+                        })
+                })
+                .map(|s| s.name.clone())
+                .collect();
+            ir::K8sNamespace {
+                host: name == host,
+                group,
+                name,
+                pod_security,
+                sites,
+            }
         })
         .collect()
 }

@@ -183,6 +183,10 @@ pub struct SiteVars {
     pub iotc_k8s_servers: Vec<String>,
     /// The site's labels (which `where` selects), site and zone.
     pub iotc_node_labels: BTreeMap<String, String>,
+    /// The namespaces the site's manifests create (`K8sNamespace::sites`):
+    /// pull Secrets go only into these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_k8s_namespaces: Vec<String>,
     #[serde(flatten)]
     pub stack: Option<StackVars>,
 }
@@ -525,6 +529,12 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                     iotc_k8s_server: s.servers.first().cloned(),
                     iotc_k8s_servers: s.servers.clone(),
                     iotc_node_labels: node_labels.clone(),
+                    iotc_k8s_namespaces: sol
+                        .namespaces
+                        .iter()
+                        .filter(|n| n.group == f.name && n.sites.contains(&s.name))
+                        .map(|n| n.name.clone())
+                        .collect(),
                     stack: stack.map(|st| StackVars {
                         iotc_compose_stack_project: st.project.clone(),
                         iotc_compose_stack_file: st.path.clone(),

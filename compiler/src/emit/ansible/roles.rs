@@ -980,10 +980,13 @@ fn k8s_pull_secrets() -> Role {
         "{{ iotc_registries | default([]) }}",
     );
     // The namespaces the checker decided (`ir::Workload::namespace`): the
-    // solution's, and `<namespace>-host` where a host-access workload pulls.
+    // solution's, and `<namespace>-host` where a host-access workload pulls;
+    // on a fleet's site only those its manifests create there
+    // (`iotc_k8s_namespaces`, a site var: a fleet's `-host` namespace
+    // exists only at the sites where one of its workloads runs).
     r.default(
         "iotc_k8s_pull_secrets_namespaces",
-        "{{ iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten | unique | sort }}",
+        "{{ iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten | unique | sort | intersect(iotc_k8s_namespaces | default(iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten)) }}",
     );
     // The Secret as JSON on kubectl's stdin: `kubectl apply` is
     // idempotent and says `unchanged` when nothing changed.
@@ -1019,6 +1022,7 @@ fn k8s_pull_secrets() -> Role {
             }),
         )
         .with_loop("{{ iotc_k8s_pull_secrets_registries | subelements('namespaces', skip_missing=True) }}")
+        .when("item.1 in iotc_k8s_pull_secrets_namespaces")
         .label("{{ item.1 }}/{{ item.0.pull_secret }}")
         .kw(
             "vars",

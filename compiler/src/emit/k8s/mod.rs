@@ -284,8 +284,9 @@ pub fn emit_each(
 }
 
 /// The solution as one site's cluster sees it: the fleet has only that
-/// site, and the fleet's workloads only their placement there (those not
-/// placed there are left out). Clusters and other fleets are unchanged.
+/// site, its namespaces only those that exist there, and the fleet's
+/// workloads only their placement there (those not placed there are left
+/// out). Clusters and other fleets are unchanged.
 fn site_view(sol: &Solution, fleet: &str, site: &str) -> Solution {
     let mut view = Solution {
         workloads: Vec::with_capacity(sol.workloads.len()),
@@ -299,6 +300,10 @@ fn site_view(sol: &Solution, fleet: &str, site: &str) -> Solution {
         }
         view.fleets.push(f);
     }
+    // The fleet's namespaces that exist at this site (the checker decided,
+    // `K8sNamespace::sites`).
+    view.namespaces
+        .retain(|n| n.group != fleet || n.sites.iter().any(|s| s == site));
     for w in &sol.workloads {
         match &w.placement {
             Placement::Fleet { fleet: wf, sites } if wf == fleet => {

@@ -55,14 +55,12 @@ pub fn totals(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Totals {
 pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let sol = ctx.sol;
     let mut docs = Docs::new(ctx.sol, 1);
-    // The namespaces the checker decided for this cluster or fleet: the
+    // The namespaces the checker decided for this cluster or site: the
     // solution's always, a `-host` one only where one of its workloads runs
-    // here (`ir::Solution::namespaces`, `ir::Workload::namespace`).
+    // (`ir::Solution::namespaces`, `K8sNamespace::sites`; a site's view
+    // holds only its own).
     for ns in sol.namespaces.iter().filter(|n| n.group == group) {
         let here: Vec<Placed<'_>> = members.iter().filter(|p| p.w.namespace == ns.name).copied().collect();
-        if ns.host && here.is_empty() {
-            continue;
-        }
         namespace_docs(ctx, ns, &here, &mut docs)?;
     }
     Ok(docs)

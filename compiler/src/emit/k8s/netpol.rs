@@ -78,9 +78,6 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
     // Every namespace of the group here (as `namespace::docs` creates
     // them) denies by default and allows DNS.
     for ns in ctx.sol.namespaces.iter().filter(|n| n.group == group) {
-        if ns.host && !members.iter().any(|p| p.w.namespace == ns.name) {
-            continue;
-        }
         let ns = ns.name.as_str();
         docs.push(&policy(
             ctx,
