@@ -1152,6 +1152,12 @@ pub struct Workload {
     /// ordinary namespace can enforce `restricted`. Always the solution's
     /// namespace on a Docker fleet.
     pub namespace: String,
+    /// Each copy keeps volumes of its own (decided in `check::place`): a
+    /// service with a `size`d volume that runs more than one copy somewhere
+    /// or autoscales. One ReadWriteOnce claim cannot be attached to the
+    /// copies on other nodes, so on Kubernetes it is a StatefulSet with a
+    /// claim per copy (`volumeClaimTemplates`), not a Deployment.
+    pub stateful: bool,
 }
 
 /// A Kubernetes namespace of one cluster or Kubernetes fleet (on a fleet,

@@ -46,6 +46,19 @@ service historian on sites {
     size = 1Gi
   }
 }
+
+// Two copies with a sized volume each: a StatefulSet.
+service store on sites {
+  image = "ghcr.io/gen/store:1.0.0"
+  port = 9000
+  replicas = 2
+  cpu = 100m
+  memory = 128Mi
+  volume data {
+    mount = "/data"
+    size = 2Gi
+  }
+}
 "#;
     let db = MemoryDb::new().with("gen/gen.iot", src);
     checked(&db, "gen/gen.iot")
@@ -81,7 +94,19 @@ fn every_claim_has_a_default_storage_class_provided_or_named_in_the_readme() {
             .iter()
             .filter(|f| f.path.starts_with("k8s/") && f.path.ends_with(".yaml"))
         {
-            for d in documents(&f.contents) {
+            // The claims, and a StatefulSet's claim templates.
+            let docs = documents(&f.contents);
+            let templates: Vec<Value> = docs
+                .iter()
+                .filter(|d| d["kind"] == "StatefulSet")
+                .flat_map(|d| {
+                    d["spec"]["volumeClaimTemplates"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            for d in docs.iter().chain(&templates) {
                 if d["kind"] != "PersistentVolumeClaim" {
                     continue;
                 }
@@ -219,4 +244,163 @@ fn every_claim_has_a_default_storage_class_provided_or_named_in_the_readme() {
             "claims checked on {d}: {checked_by:?}"
         );
     }
+}
+
+/// A cluster service that autoscales with a sized volume.
+fn autoscaled_with_a_volume() -> Solution {
+    let src = r#"solution gen {
+  version = "1.0.0"
+  namespace = "gen"
+}
+
+import std.cloud
+
+cluster dc {
+  provider = baremetal { hosts = "ops{n}.dc.gen.internal" }
+  distribution = k3s
+  node = std.cloud.baremetal_server
+  nodes = 3
+}
+
+service cache on dc {
+  image = "ghcr.io/gen/cache:1.0.0"
+  port = 6379
+  protocol = tcp
+  autoscale { min = 2  max = 5  cpu_percent = 70 }
+  cpu = 100m
+  memory = 128Mi
+  volume data {
+    mount = "/data"
+    size = 5Gi
+  }
+}
+"#;
+    let db = MemoryDb::new().with("gen/gen.iot", src);
+    checked(&db, "gen/gen.iot")
+}
+
+/// A ReadWriteOnce claim attaches to one node: a controller whose copies
+/// can be more than one never shares a claim among them. Such a workload is
+/// a StatefulSet with a claim template per sized volume, governed by a
+/// headless Service that selects its pods; its autoscaler targets it; and
+/// its namespace's quota admits a claim per copy up to the autoscaling
+/// maximum.
+#[test]
+fn several_copies_never_share_a_read_write_once_claim() {
+    let mut solutions: Vec<(String, Solution)> = EXAMPLES.iter().map(|n| (n.to_string(), example(n))).collect();
+    solutions.push(("microk8s fixture".into(), microk8s_with_a_volume()));
+    solutions.push(("autoscaled fixture".into(), autoscaled_with_a_volume()));
+    let mut statefulsets = 0;
+    for (name, sol) in &solutions {
+        let files = emit(sol, &[Target::K8s]).unwrap();
+        // Per folder, every document.
+        let mut folders: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for f in files.iter().filter(|f| f.path.ends_with(".yaml")) {
+            let dir = f.path.rsplit_once('/').unwrap().0.to_string();
+            folders.entry(dir).or_default().extend(documents(&f.contents));
+        }
+        for (dir, docs) in &folders {
+            let find =
+                |kind: &str, name: &str| docs.iter().find(|d| d["kind"] == kind && d["metadata"]["name"] == name);
+            let scaled: BTreeSet<(String, String)> = docs
+                .iter()
+                .filter(|d| d["kind"] == "HorizontalPodAutoscaler")
+                .map(|d| {
+                    let t = &d["spec"]["scaleTargetRef"];
+                    let (kind, target) = (t["kind"].as_str().unwrap(), t["name"].as_str().unwrap());
+                    assert!(
+                        find(kind, target).is_some(),
+                        "{name}: {dir}: the autoscaler {} targets a {kind} {target} that is not there",
+                        d["metadata"]["name"]
+                    );
+                    (kind.to_string(), target.to_string())
+                })
+                .collect();
+            let mut claims_at_most = 0u64;
+            for d in docs {
+                let kind = d["kind"].as_str().unwrap_or_default();
+                let cname = d["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                let pod = &d["spec"]["template"]["spec"];
+                let claimed: Vec<&str> = pod["volumes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+                    .collect();
+                match kind {
+                    "Deployment" => {
+                        let many = d["spec"]["replicas"].as_u64().unwrap_or(1) > 1
+                            || scaled.contains(&("Deployment".to_string(), cname.clone()));
+                        assert!(
+                            !many || claimed.is_empty(),
+                            "{name}: {dir}: Deployment {cname} runs several copies on one ReadWriteOnce claim {claimed:?}"
+                        );
+                        claims_at_most += claimed.len() as u64;
+                    }
+                    "StatefulSet" => {
+                        statefulsets += 1;
+                        let templates: Vec<&str> = d["spec"]["volumeClaimTemplates"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|t| t["metadata"]["name"].as_str().unwrap())
+                            .collect();
+                        assert!(claimed.is_empty(), "{name}: {dir}: {cname} shares {claimed:?}");
+                        // Every mount that is no pod volume is a template.
+                        let volumes: BTreeSet<&str> = pod["volumes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|v| v["name"].as_str().unwrap())
+                            .collect();
+                        for c in pod["containers"].as_array().unwrap() {
+                            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                                let m = m["name"].as_str().unwrap();
+                                assert!(
+                                    volumes.contains(m) || templates.contains(&m),
+                                    "{name}: {dir}: {cname} mounts {m}, which nothing provides"
+                                );
+                            }
+                        }
+                        for t in d["spec"]["volumeClaimTemplates"].as_array().unwrap() {
+                            assert_eq!(t["spec"]["accessModes"][0], "ReadWriteOnce");
+                        }
+                        // The governing Service is headless and selects the pods.
+                        let svc = d["spec"]["serviceName"].as_str().unwrap();
+                        let s = find("Service", svc)
+                            .unwrap_or_else(|| panic!("{name}: {dir}: {cname}'s governing Service {svc} is missing"));
+                        assert_eq!(s["spec"]["clusterIP"], "None", "{name}: {dir}: {svc} is headless");
+                        let labels = &d["spec"]["template"]["metadata"]["labels"];
+                        for (k, v) in s["spec"]["selector"].as_object().unwrap() {
+                            assert_eq!(&labels[k], v, "{name}: {dir}: {svc} selects {cname}'s pods");
+                        }
+                        let hpa = docs.iter().find(|h| {
+                            h["kind"] == "HorizontalPodAutoscaler"
+                                && h["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+                                && h["spec"]["scaleTargetRef"]["name"] == cname.as_str()
+                        });
+                        let copies = if let Some(h) = hpa {
+                            h["spec"]["maxReplicas"].as_u64().unwrap()
+                        } else {
+                            d["spec"]["replicas"].as_u64().unwrap()
+                        };
+                        claims_at_most += copies * templates.len() as u64;
+                    }
+                    _ => {}
+                }
+            }
+            // Every claim the copies can make fits the namespace's quota.
+            let quota: u64 = docs
+                .iter()
+                .filter(|d| d["kind"] == "ResourceQuota")
+                .filter_map(|d| d["spec"]["hard"]["persistentvolumeclaims"].as_str())
+                .map(|n| n.parse::<u64>().unwrap())
+                .sum();
+            assert!(
+                claims_at_most <= quota || claims_at_most == 0,
+                "{name}: {dir}: {claims_at_most} claims at most, the quota admits {quota}"
+            );
+        }
+    }
+    assert!(statefulsets >= 2, "{statefulsets} StatefulSets checked");
 }

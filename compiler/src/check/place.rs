@@ -653,6 +653,14 @@ impl<'a> Analyzer<'a> {
             );
         }
         self.arch_fit(wl, &placement, clusters, fleets, d);
+        // Several copies with a sized volume each need a claim of their own.
+        let most = match &placement {
+            ir::Placement::Cluster { replicas, .. } => *replicas,
+            ir::Placement::Fleet { sites, .. } => sites.iter().map(|s| s.replicas).max().unwrap_or(0),
+        };
+        let stateful = matches!(wl.kind, WorkloadKind::Service | WorkloadKind::Serve)
+            && wl.container.volumes.iter().any(|v| v.size_bytes.is_some())
+            && (autoscale.is_some() || most > 1);
         Some(ir::Workload {
             name,
             kind: wl.kind,
@@ -675,6 +683,7 @@ impl<'a> Analyzer<'a> {
             template: wl.template.clone(),
             pod_security: ir::PodSecurity::Restricted,
             namespace: String::new(),
+            stateful,
         })
     }
 

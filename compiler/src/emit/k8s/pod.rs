@@ -364,6 +364,16 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
         } else if v.size_bytes.is_some() {
             // A daemon's sized volume is the per-node folder the checker
             // chose (`ir::Volume::host_dir`): one claim cannot serve every node.
+            // A StatefulSet's comes from its claim template of that name.
+            if w.stateful {
+                mounts.push(VolumeMount {
+                    name,
+                    mount_path: v.mount.clone(),
+                    read_only: if v.read_only { Some(true) } else { None },
+                    ..Default::default()
+                });
+                continue;
+            }
             if let (WorkloadKind::Daemon, Some(dir)) = (w.kind, &v.host_dir) {
                 vol.host_path = Some(HostPathVolumeSource {
                     path: dir.clone(),
@@ -873,7 +883,13 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             topology_key: "kubernetes.io/hostname".into(),
             when_unsatisfiable: if strict { "DoNotSchedule" } else { "ScheduleAnyway" }.into(),
             label_selector: Some(meta::match_labels(meta::selector_labels(w, unit))),
-            match_label_keys: Some(vec!["pod-template-hash".into()]),
+            // Spread each revision's pods on their own during a rollout.
+            match_label_keys: Some(vec![if w.stateful {
+                "controller-revision-hash"
+            } else {
+                "pod-template-hash"
+            }
+            .into()]),
             node_taints_policy: Some("Honor".into()),
             ..Default::default()
         }]

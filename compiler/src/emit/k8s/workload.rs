@@ -11,7 +11,8 @@ use crate::emit::EmitError;
 use crate::ir::{ExposureKind, Placement, SecretSource, Workload, WorkloadKind};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, DeploymentStrategy,
-    RollingUpdateDaemonSet, RollingUpdateDeployment,
+    RollingUpdateDaemonSet, RollingUpdateDeployment, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
+    StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
@@ -66,17 +67,60 @@ pub fn max_pods(w: &Workload, unit: &Unit<'_>) -> u64 {
     }
 }
 
-/// The claims one controller makes: `(name, bytes)`. Daemons make none (a
-/// sized volume of a daemon is a per-node host directory).
+/// The claims one controller makes at most: `(name, bytes)`. Daemons make
+/// none (a sized volume of a daemon is a per-node host directory). A
+/// StatefulSet (`Workload::stateful`) makes one per copy from its
+/// `volumeClaimTemplates`, named as its controller names them
+/// (`<template>-<statefulset>-<ordinal>`), up to its autoscaling maximum.
 pub fn claims(w: &Workload, unit: &Unit<'_>) -> Vec<(String, u64)> {
     if w.kind == WorkloadKind::Daemon {
         return Vec::new();
     }
-    w.container
+    let sized = w.container.volumes.iter().filter_map(|v| v.size_bytes.map(|b| (v, b)));
+    if w.stateful {
+        let copies = w.autoscale.as_ref().map(|a| a.max).unwrap_or(unit.replicas);
+        return sized
+            .flat_map(|(v, b)| (0..copies).map(move |i| (format!("{}-{}-{i}", meta::k8s_name(&v.name), unit.name), b)))
+            .collect();
+    }
+    sized.map(|(v, b)| (pod::claim_name(unit, &v.name), b)).collect()
+}
+
+/// The claim templates of a StatefulSet: one per sized volume, named as
+/// the pod's volume, so each copy gets a ReadWriteOnce claim of its own.
+fn claim_templates(sol: &crate::ir::Solution, p: &Placed<'_>, u: &Unit<'_>) -> Vec<PersistentVolumeClaim> {
+    p.w.container
         .volumes
         .iter()
-        .filter_map(|v| v.size_bytes.map(|b| (pod::claim_name(unit, &v.name), b)))
+        .filter_map(|v| {
+            let size = v.size_bytes?;
+            Some(PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some(meta::k8s_name(&v.name)),
+                    labels: Some(meta::workload_labels(sol, p, Some(u))),
+                    ..Default::default()
+                },
+                spec: Some(claim_spec(size)),
+                ..Default::default()
+            })
+        })
         .collect()
+}
+
+fn claim_spec(size: u64) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_string(), meta::bytes(size))])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The headless Service that governs a StatefulSet (its pods' DNS names).
+pub fn governing_service(unit: &Unit<'_>) -> String {
+    crate::names::fit(&format!("{}-pods", unit.name), 63)
 }
 
 /// Internal: the checker bounds every name, declared or generated (E0206).
@@ -188,8 +232,9 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         })?;
     }
 
-    // PersistentVolumeClaims of sized volumes, one set per controller.
-    for u in &units {
+    // PersistentVolumeClaims of sized volumes, one set per controller (a
+    // StatefulSet makes its own from its claim templates).
+    for u in units.iter().filter(|_| !w.stateful) {
         for (name, size) in claims(w, u) {
             docs.push(&PersistentVolumeClaim {
                 metadata: meta::object_meta(
@@ -198,14 +243,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
                     meta::workload_labels(sol, p, Some(u)),
                     BTreeMap::new(),
                 ),
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".into()]),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([("storage".to_string(), meta::bytes(size))])),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
+                spec: Some(claim_spec(size)),
                 ..Default::default()
             })?;
         }
@@ -224,6 +262,65 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
         );
         let selector = meta::match_labels(meta::selector_labels(w, u));
         match w.kind {
+            WorkloadKind::Service | WorkloadKind::Serve if w.stateful => {
+                // Its governing headless Service first: the pods' DNS names
+                // (`<pod>.<service>`) exist only through it.
+                let port = c.port.map(|port| {
+                    vec![ServicePort {
+                        name: Some(pod::port_name(c).into()),
+                        port: i32::from(port),
+                        target_port: Some(IntOrString::String(pod::port_name(c).into())),
+                        protocol: Some(pod::protocol(c)),
+                        ..Default::default()
+                    }]
+                });
+                docs.push(&Service {
+                    metadata: meta::object_meta(
+                        &p.w.namespace,
+                        &governing_service(u),
+                        meta::workload_labels(sol, p, Some(u)),
+                        BTreeMap::new(),
+                    ),
+                    spec: Some(ServiceSpec {
+                        cluster_ip: Some("None".into()),
+                        selector: Some(meta::selector_labels(w, u)),
+                        ports: port,
+                        publish_not_ready_addresses: Some(false),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })?;
+                docs.push(&StatefulSet {
+                    metadata,
+                    spec: Some(StatefulSetSpec {
+                        replicas: if w.autoscale.is_some() {
+                            None
+                        } else {
+                            Some(i32::try_from(u.replicas).unwrap_or(i32::MAX))
+                        },
+                        selector,
+                        service_name: Some(governing_service(u)),
+                        // The copies are peers: start and stop them together.
+                        pod_management_policy: Some("Parallel".into()),
+                        update_strategy: Some(StatefulSetUpdateStrategy {
+                            type_: Some("RollingUpdate".into()),
+                            ..Default::default()
+                        }),
+                        // A copy's data outlives the copy: scaling down or
+                        // deleting the StatefulSet keeps the claims.
+                        persistent_volume_claim_retention_policy: Some(
+                            StatefulSetPersistentVolumeClaimRetentionPolicy {
+                                when_deleted: Some("Retain".into()),
+                                when_scaled: Some("Retain".into()),
+                            },
+                        ),
+                        volume_claim_templates: Some(claim_templates(sol, p, u)),
+                        template: pod.template,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })?
+            }
             WorkloadKind::Service | WorkloadKind::Serve => docs.push(&Deployment {
                 metadata,
                 spec: Some(DeploymentSpec {
@@ -466,7 +563,7 @@ pub fn docs(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>) -> Result<Docs, 
                 spec: Some(HorizontalPodAutoscalerSpec {
                     scale_target_ref: CrossVersionObjectReference {
                         api_version: Some("apps/v1".into()),
-                        kind: "Deployment".into(),
+                        kind: if w.stateful { "StatefulSet" } else { "Deployment" }.into(),
                         name: u.name.clone(),
                     },
                     min_replicas: Some(i32::try_from(a.min.max(1)).unwrap_or(i32::MAX)),
