@@ -106,6 +106,7 @@ fn names(tasks: &Value) -> Vec<String> {
 #[test]
 fn every_installed_site_is_upgraded_one_host_at_a_time_servers_first() {
     let mut checked_nodes = 0;
+    let mut kubeadm_plays = 0;
     let mut drained_via_other_server = 0;
     let mut docker_hosts = 0;
     for (name, sol) in solutions() {
@@ -114,11 +115,23 @@ fn every_installed_site_is_upgraded_one_host_at_a_time_servers_first() {
         let members =
             |g: &str| -> BTreeSet<String> { inv.get(g).map(|(h, _)| h.iter().cloned().collect()).unwrap_or_default() };
         let (k3s_servers, microk8s_servers) = (members("k3s_servers"), members("microk8s_servers"));
-        let servers: BTreeSet<String> = k3s_servers.union(&microk8s_servers).cloned().collect();
-        let kube: BTreeSet<String> = ["k3s_servers", "k3s_agents", "microk8s_servers", "microk8s_agents"]
-            .iter()
-            .flat_map(|g| members(g))
+        let kubeadm_servers = members("kubeadm_servers");
+        let servers: BTreeSet<String> = k3s_servers
+            .union(&microk8s_servers)
+            .chain(&kubeadm_servers)
+            .cloned()
             .collect();
+        let kube: BTreeSet<String> = [
+            "k3s_servers",
+            "k3s_agents",
+            "microk8s_servers",
+            "microk8s_agents",
+            "kubeadm_servers",
+            "kubeadm_workers",
+        ]
+        .iter()
+        .flat_map(|g| members(g))
+        .collect();
         let docker = members("docker_hosts");
         // The units to upgrade: the site and cluster groups holding hosts
         // that Ansible installs.
@@ -180,8 +193,8 @@ fn every_installed_site_is_upgraded_one_host_at_a_time_servers_first() {
             *covered.entry(unit.0.to_string()).or_default() += 1;
             let roles: Vec<&str> = play["roles"]
                 .as_array()
-                .unwrap()
-                .iter()
+                .into_iter()
+                .flatten()
                 .map(|r| r["role"].as_str().unwrap())
                 .collect();
             if hosts.iter().all(|h| docker.contains(h)) {
@@ -219,7 +232,11 @@ fn every_installed_site_is_upgraded_one_host_at_a_time_servers_first() {
             );
             assert!(!play_servers.is_empty(), "{name}: {pname}: a site without a server");
             // The first server is the one that initialised the site.
-            let init: BTreeSet<String> = members("k3s_init").union(&members("microk8s_init")).cloned().collect();
+            let init: BTreeSet<String> = members("k3s_init")
+                .union(&members("microk8s_init"))
+                .chain(&members("kubeadm_init"))
+                .cloned()
+                .collect();
             assert!(init.contains(&hosts[0]), "{name}: {pname}: the first server first");
             assert_eq!(
                 play["vars"]["iotc_upgrade_via"],
@@ -230,6 +247,13 @@ fn every_installed_site_is_upgraded_one_host_at_a_time_servers_first() {
                 hosts.len() > 1,
                 "{name}: {pname}: drain when pods can move"
             );
+            if kubeadm_servers.contains(&hosts[0]) {
+                // kubeadm's own order, in `kubeadm_clusters_upgrade_the_kubeadm_way`.
+                assert!(roles.is_empty(), "{name}: {pname}: {roles:?}");
+                kubeadm_plays += 1;
+                checked_nodes += hosts.len();
+                continue;
+            }
             let role = if k3s_servers.contains(&hosts[0]) {
                 "iotc_k3s"
             } else {
@@ -328,9 +352,136 @@ fn every_installed_site_is_upgraded_one_host_at_a_time_servers_first() {
         }
     }
     assert!(checked_nodes >= 20, "{checked_nodes}");
+    assert!(kubeadm_plays >= 1, "no kubeadm cluster's upgrade checked");
     assert!(
         drained_via_other_server > 0,
         "an HA site drains its servers through another server"
     );
     assert!(docker_hosts > 0);
+}
+
+/// A kubeadm cluster is upgraded in the order of kubeadm's own guide
+/// ("Upgrading kubeadm clusters"), one node at a time, control plane
+/// first: kubeadm itself, then `kubeadm upgrade plan`/`apply` on the first
+/// control-plane node and `kubeadm upgrade node` on every other, then the
+/// drain through a control-plane node, kubelet and kubectl, the kubelet's
+/// restart, Ready at the new version, uncordon. A node is checked to be at
+/// most one minor behind before anything changes, and a node already at
+/// the version is left alone.
+#[test]
+fn kubeadm_clusters_upgrade_the_kubeadm_way() {
+    let mut plays_checked = 0;
+    for (name, sol) in solutions() {
+        let files = emit(&sol, &[Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml").unwrap()));
+        let Some(text) = file(&files, "ansible/playbooks/upgrade.yml") else {
+            continue;
+        };
+        for c in sol.clusters.iter().filter(|c| c.distribution == "kubeadm") {
+            let group = format!("cluster_{}", c.name.replace('-', "_"));
+            let (hosts, vars) = &inv[&group];
+            let plays = yaml(text);
+            let play = plays
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"].as_str().unwrap().starts_with(&format!("Upgrade {group} ")))
+                .unwrap_or_else(|| panic!("{name}: no upgrade play for {group}"));
+            let control: Vec<String> = c.control_plane_hosts(&sol.name);
+            let play_hosts: Vec<String> = play["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(play_hosts[..control.len()], control[..], "{name}: control plane first");
+            assert_eq!(play_hosts.len(), hosts.len(), "{name}: every node of {group}");
+            assert_eq!(play["vars"]["iotc_upgrade_servers"], serde_json::json!(control));
+            assert!(vars["iotc_kubeadm_package_version"].is_string() && vars["iotc_kubeadm_repository"].is_string());
+            assert_eq!(
+                names(&play["pre_tasks"]),
+                [
+                    "Read the installed kubeadm version",
+                    "Upgrade one minor version at a time"
+                ],
+                "{name}: the skew is checked before anything changes"
+            );
+            let tasks = names(&play["tasks"]);
+            let at = |t: &str| {
+                tasks
+                    .iter()
+                    .position(|x| x == t)
+                    .unwrap_or_else(|| panic!("{name}: no task {t}: {tasks:?}"))
+            };
+            let order = [
+                "Upgrade kubeadm first",
+                "Read the version kubeadm upgrades to",
+                "Check the upgrade (first control-plane node)",
+                "Upgrade the control plane (first control-plane node)",
+                "Upgrade the node's kubeadm configuration (other nodes)",
+                "Cordon and drain the node through a control-plane node",
+                "Upgrade kubelet and kubectl",
+                "Restart the kubelet",
+            ];
+            for w in order.windows(2) {
+                assert!(at(w[0]) < at(w[1]), "{name}: {} before {}", w[0], w[1]);
+            }
+            let task = |t: &str| &play["tasks"][at(t)];
+            let cond = |t: &str| task(t)["when"].to_string();
+            let behind = "iotc_upgrade_node_version.stdout != iotc_upgrade_to.stdout";
+            assert!(cond("Upgrade the control plane (first control-plane node)")
+                .contains("inventory_hostname == iotc_upgrade_servers[0]"));
+            assert!(cond("Upgrade the node's kubeadm configuration (other nodes)")
+                .contains("not (inventory_hostname == iotc_upgrade_servers[0])"));
+            for t in &order[2..] {
+                assert!(cond(t).contains(behind), "{name}: {t} only on a node below the version");
+            }
+            assert_eq!(
+                task("Upgrade the control plane (first control-plane node)")["ansible.builtin.command"]["argv"],
+                serde_json::json!([
+                    "/usr/bin/kubeadm",
+                    "upgrade",
+                    "apply",
+                    "--yes",
+                    "{{ iotc_upgrade_to.stdout }}"
+                ])
+            );
+            assert_eq!(
+                task("Cordon and drain the node through a control-plane node")["delegate_to"],
+                "{{ iotc_upgrade_via }}"
+            );
+            assert_eq!(
+                names(&play["post_tasks"]),
+                ["Wait until the node is Ready at the new version", "Uncordon the node"]
+            );
+            // The skew check, evaluated: from the previous minor or the same
+            // one only.
+            let out = common::python(
+                r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+env = jinja2.Environment()
+prev = env.from_string(d["prev"]).render(iotc_runtime_version=d["target"])
+out = {}
+for v in ["v1.32.7", "v1.33.1", "v1.31.0", "v1.34.0"]:
+    ctx = dict(iotc_upgrade_from={"stdout": v}, iotc_runtime_version=d["target"], iotc_upgrade_previous_minor=prev)
+    out[v] = all(env.compile_expression(t)(**ctx) for t in d["that"])
+print(json.dumps(out))
+"#,
+                &serde_json::json!({
+                    "prev": play["vars"]["iotc_upgrade_previous_minor"],
+                    "target": "1.33",
+                    "that": play["pre_tasks"][1]["ansible.builtin.assert"]["that"],
+                }),
+            );
+            let verdicts: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(
+                verdicts,
+                serde_json::json!({"v1.32.7": true, "v1.33.1": true, "v1.31.0": false, "v1.34.0": false}),
+                "{name}: the skew check"
+            );
+            plays_checked += 1;
+        }
+    }
+    assert!(plays_checked >= 1, "{plays_checked}");
 }

@@ -263,7 +263,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
         let _ = writeln!(o, "## Upgrades\n");
         let _ = writeln!(
             o,
-            "To change a runtime version (k3s, microk8s, Docker) or a stack on gateways that already run, change the source, rebuild, and run `ansible-playbook -i ansible/inventory.yaml ansible/playbooks/upgrade.yml` instead of `site.yml` (which restarts every node of a site at once). It upgrades each site and cluster one host at a time, servers first; Kubernetes nodes are drained through another server of their site, upgraded, waited for until Ready at the new version, then uncordoned; a site stops at its first failure. A critical service with a single copy blocks the drain of its node (its PodDisruptionBudget): move it first. See docs/ansible.md, \"Rolling upgrades\".\n"
+            "To change a runtime version (k3s, microk8s, kubeadm, Docker) or a stack on hosts that already run, change the source, rebuild, and run `ansible-playbook -i ansible/inventory.yaml ansible/playbooks/upgrade.yml` instead of `site.yml` (which restarts every node of a site at once). It upgrades each site and cluster one host at a time, servers first; Kubernetes nodes are drained through another server of their site, upgraded, waited for until Ready at the new version, then uncordoned; a site stops at its first failure. A critical service with a single copy blocks the drain of its node (its PodDisruptionBudget): move it first. See docs/ansible.md, \"Rolling upgrades\".\n"
         );
     }
     let _ = writeln!(o, "## What you supply\n");

@@ -363,7 +363,7 @@ pub struct Upgrade {
 
 impl Upgrade {
     fn new(group: String, engine: Engine, servers: &[String], members: &[String]) -> Option<Upgrade> {
-        if matches!(engine, Engine::None | Engine::Kubeadm) || members.is_empty() {
+        if engine == Engine::None || members.is_empty() {
             return None;
         }
         let servers: Vec<String> = if engine == Engine::Docker {

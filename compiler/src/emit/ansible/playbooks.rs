@@ -277,7 +277,8 @@ fn upgrade(p: &Present) -> Vec<Play> {
         match u.engine {
             Engine::K3s | Engine::Microk8s => plays.push(upgrade_nodes(u)),
             Engine::Docker => plays.push(upgrade_docker(u)),
-            Engine::Kubeadm | Engine::None => {}
+            Engine::Kubeadm => plays.push(upgrade_kubeadm(u)),
+            Engine::None => {}
         }
     }
     plays
@@ -393,6 +394,218 @@ fn upgrade_nodes(u: &Upgrade) -> Play {
         .register("iotc_upgrade_uncordon")
         .changed_when("'already uncordoned' not in iotc_upgrade_uncordon.stdout"),
     )
+}
+
+/// A kubeadm cluster, the way kubeadm's own upgrade guide goes, one node
+/// at a time, control-plane nodes first: kubeadm itself at the cluster's
+/// new version; `kubeadm upgrade apply` on the first control-plane node
+/// (`kubeadm upgrade plan` first), `kubeadm upgrade node` on the others;
+/// then drain, kubelet and kubectl at the version, restart, Ready,
+/// uncordon. One minor at a time (the version-skew policy), checked on
+/// the node before anything changes; a node already at the version is
+/// left alone, so a second run changes nothing.
+fn upgrade_kubeadm(u: &Upgrade) -> Play {
+    // Everything after the reads runs only on a node below the version.
+    let behind = "iotc_upgrade_node_version.stdout != iotc_upgrade_to.stdout";
+    let first = "inventory_hostname == iotc_upgrade_servers[0]";
+    let apt = |name: &str, packages: serde_json::Value| {
+        task(
+            name,
+            "ansible.builtin.apt",
+            json!({
+                "name": packages,
+                "state": "present",
+                "update_cache": true,
+                "install_recommends": false,
+                // They are held against apt's own upgrades; the hold stays.
+                "allow_change_held_packages": true
+            }),
+        )
+    };
+    play(&format!("Upgrade {} one node at a time, control plane first", u.group), "")
+        .host_list(&u.hosts)
+        .one_at_a_time()
+        .become_root()
+        .var("iotc_upgrade_servers", json!(u.servers))
+        .var("iotc_upgrade_via", UPGRADE_VIA)
+        .var(
+            "iotc_upgrade_kubectl",
+            json!(["/usr/bin/kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]),
+        )
+        .var("iotc_upgrade_drain", u.hosts.len() > 1)
+        .var(
+            "iotc_upgrade_drain_args",
+            json!([
+                "drain",
+                "{{ inventory_hostname }}",
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                "--timeout=600s"
+            ]),
+        )
+        .var(
+            "iotc_upgrade_ready_args",
+            json!([
+                "get",
+                "node",
+                "{{ inventory_hostname }}",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}"
+            ]),
+        )
+        .var(
+            "iotc_upgrade_previous_minor",
+            "{{ iotc_runtime_version.split('.')[0] }}.{{ iotc_runtime_version.split('.')[1] | int - 1 }}",
+        )
+        .pre_task(
+            task(
+                "Read the installed kubeadm version",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "version", "-o", "short"] }),
+            )
+            .register("iotc_upgrade_from")
+            .changed_when(false),
+        )
+        .pre_task(
+            task(
+                "Upgrade one minor version at a time",
+                "ansible.builtin.assert",
+                json!({
+                    "that": ["(iotc_upgrade_from.stdout.lstrip('v').split('.')[:2] | join('.')) in [iotc_runtime_version, iotc_upgrade_previous_minor]"],
+                    "fail_msg": "kubeadm {{ iotc_upgrade_from.stdout }} is installed: upgrade to {{ iotc_upgrade_previous_minor }} first,\nthen to {{ iotc_runtime_version }} (kubeadm upgrades one minor version at a time)",
+                    "quiet": true
+                }),
+            ),
+        )
+        .task(task(
+            "Add the Kubernetes apt repository of the cluster's minor",
+            "ansible.builtin.deb822_repository",
+            json!({
+                "name": "kubernetes",
+                "types": ["deb"],
+                "uris": ["{{ iotc_kubeadm_repository }}"],
+                "suites": ["/"],
+                "signed_by": "{{ iotc_kubeadm_repository }}Release.key",
+                "state": "present"
+            }),
+        ))
+        .task(task(
+            "Pin kubelet, kubeadm and kubectl to the cluster's version",
+            "ansible.builtin.copy",
+            json!({
+                "content": "# Managed by Ansible (iotc).\nPackage: kubelet kubeadm kubectl\nPin: version {{ iotc_kubeadm_package_version }}\nPin-Priority: 1001\n",
+                "dest": "/etc/apt/preferences.d/iotc-kubernetes",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        ))
+        .task(apt(
+            "Upgrade kubeadm first",
+            json!(["kubeadm={{ iotc_kubeadm_package_version }}"]),
+        ))
+        .task(
+            task(
+                "Read the version kubeadm upgrades to",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "version", "-o", "short"] }),
+            )
+            .register("iotc_upgrade_to")
+            .changed_when(false),
+        )
+        .task(
+            task(
+                "Read the node's kubelet version",
+                "ansible.builtin.command",
+                json!({ "argv": "{{ iotc_upgrade_kubectl + ['get', 'node', inventory_hostname, '-o', 'jsonpath={.status.nodeInfo.kubeletVersion}'] }}" }),
+            )
+            .delegate_to("{{ iotc_upgrade_via }}")
+            .register("iotc_upgrade_node_version")
+            .changed_when(false),
+        )
+        .task(
+            task(
+                "Check the upgrade (first control-plane node)",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "upgrade", "plan", "{{ iotc_upgrade_to.stdout }}"] }),
+            )
+            .when(first)
+            .when(behind)
+            .changed_when(false),
+        )
+        .task(
+            task(
+                "Upgrade the control plane (first control-plane node)",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "upgrade", "apply", "--yes", "{{ iotc_upgrade_to.stdout }}"] }),
+            )
+            .when(first)
+            .when(behind)
+            .changed_when(true),
+        )
+        .task(
+            task(
+                "Upgrade the node's kubeadm configuration (other nodes)",
+                "ansible.builtin.command",
+                json!({ "argv": ["/usr/bin/kubeadm", "upgrade", "node"] }),
+            )
+            .when(&format!("not ({first})"))
+            .when(behind)
+            .changed_when(true),
+        )
+        .task(
+            task(
+                "Cordon and drain the node through a control-plane node",
+                "ansible.builtin.command",
+                json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_drain_args }}" }),
+            )
+            .delegate_to("{{ iotc_upgrade_via }}")
+            .when("iotc_upgrade_drain | bool")
+            .when(behind)
+            .changed_when(true),
+        )
+        .task(
+            apt(
+                "Upgrade kubelet and kubectl",
+                json!([
+                    "kubelet={{ iotc_kubeadm_package_version }}",
+                    "kubectl={{ iotc_kubeadm_package_version }}"
+                ]),
+            )
+            .when(behind),
+        )
+        .task(
+            task(
+                "Restart the kubelet",
+                "ansible.builtin.systemd_service",
+                json!({ "name": "kubelet", "state": "restarted", "daemon_reload": true }),
+            )
+            .when(behind),
+        )
+        .post_task(
+            task(
+                "Wait until the node is Ready at the new version",
+                "ansible.builtin.command",
+                json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_ready_args }}" }),
+            )
+            .delegate_to("{{ iotc_upgrade_via }}")
+            .register("iotc_upgrade_ready")
+            .kw("until", "iotc_upgrade_ready.stdout == 'True ' ~ iotc_upgrade_to.stdout")
+            .kw("retries", 60)
+            .kw("delay", 10)
+            .changed_when(false),
+        )
+        .post_task(
+            task(
+                "Uncordon the node",
+                "ansible.builtin.command",
+                json!({ "argv": "{{ iotc_upgrade_kubectl + ['uncordon', inventory_hostname] }}" }),
+            )
+            .delegate_to("{{ iotc_upgrade_via }}")
+            .when("iotc_upgrade_drain | bool")
+            .register("iotc_upgrade_uncordon")
+            .changed_when("'already uncordoned' not in iotc_upgrade_uncordon.stdout"),
+        )
 }
 
 fn upgrade_docker(u: &Upgrade) -> Play {

@@ -986,7 +986,7 @@ fn k8s_pull_secrets() -> Role {
     // exists only at the sites where one of its workloads runs).
     r.default(
         "iotc_k8s_pull_secrets_namespaces",
-        "{{ iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten | unique | sort | intersect(iotc_k8s_namespaces | default(iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten)) }}",
+        "{{ iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten | unique | sort\n   | intersect(iotc_k8s_namespaces | default(iotc_k8s_pull_secrets_registries | map(attribute='namespaces', default=[]) | flatten)) }}",
     );
     // The Secret as JSON on kubectl's stdin: `kubectl apply` is
     // idempotent and says `unchanged` when nothing changed.
