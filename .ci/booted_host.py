@@ -241,10 +241,13 @@ def checks(ssh):
             k, _, v = line.strip().partition(" ")
             v = v.strip().lower()
             expect(f"sshd {k}", effective.get(k.lower()), alias.get(v, v))
-    # SSH is let in, rate-limited.
+    # SSH is let in from the admin network only (the solution's `admin`,
+    # QEMU's user network), rate-limited.
     status = ssh.out("ufw status")
-    if not re.search(r"^22/tcp\s+LIMIT\s", status, re.M):
-        failures.append(f"ufw does not rate-limit SSH: {status!r}")
+    if not re.search(r"^22/tcp\s+LIMIT( IN)?\s+10\.0\.2\.0/24\b", status, re.M):
+        failures.append(f"ufw does not rate-limit SSH from the admin network: {status!r}")
+    if re.search(r"^22/tcp\s+LIMIT( IN)?\s+Anywhere\b", status, re.M):
+        failures.append(f"ufw still admits SSH from anywhere: {status!r}")
     return failures
 
 

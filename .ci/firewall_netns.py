@@ -40,6 +40,8 @@ compiler, and stops with a message when the IR misses one.
 """
 
 import argparse
+import ipaddress
+import itertools
 import json
 import os
 import re
@@ -206,10 +208,20 @@ def expectations(ir, host):
     kubernetes = fleet["runtime"]["kind"] == "kubernetes"
     exp = []
     peers = ["lan", "wan"] + (["pod"] if runtime in RUNTIME else [])
-    # SSH: ufw's `limit` rule, from anywhere (the solution declares no admin
-    # network; see docs/ansible.md).
+    # SSH: ufw's `limit` rule, from anywhere; when the solution declares
+    # `admin` networks, from an `admin` peer inside the first of them only.
+    admin = ir.get("admin_networks") or []
     for peer in peers:
-        exp.append((peer, 22, "tcp", True, "SSH (rate limited)"))
+        if not admin:
+            exp.append((peer, 22, "tcp", True, "SSH (rate limited)"))
+        elif peer == "pod":
+            # The runtime's pod network is admitted on every port (below).
+            exp.append((peer, 22, "tcp", True, "SSH from the pod network (admitted wholesale)"))
+        else:
+            exp.append((peer, 22, "tcp", False, "SSH from outside the admin networks"))
+    if admin:
+        peers = peers + ["admin"]
+        exp.append(("admin", 22, "tcp", True, "SSH from an admin network (rate limited)"))
     if runtime in RUNTIME:
         rt = RUNTIME[runtime]
         check_node_rules(site, runtime)
@@ -497,6 +509,16 @@ def main():
         peer_ns["wan"] = nss.add("wan")
         nss.link(gw, "wan0", GW_WAN, peer_ns["wan"], "eth0", PEER_WAN, 24)
         targets = {"lan": GW_LAN, "wan": GW_WAN}
+        if "admin" in peers:
+            # An operator's machine in the first admin network, reached
+            # over a link of its own (the VPN's end on the gateway).
+            net = ipaddress.ip_network(ir["admin_networks"][0])
+            hosts = list(itertools.islice(net.hosts(), 2))
+            if len(hosts) < 2:
+                hosts = [net.network_address, net.network_address]
+            peer_ns["admin"] = nss.add("adm")
+            nss.link(gw, "adm0", str(hosts[0]), peer_ns["admin"], "eth0", str(hosts[1]), net.prefixlen)
+            targets["admin"] = str(hosts[0])
         if "pod" in peers:
             gw_pod, peer_pod, pod_prefix = RUNTIME[runtime]["pod"]
             peer_ns["pod"] = nss.add("pod")
@@ -540,7 +562,7 @@ def main():
             raise SystemExit(1)
 
         # Read back what the kernel has, from inside the namespace.
-        saved = subprocess.run(["ip", "netns", "exec", gw, "iptables-save"], capture_output=True, text=True).stdout
+        saved = subprocess.run(["ip", "netns", "exec", gw, "chroot", args.root, "iptables-save"], capture_output=True, text=True).stdout
         with open(os.path.join(logdir, "iptables-save.txt"), "w") as fh:
             fh.write(saved)
         status = subprocess.run(["ip", "netns", "exec", gw, "chroot", args.root, "ufw", "status", "verbose"],

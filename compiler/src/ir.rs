@@ -17,6 +17,10 @@ pub struct Solution {
     /// A container whose image comes from one names it in
     /// [`Container::registry`].
     pub registries: Vec<Registry>,
+    /// The networks operators and Ansible connect from (`admin`, IPv4
+    /// CIDRs): SSH to the hosts Ansible prepares is admitted from these
+    /// only; empty: from anywhere, rate limited.
+    pub admin_networks: Vec<String>,
     pub params: Vec<ParamValue>,
     pub clusters: Vec<Cluster>,
     pub fleets: Vec<Fleet>,
@@ -283,6 +287,7 @@ impl Solution {
             description: self.description.clone(),
             labels: self.labels.clone(),
             registries: self.registries.clone(),
+            admin_networks: self.admin_networks.clone(),
             params: self.params.clone(),
             clusters: self.clusters.clone(),
             fleets: Vec::new(),

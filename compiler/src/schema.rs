@@ -266,6 +266,11 @@ pub static SOLUTION: Shape = Shape {
             "Kubernetes namespace for the workloads; defaults to the solution name.",
         ),
         f("description", Ty::Str, "What the solution is for."),
+        f(
+            "admin",
+            Ty::List(&STR),
+            "Networks the operators and Ansible connect from (IPv4 CIDRs): SSH to every host Ansible prepares is admitted from these only. Without it, from anywhere (rate limited).",
+        ),
     ],
     blocks: &[
         LABELS,

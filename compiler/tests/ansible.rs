@@ -385,6 +385,9 @@ fn needs_a_booted_host(task: &serde_json::Value) -> Option<&'static str> {
     for m in ["ansible.builtin.command", "ansible.builtin.shell"] {
         if let Some(args) = has(m) {
             let line = match args.get("argv") {
+                // A template (`{{ ['/usr/bin/python3', …] + … }}`): its
+                // first quoted word is the program.
+                Some(serde_json::Value::String(t)) => t.split('\'').nth(1).unwrap().to_string(),
                 Some(argv) => argv[0].as_str().unwrap().to_string(),
                 None => args.as_str().or(args["cmd"].as_str()).unwrap().to_string(),
             };
@@ -486,5 +489,56 @@ fn prepare_in_a_container_skips_exactly_what_needs_a_booted_host() {
         ] {
             assert!(run.iter().any(|s| s == t), "{name}: {t} runs in a container");
         }
+    }
+}
+
+/// `admin` networks (docs/ansible.md, "SSH from the admin networks only"):
+/// malformed ranges are E0213; the factory's reach every group's vars; the
+/// role checks the connecting address before the firewall narrows SSH to
+/// them, and that check, run with Python as on the host, admits exactly
+/// the addresses inside.
+#[test]
+fn ssh_is_admitted_from_the_admin_networks_only_after_checking_the_connection() {
+    for bad in ["10.10.0.1/24", "10.10.0.0", "ops.example.com/24", "10.10.0.0/33"] {
+        let src = format!("solution s {{\n  version = \"1\"\n  admin = [\"{bad}\"]\n}}\n");
+        let codes: Vec<_> = common::errors(&src).iter().map(|d| d.code).collect();
+        assert_eq!(codes, vec![iotc_compiler::diag::Code::E0213], "{bad}");
+    }
+    let sol = common::example("factory");
+    assert_eq!(sol.admin_networks, ["10.10.0.0/24"]);
+    let files = emit::emit(&sol, &[Target::Ansible]).unwrap();
+    let inv = file(&files, "ansible/inventory.yaml");
+    assert!(
+        inv.matches("iotc_admin_networks:\n").count() >= 2,
+        "every group carries them"
+    );
+    let tasks: Vec<serde_json::Value> =
+        serde_norway::from_str(file(&files, "ansible/roles/iotc_prepare/tasks/main.yml")).unwrap();
+    let at = |name: &str| {
+        tasks
+            .iter()
+            .position(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let check = at("Check that Ansible connects from an admin network");
+    let ssh = at("Allow SSH through the firewall (rate limited)");
+    let remove = at("Remove SSH from anywhere once admin networks are declared");
+    let enable = at("Deny other incoming traffic and enable the firewall");
+    assert!(
+        check < ssh && ssh < remove && remove < enable,
+        "{check} {ssh} {remove} {enable}"
+    );
+    assert_eq!(tasks[ssh]["community.general.ufw"]["from_ip"], "{{ item }}");
+    assert!(tasks[ssh]["loop"].as_str().unwrap().contains("iotc_prepare_ssh_from"));
+    // The check's script, run as the host runs it.
+    let script = tasks[check]["vars"]["iotc_prepare_in_network"].as_str().unwrap();
+    for (addr, inside) in [("10.10.0.7", true), ("10.10.1.7", false), ("198.51.100.2", false)] {
+        let ok = std::process::Command::new("python3")
+            .args(["-c", script, addr, "10.10.0.0/24", "192.168.5.0/24"])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert_eq!(ok, inside, "{addr}");
     }
 }

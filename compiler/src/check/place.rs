@@ -116,6 +116,7 @@ impl<'a> Analyzer<'a> {
             description: header.description,
             labels: header.labels,
             registries: header.registries,
+            admin_networks: header.admin_networks,
             params,
             clusters,
             fleets,

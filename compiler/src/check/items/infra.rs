@@ -63,6 +63,20 @@ impl<'a> Analyzer<'a> {
         let description = self.get_str(&view, shape, "description").map(|(s, _)| s);
         let labels = self.map_block(&view, "labels", true);
         let registries = self.registries(&view, shape);
+        // The operators' networks: canonical IPv4 ranges, as ufw and
+        // security groups take them (E0213).
+        let mut admin_networks: Vec<String> = Vec::new();
+        for (cidr, span) in self.get_list(&view, shape, "admin") {
+            match v::check_cidr(&cidr) {
+                Ok(()) if !admin_networks.contains(&cidr) => admin_networks.push(cidr),
+                Ok(()) => {}
+                Err(m) => self.diags.push(
+                    Diagnostic::new(Code::E0213, span, m)
+                        .label("invalid `admin` network")
+                        .help("write each network the operators connect from as an IPv4 range, e.g. `10.0.0.0/24` (`/32` for one address)"),
+                ),
+            }
+        }
         Some(SolutionHeader {
             name: b.name.name.clone(),
             version: version?,
@@ -70,6 +84,7 @@ impl<'a> Analyzer<'a> {
             description,
             labels,
             registries,
+            admin_networks,
         })
     }
 

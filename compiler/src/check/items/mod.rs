@@ -135,6 +135,7 @@ pub(super) struct SolutionHeader {
     pub description: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub registries: Vec<ir::Registry>,
+    pub admin_networks: Vec<String>,
 }
 
 pub(super) struct Drafts {

@@ -100,6 +100,9 @@ pub struct RuntimeVars {
     pub iotc_kubeadm_calico_version: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_firewall_rules: Vec<FirewallRule>,
+    /// The solution's `admin` networks: SSH is admitted from these only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_admin_networks: Vec<String>,
     /// Private registries the workloads here pull from (references only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_registries: Vec<super::RegistryVar>,

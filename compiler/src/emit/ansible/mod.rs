@@ -332,6 +332,7 @@ impl<'a> Ctx<'a> {
     ) -> inventory::RuntimeVars {
         let mut v = inventory::RuntimeVars {
             iotc_firewall_rules: self.firewall_rules(engine, group, fleet),
+            iotc_admin_networks: self.sol.admin_networks.clone(),
             iotc_registries: self.registry_vars(group, fleet.is_some()),
             ..Default::default()
         };

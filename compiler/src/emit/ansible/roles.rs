@@ -144,6 +144,14 @@ KERNEL==\"{{ n }}\", GROUP:=\"{{ g.name }}\", MODE:=\"0660\", RUN+=\"/usr/bin/se
 
 pub(crate) const IN_CONTAINER: &str = "iotc_prepare_in_container";
 
+/// Exits 0 when the address (first argument) is in one of the networks
+/// (the others), else 1 with a message naming them: run on the host,
+/// whose Python Ansible already needs.
+const IN_NETWORK: &str = "import ipaddress, sys\n\
+a = ipaddress.ip_address(sys.argv[1])\n\
+if not any(a in ipaddress.ip_network(n) for n in sys.argv[2:]):\n    \
+sys.exit(f'Ansible connects from {a}, outside the admin networks {sys.argv[2:]}: SSH from there would be closed')\n";
+
 /// The one place that decides which `iotc_prepare` tasks need a booted host
 /// of their own: those acting on the running kernel (loading modules,
 /// applying sysctl, netfilter through ufw), on the running init system
@@ -214,6 +222,8 @@ fn prepare() -> Role {
         }),
     );
     r.default("iotc_prepare_ssh_port", "22");
+    // The solution's `admin` networks; empty: SSH from anywhere.
+    r.default("iotc_prepare_ssh_from", "{{ iotc_admin_networks | default([]) }}");
     r.default("iotc_prepare_firewall_rules", "{{ iotc_firewall_rules | default([]) }}");
     r.default(
         "iotc_prepare_lan_cidr",
@@ -421,9 +431,25 @@ fn prepare() -> Role {
                 "rule": "limit",
                 "port": "{{ iotc_prepare_ssh_port }}",
                 "proto": "tcp",
+                "from_ip": "{{ item }}",
                 "comment": "ssh"
             }),
-        ),
+        )
+        .with_loop("{{ iotc_prepare_ssh_from if iotc_prepare_ssh_from | length > 0 else ['any'] }}"),
+        // A host prepared before `admin` was declared keeps no way in
+        // from elsewhere (added after the admin rules, so never none).
+        task(
+            "Remove SSH from anywhere once admin networks are declared",
+            "community.general.ufw",
+            json!({
+                "rule": "limit",
+                "port": "{{ iotc_prepare_ssh_port }}",
+                "proto": "tcp",
+                "comment": "ssh",
+                "delete": true
+            }),
+        )
+        .when("iotc_prepare_ssh_from | length > 0"),
         task(
             "Allow the declared ports and flows",
             "community.general.ufw",
@@ -449,6 +475,21 @@ fn prepare() -> Role {
             json!({ "state": "enabled", "direction": "incoming", "default": "deny" }),
         ),
     ];
+    // Never lock the operator out: the address Ansible connects from
+    // must be in an admin network before SSH is narrowed to them.
+    r.tasks.push(
+        task(
+            "Check that Ansible connects from an admin network",
+            "ansible.builtin.command",
+            json!({
+                "argv": "{{ ['/usr/bin/python3', '-c', iotc_prepare_in_network, ansible_env.SSH_CONNECTION.split()[0]] + iotc_prepare_ssh_from }}"
+            }),
+        )
+        .kw("vars", json!({ "iotc_prepare_in_network": IN_NETWORK }))
+        .when("iotc_prepare_ssh_from | length > 0")
+        .when("ansible_env.SSH_CONNECTION is defined")
+        .changed_when(false)
+    );
     r.tasks.extend(firewall.into_iter().map(on_booted_host));
     // A reload keeps the sessions open, Ansible's own included.
     r.handlers = vec![
