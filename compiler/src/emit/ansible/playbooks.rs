@@ -289,6 +289,29 @@ fn upgrade(p: &Present) -> Vec<Play> {
 const UPGRADE_VIA: &str =
     "{{ (iotc_upgrade_servers | difference([inventory_hostname]) + iotc_upgrade_servers) | first }}";
 
+/// `kubectl drain` of the play's host: DaemonSets stay, emptyDir data
+/// goes, and a drain blocked by a PodDisruptionBudget fails after 10 min.
+fn drain_args() -> serde_json::Value {
+    json!([
+        "drain",
+        "{{ inventory_hostname }}",
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=600s"
+    ])
+}
+
+/// `kubectl get node` of the play's host: `<Ready status> <kubelet version>`.
+fn ready_args() -> serde_json::Value {
+    json!([
+        "get",
+        "node",
+        "{{ inventory_hostname }}",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}"
+    ])
+}
+
 fn upgrade_nodes(u: &Upgrade) -> Play {
     let k3s = u.engine == Engine::K3s;
     let kubectl = if k3s {
@@ -325,26 +348,8 @@ fn upgrade_nodes(u: &Upgrade) -> Play {
         .var("iotc_upgrade_kubectl", kubectl)
         // A one-node site has nowhere to move its pods to.
         .var("iotc_upgrade_drain", u.hosts.len() > 1)
-        .var(
-            "iotc_upgrade_drain_args",
-            json!([
-                "drain",
-                "{{ inventory_hostname }}",
-                "--ignore-daemonsets",
-                "--delete-emptydir-data",
-                "--timeout=600s"
-            ]),
-        )
-        .var(
-            "iotc_upgrade_ready_args",
-            json!([
-                "get",
-                "node",
-                "{{ inventory_hostname }}",
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}"
-            ]),
-        )
+        .var("iotc_upgrade_drain_args", drain_args())
+        .var("iotc_upgrade_ready_args", ready_args())
         .var("iotc_upgrade_ready_want", want)
         .pre_task(
             task(
@@ -433,26 +438,10 @@ fn upgrade_kubeadm(u: &Upgrade) -> Play {
             json!(["/usr/bin/kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]),
         )
         .var("iotc_upgrade_drain", u.hosts.len() > 1)
-        .var(
-            "iotc_upgrade_drain_args",
-            json!([
-                "drain",
-                "{{ inventory_hostname }}",
-                "--ignore-daemonsets",
-                "--delete-emptydir-data",
-                "--timeout=600s"
-            ]),
-        )
-        .var(
-            "iotc_upgrade_ready_args",
-            json!([
-                "get",
-                "node",
-                "{{ inventory_hostname }}",
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion}"
-            ]),
-        )
+        .var("iotc_upgrade_drain_args", drain_args())
+        .var("iotc_upgrade_ready_args", ready_args())
+        // The role's default, for its pin task.
+        .var("iotc_kubeadm_packages", json!(["kubelet", "kubeadm", "kubectl"]))
         .var(
             "iotc_upgrade_previous_minor",
             "{{ iotc_runtime_version.split('.')[0] }}.{{ iotc_runtime_version.split('.')[1] | int - 1 }}",
@@ -477,29 +466,8 @@ fn upgrade_kubeadm(u: &Upgrade) -> Play {
                 }),
             ),
         )
-        .task(task(
-            "Add the Kubernetes apt repository of the cluster's minor",
-            "ansible.builtin.deb822_repository",
-            json!({
-                "name": "kubernetes",
-                "types": ["deb"],
-                "uris": ["{{ iotc_kubeadm_repository }}"],
-                "suites": ["/"],
-                "signed_by": "{{ iotc_kubeadm_repository }}Release.key",
-                "state": "present"
-            }),
-        ))
-        .task(task(
-            "Pin kubelet, kubeadm and kubectl to the cluster's version",
-            "ansible.builtin.copy",
-            json!({
-                "content": "# Managed by Ansible (iotc).\nPackage: kubelet kubeadm kubectl\nPin: version {{ iotc_kubeadm_package_version }}\nPin-Priority: 1001\n",
-                "dest": "/etc/apt/preferences.d/iotc-kubernetes",
-                "owner": "root",
-                "group": "root",
-                "mode": "0644"
-            }),
-        ))
+        .task(super::roles::kubeadm_repository())
+        .task(super::roles::kubeadm_pin())
         .task(apt(
             "Upgrade kubeadm first",
             json!(["kubeadm={{ iotc_kubeadm_package_version }}"]),

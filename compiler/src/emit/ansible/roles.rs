@@ -825,6 +825,38 @@ fn k8s_node() -> Role {
 /// the cluster's version, swap off, `kubeadm init` from a config file with
 /// Calico (VXLAN, NetworkPolicy) on the first server, joins elsewhere.
 /// Every step is skipped when already done (admin.conf, kubelet.conf).
+/// The Kubernetes apt repository of the cluster's minor (pkgs.k8s.io):
+/// written by the kubeadm role and moved by its upgrade play.
+pub(super) fn kubeadm_repository() -> Task {
+    task(
+        "Add the Kubernetes apt repository of the cluster's minor",
+        "ansible.builtin.deb822_repository",
+        json!({
+            "name": "kubernetes",
+            "types": ["deb"],
+            "uris": ["{{ iotc_kubeadm_repository }}"],
+            "suites": ["/"],
+            "signed_by": "{{ iotc_kubeadm_repository }}Release.key",
+            "state": "present"
+        }),
+    )
+}
+
+/// The apt pin of `iotc_kubeadm_packages` at the cluster's version.
+pub(super) fn kubeadm_pin() -> Task {
+    task(
+        "Pin kubelet, kubeadm and kubectl to the cluster's version",
+        "ansible.builtin.copy",
+        json!({
+            "content": "# Managed by Ansible (iotc).\nPackage: {{ iotc_kubeadm_packages | join(' ') }}\nPin: version {{ iotc_kubeadm_package_version }}\nPin-Priority: 1001\n",
+            "dest": "/etc/apt/preferences.d/iotc-kubernetes",
+            "owner": "root",
+            "group": "root",
+            "mode": "0644"
+        }),
+    )
+}
+
 fn kubeadm() -> Role {
     let mut r = Role::new(
         "iotc_kubeadm",
@@ -878,29 +910,8 @@ fn kubeadm() -> Role {
             "ansible.builtin.replace",
             json!({ "path": "/etc/fstab", "regexp": "^([^#\\s][^\\n]*\\sswap\\s[^\\n]*)$", "replace": "# \\1" }),
         ),
-        task(
-            "Add the Kubernetes apt repository of the cluster's minor",
-            "ansible.builtin.deb822_repository",
-            json!({
-                "name": "kubernetes",
-                "types": ["deb"],
-                "uris": ["{{ iotc_kubeadm_repository }}"],
-                "suites": ["/"],
-                "signed_by": "{{ iotc_kubeadm_repository }}Release.key",
-                "state": "present"
-            }),
-        ),
-        task(
-            "Pin kubelet, kubeadm and kubectl to the cluster's version",
-            "ansible.builtin.copy",
-            json!({
-                "content": "# Managed by Ansible (iotc).\nPackage: {{ iotc_kubeadm_packages | join(' ') }}\nPin: version {{ iotc_kubeadm_package_version }}\nPin-Priority: 1001\n",
-                "dest": "/etc/apt/preferences.d/iotc-kubernetes",
-                "owner": "root",
-                "group": "root",
-                "mode": "0644"
-            }),
-        ),
+        kubeadm_repository(),
+        kubeadm_pin(),
         task(
             "Install kubelet, kubeadm and kubectl at the cluster's version",
             "ansible.builtin.apt",
