@@ -3,7 +3,7 @@
 //! playbooks that have plays.
 
 use super::inventory::{Present, Upgrade};
-use super::yaml_types::{play, role, task, Import, Play};
+use super::yaml_types::{play, role, task, Import, Play, Task};
 use super::Engine;
 use super::{yaml_file, EmitError, OutputFile, ROOT};
 use serde_json::json;
@@ -312,6 +312,35 @@ fn ready_args() -> serde_json::Value {
     ])
 }
 
+/// After a node's upgrade: wait (10 min at most) until it is Ready and
+/// `until` holds of its `<Ready> <kubelet version>`.
+fn wait_ready(until: &str) -> Task {
+    task(
+        "Wait until the node is Ready at the new version",
+        "ansible.builtin.command",
+        json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_ready_args }}" }),
+    )
+    .delegate_to("{{ iotc_upgrade_via }}")
+    .register("iotc_upgrade_ready")
+    .kw("until", until)
+    .kw("retries", 60)
+    .kw("delay", 10)
+    .changed_when(false)
+}
+
+/// The last step of a drained node's upgrade.
+fn uncordon() -> Task {
+    task(
+        "Uncordon the node",
+        "ansible.builtin.command",
+        json!({ "argv": "{{ iotc_upgrade_kubectl + ['uncordon', inventory_hostname] }}" }),
+    )
+    .delegate_to("{{ iotc_upgrade_via }}")
+    .when("iotc_upgrade_drain | bool")
+    .register("iotc_upgrade_uncordon")
+    .changed_when("'already uncordoned' not in iotc_upgrade_uncordon.stdout")
+}
+
 fn upgrade_nodes(u: &Upgrade) -> Play {
     let k3s = u.engine == Engine::K3s;
     let kubectl = if k3s {
@@ -375,30 +404,7 @@ fn upgrade_nodes(u: &Upgrade) -> Play {
             .changed_when("'refreshed' in iotc_upgrade_refresh.stdout"),
         );
     }
-    play.post_task(
-        task(
-            "Wait until the node is Ready at the new version",
-            "ansible.builtin.command",
-            json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_ready_args }}" }),
-        )
-        .delegate_to("{{ iotc_upgrade_via }}")
-        .register("iotc_upgrade_ready")
-        .kw("until", ready)
-        .kw("retries", 60)
-        .kw("delay", 10)
-        .changed_when(false),
-    )
-    .post_task(
-        task(
-            "Uncordon the node",
-            "ansible.builtin.command",
-            json!({ "argv": "{{ iotc_upgrade_kubectl + ['uncordon', inventory_hostname] }}" }),
-        )
-        .delegate_to("{{ iotc_upgrade_via }}")
-        .when("iotc_upgrade_drain | bool")
-        .register("iotc_upgrade_uncordon")
-        .changed_when("'already uncordoned' not in iotc_upgrade_uncordon.stdout"),
-    )
+    play.post_task(wait_ready(ready)).post_task(uncordon())
 }
 
 /// A kubeadm cluster, the way kubeadm's own upgrade guide goes, one node
@@ -550,30 +556,8 @@ fn upgrade_kubeadm(u: &Upgrade) -> Play {
             )
             .when(behind),
         )
-        .post_task(
-            task(
-                "Wait until the node is Ready at the new version",
-                "ansible.builtin.command",
-                json!({ "argv": "{{ iotc_upgrade_kubectl + iotc_upgrade_ready_args }}" }),
-            )
-            .delegate_to("{{ iotc_upgrade_via }}")
-            .register("iotc_upgrade_ready")
-            .kw("until", "iotc_upgrade_ready.stdout == 'True ' ~ iotc_upgrade_to.stdout")
-            .kw("retries", 60)
-            .kw("delay", 10)
-            .changed_when(false),
-        )
-        .post_task(
-            task(
-                "Uncordon the node",
-                "ansible.builtin.command",
-                json!({ "argv": "{{ iotc_upgrade_kubectl + ['uncordon', inventory_hostname] }}" }),
-            )
-            .delegate_to("{{ iotc_upgrade_via }}")
-            .when("iotc_upgrade_drain | bool")
-            .register("iotc_upgrade_uncordon")
-            .changed_when("'already uncordoned' not in iotc_upgrade_uncordon.stdout"),
-        )
+        .post_task(wait_ready("iotc_upgrade_ready.stdout == 'True ' ~ iotc_upgrade_to.stdout"))
+        .post_task(uncordon())
 }
 
 fn upgrade_docker(u: &Upgrade) -> Play {
