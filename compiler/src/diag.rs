@@ -82,6 +82,8 @@ codes! {
     E0403 = "accelerator not available",
     E0404 = "feature not supported by the runtime",
     E0405 = "model format not supported by the serving runtime",
+    E0406 = "offline site without a mirror",
+    E0407 = "images collide on a site's mirror",
     E0501 = "literal secret value",
     E0502 = "invalid secret source",
     E0503 = "invalid registry credential",

@@ -602,6 +602,34 @@ impl Fleet {
     }
 }
 
+impl Site {
+    /// The name the gateways of this site pull `image` by: on its mirror
+    /// at [`mirror_path`] when it has one, else the image as written.
+    pub fn image_at(&self, image: &str) -> String {
+        match &self.mirror {
+            Some(m) => format!("{m}/{}", mirror_path(image)),
+            None => image.to_string(),
+        }
+    }
+}
+
+/// Where a site's mirror keeps `image`: its path and tag without the
+/// registry host, as containerd asks a mirror for it (`ghcr.io/acme/x:1`
+/// → `acme/x:1`; Docker Hub's one-word names under `library/`, as
+/// `nginx:1` → `library/nginx:1`).
+pub fn mirror_path(image: &str) -> String {
+    let host = crate::names::image_registry_host(image);
+    let path = match image.split_once('/') {
+        Some((first, rest)) if first == host => rest,
+        _ => image,
+    };
+    if host == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_string()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Site {
     pub name: String,
@@ -614,6 +642,16 @@ pub struct Site {
     /// Fleet labels overlaid with the site's own.
     pub labels: BTreeMap<String, String>,
     pub region: Option<String>,
+    /// `offline = true`: the site has no route to the internet. Ansible
+    /// downloads what its gateways need on the controller and copies it
+    /// over (the k3s binary and its air-gap images, models), checks the
+    /// OS packages instead of installing them, and every image comes from
+    /// [`Site::mirror`], which the checker requires (E0406).
+    pub offline: bool,
+    /// The site's registry mirror (`host` or `host:port`): the gateways
+    /// pull every image from it, at [`mirror_path`] (k3s through
+    /// `registries.yaml`, Compose by the name [`Site::image_at`] gives).
+    pub mirror: Option<String>,
     /// Control-plane hosts of the site's own Kubernetes cluster (k3s and
     /// microk8s fleets; empty for Docker fleets and sites without host
     /// names): the first gateway, or the first three when the site has

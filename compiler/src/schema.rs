@@ -436,6 +436,17 @@ static SITE: Shape = Shape {
             Ty::Str,
             "Docker fleets: the gateway that runs the site's services that are not on every gateway (an MQTT broker, a recorder); the other gateways reach them at its address. Defaults to the site's first gateway.",
         ),
+        def(
+            "offline",
+            Ty::Bool,
+            "false",
+            "The site has no route to the internet: Ansible downloads what its gateways need on the controller and copies it over, images come from the site's `mirror`, and the gateways' OS packages must already be installed (checked, never downloaded).",
+        ),
+        f(
+            "mirror",
+            Ty::Str,
+            "A registry at the site (`host` or `host:port`, HTTPS) that serves every image the site runs under its path without the registry host: `ghcr.io/acme/x:1` as `<mirror>/acme/x:1`, `nginx:1` as `<mirror>/library/nginx:1`. Required when `offline`.",
+        ),
     ],
     blocks: &[LABELS],
     statements: NONE,

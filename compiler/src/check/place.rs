@@ -74,6 +74,7 @@ impl<'a> Analyzer<'a> {
         let monitoring = super::monitoring::decide(&workloads, &d.models);
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
         self.battery_hubs(d, &fleets, &workloads, &flows);
+        self.offline_sites(d, &fleets, &workloads);
         let mut externals = d.externals.clone();
         externals.sort_by(|a, b| a.name.cmp(&b.name));
         let capacity = self.capacity(d, &clusters, &fleets, &workloads);
@@ -315,6 +316,8 @@ impl<'a> Analyzer<'a> {
                     standby_hosts,
                     labels: site.labels.clone(),
                     region: site.region.clone(),
+                    offline: site.offline.is_some(),
+                    mirror: site.mirror.as_ref().map(|(m, _)| m.clone()),
                     servers: Vec::new(),
                     hub,
                     node_labels,
@@ -440,6 +443,79 @@ impl<'a> Analyzer<'a> {
                         "name the gateway you keep powered (the largest panel and battery) with `hub = \"{hub}\"` or another of the site's gateways"
                     )),
                 );
+            }
+        }
+    }
+
+    /// An offline site pulls every image from its mirror (E0406 without
+    /// one) and installs its runtime from files the controller copies,
+    /// which microk8s's snap cannot do (E0404). On a site with a mirror,
+    /// two images the site runs must not share a path on it (E0407):
+    /// `ghcr.io/acme/x` and `docker.io/acme/x` would both be `acme/x`.
+    fn offline_sites(&mut self, d: &Drafts, fleets: &[ir::Fleet], workloads: &[ir::Workload]) {
+        for fd in &d.fleets {
+            let fleet = fleets.iter().find(|f| f.name == v::k8s_name(&fd.name.name));
+            for sd in &fd.sites {
+                if let Some(span) = sd.offline {
+                    if sd.mirror.is_none() {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::E0406,
+                                span,
+                                format!("offline site `{}` has no registry mirror", sd.name.name),
+                            )
+                            .label("no route to the internet")
+                            .help(format!(
+                                "add `mirror = \"registry.{}.example.internal:5000\"`, a registry at the site that serves the site's images",
+                                v::k8s_name(&sd.name.name)
+                            )),
+                        );
+                    }
+                    if let Some(rt) = fd.runtime.as_ref().filter(|r| r.name == "microk8s") {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::E0404,
+                                span,
+                                format!("runtime `{}` cannot be installed at an offline site", rt.name),
+                            )
+                            .label("no route to the snap store")
+                            .with_secondary(fd.runtime_span, "the fleet runs microk8s")
+                            .help("run the fleet on `k3s` (installed from files the controller downloads) or `docker`, or keep the site online"),
+                        );
+                    }
+                }
+                let (Some((mirror, mspan)), Some(fleet)) = (&sd.mirror, fleet) else {
+                    continue;
+                };
+                let site = v::k8s_name(&sd.name.name);
+                let mut seen: Vec<(String, &str, &str)> = Vec::new();
+                for w in workloads.iter().filter(|w| {
+                    matches!(&w.placement, ir::Placement::Fleet { fleet: f, sites }
+                        if f == &fleet.name && sites.iter().any(|p| p.site == site))
+                }) {
+                    let image = w.container.image.as_str();
+                    let path = repository(&ir::mirror_path(image)).to_string();
+                    match seen.iter().find(|(p, i, _)| {
+                        *p == path && crate::names::image_registry_host(i) != crate::names::image_registry_host(image)
+                    }) {
+                        Some((_, other, other_w)) => {
+                            self.diags.push(
+                                Diagnostic::new(
+                                    Code::E0407,
+                                    *mspan,
+                                    format!(
+                                        "`{image}` ({}) and `{other}` ({other_w}) are both in `{mirror}/{path}` on the mirror of site `{}`",
+                                        w.name, sd.name.name
+                                    ),
+                                )
+                                .label("one path on the mirror for two images")
+                                .help("the mirror keeps an image under its path without the registry host: rename one repository, or use one registry for both"),
+                            );
+                            break;
+                        }
+                        None => seen.push((path, image, w.name.as_str())),
+                    }
+                }
             }
         }
     }
@@ -1410,6 +1486,17 @@ fn secret_store(solution: &str, c: &ir::Cluster, workloads: &[ir::Workload]) -> 
         secrets,
         registries,
     })
+}
+
+/// An image reference without its tag or digest: `ghcr.io/acme/x:1` →
+/// `ghcr.io/acme/x` (a `:` before the last `/` is a registry port).
+fn repository(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(r, _)| r);
+    let last = image.rfind('/').map_or(0, |i| i + 1);
+    match image.get(last..).and_then(|name| name.find(':')) {
+        Some(colon) => image.get(..last + colon).unwrap_or(image),
+        None => image,
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod ansible;
 pub mod compose;
 pub mod escape;
 pub mod k8s;
+pub mod mirror;
 pub mod model_fetch;
 pub mod prometheus;
 pub mod readme;

@@ -674,6 +674,20 @@ impl<'a> Analyzer<'a> {
             let standby = self.get_u32_or_default(&sv, ss, "standby");
             let region = self.get_str(&sv, ss, "region").map(|(s, _)| s);
             let hub = self.get_str(&sv, ss, "hub");
+            let offline = self
+                .get_bool(&sv, ss, "offline")
+                .then(|| sv.attr("offline").map_or(sname.span, |a| a.value.span));
+            let mirror = self.get_str(&sv, ss, "mirror").and_then(|(m, span)| {
+                if let Err(e) = crate::names::check_registry_host(&m) {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0214, span, e)
+                            .label("not a registry host")
+                            .help("write the mirror's host as images would name it, e.g. `registry.plant-c.lan:5000`"),
+                    );
+                    return None;
+                }
+                Some((m, span))
+            });
             let mut slabels = labels.clone();
             slabels.extend(self.map_block(&sv, "labels", true));
             sites.push(SiteDraft {
@@ -684,6 +698,8 @@ impl<'a> Analyzer<'a> {
                 labels: slabels,
                 region,
                 hub,
+                offline,
+                mirror,
             });
         }
         if sites.is_empty() {

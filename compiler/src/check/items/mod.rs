@@ -54,6 +54,10 @@ pub(super) struct SiteDraft {
     /// `hub = "host"`: the gateway that carries the site's services that
     /// are not on every gateway (Docker fleets).
     pub hub: Option<(String, Span)>,
+    /// `offline = true`: the site has no route to the internet.
+    pub offline: Option<Span>,
+    /// `mirror = "host:port"`, a valid registry host (E0214 otherwise).
+    pub mirror: Option<(String, Span)>,
 }
 
 pub(super) struct FleetDraft {

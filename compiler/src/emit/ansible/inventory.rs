@@ -162,6 +162,10 @@ pub struct FleetVars {
     pub iotc_compose_stack_models: Vec<ModelVar>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_prepare_model_caches: Vec<ModelCacheVar>,
+    /// A Kubernetes fleet with an offline site: the models its servers
+    /// fetch, which Ansible puts in their caches there instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_prepare_models: Vec<ModelVar>,
     /// Host folders the fleet's workloads write (`Solution::writable_dirs`),
     /// created owned by the writing container's user.
     pub iotc_prepare_writable_dirs: Vec<crate::ir::WritableDir>,
@@ -190,6 +194,16 @@ pub struct SiteVars {
     /// pull Secrets go only into these.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_k8s_namespaces: Vec<String>,
+    /// `ir::Site::offline`: the roles download on the controller and
+    /// check OS packages instead of installing them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub iotc_offline: bool,
+    /// `ir::Site::mirror`: k3s pulls every image from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_mirror: Option<String>,
+    /// k3s at an offline site: the release's air-gap images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_k3s_airgap_images_url: Option<String>,
     #[serde(flatten)]
     pub stack: Option<StackVars>,
 }
@@ -501,6 +515,20 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         let runtime = c.runtime_vars(engine, f.runtime.version.as_deref(), None, &f.name, Some(f));
         let models = if docker { c.model_vars(f) } else { Vec::new() };
         let caches = if docker { Vec::new() } else { c.model_cache_vars(f) };
+        // The servers' models, for the caches of the offline sites (the
+        // files their fetch looks for, owned by the server's user).
+        let offline_models = if docker || !f.sites.iter().any(|s| s.offline) {
+            Vec::new()
+        } else {
+            c.model_vars(f)
+                .into_iter()
+                .filter_map(|mut m| {
+                    let cache = caches.iter().find(|k| k.model == m.model)?;
+                    m.owner = Some(cache.owner);
+                    Some(m)
+                })
+                .collect()
+        };
         let mut group = Group {
             vars: Some(Vars::Fleet(Box::new(FleetVars {
                 iotc_tier: "edge",
@@ -512,6 +540,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 binary: c.binary_vars(engine, f.runtime.version.as_deref(), &f.device.arch),
                 iotc_compose_stack_models: models,
                 iotc_prepare_model_caches: caches,
+                iotc_prepare_models: offline_models,
                 iotc_prepare_writable_dirs: sol.writable_dirs(&f.name),
                 iotc_prepare_device_groups: sol.pinned_device_groups(&f.name),
             }))),
@@ -538,6 +567,12 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                         .filter(|n| n.group == f.name && n.sites.contains(&s.name))
                         .map(|n| n.name.clone())
                         .collect(),
+                    iotc_offline: s.offline,
+                    iotc_mirror: s.mirror.clone(),
+                    iotc_k3s_airgap_images_url: s
+                        .offline
+                        .then(|| c.airgap_images_url(engine, f.runtime.version.as_deref(), &f.device.arch))
+                        .flatten(),
                     stack: stack.map(|st| StackVars {
                         iotc_compose_stack_project: st.project.clone(),
                         iotc_compose_stack_file: st.path.clone(),

@@ -257,6 +257,10 @@ pub struct ModelVar {
     pub s3_bucket: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3_object: Option<String>,
+    /// Who owns the staged file (a Kubernetes server's user, whose fetch
+    /// finds it in the cache); root when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u32>,
 }
 
 /// `secret/data/factory/db#password` → (`secret`, `factory/db`, `password`)
@@ -276,6 +280,16 @@ pub struct Ctx<'a> {
 /// a k3s cluster of the same minor.
 const K3S_DEFAULT_RELEASE: &str = "v1.33.5+k3s1";
 const K3S_RELEASES: &str = "https://github.com/k3s-io/k3s/releases/download";
+
+/// A k3s release's binary and the architecture suffix of its other files
+/// (`sha256sum-<arch>.txt`, `k3s-airgap-images-<arch>.tar.zst`).
+fn k3s_assets(arch: &str) -> (&'static str, &'static str) {
+    match arch {
+        "amd64" | "x86_64" => ("k3s", "amd64"),
+        "arm" | "armhf" | "arm32" => ("k3s-armhf", "arm"),
+        _ => ("k3s-arm64", "arm64"),
+    }
+}
 
 impl<'a> Ctx<'a> {
     fn fleet_workloads(&self, f: &Fleet) -> impl Iterator<Item = &'a Workload> + '_ {
@@ -311,15 +325,22 @@ impl<'a> Ctx<'a> {
             return inventory::BinaryVars::default();
         }
         let release = self.k3s_release(version).replace('+', "%2B");
-        let (binary, sums) = match arch {
-            "amd64" | "x86_64" => ("k3s", "amd64"),
-            "arm" | "armhf" | "arm32" => ("k3s-armhf", "arm"),
-            _ => ("k3s-arm64", "arm64"),
-        };
+        let (binary, sums) = k3s_assets(arch);
         inventory::BinaryVars {
             iotc_k3s_binary_url: Some(format!("{K3S_RELEASES}/{release}/{binary}")),
             iotc_k3s_checksum_url: Some(format!("{K3S_RELEASES}/{release}/sha256sum-{sums}.txt")),
         }
+    }
+
+    /// The release's air-gap images of a k3s fleet, which an offline site
+    /// gets from the controller (checked against the same sha256sum file).
+    fn airgap_images_url(&self, engine: Engine, version: Option<&str>, arch: &str) -> Option<String> {
+        if engine != Engine::K3s {
+            return None;
+        }
+        let release = self.k3s_release(version).replace('+', "%2B");
+        let (_, sums) = k3s_assets(arch);
+        Some(format!("{K3S_RELEASES}/{release}/k3s-airgap-images-{sums}.tar.zst"))
     }
 
     fn runtime_vars(
@@ -665,6 +686,7 @@ impl<'a> Ctx<'a> {
                 dest: format!("{}/{}", m.host_dir, crate::ir::model_file(&m.format)),
                 s3_bucket: bucket,
                 s3_object: object,
+                owner: None,
             });
         }
         out

@@ -180,6 +180,116 @@ fn apt(name: &str, packages: Value) -> Task {
     )
 }
 
+/// The site has no route to the internet (`ir::Site::offline`): what the
+/// gateways need is downloaded on the controller and copied, and OS
+/// packages are checked, never installed.
+pub(crate) const OFFLINE: &str = "iotc_offline | default(false) | bool";
+/// The opposite of [`OFFLINE`]: the gateway downloads for itself.
+pub(crate) const ONLINE: &str = "not (iotc_offline | default(false) | bool)";
+/// Where the controller keeps what it downloads for offline sites.
+const OFFLINE_CACHE: &str = "{{ lookup('ansible.builtin.env', 'HOME') }}/.cache/iotc";
+
+/// A task that runs on the controller as the user running Ansible (a
+/// download for an offline site), never on the gateway.
+fn on_controller(t: Task) -> Task {
+    t.delegate_to("localhost").kw("become", false)
+}
+
+/// Install `packages` with apt; at an offline site, where apt has nowhere
+/// to download from, check that they are installed instead and fail
+/// naming the missing ones. `packages` is a list of names or a template
+/// that gives one.
+fn packages(name: &str, packages: Value) -> Vec<Task> {
+    let list = match &packages {
+        Value::String(t) => t.trim_start_matches("{{").trim_end_matches("}}").trim().to_string(),
+        Value::Array(names) => {
+            let quoted: Vec<String> = names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|n| format!("'{n}'"))
+                .collect();
+            format!("[{}]", quoted.join(", "))
+        }
+        other => other.to_string(),
+    };
+    let missing = format!("{{{{ {list} | difference(ansible_facts.packages.keys() | list) }}}}");
+    vec![
+        apt(name, packages).when(ONLINE),
+        task(
+            &format!("{name}: offline site, read the installed packages instead"),
+            "ansible.builtin.package_facts",
+            json!({ "manager": "apt" }),
+        )
+        .when(OFFLINE),
+        task(
+            &format!("{name}: offline site, fail unless they are installed"),
+            "ansible.builtin.assert",
+            json!({
+                "that": ["iotc_missing | length == 0"],
+                "fail_msg": "Offline site: install {{ iotc_missing | join(', ') }} on {{ inventory_hostname }} (OS image or a package mirror at the site)",
+                "quiet": true
+            }),
+        )
+        .kw("vars", json!({ "iotc_missing": missing }))
+        .when(OFFLINE),
+    ]
+}
+
+/// Stage the models of `models` (a template giving `ModelVar`s) at an
+/// offline site: download each on the controller (HTTPS with its
+/// checksum, or S3 with the controller's credentials) into the
+/// controller's cache, then copy it to its `dest` on the gateway.
+fn stage_models_from_controller(models: &str) -> Vec<Task> {
+    let https = format!("{{{{ {models} | rejectattr('scheme', 'equalto', 's3') }}}}");
+    let s3 = format!("{{{{ {models} | selectattr('scheme', 'equalto', 's3') }}}}");
+    let all = format!("{{{{ {models} }}}}");
+    let cached = format!("{OFFLINE_CACHE}{{{{ item.dest }}}}");
+    let label = "{{ item.model }} {{ item.version }}";
+    let owner = "{{ item.owner | default('root') }}";
+    vec![
+        task(
+            "Create the model folders on the gateway (offline site)",
+            "ansible.builtin.file",
+            json!({ "path": "{{ item.dest | dirname }}", "state": "directory", "owner": owner, "group": owner, "mode": "0755" }),
+        )
+        .with_loop(all.as_str())
+        .label(label)
+        .when(OFFLINE),
+        on_controller(task(
+            "Create the controller's model folders (offline site)",
+            "ansible.builtin.file",
+            json!({ "path": format!("{OFFLINE_CACHE}{{{{ item.dest | dirname }}}}"), "state": "directory", "mode": "0755" }),
+        ))
+        .with_loop(all.as_str())
+        .label(label)
+        .when(OFFLINE),
+        on_controller(task(
+            "Download the models over HTTPS on the controller (offline site, checksum verified)",
+            "ansible.builtin.get_url",
+            json!({ "url": "{{ item.url }}", "dest": cached, "checksum": "{{ item.checksum | default(omit) }}", "mode": "0644" }),
+        ))
+        .with_loop(https.as_str())
+        .label(label)
+        .when(OFFLINE),
+        on_controller(task(
+            "Download the models from S3 on the controller (offline site)",
+            "amazon.aws.s3_object",
+            json!({ "bucket": "{{ item.s3_bucket }}", "object": "{{ item.s3_object }}", "dest": cached, "mode": "get", "overwrite": "different" }),
+        ))
+        .with_loop(s3.as_str())
+        .label(label)
+        .when(OFFLINE),
+        task(
+            "Copy the models from the controller (offline site)",
+            "ansible.builtin.copy",
+            json!({ "src": cached, "dest": "{{ item.dest }}", "owner": owner, "group": owner, "mode": "0644" }),
+        )
+        .with_loop(all.as_str())
+        .label(label)
+        .when(OFFLINE),
+    ]
+}
+
 fn prepare() -> Role {
     let mut r = Role::new(
         "iotc_prepare",
@@ -232,8 +342,9 @@ fn prepare() -> Role {
     r.default("iotc_prepare_allow_routed", true);
     r.default(IN_CONTAINER, false);
 
-    r.tasks = vec![
-        apt("Install the base packages", json!("{{ iotc_prepare_packages }}")),
+    r.default("iotc_prepare_models", json!([]));
+    let mut tasks = packages("Install the base packages", json!("{{ iotc_prepare_packages }}"));
+    tasks.extend(vec![
         on_booted_host(
             task(
                 "Load the kernel modules for container networking",
@@ -325,6 +436,11 @@ fn prepare() -> Role {
         )
         .with_loop("{{ iotc_prepare_model_caches }}")
         .label("{{ item.model }}"),
+    ]);
+    // At an offline site the servers' fetch cannot reach the artifact:
+    // the model is put in the cache, where the fetch finds it verified.
+    tasks.extend(stage_models_from_controller("iotc_prepare_models"));
+    tasks.extend(vec![
         // Folders the workloads write on the host (`ir::Volume::host_dir`):
         // the kubelet and Docker would create them root:0755, which the
         // containers' user cannot write (fsGroup does not apply to
@@ -366,7 +482,16 @@ fn prepare() -> Role {
         )
         .with_loop("{{ iotc_prepare_device_groups }}")
         .label("{{ item.name }}"),
-        apt("Install setfacl (the host group keeps its device access)", json!(["acl"])).when(DEVICE_GROUPS),
+    ]);
+    tasks.extend(
+        packages(
+            "Install setfacl (the host group keeps its device access)",
+            json!(["acl"]),
+        )
+        .into_iter()
+        .map(|t| t.when(DEVICE_GROUPS)),
+    );
+    tasks.extend(vec![
         task(
             "Hand the workloads' device nodes to iotc's device groups",
             "ansible.builtin.copy",
@@ -420,7 +545,8 @@ fn prepare() -> Role {
             json!({ "argv": ["/usr/sbin/sshd", "-t"] }),
         )
         .changed_when(false),
-    ];
+    ]);
+    r.tasks = tasks;
     // ufw changes the running kernel's netfilter tables as it writes its
     // rules: a booted host's own only.
     let firewall = [
@@ -549,6 +675,13 @@ fn k3s() -> Result<Role, EmitError> {
     );
     r.default("iotc_k3s_token", "");
     r.default("iotc_k3s_registries", "{{ iotc_registries | default([]) }}");
+    r.default("iotc_k3s_mirror", "{{ iotc_mirror | default('') }}");
+    r.default("iotc_k3s_offline", "{{ iotc_offline | default(false) }}");
+    // Offline sites: the controller's copy of the release's files.
+    r.default(
+        "iotc_k3s_cache",
+        format!("{OFFLINE_CACHE}/k3s/{{{{ iotc_runtime_version }}}}"),
+    );
     r.default("iotc_k3s_node_labels", "{{ iotc_node_labels | default({}) }}");
     r.default("iotc_k3s_node_taints", "{{ iotc_node_taints | default([]) }}");
     r.default(
@@ -561,6 +694,12 @@ fn k3s() -> Result<Role, EmitError> {
         .0
         .retain(|(k, _)| k != "iotc_k3s_binary_url" && k != "iotc_k3s_checksum_url");
 
+    // At an offline site the controller downloads the binary and the
+    // release's air-gap images (k3s's own: pause, CoreDNS, ...), both
+    // checked against the release's sha256sum, and copies them; k3s
+    // imports the images from its images folder when it starts.
+    let release_files = "{{ [iotc_k3s_binary_url, iotc_k3s_airgap_images_url] }}";
+    let images_dir = "/var/lib/rancher/k3s/agent/images";
     r.tasks = vec![
         task(
             "Download the k3s binary (checked against the release's sha256sum)",
@@ -574,7 +713,60 @@ fn k3s() -> Result<Role, EmitError> {
                 "mode": "0755"
             }),
         )
-        .notify("Restart k3s"),
+        .notify("Restart k3s")
+        .when(ONLINE),
+        on_controller(task(
+            "Create the controller's folder for the k3s release (offline site)",
+            "ansible.builtin.file",
+            json!({ "path": "{{ iotc_k3s_cache }}", "state": "directory", "mode": "0755" }),
+        ))
+        .when(OFFLINE),
+        on_controller(task(
+            "Download the k3s binary and air-gap images on the controller (offline site, checked against the release's sha256sum)",
+            "ansible.builtin.get_url",
+            json!({
+                "url": "{{ item }}",
+                "dest": "{{ iotc_k3s_cache }}/{{ item | basename }}",
+                "checksum": "sha256:{{ iotc_k3s_checksum_url }}",
+                "mode": "0644"
+            }),
+        ))
+        .with_loop(release_files)
+        .label("{{ item | basename }}")
+        .kw("throttle", 1)
+        .when(OFFLINE),
+        task(
+            "Copy the k3s binary from the controller (offline site)",
+            "ansible.builtin.copy",
+            json!({
+                "src": "{{ iotc_k3s_cache }}/{{ iotc_k3s_binary_url | basename }}",
+                "dest": "/usr/local/bin/k3s",
+                "owner": "root",
+                "group": "root",
+                "mode": "0755"
+            }),
+        )
+        .notify("Restart k3s")
+        .when(OFFLINE),
+        task(
+            "Create the k3s images folder (offline site)",
+            "ansible.builtin.file",
+            json!({ "path": images_dir, "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        )
+        .when(OFFLINE),
+        task(
+            "Copy k3s's air-gap images from the controller (offline site)",
+            "ansible.builtin.copy",
+            json!({
+                "src": "{{ iotc_k3s_cache }}/{{ iotc_k3s_airgap_images_url | basename }}",
+                "dest": format!("{images_dir}/{{{{ iotc_k3s_airgap_images_url | basename }}}}"),
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        )
+        .notify("Restart k3s")
+        .when(OFFLINE),
         task(
             "Create the k3s configuration directory",
             "ansible.builtin.file",
@@ -604,7 +796,7 @@ fn k3s() -> Result<Role, EmitError> {
                 "mode": "0600"
             }),
         )
-        .when("iotc_k3s_registries | length > 0")
+        .when("iotc_k3s_registries | length > 0 or iotc_k3s_mirror | length > 0")
         .no_log()
         .notify("Restart k3s"),
         task(
@@ -1136,8 +1328,11 @@ fn docker() -> Result<Role, EmitError> {
         userland_proxy: false,
     };
     let daemon_json = serde_json::to_string_pretty(&daemon).map_err(|e| err(format!("daemon.json: {e}")))? + "\n";
-    r.tasks = vec![
-        apt("Install the Docker prerequisites", json!(["ca-certificates", "python3-yaml"])),
+    let mut tasks = packages(
+        "Install the Docker prerequisites",
+        json!(["ca-certificates", "python3-yaml"]),
+    );
+    tasks.extend(vec![
         task(
             "Add Docker's apt repository",
             "ansible.builtin.deb822_repository",
@@ -1150,7 +1345,8 @@ fn docker() -> Result<Role, EmitError> {
                 "signed_by": "{{ iotc_docker_repository }}/gpg",
                 "state": "present"
             }),
-        ),
+        )
+        .when(ONLINE),
         task(
             "Install Docker Engine and the Compose plugin",
             "ansible.builtin.apt",
@@ -1165,7 +1361,21 @@ fn docker() -> Result<Role, EmitError> {
                 "update_cache": true,
                 "install_recommends": false
             }),
-        ),
+        )
+        .when(ONLINE),
+        task(
+            "Check Docker Engine and the Compose plugin (offline site: installed beforehand)",
+            "ansible.builtin.assert",
+            json!({
+                "that": [
+                    "ansible_facts.packages['docker-ce'] | default([]) | map(attribute='version') | select('search', '^5:' ~ iotc_docker_version) | list | length > 0",
+                    "'docker-compose-plugin' in ansible_facts.packages"
+                ],
+                "fail_msg": "Offline site: install docker-ce {{ iotc_docker_version }} and docker-compose-plugin on {{ inventory_hostname }} beforehand",
+                "quiet": true
+            }),
+        )
+        .when(OFFLINE),
         task(
             "Configure the Docker daemon",
             "ansible.builtin.copy",
@@ -1177,7 +1387,8 @@ fn docker() -> Result<Role, EmitError> {
             "ansible.builtin.systemd_service",
             json!({ "name": "docker", "enabled": true, "state": "started" }),
         ),
-    ];
+    ]);
+    r.tasks = tasks;
     r.handlers = vec![task(
         "Restart docker",
         "ansible.builtin.systemd_service",
@@ -1212,7 +1423,7 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
     r.default("iotc_compose_stack_run_once", json!([]));
     let dir = "{{ iotc_compose_stack_dir }}";
     let rendered = "{{ iotc_compose_stack_secrets | selectattr('source', 'equalto', 'vault') }}";
-    r.tasks = vec![
+    let mut tasks = vec![
         task(
             "Create the stack folder",
             "ansible.builtin.file",
@@ -1324,9 +1535,11 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
             }),
         )
         .with_loop("{{ iotc_compose_stack_models | rejectattr('scheme', 'equalto', 's3') }}")
-        .label("{{ item.model }} {{ item.version }}"),
+        .label("{{ item.model }} {{ item.version }}")
+        .when(ONLINE),
         apt("Install boto3 for the models from S3", json!(["python3-boto3"]))
-            .when("iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') | list | length > 0"),
+            .when("iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') | list | length > 0")
+            .when(ONLINE),
         // The controller's AWS credentials when it has them, else the
         // gateway's own (instance profile, root's ~/.aws).
         task(
@@ -1344,7 +1557,11 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         )
         .with_loop("{{ iotc_compose_stack_models | selectattr('scheme', 'equalto', 's3') }}")
         .label("{{ item.model }} {{ item.version }}")
-        .no_log(),
+        .no_log()
+        .when(ONLINE),
+    ];
+    tasks.extend(stage_models_from_controller("iotc_compose_stack_models"));
+    tasks.extend(vec![
         task(
             "Checksum the models from S3",
             "ansible.builtin.stat",
@@ -1391,7 +1608,8 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
         )
         .with_loop("{{ iotc_registries | default([]) }}")
         .label("{{ item.host }}")
-        .no_log(),
+        .no_log()
+        .when(ONLINE),
         task(
             "Bring the Compose stack up",
             "community.docker.docker_compose_v2",
@@ -1423,7 +1641,8 @@ fn compose_stack(c: &Ctx) -> Result<Role, EmitError> {
             json!({ "name": "{{ item }}.timer", "enabled": true, "state": "started", "daemon_reload": true }),
         )
         .with_loop("{{ iotc_compose_stack_timers }}"),
-    ];
+    ]);
+    r.tasks = tasks;
     // After a deploy that changed the stack.
     r.handlers = vec![
         task(

@@ -626,7 +626,7 @@ fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
     let g = site.hosts.len();
     let leader = share(a.sp.replicas, g, 0);
     let mut svc = Service {
-        image: esc(&c.image),
+        image: esc(&site.image_at(&c.image)),
         networks: vec![NETWORK.into()],
         logging: logging(),
         labels: labels(sol, w, fleet, site, a.sp),
@@ -743,9 +743,9 @@ fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
     if let (WorkloadKind::Serve, Some(m)) = (w.kind, &w.model) {
         let target = version_dir(m);
         match fetch_kind(&m.artifact) {
-            Some(Fetch::Oci(_)) => svc.volumes.push(VolumeMount {
+            Some(Fetch::Oci(reference)) => svc.volumes.push(VolumeMount {
                 kind: "image".into(),
-                source: esc(m.artifact.trim_start_matches("oci://")),
+                source: esc(&site.image_at(&reference)),
                 target,
                 read_only: true,
             }),
@@ -837,6 +837,21 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
                 path: stack_path(&fleet.name, &site.name),
                 contents: format!("{header}{text}"),
             });
+            // What the stack pulls, by the names the source gives.
+            let images = at_site(sol, fleet, site).into_iter().flat_map(|a| {
+                let oci = a.w.model.as_ref().and_then(|m| match fetch_kind(&m.artifact) {
+                    Some(Fetch::Oci(r)) if a.w.kind == WorkloadKind::Serve => Some(r),
+                    _ => None,
+                });
+                std::iter::once(a.w.container.image.clone()).chain(oci)
+            });
+            let images: Vec<String> = images.collect();
+            if let Some(contents) = super::mirror::list(fleet, site, images.iter().map(String::as_str)) {
+                files.push(OutputFile {
+                    path: format!("compose/{}/{}/{}", fleet.name, site.name, super::mirror::FILE),
+                    contents,
+                });
+            }
         }
     }
     Ok(files)
