@@ -78,7 +78,28 @@ pub struct Monitoring {
     /// The Grafanas (`from std.services.grafana`) of the group that get
     /// this Prometheus as their provisioned datasource.
     pub dashboards: Vec<String>,
+    /// A fleet's Prometheus that `talks_to` a cluster's Prometheus sends
+    /// every sample there too (`remote_write`), labelled with its fleet
+    /// and site, and keeps scraping and alerting on its own when the WAN
+    /// is down.
+    pub remote_write: Option<RemoteWrite>,
+    /// The fleets' Prometheuses that send here: this one runs with
+    /// [`REMOTE_WRITE_RECEIVER_FLAG`].
+    pub receives_from: Vec<String>,
 }
+
+/// Where a fleet's Prometheus sends its samples.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RemoteWrite {
+    /// The receiving Prometheus (a cluster's).
+    pub to: String,
+    /// Its remote-write URL, on the endpoint it is exposed at to other
+    /// clusters and fleets: `https://<host>/api/v1/write`.
+    pub url: String,
+}
+
+/// The flag that makes a Prometheus accept remote writes.
+pub const REMOTE_WRITE_RECEIVER_FLAG: &str = "--web.enable-remote-write-receiver";
 
 /// One workload Prometheus scrapes: every pod, found by DNS.
 #[derive(Debug, Clone, Serialize, PartialEq)]

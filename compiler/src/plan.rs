@@ -418,6 +418,12 @@ fn monitoring(out: &mut String, sol: &Solution) {
         if !m.dashboards.is_empty() {
             let _ = writeln!(out, "    datasource of {}", m.dashboards.join(", "));
         }
+        if let Some(r) = &m.remote_write {
+            let _ = writeln!(out, "    writes every site's samples to {} at {}", r.to, r.url);
+        }
+        if !m.receives_from.is_empty() {
+            let _ = writeln!(out, "    receives remote writes from {}", m.receives_from.join(", "));
+        }
     }
     if !unscraped.is_empty() {
         let _ = writeln!(

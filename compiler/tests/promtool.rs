@@ -94,3 +94,33 @@ fn every_prometheus_config_and_rule_file_passes_promtool() {
     }
     assert!(checked > 0, "no example has a Prometheus to check");
 }
+
+/// A fleet's Prometheus writing to the cloud's: its `remote_write` and
+/// `external_labels`, one config per site, pass promtool too.
+#[test]
+#[ignore = "needs promtool (Debian package prometheus); .ci/run installs it and runs this with --ignored"]
+fn remote_write_configs_pass_promtool() {
+    let src = std::fs::read_to_string(common::repo().join("compiler/tests/data/remote_write.iot")).unwrap();
+    let sol = common::checked(
+        &iotc_compiler::source::MemoryDb::new().with("rw/rw.iot", &src),
+        "rw/rw.iot",
+    );
+    let dir = scratch("remote-write");
+    let mut writers = 0;
+    for f in emit(&sol, &[Target::K8s]).unwrap() {
+        for (i, doc) in documents(&f.contents).iter().enumerate() {
+            let Some(text) = doc["data"]["prometheus.yml"]
+                .as_str()
+                .filter(|_| doc["kind"] == "ConfigMap")
+            else {
+                continue;
+            };
+            let path = dir.join(format!("{}-{i}.yml", f.path.replace('/', "_")));
+            std::fs::write(&path, text).unwrap();
+            promtool(&["check", "config", "--syntax-only"], &path);
+            writers += usize::from(text.contains("remote_write:"));
+        }
+    }
+    // One per site of the fleet.
+    assert_eq!(writers, 2);
+}

@@ -113,6 +113,8 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
             },
             targets,
             dashboards: Vec::new(),
+            remote_write: None,
+            receives_from: Vec::new(),
         });
     }
     out.sort_by(|a, b| (&a.group, a.fleet, &a.prometheus).cmp(&(&b.group, b.fleet, &b.prometheus)));
@@ -133,6 +135,53 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
         }
     }
     out
+}
+
+/// A fleet's Prometheus that `talks_to` a cluster's Prometheus writes to
+/// it remotely, at the endpoint the flows exposed it at to other clusters
+/// and fleets (`Workload::exposure`); the receiver gets
+/// [`ir::REMOTE_WRITE_RECEIVER_FLAG`]. After the flows, which decide the
+/// exposure (a receiver without one, for want of a `domain`, is E0106
+/// there).
+pub(super) fn remote_writes(monitoring: &mut [Monitoring], workloads: &mut [ir::Workload]) {
+    let mut pairs: Vec<(usize, usize, String)> = Vec::new();
+    for (i, m) in monitoring.iter().enumerate().filter(|(_, m)| m.fleet) {
+        let Some(p) = workloads.iter().find(|w| w.name == m.prometheus) else {
+            continue;
+        };
+        let receiver = monitoring
+            .iter()
+            .enumerate()
+            .find(|(_, n)| !n.fleet && p.talks_to.contains(&n.prometheus));
+        let Some((j, n)) = receiver else { continue };
+        let Some(exposure) = workloads
+            .iter()
+            .find(|w| w.name == n.prometheus)
+            .and_then(|w| w.exposure.as_ref())
+        else {
+            continue;
+        };
+        pairs.push((i, j, format!("{}/api/v1/write", exposure.endpoint.url())));
+    }
+    for (i, j, url) in pairs {
+        let (Some(from), Some(to)) = (
+            monitoring.get(i).map(|m| m.prometheus.clone()),
+            monitoring.get(j).map(|m| m.prometheus.clone()),
+        ) else {
+            continue;
+        };
+        if let Some(m) = monitoring.get_mut(i) {
+            m.remote_write = Some(ir::RemoteWrite { to: to.clone(), url });
+        }
+        if let Some(n) = monitoring.get_mut(j) {
+            n.receives_from.push(from);
+        }
+        if let Some(w) = workloads.iter_mut().find(|w| w.name == to) {
+            if !w.container.args.iter().any(|a| a == ir::REMOTE_WRITE_RECEIVER_FLAG) {
+                w.container.args.push(ir::REMOTE_WRITE_RECEIVER_FLAG.to_string());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -71,8 +71,9 @@ impl<'a> Analyzer<'a> {
             None => Vec::new(),
         };
         self.reachability(d, &workloads);
-        let monitoring = super::monitoring::decide(&workloads, &d.models);
+        let mut monitoring = super::monitoring::decide(&workloads, &d.models);
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
+        super::monitoring::remote_writes(&mut monitoring, &mut workloads);
         self.battery_hubs(d, &fleets, &workloads, &flows);
         self.offline_sites(d, &fleets, &workloads);
         let mut externals = d.externals.clone();

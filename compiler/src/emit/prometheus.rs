@@ -49,6 +49,8 @@ pub struct Config {
     pub global: Global,
     pub rule_files: Vec<String>,
     pub scrape_configs: Vec<ScrapeConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<RemoteWriteConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -56,6 +58,17 @@ pub struct Config {
 pub struct Global {
     pub scrape_interval: String,
     pub evaluation_interval: String,
+    /// A fleet's Prometheus that writes to the cloud: `fleet` and `site`,
+    /// so the receiver tells the sites apart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWriteConfig {
+    pub url: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -300,9 +313,18 @@ pub fn prometheus_files(
         global: Global {
             scrape_interval: interval.clone(),
             evaluation_interval: interval,
+            external_labels: external_labels(sol, m),
         },
         rule_files: vec![rules_path],
         scrape_configs: jobs,
+        remote_write: m
+            .remote_write
+            .iter()
+            .map(|r| RemoteWriteConfig {
+                url: r.url.clone(),
+                name: r.to.clone(),
+            })
+            .collect(),
     };
     // One group per model scraped here that has alerts.
     let mut groups = Vec::new();
@@ -322,6 +344,25 @@ pub fn prometheus_files(
         (m.config_file.clone(), config),
         (PROMETHEUS_RULES_FILE.to_string(), rules),
     ]))
+}
+
+/// What a Prometheus writing to another one labels its samples with: its
+/// fleet, and its site when `sol` is one site's view (every site being its
+/// own cluster, with its own copy of the config).
+fn external_labels(sol: &Solution, m: &Monitoring) -> BTreeMap<String, String> {
+    if m.remote_write.is_none() {
+        return BTreeMap::new();
+    }
+    let mut labels = BTreeMap::from([("fleet".to_string(), m.group.clone())]);
+    if let Some([site]) = sol
+        .fleets
+        .iter()
+        .find(|f| f.name == m.group)
+        .map(|f| f.sites.as_slice())
+    {
+        labels.insert("site".to_string(), site.name.clone());
+    }
+    labels
 }
 
 /// The datasource file of a Grafana reading `m`'s Prometheus.
