@@ -454,6 +454,10 @@ pub struct Cluster {
     /// DNS domain under which exposed workloads get their names
     /// (`<workload>.<domain>`).
     pub domain: Option<String>,
+    /// kubeadm installed by Ansible: the control plane's virtual address
+    /// (kube-vip on every control-plane node, ARP), its
+    /// `controlPlaneEndpoint` and a certificate SAN.
+    pub vip: Option<String>,
     /// The default pool (named `default`) first, then declared pools.
     pub pools: Vec<Pool>,
     /// What the cluster's runtime needs open between its nodes, when iotc

@@ -400,6 +400,11 @@ pub static CLUSTER: Shape = Shape {
             Ty::Str,
             "DNS domain of the cluster's exposed workloads: a public workload, or one called from another cluster or fleet, is reached at `<workload>.<domain>` over TLS.",
         ),
+        f(
+            "vip",
+            Ty::Str,
+            "kubeadm on vSphere or baremetal: a free IPv4 address in the nodes' network that the control plane answers on (kube-vip, ARP), so the API server outlives any one control-plane node.",
+        ),
     ],
     blocks: &[
         NestedSpec {

@@ -43,6 +43,12 @@ fn city_on(distribution: &str) -> Solution {
         .into_iter()
         .map(|(p, t)| {
             let t = t.replace("distribution = kubeadm", &format!("distribution = {distribution}"));
+            // A VIP is kubeadm's (k3s and microk8s balance themselves).
+            let t: String = t
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("vip ="))
+                .map(|l| format!("{l}\n"))
+                .collect();
             (p, t)
         })
         .collect();
@@ -269,6 +275,17 @@ print(env.from_string(d["template"]).render(**d["vars"]))
         .collect()
 }
 
+/// A default of the kubeadm role, rendered with `vars`.
+fn role_default(files: &[OutputFile], key: &str, vars: &Value) -> String {
+    let defaults = yaml(file(files, "ansible/roles/iotc_kubeadm/defaults/main.yml"));
+    let script = r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+print(jinja2.Environment().from_string(d["template"]).render(**d["vars"]), end="")
+"#;
+    python(script, &json!({ "template": defaults[key], "vars": vars }))
+}
+
 #[test]
 fn kubeadms_pod_network_is_the_cnis_and_its_version_the_clusters() {
     let mut checked = 0;
@@ -279,7 +296,11 @@ fn kubeadms_pod_network_is_the_cnis_and_its_version_the_clusters() {
             let servers = vars["iotc_k8s_servers"].clone();
             let first = servers[0].as_str().unwrap().to_string();
             vars["inventory_hostname"] = json!(first);
-            vars["iotc_kubeadm_endpoint"] = json!(format!("{first}:6443"));
+            // The role's default: the VIP when the cluster has one.
+            let vip = c.vip.clone();
+            vars["iotc_kubeadm_vip"] = json!(vip.clone().unwrap_or_default());
+            vars["iotc_kubeadm_endpoint"] = json!(role_default(&files, "iotc_kubeadm_endpoint", &vars));
+            let endpoint = format!("{}:6443", vip.as_deref().unwrap_or(&first));
             let minor = vars["iotc_runtime_version"].as_str().unwrap().to_string();
             // What `kubeadm version -o short` prints for the pinned package.
             vars["iotc_kubeadm_installed"] = json!({ "stdout": format!("v{minor}.5\n") });
@@ -299,8 +320,10 @@ fn kubeadms_pod_network_is_the_cnis_and_its_version_the_clusters() {
                 .unwrap()
                 .trim_start_matches('v')
                 .starts_with(&minor));
-            assert_eq!(cluster["controlPlaneEndpoint"], json!(format!("{first}:6443")));
-            assert_eq!(cluster["apiServer"]["certSANs"], servers);
+            assert_eq!(cluster["controlPlaneEndpoint"], json!(endpoint), "{name}");
+            let mut sans = servers.as_array().unwrap().clone();
+            sans.extend(vip.iter().map(|v| json!(v)));
+            assert_eq!(cluster["apiServer"]["certSANs"], json!(sans), "{name}");
             assert_eq!(init["nodeRegistration"]["name"], json!(first));
             assert_eq!(init["nodeRegistration"]["taints"], json!([]));
             assert_eq!(kubelet["cgroupDriver"], "systemd");
@@ -319,4 +342,114 @@ fn kubeadms_pod_network_is_the_cnis_and_its_version_the_clusters() {
         }
     }
     assert!(checked >= 2, "{checked} kubeadm clusters checked");
+}
+
+/// A kubeadm control plane of three answers on its VIP: kube-vip runs as a
+/// static pod on each control-plane node before kubeadm needs the address
+/// (init waits for the API there, the others join through it), with the
+/// kubeconfig kubeadm 1.29+ allows at that moment; the address is the
+/// cluster's endpoint and a certificate SAN (above). Without a VIP the
+/// checker warns; on another distribution a VIP is refused.
+#[test]
+fn a_kubeadm_control_plane_answers_on_its_vip() {
+    let sol = common::example("city");
+    let dc = sol.clusters.iter().find(|c| c.distribution == "kubeadm").unwrap();
+    let vip = dc.vip.clone().expect("the city's data centre has a VIP");
+    let files = emit(&sol, &[Target::Ansible]).unwrap();
+    let mut vars = cluster_vars(&files, &dc.name);
+    assert_eq!(vars["iotc_kubeadm_vip"], json!(vip));
+    let defaults = yaml(file(&files, "ansible/roles/iotc_kubeadm/defaults/main.yml"));
+    for k in ["iotc_kubeadm_vip_image", "iotc_kubeadm_vip_interface"] {
+        vars[k] = defaults[k].clone();
+    }
+    vars["iotc_kubeadm_vip_interface"] = json!("ens192");
+    let template = file(&files, "ansible/roles/iotc_kubeadm/templates/kube-vip.yaml.j2");
+    let tasks = yaml(file(&files, "ansible/roles/iotc_kubeadm/tasks/main.yml"));
+    let tasks = tasks.as_array().unwrap();
+    let position = |name: &str| {
+        tasks
+            .iter()
+            .position(|t| t["name"].as_str().unwrap().starts_with(name))
+            .unwrap()
+    };
+    let write = &tasks[position("Run kube-vip")];
+    assert_eq!(
+        write["ansible.builtin.template"]["dest"],
+        "/etc/kubernetes/manifests/kube-vip.yaml"
+    );
+    assert!(position("Run kube-vip") < position("Initialise the cluster"));
+    assert!(position("Run kube-vip") < position("Join the cluster"));
+    assert!(position("Initialise the cluster") < position("Give kube-vip admin.conf"));
+    // The kubeconfig the first write picks, rendered as Ansible would.
+    let pick = write["vars"]["iotc_kubeadm_vip_kubeconfig"].as_str().unwrap();
+    let kubeconfig = |mode: &str, exists: bool, version: &str| -> String {
+        let script = r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+print(jinja2.Environment().from_string(d["t"]).render(**d["v"]), end="")
+"#;
+        python(
+            script,
+            &json!({ "t": pick, "v": {
+                "iotc_kubeadm_mode": mode,
+                "iotc_kubeadm_admin_conf": { "stat": { "exists": exists } },
+                "iotc_runtime_version": version,
+            }}),
+        )
+    };
+    assert_eq!(kubeconfig("init", false, "1.33"), "super-admin.conf");
+    assert_eq!(kubeconfig("init", true, "1.33"), "admin.conf");
+    assert_eq!(kubeconfig("server", false, "1.33"), "admin.conf");
+    assert_eq!(kubeconfig("init", false, "1.28"), "admin.conf");
+    for which in ["super-admin.conf", "admin.conf"] {
+        let mut v = vars.clone();
+        v["iotc_kubeadm_vip_kubeconfig"] = json!(which);
+        let pod = &render(template, &v)[0];
+        assert_eq!(pod["kind"], "Pod");
+        assert_eq!(pod["metadata"]["namespace"], "kube-system");
+        assert_eq!(pod["spec"]["hostNetwork"], true);
+        let c = &pod["spec"]["containers"][0];
+        assert!(c["image"].as_str().unwrap().starts_with("ghcr.io/kube-vip/kube-vip:v"));
+        let env: std::collections::BTreeMap<&str, &str> = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(env["address"], vip);
+        assert_eq!(env["port"], "6443");
+        assert_eq!(env["cp_enable"], "true");
+        assert_eq!(env["vip_interface"], "ens192");
+        assert_eq!(
+            c["securityContext"]["capabilities"]["add"],
+            json!(["NET_ADMIN", "NET_RAW"])
+        );
+        assert_eq!(
+            pod["spec"]["volumes"][0]["hostPath"]["path"],
+            json!(format!("/etc/kubernetes/{which}"))
+        );
+        assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/kubernetes/admin.conf");
+    }
+
+    // Without a VIP: a warning; on k3s or EKS: refused.
+    let without: Vec<(String, String)> = common::example_files("city")
+        .into_iter()
+        .map(|(p, t)| (p, t.replace(&format!("vip = \"{vip}\""), "")))
+        .collect();
+    let a = analyze(&common::db_of(&without), &without[0].0, &Overrides::default());
+    assert!(
+        a.diagnostics.iter().any(|d| d.code.as_str() == "W0404"),
+        "{:?}",
+        a.diagnostics
+    );
+    let on_k3s: Vec<(String, String)> = common::example_files("city")
+        .into_iter()
+        .map(|(p, t)| (p, t.replace("distribution = kubeadm", "distribution = k3s")))
+        .collect();
+    let a = analyze(&common::db_of(&on_k3s), &on_k3s[0].0, &Overrides::default());
+    assert!(
+        a.diagnostics.iter().any(|d| d.code.as_str() == "E0404" && d.is_error()),
+        "{:?}",
+        a.diagnostics
+    );
 }

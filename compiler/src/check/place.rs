@@ -188,12 +188,14 @@ impl<'a> Analyzer<'a> {
                 (true, "microk8s") => runtime_node_rules(NodeRuntime::Microk8s, ha),
                 _ => Vec::new(),
             };
+            let vip = self.control_plane_vip(cl, installed, ha);
             out.push(ir::Cluster {
                 name: v::k8s_name(&cl.name.name),
                 provider,
                 distribution: cl.distribution.clone(),
                 version: cl.version.clone(),
                 domain: cl.domain.as_ref().map(|(d, _)| d.clone()),
+                vip,
                 labels: cl.labels.clone(),
                 pools,
                 node_rules,
@@ -201,6 +203,52 @@ impl<'a> Analyzer<'a> {
             });
         }
         out
+    }
+
+    /// A kubeadm cluster that Ansible installs with three control-plane
+    /// nodes answers on its `vip` (kube-vip); without one, every node and
+    /// kubeconfig reaches the API through the first node alone (W0404).
+    /// `vip` means nothing to other distributions and managed clusters
+    /// (E0404): k3s and microk8s agents balance over every server, EKS has
+    /// its own endpoint.
+    fn control_plane_vip(&mut self, cl: &super::items::ClusterDraft, installed: bool, ha: bool) -> Option<String> {
+        let kubeadm = installed && cl.distribution == "kubeadm";
+        match &cl.vip {
+            Some((vip, _)) if kubeadm => Some(vip.clone()),
+            Some((_, span)) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0404,
+                        *span,
+                        format!(
+                            "cluster `{}` has no control plane of its own to put an address in front of",
+                            cl.name.name
+                        ),
+                    )
+                    .label("only for kubeadm on vSphere or baremetal")
+                    .help(if installed {
+                        "remove `vip`: k3s and microk8s nodes balance over every server themselves"
+                    } else {
+                        "remove `vip`: a managed cluster's provider gives its API server an endpoint"
+                    }),
+                );
+                None
+            }
+            None => {
+                if kubeadm && ha {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::W0404,
+                            cl.name.span,
+                            format!("the three control-plane nodes of `{}` are reached through the first one alone", cl.name.name),
+                        )
+                        .label("no `vip`")
+                        .help("add `vip = \"<free address in the nodes' network>\"`: kube-vip then moves it to a healthy control-plane node"),
+                    );
+                }
+                None
+            }
+        }
     }
 
     /// Count `n` more named devices (of the site or cluster `name`) against

@@ -201,7 +201,12 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 _ => match engine {
                     Engine::K3s => format!("`/etc/rancher/k3s/k3s.yaml` on its first server `{first}`"),
                     Engine::Microk8s => format!("`microk8s config` on its first node `{first}`"),
-                    _ => format!("`/etc/kubernetes/admin.conf` on its first control-plane node `{first}`"),
+                    _ => match &c.vip {
+                        Some(vip) => format!(
+                            "`/etc/kubernetes/admin.conf` on any control-plane node (`{first}`, …; its server is the control plane's VIP `{vip}:6443`)"
+                        ),
+                        None => format!("`/etc/kubernetes/admin.conf` on its first control-plane node `{first}`"),
+                    },
                 },
             };
             if c.secret_store.as_ref().is_some_and(|st| st.sync) {

@@ -425,6 +425,17 @@ impl<'a> Analyzer<'a> {
             .unwrap_or_else(|| "k3s".into());
         let version = self.get_str(&view, shape, "version").map(|(s, _)| s);
         let domain = self.domain(&view, shape);
+        let vip = self.get_str(&view, shape, "vip").and_then(|(a, span)| {
+            if a.parse::<std::net::Ipv4Addr>().is_ok() {
+                return Some((a, span));
+            }
+            self.diags.push(
+                Diagnostic::new(Code::E0213, span, format!("`{a}` is not an IPv4 address"))
+                    .label("not an address")
+                    .help("write a free address in the control-plane nodes' network, e.g. \"10.20.0.10\""),
+            );
+            None
+        });
         let labels = self.map_block(&view, "labels", true);
         let node = self
             .profile_ref(&view, "node", file, &mut profiles.devices)
@@ -475,6 +486,7 @@ impl<'a> Analyzer<'a> {
             distribution,
             version,
             domain,
+            vip,
             labels,
             pools,
         })

@@ -40,6 +40,8 @@ pub(super) struct ClusterDraft {
     pub distribution: String,
     pub version: Option<String>,
     pub domain: Option<(String, Span)>,
+    /// `vip = "10.0.0.10"`: a valid IPv4 address (E0213 otherwise).
+    pub vip: Option<(String, Span)>,
     pub labels: BTreeMap<String, String>,
     pub pools: Vec<PoolDraft>,
 }

@@ -130,6 +130,9 @@ pub struct ClusterVars {
     pub iotc_cluster_labels: BTreeMap<String, String>,
     /// `static` (hosts listed here) or how to get them (dynamic inventory).
     pub iotc_inventory_source: String,
+    /// kubeadm: the control plane's virtual address (`ir::Cluster::vip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iotc_kubeadm_vip: Option<String>,
     #[serde(flatten)]
     pub runtime: RuntimeVars,
 }
@@ -466,6 +469,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 iotc_k8s_version: cl.version.clone(),
                 iotc_cluster_labels: cl.labels.clone(),
                 iotc_inventory_source: source,
+                iotc_kubeadm_vip: cl.vip.clone(),
                 runtime,
             }))),
             ..Group::default()

@@ -14,6 +14,9 @@ const DOCKER_USER_TEMPLATE: &str = include_str!("templates/docker-user.rules.j2"
 const KUBEADM_CONFIG_TEMPLATE: &str = include_str!("templates/kubeadm-config.yaml.j2");
 const CALICO_INSTALLATION_TEMPLATE: &str = include_str!("templates/calico-installation.yaml.j2");
 const CONTAINERD_CONFIG: &str = include_str!("templates/containerd-config.toml");
+const KUBE_VIP_TEMPLATE: &str = include_str!("templates/kube-vip.yaml.j2");
+/// kube-vip, pinned by tag.
+pub(crate) const KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
 
 /// The Compose stack's secrets that are files on the gateway (`from file`,
 /// rendered from Vault).
@@ -1049,6 +1052,17 @@ pub(super) fn kubeadm_pin() -> Task {
     )
 }
 
+/// A kubeadm control-plane node of a cluster with a VIP.
+const VIP: &str = "iotc_kubeadm_vip | length > 0 and iotc_kubeadm_mode in ['init', 'server']";
+const KUBE_VIP_MANIFEST: &str = "/etc/kubernetes/manifests/kube-vip.yaml";
+/// The kubeconfig kube-vip reads: kubeadm 1.29+ binds admin.conf's rights
+/// only once the cluster runs, so the first node's first init goes through
+/// super-admin.conf (kube-vip's documented workaround); every other case,
+/// admin.conf.
+const VIP_KUBECONFIG: &str =
+    "{{ 'super-admin.conf' if (iotc_kubeadm_mode == 'init' and not iotc_kubeadm_admin_conf.stat.exists
+   and (iotc_runtime_version.split('.')[1] | int) >= 29) else 'admin.conf' }}";
+
 fn kubeadm() -> Role {
     let mut r = Role::new(
         "iotc_kubeadm",
@@ -1057,7 +1071,17 @@ fn kubeadm() -> Role {
     // `init` (the first server), `server` (other control-plane nodes) or
     // `worker`.
     r.default("iotc_kubeadm_mode", "worker");
-    r.default("iotc_kubeadm_endpoint", "{{ iotc_k8s_server }}:6443");
+    r.default("iotc_kubeadm_vip", "");
+    // The control plane's address: its VIP when it has one.
+    r.default(
+        "iotc_kubeadm_endpoint",
+        "{{ iotc_kubeadm_vip if iotc_kubeadm_vip else iotc_k8s_server }}:6443",
+    );
+    r.default("iotc_kubeadm_vip_image", KUBE_VIP_IMAGE);
+    r.default(
+        "iotc_kubeadm_vip_interface",
+        "{{ ansible_facts['default_ipv4']['interface'] }}",
+    );
     r.default("iotc_kubeadm_join_command", "");
     r.default("iotc_kubeadm_certificate_key", "");
     r.default(
@@ -1141,6 +1165,28 @@ fn kubeadm() -> Role {
             json!({ "src": "kubeadm-config.yaml.j2", "dest": "/etc/kubernetes/iotc-kubeadm.yaml", "owner": "root", "group": "root", "mode": "0600" }),
         )
         .when(init),
+        // kube-vip must answer on the VIP before kubeadm waits for the
+        // API there (init) or joins through it (the other servers).
+        task(
+            "Look for a running control plane (kube-vip's kubeconfig)",
+            "ansible.builtin.stat",
+            json!({ "path": "/etc/kubernetes/admin.conf", "get_checksum": false }),
+        )
+        .register("iotc_kubeadm_admin_conf")
+        .when(VIP),
+        task(
+            "Create the static pod folder",
+            "ansible.builtin.file",
+            json!({ "path": "/etc/kubernetes/manifests", "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        )
+        .when(VIP),
+        task(
+            "Run kube-vip on the control-plane node (the control plane's VIP)",
+            "ansible.builtin.template",
+            json!({ "src": "kube-vip.yaml.j2", "dest": KUBE_VIP_MANIFEST, "owner": "root", "group": "root", "mode": "0600" }),
+        )
+        .kw("vars", json!({ "iotc_kubeadm_vip_kubeconfig": VIP_KUBECONFIG }))
+        .when(VIP),
         task(
             "Initialise the cluster (once)",
             "ansible.builtin.command",
@@ -1149,6 +1195,14 @@ fn kubeadm() -> Role {
                 "creates": "/etc/kubernetes/admin.conf"
             }),
         )
+        .when(init),
+        task(
+            "Give kube-vip admin.conf now that the cluster runs",
+            "ansible.builtin.template",
+            json!({ "src": "kube-vip.yaml.j2", "dest": KUBE_VIP_MANIFEST, "owner": "root", "group": "root", "mode": "0600" }),
+        )
+        .kw("vars", json!({ "iotc_kubeadm_vip_kubeconfig": "admin.conf" }))
+        .when(VIP)
         .when(init),
         task(
             "Look for the Calico operator",
@@ -1206,6 +1260,7 @@ fn kubeadm() -> Role {
     r.files = vec![("containerd-config.toml".into(), CONTAINERD_CONFIG.to_string())];
     r.templates = vec![
         ("kubeadm-config.yaml.j2".into(), KUBEADM_CONFIG_TEMPLATE.to_string()),
+        ("kube-vip.yaml.j2".into(), KUBE_VIP_TEMPLATE.to_string()),
         (
             "calico-installation.yaml.j2".into(),
             CALICO_INSTALLATION_TEMPLATE.to_string(),
