@@ -96,10 +96,21 @@ pub struct RemoteWrite {
     /// Its remote-write URL, on the endpoint it is exposed at to other
     /// clusters and fleets: `https://<host>/api/v1/write`.
     pub url: String,
+    /// On a Docker fleet every gateway runs its own Prometheus over its own
+    /// containers, whose addresses repeat from gateway to gateway: its
+    /// samples also carry `gateway` ([`GATEWAY_LABEL_VALUE`], expanded by
+    /// Prometheus from [`GATEWAY_ENV`] with [`EXPAND_EXTERNAL_LABELS_FLAG`]).
+    pub per_gateway: bool,
 }
 
 /// The flag that makes a Prometheus accept remote writes.
 pub const REMOTE_WRITE_RECEIVER_FLAG: &str = "--web.enable-remote-write-receiver";
+/// The flag that makes Prometheus expand `${VAR}` in its external labels.
+pub const EXPAND_EXTERNAL_LABELS_FLAG: &str = "--enable-feature=expand-external-labels";
+/// The variable a Docker gateway's `.env` sets to its inventory name.
+pub const GATEWAY_ENV: &str = "IOTC_GATEWAY";
+/// The `gateway` external label as Prometheus reads it.
+pub const GATEWAY_LABEL_VALUE: &str = "${IOTC_GATEWAY}";
 
 /// One workload Prometheus scrapes: every pod, found by DNS.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -123,3 +123,95 @@ fn a_prometheus_that_talks_to_no_other_writes_nowhere() {
         }
     }
 }
+
+/// A Prometheus on every gateway of a Docker fleet gets its config as an
+/// inline Compose config where it reads it, scrapes its gateway's
+/// containers by service name, and writes to the cloud labelled with its
+/// fleet, site and gateway, the gateway expanded by Prometheus from the
+/// variable `.env` sets.
+#[test]
+fn docker_gateways_scrape_their_own_containers_and_write_to_the_cloud() {
+    use iotc_compiler::ir::{EXPAND_EXTERNAL_LABELS_FLAG, GATEWAY_ENV};
+    let src = std::fs::read_to_string(common::repo().join("compiler/tests/data/docker_monitoring.iot")).unwrap();
+    let sol = checked(&MemoryDb::new().with("dm/dm.iot", &src), "dm/dm.iot");
+    let files = emit(&sol, &[Target::Compose, Target::K8s, Target::Ansible]).unwrap();
+    let cloud = docs_of(&files, "k8s/cloud/10-metrics.yaml");
+    let host = cloud.iter().find(|d| d["kind"] == "Ingress").unwrap()["spec"]["rules"][0]["host"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = sol
+        .monitoring
+        .iter()
+        .find(|m| m.prometheus == "site-prometheus")
+        .unwrap();
+    for site in ["east", "west"] {
+        let stack = yaml(
+            &files
+                .iter()
+                .find(|f| f.path == format!("compose/pumps/{site}/compose.yaml"))
+                .unwrap()
+                .contents,
+        );
+        let svc = &stack["services"]["site-prometheus"];
+        // Mounted where --config.file reads it.
+        let mounts: Vec<(&str, &str)> = svc["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["source"].as_str().unwrap(), c["target"].as_str().unwrap()))
+            .collect();
+        let (source, _) = mounts
+            .iter()
+            .find(|(_, t)| *t == format!("{}/{}", m.config_dir, m.config_file))
+            .expect("the config where --config.file reads it");
+        // Compose interpolates `$$` to `$`: Prometheus sees ${IOTC_GATEWAY}.
+        let content = stack["configs"][*source]["content"]
+            .as_str()
+            .unwrap()
+            .replace("$$", "$");
+        let config = yaml(&content);
+        assert_eq!(
+            config["remote_write"][0]["url"],
+            format!("https://{host}/api/v1/write").as_str()
+        );
+        let labels = &config["global"]["external_labels"];
+        assert_eq!(labels["fleet"], "pumps");
+        assert_eq!(labels["site"], site);
+        assert_eq!(labels["gateway"], format!("${{{GATEWAY_ENV}}}").as_str());
+        assert!(svc["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == EXPAND_EXTERNAL_LABELS_FLAG));
+        assert!(svc["environment"][GATEWAY_ENV]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("${{{GATEWAY_ENV}")));
+        // Targets by their Compose service, on its port.
+        let agent = config["scrape_configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job_name"] == "pump-agent")
+            .unwrap();
+        assert_eq!(agent["dns_sd_configs"][0]["names"], serde_json::json!(["pump-agent"]));
+        assert!(stack["services"].get("pump-agent").is_some());
+        assert_eq!(agent["dns_sd_configs"][0]["port"], 8080);
+        // The Grafana's datasource is this Prometheus.
+        let grafana = &stack["services"]["site-dashboard"];
+        let ds = grafana["configs"][0]["source"].as_str().unwrap();
+        assert!(stack["configs"][ds]["content"]
+            .as_str()
+            .unwrap()
+            .contains("url: http://site-prometheus:9090"));
+    }
+    // `.env` names the gateway.
+    let env = files
+        .iter()
+        .find(|f| f.path == "ansible/roles/iotc_compose_stack/templates/compose.env.j2")
+        .unwrap();
+    assert!(env
+        .contents
+        .contains(&format!("{GATEWAY_ENV}={{{{ inventory_hostname }}}}")));
+}

@@ -124,3 +124,35 @@ fn remote_write_configs_pass_promtool() {
     // One per site of the fleet.
     assert_eq!(writers, 2);
 }
+
+/// The same for a Prometheus on every gateway of a Docker fleet: its
+/// inline Compose config (after Compose's `$$` interpolation).
+#[test]
+#[ignore = "needs promtool (Debian package prometheus); .ci/run installs it and runs this with --ignored"]
+fn docker_fleet_prometheus_configs_pass_promtool() {
+    let src = std::fs::read_to_string(common::repo().join("compiler/tests/data/docker_monitoring.iot")).unwrap();
+    let sol = common::checked(
+        &iotc_compiler::source::MemoryDb::new().with("dm/dm.iot", &src),
+        "dm/dm.iot",
+    );
+    let dir = scratch("docker-fleet");
+    let mut checked = 0;
+    for f in emit(&sol, &[Target::Compose]).unwrap() {
+        if !f.path.ends_with("compose.yaml") {
+            continue;
+        }
+        let stack = common::yaml(&f.contents);
+        for (name, config) in stack["configs"].as_object().unwrap() {
+            let text = config["content"].as_str().unwrap().replace("$$", "$");
+            let path = dir.join(format!("{}-{name}.yml", f.path.replace('/', "_")));
+            std::fs::write(&path, &text).unwrap();
+            if name.ends_with("-prometheus-yml") {
+                promtool(&["check", "config", "--syntax-only"], &path);
+                checked += 1;
+            } else if name.ends_with("-alerts-yml") {
+                promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &path);
+            }
+        }
+    }
+    assert_eq!(checked, 2, "east and west");
+}

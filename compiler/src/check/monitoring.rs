@@ -143,7 +143,7 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
 /// [`ir::REMOTE_WRITE_RECEIVER_FLAG`]. After the flows, which decide the
 /// exposure (a receiver without one, for want of a `domain`, is E0106
 /// there).
-pub(super) fn remote_writes(monitoring: &mut [Monitoring], workloads: &mut [ir::Workload]) {
+pub(super) fn remote_writes(monitoring: &mut [Monitoring], workloads: &mut [ir::Workload], fleets: &[ir::Fleet]) {
     let mut pairs: Vec<(usize, usize, String)> = Vec::new();
     for (i, m) in monitoring.iter().enumerate().filter(|(_, m)| m.fleet) {
         let Some(p) = workloads.iter().find(|w| w.name == m.prometheus) else {
@@ -171,7 +171,19 @@ pub(super) fn remote_writes(monitoring: &mut [Monitoring], workloads: &mut [ir::
             continue;
         };
         if let Some(m) = monitoring.get_mut(i) {
-            m.remote_write = Some(ir::RemoteWrite { to: to.clone(), url });
+            let per_gateway = fleets.iter().any(|f| f.name == m.group && !f.runtime.is_kubernetes());
+            m.remote_write = Some(ir::RemoteWrite {
+                to: to.clone(),
+                url,
+                per_gateway,
+            });
+            if per_gateway {
+                if let Some(w) = workloads.iter_mut().find(|w| w.name == from) {
+                    if !w.container.args.iter().any(|a| a == ir::EXPAND_EXTERNAL_LABELS_FLAG) {
+                        w.container.args.push(ir::EXPAND_EXTERNAL_LABELS_FLAG.to_string());
+                    }
+                }
+            }
         }
         if let Some(n) = monitoring.get_mut(j) {
             n.receives_from.push(from);

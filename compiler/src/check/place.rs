@@ -73,7 +73,8 @@ impl<'a> Analyzer<'a> {
         self.reachability(d, &workloads);
         let mut monitoring = super::monitoring::decide(&workloads, &d.models);
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
-        super::monitoring::remote_writes(&mut monitoring, &mut workloads);
+        super::monitoring::remote_writes(&mut monitoring, &mut workloads, &fleets);
+        self.docker_prometheus(d, &fleets, &workloads, &monitoring);
         self.battery_hubs(d, &fleets, &workloads, &flows);
         self.offline_sites(d, &fleets, &workloads);
         let mut externals = d.externals.clone();
@@ -493,6 +494,67 @@ impl<'a> Analyzer<'a> {
                     )),
                 );
             }
+        }
+    }
+
+    /// A Prometheus on a Docker fleet scrapes the containers of its own
+    /// gateway (the Compose network's DNS knows no other): on fewer
+    /// gateways of a site than the site has, the containers of the others
+    /// go unscraped (W0405).
+    fn docker_prometheus(
+        &mut self,
+        d: &Drafts,
+        fleets: &[ir::Fleet],
+        workloads: &[ir::Workload],
+        monitoring: &[ir::Monitoring],
+    ) {
+        for m in monitoring.iter().filter(|m| m.fleet && !m.targets.is_empty()) {
+            let Some(fleet) = fleets.iter().find(|f| f.name == m.group && !f.runtime.is_kubernetes()) else {
+                continue;
+            };
+            let Some(p) = workloads.iter().find(|w| w.name == m.prometheus) else {
+                continue;
+            };
+            let ir::Placement::Fleet { sites, .. } = &p.placement else {
+                continue;
+            };
+            let short: Vec<String> = fleet
+                .sites
+                .iter()
+                .filter(|s| s.gateways > 1)
+                .filter(|s| {
+                    sites
+                        .iter()
+                        .find(|p| p.site == s.name)
+                        .map_or(0, |p| p.replicas.min(s.gateways))
+                        < s.gateways
+                })
+                .map(|s| format!("`{}`", s.name))
+                .collect();
+            if short.is_empty() {
+                continue;
+            }
+            let Some(span) = d
+                .workloads
+                .iter()
+                .find(|w| v::k8s_name(&w.name) == p.name)
+                .map(|w| w.name_span)
+            else {
+                continue;
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    Code::W0405,
+                    span,
+                    format!(
+                        "`{}` runs on fewer gateways than site {} has: the containers of the others are not scraped",
+                        p.name,
+                        short.join(", ")
+                    ),
+                )
+                .label("a Prometheus on a Docker fleet scrapes its own gateway")
+                .help("run it on every gateway: `replicas = 1 per gateway`"),
+            );
         }
     }
 

@@ -252,12 +252,15 @@ fn own_metrics_path(sol: &Solution, m: &Monitoring) -> String {
 }
 
 /// The three files of one Prometheus: `prometheus.yml` (named as its
-/// `--config.file`), [`PROMETHEUS_RULES_FILE`] beside it. `dns_name` is how
-/// the backend resolves a target's pods (`<service>.<namespace>.svc` on
-/// Kubernetes).
+/// `--config.file`), [`PROMETHEUS_RULES_FILE`] beside it. `site` is the
+/// fleet site this copy runs at (its `site` external label when it writes
+/// to another Prometheus). `dns_name` is how the backend resolves a
+/// target's pods (`<service>.<namespace>.svc` on Kubernetes, the service
+/// on a Compose network).
 pub fn prometheus_files(
     sol: &Solution,
     m: &Monitoring,
+    site: Option<&str>,
     dns_name: impl Fn(&ScrapeTarget) -> String,
 ) -> Result<BTreeMap<String, String>, String> {
     let interval = duration(crate::ir::SCRAPE_INTERVAL_SECS);
@@ -313,7 +316,7 @@ pub fn prometheus_files(
         global: Global {
             scrape_interval: interval.clone(),
             evaluation_interval: interval,
-            external_labels: external_labels(sol, m),
+            external_labels: external_labels(m, site),
         },
         rule_files: vec![rules_path],
         scrape_configs: jobs,
@@ -349,18 +352,16 @@ pub fn prometheus_files(
 /// What a Prometheus writing to another one labels its samples with: its
 /// fleet, and its site when `sol` is one site's view (every site being its
 /// own cluster, with its own copy of the config).
-fn external_labels(sol: &Solution, m: &Monitoring) -> BTreeMap<String, String> {
-    if m.remote_write.is_none() {
+fn external_labels(m: &Monitoring, site: Option<&str>) -> BTreeMap<String, String> {
+    let Some(rw) = &m.remote_write else {
         return BTreeMap::new();
-    }
+    };
     let mut labels = BTreeMap::from([("fleet".to_string(), m.group.clone())]);
-    if let Some([site]) = sol
-        .fleets
-        .iter()
-        .find(|f| f.name == m.group)
-        .map(|f| f.sites.as_slice())
-    {
-        labels.insert("site".to_string(), site.name.clone());
+    if let Some(site) = site {
+        labels.insert("site".to_string(), site.to_string());
+    }
+    if rw.per_gateway {
+        labels.insert("gateway".to_string(), crate::ir::GATEWAY_LABEL_VALUE.to_string());
     }
     labels
 }

@@ -33,8 +33,8 @@ use crate::ir::{
     Container, Fleet, ModelRef, Placement, SecretSource, Site, SitePlacement, Solution, Workload, WorkloadKind,
 };
 use spec::{
-    ComposeFile, Deploy, DeviceRequest, Healthcheck, Limits, Logging, NamedVolume, Network, Reservations, Resources,
-    Secret, Service, VolumeMount,
+    ComposeFile, Config as ComposeConfigFile, Deploy, DeviceRequest, Healthcheck, Limits, Logging, NamedVolume,
+    Network, Reservations, Resources, Secret, Service, ServiceConfig, VolumeMount,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -792,7 +792,7 @@ fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
     file.services.insert(w.name.clone(), svc);
 }
 
-fn site_file(sol: &Solution, fleet: &Fleet, site: &Site) -> ComposeFile {
+fn site_file(sol: &Solution, fleet: &Fleet, site: &Site) -> Result<ComposeFile, String> {
     let ws = at_site(sol, fleet, site);
     let mut file = ComposeFile {
         name: project_name(sol, &fleet.name, &site.name),
@@ -815,7 +815,50 @@ fn site_file(sol: &Solution, fleet: &Fleet, site: &Site) -> ComposeFile {
     for a in &ws {
         service(&cx, a, &mut file);
     }
-    file
+    monitoring(sol, fleet, site, &mut file)?;
+    Ok(file)
+}
+
+/// The fleet's Prometheus gets its `prometheus.yml` and rule file (and a
+/// Grafana its datasource) as inline configs at the paths it reads
+/// (`ir::Monitoring`). On a Compose network a target's containers are
+/// found by their service's name, on the gateway's own network: each
+/// gateway's Prometheus scrapes its own gateway (W0405 when it does not
+/// run on every one). Writing to a cluster's Prometheus, it labels its
+/// samples with the gateway, which `.env` names ([`crate::ir::GATEWAY_ENV`]).
+fn monitoring(sol: &Solution, fleet: &Fleet, site: &Site, file: &mut ComposeFile) -> Result<(), String> {
+    for m in sol.monitoring.iter().filter(|m| m.fleet && m.group == fleet.name) {
+        if let Some(svc) = file.services.get_mut(&m.prometheus) {
+            let data = super::prometheus::prometheus_files(sol, m, Some(&site.name), |t| t.workload.clone())?;
+            for (name, text) in data {
+                let source = format!("{}-{}", m.prometheus, name.replace('.', "-"));
+                svc.configs.push(ServiceConfig {
+                    source: source.clone(),
+                    target: format!("{}/{name}", m.config_dir.trim_end_matches('/')),
+                });
+                file.configs.insert(source, ComposeConfigFile { content: esc(&text) });
+            }
+            if m.remote_write.as_ref().is_some_and(|r| r.per_gateway) {
+                let var = crate::ir::GATEWAY_ENV;
+                svc.environment.insert(var.to_string(), format!("${{{var}:-unknown}}"));
+            }
+        }
+        for g in &m.dashboards {
+            let Some(svc) = file.services.get_mut(g) else { continue };
+            let text = super::prometheus::grafana_datasources(m)?;
+            let source = format!("{g}-datasources");
+            svc.configs.push(ServiceConfig {
+                source: source.clone(),
+                target: format!(
+                    "{}/{}",
+                    crate::ir::GRAFANA_DATASOURCES_DIR,
+                    super::prometheus::GRAFANA_DATASOURCE_FILE
+                ),
+            });
+            file.configs.insert(source, ComposeConfigFile { content: esc(&text) });
+        }
+    }
+    Ok(())
 }
 
 /// Generate `compose/<fleet>/<site>/compose.yaml` for every site of every
@@ -824,7 +867,10 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
     let mut files = Vec::new();
     for fleet in compose_fleets(sol) {
         for site in &fleet.sites {
-            let file = site_file(sol, fleet, site);
+            let file = site_file(sol, fleet, site).map_err(|e| EmitError {
+                target: Target::Compose,
+                message: format!("{}: {e}", stack_path(&fleet.name, &site.name)),
+            })?;
             let text = super::yaml::to_string(&file).map_err(|e| EmitError {
                 target: Target::Compose,
                 message: format!("{}: {e}", stack_path(&fleet.name, &site.name)),

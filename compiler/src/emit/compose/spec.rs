@@ -18,6 +18,22 @@ pub struct ComposeFile {
     pub volumes: BTreeMap<String, NamedVolume>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, Secret>,
+    /// Files iotc writes for a service (a Prometheus's config), inline.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub configs: BTreeMap<String, Config>,
+}
+
+/// A top-level config with its content in the file (Compose v2.23.1+).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Config {
+    pub content: String,
+}
+
+/// A config mounted into a service's container, read-only.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServiceConfig {
+    pub source: String,
+    pub target: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -49,6 +65,8 @@ pub struct Service {
     pub environment: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ServiceConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

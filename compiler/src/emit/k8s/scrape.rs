@@ -50,7 +50,17 @@ pub fn mounted_configs(ctx: &Ctx<'_>, p: &Placed<'_>) -> Result<Vec<MountedConfi
     let mut out = Vec::new();
     for m in here(ctx, p) {
         if m.prometheus == p.w.name {
-            let data = prometheus::prometheus_files(sol, m, |t| dns_name(sol, t))
+            // A fleet's manifests are one site's view: that site.
+            let site = match sol
+                .fleets
+                .iter()
+                .find(|f| m.fleet && f.name == m.group)
+                .map(|f| f.sites.as_slice())
+            {
+                Some([site]) => Some(site.name.as_str()),
+                _ => None,
+            };
+            let data = prometheus::prometheus_files(sol, m, site, |t| dns_name(sol, t))
                 .map_err(|e| err(format!("cannot write the Prometheus config of `{}`: {e}", m.prometheus)))?;
             out.push(MountedConfig {
                 config_map: format!("{}-config", p.w.name),
