@@ -22,6 +22,11 @@ pub const APPLY_STEPS: &[&str] = &[
 /// Where the file goes.
 pub const PATH: &str = "README.md";
 
+/// Where Ansible installs Kubernetes, `site.yml` creates the workloads'
+/// Secrets from their `env` and `vault` references (role `iotc_k8s_secrets`).
+const SECRETS_BY_ANSIBLE: &str =
+    "check that `site.yml` created the Secrets listed below (from their `env` and `vault` references, looked up on the controller) and create those `from file`";
+
 /// The folders of `paths` under `root` that hold a file named `leaf`
 /// (`k8s/plants/plant-a` for `k8s/plants/plant-a/kustomization.yaml`).
 fn folders<'a>(paths: &'a [String], root: &str, leaf: &str) -> BTreeSet<&'a str> {
@@ -217,7 +222,12 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             } else {
                 let _ = writeln!(
                     o,
-                    "- kubectl apply (cloud): with the kubeconfig from {ctx}, create the Secrets listed below, then `kubectl apply -k {k8s_dir}`."
+                    "- kubectl apply (cloud): with the kubeconfig from {ctx}, {secrets}, then `kubectl apply -k {k8s_dir}`.",
+                    secrets = if engine != Engine::None && !matches!(c.provider, Provider::Aws { .. }) {
+                        SECRETS_BY_ANSIBLE
+                    } else {
+                        "create the Secrets listed below"
+                    }
                 );
             }
             storage(&mut o, sol, &c.name, false, &c.distribution, "  ");
@@ -253,7 +263,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
         if !sites.is_empty() {
             let _ = writeln!(
                 o,
-                "- kubectl apply (edge sites): every site is its own cluster; with that site's kubeconfig (on its first server), create the Secrets listed below, then:"
+                "- kubectl apply (edge sites): every site is its own cluster; with that site's kubeconfig (on its first server), {SECRETS_BY_ANSIBLE}, then:"
             );
             storage(&mut o, sol, &f.name, true, &f.runtime.name, "  ");
             for s in sites {

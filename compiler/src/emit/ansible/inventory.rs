@@ -133,6 +133,9 @@ pub struct ClusterVars {
     /// kubeadm: the control plane's virtual address (`ir::Cluster::vip`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iotc_kubeadm_vip: Option<String>,
+    /// The workloads' Secrets Ansible creates (a cluster it installs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_k8s_secrets: Vec<super::K8sSecretVar>,
     #[serde(flatten)]
     pub runtime: RuntimeVars,
 }
@@ -207,6 +210,9 @@ pub struct SiteVars {
     /// k3s at an offline site: the release's air-gap images.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iotc_k3s_airgap_images_url: Option<String>,
+    /// The Secrets of the workloads at this site (Kubernetes fleets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_k8s_secrets: Vec<super::K8sSecretVar>,
     #[serde(flatten)]
     pub stack: Option<StackVars>,
 }
@@ -365,6 +371,9 @@ pub struct Present {
     /// A cluster or site that Ansible installs pulls from a private
     /// registry: its first server gets the pull Secret.
     pub pull_secrets: bool,
+    /// A cluster or site that Ansible installs has workloads with secrets
+    /// it can resolve (`iotc_k8s_secrets`): its first server creates them.
+    pub workload_secrets: bool,
     /// Each cluster or site that Ansible installs, in inventory order, for
     /// `playbooks/upgrade.yml`.
     pub upgrades: Vec<Upgrade>,
@@ -470,6 +479,17 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 iotc_cluster_labels: cl.labels.clone(),
                 iotc_inventory_source: source,
                 iotc_kubeadm_vip: cl.vip.clone(),
+                iotc_k8s_secrets: if matches!(engine, Engine::K3s | Engine::Microk8s | Engine::Kubeadm)
+                    && !servers.is_empty()
+                {
+                    super::k8s_secret_vars(
+                        sol.workloads
+                            .iter()
+                            .filter(|w| matches!(&w.placement, crate::ir::Placement::Cluster { cluster, .. } if *cluster == cl.name)),
+                    )
+                } else {
+                    Vec::new()
+                },
                 runtime,
             }))),
             ..Group::default()
@@ -577,6 +597,14 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                         .offline
                         .then(|| c.airgap_images_url(engine, f.runtime.version.as_deref(), &f.device.arch))
                         .flatten(),
+                    iotc_k8s_secrets: if docker || s.servers.is_empty() {
+                        Vec::new()
+                    } else {
+                        super::k8s_secret_vars(sol.workloads.iter().filter(|w| {
+                            matches!(&w.placement, crate::ir::Placement::Fleet { fleet, sites }
+                                if *fleet == f.name && sites.iter().any(|p| p.site == s.name))
+                        }))
+                    },
                     stack: stack.map(|st| StackVars {
                         iotc_compose_stack_project: st.project.clone(),
                         iotc_compose_stack_file: st.path.clone(),
@@ -687,6 +715,22 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         kubeadm: !roles.kubeadm_init.is_empty(),
         pull_secrets: sol.workloads.iter().any(|w| {
             w.container.registry.is_some()
+                && match &w.placement {
+                    crate::ir::Placement::Cluster { cluster, .. } => sol
+                        .clusters
+                        .iter()
+                        .any(|cl| &cl.name == cluster && cluster_engine(cl) != Engine::None),
+                    crate::ir::Placement::Fleet { fleet, .. } => sol
+                        .fleets
+                        .iter()
+                        .any(|f| &f.name == fleet && matches!(fleet_engine(f), Engine::K3s | Engine::Microk8s)),
+                }
+        }),
+        workload_secrets: sol.workloads.iter().any(|w| {
+            w.container
+                .secrets
+                .iter()
+                .any(|s| s.source != crate::ir::SecretSource::File)
                 && match &w.placement {
                     crate::ir::Placement::Cluster { cluster, .. } => sol
                         .clusters

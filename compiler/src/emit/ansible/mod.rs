@@ -263,6 +263,78 @@ pub struct ModelVar {
     pub owner: Option<u32>,
 }
 
+/// A workload's Secret (`<workload>-secrets`, one key per secret name) on
+/// a cluster or site Ansible installs: created on its first server from
+/// references resolved on the controller.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct K8sSecretVar {
+    pub name: String,
+    pub namespace: String,
+    pub workload: String,
+    pub entries: Vec<K8sSecretKey>,
+}
+
+/// One key of a [`K8sSecretVar`]: `env` (a variable of the controller) or
+/// `vault` (KV v2 on the controller).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct K8sSecretKey {
+    pub key: String,
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_mount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_key: Option<String>,
+}
+
+/// The Secrets of `workloads` that Ansible can create: their `env` and
+/// `vault` keys (a `from file` value is a file on the gateways, not on the
+/// controller: it stays the operator's, as the README lists).
+pub fn k8s_secret_vars<'w>(workloads: impl Iterator<Item = &'w crate::ir::Workload>) -> Vec<K8sSecretVar> {
+    let mut out: Vec<K8sSecretVar> = workloads
+        .filter_map(|w| {
+            let entries: Vec<K8sSecretKey> = w
+                .container
+                .secrets
+                .iter()
+                .filter_map(|s| {
+                    let mut k = K8sSecretKey {
+                        key: s.name.clone(),
+                        source: "env",
+                        env: None,
+                        vault_mount: None,
+                        vault_path: None,
+                        vault_key: None,
+                    };
+                    match s.source {
+                        SecretSource::Env => k.env = Some(s.reference.clone()),
+                        SecretSource::Vault => {
+                            let (mount, path, key) = split_vault(&s.reference);
+                            k.source = "vault";
+                            k.vault_mount = Some(mount);
+                            k.vault_path = Some(path);
+                            k.vault_key = Some(key);
+                        }
+                        SecretSource::File => return None,
+                    }
+                    Some(k)
+                })
+                .collect();
+            (!entries.is_empty()).then(|| K8sSecretVar {
+                name: crate::emit::k8s::secret_name(w),
+                namespace: w.namespace.clone(),
+                workload: w.name.clone(),
+                entries,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out
+}
+
 /// `secret/data/factory/db#password` → (`secret`, `factory/db`, `password`)
 /// for the KV v2 engine.
 fn split_vault(reference: &str) -> (String, String, String) {

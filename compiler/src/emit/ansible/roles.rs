@@ -1335,6 +1335,50 @@ fn k8s_pull_secrets() -> Role {
     r
 }
 
+fn k8s_secrets() -> Role {
+    let mut r = Role::new(
+        "iotc_k8s_secrets",
+        "Create the workloads' Secrets (<workload>-secrets, one key per secret) from references resolved on the controller.",
+    );
+    r.default("iotc_k8s_secrets_list", "{{ iotc_k8s_secrets | default([]) }}");
+    // The Secret as JSON on kubectl's stdin, its values looked up on the
+    // controller (a variable, or Vault's KV v2) as the task runs.
+    let secret = "{% set s = namespace(data={}) %}
+{% for e in item.entries %}
+{% set s.data = s.data | combine({e.key: (lookup('ansible.builtin.env', e.env, default=Undefined) if e.source == 'env'
+   else lookup('community.hashi_vault.vault_kv2_get', e.vault_path, engine_mount_point=e.vault_mount).secret[e.vault_key])}) %}
+{% endfor %}
+{{ {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
+   'metadata': {'name': item.name, 'namespace': item.namespace,
+     'labels': {'app.kubernetes.io/managed-by': 'iotc', 'app.kubernetes.io/part-of': iotc_solution}},
+   'stringData': s.data} | to_json }}";
+    r.tasks = vec![
+        task(
+            "Create the namespaces that hold the workloads' Secrets",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_k8s_node_kubectl + ['create', 'namespace', item] }}" }),
+        )
+        .with_loop("{{ iotc_k8s_secrets_list | map(attribute='namespace') | unique | sort }}")
+        .register("iotc_k8s_secrets_ns")
+        .changed_when("iotc_k8s_secrets_ns.rc == 0")
+        .kw(
+            "failed_when",
+            "iotc_k8s_secrets_ns.rc != 0 and 'AlreadyExists' not in iotc_k8s_secrets_ns.stderr",
+        ),
+        task(
+            "Create or update the workloads' Secrets",
+            "ansible.builtin.command",
+            json!({ "argv": "{{ iotc_k8s_node_kubectl + ['apply', '-f', '-'] }}", "stdin": secret }),
+        )
+        .with_loop("{{ iotc_k8s_secrets_list }}")
+        .label("{{ item.namespace }}/{{ item.name }}")
+        .register("iotc_k8s_secrets_applied")
+        .changed_when("'unchanged' not in iotc_k8s_secrets_applied.stdout")
+        .no_log(),
+    ];
+    r
+}
+
 #[derive(Serialize)]
 struct DaemonJson {
     #[serde(rename = "log-driver")]
@@ -1746,6 +1790,7 @@ pub fn emit(c: &Ctx, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
         microk8s(),
         k8s_node(),
         k8s_pull_secrets(),
+        k8s_secrets(),
         kubeadm(),
         docker()?,
         compose_stack(c)?,

@@ -41,6 +41,7 @@ pub use monitoring::{
     NamespaceSelector, PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup, ServiceMonitor, ServiceMonitorEndpoint,
     ServiceMonitorSpec,
 };
+pub use pod::secret_name;
 pub use secrets_store::{SecretObject, SecretObjectData, SecretProviderClass, SecretProviderClassSpec, StoreObject};
 
 use super::{yaml, EmitError, OutputFile, Target};
