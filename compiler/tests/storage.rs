@@ -404,3 +404,59 @@ fn several_copies_never_share_a_read_write_once_claim() {
     }
     assert!(statefulsets >= 2, "{statefulsets} StatefulSets checked");
 }
+
+/// A Docker fleet cannot give each copy its own volume: Compose has one
+/// named volume per service in each gateway's project, so copies on one
+/// gateway would write the same one. That is refused (E0404); one copy per
+/// gateway (each with its gateway's volume) is fine, and the Compose file
+/// then mounts the service's one named volume.
+#[test]
+fn copies_of_a_docker_service_never_share_a_gateways_volume() {
+    let src = |replicas: &str| {
+        format!(
+            r#"solution s {{ version = "1.0.0" }}
+import std.devices
+fleet f {{
+  device = std.devices.x86_gateway
+  runtime = docker
+  site a {{
+    gateways = 2
+    hosts = "gw{{n}}.a.internal"
+  }}
+}}
+service db on f {{
+  image = "ghcr.io/acme/db:1"
+  port = 5432
+  protocol = tcp
+  cpu = 100m
+  memory = 64Mi
+  replicas = {replicas}
+  volume data {{ mount = "/data"  size = 1Gi }}
+}}
+"#
+        )
+    };
+    let codes = |r: &str| {
+        common::errors(&src(r))
+            .iter()
+            .map(|d| d.code.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(codes("4"), ["E0404"], "two copies on each gateway");
+    assert!(codes("1 per gateway").is_empty());
+    assert!(codes("2").is_empty(), "one copy on each of the two gateways");
+    let sol = common::checked(
+        &iotc_compiler::source::MemoryDb::new().with("t.iot", &src("1 per gateway")),
+        "t.iot",
+    );
+    let files = emit(&sol, &[Target::Compose]).unwrap();
+    let stack = common::yaml(
+        &files
+            .iter()
+            .find(|f| f.path == "compose/f/a/compose.yaml")
+            .unwrap()
+            .contents,
+    );
+    let mounts = stack["services"]["db"]["volumes"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| m["type"] == "volume" && m["target"] == "/data"));
+}

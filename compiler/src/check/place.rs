@@ -849,6 +849,27 @@ impl<'a> Analyzer<'a> {
         let stateful = matches!(wl.kind, WorkloadKind::Service | WorkloadKind::Serve)
             && wl.container.volumes.iter().any(|v| v.size_bytes.is_some())
             && (autoscale.is_some() || most > 1);
+        // Compose gives a service one named volume per gateway (its
+        // project's): copies sharing a gateway would share it.
+        if stateful {
+            if let ir::Placement::Fleet { fleet, sites } = &placement {
+                let docker = fleets.iter().any(|f| &f.name == fleet && !f.runtime.is_kubernetes());
+                if let Some(s) = sites.iter().find(|s| s.per_node > 1).filter(|_| docker) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::E0404,
+                            wl.name_span,
+                            format!(
+                                "`{}` runs {} copies on a gateway of site `{}`, which would all write one volume",
+                                wl.name, s.per_node, s.site
+                            ),
+                        )
+                        .label("a sized volume, several copies per gateway")
+                        .help("Compose gives a service one named volume per gateway: run at most one copy per gateway (`replicas = 1 per gateway`), or drop `size` for a scratch folder"),
+                    );
+                }
+            }
+        }
         Some(ir::Workload {
             name,
             kind: wl.kind,
