@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod common;
-use common::{checked, documents, errors, yaml};
+use common::{checked, documents, errors, groups, yaml};
 
 fn solution() -> Solution {
     let src = std::fs::read_to_string(common::repo().join("compiler/tests/data/offline.iot")).unwrap();
@@ -35,28 +35,6 @@ fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
         .find(|f| f.path == path)
         .map(|f| f.contents.as_str())
         .unwrap_or_else(|| panic!("no {path}"))
-}
-
-/// Every inventory group's vars (inherited ones included) and hosts.
-fn groups(inv: &Value) -> BTreeMap<String, (Value, Vec<String>)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![("all".to_string(), inv["all"].clone(), serde_json::Map::new())];
-    while let Some((name, g, mut vars)) = stack.pop() {
-        if let Some(v) = g["vars"].as_object() {
-            vars.extend(v.clone());
-        }
-        let hosts = g["hosts"]
-            .as_object()
-            .map(|h| h.keys().cloned().collect())
-            .unwrap_or_default();
-        if let Some(children) = g["children"].as_object() {
-            for (k, c) in children {
-                stack.push((k.clone(), c.clone(), vars.clone()));
-            }
-        }
-        out.insert(name, (Value::Object(vars), hosts));
-    }
-    out
 }
 
 /// The `source destination` pairs of a `mirror-images.txt`.

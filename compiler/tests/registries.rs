@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 mod common;
-use common::{checked, documents, repo, yaml, Fs};
+use common::{checked, documents, groups, repo, yaml, Fs};
 
 /// A fleet of two sites on `runtime` pulling from a private registry,
 /// with one public image (Docker Hub) that needs no credential.
@@ -81,33 +81,6 @@ fn solutions() -> Vec<(String, Solution)> {
     }
     for rt in ["k3s", "microk8s", "docker"] {
         out.push((format!("generated-{rt}"), generated(rt)));
-    }
-    out
-}
-
-/// Every group of the inventory by name, with its parents' vars merged
-/// under its own, and its hosts.
-fn groups(inv: &Value) -> BTreeMap<String, (Value, Vec<String>)> {
-    let mut out = BTreeMap::new();
-    let mut stack: Vec<(String, Value, serde_json::Map<String, Value>)> =
-        vec![("all".into(), inv["all"].clone(), serde_json::Map::new())];
-    while let Some((name, g, inherited)) = stack.pop() {
-        let mut vars = inherited;
-        if let Some(v) = g["vars"].as_object() {
-            for (k, x) in v {
-                vars.insert(k.clone(), x.clone());
-            }
-        }
-        let hosts: Vec<String> = g["hosts"]
-            .as_object()
-            .map(|h| h.keys().cloned().collect())
-            .unwrap_or_default();
-        if let Some(children) = g["children"].as_object() {
-            for (k, c) in children {
-                stack.push((k.clone(), c.clone(), vars.clone()));
-            }
-        }
-        out.insert(name, (Value::Object(vars), hosts));
     }
     out
 }

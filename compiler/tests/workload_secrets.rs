@@ -12,10 +12,10 @@
 use iotc_compiler::emit::{emit, OutputFile, Target};
 use iotc_compiler::ir::{Placement, SecretSource};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 mod common;
-use common::{documents, example, python, yaml, EXAMPLES};
+use common::{documents, example, groups, python, yaml, EXAMPLES};
 
 fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
     &files
@@ -23,24 +23,6 @@ fn file<'a>(files: &'a [OutputFile], path: &str) -> &'a str {
         .find(|f| f.path == path)
         .unwrap_or_else(|| panic!("no {path}"))
         .contents
-}
-
-/// Every inventory group with its vars (inherited included).
-fn groups(inv: &Value) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![("all".to_string(), inv["all"].clone(), serde_json::Map::new())];
-    while let Some((name, g, mut vars)) = stack.pop() {
-        if let Some(v) = g["vars"].as_object() {
-            vars.extend(v.clone());
-        }
-        if let Some(children) = g["children"].as_object() {
-            for (k, c) in children {
-                stack.push((k.clone(), c.clone(), vars.clone()));
-            }
-        }
-        out.insert(name, Value::Object(vars));
-    }
-    out
 }
 
 /// (namespace, Secret, key) every `secretKeyRef` of the pods under `dir`.
@@ -143,7 +125,7 @@ fn ansible_creates_exactly_the_secrets_the_pods_read() {
             }
         }
         for (group, dir, workloads) in places {
-            let Some(vars) = inv.get(&group) else { continue };
+            let Some((vars, _)) = inv.get(&group) else { continue };
             let Some(list) = vars.get("iotc_k8s_secrets") else {
                 continue;
             };
@@ -190,7 +172,7 @@ fn ansible_creates_exactly_the_secrets_the_pods_read() {
             created += secrets.len();
         }
         for c in sol.clusters.iter().filter(|c| c.distribution == "eks") {
-            let g = &inv[&format!("cluster_{}", c.name.replace('-', "_"))];
+            let (g, _) = &inv[&format!("cluster_{}", c.name.replace('-', "_"))];
             assert!(g.get("iotc_k8s_secrets").is_none(), "{name}: EKS syncs its own");
         }
     }

@@ -130,3 +130,27 @@ pub fn terraform(dir: &Path, args: &[&str]) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Every group of a generated inventory by name, with its parents' vars
+/// merged under its own, and its hosts.
+#[allow(dead_code)]
+pub fn groups(inv: &Value) -> std::collections::BTreeMap<String, (Value, Vec<String>)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![("all".to_string(), inv["all"].clone(), serde_json::Map::new())];
+    while let Some((name, g, mut vars)) = stack.pop() {
+        if let Some(v) = g["vars"].as_object() {
+            vars.extend(v.clone());
+        }
+        let hosts: Vec<String> = g["hosts"]
+            .as_object()
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(children) = g["children"].as_object() {
+            for (k, c) in children {
+                stack.push((k.clone(), c.clone(), vars.clone()));
+            }
+        }
+        out.insert(name, (Value::Object(vars), hosts));
+    }
+    out
+}

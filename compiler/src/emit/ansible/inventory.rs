@@ -713,34 +713,16 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         microk8s: !roles.microk8s_init.is_empty(),
         docker: !roles.docker_hosts.is_empty(),
         kubeadm: !roles.kubeadm_init.is_empty(),
-        pull_secrets: sol.workloads.iter().any(|w| {
-            w.container.registry.is_some()
-                && match &w.placement {
-                    crate::ir::Placement::Cluster { cluster, .. } => sol
-                        .clusters
-                        .iter()
-                        .any(|cl| &cl.name == cluster && cluster_engine(cl) != Engine::None),
-                    crate::ir::Placement::Fleet { fleet, .. } => sol
-                        .fleets
-                        .iter()
-                        .any(|f| &f.name == fleet && matches!(fleet_engine(f), Engine::K3s | Engine::Microk8s)),
-                }
-        }),
+        pull_secrets: sol
+            .workloads
+            .iter()
+            .any(|w| w.container.registry.is_some() && on_installed_kubernetes(sol, w)),
         workload_secrets: sol.workloads.iter().any(|w| {
             w.container
                 .secrets
                 .iter()
                 .any(|s| s.source != crate::ir::SecretSource::File)
-                && match &w.placement {
-                    crate::ir::Placement::Cluster { cluster, .. } => sol
-                        .clusters
-                        .iter()
-                        .any(|cl| &cl.name == cluster && cluster_engine(cl) != Engine::None),
-                    crate::ir::Placement::Fleet { fleet, .. } => sol
-                        .fleets
-                        .iter()
-                        .any(|f| &f.name == fleet && matches!(fleet_engine(f), Engine::K3s | Engine::Microk8s)),
-                }
+                && on_installed_kubernetes(sol, w)
         }),
         upgrades,
     };
@@ -768,4 +750,20 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         }
     }
     (Inventory { all }, present)
+}
+
+/// Whether `w` runs on Kubernetes that Ansible installs (a cluster with an
+/// engine, a k3s or microk8s fleet), where a first server can create its
+/// Secrets.
+fn on_installed_kubernetes(sol: &crate::ir::Solution, w: &crate::ir::Workload) -> bool {
+    match &w.placement {
+        crate::ir::Placement::Cluster { cluster, .. } => sol
+            .clusters
+            .iter()
+            .any(|cl| &cl.name == cluster && cluster_engine(cl) != Engine::None),
+        crate::ir::Placement::Fleet { fleet, .. } => sol
+            .fleets
+            .iter()
+            .any(|f| &f.name == fleet && matches!(fleet_engine(f), Engine::K3s | Engine::Microk8s)),
+    }
 }

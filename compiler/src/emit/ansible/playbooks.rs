@@ -225,15 +225,16 @@ fn workers(p: &Present) -> Vec<Play> {
                 .role(role("iotc_k8s_node")),
         );
     }
+    // Secrets are created through kubectl on each first server.
+    let init: Vec<&str> = [
+        (p.k3s, "k3s_init"),
+        (p.microk8s, "microk8s_init"),
+        (p.kubeadm, "kubeadm_init"),
+    ]
+    .into_iter()
+    .filter_map(|(on, g)| on.then_some(g))
+    .collect();
     if p.workload_secrets {
-        let init: Vec<&str> = [
-            (p.k3s, "k3s_init"),
-            (p.microk8s, "microk8s_init"),
-            (p.kubeadm, "kubeadm_init"),
-        ]
-        .into_iter()
-        .filter_map(|(on, g)| on.then_some(g))
-        .collect();
         plays.push(
             play("Create the workloads' Secrets on each first server", &init.join(":"))
                 .become_root()
@@ -241,14 +242,6 @@ fn workers(p: &Present) -> Vec<Play> {
         );
     }
     if p.pull_secrets {
-        let init: Vec<&str> = [
-            (p.k3s, "k3s_init"),
-            (p.microk8s, "microk8s_init"),
-            (p.kubeadm, "kubeadm_init"),
-        ]
-        .into_iter()
-        .filter_map(|(on, g)| on.then_some(g))
-        .collect();
         plays.push(
             play(
                 "Create the registry pull Secrets on each site's first server",
