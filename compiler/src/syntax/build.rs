@@ -3,10 +3,12 @@
 //! have the shape the grammar promises; the caller reports that as E0001.
 
 use super::ast::*;
+use super::lex::{self, Token, TokenKind};
 use super::Rule;
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
+use std::ops::Range;
 
 #[derive(Clone, Copy)]
 struct Cx {
@@ -558,35 +560,73 @@ fn describe(rule: &Rule) -> Option<&'static str> {
     })
 }
 
-/// The token found at `pos`, for "found X".
-fn found_at(text: &str, pos: usize) -> (String, usize) {
-    let rest = text.get(pos..).unwrap_or("");
-    let Some(c) = rest.chars().next() else {
-        return ("end of file".to_string(), 0);
+/// The token found at `pos`, for "found X", and the byte range it covers.
+/// Read with the lexer (`lexed` is `lex::tokens(text)`), as the parser reads
+/// the text: whitespace and comments before it are skipped, a string is one
+/// token however long, a path (`std.devices.rpi4`) is one name and a
+/// character no token starts with is itself. At the end of the text it is
+/// "end of file", an empty range at `pos`.
+fn found_at(text: &str, lexed: &[Token], pos: usize) -> (String, Range<usize>) {
+    // Tokens are in order: skip those that end at or before `pos`.
+    let first = lexed.partition_point(|t| t.end <= pos);
+    let mut rest = lexed
+        .get(first..)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind != TokenKind::Comment);
+    let Some((k, t)) = rest.next() else {
+        return ("end of file".to_string(), pos..pos);
     };
-    if c == '_' || c.is_alphanumeric() {
-        let len = rest
-            .char_indices()
-            .find(|(_, ch)| !(ch.is_alphanumeric() || *ch == '_' || *ch == '.'))
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len());
-        let word = rest.get(..len).unwrap_or("");
-        return (format!("`{word}`"), len);
+    match t.kind {
+        TokenKind::String => return ("a string".to_string(), pos.max(t.start)..t.end),
+        TokenKind::DocComment => return ("a doc comment".to_string(), pos.max(t.start)..t.end),
+        _ => {}
     }
-    if c == '"' {
-        return ("a string".to_string(), 1);
+    if t.start < pos {
+        // `pos` is inside a word, a number or an operator (`x == 1` stops
+        // at the second `=`): what the parser sees there is what the text
+        // from `pos` reads as. None of these can hold a comment or a string,
+        // so reading from `pos` agrees with reading the whole text.
+        let from = text.get(pos..).unwrap_or_default();
+        let (found, range) = found_at(from, &lex::tokens(from), 0);
+        return (found, pos + range.start..pos + range.end);
     }
-    (format!("`{c}`"), c.len_utf8())
+    let mut end = t.end;
+    if matches!(t.kind, TokenKind::Word | TokenKind::Number) {
+        // `a.b.c` (or `1.2.3`), with nothing between the parts.
+        let mut after = lexed.get(first + k + 1..).unwrap_or_default().iter();
+        while let (Some(dot), Some(part)) = (after.next(), after.next()) {
+            let joined = dot.start == end
+                && text.get(dot.start..dot.end) == Some(".")
+                && part.start == dot.end
+                && matches!(part.kind, TokenKind::Word | TokenKind::Number);
+            if !joined {
+                break;
+            }
+            end = part.end;
+        }
+    }
+    let word = text.get(t.start..end).unwrap_or_default();
+    (format!("`{word}`"), t.start..end)
 }
 
-/// True when `pos` is in a workload's header, before its first `{`.
-fn is_header_error(text: &str, pos: usize) -> bool {
-    let head = text.get(..pos).unwrap_or("");
-    let words: Vec<&str> = head.split_whitespace().filter(|w| !w.starts_with("//")).collect();
-    !head.contains('{')
-        && words
-            .iter()
-            .any(|w| matches!(*w, "service" | "daemon" | "job" | "cluster" | "fleet" | "model"))
+/// True when `pos` is in a workload's header, before its first `{`: an item
+/// keyword has been read and no `{` yet. Braces and words inside comments
+/// and strings do not count (`lexed` is `lex::tokens(text)`).
+fn is_header_error(text: &str, lexed: &[Token], pos: usize) -> bool {
+    let mut kind_seen = false;
+    for t in lexed.iter().take_while(|t| t.end <= pos) {
+        let word = text.get(t.start..t.end).unwrap_or_default();
+        match t.kind {
+            TokenKind::Punct if word == "{" => return false,
+            TokenKind::Word if matches!(word, "service" | "daemon" | "job" | "cluster" | "fleet" | "model") => {
+                kind_seen = true;
+            }
+            _ => {}
+        }
+    }
+    kind_seen
 }
 
 pub(super) fn syntax_error(
@@ -600,7 +640,8 @@ pub(super) fn syntax_error(
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
-    let (found, len) = found_at(text, pos);
+    let lexed = lex::tokens(text);
+    let (found, found_range) = found_at(text, &lexed, pos);
     // Literal tokens first: they say exactly what to type.
     let quoted: Vec<String> = tokens.iter().map(|t| format!("`{t}`")).collect();
     let mut expected: Vec<&str> = quoted.iter().map(|s| s.as_str()).collect();
@@ -621,17 +662,19 @@ pub(super) fn syntax_error(
             format!("{} or {}", init.join(", "), last.first().copied().unwrap_or(""))
         }
     };
-    let span = Span::new(file, offset + pos, offset + pos + len);
+    let span = Span::new(file, offset + found_range.start, offset + found_range.end);
     let mut d = Diagnostic::new(Code::E0001, span, format!("expected {expected_text}, found {found}"))
         .label(format!("expected {expected_text}"));
     let before = text.get(..pos).map(|t| t.trim_end()).unwrap_or("");
-    if found.starts_with("`=`") && before.ends_with('=') {
+    // An `=` where it does not belong, or an `==` (one token) that starts there.
+    let equals = found == "`=`" || found == "`==`";
+    if equals && before.ends_with('=') {
         d = d.help("set a field with one `=`; `==` only compares, in an `alert`");
-    } else if found.starts_with("`=`") && expected.contains(&"a value") {
+    } else if equals && expected.contains(&"a value") {
         d = d.help("a value is missing before this `=`");
-    } else if tokens.iter().any(|t| t == "=") && !found.starts_with("`=`") && expected.contains(&"`{`") {
+    } else if tokens.iter().any(|t| t == "=") && !equals && expected.contains(&"`{`") {
         d = d.help("write `name = value` for a field, or `name { … }` for a block");
-    } else if is_header_error(text, pos) {
+    } else if is_header_error(text, &lexed, pos) {
         d = d.help(
             "an item's header is `KIND NAME [on CLUSTER_OR_FLEET] [where key = \"value\"] [from TEMPLATE] { … }`",
         );
@@ -643,4 +686,150 @@ pub(super) fn syntax_error(
         d = d.help(format!("write {expected_text} here"));
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::{found_at, is_header_error};
+    use crate::diag::{Code, Diagnostic};
+    use crate::source::FileId;
+    use crate::syntax::lex::tokens;
+
+    fn found(text: &str, pos: usize) -> (String, std::ops::Range<usize>) {
+        found_at(text, &tokens(text), pos)
+    }
+
+    /// Whether the error at the first `at` of `text` is in an item's header.
+    fn header(text: &str, at: &str) -> bool {
+        let pos = text.find(at).unwrap_or_else(|| panic!("{at:?} is not in {text:?}"));
+        is_header_error(text, &tokens(text), pos)
+    }
+
+    /// The one syntax error of `text`.
+    fn syntax_error(text: &str) -> Diagnostic {
+        let (_, diags) = crate::syntax::parse(FileId(0), text);
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        let d = diags.into_iter().next().unwrap_or_else(|| unreachable!());
+        assert_eq!(d.code, Code::E0001);
+        d
+    }
+
+    const HEADER_HELP: &str =
+        "an item's header is `KIND NAME [on CLUSTER_OR_FLEET] [where key = \"value\"] [from TEMPLATE] { … }`";
+
+    #[test]
+    fn a_brace_in_a_comment_does_not_end_the_header() {
+        assert!(header(
+            "service broker on plants // see {docs}\n  where zone oops { }",
+            "oops"
+        ));
+        assert!(header("fleet f // {\n//// {\n  where 1 { }", "1"));
+    }
+
+    #[test]
+    fn a_brace_in_a_string_does_not_end_the_header() {
+        assert!(header("daemon d on plants where zone = \"{north}\" oops { }", "oops"));
+        // The `{` that opens the body still ends it.
+        assert!(!header("daemon d on plants where zone = \"{north}\" { x y }", "y"));
+    }
+
+    #[test]
+    fn keywords_in_comments_and_strings_are_not_item_kinds() {
+        assert!(!header("// the service below\nparam p int = 2", "int"));
+        assert!(!header(
+            "/// One knob for every fleet and model\nparam p int = 2",
+            "int"
+        ));
+        assert!(!header("import \"service\" oops", "oops"));
+        // A real kind keyword still counts, whatever follows in a comment.
+        assert!(header("job j // no body yet\n oops", "oops"));
+    }
+
+    #[test]
+    fn a_keyword_in_a_doc_comment_gets_no_header_help() {
+        let d = syntax_error("/// Scales every service on the plants.\nparam p: int =\n");
+        assert_eq!(d.message, "expected a value or `-`, found end of file");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("the item ends too early; finish it or remove it")
+        );
+        assert_eq!(d.primary.span.range(), 55..55);
+    }
+
+    #[test]
+    fn a_brace_in_a_comment_keeps_the_header_help() {
+        let d = syntax_error("service broker on plants // see {docs}\n  oops { }\n");
+        assert_eq!(d.help.as_deref(), Some(HEADER_HELP));
+    }
+
+    #[test]
+    fn found_a_string_covers_the_whole_string() {
+        let text = "  image \"eclipse-mosquitto:2.0.18\" }";
+        assert_eq!(found(text, 8), ("a string".to_string(), 8..34));
+        // A `//` in a string is not a comment; an unclosed string ends at its line.
+        assert_eq!(found("\"http://x\" y", 0), ("a string".to_string(), 0..10));
+        assert_eq!(found("\"open\ny", 0), ("a string".to_string(), 0..5));
+        let d = syntax_error("service s on c {\n  image \"x:1\"\n}\n");
+        assert_eq!(d.message, "expected a name or `=`, found a string");
+        assert_eq!(d.primary.span.range(), 25..30);
+    }
+
+    #[test]
+    fn found_a_path_is_one_name_without_a_trailing_dot() {
+        assert_eq!(
+            found("std.devices.rpi4 }", 0),
+            ("`std.devices.rpi4`".to_string(), 0..16)
+        );
+        assert_eq!(found("x = plants.north. }", 4), ("`plants.north`".to_string(), 4..16));
+        assert_eq!(found("a . b", 0), ("`a`".to_string(), 0..1));
+        assert_eq!(found("1.2.3 x", 0), ("`1.2.3`".to_string(), 0..5));
+        assert_eq!(found("256Mi}", 0), ("`256Mi`".to_string(), 0..5));
+    }
+
+    #[test]
+    fn found_end_of_file_after_whitespace_and_comments() {
+        assert_eq!(found("x =", 3), ("end of file".to_string(), 3..3));
+        assert_eq!(found("x = // nothing yet\n  ", 4), ("end of file".to_string(), 4..4));
+        assert_eq!(found("x\n\n", 1), ("end of file".to_string(), 1..1));
+    }
+
+    #[test]
+    fn found_skips_whitespace_and_comments_to_the_next_token() {
+        let text = "x = \n  // { \"s\"\n  runtime = k3s";
+        assert_eq!(found(text, 3), ("`runtime`".to_string(), 18..25));
+        // A doc comment is not skipped: the grammar reads it.
+        assert_eq!(found("x\n/// doc\n}", 1), ("a doc comment".to_string(), 2..9));
+    }
+
+    #[test]
+    fn found_non_ascii_characters_whole() {
+        assert_eq!(found("café.größe }", 0), ("`café.größe`".to_string(), 0..13));
+        assert_eq!(found("€ x", 0), ("`€`".to_string(), 0..3));
+        // Not an ASCII digit, so not a number: one character the grammar has no token for.
+        assert_eq!(found("٣٤ }", 0), ("`٣`".to_string(), 0..2));
+        // A byte order mark is whitespace to the grammar.
+        assert_eq!(found("\u{feff}}", 0), ("`}`".to_string(), 3..4));
+        // Inside a character: no panic.
+        assert_eq!(found("é", 1).0, "end of file");
+    }
+
+    #[test]
+    fn found_inside_or_at_an_operator() {
+        // `cpu == 1` stops at the second `=`.
+        assert_eq!(found("cpu == 1", 5), ("`=`".to_string(), 5..6));
+        assert_eq!(found("x = == 1", 4), ("`==`".to_string(), 4..6));
+        let d = syntax_error("service s on c { cpu == 1 }\n");
+        assert_eq!(d.message, "expected a value or `(`, found `=`");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("set a field with one `=`; `==` only compares, in an `alert`")
+        );
+        let d = syntax_error("service s on c { cpu = == 1 }\n");
+        assert_eq!(d.message, "expected a value or `(`, found `==`");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("set a field with one `=`; `==` only compares, in an `alert`")
+        );
+    }
 }
