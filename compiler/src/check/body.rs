@@ -878,3 +878,250 @@ pub struct EnvRefDraft {
 pub fn default_of(shape: &Shape, name: &str) -> Option<&'static str> {
     shape.field(name).and_then(|f| f.default)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{analyzer, block, program, reported};
+    use crate::diag::Code;
+    use crate::schema::{JOB, SERVICE};
+
+    const MI: u64 = 1024 * 1024;
+
+    #[test]
+    fn typed_getters_read_what_is_written() {
+        let prog = program(
+            "service s on c {\n  image = \"ghcr.io/acme/x:1.0\"  protocol = udp\n  cpu = 1.5  memory = 1Gi  public = true  user = 2000\n}\n",
+        );
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+        let (image, span) = a.get_str(&view, &SERVICE, "image").expect("image");
+        assert_eq!(image, "ghcr.io/acme/x:1.0");
+        assert_eq!(prog.sources.text(span), "\"ghcr.io/acme/x:1.0\"");
+        // An enum field is a word, read as a string.
+        assert_eq!(
+            a.get_str(&view, &SERVICE, "protocol").map(|(s, _)| s).as_deref(),
+            Some("udp")
+        );
+        assert_eq!(a.get_cpu(&view, &SERVICE, "cpu"), 1500);
+        assert_eq!(a.get_memory(&view, &SERVICE, "memory"), Some(1024 * MI));
+        assert!(a.get_bool(&view, &SERVICE, "public"));
+        assert_eq!(a.get_u32_or_default(&view, &SERVICE, "user"), 2000);
+        assert!(a.diags.is_empty(), "{:#?}", a.diags);
+    }
+
+    #[test]
+    fn absent_fields_take_the_schema_default() {
+        let prog = program("service s on c { image = \"x:1\" }\njob j on c { image = \"x:1\" }\n");
+        let mut a = analyzer(&prog);
+        let s = block(&prog, "s");
+        let view = a.view(&s.body, &SERVICE, "a service", s.name.span, None);
+        assert_eq!(a.get_cpu(&view, &SERVICE, "cpu"), 100);
+        assert_eq!(a.get_memory(&view, &SERVICE, "memory"), Some(128 * MI));
+        assert!(!a.get_bool(&view, &SERVICE, "public"));
+        assert_eq!(a.get_u32_or_default(&view, &SERVICE, "user"), 10001);
+        // `get_str` has no default to fall back to, and a field the shape
+        // does not have reads as nothing.
+        assert_eq!(a.get_str(&view, &SERVICE, "protocol"), None);
+        assert_eq!(a.get_str(&view, &SERVICE, "no_such_field"), None);
+        assert_eq!(a.get_cpu(&view, &SERVICE, "no_such_field"), 0);
+        let j = block(&prog, "j");
+        let view = a.view(&j.body, &JOB, "a job", j.name.span, None);
+        assert_eq!(a.get_u32_or_default(&view, &JOB, "backoff"), 3);
+        assert_eq!(a.get_duration(&view, &JOB, "deadline"), Some(3600));
+        assert!(a.diags.is_empty(), "{:#?}", a.diags);
+    }
+
+    #[test]
+    fn a_wrong_cpu_is_reported_and_read_as_the_default() {
+        for (value, code, message) in [
+            (
+                "256Mi",
+                Code::E0201,
+                "expected a CPU quantity (`500m`, `2`), found the memory size `256Mi`",
+            ),
+            (
+                "\"2\"",
+                Code::E0201,
+                "expected a CPU quantity (`500m`, `2`), found the string \"2\"",
+            ),
+            ("5x", Code::E0203, "`x` is not a unit"),
+        ] {
+            let prog = program(&format!("service s on c {{ image = \"x:1\"  cpu = {value} }}\n"));
+            let mut a = analyzer(&prog);
+            let b = block(&prog, "s");
+            let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+            assert_eq!(a.get_cpu(&view, &SERVICE, "cpu"), 100, "{value}");
+            assert_eq!(
+                reported(&prog, &a.diags),
+                vec![(code, message.to_string(), value.to_string())]
+            );
+        }
+    }
+
+    #[test]
+    fn get_bool_reports_a_string_and_falls_back_to_the_default() {
+        let prog = program("service s on c { image = \"x:1\"  public = \"yes\" }\n");
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+        assert!(!a.get_bool(&view, &SERVICE, "public"));
+        assert_eq!(
+            reported(&prog, &a.diags),
+            vec![(
+                Code::E0201,
+                "expected `true` or `false`, found the string \"yes\"".to_string(),
+                "\"yes\"".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn whole_numbers_are_range_checked() {
+        let prog = program(
+            "job j on c { image = \"x:1\"  backoff = -1  user = 2.5 }\nservice s on c { image = \"x:1\"  port = 70000 }\n",
+        );
+        let mut a = analyzer(&prog);
+        let j = block(&prog, "j");
+        let view = a.view(&j.body, &JOB, "a job", j.name.span, None);
+        assert_eq!(a.get_u32_or_default(&view, &JOB, "backoff"), 3);
+        assert_eq!(a.get_u32_or_default(&view, &JOB, "user"), 10001);
+        let s = block(&prog, "s");
+        let view = a.view(&s.body, &SERVICE, "a service", s.name.span, None);
+        assert_eq!(a.get_int(&view, &SERVICE, "port"), None);
+        assert_eq!(
+            reported(&prog, &a.diags),
+            vec![
+                (Code::E0202, "-1 is negative".to_string(), "-1".to_string()),
+                (
+                    Code::E0201,
+                    "expected a whole number, found `2.5`".to_string(),
+                    "2.5".to_string()
+                ),
+                (
+                    Code::E0202,
+                    "port 70000 is outside 1–65535".to_string(),
+                    "70000".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn memory_and_durations_need_a_unit() {
+        let prog = program("job j on c { image = \"x:1\"  memory = 512  deadline = 30 }\n");
+        let mut a = analyzer(&prog);
+        let j = block(&prog, "j");
+        let view = a.view(&j.body, &JOB, "a job", j.name.span, None);
+        // Reported, then read as the default.
+        assert_eq!(a.get_memory(&view, &JOB, "memory"), Some(128 * MI));
+        assert_eq!(a.get_duration(&view, &JOB, "deadline"), Some(3600));
+        assert_eq!(
+            reported(&prog, &a.diags),
+            vec![
+                (Code::E0203, "`512` has no unit".to_string(), "512".to_string()),
+                (Code::E0203, "`30` has no unit".to_string(), "30".to_string()),
+            ]
+        );
+        let helps: Vec<_> = a.diags.iter().map(|d| d.help.clone().unwrap_or_default()).collect();
+        assert_eq!(helps, ["write `512Mi` or `512Gi`", "write `30s`, `30m` or `30h`"]);
+    }
+
+    #[test]
+    fn the_view_reports_unknown_and_repeated_fields() {
+        let prog = program("service s on c { image = \"x:1\"  memroy = 1Gi  cpu = 1  cpu = 2 }\n");
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+        // The first `cpu` is the one read.
+        assert_eq!(a.get_cpu(&view, &SERVICE, "cpu"), 1000);
+        assert_eq!(
+            reported(&prog, &a.diags),
+            vec![
+                (
+                    Code::E0105,
+                    "a service has no field `memroy`".to_string(),
+                    "memroy".to_string()
+                ),
+                (Code::E0107, "`cpu` is set twice".to_string(), "cpu".to_string()),
+            ]
+        );
+        assert_eq!(
+            a.diags.first().and_then(|d| d.help.clone()).as_deref(),
+            Some("did you mean `memory`?")
+        );
+        // Pointing back at the first one.
+        let twice = a.diags.get(1).expect("E0107");
+        let first = twice.secondary.first().expect("a secondary label").span;
+        assert_eq!(prog.sources.text(first), "cpu");
+        assert!(first.start < twice.primary.span.start);
+    }
+
+    #[test]
+    fn require_points_at_the_owner() {
+        let prog = program("service s on c { cpu = 1 }\n");
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+        a.require(&view, &SERVICE, "service `s`");
+        assert_eq!(
+            reported(&prog, &a.diags),
+            vec![(Code::E0106, "service `s` has no `image`".to_string(), "s".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_template_fills_in_what_the_item_leaves_out() {
+        let prog = program(
+            "template service t { image = \"x:1\"  cpu = 2  memory = 1Gi }\nservice s on c from t { cpu = 1 }\n",
+        );
+        let mut a = analyzer(&prog);
+        let (t, s) = (block(&prog, "t"), block(&prog, "s"));
+        let view = a.view(&s.body, &SERVICE, "a service", s.name.span, Some(&t.body));
+        assert_eq!(a.get_cpu(&view, &SERVICE, "cpu"), 1000);
+        assert_eq!(a.get_memory(&view, &SERVICE, "memory"), Some(1024 * MI));
+        assert_eq!(
+            a.get_str(&view, &SERVICE, "image").map(|(i, _)| i).as_deref(),
+            Some("x:1")
+        );
+        assert!(a.diags.is_empty(), "{:#?}", a.diags);
+    }
+
+    #[test]
+    fn lists_and_maps_read_their_entries() {
+        let prog = program(
+            "service s on c {\n  image = \"x:1\"  arch = [arm64, amd64]\n  env { A = \"1\"  B = 2  ON = true  A = \"x\"  \"MY-VAR\" = \"y\" }\n}\nservice u on c { image = \"x:1\"  arch = arm64 }\n",
+        );
+        let mut a = analyzer(&prog);
+        let s = block(&prog, "s");
+        let view = a.view(&s.body, &SERVICE, "a service", s.name.span, None);
+        let arch = a.get_list(&view, &SERVICE, "arch");
+        let texts: Vec<_> = arch
+            .iter()
+            .map(|(v, span)| (v.as_str(), prog.sources.text(*span)))
+            .collect();
+        assert_eq!(texts, [("arm64", "arm64"), ("amd64", "amd64")]);
+        let env = a.string_map(view.block("env").expect("env"), false, None);
+        let env: Vec<_> = env.iter().map(|(k, (v, _))| (k.as_str(), v.as_str())).collect();
+        assert_eq!(env, [("A", "1"), ("B", "2"), ("ON", "true")]);
+        let u = block(&prog, "u");
+        let view = a.view(&u.body, &SERVICE, "a service", u.name.span, None);
+        assert!(a.get_list(&view, &SERVICE, "arch").is_empty());
+        assert_eq!(
+            reported(&prog, &a.diags),
+            vec![
+                (Code::E0107, "`A` is set twice".to_string(), "A".to_string()),
+                (
+                    Code::E0207,
+                    "`MY-VAR` is not a valid environment variable name".to_string(),
+                    "\"MY-VAR\"".to_string()
+                ),
+                (
+                    Code::E0201,
+                    "expected a list of one of amd64, arm64, armv7, found `arm64`".to_string(),
+                    "arm64".to_string()
+                ),
+            ]
+        );
+    }
+}

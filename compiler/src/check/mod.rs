@@ -12,6 +12,8 @@ mod monitoring;
 mod overrides;
 mod place;
 pub mod scope;
+#[cfg(test)]
+mod testing;
 pub mod values;
 
 pub use load::Program;

@@ -375,3 +375,78 @@ impl<'a> Analyzer<'a> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::testing::{analyzer, block, program, reported};
+    use crate::diag::Code;
+    use crate::schema::{DAEMON, SERVICE};
+
+    #[test]
+    fn containers_never_run_as_root() {
+        let prog = program(
+            "service s on c { user = 0 }
+service t on c { user = 1000 }
+service u on c { }",
+        );
+        let mut a = analyzer(&prog);
+        let mut users = Vec::new();
+        for name in ["s", "t", "u"] {
+            let b = block(&prog, name);
+            let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+            users.push(a.user(&view, &SERVICE));
+        }
+        assert_eq!(users, [0, 1000, 10001]);
+        assert_eq!(
+            reported(&prog, &a.diags),
+            [(
+                Code::E0202,
+                "containers never run as root (user 0)".to_string(),
+                "0".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_port_scheme_is_declared_or_follows_health_or_protocol() {
+        let prog = program(
+            "service a on c { port = 8080  health = \"/healthz\" }
+service b on c { port = 5683  protocol = udp }
+service d on c { port = 1883  scheme = mqtt  metrics = \"/metrics\" }
+service m on c { port = 9100  metrics = \"/metrics\" }
+daemon e on c { health = \"/healthz\" }",
+        );
+        let mut a = analyzer(&prog);
+        let mut read = Vec::new();
+        for (name, shape) in [
+            ("a", &SERVICE),
+            ("b", &SERVICE),
+            ("d", &SERVICE),
+            ("m", &SERVICE),
+            ("e", &DAEMON),
+        ] {
+            let b = block(&prog, name);
+            let view = a.view(&b.body, shape, "a workload", b.name.span, None);
+            let p = a.port(&view, shape);
+            read.push((p.port, p.scheme, p.protocol, p.health, p.metrics));
+        }
+        assert_eq!(
+            read,
+            [
+                (Some(8080), "http".into(), "tcp".into(), Some("/healthz".into()), None),
+                (Some(5683), "udp".into(), "udp".into(), None, None),
+                (Some(1883), "mqtt".into(), "tcp".into(), None, Some("/metrics".into())),
+                (Some(9100), "http".into(), "tcp".into(), None, Some("/metrics".into())),
+                (None, "http".into(), "tcp".into(), Some("/healthz".into()), None),
+            ]
+        );
+        assert_eq!(
+            reported(&prog, &a.diags),
+            [(
+                Code::E0106,
+                "`health` needs a `port` to probe".to_string(),
+                "health".to_string()
+            )]
+        );
+    }
+}

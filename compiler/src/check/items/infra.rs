@@ -780,3 +780,139 @@ fn is_date(s: &str) -> bool {
         && (1..=12).contains(&num(5..7))
         && (1..=31).contains(&num(8..10))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::testing::{analyzer, block, program, reported};
+    use super::is_date;
+    use crate::diag::Code;
+    use crate::ir;
+    use crate::schema::{CLUSTER, SOLUTION};
+
+    #[test]
+    fn dates_are_yyyy_mm_dd_with_a_real_month_and_day() {
+        for ok in ["2024-01-01", "2025-12-31", "1999-02-28"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2024-1-01",
+            "2024-01-1",
+            "2024/01/01",
+            "2024-00-10",
+            "2024-13-01",
+            "2024-01-00",
+            "2024-01-32",
+            "2024-01-01T00",
+            "24-01-01",
+            "２０２４-01-01",
+            "2024-0a-01",
+            "+024-01-01",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    /// The `domain` of the cluster in `text`, and what was reported.
+    fn domain(text: &str) -> (Option<String>, Vec<(Code, String, String)>) {
+        let prog = program(text);
+        let mut a = analyzer(&prog);
+        let c = block(&prog, "c");
+        let view = a.view(&c.body, &CLUSTER, "a cluster", c.name.span, None);
+        let d = a.domain(&view, &CLUSTER).map(|(d, _)| d);
+        (d, reported(&prog, &a.diags))
+    }
+
+    #[test]
+    fn a_domain_is_lowercase_dns_labels() {
+        assert_eq!(
+            domain("cluster c { domain = \"apps.acme.example\" }"),
+            (Some("apps.acme.example".to_string()), vec![])
+        );
+        assert_eq!(domain("cluster c { }"), (None, vec![]));
+        let (d, diags) = domain("cluster c { domain = \"Apps.example\" }");
+        assert_eq!(d, None);
+        assert_eq!(diags.len(), 1);
+        let (code, message, at) = diags.first().cloned().unwrap_or_else(|| unreachable!());
+        assert_eq!((code, at.as_str()), (Code::E0206, "\"Apps.example\""));
+        assert!(message.starts_with("`Apps.example` is not a DNS domain: "), "{message}");
+        // An empty label between two dots.
+        let (d, diags) = domain("cluster c { domain = \"a..example\" }");
+        assert_eq!((d, diags.len()), (None, 1));
+        // 254 characters of valid labels: too long as a whole.
+        let long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(61)].join(".");
+        assert_eq!(long.len(), 253);
+        assert_eq!(
+            domain(&format!("cluster c {{ domain = \"{long}\" }}")).0,
+            Some(long.clone())
+        );
+        let (d, diags) = domain(&format!("cluster c {{ domain = \"{long}x\" }}"));
+        assert_eq!(d, None);
+        assert_eq!(
+            diags.first().map(|(_, m, _)| m.as_str()),
+            Some(format!("`{long}x` is not a DNS domain: at most 253 characters").as_str())
+        );
+    }
+
+    /// The registries of the solution in `text`, and what was reported.
+    fn registries(text: &str) -> (Vec<ir::Registry>, Vec<(Code, String, String)>) {
+        let prog = program(text);
+        let mut a = analyzer(&prog);
+        let s = block(&prog, "s");
+        let view = a.view(&s.body, &SOLUTION, "`solution`", s.name.span, None);
+        let out = a.registries(&view, &SOLUTION);
+        (out, reported(&prog, &a.diags))
+    }
+
+    #[test]
+    fn a_registry_is_named_for_kubernetes_and_keeps_its_reference() {
+        let (out, diags) = registries(
+            "solution s { version = \"1\"\n  registry my_ghcr { host = \"ghcr.io\"  username = \"bot\"  secret password from vault \"ci/ghcr#token\" }\n}",
+        );
+        assert_eq!(diags, vec![]);
+        assert_eq!(out.len(), 1);
+        let r = out.first().unwrap_or_else(|| unreachable!());
+        assert_eq!(r.name, "my-ghcr");
+        assert_eq!(r.pull_secret, "my-ghcr-registry");
+        assert_eq!(r.host, "ghcr.io");
+        assert_eq!(r.username, "bot");
+        assert_eq!(r.password.source, ir::SecretSource::Vault);
+        assert_eq!(r.password.reference, "ci/ghcr#token");
+    }
+
+    #[test]
+    fn registry_hosts_and_credentials_are_checked() {
+        let (out, diags) = registries(
+            "solution s { version = \"1\"
+  registry a { host = \"ghcr.io\"  username = \"u\"  secret password from env \"A\" }
+  registry b { host = \"https://ghcr.io\"  username = \"u\"  secret password from env \"B\" }
+  registry c { host = \"ghcr.io\"  username = \"u\"  secret password from env \"C\" }
+  registry d { host = \"d.example:5000\"  username = \"u\"  secret password from file \"/run/pw\" }
+  registry e { host = \"e.example\"  username = \"u\" }
+}",
+        );
+        assert_eq!(out.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(), ["ghcr.io"]);
+        let codes: Vec<_> = diags.iter().map(|(c, _, at)| (*c, at.as_str())).collect();
+        assert_eq!(
+            codes,
+            [
+                (Code::E0214, "\"https://ghcr.io\""),
+                (Code::E0102, "\"ghcr.io\""),
+                (Code::E0503, "password"),
+                (Code::E0503, "e"),
+            ]
+        );
+        assert_eq!(
+            diags.get(1).map(|(_, m, _)| m.as_str()),
+            Some("two registries for `ghcr.io`")
+        );
+        assert_eq!(
+            diags.get(2).map(|(_, m, _)| m.as_str()),
+            Some("a registry's password cannot come `from file`")
+        );
+        assert_eq!(
+            diags.get(3).map(|(_, m, _)| m.as_str()),
+            Some("registry `e` has no pull credential")
+        );
+    }
+}

@@ -399,3 +399,133 @@ impl<'a> Analyzer<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{analyzer, block, program, reported};
+    use crate::diag::Code;
+    use crate::ir;
+    use crate::schema::SERVICE;
+
+    #[test]
+    fn names_must_become_kubernetes_names() {
+        let prog = program("service s on c { }");
+        let mut a = analyzer(&prog);
+        let span = block(&prog, "s").name.span;
+        for ok in ["plant_a", "a", &"x".repeat(63)] {
+            a.check_name(ok, span, "site");
+            assert!(a.diags.is_empty(), "{ok}: {:#?}", a.diags);
+        }
+        for bad in ["Plant", "9lives", "é", &"x".repeat(64)] {
+            a.check_name(bad, span, "site");
+            let d = a.diags.pop().unwrap_or_else(|| panic!("{bad} was accepted"));
+            assert_eq!(d.code, Code::E0206);
+            assert!(
+                d.message
+                    .starts_with(&format!("site name `{bad}` is not a valid Kubernetes name: ")),
+                "{}",
+                d.message
+            );
+            assert_eq!(d.primary.span, span);
+            assert!(a.diags.is_empty());
+        }
+    }
+
+    #[test]
+    fn secret_references_are_read_and_checked() {
+        let prog = program(
+            "service s on c {
+  secret DB from env \"DB_PASSWORD\"
+  secret TOKEN from vault \"secret/app#token\"
+  secret KEY from file \"/run/secrets/key\"
+  secret A from envv \"X\"
+  secret B from file \"relative/key\"
+  secret C from vault \"no-key\"
+  secret F from vault \"path#\"
+  secret D from env \"lower-case\"
+  secret E = \"hunter2\"
+}",
+        );
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+        let read: Vec<_> = view.secrets.iter().filter_map(|s| a.secret_ref(s)).collect();
+        assert_eq!(
+            read,
+            [
+                ir::SecretRef {
+                    name: "DB".into(),
+                    source: ir::SecretSource::Env,
+                    reference: "DB_PASSWORD".into()
+                },
+                ir::SecretRef {
+                    name: "TOKEN".into(),
+                    source: ir::SecretSource::Vault,
+                    reference: "secret/app#token".into()
+                },
+                ir::SecretRef {
+                    name: "KEY".into(),
+                    source: ir::SecretSource::File,
+                    reference: "/run/secrets/key".into()
+                },
+            ]
+        );
+        assert_eq!(
+            reported(&prog, &a.diags),
+            [
+                (
+                    Code::E0502,
+                    "`envv` is not a secret source".to_string(),
+                    "envv".to_string()
+                ),
+                (
+                    Code::E0502,
+                    "`relative/key` is not an absolute path".to_string(),
+                    "\"relative/key\"".to_string()
+                ),
+                (
+                    Code::E0502,
+                    "`no-key` is not `path#key`".to_string(),
+                    "\"no-key\"".to_string()
+                ),
+                (
+                    Code::E0502,
+                    "`path#` is not `path#key`".to_string(),
+                    "\"path#\"".to_string()
+                ),
+                (
+                    Code::E0502,
+                    "`lower-case` is not a valid environment variable name".to_string(),
+                    "\"lower-case\"".to_string()
+                ),
+                (
+                    Code::E0501,
+                    "secret `E` is given a literal value".to_string(),
+                    "\"hunter2\"".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            a.diags.first().and_then(|d| d.help.as_deref()),
+            Some("did you mean `env`?")
+        );
+    }
+
+    #[test]
+    fn only_workloads_take_a_placement_or_a_template() {
+        let prog = program("cluster k on x where zone = \"a\" { }");
+        let mut a = analyzer(&prog);
+        a.header_only(block(&prog, "k"), "a cluster");
+        assert_eq!(
+            reported(&prog, &a.diags),
+            [
+                (Code::E0110, "a cluster takes no `on`".to_string(), "x".to_string()),
+                (
+                    Code::E0110,
+                    "a cluster takes no `where`".to_string(),
+                    "zone = \"a\"".to_string()
+                ),
+            ]
+        );
+    }
+}

@@ -258,3 +258,70 @@ impl<'a> Analyzer<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::testing::{analyzer, block, program, reported};
+    use crate::diag::Code;
+    use crate::ir;
+    use crate::schema::SERVICE;
+
+    /// The rollout of the service `s` in `text`, and what was reported.
+    fn rollout(text: &str) -> (ir::Rollout, Vec<(Code, String, String)>) {
+        let prog = program(text);
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let view = a.view(&b.body, &SERVICE, "a service", b.name.span, None);
+        let r = a.rollout(&view, &SERVICE);
+        (r, reported(&prog, &a.diags))
+    }
+
+    #[test]
+    fn a_rollout_defaults_to_one_extra_pod_and_must_progress() {
+        let (r, diags) = rollout("service s on c { }");
+        assert_eq!((r.max_unavailable, r.max_surge, diags), (0, 1, vec![]));
+        let (r, diags) = rollout("service s on c { rollout { max_unavailable = 2 } }");
+        assert_eq!((r.max_unavailable, r.max_surge, diags), (2, 1, vec![]));
+        let (r, diags) = rollout("service s on c { rollout { max_surge = 0 } }");
+        assert_eq!((r.max_unavailable, r.max_surge), (0, 0));
+        assert_eq!(
+            diags,
+            [(
+                Code::E0202,
+                "a rollout with `max_unavailable = 0` and `max_surge = 0` can never progress".to_string(),
+                "rollout".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn selectors_become_label_matches() {
+        let prog =
+            program("daemon s on f where camera = \"yes\", gpu != true, \"bad/key/x\" = \"1\", zone = \"no rth\" { }");
+        let mut a = analyzer(&prog);
+        let b = block(&prog, "s");
+        let sels: Vec<_> = a
+            .selectors(&b.selectors)
+            .into_iter()
+            .map(|(s, span)| (s.key, s.value, s.negated, prog.sources.text(span).to_string()))
+            .collect();
+        assert_eq!(
+            sels,
+            [
+                ("camera".into(), "yes".into(), false, "camera = \"yes\"".into()),
+                ("gpu".into(), "true".into(), true, "gpu != true".into()),
+            ]
+        );
+        let codes: Vec<_> = reported(&prog, &a.diags)
+            .into_iter()
+            .map(|(c, _, at)| (c, at))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (Code::E0207, "\"bad/key/x\"".to_string()),
+                (Code::E0207, "\"no rth\"".to_string())
+            ]
+        );
+    }
+}
