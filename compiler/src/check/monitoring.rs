@@ -144,6 +144,7 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
 /// exposure (a receiver without one, for want of a `domain`, is E0106
 /// there).
 pub(super) fn remote_writes(monitoring: &mut [Monitoring], workloads: &mut [ir::Workload], fleets: &[ir::Fleet]) {
+    // (writer's index, receiver's index, remote-write URL)
     let mut pairs: Vec<(usize, usize, String)> = Vec::new();
     for (i, m) in monitoring.iter().enumerate().filter(|(_, m)| m.fleet) {
         let Some(p) = workloads.iter().find(|w| w.name == m.prometheus) else {
@@ -165,33 +166,32 @@ pub(super) fn remote_writes(monitoring: &mut [Monitoring], workloads: &mut [ir::
     }
     for (i, j, url) in pairs {
         let (Some(from), Some(to)) = (
-            monitoring.get(i).map(|m| m.prometheus.clone()),
+            monitoring.get(i).cloned(),
             monitoring.get(j).map(|m| m.prometheus.clone()),
         ) else {
             continue;
         };
-        if let Some(m) = monitoring.get_mut(i) {
-            let per_gateway = fleets.iter().any(|f| f.name == m.group && !f.runtime.is_kubernetes());
-            m.remote_write = Some(ir::RemoteWrite {
-                to: to.clone(),
-                url,
-                per_gateway,
-            });
-            if per_gateway {
-                if let Some(w) = workloads.iter_mut().find(|w| w.name == from) {
-                    if !w.container.args.iter().any(|a| a == ir::EXPAND_EXTERNAL_LABELS_FLAG) {
-                        w.container.args.push(ir::EXPAND_EXTERNAL_LABELS_FLAG.to_string());
-                    }
-                }
-            }
+        let per_gateway = fleets
+            .iter()
+            .any(|f| f.name == from.group && !f.runtime.is_kubernetes());
+        if per_gateway {
+            add_arg(workloads, &from.prometheus, ir::EXPAND_EXTERNAL_LABELS_FLAG);
         }
+        add_arg(workloads, &to, ir::REMOTE_WRITE_RECEIVER_FLAG);
         if let Some(n) = monitoring.get_mut(j) {
-            n.receives_from.push(from);
+            n.receives_from.push(from.prometheus.clone());
         }
-        if let Some(w) = workloads.iter_mut().find(|w| w.name == to) {
-            if !w.container.args.iter().any(|a| a == ir::REMOTE_WRITE_RECEIVER_FLAG) {
-                w.container.args.push(ir::REMOTE_WRITE_RECEIVER_FLAG.to_string());
-            }
+        if let Some(m) = monitoring.get_mut(i) {
+            m.remote_write = Some(ir::RemoteWrite { to, url, per_gateway });
+        }
+    }
+}
+
+/// Give workload `name`'s container the argument `flag`, once.
+fn add_arg(workloads: &mut [ir::Workload], name: &str, flag: &str) {
+    if let Some(w) = workloads.iter_mut().find(|w| w.name == name) {
+        if !w.container.args.iter().any(|a| a == flag) {
+            w.container.args.push(flag.to_string());
         }
     }
 }

@@ -625,6 +625,7 @@ fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
     let c = &w.container;
     let g = site.hosts.len();
     let leader = share(a.sp.replicas, g, 0);
+    file.pulls.insert(c.image.clone());
     let mut svc = Service {
         image: esc(&site.image_at(&c.image)),
         networks: vec![NETWORK.into()],
@@ -743,12 +744,15 @@ fn service(cx: &SiteCtx<'_>, a: &AtSite<'_>, file: &mut ComposeFile) {
     if let (WorkloadKind::Serve, Some(m)) = (w.kind, &w.model) {
         let target = version_dir(m);
         match fetch_kind(&m.artifact) {
-            Some(Fetch::Oci(reference)) => svc.volumes.push(VolumeMount {
-                kind: "image".into(),
-                source: esc(&site.image_at(&reference)),
-                target,
-                read_only: true,
-            }),
+            Some(Fetch::Oci(reference)) => {
+                svc.volumes.push(VolumeMount {
+                    kind: "image".into(),
+                    source: esc(&site.image_at(&reference)),
+                    target,
+                    read_only: true,
+                });
+                file.pulls.insert(reference);
+            }
             Some(Fetch::S3 | Fetch::Https) => svc.volumes.push(VolumeMount {
                 kind: "bind".into(),
                 source: esc(&m.host_dir),
@@ -883,16 +887,7 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
                 path: stack_path(&fleet.name, &site.name),
                 contents: format!("{header}{text}"),
             });
-            // What the stack pulls, by the names the source gives.
-            let images = at_site(sol, fleet, site).into_iter().flat_map(|a| {
-                let oci = a.w.model.as_ref().and_then(|m| match fetch_kind(&m.artifact) {
-                    Some(Fetch::Oci(r)) if a.w.kind == WorkloadKind::Serve => Some(r),
-                    _ => None,
-                });
-                std::iter::once(a.w.container.image.clone()).chain(oci)
-            });
-            let images: Vec<String> = images.collect();
-            if let Some(contents) = super::mirror::list(fleet, site, images.iter().map(String::as_str)) {
+            if let Some(contents) = super::mirror::list(fleet, site, file.pulls.iter().map(String::as_str)) {
                 files.push(OutputFile {
                     path: format!("compose/{}/{}/{}", fleet.name, site.name, super::mirror::FILE),
                     contents,

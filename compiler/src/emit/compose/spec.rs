@@ -4,7 +4,7 @@
 //! `BTreeMap`s, so keys come out sorted and the output is stable.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A Compose file (no top-level `version:`, which the specification
 /// deprecates).
@@ -21,6 +21,10 @@ pub struct ComposeFile {
     /// Files iotc writes for a service (a Prometheus's config), inline.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub configs: BTreeMap<String, Config>,
+    /// Every image the stack pulls, by the name the source gives (before
+    /// `Site::image_at`): the site's `mirror-images.txt`. Not in the file.
+    #[serde(skip)]
+    pub pulls: BTreeSet<String>,
 }
 
 /// A top-level config with its content in the file (Compose v2.23.1+).

@@ -274,16 +274,12 @@ pub fn emit_each(
                     let view = site_view(sol, name, &site.name);
                     let site_ctx = Ctx::new(&view);
                     let dir = format!("{ROOT}/{name}/{}", site.name);
-                    if site.mirror.is_none() {
-                        if emit_group(&site_ctx, name, &dir, kind, sink)?.is_break() {
-                            return Ok(ControlFlow::Break(()));
-                        }
-                        continue;
-                    }
                     // A site with a mirror: list what its files pull.
                     let mut images: Vec<String> = Vec::new();
                     let mut listing = |f: OutputFile| {
-                        images.extend(crate::emit::mirror::k8s_images(&f.contents).map(str::to_string));
+                        if site.mirror.is_some() {
+                            images.extend(crate::emit::mirror::k8s_images(&f.contents).map(str::to_string));
+                        }
                         sink(f)
                     };
                     if emit_group(&site_ctx, name, &dir, kind, &mut listing)?.is_break() {
