@@ -95,6 +95,7 @@ codes! {
     W0403 = "shared services on a battery-powered gateway",
     W0404 = "control plane reached through one node",
     W0405 = "containers no Prometheus scrapes",
+    W0406 = "monitored model no Prometheus scrapes",
     W0501 = "secret-like value in plain environment",
     W0601 = "privileged container",
 }

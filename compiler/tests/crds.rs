@@ -1,19 +1,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-//! No custom resource without its CRD (issue 11): on every example, every
+//! No custom resource without its CRD (issue 11): on every example (and
+//! the W0406 example, whose ServiceMonitor and PrometheusRule need an
+//! operator), every
 //! object in the whole output (Kubernetes folders, and the manifests the
 //! Ansible roles apply) whose apiVersion is not built into Kubernetes is
 //! either
 //! - in a Kubernetes file that no kustomization lists and that the generated
 //!   `out/README.md` applies only after its folder, on a line naming the
-//!   operator that installs the group's CRDs (a documented prerequisite), or
+//!   operator that installs the group's CRDs (a documented prerequisite;
+//!   for the Prometheus Operator also reported by warning W0406), or
 //! - applied by an Ansible task that an earlier task of the same role makes
 //!   wait until its CRD is established (the role installs the operator), or
 //! - in a cluster's Kubernetes folder whose CRD comes with an EKS add-on
 //!   that the cluster's Terraform installs (Terraform applies before
 //!   `kubectl apply -k`, docs/k8s.md "Apply order").
 
+use iotc_compiler::diag::Code;
 use iotc_compiler::emit::readme::PATH;
 use iotc_compiler::emit::{emit, Target};
+use iotc_compiler::ir::Solution;
+use iotc_compiler::source::MemoryDb;
+use iotc_compiler::{analyze, Overrides};
 
 mod common;
 use common::{example, EXAMPLES};
@@ -83,11 +90,40 @@ fn objects(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The W0406 example: a monitored model that no Prometheus scrapes, whose
+/// ServiceMonitor and PrometheusRule are left to an operator.
+const OPERATOR_EXAMPLE: &str = "examples/errors/W0406_monitored_model_without_prometheus.iot";
+
+/// Each bundled example and the W0406 example: name, solution, the codes of
+/// its warnings.
+fn solutions() -> Vec<(String, Solution, Vec<Code>)> {
+    let mut out: Vec<(String, Solution, Vec<Code>)> = EXAMPLES
+        .iter()
+        .map(|name| {
+            let files = common::example_files(name);
+            let a = analyze(
+                &common::db_of(&files),
+                &format!("{name}/{name}.iot"),
+                &Overrides::default(),
+            );
+            let codes = a.diagnostics.iter().map(|d| d.code).collect();
+            (name.to_string(), a.solution.unwrap(), codes)
+        })
+        .collect();
+    let text = std::fs::read_to_string(common::repo().join(OPERATOR_EXAMPLE)).unwrap();
+    let a = analyze(&MemoryDb::new().with("w.iot", &text), "w.iot", &Overrides::default());
+    let codes = a.diagnostics.iter().map(|d| d.code).collect();
+    out.push(("W0406".to_string(), a.solution.unwrap(), codes));
+    out
+}
+
 #[test]
 fn every_custom_resource_has_its_crd_installed_first() {
     let (mut by_readme, mut by_ansible, mut by_addon) = (0, 0, 0);
-    for name in EXAMPLES {
-        let sol = example(name);
+    for (name, sol, codes) in solutions() {
+        // A bundled example lets no model go unscraped; the Prometheus
+        // Operator's resources come only with the warning naming it.
+        assert_eq!(codes.contains(&Code::W0406), name == "W0406", "{name}: {codes:?}");
         let files = emit(&sol, Target::ALL).unwrap();
         let readme = &files.iter().find(|f| f.path == PATH).unwrap().contents;
         for f in &files {
@@ -148,6 +184,11 @@ fn every_custom_resource_has_its_crd_installed_first() {
                         "{what}: `{line}` names no {}",
                         operator(group)
                     );
+                    // A prerequisite the checker reported (W0406), not
+                    // only documented.
+                    if group == "monitoring.coreos.com" {
+                        assert!(codes.contains(&Code::W0406), "{what}: without W0406");
+                    }
                     assert!(
                         line.contains("only if") || line.contains("once"),
                         "{what}: `{line}` is not conditional"
@@ -187,8 +228,8 @@ fn every_custom_resource_has_its_crd_installed_first() {
             }
         }
     }
-    // The examples have both kinds: ServiceMonitors/PrometheusRules and
-    // Calico's Installation (city's kubeadm site).
+    // Both kinds are met: ServiceMonitor and PrometheusRule (the W0406
+    // example) and Calico's Installation (city's kubeadm site).
     assert!(by_readme >= 2, "{by_readme} Prometheus Operator resources");
     assert!(by_ansible >= 1, "{by_ansible} Ansible-applied custom resources");
     // And the SecretProviderClasses of factory's EKS cluster.

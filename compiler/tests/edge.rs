@@ -1412,7 +1412,8 @@ fn matcher_values(expr: &str, label: &str) -> std::collections::BTreeSet<String>
 }
 
 /// Alert rules and scrape jobs name the namespace the series really come
-/// from: every PrometheusRule's `namespace` matcher admits exactly the
+/// from: every alert rule's (a PrometheusRule's or a Prometheus's own
+/// `alerts.yml`) `namespace` matcher admits exactly the
 /// namespaces of the Services its `service` matcher names, and every
 /// in-cluster Prometheus job's `namespace` relabel is the namespace of the
 /// Service it discovers (a `-host` one for a server with a model cache);
@@ -1440,8 +1441,20 @@ fn alerts_and_scrape_jobs_name_the_namespace_of_their_services() {
                     .unwrap_or_else(|| panic!("{name}: {dir}: no Service {svc}"))
                     .to_string()
             };
-            for d in docs.iter().filter(|d| d["kind"] == "PrometheusRule") {
-                for g in d["spec"]["groups"].as_array().unwrap() {
+            // The rules of an operator's PrometheusRule, and those of a
+            // Prometheus's own rule file.
+            let mut groups: Vec<Value> = docs
+                .iter()
+                .filter(|d| d["kind"] == "PrometheusRule")
+                .map(|d| d["spec"]["groups"].clone())
+                .collect();
+            for d in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
+                if let Some(text) = d["data"]["alerts.yml"].as_str() {
+                    groups.push(yaml(text)["groups"].clone());
+                }
+            }
+            for groups in &groups {
+                for g in groups.as_array().unwrap() {
                     for r in g["rules"].as_array().unwrap() {
                         let expr = r["expr"].as_str().unwrap();
                         let wanted: std::collections::BTreeSet<String> =

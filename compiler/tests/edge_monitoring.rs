@@ -103,25 +103,56 @@ fn every_site_writes_its_samples_to_the_cloud_prometheus_where_the_edge_reaches_
         .any(|f| f.from == "edge-prometheus" && f.to == "metrics" && f.endpoint.port == 443));
 }
 
+/// In every example a fleet's Prometheus writes to a cluster's exactly
+/// when it `talks_to` it, and only a Prometheus written to receives (runs
+/// with the receiver flag); a cluster's Prometheus writes nowhere.
 #[test]
-fn a_prometheus_that_talks_to_no_other_writes_nowhere() {
+fn a_prometheus_writes_only_to_the_one_it_talks_to() {
+    let (mut writers, mut silent) = (0, 0);
     for name in common::EXAMPLES {
         let sol = common::example(name);
+        let workload = |n: &str| sol.workloads.iter().find(|w| w.name == n).unwrap();
         for m in &sol.monitoring {
-            assert!(
-                m.remote_write.is_none() && m.receives_from.is_empty(),
-                "{name}: {}",
-                m.prometheus
-            );
+            let talks: Vec<&str> = sol
+                .monitoring
+                .iter()
+                .filter(|n| !n.fleet && workload(&m.prometheus).talks_to.contains(&n.prometheus))
+                .map(|n| n.prometheus.as_str())
+                .collect();
+            match (&m.remote_write, m.fleet) {
+                (Some(rw), true) => {
+                    assert_eq!(talks, [rw.to.as_str()], "{name}: {}", m.prometheus);
+                    writers += 1;
+                }
+                (None, _) => {
+                    assert!(!m.fleet || talks.is_empty(), "{name}: {}", m.prometheus);
+                    silent += 1;
+                }
+                (Some(_), false) => panic!("{name}: cluster Prometheus {} writes", m.prometheus),
+            }
+            let senders: Vec<&str> = sol
+                .monitoring
+                .iter()
+                .filter(|n| n.remote_write.as_ref().is_some_and(|rw| rw.to == m.prometheus))
+                .map(|n| n.prometheus.as_str())
+                .collect();
+            assert_eq!(m.receives_from, senders, "{name}: {}", m.prometheus);
         }
         for w in &sol.workloads {
-            assert!(
-                !w.container.args.iter().any(|a| a == REMOTE_WRITE_RECEIVER_FLAG),
+            let receives = sol
+                .monitoring
+                .iter()
+                .any(|m| m.prometheus == w.name && !m.receives_from.is_empty());
+            assert_eq!(
+                w.container.args.iter().any(|a| a == REMOTE_WRITE_RECEIVER_FLAG),
+                receives,
                 "{name}: {}",
                 w.name
             );
         }
     }
+    // Every example monitors its edge from its cloud.
+    assert!(writers >= 3 && silent >= 3, "{writers} writers, {silent} others");
 }
 
 /// A Prometheus on every gateway of a Docker fleet gets its config as an

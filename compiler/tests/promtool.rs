@@ -15,7 +15,7 @@
 //! runs it with `--ignored`, where a missing binary fails the test.
 
 use iotc_compiler::emit::{emit, Target};
-use iotc_compiler::ir::PROMETHEUS_RULES_FILE;
+use iotc_compiler::ir::{Placement, PROMETHEUS_RULES_FILE};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,7 +56,25 @@ fn every_prometheus_config_and_rule_file_passes_promtool() {
         let dir = scratch(name);
         let config_files: Vec<&str> = sol.monitoring.iter().map(|m| m.config_file.as_str()).collect();
         let (mut configs, mut rules) = (0, 0);
-        for f in emit(&sol, &[Target::K8s]).unwrap() {
+        for f in emit(&sol, &[Target::K8s, Target::Compose]).unwrap() {
+            // A Docker fleet's Prometheus: inline Compose configs, after
+            // Compose's `$$` interpolation.
+            if f.path.starts_with("compose/") && f.path.ends_with("compose.yaml") {
+                let stack = common::yaml(&f.contents);
+                for (key, config) in stack["configs"].as_object().into_iter().flatten() {
+                    let text = config["content"].as_str().unwrap().replace("$$", "$");
+                    let path = dir.join(format!("{}-{key}.yml", f.path.replace('/', "_")));
+                    std::fs::write(&path, &text).unwrap();
+                    if key.ends_with("-prometheus-yml") {
+                        promtool(&["check", "config", "--syntax-only"], &path);
+                        configs += 1;
+                    } else if key.ends_with("-alerts-yml") {
+                        promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &path);
+                        rules += 1;
+                    }
+                }
+                continue;
+            }
             if !f.path.starts_with("k8s/") || !(f.path.ends_with(".yaml") || f.path.ends_with(".yml")) {
                 continue;
             }
@@ -87,8 +105,21 @@ fn every_prometheus_config_and_rule_file_passes_promtool() {
             }
         }
         // Every Prometheus iotc configures has its config and rule file
-        // checked (none of the examples brings its own config folder).
-        assert_eq!(configs, sol.monitoring.len(), "{name}: configs checked");
+        // checked (none of the examples brings its own config folder): a
+        // cluster's once, a fleet's once per site it runs at (each site's
+        // folder or Compose stack has its own).
+        let expected: usize = sol
+            .monitoring
+            .iter()
+            .map(|m| {
+                let w = sol.workloads.iter().find(|w| w.name == m.prometheus).unwrap();
+                match &w.placement {
+                    Placement::Fleet { sites, .. } => sites.iter().filter(|s| s.replicas > 0).count(),
+                    Placement::Cluster { .. } => 1,
+                }
+            })
+            .sum();
+        assert_eq!(configs, expected, "{name}: configs checked");
         assert!(rules >= configs, "{name}: rule files checked");
         checked += configs;
     }

@@ -75,6 +75,7 @@ impl<'a> Analyzer<'a> {
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
         super::monitoring::remote_writes(&mut monitoring, &mut workloads, &fleets);
         self.docker_prometheus(d, &fleets, &workloads, &monitoring);
+        self.unscraped_models(d, &fleets, &workloads, &monitoring);
         self.battery_hubs(d, &fleets, &workloads, &flows);
         self.offline_sites(d, &fleets, &workloads);
         let mut externals = d.externals.clone();
@@ -554,6 +555,83 @@ impl<'a> Analyzer<'a> {
                 )
                 .label("a Prometheus on a Docker fleet scrapes its own gateway")
                 .help("run it on every gateway: `replicas = 1 per gateway`"),
+            );
+        }
+    }
+
+    /// A monitored model's servers are scraped and alerted on by a
+    /// Prometheus of their own cluster or fleet (`Monitoring::targets`).
+    /// Where none runs, its alerts fire nowhere: on Kubernetes only a
+    /// Prometheus Operator, which iotc does not install, would read the
+    /// ServiceMonitor and PrometheusRule of `30-monitoring.yaml`; on a
+    /// Docker fleet nothing would (W0406, one per model and group).
+    fn unscraped_models(
+        &mut self,
+        d: &Drafts,
+        fleets: &[ir::Fleet],
+        workloads: &[ir::Workload],
+        monitoring: &[ir::Monitoring],
+    ) {
+        // (model, group, fleet): in workload order, so in source order.
+        let mut seen: Vec<(&str, &str, bool)> = Vec::new();
+        for w in workloads
+            .iter()
+            .filter(|w| w.kind == ir::WorkloadKind::Serve && w.container.port.is_some())
+        {
+            let Some(model) = w.model.as_ref().map(|m| m.model.as_str()) else {
+                continue;
+            };
+            if !d.models.iter().any(|m| m.name == model && m.monitored) {
+                continue;
+            }
+            if monitoring
+                .iter()
+                .any(|m| m.targets.iter().any(|t| t.workload == w.name))
+            {
+                continue;
+            }
+            let (group, fleet) = match &w.placement {
+                ir::Placement::Cluster { cluster, .. } => (cluster.as_str(), false),
+                ir::Placement::Fleet { fleet, .. } => (fleet.as_str(), true),
+            };
+            if seen.contains(&(model, group, fleet)) {
+                continue;
+            }
+            seen.push((model, group, fleet));
+            let Some(&span) = d.monitor_spans.get(model) else {
+                continue;
+            };
+            let docker = fleet && fleets.iter().any(|f| f.name == group && !f.runtime.is_kubernetes());
+            let kind = if fleet { "fleet" } else { "cluster" };
+            let (label, note) = if docker {
+                (
+                    "nothing scrapes its servers there",
+                    "a Docker fleet has no Prometheus Operator: only a Prometheus of the fleet scrapes and alerts"
+                        .to_string(),
+                )
+            } else {
+                (
+                    "its alerts need a Prometheus there",
+                    format!(
+                        "iotc writes its ServiceMonitor and PrometheusRule to `30-monitoring.yaml`{}, which only a Prometheus Operator reads; iotc does not install one, and `kubectl apply -k` leaves the file out",
+                        if fleet { " of every site" } else { "" }
+                    ),
+                )
+            };
+            let example = if fleet {
+                format!("`service site_metrics on {group} from std.services.prometheus {{ talks_to = [<a cluster's Prometheus>] }}`: each site scrapes and alerts on its own, and writes its samples to the cloud")
+            } else {
+                format!("`service metrics on {group} from std.services.prometheus {{ }}`")
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    Code::W0406,
+                    span,
+                    format!("model `{model}` is monitored, but no Prometheus scrapes its servers on {kind} `{group}`"),
+                )
+                .label(label)
+                .help(format!("declare a Prometheus on `{group}`, e.g. {example}"))
+                .note(note),
             );
         }
     }

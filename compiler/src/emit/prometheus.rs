@@ -254,7 +254,8 @@ fn own_metrics_path(sol: &Solution, m: &Monitoring) -> String {
 /// The three files of one Prometheus: `prometheus.yml` (named as its
 /// `--config.file`), [`PROMETHEUS_RULES_FILE`] beside it. `site` is the
 /// fleet site this copy runs at (its `site` external label when it writes
-/// to another Prometheus). `dns_name` is how the backend resolves a
+/// to another Prometheus); it scrapes, and has rules for, only the targets
+/// with copies there. `dns_name` is how the backend resolves a
 /// target's pods (`<service>.<namespace>.svc` on Kubernetes, the service
 /// on a Compose network).
 pub fn prometheus_files(
@@ -284,7 +285,8 @@ pub fn prometheus_files(
             },
         ],
     }];
-    for t in &m.targets {
+    let targets: Vec<&ScrapeTarget> = m.targets.iter().filter(|t| runs_here(sol, t, site)).collect();
+    for t in &targets {
         jobs.push(ScrapeConfig {
             job_name: t.workload.clone(),
             scrape_interval: duration(t.interval_secs),
@@ -332,8 +334,7 @@ pub fn prometheus_files(
     // One group per model scraped here that has alerts.
     let mut groups = Vec::new();
     for model in &sol.models {
-        let services: Vec<&str> = m
-            .targets
+        let services: Vec<&str> = targets
             .iter()
             .filter(|t| t.model.as_deref() == Some(model.name.as_str()))
             .map(|t| t.workload.as_str())
@@ -347,6 +348,24 @@ pub fn prometheus_files(
         (m.config_file.clone(), config),
         (PROMETHEUS_RULES_FILE.to_string(), rules),
     ]))
+}
+
+/// Whether target `t` has copies where this Prometheus runs: at `site` for
+/// a fleet's (a workload `where` the site's labels do not match has none
+/// there, and neither a scrape job nor alert rules for it; a site's view of
+/// the solution, as the Kubernetes backend has, leaves it out altogether).
+fn runs_here(sol: &Solution, t: &ScrapeTarget, site: Option<&str>) -> bool {
+    let Some(site) = site else { return true };
+    match sol
+        .workloads
+        .iter()
+        .find(|w| w.name == t.workload)
+        .map(|w| &w.placement)
+    {
+        Some(crate::ir::Placement::Fleet { sites, .. }) => sites.iter().any(|s| s.site == site && s.replicas > 0),
+        Some(crate::ir::Placement::Cluster { .. }) => true,
+        None => false,
+    }
 }
 
 /// What a Prometheus writing to another one labels its samples with: its

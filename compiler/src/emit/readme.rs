@@ -47,8 +47,9 @@ fn code(s: &str) -> String {
 /// once its kustomization is applied: the generated scrape config, rules
 /// and Grafana datasource need no operator. `30-monitoring.yaml` (a
 /// ServiceMonitor and PrometheusRule, which need the Prometheus Operator's
-/// CRDs) is not in the kustomization; it is applied on its own, after the
-/// folder, and only where an operator runs (docs/k8s.md, Monitoring).
+/// CRDs) exists only where no Prometheus scrapes a monitored model's
+/// servers (W0406); it is not in the kustomization, and is applied on its
+/// own, after the folder, once an operator runs (docs/k8s.md, Monitoring).
 fn monitoring(o: &mut String, sol: &Solution, paths: &[String], dir: &str, group: (&str, bool), indent: &str) {
     let file = format!("{dir}/{}", super::k8s::MONITORING_FILE);
     let own = sol.monitoring.iter().find(|m| (m.group.as_str(), m.fleet) == group);
@@ -67,13 +68,13 @@ fn monitoring(o: &mut String, sol: &Solution, paths: &[String], dir: &str, group
             }
         );
     }
+    // Only where no Prometheus of the solution scrapes a monitored model's
+    // servers (warning W0406 said so).
     if paths.contains(&file) {
-        let when = if own.is_some() {
-            "optional, only if a Prometheus Operator also runs in that cluster"
-        } else {
-            "once the Prometheus Operator and its CRDs are installed in that cluster (e.g. the kube-prometheus-stack chart)"
-        };
-        let _ = writeln!(o, "{indent}- then, {when}: `kubectl apply -f {file}`");
+        let _ = writeln!(
+            o,
+            "{indent}- then, once the Prometheus Operator and its CRDs are installed in that cluster (e.g. the kube-prometheus-stack chart; warning W0406): `kubectl apply -f {file}`"
+        );
     }
 }
 

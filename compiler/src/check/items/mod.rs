@@ -150,6 +150,8 @@ pub(super) struct Drafts {
     pub fleets: Vec<FleetDraft>,
     pub workloads: Vec<WorkloadDraft>,
     pub models: Vec<ir::Model>,
+    /// The `monitor` keyword of each monitored model, by model name.
+    pub monitor_spans: HashMap<String, Span>,
     /// External dependencies, in source order.
     pub externals: Vec<ir::External>,
     /// Every declared external's name, valid or not (a reference to one
@@ -172,6 +174,7 @@ impl<'a> Analyzer<'a> {
             fleets: Vec::new(),
             workloads: Vec::new(),
             models: Vec::new(),
+            monitor_spans: HashMap::default(),
             externals: Vec::new(),
             external_names: Vec::new(),
             cluster_of: HashMap::default(),

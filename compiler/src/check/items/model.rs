@@ -267,6 +267,7 @@ impl<'a> Analyzer<'a> {
             if let Some(Contents::Fields(ms)) = shape.block("monitor").map(|s| s.contents) {
                 let mv = self.view(&mb.body, ms, "`monitor`", mb.kind.span, None);
                 model.monitored = true;
+                d.monitor_spans.insert(b.name.name.clone(), mb.kind.span);
                 model.monitor_interval_secs = self.get_duration(&mv, ms, "interval").unwrap_or(30);
                 for a in &mv.alerts {
                     let threshold = match self.scalar(&a.threshold, &schema::Ty::Number) {

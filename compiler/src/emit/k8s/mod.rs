@@ -16,8 +16,8 @@
 //!                                      Service, headless `<w>-metrics` Service (scraped), Ingress,
 //!                                      PodDisruptionBudget(s), HorizontalPodAutoscaler(s)
 //! k8s/<name>/20-network-policies.yaml  default deny, DNS, the declared flows
-//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (models with `monitor`), for clusters
-//!                                      with a Prometheus Operator; applied on its own once its CRDs exist
+//! k8s/<name>/30-monitoring.yaml        ServiceMonitor, PrometheusRule (monitored models no Prometheus scrapes,
+//!                                      W0406), for a Prometheus Operator; applied on its own once its CRDs exist
 //! k8s/<name>/kustomization.yaml        every file but 30-monitoring.yaml: `kubectl apply -k k8s/<name>`
 //!                                      works on a fresh cluster
 //! ```

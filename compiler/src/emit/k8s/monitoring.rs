@@ -1,5 +1,6 @@
 //! `30-monitoring.yaml`: a ServiceMonitor per model server and a
-//! PrometheusRule per model, for models with `monitor { }`. The two
+//! PrometheusRule per model, for models with `monitor { }` whose servers
+//! no Prometheus of the solution scrapes (warning W0406). The two
 //! Prometheus Operator custom resources (`monitoring.coreos.com/v1`) are
 //! typed here with the fields iotc writes; their names follow the CRDs.
 
@@ -102,12 +103,21 @@ fn model_of<'a>(ctx: &Ctx<'a>, p: &Placed<'_>) -> Option<&'a Model> {
 }
 
 /// The group's model servers whose model has `monitor { }` (and a port to
-/// scrape).
+/// scrape) that no Prometheus of the solution scrapes
+/// (`Solution::monitoring`): those are left to a Prometheus Operator, the
+/// prerequisite W0406 names.
 pub fn monitored_servers<'a>(ctx: &Ctx<'a>, members: &[Placed<'a>]) -> Vec<Placed<'a>> {
+    let scraped = |p: &Placed<'_>| {
+        ctx.sol
+            .monitoring
+            .iter()
+            .any(|m| m.targets.iter().any(|t| t.workload == p.w.name))
+    };
     let mut out: Vec<Placed<'a>> = members
         .iter()
         .filter(|p| p.w.kind == WorkloadKind::Serve && p.w.container.port.is_some())
         .filter(|p| model_of(ctx, p).is_some_and(|m| m.monitored))
+        .filter(|p| !scraped(p))
         .copied()
         .collect();
     out.sort_by(|a, b| a.w.name.cmp(&b.w.name));
