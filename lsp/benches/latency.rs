@@ -13,7 +13,9 @@
 //!   more typing;
 //! - didChange + a request → publishDiagnostics: the request forces the
 //!   re-check at once, so this is the re-check and conversion alone;
-//! - hover and completion on a fresh analysis.
+//! - hover and completion on a fresh analysis;
+//! - hover and completion sent right behind a change after a quiet spell,
+//!   while its re-check runs on the server's checking thread.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -160,6 +162,72 @@ fn main() {
         assert!(!r.as_array().unwrap().is_empty(), "{r}");
         completion.push(d);
     }
+    // While a re-check runs: a change after a quiet spell starts one at
+    // once (on the server's checking thread); a hover and a completion
+    // sent right behind it are answered from the newest analysis. Each
+    // answer is timed, and counted as "before" when it came before the
+    // change's diagnostics (so the re-check was still running).
+    let mut hover_busy = Vec::new();
+    let mut completion_busy = Vec::new();
+    let mut before = 0;
+    let mut next_id = 2_000_000;
+    let mut version = runs * 3;
+    for _ in 0..runs {
+        version += 1;
+        std::thread::sleep(Duration::from_millis(250));
+        let edited = text.replacen(
+            "replicas = 1 per 10",
+            &format!("replicas = 1 per {}", 10 + version % 3),
+            1,
+        );
+        notify(
+            &client,
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": version }, "contentChanges": [{ "text": edited }] }),
+        );
+        let mut diagnosed = false;
+        for (method, position, into) in [
+            ("textDocument/hover", pos.clone(), &mut hover_busy),
+            (
+                "textDocument/completion",
+                json!({ "line": end_line, "character": 2 }),
+                &mut completion_busy,
+            ),
+        ] {
+            next_id += 1;
+            let id = RequestId::from(next_id);
+            let t = Instant::now();
+            client
+                .sender
+                .send(Message::Request(Request::new(
+                    id.clone(),
+                    method.into(),
+                    json!({ "textDocument": { "uri": URI }, "position": position }),
+                )))
+                .unwrap();
+            loop {
+                match client.receiver.recv().unwrap() {
+                    Message::Response(r) if r.id == id => {
+                        into.push(t.elapsed());
+                        let r = r.result.unwrap();
+                        assert!(r.is_object() || !r.as_array().unwrap().is_empty(), "{method}: {r}");
+                        before += usize::from(!diagnosed);
+                        break;
+                    }
+                    Message::Notification(n)
+                        if n.method == "textDocument/publishDiagnostics" && n.params["version"] == version =>
+                    {
+                        diagnosed = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !diagnosed {
+            wait_diagnostics(&client, version);
+        }
+    }
+
     call(&client, "shutdown", Value::Null);
     notify(&client, "exit", Value::Null);
     thread.join().unwrap().unwrap();
@@ -217,6 +285,12 @@ fn main() {
     row("hover on a reference", &mut hover);
     row("hover on a linked count", &mut hover_count);
     row("completion of a field", &mut completion);
+    row("hover on a reference while a re-check runs", &mut hover_busy);
+    row("completion of a field while a re-check runs", &mut completion_busy);
+    println!(
+        "answered before the re-check's diagnostics: {before} of {}",
+        hover_busy.len() + completion_busy.len()
+    );
 }
 
 fn row(name: &str, samples: &mut [Duration]) {

@@ -8,6 +8,7 @@
 //! - `server`: the main loop, debouncing and LSP conversion.
 
 pub mod context;
+pub mod edit_map;
 pub mod features;
 pub mod line_index;
 pub mod server;

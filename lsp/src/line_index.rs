@@ -9,14 +9,23 @@ use lsp_types::Position;
 #[derive(Debug, Clone)]
 pub struct LineIndex<'a> {
     text: &'a str,
-    line_starts: Vec<usize>,
+    line_starts: std::borrow::Cow<'a, [usize]>,
 }
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> LineIndex<'a> {
         // `\n`, `\r\n` and a lone `\r` all end a line, for LSP as for the parser.
-        let line_starts = iotc_compiler::source::line_starts(text);
+        let line_starts = iotc_compiler::source::line_starts(text).into();
         LineIndex { text, line_starts }
+    }
+
+    /// An index of `text` whose line starts (`source::line_starts`) are
+    /// already known, as an open document keeps them.
+    pub fn with_starts(text: &'a str, line_starts: &'a [usize]) -> LineIndex<'a> {
+        LineIndex {
+            text,
+            line_starts: line_starts.into(),
+        }
     }
 
     /// The position of a byte offset. Offsets past the end clamp to the end;

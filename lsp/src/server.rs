@@ -1,13 +1,17 @@
-//! The main loop: JSON-RPC messages in, requests answered from fresh
-//! analyses, diagnostics published at once after a quiet spell, or after a
-//! 100 ms pause while the user is typing. Every
-//! handler runs under `catch_unwind`, so a bug answers with an error
-//! instead of killing the server.
+//! The main loop: JSON-RPC messages in, diagnostics published at once
+//! after a quiet spell, or after a 100 ms pause while the user is typing.
+//! Checks run on a thread of their own (`iotc-lsp-check`), one at a time,
+//! so the loop keeps reading: a hover or a completion is answered at once
+//! from the newest analysis, even while a re-check runs (see
+//! [`Server::quick`]); every other request waits for an analysis of the
+//! text it is about. Every handler runs under `catch_unwind`, so a bug
+//! answers with an error instead of killing the server.
 
+use crate::edit_map::EditMap;
 use crate::features::semantic_tokens::{self as st, TokenType};
 use crate::features::{self, CompletionKind, SymbolNode};
 use crate::line_index::{self, LineIndex};
-use crate::world::{Analyzed, StdFiles, World};
+use crate::world::{Analyzed, Checked, Job, StdFiles, World};
 use iotc_compiler::diag::Severity;
 use iotc_compiler::source::Span;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
@@ -17,6 +21,9 @@ use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
+
+/// The checking thread's stack.
+const CHECK_STACK: usize = 8 << 20;
 
 /// How long the server waits after a change before re-checking.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -93,9 +100,33 @@ pub fn run(connection: Connection, std: StdFiles) -> Result<(), String> {
     });
     let (id, _params) = connection.initialize_start().map_err(|e| e.to_string())?;
     connection.initialize_finish(id, init).map_err(|e| e.to_string())?;
+    let world = World::new(std);
+    // The checking thread: runs each job it is sent and sends back its
+    // analyses; it ends when the server drops its end of `jobs`.
+    let (jobs, jobs_rx) = std::sync::mpsc::channel::<Job>();
+    let (checked_tx, checked) = crossbeam_channel::unbounded::<Checked>();
+    let checker = world.checker();
+    std::thread::Builder::new()
+        .name("iotc-lsp-check".into())
+        // The main thread's usual stack (Linux's default 8 MiB): the
+        // checks that ran there before run here now. Input depth is
+        // bounded (syntax::limits), but a debug build's frames are large.
+        .stack_size(CHECK_STACK)
+        .spawn(move || {
+            for job in jobs_rx {
+                if checked_tx.send(job.run(&checker)).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the checking thread: {e}"))?;
     let mut server = Server {
         conn: &connection,
-        world: World::new(std),
+        world,
+        jobs,
+        checked,
+        running: None,
+        want_check: false,
         deadline: None,
         last_change: None,
         tokens: HashMap::new(),
@@ -109,6 +140,14 @@ pub fn run(connection: Connection, std: StdFiles) -> Result<(), String> {
 struct Server<'a> {
     conn: &'a Connection,
     world: World,
+    /// To the checking thread, and back.
+    jobs: std::sync::mpsc::Sender<Job>,
+    checked: crossbeam_channel::Receiver<Checked>,
+    /// A job is running on the checking thread, checking the documents of
+    /// this generation.
+    running: Option<u64>,
+    /// A check fell due while one was running: start one when it ends.
+    want_check: bool,
     /// When to re-check after the last change.
     deadline: Option<Instant>,
     /// When the last change arrived.
@@ -151,20 +190,40 @@ impl Failure {
 
 type Answer = Result<Value, Failure>;
 
+/// What the main loop waits for.
+enum Event {
+    Message(Message),
+    /// A check ended on the checking thread.
+    Checked(Checked),
+    /// The re-check deadline passed.
+    Due,
+}
+
 impl Server<'_> {
     fn main_loop(&mut self) -> Result<(), String> {
         loop {
-            let msg = match self.backlog.pop_front() {
-                Some(m) => Some(m),
+            let event = match self.backlog.pop_front() {
+                Some(m) => Event::Message(m),
                 None => match self.receive() {
-                    Ok(m) => m,
+                    Ok(e) => e,
                     // The client is gone.
                     Err(()) => return Ok(()),
                 },
             };
+            let msg = match event {
+                Event::Due => {
+                    self.deadline = None;
+                    self.start_check();
+                    continue;
+                }
+                Event::Checked(c) => {
+                    self.checked_arrived(c);
+                    continue;
+                }
+                Event::Message(m) => m,
+            };
             match msg {
-                None => self.refresh_and_publish(),
-                Some(Message::Request(req)) => {
+                Message::Request(req) => {
                     // Shutdown is answered here rather than by lsp-server's
                     // `handle_shutdown`, which waits for `exit` on the
                     // connection while it may already be in the backlog.
@@ -189,22 +248,26 @@ impl Server<'_> {
                         self.send(Message::Response(canceled(req.id)));
                         continue;
                     }
-                    // Answers are always about the text the client has.
-                    self.refresh_and_publish();
-                    if self.cancelled(&req.id) {
-                        self.send(Message::Response(canceled(req.id)));
-                        continue;
+                    // Answers are about the text the client has: a hover
+                    // or completion from the newest analysis, mapped to
+                    // that text; anything else after a check of it.
+                    if !self.quick(&req) {
+                        self.wait_fresh();
+                        if self.cancelled(&req.id) {
+                            self.send(Message::Response(canceled(req.id)));
+                            continue;
+                        }
                     }
                     let resp = self.request(req);
                     self.send(Message::Response(resp));
                 }
-                Some(Message::Notification(n)) => {
+                Message::Notification(n) => {
                     if n.method == "exit" {
                         return Ok(());
                     }
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.notification(n)));
                 }
-                Some(Message::Response(_)) => {}
+                Message::Response(_) => {}
             }
         }
     }
@@ -231,21 +294,23 @@ impl Server<'_> {
         })
     }
 
-    /// The next message from the connection, or `None` when the re-check
-    /// deadline passes first; `Err` when the client is gone.
-    fn receive(&mut self) -> Result<Option<Message>, ()> {
+    /// The next event: a message from the connection, a check's result,
+    /// or the re-check deadline passing; `Err` when the client is gone.
+    fn receive(&mut self) -> Result<Event, ()> {
+        let conn = &self.conn.receiver;
+        let checked = &self.checked;
         Ok(match self.deadline {
             Some(deadline) => {
                 let wait = deadline.saturating_duration_since(Instant::now());
-                match self.conn.receiver.recv_timeout(wait) {
-                    Ok(m) => Some(m),
-                    Err(e) if e.is_timeout() => None,
-                    Err(_) => return Err(()),
+                crossbeam_channel::select! {
+                    recv(conn) -> m => Event::Message(m.map_err(|_| ())?),
+                    recv(checked) -> c => Event::Checked(c.map_err(|_| ())?),
+                    default(wait) => Event::Due,
                 }
             }
-            None => match self.conn.receiver.recv() {
-                Ok(m) => Some(m),
-                Err(_) => return Err(()),
+            None => crossbeam_channel::select! {
+                recv(conn) -> m => Event::Message(m.map_err(|_| ())?),
+                recv(checked) -> c => Event::Checked(c.map_err(|_| ())?),
             },
         })
     }
@@ -263,7 +328,7 @@ impl Server<'_> {
                 let key = key_of_uri(&p.text_document.uri);
                 self.world.open(key, p.text_document.text, p.text_document.version);
                 // A newly opened file is checked at once.
-                self.refresh_and_publish();
+                self.start_check();
             }
             "textDocument/didChange" => {
                 let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params) else {
@@ -295,13 +360,68 @@ impl Server<'_> {
         }
     }
 
-    /// Re-check stale documents and publish their diagnostics.
-    fn refresh_and_publish(&mut self) {
+    /// Start re-checking the stale documents on the checking thread, or,
+    /// when a check is running, once it ends.
+    fn start_check(&mut self) {
         self.deadline = None;
-        if !self.world.is_stale() {
+        if self.running.is_some() {
+            self.want_check = true;
             return;
         }
-        let done = std::panic::catch_unwind(AssertUnwindSafe(|| self.world.refresh())).unwrap_or_default();
+        let Some(job) = self.world.job() else { return };
+        let generation = job.generation;
+        if self.jobs.send(job).is_ok() {
+            self.running = Some(generation);
+        } else {
+            // No checking thread (it cannot have ended while we hold its
+            // channel, but never hang on it): check here.
+            let done = self.world.refresh();
+            self.publish_checked(done);
+        }
+    }
+
+    /// A check ended: keep its analyses, publish the documents it made
+    /// fresh, and start the check that fell due meanwhile.
+    fn checked_arrived(&mut self, c: Checked) {
+        self.running = None;
+        let done = self.world.apply(c);
+        self.publish_checked(done);
+        if std::mem::take(&mut self.want_check) && self.deadline.is_none() {
+            self.start_check();
+        }
+    }
+
+    /// Wait until every open document has an analysis of its current text
+    /// (at most the running check, then one of the current text);
+    /// messages arriving meanwhile wait on the connection, in order.
+    fn wait_fresh(&mut self) {
+        self.deadline = None;
+        while self.world.is_stale() {
+            if self.running.is_none() {
+                self.start_check();
+                if self.running.is_none() {
+                    // Checked here, on this thread (see start_check).
+                    continue;
+                }
+            }
+            let received = self.checked.recv();
+            self.running = None;
+            match received {
+                Ok(c) => {
+                    let done = self.world.apply(c);
+                    self.publish_checked(done);
+                }
+                Err(_) => {
+                    let done = self.world.refresh();
+                    self.publish_checked(done);
+                }
+            }
+        }
+        self.want_check = false;
+    }
+
+    /// Publish the diagnostics of the documents `done` just made fresh.
+    fn publish_checked(&self, done: Vec<String>) {
         for key in done {
             let Some(uri) = uri_of_key(&key) else { continue };
             let diags = self
@@ -323,6 +443,14 @@ impl Server<'_> {
             "textDocument/publishDiagnostics".into(),
             params,
         )));
+    }
+
+    /// See [`quick`]. Also a hover inside the edited text while a check
+    /// of an older text runs: waiting would cost that check and one more,
+    /// so it answers at once, with nothing (a typing burst never delays a
+    /// hover by more than one re-check).
+    fn quick(&self, req: &Request) -> bool {
+        quick_while(&self.world, self.running, req)
     }
 
     fn request(&mut self, req: Request) -> Response {
@@ -648,10 +776,108 @@ fn to_lsp_diagnostic(
     }
 }
 
+/// Whether `req` can be answered now, without waiting for a check of
+/// the current text: a hover outside the text edited since the newest
+/// analysis (its offsets mapped through the edit), or a completion (its
+/// context read from the current text, the names from that analysis).
+/// Everything else, and a document with no analysis yet, waits.
+fn quick(w: &World, req: &Request) -> bool {
+    let position = match req.method.as_str() {
+        "textDocument/hover" | "textDocument/completion" => {
+            serde_json::from_value::<lsp::TextDocumentPositionParams>(req.params.clone()).ok()
+        }
+        _ => None,
+    };
+    let Some(pos) = position else { return false };
+    let key = key_of_uri(&pos.text_document.uri);
+    if w.is_fresh(&key) {
+        return true;
+    }
+    let Some(now) = Now::of(w, &pos) else { return false };
+    req.method == "textDocument/completion" || now.map.is_none_or(|m| m.to_old(now.offset).is_some())
+}
+
+/// [`quick`], while the checking thread checks the documents of generation
+/// `running`: a hover inside the edited text is answered at once (with
+/// nothing) when that check is of an older text.
+fn quick_while(w: &World, running: Option<u64>, req: &Request) -> bool {
+    quick(w, req) || (req.method == "textDocument/hover" && running.is_some_and(|g| g != w.generation()))
+}
+
 // --------------------------------------------------------------- handlers
 
+/// A position in an open document whose analysis may be of an older text
+/// (a re-check is running): the document as it is now, the offset in it,
+/// and the edit since the analysis (`None` when it is current).
+struct Now<'w> {
+    a: &'w Analyzed,
+    file: iotc_compiler::source::FileId,
+    text: &'w str,
+    offset: usize,
+    map: Option<EditMap>,
+    /// The current text's lines (an open document's, kept with it).
+    lines: Option<LineIndex<'w>>,
+}
+
+impl<'w> Now<'w> {
+    fn of(w: &'w World, pos: &lsp::TextDocumentPositionParams) -> Option<Now<'w>> {
+        let key = key_of_uri(&pos.text_document.uri);
+        let a = w.get(&key)?;
+        let (file, src) = doc_source(w, &key, a)?;
+        let Some(doc) = w.docs.get(&key) else {
+            return Some(Now {
+                a,
+                file,
+                text: &src.text,
+                offset: line_index::offset_in(src, pos.position),
+                map: None,
+                lines: None,
+            });
+        };
+        let lines = doc.line_index();
+        Some(Now {
+            a,
+            file,
+            text: &doc.text,
+            offset: lines.offset(pos.position),
+            map: w.edit_since(&key, &src.text),
+            lines: Some(lines),
+        })
+    }
+
+    /// The range in the current text of a span of the analysis.
+    fn range(&self, span: Span) -> Option<lsp::Range> {
+        let (Some(m), Some(lines)) = (self.map, &self.lines) else {
+            return to_range(self.a, span);
+        };
+        let (start, end) = (m.to_new(span.start as usize)?, m.to_new(span.end as usize)?);
+        Some(lines.range(start, end))
+    }
+}
+
 fn hover(w: &mut World, p: lsp::HoverParams) -> Answer {
-    w.ensure(&key_of_uri(&p.text_document_position_params.text_document.uri));
+    let key = key_of_uri(&p.text_document_position_params.text_document.uri);
+    // While a re-check runs, from the newest analysis (Server::quick).
+    if !w.is_fresh(&key) && w.get(&key).is_some() && w.docs.contains_key(&key) {
+        let Some(now) = Now::of(w, &p.text_document_position_params) else {
+            return Ok(Value::Null);
+        };
+        let offset = match now.map {
+            Some(m) => m.to_old(now.offset),
+            None => Some(now.offset),
+        };
+        let Some(h) = offset.and_then(|o| features::hover(now.a, now.file, o)) else {
+            return Ok(Value::Null);
+        };
+        return json(lsp::Hover {
+            contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+                kind: lsp::MarkupKind::Markdown,
+                value: h.markdown,
+            }),
+            range: now.range(h.span),
+        });
+    }
+    w.ensure(&key);
     let w = &*w;
     let Some(at) = locate(w, &p.text_document_position_params) else {
         return Ok(Value::Null);
@@ -669,12 +895,17 @@ fn hover(w: &mut World, p: lsp::HoverParams) -> Answer {
 }
 
 fn completion(w: &mut World, p: lsp::CompletionParams) -> Answer {
-    w.ensure(&key_of_uri(&p.text_document_position.text_document.uri));
+    let key = key_of_uri(&p.text_document_position.text_document.uri);
+    // While a re-check runs, the newest analysis's names with the context
+    // of the text as it is now (Server::quick).
+    if w.is_fresh(&key) || w.get(&key).is_none() || !w.docs.contains_key(&key) {
+        w.ensure(&key);
+    }
     let w = &*w;
-    let Some(at) = locate(w, &p.text_document_position) else {
+    let Some(now) = Now::of(w, &p.text_document_position) else {
         return Ok(Value::Null);
     };
-    let items: Vec<lsp::CompletionItem> = features::completions(at.a, at.file, at.offset)
+    let items: Vec<lsp::CompletionItem> = features::completions_in(now.a, now.text, now.offset)
         .into_iter()
         .map(|c| {
             let snippet = c.insert.as_deref().is_some_and(|s| s.contains('$'));
@@ -1009,5 +1240,155 @@ mod debounce_tests {
         let now = Instant::now() + Duration::from_secs(10);
         assert_eq!(check_at(now, Some(now - Duration::from_millis(30))), now + DEBOUNCE);
         assert_eq!(check_at(now, Some(now)), now + DEBOUNCE);
+    }
+}
+
+/// Answers while a re-check runs: from the newest analysis, through the
+/// edit since (no check of the current text is made to answer them).
+#[cfg(test)]
+mod stale_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::{completion, hover, quick, quick_while, World};
+    use crate::world::StdFiles;
+    use lsp_server::Request;
+    use lsp_types as lsp;
+    use serde_json::{json, Value};
+
+    const KEY: &str = "/stale/main.iot";
+    const OLD: &str = "solution s {\n  version = \"1.0.0\"\n}\n\nimport std.devices\n\nfleet f {\n  device = std.devices.rpi5\n  runtime = k3s\n  site a { gateways = 4  hosts = \"gw{n}.a.example\" }\n}\n\nservice api on f {\n  image = \"ghcr.io/x/api:1.0.0\"\n  replicas = 1 per gateway\n  port = 8080\n  cpu = 100m\n  memory = 64Mi\n}\n";
+
+    /// A world whose analysis is of OLD while the document is `new`.
+    fn stale_world(new: &str) -> World {
+        let mut w = World::new(StdFiles::none());
+        w.open(KEY.into(), OLD.into(), 1);
+        w.refresh();
+        assert!(w.is_fresh(KEY));
+        w.change(KEY, new.into(), 2);
+        assert!(!w.is_fresh(KEY) && w.get(KEY).is_some());
+        w
+    }
+
+    fn position(text: &str, offset: usize) -> lsp::Position {
+        let before = &text[..offset];
+        let line = before.matches('\n').count();
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+        lsp::Position::new(line as u32, col as u32)
+    }
+
+    fn params(text: &str, offset: usize) -> Value {
+        json!({ "textDocument": { "uri": format!("file://{KEY}") }, "position": position(text, offset) })
+    }
+
+    fn request(method: &str, text: &str, offset: usize) -> Request {
+        Request::new(1.into(), method.into(), params(text, offset))
+    }
+
+    #[test]
+    fn a_hover_outside_the_edit_is_answered_from_the_older_analysis() {
+        // A line added above `service api`: everything after moves down.
+        let new = OLD.replace("fleet f {", "// the plant's gateways\nfleet f {");
+        let mut w = stale_world(&new);
+        let at = new.find("api on").unwrap();
+        assert!(quick(&w, &request("textDocument/hover", &new, at)));
+        let h = hover(&mut w, serde_json::from_value(params(&new, at)).unwrap())
+            .ok()
+            .unwrap();
+        // No check was made to answer it.
+        assert!(!w.is_fresh(KEY));
+        assert!(h["contents"]["value"].as_str().unwrap().contains("service api"), "{h}");
+        // Its range is the name's in the current text, one line down.
+        let start = position(&new, at);
+        assert_eq!(h["range"]["start"], json!(start));
+        assert_eq!(h["range"]["end"], json!(position(&new, at + 3)));
+        // A count's value is the older analysis's (1 per gateway of 4).
+        let r = new.find("replicas").unwrap();
+        let h = hover(&mut w, serde_json::from_value(params(&new, r)).unwrap())
+            .ok()
+            .unwrap();
+        assert!(
+            h["contents"]["value"]
+                .as_str()
+                .unwrap()
+                .contains("`4 = ceil(1 × 4 gateways"),
+            "{h}"
+        );
+        assert!(!w.is_fresh(KEY));
+    }
+
+    #[test]
+    fn a_hover_inside_the_edit_waits_for_the_check() {
+        let new = OLD.replace("replicas = 1 per gateway", "replicas = 2 per gateway");
+        let w = stale_world(&new);
+        let at = new.find("2 per").unwrap();
+        assert!(!quick(&w, &request("textDocument/hover", &new, at)));
+        // Outside it, at once; and every other request waits.
+        let port = new.find("port").unwrap();
+        assert!(quick(&w, &request("textDocument/hover", &new, port)));
+        assert!(!quick(&w, &request("textDocument/definition", &new, port)));
+        assert!(!quick(&w, &request("textDocument/references", &new, port)));
+    }
+
+    #[test]
+    fn a_typing_burst_never_delays_a_hover_by_more_than_one_recheck() {
+        let new = OLD.replace("replicas = 1 per gateway", "replicas = 2 per gateway");
+        let w = stale_world(&new);
+        let at = new.find("2 per").unwrap();
+        let req = request("textDocument/hover", &new, at);
+        let now = w.generation();
+        // No check running, or one of this text: the hover waits for it
+        // (one re-check).
+        assert!(!quick_while(&w, None, &req));
+        assert!(!quick_while(&w, Some(now), &req));
+        // One of an older text: waiting would cost it and one more, so the
+        // hover is answered now, and with nothing (the word is changing).
+        assert!(quick_while(&w, Some(now - 1), &req));
+        let mut w = w;
+        let h = hover(&mut w, serde_json::from_value(params(&new, at)).unwrap())
+            .ok()
+            .unwrap();
+        assert_eq!(h, Value::Null);
+        // Other requests wait whatever runs.
+        assert!(!quick_while(
+            &w,
+            Some(now - 1),
+            &request("textDocument/definition", &new, at)
+        ));
+    }
+
+    #[test]
+    fn a_completion_reads_the_current_text_with_the_older_names() {
+        // `runtime = ` just typed into a new line of the fleet: the older
+        // text has no such statement there.
+        let new = OLD.replace("  runtime = k3s\n", "  runtime = k3s\n  labels { }\n  device = \n");
+        let at = new.find("device = \n").unwrap() + "device = ".len();
+        let mut w = stale_world(&new);
+        assert!(quick(&w, &request("textDocument/completion", &new, at)));
+        let items = completion(&mut w, serde_json::from_value(params(&new, at)).unwrap())
+            .ok()
+            .unwrap();
+        assert!(!w.is_fresh(KEY));
+        let labels: Vec<&str> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap())
+            .collect();
+        // A device reference: the stdlib's devices, read after `std.`.
+        assert!(!labels.is_empty(), "{labels:?}");
+        assert!(!labels.contains(&"service"), "{labels:?}");
+        // A new top-level line: the keywords.
+        let new2 = format!("{OLD}\nse");
+        let mut w = stale_world(&new2);
+        let items = completion(&mut w, serde_json::from_value(params(&new2, new2.len())).unwrap())
+            .ok()
+            .unwrap();
+        let labels: Vec<&str> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap())
+            .collect();
+        assert!(labels.contains(&"service"), "{labels:?}");
+        assert!(!w.is_fresh(KEY));
     }
 }

@@ -7,15 +7,15 @@
 //! otherwise. Across changes only parsed items are kept ([`ParseCache`]),
 //! and what importer discovery read from disk, by file stamp.
 
+use crate::edit_map::EditMap;
 use iotc_compiler::ide::{self, Index};
 use iotc_compiler::source::{Origin, ReadError, SourceDb};
 use iotc_compiler::syntax::ast::{ImportTarget, ItemKind};
 use iotc_compiler::syntax::ParseCache;
 use iotc_compiler::{analyze_with, Analysis, Overrides};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 /// An open document: the editor's text, not the disk's.
@@ -23,6 +23,27 @@ use std::time::{Duration, SystemTime};
 pub struct Document {
     pub text: String,
     pub version: i32,
+    /// Its line starts, found the first time a position in it is asked
+    /// for (a request answered before its analysis is current).
+    lines: std::sync::OnceLock<Vec<usize>>,
+}
+
+impl Document {
+    pub fn new(text: String, version: i32) -> Document {
+        Document {
+            text,
+            version,
+            lines: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Positions ↔ offsets in its text.
+    pub fn line_index(&self) -> crate::line_index::LineIndex<'_> {
+        let starts = self
+            .lines
+            .get_or_init(|| iotc_compiler::source::line_starts(&self.text));
+        crate::line_index::LineIndex::with_starts(&self.text, starts)
+    }
 }
 
 /// One analysis with its name index.
@@ -122,6 +143,14 @@ impl StdFiles {
     }
 
     /// Where `iotc explain CODE`'s page is, when the cache folder exists.
+    /// The origin a document key has inside analyses.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        match self.module_of(key) {
+            Some(m) => Origin::Std(m),
+            None => Origin::Path(key.to_string()),
+        }
+    }
+
     pub fn explanation(&self, code: &str) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.join("errors").join(format!("{code}.md")))
     }
@@ -138,17 +167,71 @@ fn set_read_only(path: &Path, read_only: bool) {
 
 /// Open documents and their analyses.
 pub struct World {
-    pub docs: BTreeMap<String, Document>,
+    /// Shared with the checks in flight: a change copies the map first
+    /// (`Arc::make_mut`) when a check still holds the old one.
+    pub docs: Arc<BTreeMap<String, Document>>,
     pub std: StdFiles,
     analyses: BTreeMap<String, Arc<Analyzed>>,
     /// Documents changed since their last analysis.
     stale: BTreeSet<String>,
+    /// Counts opens, changes and closes: a check made from the documents
+    /// of an older generation is kept (the newest analysis there is) but
+    /// leaves its documents stale.
+    generation: u64,
+    /// What analyses documents, on any thread.
+    checker: Arc<Checker>,
+    /// Counts analyses stored, so a remembered edit knows which one it was
+    /// found against.
+    stored: u64,
+    /// The edit from each document's analysed text to its text now, once
+    /// asked for, with the generation and `stored` it was found at.
+    edits: std::cell::RefCell<BTreeMap<String, KnownEdit>>,
+}
+
+/// What a check needs besides the documents, shared by the server's
+/// thread and its checking thread: the parse cache and what importer
+/// discovery learnt about the disk.
+pub struct Checker {
+    std: StdFiles,
     /// Items parsed before: an edit re-parses only the items it touched.
     parsed: ParseCache,
     /// What importer discovery learnt about files on disk (see
     /// [`DiskImports`]).
-    disk: RefCell<DiskImports>,
+    disk: Mutex<DiskImports>,
 }
+
+/// One re-check to run: the open documents as they were when it was asked
+/// for, and which of them to analyse.
+pub struct Job {
+    pub generation: u64,
+    docs: Arc<BTreeMap<String, Document>>,
+    keys: Vec<String>,
+}
+
+/// A job's analyses, one per document key (documents with the same root
+/// share one).
+pub struct Checked {
+    pub generation: u64,
+    keys: Vec<String>,
+    analyses: Vec<(String, Arc<Analyzed>)>,
+}
+
+impl Job {
+    /// Run the job with `checker` (on any thread). A panic leaves the
+    /// documents' previous analyses in place, as if it had found nothing.
+    pub fn run(self, checker: &Checker) -> Checked {
+        let analyses = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checker.check(&self.docs, &self.keys)))
+            .unwrap_or_default();
+        Checked {
+            generation: self.generation,
+            keys: self.keys,
+            analyses,
+        }
+    }
+}
+
+/// A remembered edit: (generation, analyses stored, the edit).
+type KnownEdit = (u64, u64, Option<EditMap>);
 
 /// Importer discovery's memory of the disk: the `.iot` files of each
 /// folder it looked in and the files each `.iot` file imports, each with
@@ -212,39 +295,46 @@ impl<T: Clone> Known<T> {
 impl World {
     pub fn new(std: StdFiles) -> World {
         World {
-            docs: BTreeMap::new(),
-            std,
+            docs: Arc::new(BTreeMap::new()),
+            std: std.clone(),
             analyses: BTreeMap::new(),
             stale: BTreeSet::new(),
-            parsed: ParseCache::new(),
-            disk: RefCell::new(DiskImports::default()),
+            generation: 0,
+            stored: 0,
+            edits: std::cell::RefCell::new(BTreeMap::new()),
+            checker: Arc::new(Checker {
+                std,
+                parsed: ParseCache::new(),
+                disk: Mutex::new(DiskImports::default()),
+            }),
         }
+    }
+
+    /// The checker, to run [`Job`]s on another thread.
+    pub fn checker(&self) -> Arc<Checker> {
+        self.checker.clone()
     }
 
     /// How many files importer discovery has read from disk so far: a
     /// file whose stamp has not changed since it was read (and was
     /// settled then) is not read again.
     pub fn disk_reads(&self) -> u64 {
-        self.disk.borrow().reads
+        self.checker.disk().reads
     }
 
     pub fn open(&mut self, key: String, text: String, version: i32) {
-        self.docs.insert(key, Document { text, version });
+        Arc::make_mut(&mut self.docs).insert(key, Document::new(text, version));
         self.invalidate();
     }
 
     pub fn change(&mut self, key: &str, text: String, version: i32) {
-        if let Some(d) = self.docs.get_mut(key) {
-            d.text = text;
-            d.version = version;
-        } else {
-            self.docs.insert(key.to_string(), Document { text, version });
-        }
+        let docs = Arc::make_mut(&mut self.docs);
+        docs.insert(key.to_string(), Document::new(text, version));
         self.invalidate();
     }
 
     pub fn close(&mut self, key: &str) {
-        self.docs.remove(key);
+        Arc::make_mut(&mut self.docs).remove(key);
         self.analyses.remove(key);
         self.invalidate();
     }
@@ -252,39 +342,173 @@ impl World {
     /// Any change may affect every document that imports the changed one,
     /// so every analysis is redone.
     fn invalidate(&mut self) {
+        self.generation += 1;
         self.stale = self.docs.keys().cloned().collect();
         self.analyses.retain(|k, _| self.stale.contains(k));
+    }
+
+    /// Counts opens, changes and closes (a [`Job`] carries the one it was
+    /// made at).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn is_stale(&self) -> bool {
         !self.stale.is_empty()
     }
 
-    /// Re-analyse every stale open document; returns the keys redone.
-    /// Documents with the same root share one analysis.
+    /// Whether the analysis held for `key` is of the text it has now.
+    pub fn is_fresh(&self, key: &str) -> bool {
+        !self.stale.contains(key) && self.analyses.contains_key(key)
+    }
+
+    /// Re-analyse every stale open document here and now; returns the keys
+    /// redone. Documents with the same root share one analysis.
     pub fn refresh(&mut self) -> Vec<String> {
-        let stale = std::mem::take(&mut self.stale);
-        self.parsed.sweep();
-        let mut done = Vec::new();
-        let mut by_root: BTreeMap<String, Arc<Analyzed>> = BTreeMap::new();
-        for key in stale {
+        match self.job() {
+            Some(job) => {
+                let checked = job.run(&self.checker);
+                self.apply(checked)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The re-check of every stale open document, to run anywhere
+    /// ([`Job::run`]); `None` when nothing is stale.
+    pub fn job(&self) -> Option<Job> {
+        if self.stale.is_empty() {
+            return None;
+        }
+        Some(Job {
+            generation: self.generation,
+            docs: self.docs.clone(),
+            keys: self.stale.iter().cloned().collect(),
+        })
+    }
+
+    /// Keep a job's analyses. When no document changed since the job was
+    /// made, its documents are fresh: their keys are returned (to publish
+    /// their diagnostics). Otherwise they stay stale, with the newest
+    /// analysis there is, and nothing is returned.
+    pub fn apply(&mut self, checked: Checked) -> Vec<String> {
+        let current = checked.generation == self.generation;
+        for (key, a) in checked.analyses {
             if !self.docs.contains_key(&key) {
                 continue;
             }
-            let root = self.root_of(&key);
+            self.stored += 1;
+            if let Some(old) = self.analyses.insert(key, a) {
+                dispose(old);
+            }
+        }
+        if !current {
+            return Vec::new();
+        }
+        let mut done = Vec::new();
+        for key in checked.keys {
+            if self.stale.remove(&key) {
+                done.push(key);
+            }
+        }
+        done
+    }
+
+    /// See [`Checker::root_of`].
+    pub fn root_of(&self, key: &str) -> String {
+        self.checker.root_of(&self.docs, key)
+    }
+
+    /// Make sure there is a fresh analysis to answer a request about
+    /// `key`: the document's own when it is open, otherwise one made for it
+    /// now (a stdlib file, or a file on disk the editor has not opened).
+    pub fn ensure(&mut self, key: &str) {
+        if self.stale.contains(key) {
+            self.refresh();
+        }
+        if !self.analyses.contains_key(key) {
+            let root = self.root_of(key);
+            let a = Arc::new(self.checker.analyze_root(&self.docs, &root));
+            let a = self.checker.containing(&self.docs, key, &root, a);
+            self.stored += 1;
+            self.analyses.insert(key.to_string(), a);
+        }
+    }
+
+    /// The analysis of `key`, if [`World::ensure`] or a refresh made one
+    /// (it may be of an older text: see [`World::is_fresh`]).
+    pub fn get(&self, key: &str) -> Option<&Analyzed> {
+        self.analyses.get(key).map(|a| &**a)
+    }
+
+    /// The origin a document key has inside analyses.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        self.std.origin_of(key)
+    }
+
+    /// Every analysis held (open documents and ones made on request).
+    pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analyzed)> {
+        self.analyses.iter().map(|(k, a)| (k, &**a))
+    }
+
+    /// The document key of a file in an analysis.
+    pub fn key_of(&self, origin: &Origin) -> Option<String> {
+        match origin {
+            Origin::Path(p) if p.as_str() == "<iotc-std-root>.iot" => None,
+            Origin::Path(p) => Some(p.clone()),
+            Origin::Std(m) => Some(self.std.key(m)),
+            Origin::CommandLine => None,
+        }
+    }
+
+    /// The edit from `analysed`, the text of the analysis held for `key`,
+    /// to the document's text now: `None` when they are the same.
+    pub fn edit_since(&self, key: &str, analysed: &str) -> Option<EditMap> {
+        let now = self.docs.get(key)?;
+        let id = (self.generation, self.stored);
+        if let Some((g, p, m)) = self.edits.borrow().get(key) {
+            if (*g, *p) == id {
+                return *m;
+            }
+        }
+        let m = EditMap::new(analysed, &now.text);
+        self.edits.borrow_mut().insert(key.to_string(), (id.0, id.1, m));
+        m
+    }
+
+    /// The version of an open document.
+    pub fn version(&self, key: &str) -> Option<i32> {
+        self.docs.get(key).map(|d| d.version)
+    }
+}
+
+impl Checker {
+    fn disk(&self) -> MutexGuard<'_, DiskImports> {
+        // A panic while it was held leaves a cache that is still usable.
+        self.disk.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Analyse `keys` of `docs`; documents with the same root share one
+    /// analysis.
+    fn check(&self, docs: &BTreeMap<String, Document>, keys: &[String]) -> Vec<(String, Arc<Analyzed>)> {
+        self.parsed.sweep();
+        let mut done = Vec::new();
+        let mut by_root: BTreeMap<String, Arc<Analyzed>> = BTreeMap::new();
+        for key in keys {
+            if !docs.contains_key(key) {
+                continue;
+            }
+            let root = self.root_of(docs, key);
             let a = match by_root.get(&root) {
                 Some(a) => a.clone(),
                 None => {
-                    let a = Arc::new(self.analyze_root(&root));
+                    let a = Arc::new(self.analyze_root(docs, &root));
                     by_root.insert(root.clone(), a.clone());
                     a
                 }
             };
-            let a = self.containing(&key, &root, a);
-            if let Some(old) = self.analyses.insert(key.clone(), a) {
-                dispose(old);
-            }
-            done.push(key);
+            let a = self.containing(docs, key, &root, a);
+            done.push((key.clone(), a));
         }
         done
     }
@@ -292,13 +516,13 @@ impl World {
     /// The file whose analysis `key` is part of: the top of the chain of
     /// `.iot` files that import it by path (in its folder or the one
     /// above), else `key` itself.
-    pub fn root_of(&self, key: &str) -> String {
+    pub fn root_of(&self, docs: &BTreeMap<String, Document>, key: &str) -> String {
         if self.std.module_of(key).is_some() {
             return key.to_string();
         }
         let mut current = key.to_string();
         let mut seen = BTreeSet::from([current.clone()]);
-        while let Some(importer) = self.importer_of(&current) {
+        while let Some(importer) = self.importer_of(docs, &current) {
             if !seen.insert(importer.clone()) {
                 break;
             }
@@ -306,17 +530,16 @@ impl World {
         }
         current
     }
-
     /// A file that imports `key` by path, if any (the first by name).
     /// Open documents are read from memory; files on disk through
     /// [`DiskImports`], so an unchanged folder costs a few `stat`s.
-    fn importer_of(&self, key: &str) -> Option<String> {
+    fn importer_of(&self, docs: &BTreeMap<String, Document>, key: &str) -> Option<String> {
         let path = Path::new(key);
         let target = normalise(path);
         let dir = path.parent()?;
         let mut candidates: BTreeSet<String> = BTreeSet::new();
         for d in [Some(dir), dir.parent()].into_iter().flatten() {
-            for k in self.docs.keys() {
+            for k in docs.keys() {
                 if Path::new(k).parent() == Some(d) {
                     candidates.insert(k.clone());
                 }
@@ -324,14 +547,16 @@ impl World {
             candidates.extend(self.iot_files_in(d));
         }
         candidates.remove(key);
-        candidates.into_iter().find(|c| self.imports_of(c).contains(&target))
+        candidates
+            .into_iter()
+            .find(|c| self.imports_of(docs, c).contains(&target))
     }
 
     /// The `.iot` files of folder `d` on disk (none if it cannot be read).
     fn iot_files_in(&self, d: &Path) -> Vec<String> {
         let now = SystemTime::now();
         let Some(stamp) = Stamp::of(d) else { return Vec::new() };
-        if let Some(known) = self.disk.borrow().folders.get(d).and_then(|k| k.current(stamp)) {
+        if let Some(known) = self.disk().folders.get(d).and_then(|k| k.current(stamp)) {
             return known;
         }
         let mut files = Vec::new();
@@ -346,7 +571,7 @@ impl World {
             }
         }
         files.sort();
-        self.disk.borrow_mut().folders.insert(
+        self.disk().folders.insert(
             d.to_path_buf(),
             Known {
                 stamp,
@@ -359,23 +584,23 @@ impl World {
 
     /// The files `c` imports by path, normalised: from its buffer when it
     /// is open, else from disk unless its stamp says it has not changed.
-    fn imports_of(&self, c: &str) -> Vec<PathBuf> {
-        if let Some(d) = self.docs.get(c) {
+    fn imports_of(&self, docs: &BTreeMap<String, Document>, c: &str) -> Vec<PathBuf> {
+        if let Some(d) = docs.get(c) {
             return self.file_imports(c, &d.text);
         }
         let now = SystemTime::now();
         let Some(stamp) = Stamp::of(Path::new(c)) else {
             return Vec::new();
         };
-        if let Some(known) = self.disk.borrow().files.get(c).and_then(|k| k.current(stamp)) {
+        if let Some(known) = self.disk().files.get(c).and_then(|k| k.current(stamp)) {
             return known;
         }
-        self.disk.borrow_mut().reads += 1;
-        let imports = match (OverlayDb { docs: &self.docs }).read(c) {
+        self.disk().reads += 1;
+        let imports = match (OverlayDb { docs }).read(c) {
             Ok(text) => self.file_imports(c, &text),
             Err(_) => Vec::new(),
         };
-        self.disk.borrow_mut().files.insert(
+        self.disk().files.insert(
             c.to_string(),
             Known {
                 stamp,
@@ -411,15 +636,15 @@ impl World {
     /// `a` (the analysis of `root`) if it holds `key`, else `key`'s own:
     /// an importer whose import resolves to a different spelling of the path
     /// (or that no longer parses) must not leave `key` without answers.
-    fn containing(&self, key: &str, root: &str, a: Arc<Analyzed>) -> Arc<Analyzed> {
-        if root == key || crate::features::file_of(&a, &self.origin_of(key)).is_some() {
+    fn containing(&self, docs: &BTreeMap<String, Document>, key: &str, root: &str, a: Arc<Analyzed>) -> Arc<Analyzed> {
+        if root == key || crate::features::file_of(&a, &self.std.origin_of(key)).is_some() {
             a
         } else {
-            Arc::new(self.analyze_root(key))
+            Arc::new(self.analyze_root(docs, key))
         }
     }
 
-    fn analyze_root(&self, key: &str) -> Analyzed {
+    fn analyze_root(&self, docs: &BTreeMap<String, Document>, key: &str) -> Analyzed {
         let analysis = match self.std.module_of(key) {
             // A stdlib file is analysed as what it is: an imported module.
             Some(m) => {
@@ -427,63 +652,10 @@ impl World {
                 let db = iotc_compiler::source::MemoryDb::new().with(root, &format!("import std.{m}\n"));
                 analyze_with(&db, root, &Overrides::default(), Some(&self.parsed))
             }
-            None => analyze_with(
-                &OverlayDb { docs: &self.docs },
-                key,
-                &Overrides::default(),
-                Some(&self.parsed),
-            ),
+            None => analyze_with(&OverlayDb { docs }, key, &Overrides::default(), Some(&self.parsed)),
         };
         let index = ide::index(&analysis.program);
         Analyzed { analysis, index }
-    }
-
-    /// Make sure there is a fresh analysis to answer a request about
-    /// `key`: the document's own when it is open, otherwise one made for it
-    /// now (a stdlib file, or a file on disk the editor has not opened).
-    pub fn ensure(&mut self, key: &str) {
-        if self.stale.contains(key) {
-            self.refresh();
-        }
-        if !self.analyses.contains_key(key) {
-            let root = self.root_of(key);
-            let a = Arc::new(self.analyze_root(&root));
-            let a = self.containing(key, &root, a);
-            self.analyses.insert(key.to_string(), a);
-        }
-    }
-
-    /// The analysis of `key`, if [`World::ensure`] or a refresh made one.
-    pub fn get(&self, key: &str) -> Option<&Analyzed> {
-        self.analyses.get(key).map(|a| &**a)
-    }
-
-    /// The origin a document key has inside analyses.
-    pub fn origin_of(&self, key: &str) -> Origin {
-        match self.std.module_of(key) {
-            Some(m) => Origin::Std(m),
-            None => Origin::Path(key.to_string()),
-        }
-    }
-
-    /// Every analysis held (open documents and ones made on request).
-    pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analyzed)> {
-        self.analyses.iter().map(|(k, a)| (k, &**a))
-    }
-
-    /// The document key of a file in an analysis.
-    pub fn key_of(&self, origin: &Origin) -> Option<String> {
-        match origin {
-            Origin::Path(p) if p.as_str() == "<iotc-std-root>.iot" => None,
-            Origin::Path(p) => Some(p.clone()),
-            Origin::Std(m) => Some(self.std.key(m)),
-            Origin::CommandLine => None,
-        }
-    }
-
-    /// The version of an open document.
-    pub fn version(&self, key: &str) -> Option<i32> {
-        self.docs.get(key).map(|d| d.version)
     }
 }
 

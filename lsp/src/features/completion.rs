@@ -97,7 +97,14 @@ pub fn std_items() -> &'static [StdItem] {
 }
 
 pub fn completions(a: &Analyzed, file: FileId, offset: usize) -> Vec<Completion> {
-    let text = text_of(a, file);
+    completions_in(a, text_of(a, file), offset)
+}
+
+/// The completions at `offset` of `text`, the document as it is now, with
+/// the names and schema of `a`, which may be an analysis of an older text
+/// of it (the server's answer while a re-check runs): the cursor's context
+/// comes from `text` alone.
+pub fn completions_in(a: &Analyzed, text: &str, offset: usize) -> Vec<Completion> {
     let cx = cursor_context(text, offset);
     if cx.in_string_or_comment {
         return Vec::new();

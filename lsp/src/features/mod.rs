@@ -14,7 +14,7 @@ mod navigation;
 pub mod semantic_tokens;
 mod symbols;
 
-pub use completion::{completions, std_items, Completion, CompletionKind, StdItem, TOP_KEYWORDS};
+pub use completion::{completions, completions_in, std_items, Completion, CompletionKind, StdItem, TOP_KEYWORDS};
 pub use fixes::{fix_for_diagnostic, fixes, Fix};
 pub use hover::{count_lines, hover, HoverInfo};
 pub use inlay::{inlay_hints, Hint};
