@@ -14,8 +14,8 @@
 //! - didChange + a request → publishDiagnostics: the request forces the
 //!   re-check at once, so this is the re-check and conversion alone;
 //! - hover and completion on a fresh analysis;
-//! - hover and completion sent right behind a change after a quiet spell,
-//!   while its re-check runs on the server's checking thread.
+//! - hover, completion and definition sent right behind a change after a
+//!   quiet spell, while its re-check runs on the server's checking thread.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -111,14 +111,15 @@ fn main() {
             wait_diagnostics(&client, v);
             debounced.push(t.elapsed());
         } else {
-            // A request right after the change: the server re-checks first.
+            // A request right after the change that needs the check (inlay
+            // hints show counts): the server re-checks at once.
             let id = RequestId::from(1_000_000 + v);
             client
                 .sender
                 .send(Message::Request(Request::new(
                     id,
-                    "textDocument/documentSymbol".into(),
-                    json!({ "textDocument": { "uri": URI } }),
+                    "textDocument/inlayHint".into(),
+                    json!({ "textDocument": { "uri": URI }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 1, "character": 0 } } }),
                 )))
                 .unwrap();
             wait_diagnostics(&client, v);
@@ -169,6 +170,7 @@ fn main() {
     // change's diagnostics (so the re-check was still running).
     let mut hover_busy = Vec::new();
     let mut completion_busy = Vec::new();
+    let mut definition_busy = Vec::new();
     let mut before = 0;
     let mut next_id = 2_000_000;
     let mut version = runs * 3;
@@ -193,6 +195,7 @@ fn main() {
                 json!({ "line": end_line, "character": 2 }),
                 &mut completion_busy,
             ),
+            ("textDocument/definition", pos.clone(), &mut definition_busy),
         ] {
             next_id += 1;
             let id = RequestId::from(next_id);
@@ -287,9 +290,13 @@ fn main() {
     row("completion of a field", &mut completion);
     row("hover on a reference while a re-check runs", &mut hover_busy);
     row("completion of a field while a re-check runs", &mut completion_busy);
+    row(
+        "definition while a re-check runs (names of the current text)",
+        &mut definition_busy,
+    );
     println!(
         "answered before the re-check's diagnostics: {before} of {}",
-        hover_busy.len() + completion_busy.len()
+        hover_busy.len() + completion_busy.len() + definition_busy.len()
     );
 }
 

@@ -251,7 +251,10 @@ impl Server<'_> {
                     // Answers are about the text the client has: a hover
                     // or completion from the newest analysis, mapped to
                     // that text; anything else after a check of it.
-                    if !self.quick(&req) {
+                    let names = navigation(&req.method);
+                    if names {
+                        self.world.names_only();
+                    } else if !self.quick(&req) {
                         self.wait_fresh();
                         if self.cancelled(&req.id) {
                             self.send(Message::Response(canceled(req.id)));
@@ -259,7 +262,12 @@ impl Server<'_> {
                         }
                     }
                     let resp = self.request(req);
+                    if names {
+                        self.world.full_only();
+                    }
                     self.send(Message::Response(resp));
+                    let checked_here = self.world.take_unpublished();
+                    self.publish_checked(checked_here);
                 }
                 Message::Notification(n) => {
                     if n.method == "exit" {
@@ -782,6 +790,10 @@ fn to_lsp_diagnostic(
 /// context read from the current text, the names from that analysis).
 /// Everything else, and a document with no analysis yet, waits.
 fn quick(w: &World, req: &Request) -> bool {
+    // Formatting reads the text alone.
+    if req.method == "textDocument/formatting" {
+        return true;
+    }
     let position = match req.method.as_str() {
         "textDocument/hover" | "textDocument/completion" => {
             serde_json::from_value::<lsp::TextDocumentPositionParams>(req.params.clone()).ok()
@@ -795,6 +807,25 @@ fn quick(w: &World, req: &Request) -> bool {
     }
     let Some(now) = Now::of(w, &pos) else { return false };
     req.method == "textDocument/completion" || now.map.is_none_or(|m| m.to_old(now.offset).is_some())
+}
+
+/// Requests answered from the names alone (definitions and references,
+/// symbols, semantic tokens): while a check is due or runs, from the text
+/// as it is now loaded and indexed without checking it
+/// ([`World::names_only`]), instead of waiting for the check.
+fn navigation(method: &str) -> bool {
+    matches!(
+        method,
+        "textDocument/definition"
+            | "textDocument/references"
+            | "textDocument/prepareRename"
+            | "textDocument/rename"
+            | "textDocument/documentSymbol"
+            | "workspace/symbol"
+            | "textDocument/semanticTokens/full"
+            | "textDocument/semanticTokens/full/delta"
+            | "textDocument/semanticTokens/range"
+    )
 }
 
 /// [`quick`], while the checking thread checks the documents of generation

@@ -180,6 +180,15 @@ pub struct World {
     generation: u64,
     /// What analyses documents, on any thread.
     checker: Arc<Checker>,
+    /// Loaded-and-indexed analyses (no check) of the stale documents' text
+    /// as it is now, made for navigation requests ([`World::names_only`]).
+    names: BTreeMap<String, Arc<Analyzed>>,
+    /// Set while a navigation request is answered: those analyses stand in
+    /// for the stale full ones.
+    prefer_names: bool,
+    /// Documents a request's own check made fresh, whose diagnostics the
+    /// server has not published yet ([`World::take_unpublished`]).
+    unpublished: Vec<String>,
     /// Counts analyses stored, so a remembered edit knows which one it was
     /// found against.
     stored: u64,
@@ -198,6 +207,15 @@ pub struct Checker {
     /// What importer discovery learnt about files on disk (see
     /// [`DiskImports`]).
     disk: Mutex<DiskImports>,
+}
+
+/// How far an analysis goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// The whole check: diagnostics, counts, the solution.
+    Full,
+    /// Loaded and indexed only (`analyze_names`): enough for navigation.
+    Names,
 }
 
 /// One re-check to run: the open documents as they were when it was asked
@@ -300,6 +318,9 @@ impl World {
             analyses: BTreeMap::new(),
             stale: BTreeSet::new(),
             generation: 0,
+            names: BTreeMap::new(),
+            prefer_names: false,
+            unpublished: Vec::new(),
             stored: 0,
             edits: std::cell::RefCell::new(BTreeMap::new()),
             checker: Arc::new(Checker {
@@ -343,6 +364,7 @@ impl World {
     /// so every analysis is redone.
     fn invalidate(&mut self) {
         self.generation += 1;
+        self.names.clear();
         self.stale = self.docs.keys().cloned().collect();
         self.analyses.retain(|k, _| self.stale.contains(k));
     }
@@ -423,8 +445,12 @@ impl World {
     /// `key`: the document's own when it is open, otherwise one made for it
     /// now (a stdlib file, or a file on disk the editor has not opened).
     pub fn ensure(&mut self, key: &str) {
+        if self.prefer_names && self.names.contains_key(key) {
+            return;
+        }
         if self.stale.contains(key) {
-            self.refresh();
+            let done = self.refresh();
+            self.unpublished.extend(done);
         }
         if !self.analyses.contains_key(key) {
             let root = self.root_of(key);
@@ -438,7 +464,46 @@ impl World {
     /// The analysis of `key`, if [`World::ensure`] or a refresh made one
     /// (it may be of an older text: see [`World::is_fresh`]).
     pub fn get(&self, key: &str) -> Option<&Analyzed> {
+        if self.prefer_names {
+            if let Some(a) = self.names.get(key) {
+                return Some(a);
+            }
+        }
         self.analyses.get(key).map(|a| &**a)
+    }
+
+    /// Until [`World::full_only`], answer as a navigation request
+    /// (definition, references, rename, symbols, semantic tokens) may: with
+    /// every stale open document analysed as it is now up to its names only
+    /// (loaded with the parse cache and indexed, a fraction of a full
+    /// check, which is not waited for).
+    pub fn names_only(&mut self) {
+        let missing: Vec<String> = self
+            .stale
+            .iter()
+            .filter(|k| !self.names.contains_key(*k))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let checker = self.checker.clone();
+            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                checker.analyse(&self.docs, &missing, Depth::Names)
+            }))
+            .unwrap_or_default();
+            self.names.extend(made);
+        }
+        self.prefer_names = true;
+    }
+
+    /// The documents [`World::ensure`] checked itself since the last call,
+    /// to publish their diagnostics.
+    pub fn take_unpublished(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unpublished)
+    }
+
+    /// Back to full analyses (see [`World::names_only`]).
+    pub fn full_only(&mut self) {
+        self.prefer_names = false;
     }
 
     /// The origin a document key has inside analyses.
@@ -448,7 +513,11 @@ impl World {
 
     /// Every analysis held (open documents and ones made on request).
     pub fn analyses(&self) -> impl Iterator<Item = (&String, &Analyzed)> {
-        self.analyses.iter().map(|(k, a)| (k, &**a))
+        let mut all: BTreeMap<&String, &Analyzed> = self.analyses.iter().map(|(k, a)| (k, &**a)).collect();
+        if self.prefer_names {
+            all.extend(self.names.iter().map(|(k, a)| (k, &**a)));
+        }
+        all.into_iter()
     }
 
     /// The document key of a file in an analysis.
@@ -492,6 +561,17 @@ impl Checker {
     /// analysis.
     fn check(&self, docs: &BTreeMap<String, Document>, keys: &[String]) -> Vec<(String, Arc<Analyzed>)> {
         self.parsed.sweep();
+        self.analyse(docs, keys, Depth::Full)
+    }
+
+    /// Analyse `keys` of `docs` to `depth`; documents with the same root
+    /// share one analysis.
+    fn analyse(
+        &self,
+        docs: &BTreeMap<String, Document>,
+        keys: &[String],
+        depth: Depth,
+    ) -> Vec<(String, Arc<Analyzed>)> {
         let mut done = Vec::new();
         let mut by_root: BTreeMap<String, Arc<Analyzed>> = BTreeMap::new();
         for key in keys {
@@ -502,12 +582,12 @@ impl Checker {
             let a = match by_root.get(&root) {
                 Some(a) => a.clone(),
                 None => {
-                    let a = Arc::new(self.analyze_root(docs, &root));
+                    let a = Arc::new(self.analyze_root_to(docs, &root, depth));
                     by_root.insert(root.clone(), a.clone());
                     a
                 }
             };
-            let a = self.containing(docs, key, &root, a);
+            let a = self.containing_to(docs, key, &root, a, depth);
             done.push((key.clone(), a));
         }
         done
@@ -637,22 +717,41 @@ impl Checker {
     /// an importer whose import resolves to a different spelling of the path
     /// (or that no longer parses) must not leave `key` without answers.
     fn containing(&self, docs: &BTreeMap<String, Document>, key: &str, root: &str, a: Arc<Analyzed>) -> Arc<Analyzed> {
+        self.containing_to(docs, key, root, a, Depth::Full)
+    }
+
+    fn containing_to(
+        &self,
+        docs: &BTreeMap<String, Document>,
+        key: &str,
+        root: &str,
+        a: Arc<Analyzed>,
+        depth: Depth,
+    ) -> Arc<Analyzed> {
         if root == key || crate::features::file_of(&a, &self.std.origin_of(key)).is_some() {
             a
         } else {
-            Arc::new(self.analyze_root(docs, key))
+            Arc::new(self.analyze_root_to(docs, key, depth))
         }
     }
 
     fn analyze_root(&self, docs: &BTreeMap<String, Document>, key: &str) -> Analyzed {
+        self.analyze_root_to(docs, key, Depth::Full)
+    }
+
+    fn analyze_root_to(&self, docs: &BTreeMap<String, Document>, key: &str, depth: Depth) -> Analyzed {
+        let analyse = |db: &dyn iotc_compiler::source::SourceDb, root: &str| match depth {
+            Depth::Full => analyze_with(db, root, &Overrides::default(), Some(&self.parsed)),
+            Depth::Names => iotc_compiler::analyze_names(db, root, Some(&self.parsed)),
+        };
         let analysis = match self.std.module_of(key) {
             // A stdlib file is analysed as what it is: an imported module.
             Some(m) => {
                 let root = "<iotc-std-root>.iot";
                 let db = iotc_compiler::source::MemoryDb::new().with(root, &format!("import std.{m}\n"));
-                analyze_with(&db, root, &Overrides::default(), Some(&self.parsed))
+                analyse(&db, root)
             }
-            None => analyze_with(&OverlayDb { docs }, key, &Overrides::default(), Some(&self.parsed)),
+            None => analyse(&OverlayDb { docs }, key),
         };
         let index = ide::index(&analysis.program);
         Analyzed { analysis, index }

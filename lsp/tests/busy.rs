@@ -1,8 +1,10 @@
 //! Answers while a re-check is due or runs (issue 15): the server checks on
 //! a thread of its own, so a hover or a completion sent right behind a
 //! change is answered from the newest analysis, before that change's
-//! diagnostics, instead of waiting for its re-check; other requests still
-//! wait for an analysis of the text they are about. Deterministic: the
+//! diagnostics, instead of waiting for its re-check; navigation (definition,
+//! references, symbols) is answered from the current text loaded and
+//! indexed without a check; requests that need the check (inlay hints show
+//! counts) wait for it. Deterministic: the
 //! requests are queued behind the change, so the server reads them before
 //! it starts the check, and the order of the messages shows which request
 //! waited. (The rule for a hover inside the edited text is tested in
@@ -123,15 +125,50 @@ fn hovers_and_completions_do_not_wait_for_the_recheck() {
         "{items}"
     );
 
-    // A definition is about the text as it is now: it waits for the
-    // re-check, whose diagnostics come first.
+    // Navigation is answered from the text as it is now, loaded and
+    // indexed without being checked: no wait either. Lines inserted at the
+    // top move everything, so an answer from the older analysis would
+    // point a line too high.
+    c.wait_diagnostics(1);
+    let moved = format!("// moved\n{edited}");
+    c.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": moved }] }),
+    );
+    let at = moved.rfind(" on edge").unwrap() + 5;
     let definition = c.send(
         "textDocument/definition",
-        json!({ "textDocument": { "uri": URI }, "position": position(&edited, at) }),
+        json!({ "textDocument": { "uri": URI }, "position": position(&moved, at) }),
     );
     let (seen, d) = c.until(&definition);
-    assert!(diagnosed(&seen, 1), "the definition did not wait for the re-check");
-    assert!(d["range"].is_object(), "{d}");
+    assert!(!diagnosed(&seen, 2), "the definition waited for the re-check");
+    let fleet = moved.find("fleet edge").unwrap() + "fleet ".len();
+    assert_eq!(d["range"]["start"], position(&moved, fleet), "{d}");
+    let references = c.send(
+        "textDocument/references",
+        json!({ "textDocument": { "uri": URI }, "position": position(&moved, fleet), "context": { "includeDeclaration": true } }),
+    );
+    let (seen, r) = c.until(&references);
+    assert!(!diagnosed(&seen, 2), "the references waited for the re-check");
+    assert!(
+        r.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["range"]["start"] == position(&moved, at - 1)),
+        "{r}"
+    );
+    let symbols = c.send("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    let (seen, _) = c.until(&symbols);
+    assert!(!diagnosed(&seen, 2), "the symbols waited for the re-check");
+    // Inlay hints show counts: they wait for the check of this text.
+    let end = moved.lines().count();
+    let hints = c.send(
+        "textDocument/inlayHint",
+        json!({ "textDocument": { "uri": URI }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": end, "character": 0 } } }),
+    );
+    let (seen, h) = c.until(&hints);
+    assert!(diagnosed(&seen, 2), "the inlay hints did not wait for the re-check");
+    assert!(!h.as_array().unwrap().is_empty(), "{h}");
 
     let shutdown = c.send("shutdown", Value::Null);
     c.until(&shutdown);

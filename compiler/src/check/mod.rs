@@ -78,6 +78,21 @@ pub fn analyze_with(
     }
 }
 
+/// The program rooted at `root`, loaded (parsed, imports resolved) but not
+/// checked: what name lookups need (`ide::index`), in a fraction of a
+/// check's time. Its diagnostics are the loader's (syntax, imports) only;
+/// it has no solution and no counts. The language server answers
+/// navigation from it while a full check is due.
+pub fn analyze_names(db: &dyn SourceDb, root: &str, cache: Option<&crate::syntax::ParseCache>) -> Analysis {
+    let (program, diagnostics) = load::load_with(db, root, cache);
+    Analysis {
+        program,
+        diagnostics,
+        solution: None,
+        counts: Vec::new(),
+    }
+}
+
 /// A program loaded and checked up to where param values enter counts,
 /// kept between checks that differ only in `--set` values: the studio's
 /// knobs. A knob changes values, never syntax, so the program, the names,
