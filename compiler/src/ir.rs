@@ -545,6 +545,16 @@ impl Cluster {
         Some((p, if p.nodes >= 3 { 3 } else { 1 }))
     }
 
+    /// Kubernetes on EC2 instances (`kubeadm`, `k3s` or `microk8s` on
+    /// `aws`): Terraform creates the instances (`aws_instance` per pool)
+    /// and Ansible installs the distribution on them, but their addresses
+    /// are known only after `terraform apply`, so the Ansible inventory
+    /// reads them from Terraform's outputs when it runs
+    /// (`ansible/terraform_<cluster>.py`) instead of listing host names.
+    pub fn hosts_from_terraform(&self) -> bool {
+        matches!(self.provider, Provider::Aws { .. }) && self.distribution != "eks"
+    }
+
     /// The host names of each pool's machines, pool by pool, when the
     /// solution knows them: baremetal hosts handed to the pools in order;
     /// vSphere VMs named `<prefix>-<pool>-<n>` (`names::vm_host`, the

@@ -80,7 +80,17 @@ impl Ops for RealOps {
         std::fs::create_dir(p)
     }
     fn write_new(&self, p: &Path, bytes: &[u8]) -> io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(p)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // A file that starts with `#!` is a program (Ansible runs an
+        // inventory script, `ansible/terraform_<cluster>.py`): executable,
+        // within the umask.
+        #[cfg(unix)]
+        if bytes.starts_with(b"#!") {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o777);
+        }
+        let mut f = options.open(p)?;
         f.write_all(bytes)
     }
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -184,7 +184,10 @@ impl<'a> Analyzer<'a> {
             // HA k3s/microk8s cluster, as on a fleet's sites.
             let installed = matches!(provider, ir::Provider::Baremetal { .. } | ir::Provider::Vsphere { .. });
             let ha = pools.iter().find(|p| p.nodes > 0).is_some_and(|p| p.nodes >= 3);
-            let node_rules = match (installed, cl.distribution.as_str()) {
+            // EC2 instances too (`Cluster::hosts_from_terraform`): Ansible
+            // installs the distribution on what Terraform created.
+            let on_ec2 = matches!(provider, ir::Provider::Aws { .. }) && cl.distribution != "eks";
+            let node_rules = match (installed || on_ec2, cl.distribution.as_str()) {
                 (true, "kubeadm") => runtime_node_rules(NodeRuntime::Kubeadm, false),
                 (true, "k3s") => runtime_node_rules(NodeRuntime::K3s, ha),
                 (true, "microk8s") => runtime_node_rules(NodeRuntime::Microk8s, ha),

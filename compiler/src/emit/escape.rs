@@ -14,6 +14,7 @@
 //! | systemd Exec argument | [`systemd_exec_arg`] | double-quoted, `%` → `%%`, `$` → `$$`, every unprintable character as `\xNN` per UTF-8 byte |
 //! | systemd free text | [`systemd_text`] | `%` → `%%`, control characters, separators and non-characters written as `\xNN`/`\uNNNN`/`\UNNNNNNNN` text (never a line break); a final `\` as `\x5c` |
 //! | ufw rule comment (community.general.ufw) | [`ufw_comment`] | `'` → `’`, control characters → space: the module writes `comment '<text>'` into a command line it splits with shlex, where nothing escapes a `'` |
+//! | Python string literal | [`python_str`] | double-quoted, ASCII only: `"` and `\` escaped, every other character outside printable ASCII as `\uXXXX` / `\UXXXXXXXX` |
 //! | file path component | [`is_path_component`] | a check, not an escape: the checker refuses any other string |
 
 use std::fmt::Write as _;
@@ -208,6 +209,30 @@ pub fn ufw_comment(s: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// A Python 3 string literal that reads back as exactly `s` (a generated
+/// script embeds user text only this way, as data, never as code):
+/// double-quoted and ASCII only, so neither the source encoding nor a
+/// line-break character can change its meaning.
+pub fn python_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xffff => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", u32::from(c));
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 pub use crate::names::{is_label_value, is_path_component};

@@ -152,7 +152,29 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
         }
         let engine = cluster_engine(c);
         let first = c.control_plane_hosts(&sol.name).first().cloned().unwrap_or_default();
-        if ansible && engine != Engine::None && tf.contains(tf_dir.as_str()) {
+        let script = super::ansible::terraform_inventory::script_path(c);
+        let ec2 = c.hosts_from_terraform() && paths.contains(&script);
+        let cp_pool = c.control_plane().map(|(p, _)| p.name.clone()).unwrap_or_default();
+        if ansible && ec2 {
+            // The instances' addresses exist only after the apply: the
+            // inventory script reads them from Terraform's outputs.
+            let _ = writeln!(
+                o,
+                "- ansible (cloud): `ansible-playbook -i ansible/inventory.yaml -i {script} ansible/site.yml --limit cluster_{g}` prepares the EC2 instances Terraform created, {installs}, and creates the workloads' Secrets. `{script}` runs `terraform -chdir={tf_dir} output -json` and lists every instance by its private address (`{addresses}`) in its pool's group, the first node{s} of pool {pool} as the control plane; `ansible-inventory -i ansible/inventory.yaml -i {script} --graph cluster_{g}` shows them. Ansible connects as `{user}` (the Ubuntu image's user) with the key pair of Terraform's `ssh_key_name` variable.",
+                g = group_name(&c.name),
+                installs = match engine {
+                    Engine::Kubeadm => format!(
+                        "installs containerd and kubeadm {} on them, initialises the control plane, installs Calico (it enforces the NetworkPolicies) and joins the other nodes",
+                        super::ansible::kubeadm_version(c.version.as_deref()).0
+                    ),
+                    _ => format!("installs {} on them, starts the cluster and joins the other nodes", c.distribution),
+                },
+                addresses = super::ansible::terraform_inventory::ADDRESSES_OUTPUT,
+                s = if c.control_plane().is_some_and(|(_, n)| n > 1) { "s" } else { "" },
+                pool = code(&cp_pool),
+                user = super::terraform::EC2_LOGIN_USER,
+            );
+        } else if ansible && engine != Engine::None && tf.contains(tf_dir.as_str()) {
             // The inventory names the VMs as Terraform does
             // (`Cluster::pool_hosts`); their DHCP addresses are known only
             // after the apply.
@@ -198,7 +220,34 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
         }
         let k8s_dir = format!("{}/{}", super::k8s::ROOT, c.name);
         if kustomize.contains(k8s_dir.as_str()) {
+            // The first server's address is Terraform's `cluster_endpoint`
+            // (the first node of the control-plane pool).
+            let fetch = |file: &str, rewrite: bool| {
+                format!(
+                    "`E=$(terraform -chdir={tf_dir} output -raw cluster_endpoint); H=${{E#https://}}; ssh {user}@${{H%:6443}} sudo {file}{sed} > kubeconfig-{name} && export KUBECONFIG=$PWD/kubeconfig-{name}`",
+                    user = super::terraform::EC2_LOGIN_USER,
+                    sed = if rewrite { " | sed \"s#https://127.0.0.1:6443#$E#\"" } else { "" },
+                    name = c.name,
+                )
+            };
             let ctx = match &c.provider {
+                Provider::Aws { .. } if ec2 => match engine {
+                    Engine::K3s => format!(
+                        "`/etc/rancher/k3s/k3s.yaml` on its first server (the first node of pool {}, Terraform's `cluster_endpoint`), its server `https://127.0.0.1:6443` replaced by that endpoint, which must be reachable from where kubectl runs (inside the VPC, a VPN or an SSH tunnel): {}",
+                        code(&cp_pool),
+                        fetch("cat /etc/rancher/k3s/k3s.yaml", true)
+                    ),
+                    Engine::Microk8s => format!(
+                        "`microk8s config` on its first node (the first node of pool {}, Terraform's `cluster_endpoint`): {}",
+                        code(&cp_pool),
+                        fetch("microk8s config", false)
+                    ),
+                    _ => format!(
+                        "`/etc/kubernetes/admin.conf` on its first control-plane node (the first node of pool {}, Terraform's `cluster_endpoint`, which is also the kubeconfig's server): {}",
+                        code(&cp_pool),
+                        fetch("cat /etc/kubernetes/admin.conf", false)
+                    ),
+                },
                 Provider::Aws { region, .. } => {
                     format!("`aws eks update-kubeconfig --region {region} --name <terraform output cluster_name>`")
                 }
@@ -224,7 +273,7 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
                 let _ = writeln!(
                     o,
                     "- kubectl apply (cloud): with the kubeconfig from {ctx}, {secrets}, then `kubectl apply -k {k8s_dir}`.",
-                    secrets = if engine != Engine::None && !matches!(c.provider, Provider::Aws { .. }) {
+                    secrets = if engine != Engine::None {
                         SECRETS_BY_ANSIBLE
                     } else {
                         "create the Secrets listed below"
@@ -282,6 +331,19 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             "To change a runtime version (k3s, microk8s, kubeadm, Docker) or a stack on hosts that already run, change the source, rebuild, and run `ansible-playbook -i ansible/inventory.yaml ansible/playbooks/upgrade.yml` instead of `site.yml` (which restarts every node of a site at once). It upgrades each site and cluster one host at a time, servers first; Kubernetes nodes are drained through another server of their site, upgraded, waited for until Ready at the new version, then uncordoned; a site stops at its first failure. A critical service with a single copy blocks the drain of its node (its PodDisruptionBudget): move it first. See docs/ansible.md, \"Rolling upgrades\".\n"
         );
     }
+    let on_ec2: Vec<String> = sol
+        .clusters
+        .iter()
+        .filter(|c| c.hosts_from_terraform() && paths.contains(&super::ansible::terraform_inventory::script_path(c)))
+        .map(|c| code(&c.name))
+        .collect();
+    if !on_ec2.is_empty() {
+        let _ = writeln!(
+            o,
+            "Not generated: rolling upgrades of {} (EC2 instances, whose addresses only Terraform knows; `playbooks/upgrade.yml` names every host it upgrades). Drain, upgrade and uncordon those nodes one at a time yourself.\n",
+            on_ec2.join(", ")
+        );
+    }
     let _ = writeln!(o, "## What you supply\n");
     if !tf.is_empty() {
         let _ = writeln!(
@@ -299,6 +361,18 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             o,
             "- **SSH access** for Ansible to every host in `ansible/inventory.yaml` (hosts of a group without any: add them, e.g. the VMs Terraform created)."
         );
+        for c in sol.clusters.iter().filter(|c| {
+            c.hosts_from_terraform() && paths.contains(&super::ansible::terraform_inventory::script_path(c))
+        }) {
+            let _ = writeln!(
+                o,
+                "  - on {name}: the EC2 instances by their private addresses, as `{user}` with the key pair you name in Terraform's `ssh_key_name` variable, from a controller that reaches the VPC (inside it, over a VPN, or through a bastion: `ansible_ssh_common_args: -o ProxyJump=<bastion>` in `ansible/group_vars/cluster_{g}.yml`; the security group admits SSH from the VPC only). The controller also needs Terraform with access to the state of `terraform/{dir}` (the inventory script runs `terraform output`).",
+                name = code(&c.name),
+                user = super::terraform::EC2_LOGIN_USER,
+                g = group_name(&c.name),
+                dir = c.name,
+            );
+        }
     }
     if !kustomize.is_empty() {
         let _ = writeln!(o, "- **Kubeconfigs**: one per cluster and per edge site, as above.");
@@ -370,6 +444,10 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
             let kept = stored.map_or(String::new(), |(c, st, x)| {
                 let then = if st.sync {
                     "; the Secrets Store CSI driver (EKS add-on) copies it into the Secret when the pod starts"
+                } else if cluster_engine(c) != Engine::None && s.source != SecretSource::File {
+                    // Ansible installs this cluster (EC2): `site.yml`
+                    // creates the Secret from the reference.
+                    "; `site.yml` creates the Secret from the reference"
                 } else {
                     "; copy it into the Secret"
                 };

@@ -325,6 +325,9 @@ struct Roles {
     kubeadm_servers: Vec<String>,
     kubeadm_workers: Vec<String>,
     standby: Vec<String>,
+    /// The engines of clusters whose hosts the Terraform inventory script
+    /// adds (`Cluster::hosts_from_terraform`).
+    from_terraform: Vec<Engine>,
 }
 
 impl Roles {
@@ -443,6 +446,13 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         let engine = cluster_engine(cl);
         let (region, source) = match &cl.provider {
             Provider::Baremetal { .. } => (None, "static".to_string()),
+            Provider::Aws { region, .. } if cl.hosts_from_terraform() && engine != Engine::None => (
+                Some(region.clone()),
+                format!(
+                    "terraform: EC2 instances by address, from {}",
+                    super::terraform_inventory::script_path(cl)
+                ),
+            ),
             Provider::Aws { region, .. } => (
                 Some(region.clone()),
                 "terraform: EC2 instances of a managed cluster; use the amazon.aws.aws_ec2 inventory plugin if \
@@ -480,7 +490,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 iotc_inventory_source: source,
                 iotc_kubeadm_vip: cl.vip.clone(),
                 iotc_k8s_secrets: if matches!(engine, Engine::K3s | Engine::Microk8s | Engine::Kubeadm)
-                    && !servers.is_empty()
+                    && (!servers.is_empty() || cl.hosts_from_terraform())
                 {
                     super::k8s_secret_vars(
                         sol.workloads
@@ -521,6 +531,11 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
             group
                 .children
                 .push(format!("pool_{}_{}", group_name(&cl.name), group_name(&pool.name)), pg);
+        }
+        // EC2 instances: the script adds them to these groups when
+        // Ansible reads it, so the plays for this runtime must exist.
+        if cl.hosts_from_terraform() {
+            roles.from_terraform.push(engine);
         }
         upgrades.extend(Upgrade::new(
             format!("cluster_{}", group_name(&cl.name)),
@@ -708,11 +723,12 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
     if !sol.fleets.is_empty() {
         all.children.push("edge", edge);
     }
+    let later = |e: Engine| roles.from_terraform.contains(&e);
     let present = Present {
-        k3s: !roles.k3s_init.is_empty(),
-        microk8s: !roles.microk8s_init.is_empty(),
+        k3s: !roles.k3s_init.is_empty() || later(Engine::K3s),
+        microk8s: !roles.microk8s_init.is_empty() || later(Engine::Microk8s),
         docker: !roles.docker_hosts.is_empty(),
-        kubeadm: !roles.kubeadm_init.is_empty(),
+        kubeadm: !roles.kubeadm_init.is_empty() || later(Engine::Kubeadm),
         pull_secrets: sol
             .workloads
             .iter()
@@ -739,12 +755,14 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         ("kubeadm_workers", &roles.kubeadm_workers),
         ("standby", &roles.standby),
     ] {
-        // An agents group is kept (empty) beside its servers, so the
-        // playbooks' host patterns always match a group.
+        // A runtime's groups are kept (empty) when it is present, so the
+        // playbooks' host patterns always match a group: an agents group
+        // beside its servers, and every group of a runtime whose hosts
+        // only the Terraform inventory script lists.
         let keep = !hosts.is_empty()
-            || (name == "k3s_agents" && present.k3s)
-            || (name == "microk8s_agents" && present.microk8s)
-            || (name == "kubeadm_workers" && present.kubeadm);
+            || (name.starts_with("k3s_") && present.k3s)
+            || (name.starts_with("microk8s_") && present.microk8s)
+            || (name.starts_with("kubeadm_") && present.kubeadm);
         if keep {
             all.children.push(name, flat_group(hosts));
         }

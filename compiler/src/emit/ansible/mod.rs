@@ -4,6 +4,7 @@
 //! ```text
 //! ansible/ansible.cfg                   inventory and roles path, so `ansible-playbook site.yml` works here
 //! ansible/inventory.yaml                groups per tier, cluster, pool, fleet and site; hosts from the IR
+//! ansible/terraform_<cluster>.py        EC2 clusters: inventory script listing the instances from Terraform's outputs
 //! ansible/site.yml                      imports the playbooks below, in order
 //! ansible/playbooks/prepare.yml         every host: packages, sysctl, chrony, service user, SSH, firewall
 //! ansible/playbooks/control-plane.yml   k3s / microk8s servers            (when a fleet or cluster has one)
@@ -20,10 +21,11 @@ mod inventory;
 mod playbooks;
 mod roles;
 mod systemd;
+pub mod terraform_inventory;
 mod yaml_types;
 
 use super::{compose, yaml, EmitError, OutputFile, Target};
-use crate::ir::{Cluster, Fleet, Placement, Provider, SecretSource, Solution, Workload};
+use crate::ir::{Cluster, Fleet, Placement, SecretSource, Solution, Workload};
 use serde::Serialize;
 
 /// Node labels and taints the Kubernetes backend relies on (docs/k8s.md):
@@ -61,14 +63,12 @@ pub fn fleet_engine(f: &Fleet) -> Engine {
     }
 }
 
-/// Ansible installs k3s, microk8s and kubeadm on baremetal hosts and on
-/// the vSphere VMs Terraform clones (their names come from the IR,
-/// `Cluster::pool_hosts`). EKS is managed; EC2 instances have no names the
-/// solution decides.
+/// Ansible installs k3s, microk8s and kubeadm on baremetal hosts, on the
+/// vSphere VMs Terraform clones (their names come from the IR,
+/// `Cluster::pool_hosts`) and on the EC2 instances Terraform creates (read
+/// from its outputs by `ansible/terraform_<cluster>.py`,
+/// `Cluster::hosts_from_terraform`). EKS is managed.
 pub fn cluster_engine(c: &Cluster) -> Engine {
-    if matches!(c.provider, Provider::Aws { .. }) {
-        return Engine::None;
-    }
     match c.distribution.as_str() {
         "k3s" => Engine::K3s,
         "microk8s" => Engine::Microk8s,
@@ -821,6 +821,11 @@ pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
     let (inv, present) = inventory::build(&c);
     files.push(yaml_file_with(format!("{ROOT}/inventory.yaml"), &inv, true)?);
     files.push(text_file(format!("{ROOT}/ansible.cfg"), ANSIBLE_CFG.to_string()));
+    files.extend(
+        sol.clusters
+            .iter()
+            .filter_map(|cl| terraform_inventory::script(cl, cluster_engine(cl))),
+    );
     playbooks::emit(&present, &mut files)?;
     roles::emit(&c, &mut files)?;
     Ok(files)

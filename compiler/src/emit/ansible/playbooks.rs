@@ -613,8 +613,10 @@ pub fn emit(p: &Present, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
         });
     }
     files.push(yaml_file(format!("{ROOT}/site.yml"), &site)?);
+    // Only where a cluster or site is upgraded (the hosts of EC2 clusters,
+    // which the Terraform inventory script lists, have no upgrade play).
     let upgrades = upgrade(p);
-    if !upgrades.is_empty() {
+    if !p.upgrades.is_empty() {
         files.push(yaml_file(format!("{ROOT}/playbooks/upgrade.yml"), &upgrades)?);
     }
     Ok(())

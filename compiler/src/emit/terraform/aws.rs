@@ -3,6 +3,7 @@
 //! containers, and, for the first AWS cluster of the solution, the IoT
 //! device registry ([`super::iot`]).
 
+use super::EC2_LOGIN_USER as EC2_LOGIN;
 use super::{
     dash, default_prefix, err, fit, gib, hcl_str, ident, iot, jsonencode, lit, Doc, AWS_PROVIDER_VERSION, PREFIX_REGEX,
 };
@@ -216,6 +217,16 @@ pub(crate) fn document(
             "validation": cidr_validation("edge_cidrs", "edge sites"),
         }),
     );
+    if !eks {
+        d.variable(
+            "ssh_key_name",
+            json!({
+                "type": "string",
+                "default": null,
+                "description": format!("Name of an EC2 key pair installed for the user {EC2_LOGIN} on every node: Ansible installs Kubernetes over SSH (ansible/terraform_<cluster>.py lists the nodes' private addresses). Null: no key; reach the nodes some other way (e.g. an SSH key put in by SSM)."),
+            }),
+        );
+    }
     if eks {
         d.variable(
             "api_public_access",
@@ -308,7 +319,7 @@ pub(crate) fn document(
             "Kubernetes API endpoint of the EKS cluster.",
             json!("${aws_eks_cluster.main.endpoint}"),
         );
-    } else if let Some(first) = c.pools.iter().find(|p| p.nodes > 0) {
+    } else if let Some((first, _)) = c.control_plane() {
         d.output(
             "cluster_endpoint",
             "Kubernetes API endpoint (kubeadm/k3s server on the first node, installed by Ansible).",
@@ -326,8 +337,13 @@ pub(crate) fn document(
         }
         d.output(
             "node_private_ips",
-            "Private addresses of the nodes per pool, for the Ansible inventory.",
+            "Private addresses of the nodes per pool, for the Ansible inventory (ansible/terraform_<cluster>.py).",
             Value::Object(ips),
+        );
+        d.output(
+            "vpc_cidr",
+            "Address range of the VPC: the nodes' network for their host firewall (ansible/terraform_<cluster>.py).",
+            json!("${aws_vpc.main.cidr_block}"),
         );
     }
     d.output("vpc_id", "The VPC.", json!("${aws_vpc.main.id}"));
@@ -635,6 +651,34 @@ fn security_groups(d: &mut Doc, sol: &Solution, c: &Cluster, eks: bool) {
                 "from_port": 6443,
                 "to_port": 6443,
                 "cidr_ipv4": "${var.vpc_cidr}",
+            }),
+        );
+        // Ansible installs the distribution over SSH, from a controller
+        // that reaches the VPC (inside it, a VPN, or a bastion).
+        d.resource(
+            "aws_vpc_security_group_ingress_rule",
+            "ssh",
+            json!({
+                "security_group_id": "${aws_security_group.nodes.id}",
+                "description": "SSH from inside the VPC (Ansible)",
+                "ip_protocol": "tcp",
+                "from_port": 22,
+                "to_port": 22,
+                "cidr_ipv4": "${var.vpc_cidr}",
+            }),
+        );
+        // Ubuntu's EC2 package mirrors are plain HTTP (apt checks the
+        // packages' signatures); Ansible installs packages from them.
+        d.resource(
+            "aws_vpc_security_group_egress_rule",
+            "nodes_http",
+            json!({
+                "security_group_id": "${aws_security_group.nodes.id}",
+                "description": "HTTP out: Ubuntu package mirrors (signed packages)",
+                "ip_protocol": "tcp",
+                "from_port": 80,
+                "to_port": 80,
+                "cidr_ipv4": "0.0.0.0/0",
             }),
         );
     }
@@ -1194,6 +1238,7 @@ fn ec2_nodes(d: &mut Doc, c: &Cluster) -> Result<(), EmitError> {
                 "vpc_security_group_ids": ["${aws_security_group.nodes.id}"],
                 "iam_instance_profile": "${aws_iam_instance_profile.nodes.name}",
                 "associate_public_ip_address": false,
+                "key_name": "${var.ssh_key_name}",
                 "monitoring": true,
                 "ebs_optimized": true,
                 "metadata_options": {

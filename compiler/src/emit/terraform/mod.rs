@@ -28,6 +28,9 @@ pub const ROOT: &str = "terraform";
 pub const AWS_PROVIDER_VERSION: &str = "~> 5.100";
 /// Version constraint of the vSphere provider.
 pub const VSPHERE_PROVIDER_VERSION: &str = "~> 2.12";
+/// The login user of the Ubuntu images EC2 nodes boot from (Canonical's
+/// cloud images): who Ansible connects as (`ansible/terraform_<c>.py`).
+pub const EC2_LOGIN_USER: &str = "ubuntu";
 
 /// Run the backend.
 pub fn emit(sol: &Solution) -> Result<Vec<OutputFile>, EmitError> {
