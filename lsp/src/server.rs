@@ -1310,6 +1310,16 @@ mod stale_tests {
         json!({ "textDocument": { "uri": format!("file://{KEY}") }, "position": position(text, offset) })
     }
 
+    /// The labels of a completion answer.
+    fn labels_of(items: &Value) -> Vec<&str> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap())
+            .collect()
+    }
+
     fn request(method: &str, text: &str, offset: usize) -> Request {
         Request::new(1.into(), method.into(), params(text, offset))
     }
@@ -1398,12 +1408,7 @@ mod stale_tests {
             .ok()
             .unwrap();
         assert!(!w.is_fresh(KEY));
-        let labels: Vec<&str> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap())
-            .collect();
+        let labels = labels_of(&items);
         // A device reference: the stdlib's devices, read after `std.`.
         assert!(!labels.is_empty(), "{labels:?}");
         assert!(!labels.contains(&"service"), "{labels:?}");
@@ -1413,12 +1418,7 @@ mod stale_tests {
         let items = completion(&mut w, serde_json::from_value(params(&new2, new2.len())).unwrap())
             .ok()
             .unwrap();
-        let labels: Vec<&str> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap())
-            .collect();
+        let labels = labels_of(&items);
         assert!(labels.contains(&"service"), "{labels:?}");
         assert!(!w.is_fresh(KEY));
     }
