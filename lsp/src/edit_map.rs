@@ -77,6 +77,11 @@ impl EditMap {
         })
     }
 
+    /// Where the edit starts, the same offset in both texts.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
     /// Where `offset` of the new text was in the old one; `None` inside the
     /// edit.
     pub fn to_old(&self, offset: usize) -> Option<usize> {

@@ -876,6 +876,48 @@ impl<'w> Now<'w> {
         })
     }
 
+    /// Where the top-level chunk (an item, or one that did not parse) the
+    /// position is in starts, in the current text: the cursor's context is
+    /// read from there instead of from the start of the file, and comes out
+    /// the same, since nothing is open between chunks. From the
+    /// analysis's chunks, through the edit since; 0 when unsure.
+    fn chunk_start(&self) -> usize {
+        let at = match self.map {
+            None => self.offset,
+            // Inside the edit: from before it (the same in both texts).
+            Some(m) => m.to_old(self.offset).unwrap_or_else(|| m.start()),
+        };
+        let Some(unit) = self.a.analysis.program.units.iter().find(|u| u.file == self.file) else {
+            return 0;
+        };
+        let start = unit
+            .items
+            .iter()
+            .map(|i| i.span)
+            .chain(unit.broken.iter().copied())
+            .map(|s| s.start as usize)
+            .filter(|&s| s <= at)
+            .max()
+            .unwrap_or(0);
+        let start = match self.map {
+            None => Some(start),
+            Some(m) => m.to_new(start),
+        };
+        start
+            .filter(|&s| s <= self.offset && self.text.is_char_boundary(s))
+            .unwrap_or(0)
+    }
+
+    /// The current text from [`Now::chunk_start`], and the position's
+    /// offset in it.
+    fn chunk_text(&self) -> (&'w str, usize) {
+        let from = self.chunk_start();
+        match self.text.get(from..) {
+            Some(t) => (t, self.offset - from),
+            None => (self.text, self.offset),
+        }
+    }
+
     /// The range in the current text of a span of the analysis.
     fn range(&self, span: Span) -> Option<lsp::Range> {
         let (Some(m), Some(lines)) = (self.map, &self.lines) else {
@@ -936,7 +978,8 @@ fn completion(w: &mut World, p: lsp::CompletionParams) -> Answer {
     let Some(now) = Now::of(w, &p.text_document_position) else {
         return Ok(Value::Null);
     };
-    let items: Vec<lsp::CompletionItem> = features::completions_in(now.a, now.text, now.offset)
+    let (text, offset) = now.chunk_text();
+    let items: Vec<lsp::CompletionItem> = features::completions_in(now.a, text, offset)
         .into_iter()
         .map(|c| {
             let snippet = c.insert.as_deref().is_some_and(|s| s.contains('$'));
@@ -1394,6 +1437,58 @@ mod stale_tests {
             Some(now - 1),
             &request("textDocument/definition", &new, at)
         ));
+    }
+
+    /// Reading the cursor's context from the start of its top-level chunk
+    /// gives the completions reading it from the start of the file gives,
+    /// at every 7th offset of every example file, fresh and across an edit.
+    #[test]
+    fn completions_from_the_chunk_start_are_those_from_the_file_start() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut compared = 0;
+        for name in [
+            "factory/factory.iot",
+            "factory/cloud.iot",
+            "city/city.iot",
+            "energy/energy.iot",
+        ] {
+            let text = std::fs::read_to_string(root.join(name)).unwrap();
+            let key = format!("/chunk/{name}");
+            let mut w = World::new(StdFiles::none());
+            w.open(key.clone(), text.clone(), 1);
+            w.refresh();
+            // A line inserted before the middle: the older analysis's chunks
+            // map through the edit.
+            let mid = text[..text.len() / 2].rfind('\n').unwrap() + 1;
+            let edited = format!("{}// note\n{}", &text[..mid], &text[mid..]);
+            for (version, t) in [(1, &text), (2, &edited)] {
+                if version == 2 {
+                    w.change(&key, edited.clone(), 2);
+                }
+                for off in (0..t.len()).step_by(7).filter(|o| t.is_char_boundary(*o)) {
+                    let pos = lsp::TextDocumentPositionParams {
+                        text_document: lsp::TextDocumentIdentifier {
+                            uri: format!("file://{key}").parse().unwrap(),
+                        },
+                        position: position(t, off),
+                    };
+                    let now = super::Now::of(&w, &pos).unwrap();
+                    assert_eq!(now.offset, off);
+                    let (chunk, at) = now.chunk_text();
+                    let whole: Vec<String> = crate::features::completions_in(now.a, t, off)
+                        .into_iter()
+                        .map(|c| c.label)
+                        .collect();
+                    let part: Vec<String> = crate::features::completions_in(now.a, chunk, at)
+                        .into_iter()
+                        .map(|c| c.label)
+                        .collect();
+                    assert_eq!(part, whole, "{name} v{version} at {off}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 5000, "{compared}");
     }
 
     #[test]

@@ -364,7 +364,14 @@ impl World {
     /// so every analysis is redone.
     fn invalidate(&mut self) {
         self.generation += 1;
-        self.names.clear();
+        // Off the request path, as a replaced analysis is (`dispose`).
+        let names = std::mem::take(&mut self.names);
+        if !names.is_empty() {
+            let spawned = std::thread::Builder::new()
+                .name("iotc-lsp-free".into())
+                .spawn(move || drop(names));
+            drop(spawned);
+        }
         self.stale = self.docs.keys().cloned().collect();
         self.analyses.retain(|k, _| self.stale.contains(k));
     }
