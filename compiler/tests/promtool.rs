@@ -40,6 +40,27 @@ fn promtool(args: &[&str], file: &Path) {
     );
 }
 
+/// A Compose file's inline Prometheus configs and rule files (after
+/// Compose's `$$` interpolation) through promtool, written under `dir`:
+/// how many of each.
+fn compose_configs(dir: &Path, path: &str, contents: &str) -> (usize, usize) {
+    let (mut configs, mut rules) = (0, 0);
+    let stack = common::yaml(contents);
+    for (key, config) in stack["configs"].as_object().into_iter().flatten() {
+        let text = config["content"].as_str().unwrap().replace("$$", "$");
+        let file = dir.join(format!("{}-{key}.yml", path.replace('/', "_")));
+        std::fs::write(&file, &text).unwrap();
+        if key.ends_with("-prometheus-yml") {
+            promtool(&["check", "config", "--syntax-only"], &file);
+            configs += 1;
+        } else if key.ends_with("-alerts-yml") {
+            promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &file);
+            rules += 1;
+        }
+    }
+    (configs, rules)
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("promtool").join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -60,19 +81,9 @@ fn every_prometheus_config_and_rule_file_passes_promtool() {
             // A Docker fleet's Prometheus: inline Compose configs, after
             // Compose's `$$` interpolation.
             if f.path.starts_with("compose/") && f.path.ends_with("compose.yaml") {
-                let stack = common::yaml(&f.contents);
-                for (key, config) in stack["configs"].as_object().into_iter().flatten() {
-                    let text = config["content"].as_str().unwrap().replace("$$", "$");
-                    let path = dir.join(format!("{}-{key}.yml", f.path.replace('/', "_")));
-                    std::fs::write(&path, &text).unwrap();
-                    if key.ends_with("-prometheus-yml") {
-                        promtool(&["check", "config", "--syntax-only"], &path);
-                        configs += 1;
-                    } else if key.ends_with("-alerts-yml") {
-                        promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &path);
-                        rules += 1;
-                    }
-                }
+                let (c, r) = compose_configs(&dir, &f.path, &f.contents);
+                configs += c;
+                rules += r;
                 continue;
             }
             if !f.path.starts_with("k8s/") || !(f.path.ends_with(".yaml") || f.path.ends_with(".yml")) {
@@ -169,20 +180,8 @@ fn docker_fleet_prometheus_configs_pass_promtool() {
     let dir = scratch("docker-fleet");
     let mut checked = 0;
     for f in emit(&sol, &[Target::Compose]).unwrap() {
-        if !f.path.ends_with("compose.yaml") {
-            continue;
-        }
-        let stack = common::yaml(&f.contents);
-        for (name, config) in stack["configs"].as_object().unwrap() {
-            let text = config["content"].as_str().unwrap().replace("$$", "$");
-            let path = dir.join(format!("{}-{name}.yml", f.path.replace('/', "_")));
-            std::fs::write(&path, &text).unwrap();
-            if name.ends_with("-prometheus-yml") {
-                promtool(&["check", "config", "--syntax-only"], &path);
-                checked += 1;
-            } else if name.ends_with("-alerts-yml") {
-                promtool(&["check", "rules", "--lint=all", "--lint-fatal"], &path);
-            }
+        if f.path.ends_with("compose.yaml") {
+            checked += compose_configs(&dir, &f.path, &f.contents).0;
         }
     }
     assert_eq!(checked, 2, "east and west");
