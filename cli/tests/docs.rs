@@ -165,3 +165,24 @@ fn every_crate_takes_the_workspace_lints() {
         }
     }
 }
+
+/// Every diagnostic code is in docs/language.md's appendix, with its title,
+/// and every warning in its list of warnings.
+#[test]
+fn every_code_is_in_the_language_appendix() {
+    let doc = read("docs/language.md");
+    let appendix = &doc[doc.find("## Appendix: diagnostic codes").unwrap()..];
+    let warnings = &doc[doc.find("### Warnings").unwrap()..];
+    let warnings = &warnings[..warnings.find("Warnings do not make").unwrap()];
+    let warnings = warnings.split_whitespace().collect::<Vec<_>>().join(" ");
+    for code in iotc_compiler::diag::Code::ALL {
+        let row = format!("| {code} | {} |", code.title());
+        assert!(appendix.contains(&row), "docs/language.md appendix: no `{row}`");
+        if code.as_str().starts_with('W') {
+            assert!(
+                warnings.contains(&format!("{code} ")),
+                "docs/language.md Warnings: no {code}"
+            );
+        }
+    }
+}
