@@ -186,3 +186,23 @@ fn every_code_is_in_the_language_appendix() {
         }
     }
 }
+
+/// The language page's first sample (a whole solution, followed by what
+/// `iotc plan` prints for it) checks without errors; its one warning is
+/// W0406, which the page explains in the model section.
+#[test]
+fn the_language_page_sample_checks() {
+    let doc = read("docs/language.md");
+    let sample = doc.split("```iot\n").nth(1).unwrap().split("```").next().unwrap();
+    let dir = std::env::temp_dir().join(format!("iotc-docs-language-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("factory.iot");
+    std::fs::write(&file, sample).unwrap();
+    let (code, _, err) = iotc(&["check", "--color", "never", file.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("W0406") && err.contains("0 error(s), 1 warning(s)"),
+        "{err}"
+    );
+}
