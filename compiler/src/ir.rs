@@ -531,6 +531,14 @@ pub struct StoredSecret {
     pub name: String,
 }
 
+/// A cluster of `distribution` on `provider` that Ansible installs on EC2
+/// instances Terraform creates (anything but EKS on `aws`); see
+/// [`Cluster::hosts_from_terraform`]. The checker asks before the cluster
+/// exists.
+pub fn installed_on_ec2(provider: &Provider, distribution: &str) -> bool {
+    matches!(provider, Provider::Aws { .. }) && distribution != "eks"
+}
+
 impl Cluster {
     pub fn total_nodes(&self) -> u32 {
         self.pools.iter().map(|p| p.nodes).sum()
@@ -552,7 +560,7 @@ impl Cluster {
     /// reads them from Terraform's outputs when it runs
     /// (`ansible/terraform_<cluster>.py`) instead of listing host names.
     pub fn hosts_from_terraform(&self) -> bool {
-        matches!(self.provider, Provider::Aws { .. }) && self.distribution != "eks"
+        installed_on_ec2(&self.provider, &self.distribution)
     }
 
     /// The host names of each pool's machines, pool by pool, when the

@@ -412,14 +412,10 @@ impl Server<'_> {
                     continue;
                 }
             }
-            let received = self.checked.recv();
-            self.running = None;
-            match received {
-                Ok(c) => {
-                    let done = self.world.apply(c);
-                    self.publish_checked(done);
-                }
+            match self.checked.recv() {
+                Ok(c) => self.checked_arrived(c),
                 Err(_) => {
+                    self.running = None;
                     let done = self.world.refresh();
                     self.publish_checked(done);
                 }
@@ -928,34 +924,28 @@ impl<'w> Now<'w> {
     }
 }
 
-fn hover(w: &mut World, p: lsp::HoverParams) -> Answer {
-    let key = key_of_uri(&p.text_document_position_params.text_document.uri);
-    // While a re-check runs, from the newest analysis (Server::quick).
-    if !w.is_fresh(&key) && w.get(&key).is_some() && w.docs.contains_key(&key) {
-        let Some(now) = Now::of(w, &p.text_document_position_params) else {
-            return Ok(Value::Null);
-        };
-        let offset = match now.map {
-            Some(m) => m.to_old(now.offset),
-            None => Some(now.offset),
-        };
-        let Some(h) = offset.and_then(|o| features::hover(now.a, now.file, o)) else {
-            return Ok(Value::Null);
-        };
-        return json(lsp::Hover {
-            contents: lsp::HoverContents::Markup(lsp::MarkupContent {
-                kind: lsp::MarkupKind::Markdown,
-                value: h.markdown,
-            }),
-            range: now.range(h.span),
-        });
+/// The position as [`Now::of`] finds it, after making an analysis for a
+/// document that has none yet (a stdlib file, a file on disk the editor has
+/// not opened). A document with one is answered from it, current or not
+/// (Server::quick decided the request need not wait).
+fn now_at<'w>(w: &'w mut World, pos: &lsp::TextDocumentPositionParams) -> Option<Now<'w>> {
+    let key = key_of_uri(&pos.text_document.uri);
+    if w.get(&key).is_none() {
+        w.ensure(&key);
     }
-    w.ensure(&key);
-    let w = &*w;
-    let Some(at) = locate(w, &p.text_document_position_params) else {
+    Now::of(w, pos)
+}
+
+fn hover(w: &mut World, p: lsp::HoverParams) -> Answer {
+    let Some(now) = now_at(w, &p.text_document_position_params) else {
         return Ok(Value::Null);
     };
-    let Some(h) = features::hover(at.a, at.file, at.offset) else {
+    // Through the edit since the analysis; inside it there is no answer.
+    let offset = match now.map {
+        Some(m) => m.to_old(now.offset),
+        None => Some(now.offset),
+    };
+    let Some(h) = offset.and_then(|o| features::hover(now.a, now.file, o)) else {
         return Ok(Value::Null);
     };
     json(lsp::Hover {
@@ -963,19 +953,14 @@ fn hover(w: &mut World, p: lsp::HoverParams) -> Answer {
             kind: lsp::MarkupKind::Markdown,
             value: h.markdown,
         }),
-        range: to_range(at.a, h.span),
+        range: now.range(h.span),
     })
 }
 
 fn completion(w: &mut World, p: lsp::CompletionParams) -> Answer {
-    let key = key_of_uri(&p.text_document_position.text_document.uri);
     // While a re-check runs, the newest analysis's names with the context
     // of the text as it is now (Server::quick).
-    if w.is_fresh(&key) || w.get(&key).is_none() || !w.docs.contains_key(&key) {
-        w.ensure(&key);
-    }
-    let w = &*w;
-    let Some(now) = Now::of(w, &p.text_document_position) else {
+    let Some(now) = now_at(w, &p.text_document_position) else {
         return Ok(Value::Null);
     };
     let (text, offset) = now.chunk_text();

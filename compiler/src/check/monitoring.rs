@@ -7,7 +7,7 @@
 use crate::ir::{self, Endpoint, Monitoring, Placement, ScrapeTarget, WorkloadKind};
 
 /// The cluster or fleet a workload runs on, and whether it is a fleet.
-fn group(w: &ir::Workload) -> (&str, bool) {
+pub(super) fn group(w: &ir::Workload) -> (&str, bool) {
     match &w.placement {
         Placement::Cluster { cluster, .. } => (cluster, false),
         Placement::Fleet { fleet, .. } => (fleet, true),

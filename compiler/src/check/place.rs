@@ -186,7 +186,7 @@ impl<'a> Analyzer<'a> {
             let ha = pools.iter().find(|p| p.nodes > 0).is_some_and(|p| p.nodes >= 3);
             // EC2 instances too (`Cluster::hosts_from_terraform`): Ansible
             // installs the distribution on what Terraform created.
-            let on_ec2 = matches!(provider, ir::Provider::Aws { .. }) && cl.distribution != "eks";
+            let on_ec2 = ir::installed_on_ec2(&provider, &cl.distribution);
             let node_rules = match (installed || on_ec2, cl.distribution.as_str()) {
                 (true, "kubeadm") => runtime_node_rules(NodeRuntime::Kubeadm, false),
                 (true, "k3s") => runtime_node_rules(NodeRuntime::K3s, ha),
@@ -581,29 +581,25 @@ impl<'a> Analyzer<'a> {
             .iter()
             .filter(|w| w.kind == ir::WorkloadKind::Serve && w.container.port.is_some())
         {
-            let Some(model) = w.model.as_ref().map(|m| m.model.as_str()) else {
+            // A model's `monitor` keyword: only monitored models have one.
+            let Some((model, &span)) = w
+                .model
+                .as_ref()
+                .and_then(|m| d.monitor_spans.get_key_value(m.model.as_str()))
+            else {
                 continue;
             };
-            if !d.models.iter().any(|m| m.name == model && m.monitored) {
-                continue;
-            }
             if monitoring
                 .iter()
                 .any(|m| m.targets.iter().any(|t| t.workload == w.name))
             {
                 continue;
             }
-            let (group, fleet) = match &w.placement {
-                ir::Placement::Cluster { cluster, .. } => (cluster.as_str(), false),
-                ir::Placement::Fleet { fleet, .. } => (fleet.as_str(), true),
-            };
-            if seen.contains(&(model, group, fleet)) {
+            let (group, fleet) = super::monitoring::group(w);
+            if seen.contains(&(model.as_str(), group, fleet)) {
                 continue;
             }
             seen.push((model, group, fleet));
-            let Some(&span) = d.monitor_spans.get(model) else {
-                continue;
-            };
             let docker = fleet && fleets.iter().any(|f| f.name == group && !f.runtime.is_kubernetes());
             let kind = if fleet { "fleet" } else { "cluster" };
             let (label, note) = if docker {
