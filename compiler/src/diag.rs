@@ -84,6 +84,7 @@ codes! {
     E0405 = "model format not supported by the serving runtime",
     E0406 = "offline site without a mirror",
     E0407 = "images collide on a site's mirror",
+    E0408 = "alert on a metric nothing exports",
     E0501 = "literal secret value",
     E0502 = "invalid secret source",
     E0503 = "invalid registry credential",

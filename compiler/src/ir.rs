@@ -124,8 +124,9 @@ pub struct ScrapeTarget {
     pub port: u16,
     pub path: String,
     pub interval_secs: u64,
-    /// The model whose `monitor` alerts apply to this target (a monitored
-    /// model's server).
+    /// The monitored model this target is a metric source of (a server
+    /// whose runtime serves `metrics`, or a `metrics_from` workload),
+    /// whose `monitor` interval it is scraped at.
     pub model: Option<String>,
 }
 
@@ -1350,7 +1351,42 @@ pub struct Alert {
     pub op: String,
     pub threshold: String,
     pub for_secs: Option<u64>,
+    /// The servers (workload names) whose serving runtime `provides` the
+    /// metric, each with its PromQL: `{model_name}` filled in,
+    /// [`ALERT_SELECTOR`] left for the label matchers of the servers a
+    /// rule is about.
+    pub provided_by: BTreeMap<String, String>,
+    /// Some server's runtime does not provide the metric: it is read from
+    /// the model's `metrics_from` workloads (`Model::metrics_from`).
+    pub from_exporters: bool,
 }
+
+/// The workloads a monitored model's alerts read, each with its model, in
+/// workload order: its servers whose runtime serves `metrics`, and its
+/// `metrics_from` workloads with a `metrics` path (a job is never one).
+/// A workload without a port serves nothing to scrape.
+pub fn metric_sources<'a>(workloads: &'a [Workload], models: &'a [Model]) -> Vec<(&'a Workload, &'a str)> {
+    let mut out = Vec::new();
+    for w in workloads {
+        if w.container.port.is_none()
+            || w.container.metrics.is_none()
+            || matches!(w.kind, WorkloadKind::Job | WorkloadKind::Train)
+        {
+            continue;
+        }
+        for m in models.iter().filter(|m| m.monitored) {
+            let serves = w.kind == WorkloadKind::Serve && w.model.as_ref().is_some_and(|r| r.model == m.name);
+            if serves || m.metrics_from.contains(&w.name) {
+                out.push((w, m.name.as_str()));
+            }
+        }
+    }
+    out
+}
+
+/// Where a serving runtime's `provides` PromQL takes the label matchers of
+/// the servers an alert rule is about.
+pub const ALERT_SELECTOR: &str = "{selector}";
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Model {
@@ -1366,6 +1402,9 @@ pub struct Model {
     /// scraped, even without alerts).
     pub monitored: bool,
     pub monitor_interval_secs: u64,
+    /// `monitor { metrics_from = [...] }`: the workloads that export the
+    /// metrics its servers' runtimes do not provide, by workload name.
+    pub metrics_from: Vec<String>,
 }
 
 /// What one node of a group carries (fleets: per gateway of a site;

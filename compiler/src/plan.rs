@@ -383,13 +383,9 @@ fn monitoring(out: &mut String, sol: &Solution) {
     let unscraped: Vec<&str> = sol
         .workloads
         .iter()
-        .filter(|w| {
-            let monitored = w.kind == crate::ir::WorkloadKind::Serve
-                && w.model
-                    .as_ref()
-                    .is_some_and(|r| sol.models.iter().any(|m| m.name == r.model && m.monitored));
-            (w.container.metrics.is_some() || monitored) && w.container.port.is_some()
-        })
+        // A model server's `metrics` are its serving runtime's: one
+        // without (ONNX Runtime, TF Serving) has nothing to scrape.
+        .filter(|w| w.container.metrics.is_some() && w.container.port.is_some())
         .filter(|w| !matches!(w.kind, crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train))
         .filter(|w| !scraped(w))
         .map(|w| w.name.as_str())

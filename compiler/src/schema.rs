@@ -703,7 +703,14 @@ static SERVE: Shape = Shape {
 };
 
 static MONITOR: Shape = Shape {
-    fields: &[def("interval", Ty::Duration, "30s", "How often metrics are scraped.")],
+    fields: &[
+        def("interval", Ty::Duration, "30s", "How often metrics are scraped."),
+        f(
+            "metrics_from",
+            Ty::List(&WORKLOAD),
+            "Workloads that export the model's metrics on their own `metrics` path (a client's `accuracy`, `drift_score`): an alert on a metric a server's runtime does not `provide` selects their series."
+        ),
+    ],
     blocks: &[],
     statements: Statements {
         secret: false,
@@ -848,7 +855,10 @@ pub static SERVING: Shape = Shape {
         ),
         f("description", Ty::Str, "What the runtime is."),
     ],
-    blocks: &[],
+    blocks: &[map(
+        "provides",
+        "Metrics a model's `monitor { alert … }` can name, as PromQL over the runtime's own series: `latency_p95_ms = \"… {selector} …\"`; `{selector}` becomes the label matchers of the model's servers, `{model_name}` the model's name. Needs `metrics`.",
+    )],
     statements: NONE,
 };
 

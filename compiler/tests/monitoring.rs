@@ -215,15 +215,10 @@ fn every_metrics_workload_is_scraped_by_its_groups_prometheus_through_a_policy()
                     assert_eq!(rdir, dir);
                     let _: RuleFile = serde_norway::from_str(cm["data"][rkey].as_str().unwrap()).unwrap();
                 }
-                // Every workload here with metrics (or a monitored model's
-                // server) and a port is a job, found by DNS through a
+                // Every workload here with metrics (a model server: its
+                // runtime's) and a port is a job, found by DNS through a
                 // headless Service over its pods, on its pods' port.
-                let monitored = |w: &iotc_compiler::ir::Workload| {
-                    w.container.metrics.is_some()
-                        || w.model.as_ref().is_some_and(|m| {
-                            w.kind == WorkloadKind::Serve && sol.models.iter().any(|x| x.name == m.model && x.monitored)
-                        })
-                };
+                let monitored = |w: &iotc_compiler::ir::Workload| w.container.metrics.is_some();
                 for t in here.iter().filter(|w| {
                     w.name != p.name
                         && w.container.port.is_some()
@@ -252,10 +247,7 @@ fn every_metrics_workload_is_scraped_by_its_groups_prometheus_through_a_policy()
                     for s in pod_specs(&docs, &t.name) {
                         assert!(container_ports(s).contains(&u64::from(sd.port)), "{}", t.name);
                     }
-                    assert_eq!(
-                        job.metrics_path,
-                        t.container.metrics.clone().unwrap_or_else(|| "/metrics".into())
-                    );
+                    assert_eq!(Some(&job.metrics_path), t.container.metrics.as_ref());
                     assert!(
                         admitted(&docs, &p.name, &t.name, u64::from(sd.port)),
                         "{name}/{folder}: policies do not admit {} scraping {}",
@@ -277,23 +269,34 @@ fn every_metrics_workload_is_scraped_by_its_groups_prometheus_through_a_policy()
                 let rules: RuleFile =
                     serde_norway::from_str(cm["data"][iotc_compiler::ir::PROMETHEUS_RULES_FILE].as_str().unwrap())
                         .unwrap();
-                for m in sol.models.iter().filter(|m| !m.alerts.is_empty()) {
-                    let served_here = here
+                // One rule per alert and source scraped here: per distinct
+                // runtime PromQL over the servers that provide it, and one
+                // over the `metrics_from` workloads when a runtime lacks it.
+                let scraped_here = |w: &str| config.scrape_configs.iter().any(|j| j.job_name == w);
+                for m in sol.models.iter().filter(|m| !m.alerts.is_empty() && m.monitored) {
+                    let servers: Vec<&String> = m.serve.iter().filter(|s| scraped_here(s)).collect();
+                    let exporters = m.metrics_from.iter().any(|s| scraped_here(s));
+                    let expected: usize = m
+                        .alerts
                         .iter()
-                        .any(|w| w.kind == WorkloadKind::Serve && w.model.as_ref().is_some_and(|r| r.model == m.name));
+                        .map(|a| {
+                            let mut exprs: Vec<&String> =
+                                servers.iter().filter_map(|s| a.provided_by.get(*s)).collect();
+                            exprs.sort();
+                            exprs.dedup();
+                            exprs.len() + usize::from(a.from_exporters && exporters)
+                        })
+                        .sum();
                     let group = rules
                         .groups
                         .iter()
                         .find(|g| g.name.starts_with(&m.name.replace('_', "-")));
                     assert_eq!(
-                        served_here && m.monitored,
-                        group.is_some(),
+                        group.map_or(0, |g| g.rules.len()),
+                        expected,
                         "{name}/{folder}: {}",
                         m.name
                     );
-                    if let Some(g) = group {
-                        assert_eq!(g.rules.len(), m.alerts.len());
-                    }
                 }
             }
         }

@@ -58,6 +58,7 @@ pub fn scrape_service(w: &ir::Workload) -> String {
 /// sorted by group, then Prometheus.
 pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Monitoring> {
     let is = |w: &ir::Workload, t: &str| w.template.as_deref() == Some(t);
+    let sources = ir::metric_sources(workloads, models);
     let mut out = Vec::new();
     for p in workloads.iter().filter(|w| is(w, ir::PROMETHEUS_TEMPLATE)) {
         let Some(port) = p.container.port else { continue };
@@ -80,20 +81,22 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
             .filter(|w| !matches!(w.kind, WorkloadKind::Job | WorkloadKind::Train))
             .filter_map(|w| {
                 let port = w.container.port?;
-                let model = (w.kind == WorkloadKind::Serve)
-                    .then_some(w.model.as_ref())
-                    .flatten()
-                    .and_then(|m| models.iter().find(|x| x.name == m.model && x.monitored));
-                if w.container.metrics.is_none() && model.is_none() {
-                    return None;
-                }
+                // Only a workload that serves metrics is scraped: a
+                // serving runtime without `metrics` exports none.
+                w.container.metrics.as_ref()?;
+                // The first monitored model it is a source of sets the
+                // scrape interval.
+                let model = sources
+                    .iter()
+                    .find(|(s, _)| s.name == w.name)
+                    .and_then(|(_, m)| models.iter().find(|x| x.name == *m));
                 Some(ScrapeTarget {
                     workload: w.name.clone(),
                     service: scrape_service(w),
                     // A runtime serving its metrics on their own listener
                     // (Triton's 8002) is scraped there.
                     port: w.container.metrics_port.unwrap_or(port),
-                    path: w.container.metrics.clone().unwrap_or_else(|| "/metrics".into()),
+                    path: w.container.metrics.clone().unwrap_or_default(),
                     interval_secs: model.map_or(ir::SCRAPE_INTERVAL_SECS, |m| m.monitor_interval_secs),
                     model: model.map(|m| m.name.clone()),
                 })

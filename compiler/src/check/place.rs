@@ -75,6 +75,7 @@ impl<'a> Analyzer<'a> {
         let (flows, egress) = self.flows(d, &clusters, &mut workloads, &monitoring);
         super::monitoring::remote_writes(&mut monitoring, &mut workloads, &fleets);
         self.docker_prometheus(d, &fleets, &workloads, &monitoring);
+        self.metrics_sources(d, &workloads);
         self.unscraped_models(d, &fleets, &workloads, &monitoring);
         self.battery_hubs(d, &fleets, &workloads, &flows);
         self.offline_sites(d, &fleets, &workloads);
@@ -562,12 +563,53 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// A monitored model's servers are scraped and alerted on by a
-    /// Prometheus of their own cluster or fleet (`Monitoring::targets`).
-    /// Where none runs, its alerts fire nowhere: on Kubernetes only a
-    /// Prometheus Operator, which iotc does not install, would read the
-    /// ServiceMonitor and PrometheusRule of `30-monitoring.yaml`; on a
-    /// Docker fleet nothing would (W0406, one per model and group).
+    /// A `metrics_from` entry names a workload that serves metrics where
+    /// a Prometheus can scrape them: unknown is E0101; a job, or a
+    /// workload without `metrics` and a `port`, exports nothing (E0408).
+    fn metrics_sources(&mut self, d: &Drafts, workloads: &[ir::Workload]) {
+        for (model, name, span) in &d.metrics_from {
+            let k = v::k8s_name(name);
+            let Some(w) = workloads.iter().find(|w| w.name == k) else {
+                let names = d.workloads.iter().map(|w| w.name.as_str());
+                let dg = Diagnostic::new(
+                    Code::E0101,
+                    *span,
+                    format!("model `{model}` reads metrics from `{name}`, which is not a workload"),
+                )
+                .label("unknown workload");
+                self.diags.push(match crate::diag::suggest(name, names) {
+                    Some(s) => dg.help(format!("did you mean `{s}`?")),
+                    None => dg.help("name a service or daemon that serves the model's metrics"),
+                });
+                continue;
+            };
+            let why = if matches!(w.kind, ir::WorkloadKind::Job | ir::WorkloadKind::Train) {
+                Some("a job is not scraped: it does not run between its runs")
+            } else if w.container.metrics.is_none() || w.container.port.is_none() {
+                Some("it has no `metrics` path on a `port`")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                self.diags.push(
+                    Diagnostic::new(Code::E0408, *span, format!("`{name}` exports no metrics for model `{model}`"))
+                        .label(why)
+                        .help(format!(
+                            "give `{name}` a `port` and `metrics = \"/metrics\"`, or name a service or daemon that has them"
+                        )),
+                );
+            }
+        }
+    }
+
+    /// A monitored model's metric sources (servers whose runtime serves
+    /// `metrics`, and its `metrics_from` workloads) are scraped and alerted
+    /// on by a Prometheus of their own cluster or fleet
+    /// (`Monitoring::targets`). Where none runs, its alerts fire nowhere:
+    /// on Kubernetes only a Prometheus Operator, which iotc does not
+    /// install, would read the ServiceMonitor and PrometheusRule of
+    /// `30-monitoring.yaml`; on a Docker fleet nothing would (W0406, one
+    /// per model and group).
     fn unscraped_models(
         &mut self,
         d: &Drafts,
@@ -577,16 +619,8 @@ impl<'a> Analyzer<'a> {
     ) {
         // (model, group, fleet): in workload order, so in source order.
         let mut seen: Vec<(&str, &str, bool)> = Vec::new();
-        for w in workloads
-            .iter()
-            .filter(|w| w.kind == ir::WorkloadKind::Serve && w.container.port.is_some())
-        {
-            // A model's `monitor` keyword: only monitored models have one.
-            let Some((model, &span)) = w
-                .model
-                .as_ref()
-                .and_then(|m| d.monitor_spans.get_key_value(m.model.as_str()))
-            else {
+        for (w, model) in ir::metric_sources(workloads, &d.models) {
+            let Some((model, &span)) = d.monitor_spans.get_key_value(model) else {
                 continue;
             };
             if monitoring
@@ -604,7 +638,7 @@ impl<'a> Analyzer<'a> {
             let kind = if fleet { "fleet" } else { "cluster" };
             let (label, note) = if docker {
                 (
-                    "nothing scrapes its servers there",
+                    "nothing scrapes its metrics there",
                     "a Docker fleet has no Prometheus Operator: only a Prometheus of the fleet scrapes and alerts"
                         .to_string(),
                 )
@@ -626,7 +660,7 @@ impl<'a> Analyzer<'a> {
                 Diagnostic::new(
                     Code::W0406,
                     span,
-                    format!("model `{model}` is monitored, but no Prometheus scrapes its servers on {kind} `{group}`"),
+                    format!("model `{model}` is monitored, but no Prometheus scrapes its metrics on {kind} `{group}`"),
                 )
                 .label(label)
                 .help(format!("declare a Prometheus on `{group}`, e.g. {example}"))

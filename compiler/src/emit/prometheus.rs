@@ -185,45 +185,79 @@ fn namespace_of<'a>(sol: &'a Solution, name: &str) -> &'a str {
         .map_or(sol.namespace.as_str(), |w| w.namespace.as_str())
 }
 
-/// The alert rules of model `m` over its servers `services` (their series
-/// carry `namespace` and `service` labels), as one group `<model>.rules`;
-/// `None` when the model has no alerts or no server here.
-pub fn rule_group(sol: &Solution, m: &Model, services: &[&str]) -> Option<RuleGroup> {
-    if m.alerts.is_empty() || services.is_empty() {
-        return None;
-    }
+/// The label matchers of the workloads `services` (their series carry
+/// `namespace` and `service` labels): `namespace="…", service=~"a|b"`.
+fn selector(sol: &Solution, services: &[&str]) -> String {
     let service = match services {
         [one] => format!("service=\"{one}\""),
         many => format!("service=~\"{}\"", many.join("|")),
     };
-    // The servers' namespaces (a `-host` one for a server with an on-disk
-    // model cache), as the checker decided them.
+    // Their namespaces (a `-host` one for a server with an on-disk model
+    // cache), as the checker decided them.
     let namespaces: std::collections::BTreeSet<&str> = services.iter().map(|s| namespace_of(sol, s)).collect();
     let namespaces: Vec<&str> = namespaces.into_iter().collect();
     let namespace = match namespaces.as_slice() {
         [one] => format!("namespace=\"{one}\""),
         many => format!("namespace=~\"{}\"", many.join("|")),
     };
-    let rules = m
-        .alerts
-        .iter()
-        .map(|a| {
-            let for_ = a.for_secs.map(duration);
-            let mut summary = format!("{} {} {} {}", m.name, a.metric, a.op, a.threshold);
-            if let Some(f) = &for_ {
-                summary.push_str(&format!(" for {f}"));
+    format!("{namespace}, {service}")
+}
+
+/// The alert rules of model `m` over the metric sources scraped here: its
+/// `servers`, whose runtime's `provides` PromQL each alert takes when
+/// there is one, and its `metrics_from` workloads `exporters`, whose own
+/// series an alert on a metric some runtime lacks selects. One group
+/// `<model>.rules`; `None` when no alert has a source here.
+pub fn rule_group(sol: &Solution, m: &Model, servers: &[&str], exporters: &[&str]) -> Option<RuleGroup> {
+    let mut rules = Vec::new();
+    for a in &m.alerts {
+        // (PromQL, its sources): one rule per runtime's PromQL over the
+        // servers of that runtime, one over the exporters.
+        let mut exprs: Vec<(String, Vec<&str>)> = Vec::new();
+        for s in servers {
+            let Some(q) = a.provided_by.get(*s) else { continue };
+            match exprs.iter_mut().find(|(e, _)| e == q) {
+                Some((_, of)) => of.push(s),
+                None => exprs.push((q.clone(), vec![*s])),
             }
-            Rule {
+        }
+        let mut exprs: Vec<String> = exprs
+            .into_iter()
+            .map(|(q, of)| {
+                format!(
+                    "({}) {} {}",
+                    q.replace(crate::ir::ALERT_SELECTOR, &selector(sol, &of)),
+                    a.op,
+                    a.threshold
+                )
+            })
+            .collect();
+        if a.from_exporters && !exporters.is_empty() {
+            exprs.push(format!(
+                "{}{{{}}} {} {}",
+                a.metric,
+                selector(sol, exporters),
+                a.op,
+                a.threshold
+            ));
+        }
+        let for_ = a.for_secs.map(duration);
+        let mut summary = format!("{} {} {} {}", m.name, a.metric, a.op, a.threshold);
+        if let Some(f) = &for_ {
+            summary.push_str(&format!(" for {f}"));
+        }
+        for expr in exprs {
+            rules.push(Rule {
                 alert: Some(alert_name(&m.name, a)),
                 record: None,
-                expr: format!("{}{{{namespace}, {service}}} {} {}", a.metric, a.op, a.threshold),
-                for_,
+                expr,
+                for_: for_.clone(),
                 labels: Some(BTreeMap::from([
                     ("severity".to_string(), "warning".to_string()),
                     ("model".to_string(), m.name.clone()),
                 ])),
                 annotations: Some(BTreeMap::from([
-                    ("summary".to_string(), summary),
+                    ("summary".to_string(), summary.clone()),
                     (
                         "description".to_string(),
                         format!(
@@ -232,9 +266,12 @@ pub fn rule_group(sol: &Solution, m: &Model, services: &[&str]) -> Option<RuleGr
                         ),
                     ),
                 ])),
-            }
-        })
-        .collect();
+            });
+        }
+    }
+    if rules.is_empty() {
+        return None;
+    }
     Some(RuleGroup {
         name: format!("{}.rules", crate::names::k8s_name(&m.name)),
         interval: None,
@@ -331,15 +368,17 @@ pub fn prometheus_files(
             })
             .collect(),
     };
-    // One group per model scraped here that has alerts.
+    // One group per model with alerts on a source scraped here.
     let mut groups = Vec::new();
     for model in &sol.models {
-        let services: Vec<&str> = targets
-            .iter()
-            .filter(|t| t.model.as_deref() == Some(model.name.as_str()))
-            .map(|t| t.workload.as_str())
-            .collect();
-        groups.extend(rule_group(sol, model, &services));
+        let of = |list: &[String]| -> Vec<&str> {
+            targets
+                .iter()
+                .filter(|t| list.contains(&t.workload))
+                .map(|t| t.workload.as_str())
+                .collect()
+        };
+        groups.extend(rule_group(sol, model, &of(&model.serve), &of(&model.metrics_from)));
     }
     let rules = RuleFile { groups };
     let config = yaml::to_string(&config).map_err(|e| e.to_string())?;

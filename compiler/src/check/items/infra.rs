@@ -24,6 +24,9 @@ pub(super) struct ServingInfo {
     pub metrics_port: Option<u16>,
     pub arch: Vec<String>,
     pub args: Vec<String>,
+    /// `provides { metric = "PromQL" }`: what a `monitor { alert … }` on
+    /// its servers can name, with `{selector}` and `{model_name}` unfilled.
+    pub provides: std::collections::BTreeMap<String, String>,
 }
 
 /// What a cluster's `provider = …` says: the provider, and for
@@ -362,6 +365,27 @@ impl<'a> Analyzer<'a> {
             .map(|(s, _)| s)
             .collect();
         self.get_str(&view, shape, "description");
+        let mut provides = std::collections::BTreeMap::new();
+        for pb in view.blocks_named("provides").collect::<Vec<_>>() {
+            // A key that is no metric name is never named by an alert.
+            for (k, (val, _)) in self.string_map(pb, false, None) {
+                provides.insert(k, val);
+            }
+            if metrics.is_none() {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0106,
+                        pb.kind.span,
+                        format!(
+                            "serving runtime `{}` provides metrics but has no `metrics` path",
+                            b.name.name
+                        ),
+                    )
+                    .label("nothing scrapes these series")
+                    .help("add `metrics = \"/metrics\"` (the path the image serves its Prometheus metrics on)"),
+                );
+            }
+        }
         let info = match (image, port) {
             (Some(image), Some(port)) => Some(ServingInfo {
                 name: self.qualified_name(id),
@@ -373,6 +397,7 @@ impl<'a> Analyzer<'a> {
                 metrics_port,
                 arch,
                 args,
+                provides,
             }),
             _ => None,
         };

@@ -152,6 +152,8 @@ pub(super) struct Drafts {
     pub models: Vec<ir::Model>,
     /// The `monitor` keyword of each monitored model, by model name.
     pub monitor_spans: HashMap<String, Span>,
+    /// Each `metrics_from` entry: (model, workload as written, where).
+    pub metrics_from: Vec<(String, String, Span)>,
     /// External dependencies, in source order.
     pub externals: Vec<ir::External>,
     /// Every declared external's name, valid or not (a reference to one
@@ -175,6 +177,7 @@ impl<'a> Analyzer<'a> {
             workloads: Vec::new(),
             models: Vec::new(),
             monitor_spans: HashMap::default(),
+            metrics_from: Vec::new(),
             externals: Vec::new(),
             external_names: Vec::new(),
             cluster_of: HashMap::default(),

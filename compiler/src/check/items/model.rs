@@ -66,6 +66,7 @@ impl<'a> Analyzer<'a> {
             alerts: Vec::new(),
             monitored: false,
             monitor_interval_secs: 30,
+            metrics_from: Vec::new(),
         };
         let model_dir = format!("/models/{}", b.name.name);
         let model_path = format!(
@@ -155,6 +156,9 @@ impl<'a> Analyzer<'a> {
         }
         let serve_blocks: Vec<&NestedBlock> = view.blocks_named("serve").collect();
         let many = serve_blocks.len() > 1;
+        // Each server's runtime and what it `provides` (none when the
+        // runtime did not resolve, already an error).
+        let mut server_runtimes: Vec<(String, Option<ServingInfo>)> = Vec::new();
         for sb in serve_blocks {
             let (Some(Contents::Fields(ss)), Some(on)) = (shape.block("serve").map(|s| s.contents), &sb.on) else {
                 continue;
@@ -229,6 +233,7 @@ impl<'a> Analyzer<'a> {
                 format!("{}_serve", b.name.name)
             };
             model.serve.push(v::k8s_name(&name));
+            server_runtimes.push((v::k8s_name(&name), serving.as_ref().map(|(s, _, _)| s.clone())));
             made.push(WorkloadDraft {
                 name,
                 name_span: sb.kind.span,
@@ -269,6 +274,10 @@ impl<'a> Analyzer<'a> {
                 model.monitored = true;
                 d.monitor_spans.insert(b.name.name.clone(), mb.kind.span);
                 model.monitor_interval_secs = self.get_duration(&mv, ms, "interval").unwrap_or(30);
+                for (name, span) in self.get_list(&mv, ms, "metrics_from") {
+                    model.metrics_from.push(v::k8s_name(&name));
+                    d.metrics_from.push((b.name.name.clone(), name, span));
+                }
                 for a in &mv.alerts {
                     let threshold = match self.scalar(&a.threshold, &schema::Ty::Number) {
                         Some(Scalar::Number(n)) => n,
@@ -289,11 +298,57 @@ impl<'a> Analyzer<'a> {
                         );
                         continue;
                     }
+                    let metric = &a.metric.name;
+                    let mut provided_by = BTreeMap::new();
+                    let mut lacking: Vec<&str> = Vec::new();
+                    for (server, runtime) in &server_runtimes {
+                        let Some(rt) = runtime else { continue };
+                        match rt.provides.get(metric) {
+                            Some(q) => {
+                                provided_by.insert(server.clone(), q.replace("{model_name}", &b.name.name));
+                            }
+                            None if !lacking.contains(&rt.name.as_str()) => lacking.push(&rt.name),
+                            None => {}
+                        }
+                    }
+                    if !lacking.is_empty() && model.metrics_from.is_empty() {
+                        let exported = lacking
+                            .iter()
+                            .map(|r| format!("`{r}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ");
+                        let provided: Vec<String> = server_runtimes
+                            .iter()
+                            .filter_map(|(_, r)| r.as_ref())
+                            .flat_map(|r| r.provides.keys().cloned())
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .into_iter()
+                            .collect();
+                        let also = if provided.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", or alert on what the runtimes provide: {}", provided.join(", "))
+                        };
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::E0408,
+                                a.metric.span,
+                                format!("nothing exports `{metric}` for model `{}`", b.name.name),
+                            )
+                            .label(format!("not provided by {exported}"))
+                            .help(format!(
+                                "name the workload that exports `{metric}` on its `metrics` path: `metrics_from = [<workload>]` in `monitor`{also}"
+                            ))
+                            .note("an alert on a series nobody exports never fires"),
+                        );
+                    }
                     model.alerts.push(ir::Alert {
-                        metric: a.metric.name.clone(),
+                        metric: metric.clone(),
                         op: a.op.as_str().to_string(),
                         threshold,
                         for_secs,
+                        from_exporters: !lacking.is_empty() && !model.metrics_from.is_empty(),
+                        provided_by,
                     });
                 }
                 if model.serve.is_empty() && !mv.alerts.is_empty() {

@@ -10,7 +10,6 @@ use super::{Ctx, Docs, Placed};
 use crate::emit::prometheus;
 pub use crate::emit::prometheus::{Rule, RuleGroup};
 use crate::emit::EmitError;
-use crate::ir::{Model, WorkloadKind};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -97,14 +96,10 @@ impl PrometheusRule {
     }
 }
 
-fn model_of<'a>(ctx: &Ctx<'a>, p: &Placed<'_>) -> Option<&'a Model> {
-    let m = p.w.model.as_ref()?;
-    ctx.sol.models.iter().find(|x| x.name == m.model)
-}
-
-/// The group's model servers whose model has `monitor { }` (and a port to
-/// scrape) that no Prometheus of the solution scrapes
-/// (`Solution::monitoring`): those are left to a Prometheus Operator, the
+/// The group's metric sources of monitored models (servers whose runtime
+/// serves `metrics`, `metrics_from` workloads; `monitoring::metric_sources`)
+/// that no Prometheus of the solution scrapes (`Solution::monitoring`),
+/// each once, sorted by name: those are left to a Prometheus Operator, the
 /// prerequisite W0406 names.
 pub fn monitored_servers<'a>(ctx: &Ctx<'a>, members: &[Placed<'a>]) -> Vec<Placed<'a>> {
     let scraped = |p: &Placed<'_>| {
@@ -113,15 +108,27 @@ pub fn monitored_servers<'a>(ctx: &Ctx<'a>, members: &[Placed<'a>]) -> Vec<Place
             .iter()
             .any(|m| m.targets.iter().any(|t| t.workload == p.w.name))
     };
+    let sources = crate::ir::metric_sources(&ctx.sol.workloads, &ctx.sol.models);
     let mut out: Vec<Placed<'a>> = members
         .iter()
-        .filter(|p| p.w.kind == WorkloadKind::Serve && p.w.container.port.is_some())
-        .filter(|p| model_of(ctx, p).is_some_and(|m| m.monitored))
+        .filter(|p| sources.iter().any(|(w, _)| w.name == p.w.name))
         .filter(|p| !scraped(p))
         .copied()
         .collect();
     out.sort_by(|a, b| a.w.name.cmp(&b.w.name));
+    out.dedup_by(|a, b| a.w.name == b.w.name);
     out
+}
+
+/// The monitor interval a source is scraped at: its first model's.
+fn interval_of(ctx: &Ctx<'_>, p: &Placed<'_>) -> Option<u64> {
+    let sources = crate::ir::metric_sources(&ctx.sol.workloads, &ctx.sol.models);
+    let (_, m) = sources.into_iter().find(|(w, _)| w.name == p.w.name)?;
+    ctx.sol
+        .models
+        .iter()
+        .find(|x| x.name == m)
+        .map(|m| m.monitor_interval_secs)
 }
 
 pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
@@ -129,7 +136,7 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let mut docs = Docs::new(ctx.sol, 1);
     let servers = monitored_servers(ctx, members);
     for p in &servers {
-        let Some(m) = model_of(ctx, p) else { continue };
+        let Some(interval) = interval_of(ctx, p) else { continue };
         let c = &p.w.container;
         docs.push(&ServiceMonitor::new(
             meta::object_meta(
@@ -146,30 +153,33 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
                 }),
                 endpoints: vec![ServiceMonitorEndpoint {
                     port: Some(pod::metrics_port_name(c).into()),
-                    path: Some(c.metrics.clone().unwrap_or_else(|| "/metrics".into())),
+                    path: c.metrics.clone(),
                     scheme: Some("http".into()),
-                    interval: Some(meta::duration(m.monitor_interval_secs)),
+                    interval: Some(meta::duration(interval)),
                     scrape_timeout: None,
                 }],
             },
         ))?;
     }
-    // One PrometheusRule per model, over its servers in this group.
-    let mut models: Vec<&Model> = servers.iter().filter_map(|p| model_of(ctx, p)).collect();
-    models.sort_by(|a, b| a.name.cmp(&b.name));
-    models.dedup_by(|a, b| a.name == b.name);
-    for m in models {
-        let of_model: Vec<&Placed<'_>> = servers
-            .iter()
-            .filter(|p| p.w.model.as_ref().is_some_and(|r| r.model == m.name))
-            .collect();
-        let services: Vec<&str> = of_model.iter().map(|p| p.w.name.as_str()).collect();
-        // Beside its first server (the operator reads rules from every
+    // One PrometheusRule per model, over its sources in this group.
+    for m in sol.models.iter().filter(|m| m.monitored) {
+        let of =
+            |list: &[String]| -> Vec<&Placed<'_>> { servers.iter().filter(|p| list.contains(&p.w.name)).collect() };
+        let (of_serve, of_exporters) = (of(&m.serve), of(&m.metrics_from));
+        fn names<'b>(ps: &[&Placed<'b>]) -> Vec<&'b str> {
+            ps.iter().map(|p| p.w.name.as_str()).collect()
+        }
+        // Beside its first source (the operator reads rules from every
         // namespace its ruleNamespaceSelector admits).
-        let Some(namespace) = of_model.first().map(|p| p.w.namespace.as_str()) else {
+        let Some(namespace) = of_serve
+            .iter()
+            .chain(&of_exporters)
+            .next()
+            .map(|p| p.w.namespace.as_str())
+        else {
             continue;
         };
-        let Some(group) = prometheus::rule_group(sol, m, &services) else {
+        let Some(group) = prometheus::rule_group(sol, m, &names(&of_serve), &names(&of_exporters)) else {
             continue;
         };
         let name = meta::k8s_name(&m.name);
