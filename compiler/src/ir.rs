@@ -476,6 +476,13 @@ pub struct Cluster {
     /// installs it (baremetal and vSphere; empty for managed clusters):
     /// decided by the checker, translated into host firewall rules.
     pub node_rules: Vec<NodeRule>,
+    /// The NTP servers the nodes' chrony prefers, when iotc installs them
+    /// where the distribution's default pools are out of reach: on EC2
+    /// ([`installed_on_ec2`]) the Amazon Time Sync Service
+    /// ([`AMAZON_TIME_SYNC`]), since the nodes' security group lets no NTP
+    /// out. Decided by the checker; empty: chrony keeps its default pools.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time_servers: Vec<String>,
     /// Where the secrets of the workloads on an AWS cluster are kept (AWS
     /// Secrets Manager) and how they reach the pods, decided by the
     /// checker; `None` on other providers and on AWS clusters whose
@@ -531,6 +538,16 @@ pub struct StoredSecret {
     /// The Secrets Manager name: `<prefix>/<workload>/<key>`.
     pub name: String,
 }
+
+/// The Amazon Time Sync Service's NTP endpoint on every EC2 instance: a
+/// link-local address, which the instance reaches without a security-group
+/// rule or a route to the internet. AWS, "Set the time reference on your
+/// EC2 instance to use the local Amazon Time Sync Service"
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configure-ec2-ntp.html>):
+/// "IPv4: 169.254.169.123 … NTP and PTP connections do not require any VPC
+/// configuration changes, and your instance does not require access to the
+/// internet."
+pub const AMAZON_TIME_SYNC: &str = "169.254.169.123";
 
 /// A cluster of `distribution` on `provider` that Ansible installs on EC2
 /// instances Terraform creates (anything but EKS on `aws`); see

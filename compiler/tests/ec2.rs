@@ -348,3 +348,271 @@ fn python_string_literals_read_back_exactly() {
     let back: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(back, cases);
 }
+
+/// The hosts an Ansible host pattern selects, in Ansible's order
+/// (`InventoryManager._evaluate_patterns` after `order_patterns`): the
+/// unions in the order written, each group's hosts in its order, a host
+/// once; then the intersections and exclusions, keeping that order.
+fn select(pattern: &str, inv: &Value) -> Vec<String> {
+    let members = |g: &str| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut todo = vec![g.to_string()];
+        while let Some(g) = todo.pop() {
+            for h in inv[&g]["hosts"].as_array().into_iter().flatten() {
+                let h = h.as_str().unwrap().to_string();
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+            for c in inv[&g]["children"].as_array().into_iter().flatten().rev() {
+                todo.push(c.as_str().unwrap().to_string());
+            }
+        }
+        out
+    };
+    let parts: Vec<&str> = pattern.split(':').collect();
+    let mut hosts: Vec<String> = Vec::new();
+    for p in parts.iter().filter(|p| !p.starts_with(['&', '!'])) {
+        for h in members(p) {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+    }
+    for p in parts.iter().filter(|p| p.starts_with('&')) {
+        let keep = members(&p[1..]);
+        hosts.retain(|h| keep.contains(h));
+    }
+    for p in parts.iter().filter(|p| p.starts_with('!')) {
+        let drop = members(&p[1..]);
+        hosts.retain(|h| !drop.contains(h));
+    }
+    hosts
+}
+
+/// `playbooks/upgrade.yml` upgrades a cluster on EC2 the way it upgrades
+/// every other one (tests/upgrade.rs): one play, one host at a time,
+/// stopping at the first failure, the first server first, then the other
+/// servers, then the agents, drained and waited for through a server. Its
+/// hosts are the groups the inventory script fills (their names are not
+/// known before `terraform apply`), so the play's pattern is evaluated
+/// against the script's output here.
+#[test]
+fn ec2_clusters_upgrade_through_the_script_groups_servers_first() {
+    for (distribution, groups3, role) in [
+        ("k3s", ["k3s_init", "k3s_servers", "k3s_agents"], Some("iotc_k3s")),
+        ("kubeadm", ["kubeadm_init", "kubeadm_servers", "kubeadm_workers"], None),
+        (
+            "microk8s",
+            ["microk8s_init", "microk8s_servers", "microk8s_agents"],
+            Some("iotc_microk8s"),
+        ),
+    ] {
+        for first in [3u32, 2] {
+            let what = format!("{distribution}, {first} + 2 nodes");
+            let files = emit(&on_aws(distribution, first), Target::ALL).unwrap();
+            let plays = yaml(
+                files
+                    .iter()
+                    .find(|f| f.path == "ansible/playbooks/upgrade.yml")
+                    .unwrap_or_else(|| panic!("{what}: no upgrade.yml"))
+                    .contents
+                    .as_str(),
+            );
+            let plays = plays.as_array().unwrap();
+            let ups: Vec<&Value> = plays
+                .iter()
+                .filter(|p| p["name"].as_str().unwrap().starts_with("Upgrade "))
+                .collect();
+            assert_eq!(ups.len(), 1, "{what}: one upgrade play");
+            let play = ups[0];
+            let [init, servers, agents] = groups3;
+            assert_eq!(
+                play["hosts"],
+                format!("{init}:{servers}:{agents}:&cluster_cloud"),
+                "{what}"
+            );
+            assert!(
+                play["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Upgrade cluster_cloud one node at a time"),
+                "{what}"
+            );
+            assert_eq!(play["serial"], 1, "{what}");
+            assert_eq!(play["max_fail_percentage"], 0, "{what}");
+            assert_eq!(play["become"], true, "{what}");
+            assert_eq!(play["vars"]["iotc_upgrade_servers"], "{{ iotc_k8s_servers }}", "{what}");
+            assert_eq!(
+                play["vars"]["iotc_upgrade_drain"], "{{ groups['cluster_cloud'] | length > 1 }}",
+                "{what}"
+            );
+            assert_eq!(
+                play["vars"]["iotc_upgrade_via"],
+                "{{ (iotc_upgrade_servers | difference([inventory_hostname]) + iotc_upgrade_servers) | first }}"
+            );
+            let roles: Vec<&str> = play["roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r["role"].as_str().unwrap())
+                .collect();
+            assert_eq!(roles, role.into_iter().collect::<Vec<_>>(), "{what}");
+            let post: Vec<&str> = play["post_tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                post,
+                ["Wait until the node is Ready at the new version", "Uncordon the node"],
+                "{what}"
+            );
+            if distribution == "k3s" {
+                assert_eq!(plays[0]["hosts"], "k3s_init", "{what}: the join token is read first");
+            }
+
+            // Against the script's inventory: every node of the cluster
+            // once, the first server first, then the servers, then the
+            // agents.
+            let out = scratch(&format!("upgrade-{distribution}-{first}"));
+            write_out(&out, &files);
+            let default: Vec<String> = (0..first).map(|i| format!("10.0.{}.{}", i * 16, 10 + i)).collect();
+            let batch: Vec<String> = vec!["10.0.0.50".into(), "10.0.16.51".into()];
+            let bin = out.join("bin");
+            fake_terraform(
+                &bin,
+                Some(&outputs(&[("default", default.clone()), ("batch", batch.clone())])),
+            );
+            let run = run_script(&out.join("ansible/terraform_cloud.py"), &bin, &["--list"]);
+            assert!(run.status.success(), "{what}: {}", String::from_utf8_lossy(&run.stderr));
+            let inv: Value = serde_json::from_slice(&run.stdout).unwrap();
+            let n = if first >= 3 { 3 } else { 1 };
+            let want: Vec<String> = default.iter().chain(&batch).cloned().collect();
+            let order = select(play["hosts"].as_str().unwrap(), &inv);
+            assert_eq!(order, want, "{what}: servers first, then agents");
+            assert_eq!(
+                inv["cluster_cloud"]["vars"]["iotc_k8s_servers"],
+                json!(default[..n]),
+                "{what}: iotc_upgrade_servers"
+            );
+            assert_eq!(inv[init]["hosts"], json!([order[0]]), "{what}: the first server first");
+            let _ = std::fs::remove_dir_all(&out);
+        }
+    }
+    // The README runs it with the script.
+    let files = emit(&on_aws("k3s", 3), Target::ALL).unwrap();
+    let readme = file(&files, "README.md");
+    assert!(
+        readme.contains(
+            "`ansible-playbook -i ansible/inventory.yaml -i ansible/terraform_cloud.py ansible/playbooks/upgrade.yml`"
+        ),
+        "{readme}"
+    );
+    assert!(!readme.contains("Not generated: rolling upgrades"), "{readme}");
+}
+
+/// EC2 instances' security group lets no NTP out, so their chrony prefers
+/// the Amazon Time Sync Service (link-local, no rule needed); every other
+/// host keeps the distribution's pools.
+#[test]
+fn ec2_hosts_prefer_the_amazon_time_sync_service_and_no_other_host_does() {
+    const AMAZON: &str = "169.254.169.123";
+    for distribution in ["k3s", "kubeadm", "microk8s"] {
+        let sol = on_aws(distribution, 3);
+        assert_eq!(sol.clusters[0].time_servers, [AMAZON], "{distribution}");
+        let files = emit(&sol, Target::ALL).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for g in ["cluster_cloud", "pool_cloud_default", "pool_cloud_batch"] {
+            assert_eq!(
+                inv[g].0["iotc_prepare_time_servers"],
+                json!([AMAZON]),
+                "{distribution}: {g}"
+            );
+        }
+        // Nothing else of the inventory sets it.
+        for (g, (vars, _)) in &inv {
+            if !["cluster_cloud", "pool_cloud_default", "pool_cloud_batch"].contains(&g.as_str()) {
+                assert!(vars.get("iotc_prepare_time_servers").is_none(), "{distribution}: {g}");
+            }
+        }
+        // The security group has no NTP rule and needs none; the base
+        // role's downloads go out on 80 and 443.
+        let tf: Value = serde_json::from_str(file(&files, "terraform/cloud/main.tf.json")).unwrap();
+        let egress = tf["resource"]["aws_vpc_security_group_egress_rule"]
+            .as_object()
+            .unwrap();
+        let ports: Vec<(i64, &str)> = egress
+            .values()
+            .filter(|r| r["cidr_ipv4"] == "0.0.0.0/0")
+            .map(|r| (r["from_port"].as_i64().unwrap(), r["ip_protocol"].as_str().unwrap()))
+            .collect();
+        assert!(
+            ports.contains(&(80, "tcp")) && ports.contains(&(443, "tcp")),
+            "{ports:?}"
+        );
+        assert!(!ports.iter().any(|(p, _)| *p == 123), "{ports:?}");
+    }
+    // EKS, and every example (baremetal and vSphere clusters, fleets):
+    // the distribution's pools, as before.
+    let eks = on_aws("eks", 3);
+    assert!(eks.clusters[0].time_servers.is_empty());
+    let mut sols = vec![eks];
+    sols.extend(common::EXAMPLES.iter().map(|e| common::example(e)));
+    for sol in &sols {
+        assert!(sol.clusters.iter().all(|c| c.time_servers.is_empty()), "{}", sol.name);
+        let files = emit(sol, &[Target::Ansible]).unwrap();
+        let inv = groups(&yaml(file(&files, "ansible/inventory.yaml")));
+        for (g, (vars, _)) in &inv {
+            assert!(vars.get("iotc_prepare_time_servers").is_none(), "{}: {g}", sol.name);
+        }
+    }
+
+    // The prepare role: off by default; with servers, a chrony sources
+    // drop-in that names them with `prefer iburst`, and chrony restarted
+    // when it changes.
+    let files = emit(&on_aws("k3s", 3), Target::ALL).unwrap();
+    let defaults = yaml(file(&files, "ansible/roles/iotc_prepare/defaults/main.yml"));
+    assert_eq!(defaults["iotc_prepare_time_servers"], json!([]));
+    let tasks = yaml(file(&files, "ansible/roles/iotc_prepare/tasks/main.yml"));
+    let tasks = tasks.as_array().unwrap();
+    let drop_in = tasks
+        .iter()
+        .find(|t| t["ansible.builtin.copy"]["dest"] == "/etc/chrony/sources.d/iotc.sources")
+        .expect("a chrony sources drop-in");
+    assert_eq!(drop_in["when"], "iotc_prepare_time_servers | length > 0");
+    assert_eq!(drop_in["notify"], "Restart chrony");
+    let handlers = yaml(file(&files, "ansible/roles/iotc_prepare/handlers/main.yml"));
+    let restart = handlers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "Restart chrony")
+        .expect("a chrony restart handler");
+    assert_eq!(restart["ansible.builtin.systemd_service"]["state"], "restarted");
+    // Every chrony time-server task waits for servers; nothing else changes
+    // on a host without them.
+    for t in tasks
+        .iter()
+        .filter(|t| t.to_string().contains("chrony") && !t["name"].as_str().unwrap().starts_with("Start chrony"))
+    {
+        assert_eq!(t["when"], "iotc_prepare_time_servers | length > 0", "{}", t["name"]);
+    }
+    let rendered = common::python(
+        r#"
+import json, sys, jinja2
+d = json.load(sys.stdin)
+env = jinja2.Environment(keep_trailing_newline=True, trim_blocks=True)  # as Ansible templates
+for servers in ([d["server"]], []):
+    sys.stdout.write(env.from_string(d["content"]).render(iotc_prepare_time_servers=servers) + "---\n")
+"#,
+        &json!({ "content": drop_in["ansible.builtin.copy"]["content"], "server": AMAZON }),
+    );
+    let lines: Vec<&str> = rendered.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines,
+        ["server 169.254.169.123 prefer iburst minpoll 4 maxpoll 4", "---", "---"],
+        "{rendered}"
+    );
+}

@@ -194,6 +194,17 @@ impl<'a> Analyzer<'a> {
                 (true, "microk8s") => runtime_node_rules(NodeRuntime::Microk8s, ha),
                 _ => Vec::new(),
             };
+            // Time on EC2: the nodes' security group lets no NTP out (UDP
+            // 123 to the distribution's pools), so chrony prefers the Amazon
+            // Time Sync Service at its link-local address, which no
+            // security group filters (`ir::AMAZON_TIME_SYNC`). Nor does the
+            // host firewall need a rule for it: ufw denies incoming only,
+            // outgoing stays allowed and the replies are tracked.
+            let time_servers = if on_ec2 {
+                vec![ir::AMAZON_TIME_SYNC.to_string()]
+            } else {
+                Vec::new()
+            };
             let vip = self.control_plane_vip(cl, installed, ha);
             out.push(ir::Cluster {
                 name: v::k8s_name(&cl.name.name),
@@ -205,6 +216,7 @@ impl<'a> Analyzer<'a> {
                 labels: cl.labels.clone(),
                 pools,
                 node_rules,
+                time_servers,
                 secret_store: None,
             });
         }

@@ -335,13 +335,14 @@ pub fn readme(sol: &Solution, paths: &[String]) -> OutputFile {
         .clusters
         .iter()
         .filter(|c| c.hosts_from_terraform() && paths.contains(&super::ansible::terraform_inventory::script_path(c)))
-        .map(|c| code(&c.name))
+        .map(super::ansible::terraform_inventory::script_path)
         .collect();
-    if !on_ec2.is_empty() {
+    if !on_ec2.is_empty() && paths.iter().any(|p| p == "ansible/playbooks/upgrade.yml") {
+        let inventories: Vec<String> = on_ec2.iter().map(|s| format!("-i {s}")).collect();
         let _ = writeln!(
             o,
-            "Not generated: rolling upgrades of {} (EC2 instances, whose addresses only Terraform knows; `playbooks/upgrade.yml` names every host it upgrades). Drain, upgrade and uncordon those nodes one at a time yourself.\n",
-            on_ec2.join(", ")
+            "The EC2 instances' addresses come from Terraform: add their inventory scripts, `ansible-playbook -i ansible/inventory.yaml {} ansible/playbooks/upgrade.yml`; without a cluster's script its play matches no host.\n",
+            inventories.join(" ")
         );
     }
     let _ = writeln!(o, "## What you supply\n");

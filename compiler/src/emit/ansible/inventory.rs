@@ -136,6 +136,10 @@ pub struct ClusterVars {
     /// The workloads' Secrets Ansible creates (a cluster it installs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub iotc_k8s_secrets: Vec<super::K8sSecretVar>,
+    /// The NTP servers chrony prefers on the nodes (`ir::Cluster::time_servers`:
+    /// the Amazon Time Sync Service on EC2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iotc_prepare_time_servers: Vec<String>,
     #[serde(flatten)]
     pub runtime: RuntimeVars,
 }
@@ -389,8 +393,18 @@ pub struct Upgrade {
     /// `site_<f>_<s>` or `cluster_<c>`.
     pub group: String,
     pub engine: Engine,
-    pub servers: Vec<String>,
-    pub hosts: Vec<String>,
+    pub hosts: UpgradeHosts,
+}
+
+/// Which hosts an [`Upgrade`] goes over, and which of them are servers.
+pub enum UpgradeHosts {
+    /// Hosts this inventory names, in the order they are upgraded.
+    Listed { servers: Vec<String>, hosts: Vec<String> },
+    /// EC2 instances (`Cluster::hosts_from_terraform`), known only when
+    /// Ansible runs `ansible/terraform_<cluster>.py`: the script puts them
+    /// in the cluster's group and in the runtime's init / servers / agents
+    /// groups, and names the servers in the cluster's `iotc_k8s_servers`.
+    FromTerraform { groups: [&'static str; 3] },
 }
 
 impl Upgrade {
@@ -411,8 +425,17 @@ impl Upgrade {
         Some(Upgrade {
             group,
             engine,
-            servers,
-            hosts,
+            hosts: UpgradeHosts::Listed { servers, hosts },
+        })
+    }
+
+    /// A cluster on EC2 instances whose runtime Ansible installs.
+    fn from_terraform(group: String, engine: Engine) -> Option<Upgrade> {
+        let groups = super::terraform_inventory::runtime_groups(engine)?;
+        Some(Upgrade {
+            group,
+            engine,
+            hosts: UpgradeHosts::FromTerraform { groups },
         })
     }
 }
@@ -500,6 +523,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                 } else {
                     Vec::new()
                 },
+                iotc_prepare_time_servers: cl.time_servers.clone(),
                 runtime,
             }))),
             ..Group::default()
@@ -537,12 +561,12 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
         if cl.hosts_from_terraform() {
             roles.from_terraform.push(engine);
         }
-        upgrades.extend(Upgrade::new(
-            format!("cluster_{}", group_name(&cl.name)),
-            engine,
-            &servers,
-            &members,
-        ));
+        let cluster_group = format!("cluster_{}", group_name(&cl.name));
+        upgrades.extend(if cl.hosts_from_terraform() {
+            Upgrade::from_terraform(cluster_group, engine)
+        } else {
+            Upgrade::new(cluster_group, engine, &servers, &members)
+        });
         cloud.children.push(format!("cluster_{}", group_name(&cl.name)), group);
     }
 

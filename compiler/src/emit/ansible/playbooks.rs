@@ -2,11 +2,11 @@
 //! plays for runtimes the solution uses; `site.yml` imports only the
 //! playbooks that have plays.
 
-use super::inventory::{Present, Upgrade};
+use super::inventory::{Present, Upgrade, UpgradeHosts};
 use super::yaml_types::{play, role, task, Import, Play, Task};
 use super::Engine;
 use super::{yaml_file, EmitError, OutputFile, ROOT};
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn prepare() -> Vec<Play> {
     vec![play("Prepare every host", "all")
@@ -275,7 +275,9 @@ fn docker_fleets(p: &Present) -> Vec<Play> {
 /// site untouched. Kubernetes nodes are drained through another server of
 /// their site (when the site has another node to move pods to), get the
 /// role again with the inventory's version, and are uncordoned once they
-/// report Ready at that version.
+/// report Ready at that version. A cluster on EC2 instances gets the same
+/// play over the groups `ansible/terraform_<cluster>.py` fills (run with
+/// that script as a second inventory); without it the play matches no host.
 fn upgrade(p: &Present) -> Vec<Play> {
     let mut plays = Vec::new();
     if p.k3s {
@@ -290,6 +292,32 @@ fn upgrade(p: &Present) -> Vec<Play> {
         }
     }
     plays
+}
+
+/// An upgrade play of `u` on its hosts, servers first, with the values of
+/// `iotc_upgrade_servers` (the servers, the first the one that initialised
+/// the cluster) and `iotc_upgrade_drain` (whether pods can move elsewhere).
+fn upgrade_play(name: &str, u: &Upgrade) -> (Play, Value, Value) {
+    match &u.hosts {
+        UpgradeHosts::Listed { servers, hosts } => (
+            play(name, "").host_list(hosts),
+            json!(servers),
+            // A one-node site has nowhere to move its pods to.
+            json!(hosts.len() > 1),
+        ),
+        // EC2 instances: their names come from the inventory script, so
+        // the play targets the groups it fills. Ansible evaluates a
+        // pattern's unions in the order written, then the intersection,
+        // keeping that order (`order: inventory`, the default): the
+        // cluster's first server, its other servers, then its agents.
+        UpgradeHosts::FromTerraform {
+            groups: [init, servers, agents],
+        } => (
+            play(name, &format!("{init}:{servers}:{agents}:&{}", u.group)),
+            json!("{{ iotc_k8s_servers }}"),
+            json!(format!("{{{{ groups['{}'] | length > 1 }}}}", u.group)),
+        ),
+    }
 }
 
 /// A server of the host's site other than itself (itself on a one-server
@@ -376,15 +404,14 @@ fn upgrade_nodes(u: &Upgrade) -> Play {
             "iotc_upgrade_ready.stdout.startswith(iotc_upgrade_ready_want)",
         )
     };
-    let mut play = play(&format!("Upgrade {} one node at a time, servers first", u.group), "")
-        .host_list(&u.hosts)
+    let (play, servers, drain) = upgrade_play(&format!("Upgrade {} one node at a time, servers first", u.group), u);
+    let mut play = play
         .one_at_a_time()
         .become_root()
-        .var("iotc_upgrade_servers", json!(u.servers))
+        .var("iotc_upgrade_servers", servers)
         .var("iotc_upgrade_via", UPGRADE_VIA)
         .var("iotc_upgrade_kubectl", kubectl)
-        // A one-node site has nowhere to move its pods to.
-        .var("iotc_upgrade_drain", u.hosts.len() > 1)
+        .var("iotc_upgrade_drain", drain)
         .var("iotc_upgrade_drain_args", drain_args())
         .var("iotc_upgrade_ready_args", ready_args())
         .var("iotc_upgrade_ready_want", want)
@@ -441,17 +468,19 @@ fn upgrade_kubeadm(u: &Upgrade) -> Play {
             }),
         )
     };
-    play(&format!("Upgrade {} one node at a time, control plane first", u.group), "")
-        .host_list(&u.hosts)
-        .one_at_a_time()
+    let (play, servers, drain) = upgrade_play(
+        &format!("Upgrade {} one node at a time, control plane first", u.group),
+        u,
+    );
+    play.one_at_a_time()
         .become_root()
-        .var("iotc_upgrade_servers", json!(u.servers))
+        .var("iotc_upgrade_servers", servers)
         .var("iotc_upgrade_via", UPGRADE_VIA)
         .var(
             "iotc_upgrade_kubectl",
             json!(["/usr/bin/kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]),
         )
-        .var("iotc_upgrade_drain", u.hosts.len() > 1)
+        .var("iotc_upgrade_drain", drain)
         .var("iotc_upgrade_drain_args", drain_args())
         .var("iotc_upgrade_ready_args", ready_args())
         // The role's default, for its pin task.
@@ -569,9 +598,8 @@ fn upgrade_kubeadm(u: &Upgrade) -> Play {
 }
 
 fn upgrade_docker(u: &Upgrade) -> Play {
-    play(&format!("Upgrade {} one gateway at a time", u.group), "")
-        .host_list(&u.hosts)
-        .one_at_a_time()
+    let (play, _, _) = upgrade_play(&format!("Upgrade {} one gateway at a time", u.group), u);
+    play.one_at_a_time()
         .become_root()
         // The stack's .env and DOCKER-USER rules name every gateway's
         // address; a batch of one only gathers its own facts.
@@ -613,8 +641,8 @@ pub fn emit(p: &Present, files: &mut Vec<OutputFile>) -> Result<(), EmitError> {
         });
     }
     files.push(yaml_file(format!("{ROOT}/site.yml"), &site)?);
-    // Only where a cluster or site is upgraded (the hosts of EC2 clusters,
-    // which the Terraform inventory script lists, have no upgrade play).
+    // Only where a cluster or site is upgraded (EC2 clusters included:
+    // their plays target the groups the Terraform inventory script fills).
     let upgrades = upgrade(p);
     if !p.upgrades.is_empty() {
         files.push(yaml_file(format!("{ROOT}/playbooks/upgrade.yml"), &upgrades)?);

@@ -130,6 +130,8 @@ impl Role {
 /// the role's default is `false`, so real hosts run every task.
 /// The prepare role's condition for its device group tasks.
 const DEVICE_GROUPS: &str = "iotc_prepare_device_groups | length > 0";
+/// The prepare role's condition for preferring its own time servers.
+const TIME_SERVERS: &str = "iotc_prepare_time_servers | length > 0";
 /// The handlers' topic when the device rules change.
 const DEVICE_RULES_CHANGED: &str = "iotc device rules changed";
 
@@ -343,6 +345,9 @@ fn prepare() -> Role {
         "{{ ansible_facts['default_ipv4']['network'] }}/{{ ansible_facts['default_ipv4']['prefix'] }}",
     );
     r.default("iotc_prepare_allow_routed", true);
+    // NTP servers chrony prefers (`ir::Cluster::time_servers`: the Amazon
+    // Time Sync Service on EC2); empty: the distribution's pools only.
+    r.default("iotc_prepare_time_servers", json!([]));
     r.default(IN_CONTAINER, false);
 
     r.default("iotc_prepare_models", json!([]));
@@ -402,6 +407,47 @@ fn prepare() -> Role {
         .when("iotc_prepare_rpi_cmdline.stat.exists and (iotc_runtime_kind | default('')) == 'kubernetes'")
         .notify("Reboot for the kernel command line"),
         task("Reboot now if the kernel command line changed", "ansible.builtin.meta", json!("flush_handlers")),
+        // EC2: the security group lets no NTP out, so chrony prefers the
+        // Amazon Time Sync Service at its link-local address, which needs
+        // no rule (docs.aws.amazon.com/AWSEC2/latest/UserGuide/configure-ec2-ntp.html).
+        // A sources drop-in (Debian 12, Ubuntu 22.04+: chrony.conf reads
+        // /etc/chrony/sources.d), so the distribution's file stays its own.
+        task(
+            "Read chrony's configuration (own time servers)",
+            "ansible.builtin.slurp",
+            json!({ "src": "/etc/chrony/chrony.conf" }),
+        )
+        .register("iotc_prepare_chrony_conf")
+        .when(TIME_SERVERS),
+        task(
+            "Check that chrony reads its sources folder",
+            "ansible.builtin.assert",
+            json!({
+                "that": ["(iotc_prepare_chrony_conf.content | b64decode) is search('^\\s*sourcedir\\s+/etc/chrony/sources\\.d\\s*$', multiline=True)"],
+                "fail_msg": "/etc/chrony/chrony.conf has no `sourcedir /etc/chrony/sources.d`; the time servers {{ iotc_prepare_time_servers | join(', ') }} would not apply",
+                "quiet": true
+            }),
+        )
+        .when(TIME_SERVERS),
+        task(
+            "Create chrony's sources folder",
+            "ansible.builtin.file",
+            json!({ "path": "/etc/chrony/sources.d", "state": "directory", "owner": "root", "group": "root", "mode": "0755" }),
+        )
+        .when(TIME_SERVERS),
+        task(
+            "Prefer the cluster's time servers (EC2: the Amazon Time Sync Service)",
+            "ansible.builtin.copy",
+            json!({
+                "content": "# Managed by Ansible (iotc): time servers preferred over the distribution's pools.\n{% for s in iotc_prepare_time_servers %}server {{ s }} prefer iburst minpoll 4 maxpoll 4\n{% endfor %}",
+                "dest": "/etc/chrony/sources.d/iotc.sources",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644"
+            }),
+        )
+        .when(TIME_SERVERS)
+        .notify("Restart chrony"),
         task(
             "Start chrony at boot (the clock in sync)",
             "ansible.builtin.systemd_service",
@@ -622,6 +668,12 @@ fn prepare() -> Role {
     r.tasks.extend(firewall.into_iter().map(on_booted_host));
     // A reload keeps the sessions open, Ansible's own included.
     r.handlers = vec![
+        // chrony reads its sources when it starts.
+        on_booted_host(task(
+            "Restart chrony",
+            "ansible.builtin.systemd_service",
+            json!({ "name": "chrony", "state": "restarted" }),
+        )),
         on_booted_host(task(
             "Reload sshd",
             "ansible.builtin.systemd_service",
