@@ -1085,6 +1085,11 @@ pub struct Container {
     pub metrics_port: Option<u16>,
     /// Architectures the image supports; empty means any.
     pub arch: Vec<String>,
+    /// Files the image reads, by absolute path under `/etc/<folder>/`
+    /// (a serving runtime's `files`: TF Serving's monitoring config),
+    /// mounted read-only: a ConfigMap per folder on Kubernetes, a config
+    /// in Compose.
+    pub files: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

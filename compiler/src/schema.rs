@@ -855,10 +855,16 @@ pub static SERVING: Shape = Shape {
         ),
         f("description", Ty::Str, "What the runtime is."),
     ],
-    blocks: &[map(
+    blocks: &[
+        map(
+            "files",
+            "Files the image reads, by absolute path under a folder of `/etc` (`\"/etc/tfserving/monitoring.config\" = \"…\"`), mounted read-only; `args` name them.",
+        ),
+        map(
         "provides",
         "Metrics a model's `monitor { alert … }` can name, as PromQL over the runtime's own series: `latency_p95_ms = \"… {selector} …\"`; `{selector}` becomes the label matchers of the model's servers, `{model_name}` the model's name. Needs `metrics`.",
-    )],
+    ),
+    ],
     statements: NONE,
 };
 

@@ -27,6 +27,9 @@ use common::{checked, documents, example, Fs, EXAMPLES};
 /// Which images serve which series (the serving runtimes' own docs).
 const TRITON_IMAGE: &str = "nvcr.io/nvidia/tritonserver:";
 const TRITON_SERIES: &str = "nv_inference_";
+/// TF Serving serves TensorFlow's own series once a monitoring config
+/// file enables them (checked by the test below).
+const TF_SERVING_IMAGE: &str = "emacski/tensorflow-serving:";
 
 /// One Prometheus's view: what it scrapes and the rules it evaluates.
 struct Evaluator {
@@ -173,7 +176,7 @@ fn check(name: &str, sol: &Solution) -> usize {
             };
             if w.kind == WorkloadKind::Serve {
                 assert!(
-                    w.container.image.starts_with(TRITON_IMAGE),
+                    w.container.image.starts_with(TRITON_IMAGE) || w.container.image.starts_with(TF_SERVING_IMAGE),
                     "{name} {}: scrapes {s} ({}), which serves no metrics",
                     e.at,
                     w.container.image
@@ -312,4 +315,120 @@ serving mine {
     let alert = &sol.models[0].alerts[0];
     assert_eq!(alert.provided_by["detector-serve"], "my_queue_ms{ {selector} }");
     assert!(!alert.from_exporters);
+}
+
+/// TF Serving serves its metrics only where a monitoring config file
+/// enables them at a path: every TF Serving server the examples run is
+/// given `--monitoring_config_file=P`, P is mounted into its container
+/// (a ConfigMap key at P's folder on Kubernetes, a config at P in
+/// Compose), and the file enables Prometheus at the path it is scraped at.
+#[test]
+fn every_tf_serving_server_has_the_monitoring_config_it_is_scraped_through() {
+    let mut checked = 0;
+    for name in EXAMPLES {
+        let sol = example(name);
+        for w in sol
+            .workloads
+            .iter()
+            .filter(|w| w.container.image.starts_with(TF_SERVING_IMAGE))
+        {
+            let path = w
+                .container
+                .args
+                .iter()
+                .find_map(|a| a.strip_prefix("--monitoring_config_file="))
+                .unwrap_or_else(|| panic!("{name}: {} has no monitoring config", w.name));
+            let metrics = w.container.metrics.clone().unwrap();
+            let enables = |text: &str| {
+                assert!(text.contains("prometheus_config"), "{name}: {text}");
+                assert!(text.contains("enable: true"), "{name}: {text}");
+                assert!(
+                    text.contains(&format!("path: \"{metrics}\"")),
+                    "{name}: {text} at {metrics}"
+                );
+            };
+            let (dir, file) = path.rsplit_once('/').unwrap();
+            for f in emit(&sol, &[Target::K8s, Target::Compose]).unwrap() {
+                if f.path.starts_with("compose/") && f.path.ends_with("compose.yaml") {
+                    let stack = common::yaml(&f.contents);
+                    let Some(svc) = stack["services"].get(&w.name) else {
+                        continue;
+                    };
+                    let source = svc["configs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|c| c["target"] == path)
+                        .unwrap_or_else(|| panic!("{name} {}: {path} not mounted", f.path))["source"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    enables(stack["configs"][&source]["content"].as_str().unwrap());
+                    checked += 1;
+                } else if f.path.starts_with("k8s/") && f.path.ends_with(".yaml") {
+                    let docs = documents(&f.contents);
+                    for d in docs.iter().filter(|d| {
+                        matches!(d["kind"].as_str(), Some("Deployment" | "DaemonSet"))
+                            && d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == w.name.as_str()
+                    }) {
+                        let pod = &d["spec"]["template"]["spec"];
+                        let c = &pod["containers"][0];
+                        let mount = c["volumeMounts"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|m| m["mountPath"] == dir)
+                            .unwrap_or_else(|| panic!("{name} {}: nothing mounted at {dir}", f.path));
+                        let volume = pod["volumes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|v| v["name"] == mount["name"])
+                            .unwrap();
+                        let cm_name = volume["configMap"]["name"].as_str().unwrap();
+                        let cm = docs
+                            .iter()
+                            .find(|x| x["kind"] == "ConfigMap" && x["metadata"]["name"] == cm_name)
+                            .unwrap_or_else(|| panic!("{name} {}: no ConfigMap {cm_name}", f.path));
+                        enables(cm["data"][file].as_str().unwrap());
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    // city: a server at each of its three camera sites; energy: one per
+    // farm's Compose stack.
+    assert!(checked >= 6, "{checked} TF Serving servers checked");
+}
+
+/// A serving runtime's files are mounted with their folder: only a folder
+/// of their own under `/etc`, every part a plain name (E0212 otherwise).
+#[test]
+fn serving_files_live_in_a_folder_of_their_own_under_etc() {
+    let with = |path: &str| {
+        let src = BASE
+            .replace("METRICS", "metrics = \"/metrics\"")
+            .replace("RUNTIME", "mine")
+            .replace("FROM", "metrics_from = [client]")
+            .replace("METRIC", "accuracy")
+            + &format!(
+                "serving mine {{\n  image = \"ghcr.io/acme/server:1.0.0\"\n  formats = [onnx]\n  port = 8080\n  files {{ \"{path}\" = \"x\" }}\n}}\n"
+            );
+        common::errors(&src)
+            .iter()
+            .map(|d| d.code.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(with("/etc/acme/server.conf"), Vec::<String>::new());
+    for bad in [
+        "/etc/server.conf",
+        "/models/x.conf",
+        "etc/acme/x.conf",
+        "/etc/acme/../x.conf",
+        "/etc/acme/.x",
+        "/etc//x",
+    ] {
+        assert_eq!(with(bad), ["E0212"], "{bad}");
+    }
 }

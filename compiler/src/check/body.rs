@@ -749,9 +749,12 @@ impl<'a> Analyzer<'a> {
     pub fn string_map(
         &mut self,
         block: &'a NestedBlock,
-        labels: bool,
+        keys: MapKeys,
         mut refs: Option<&mut Vec<EnvRefDraft>>,
     ) -> BTreeMap<String, (String, Span)> {
+        // Labels and files hold strings only; env values may be numbers
+        // and booleans too, and endpoint references.
+        let labels = keys != MapKeys::Env;
         let mut out: BTreeMap<String, (String, Span)> = BTreeMap::new();
         let mut seen: BTreeMap<String, Span> = BTreeMap::new();
         for stmt in &block.body.stmts {
@@ -833,7 +836,16 @@ impl<'a> Analyzer<'a> {
                 }
             };
             let Some(value) = value else { continue };
-            if labels {
+            if keys == MapKeys::Files {
+                if let Err(why) = v::check_config_file_path(&a.key.name) {
+                    self.diags.push(
+                        Diagnostic::new(Code::E0212, a.key.span, format!("`{}` cannot be a mounted file: {why}", a.key.name))
+                            .label("unsafe file name")
+                            .help("name a file in a folder of its own under `/etc`, like `\"/etc/tfserving/monitoring.config\"`"),
+                    );
+                    continue;
+                }
+            } else if labels {
                 if let Err(m) = v::check_label_key(&a.key.name) {
                     self.diags.push(
                         Diagnostic::new(Code::E0207, a.key.span, m)
@@ -862,6 +874,19 @@ impl<'a> Analyzer<'a> {
         }
         out
     }
+}
+
+/// What the keys of a `key = "value"` map block are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKeys {
+    /// Environment variable (or metric) names; values may be numbers,
+    /// booleans and endpoint references too.
+    Env,
+    /// Kubernetes label keys; string values that are label values.
+    Labels,
+    /// Absolute paths of mounted files (`v::check_config_file_path`);
+    /// string values.
+    Files,
 }
 
 /// An env value that names another workload's endpoint (`ingest.url`).
@@ -1101,7 +1126,7 @@ mod tests {
             .map(|(v, span)| (v.as_str(), prog.sources.text(*span)))
             .collect();
         assert_eq!(texts, [("arm64", "arm64"), ("amd64", "amd64")]);
-        let env = a.string_map(view.block("env").expect("env"), false, None);
+        let env = a.string_map(view.block("env").expect("env"), super::MapKeys::Env, None);
         let env: Vec<_> = env.iter().map(|(k, (v, _))| (k.as_str(), v.as_str())).collect();
         assert_eq!(env, [("A", "1"), ("B", "2"), ("ON", "true")]);
         let u = block(&prog, "u");

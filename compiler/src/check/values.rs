@@ -617,6 +617,31 @@ pub fn check_bucket(s: &str) -> Result<(), String> {
     }
 }
 
+/// A file mounted read-only with its folder (a serving runtime's `files`):
+/// the folder must be one of its own under `/etc` (never `/etc` itself, nor
+/// the model, scratch and secret folders iotc mounts), and every part a
+/// plain name.
+pub fn check_config_file_path(path: &str) -> Result<(), &'static str> {
+    let Some(rest) = path.strip_prefix("/etc/") else {
+        return Err("it is not under `/etc/`");
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() < 2 {
+        return Err("its folder would be `/etc` itself");
+    }
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.len() <= 200
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if !parts.iter().all(plain) {
+        return Err("each part must be ASCII letters, digits, `.`, `_` or `-`, not starting with `.`");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

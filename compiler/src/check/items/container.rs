@@ -2,7 +2,7 @@
 //! share: image, resources, user, port, env and secrets, volumes, scratch
 //! folders and devices.
 
-use super::super::body::{BodyView, EnvRefDraft, Scalar};
+use super::super::body::{BodyView, EnvRefDraft, MapKeys, Scalar};
 use super::super::values as v;
 use super::super::Analyzer;
 use crate::diag::{Code, Diagnostic};
@@ -108,6 +108,7 @@ impl<'a> Analyzer<'a> {
                 metrics,
                 metrics_port: None,
                 arch,
+                files: BTreeMap::new(),
             },
             spans: ResourceSpans {
                 cpu: cpu_span,
@@ -184,7 +185,7 @@ impl<'a> Analyzer<'a> {
         let mut env = BTreeMap::new();
         let mut refs = Vec::new();
         for b in env_blocks {
-            for (k, (val, span)) in self.string_map(b, false, Some(&mut refs)) {
+            for (k, (val, span)) in self.string_map(b, MapKeys::Env, Some(&mut refs)) {
                 if v::looks_secret(&k) && !val.is_empty() {
                     self.diags.push(
                         Diagnostic::new(

@@ -2,7 +2,7 @@
 //! profiles and their prices, runtimes, serving runtimes, clusters with
 //! their pools and provider, fleets with their sites, and externals.
 
-use super::super::body::{BodyView, Scalar};
+use super::super::body::{BodyView, MapKeys, Scalar};
 use super::super::values as v;
 use super::super::{Analyzer, ItemId};
 use super::{ClusterDraft, FleetDraft, PoolDraft, Profiles, SiteDraft, SolutionHeader};
@@ -27,6 +27,8 @@ pub(super) struct ServingInfo {
     /// `provides { metric = "PromQL" }`: what a `monitor { alert … }` on
     /// its servers can name, with `{selector}` and `{model_name}` unfilled.
     pub provides: std::collections::BTreeMap<String, String>,
+    /// `files { "/etc/<folder>/<name>" = "…" }`: mounted read-only.
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 /// What a cluster's `provider = …` says: the provider, and for
@@ -368,7 +370,7 @@ impl<'a> Analyzer<'a> {
         let mut provides = std::collections::BTreeMap::new();
         for pb in view.blocks_named("provides").collect::<Vec<_>>() {
             // A key that is no metric name is never named by an alert.
-            for (k, (val, _)) in self.string_map(pb, false, None) {
+            for (k, (val, _)) in self.string_map(pb, MapKeys::Env, None) {
                 provides.insert(k, val);
             }
             if metrics.is_none() {
@@ -386,6 +388,14 @@ impl<'a> Analyzer<'a> {
                 );
             }
         }
+        let mut files = std::collections::BTreeMap::new();
+        for fb in view.blocks_named("files").collect::<Vec<_>>() {
+            files.extend(
+                self.string_map(fb, MapKeys::Files, None)
+                    .into_iter()
+                    .map(|(path, (content, _))| (path, content)),
+            );
+        }
         let info = match (image, port) {
             (Some(image), Some(port)) => Some(ServingInfo {
                 name: self.qualified_name(id),
@@ -398,6 +408,7 @@ impl<'a> Analyzer<'a> {
                 arch,
                 args,
                 provides,
+                files,
             }),
             _ => None,
         };

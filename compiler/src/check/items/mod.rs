@@ -13,7 +13,7 @@ mod infra;
 mod model;
 mod workload;
 
-use super::body::BodyView;
+use super::body::{BodyView, MapKeys};
 use super::values as v;
 use super::{Analyzer, ItemId};
 use crate::diag::{Code, Diagnostic};
@@ -294,7 +294,7 @@ impl<'a> Analyzer<'a> {
     pub(super) fn map_block(&mut self, view: &BodyView<'a>, keyword: &str, labels: bool) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for b in view.blocks_named(keyword).collect::<Vec<_>>() {
-            for (k, (val, _)) in self.string_map(b, labels, None) {
+            for (k, (val, _)) in self.string_map(b, if labels { MapKeys::Labels } else { MapKeys::Env }, None) {
                 out.entry(k).or_insert(val);
             }
         }

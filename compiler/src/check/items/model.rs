@@ -226,6 +226,7 @@ impl<'a> Analyzer<'a> {
                 container.arch = s.arch.clone();
                 arch_span = Some(*span);
                 container.args = s.args.iter().map(|a| fill(a)).collect();
+                container.files = s.files.clone();
             }
             let name = if many {
                 format!("{}_serve_{}", b.name.name, on.text().replace('.', "_"))

@@ -820,7 +820,27 @@ fn site_file(sol: &Solution, fleet: &Fleet, site: &Site) -> Result<ComposeFile, 
         service(&cx, a, &mut file);
     }
     monitoring(sol, fleet, site, &mut file)?;
+    files(sol, &mut file);
     Ok(file)
+}
+
+/// The files a service's image reads (`ir::Container::files`) as inline
+/// configs at their paths, read-only.
+fn files(sol: &Solution, file: &mut ComposeFile) {
+    for w in sol.workloads.iter().filter(|w| !w.container.files.is_empty()) {
+        let Some(svc) = file.services.get_mut(&w.name) else {
+            continue;
+        };
+        for (path, text) in &w.container.files {
+            // `/etc/tfserving/monitoring.config` → `<w>-etc-tfserving-monitoring.config`
+            let source = format!("{}{}", w.name, path.replace('/', "-"));
+            svc.configs.push(ServiceConfig {
+                source: source.clone(),
+                target: path.clone(),
+            });
+            file.configs.insert(source, ComposeConfigFile { content: esc(text) });
+        }
+    }
 }
 
 /// The fleet's Prometheus gets its `prometheus.yml` and rule file (and a

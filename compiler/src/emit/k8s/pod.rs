@@ -605,7 +605,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
     let mounted = super::scrape::mounted_configs(ctx, p).unwrap_or_default();
     for cfg in &mounted {
         volumes.push(Volume {
-            name: cfg.volume.into(),
+            name: cfg.volume.clone(),
             config_map: Some(ConfigMapVolumeSource {
                 name: cfg.config_map.clone(),
                 ..Default::default()
@@ -613,7 +613,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
             ..Default::default()
         });
         mounts.push(VolumeMount {
-            name: cfg.volume.into(),
+            name: cfg.volume.clone(),
             mount_path: cfg.dir.clone(),
             read_only: Some(true),
             ..Default::default()

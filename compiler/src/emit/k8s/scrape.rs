@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub struct MountedConfig {
     pub config_map: String,
     /// The pod volume's name.
-    pub volume: &'static str,
+    pub volume: String,
     /// Where the container sees the files.
     pub dir: String,
     /// File name → contents.
@@ -44,10 +44,29 @@ pub fn dns_name(sol: &crate::ir::Solution, t: &ScrapeTarget) -> String {
 }
 
 /// The config folders `p` mounts: a Prometheus's config, a Grafana's
-/// datasource.
+/// datasource, the folders of its image's `files` (one ConfigMap each).
 pub fn mounted_configs(ctx: &Ctx<'_>, p: &Placed<'_>) -> Result<Vec<MountedConfig>, EmitError> {
     let sol = ctx.sol;
     let mut out = Vec::new();
+    let mut folders: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    for (path, content) in &p.w.container.files {
+        if let Some((dir, name)) = path.rsplit_once('/') {
+            folders
+                .entry(dir)
+                .or_default()
+                .insert(name.to_string(), content.clone());
+        }
+    }
+    let many = folders.len() > 1;
+    for (i, (dir, data)) in folders.into_iter().enumerate() {
+        let suffix = if many { format!("-{i}") } else { String::new() };
+        out.push(MountedConfig {
+            config_map: format!("{}-files{suffix}", p.w.name),
+            volume: format!("iotc-files{suffix}"),
+            dir: dir.to_string(),
+            data,
+        });
+    }
     for m in here(ctx, p) {
         if m.prometheus == p.w.name {
             // A fleet's manifests are one site's view: that site.
@@ -64,7 +83,7 @@ pub fn mounted_configs(ctx: &Ctx<'_>, p: &Placed<'_>) -> Result<Vec<MountedConfi
                 .map_err(|e| err(format!("cannot write the Prometheus config of `{}`: {e}", m.prometheus)))?;
             out.push(MountedConfig {
                 config_map: format!("{}-config", p.w.name),
-                volume: "iotc-prometheus-config",
+                volume: "iotc-prometheus-config".into(),
                 dir: m.config_dir.clone(),
                 data,
             });
@@ -74,7 +93,7 @@ pub fn mounted_configs(ctx: &Ctx<'_>, p: &Placed<'_>) -> Result<Vec<MountedConfi
                 .map_err(|e| err(format!("cannot write the datasource of `{}`: {e}", p.w.name)))?;
             out.push(MountedConfig {
                 config_map: format!("{}-datasources", p.w.name),
-                volume: "iotc-grafana-datasources",
+                volume: "iotc-grafana-datasources".into(),
                 dir: GRAFANA_DATASOURCES_DIR.to_string(),
                 data: BTreeMap::from([(prometheus::GRAFANA_DATASOURCE_FILE.to_string(), text)]),
             });
