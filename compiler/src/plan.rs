@@ -369,6 +369,25 @@ fn model_lifecycle(out: &mut String, sol: &Solution, m: &crate::ir::Model) {
             servers.join(", ")
         );
     }
+    // Where each alert's series come from: the servers whose runtime
+    // provides the metric, and the `metrics_from` workloads for the rest.
+    for a in &m.alerts {
+        let mut from: Vec<String> = a.provided_by.keys().map(|s| format!("{s} (its runtime)")).collect();
+        if a.from_exporters {
+            from.extend(m.metrics_from.iter().cloned());
+        }
+        let _ = writeln!(
+            out,
+            "    alert      {} {} {}{}: from {}",
+            a.metric,
+            a.op,
+            a.threshold,
+            a.for_secs
+                .map(|s| format!(" for {}", crate::emit::prometheus::duration(s)))
+                .unwrap_or_default(),
+            from.join(", ")
+        );
+    }
 }
 
 /// Which Prometheus scrapes what and which Grafana reads it
