@@ -876,7 +876,7 @@ impl Placement {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SitePlacement {
-    pub site: String,
+    pub site: std::sync::Arc<str>,
     /// Replicas at this site (for daemons, one per gateway).
     pub replicas: u32,
     /// Copies placed on each gateway (ceil(replicas ÷ gateways)).
@@ -1355,7 +1355,7 @@ impl Workload {
                 p.per_node == 1
                     && f.sites
                         .iter()
-                        .any(|s| s.name == p.site && s.gateways == p.replicas && s.standby == 0)
+                        .any(|s| *s.name == *p.site && s.gateways == p.replicas && s.standby == 0)
             })
     }
 

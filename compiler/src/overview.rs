@@ -227,7 +227,7 @@ pub fn overview(sol: &Solution) -> Overview {
                         Some((n, index)) => {
                             let mut v = vec![0; *n];
                             for p in sites {
-                                if let Some(slot) = index.get(p.site.as_str()).and_then(|&i| v.get_mut(i)) {
+                                if let Some(slot) = index.get(&*p.site).and_then(|&i| v.get_mut(i)) {
                                     *slot = p.replicas;
                                 }
                             }

@@ -237,7 +237,7 @@ kubernetes namespaces"
                             fleet == &f.name
                                 && sites
                                     .iter()
-                                    .any(|p| p.site == s.name && p.replicas > 0 && p.replicas < s.gateways)
+                                    .any(|p| *p.site == *s.name && p.replicas > 0 && p.replicas < s.gateways)
                         }
                         Placement::Cluster { .. } => false,
                     })
@@ -256,7 +256,7 @@ kubernetes namespaces"
                     if fleet != &f.name {
                         continue;
                     }
-                    if let Some(sp) = sites.iter().find(|x| x.site == s.name) {
+                    if let Some(sp) = sites.iter().find(|x| *x.site == *s.name) {
                         let _ = writeln!(
                             out,
                             "      {:<12} {:<30} replicas {:>4} ({} per gateway)   {}",

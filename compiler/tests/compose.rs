@@ -179,7 +179,7 @@ fn check_replicas(sol: &Solution) -> usize {
             let svc = &services[&w.name];
             assert_eq!(svc["site_replicas"], sp.replicas.to_string(), "{path}: {}", w.name);
             let stack = stacks.iter().find(|s| s.path == path).unwrap();
-            let site = f.sites.iter().find(|s| s.name == sp.site).unwrap();
+            let site = f.sites.iter().find(|s| *s.name == *sp.site).unwrap();
             assert_eq!(stack.hosts.len() as u32, site.gateways);
             let per_host: Vec<u32> = stack.hosts.iter().map(|h| h.replicas[&w.name]).collect();
             assert_eq!(per_host.iter().sum::<u32>(), sp.replicas, "{path}: {}", w.name);

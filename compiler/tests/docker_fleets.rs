@@ -580,7 +580,7 @@ fn shared_services_run_on_the_hub_and_everyone_reaches_them_there() {
                             f == &fleet.name
                                 && sites
                                     .iter()
-                                    .any(|p| p.site == site.name && p.replicas > 0 && p.replicas < site.gateways)
+                                    .any(|p| *p.site == *site.name && p.replicas > 0 && p.replicas < site.gateways)
                         }
                         _ => false,
                     })

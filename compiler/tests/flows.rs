@@ -342,7 +342,7 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
                                 .iter()
                                 .filter(|fl| &fl.name == fleet)
                                 .flat_map(|fl| &fl.sites)
-                                .any(|s| s.name == sp.site && sp.replicas >= s.gateways)
+                                .any(|s| *s.name == *sp.site && sp.replicas >= s.gateways)
                         }),
                         _ => false,
                     };
@@ -351,7 +351,7 @@ fn the_same_flows_reach_network_policies_compose_networks_and_firewalls() {
                     // hub) and reaches it through Compose's DNS.
                     let copies = |w: &iotc_compiler::ir::Workload, site: &str| match &w.placement {
                         iotc_compiler::ir::Placement::Fleet { sites, .. } => {
-                            sites.iter().find(|sp| sp.site == site).map_or(0, |sp| sp.replicas)
+                            sites.iter().find(|sp| &*sp.site == site).map_or(0, |sp| sp.replicas)
                         }
                         _ => 0,
                     };

@@ -115,7 +115,7 @@ fn ansible_creates_exactly_the_secrets_the_pods_read() {
         for f in sol.fleets.iter().filter(|f| f.runtime.is_kubernetes()) {
             for s in &f.sites {
                 let here = sol.workloads.iter().filter(|w| {
-                    matches!(&w.placement, Placement::Fleet { fleet, sites } if *fleet == f.name && sites.iter().any(|p| p.site == s.name))
+                    matches!(&w.placement, Placement::Fleet { fleet, sites } if *fleet == f.name && sites.iter().any(|p| *p.site == *s.name))
                 });
                 places.push((
                     format!("site_{}_{}", f.name.replace('-', "_"), s.name.replace('-', "_")),

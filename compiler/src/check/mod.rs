@@ -35,7 +35,7 @@ pub struct Analysis {
     /// The evaluated solution; `None` when there are errors.
     pub solution: Option<ir::Solution>,
     /// How each count was computed, for hover and inlay hints.
-    pub counts: Vec<counts::CountExplanation>,
+    pub counts: counts::Counts,
 }
 
 impl Analysis {
@@ -44,7 +44,7 @@ impl Analysis {
     }
 }
 
-pub use counts::CountExplanation;
+pub use counts::{CountExplanation, Counts};
 
 /// Check the program rooted at `root`, applying param overrides.
 pub fn analyze(db: &dyn SourceDb, root: &str, overrides: &Overrides) -> Analysis {
@@ -89,7 +89,7 @@ pub fn analyze_names(db: &dyn SourceDb, root: &str, cache: Option<&crate::syntax
         program,
         diagnostics,
         solution: None,
-        counts: Vec::new(),
+        counts: counts::Counts::default(),
     }
 }
 
@@ -124,7 +124,7 @@ pub struct Recheck<'p> {
     pub diagnostics: Vec<Diagnostic>,
     /// The evaluated solution; `None` when there are errors.
     pub solution: Option<ir::Solution>,
-    pub counts: Vec<counts::CountExplanation>,
+    pub counts: counts::Counts,
     /// Whether only the counts onwards were evaluated again (false when a
     /// changed param is used in a field).
     pub counts_only: bool,
@@ -230,7 +230,7 @@ struct Settled {
     params: BTreeMap<String, ParamInfo>,
     used_params: BTreeSet<String>,
     field_params: BTreeSet<String>,
-    explanations: Vec<counts::CountExplanation>,
+    explanations: counts::Counts,
     devices_named: u64,
     things: HashMap<String, u32>,
     host_owners: Vec<(String, Span)>,
@@ -241,7 +241,7 @@ struct Settled {
 struct Finished {
     diagnostics: Vec<Diagnostic>,
     solution: Option<ir::Solution>,
-    counts: Vec<counts::CountExplanation>,
+    counts: counts::Counts,
 }
 
 /// Identity of an item: its file and index in that file's unit.
@@ -357,7 +357,7 @@ pub(crate) struct Analyzer<'a> {
     /// Params whose values were read into a field (not a count): the
     /// drafts depend on them.
     field_params: BTreeSet<String>,
-    explanations: Vec<counts::CountExplanation>,
+    explanations: counts::Counts,
     /// Devices given host names so far (see `counts::MAX_DEVICES`).
     devices_named: u64,
     /// The AWS IoT thing name (a function of the host name, one-to-one up
@@ -379,7 +379,7 @@ impl<'a> Analyzer<'a> {
             params: BTreeMap::new(),
             used_params: BTreeSet::new(),
             field_params: BTreeSet::new(),
-            explanations: Vec::new(),
+            explanations: counts::Counts::default(),
             devices_named: 0,
             things: HashMap::default(),
             host_owners: Vec::new(),

@@ -53,9 +53,14 @@ impl<'a> Analyzer<'a> {
         let d = ev.drafts;
         let mut clusters = self.clusters(&ev);
         let fleets = self.fleets(&ev);
+        // Each site's name, shared by every workload placed there.
+        let site_names: Vec<Vec<std::sync::Arc<str>>> = fleets
+            .iter()
+            .map(|f| f.sites.iter().map(|s| s.name.as_str().into()).collect())
+            .collect();
         let mut workloads = Vec::new();
         for (w, wl) in d.workloads.iter().enumerate() {
-            if let Some(x) = self.place(w, wl, &mut ev, &clusters, &fleets) {
+            if let Some(x) = self.place(w, wl, &mut ev, &clusters, (&fleets, &site_names)) {
                 workloads.push(x);
             }
         }
@@ -486,7 +491,7 @@ impl<'a> Analyzer<'a> {
                     .filter(|w| {
                         matches!(&w.placement, ir::Placement::Fleet { fleet: f, sites }
                             if f == &fleet.name
-                                && sites.iter().any(|p| p.site == site.name && p.replicas > 0 && p.replicas < site.gateways))
+                                && sites.iter().any(|p| *p.site == *site.name && p.replicas > 0 && p.replicas < site.gateways))
                             && flows.iter().any(|f| f.to == w.name && f.reach.is_local())
                     })
                     .map(|w| w.name.as_str())
@@ -542,7 +547,7 @@ impl<'a> Analyzer<'a> {
                 .filter(|s| {
                     sites
                         .iter()
-                        .find(|p| p.site == s.name)
+                        .find(|p| *p.site == *s.name)
                         .map_or(0, |p| p.replicas.min(s.gateways))
                         < s.gateways
                 })
@@ -725,7 +730,7 @@ impl<'a> Analyzer<'a> {
                 let mut seen: Vec<(String, &str, &str)> = Vec::new();
                 for w in workloads.iter().filter(|w| {
                     matches!(&w.placement, ir::Placement::Fleet { fleet: f, sites }
-                        if f == &fleet.name && sites.iter().any(|p| p.site == site))
+                        if f == &fleet.name && sites.iter().any(|p| *p.site == *site))
                 }) {
                     let image = w.container.image.as_str();
                     let path = repository(&ir::mirror_path(image)).to_string();
@@ -801,7 +806,7 @@ impl<'a> Analyzer<'a> {
         wl: &WorkloadDraft,
         ev: &mut Evaluation<'_>,
         clusters: &[ir::Cluster],
-        fleets: &[ir::Fleet],
+        (fleets, site_names): (&[ir::Fleet], &[Vec<std::sync::Arc<str>>]),
     ) -> Option<ir::Workload> {
         let d = ev.drafts;
         let target = wl.target?;
@@ -881,7 +886,10 @@ impl<'a> Analyzer<'a> {
             }
             Target::Fleet(f) => {
                 let fd = d.fleets.get(f)?;
-                let fleet = fleets.iter().find(|x| x.name == v::k8s_name(&fd.name.name))?;
+                let fleet_name = v::k8s_name(&fd.name.name);
+                let fi = fleets.iter().position(|x| x.name == fleet_name)?;
+                let fleet = fleets.get(fi)?;
+                let names = site_names.get(fi);
                 self.runtime_fit(wl, fd, fleet);
                 let per_site: &[(usize, u32)] = match &counted {
                     Some(WVal::PerSite(v)) => v,
@@ -925,7 +933,10 @@ impl<'a> Analyzer<'a> {
                         );
                     }
                     sites.push(ir::SitePlacement {
-                        site: site.name.clone(),
+                        site: names
+                            .and_then(|n| n.get(s))
+                            .cloned()
+                            .unwrap_or_else(|| site.name.as_str().into()),
                         replicas,
                         per_node,
                     });
@@ -1257,7 +1268,7 @@ impl<'a> Analyzer<'a> {
         for (i, w) in workloads.iter().enumerate() {
             if let ir::Placement::Fleet { fleet: f, sites } = &w.placement {
                 for sp in sites.iter().filter(|sp| sp.per_node > 0) {
-                    by_site.entry((f.as_str(), sp.site.as_str())).or_default().push(Use {
+                    by_site.entry((f.as_str(), &*sp.site)).or_default().push(Use {
                         workload: i,
                         copies: sp.per_node,
                     });
@@ -1562,7 +1573,7 @@ fn namespaces(
                         || workloads.iter().any(|w| {
                             w.namespace == name
                                 && matches!(&w.placement, ir::Placement::Fleet { fleet, sites }
-                                    if *fleet == group && sites.iter().any(|p| p.site == s.name && p.replicas > 0))
+                                    if *fleet == group && sites.iter().any(|p| *p.site == *s.name && p.replicas > 0))
                         })
                 })
                 .map(|s| s.name.clone())

@@ -401,7 +401,7 @@ fn runs_here(sol: &Solution, t: &ScrapeTarget, site: Option<&str>) -> bool {
         .find(|w| w.name == t.workload)
         .map(|w| &w.placement)
     {
-        Some(crate::ir::Placement::Fleet { sites, .. }) => sites.iter().any(|s| s.site == site && s.replicas > 0),
+        Some(crate::ir::Placement::Fleet { sites, .. }) => sites.iter().any(|s| &*s.site == site && s.replicas > 0),
         Some(crate::ir::Placement::Cluster { .. }) => true,
         None => false,
     }

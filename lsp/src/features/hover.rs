@@ -46,12 +46,10 @@ pub fn hover(a: &Analyzed, file: FileId, offset: usize) -> Option<HoverInfo> {
             (None, None) => String::new(),
         };
         if let Some(value) = hit.value {
-            let counts: Vec<&CountExplanation> = a
+            let counts = a
                 .analysis
                 .counts
-                .iter()
-                .filter(|c| c.span.file == file && c.span.start >= value.start && c.span.end <= value.end)
-                .collect();
+                .matching(|s| s.file == file && s.start >= value.start && s.end <= value.end);
             append_counts_named(&mut md, &hit.key, &counts);
         }
         if !md.is_empty() {
@@ -166,7 +164,7 @@ fn field_markdown(f: &Field) -> String {
     md
 }
 
-fn counts_for_definition<'a>(a: &'a Analyzed, d: &Definition) -> Vec<&'a CountExplanation> {
+fn counts_for_definition(a: &Analyzed, d: &Definition) -> Vec<CountExplanation> {
     // A site's or pool's own count, shown on its name.
     let Some(unit) = a.analysis.program.unit(d.name_span.file) else {
         return Vec::new();
@@ -181,7 +179,7 @@ fn counts_for_definition<'a>(a: &'a Analyzed, d: &Definition) -> Vec<&'a CountEx
             collect_count_fields(&b.body, full, &mut spans);
         }
     }
-    a.analysis.counts.iter().filter(|c| spans.contains(&c.span)).collect()
+    a.analysis.counts.matching(|s| spans.contains(&s))
 }
 
 fn collect_count_fields(body: &Body, within: Span, out: &mut Vec<Span>) {
@@ -201,12 +199,12 @@ fn collect_count_fields(body: &Body, within: Span, out: &mut Vec<Span>) {
     }
 }
 
-fn append_counts(md: &mut String, counts: &[&CountExplanation]) {
+fn append_counts(md: &mut String, counts: &[CountExplanation]) {
     append_counts_named(md, "", counts);
 }
 
 /// `replicas: 12 = ceil(1 × 120 ÷ 10)`, one line per site for per-site counts.
-fn append_counts_named(md: &mut String, key: &str, counts: &[&CountExplanation]) {
+fn append_counts_named(md: &mut String, key: &str, counts: &[CountExplanation]) {
     let lines = count_lines(key, counts);
     if lines.is_empty() {
         return;
@@ -217,7 +215,7 @@ fn append_counts_named(md: &mut String, key: &str, counts: &[&CountExplanation])
     md.push_str(&lines.join("\n"));
 }
 
-pub fn count_lines(key: &str, counts: &[&CountExplanation]) -> Vec<String> {
+pub fn count_lines(key: &str, counts: &[CountExplanation]) -> Vec<String> {
     let mut seen: Vec<(Option<&str>, u32, &str, &str)> = Vec::new();
     for c in counts {
         let entry = (c.site.as_deref(), c.value, &*c.formula, &*c.subject);

@@ -18,11 +18,9 @@ pub struct Hint {
 /// The evaluated value of every linked count in `file` (a literal number
 /// gets none): per site and in total for fleet workloads.
 pub fn inlay_hints(a: &Analyzed, file: FileId) -> Vec<Hint> {
-    let mut by_span: BTreeMap<(u32, u32), Vec<&CountExplanation>> = BTreeMap::new();
-    for c in &a.analysis.counts {
-        if c.span.file == file {
-            by_span.entry((c.span.start, c.span.end)).or_default().push(c);
-        }
+    let mut by_span: BTreeMap<(u32, u32), Vec<CountExplanation>> = BTreeMap::new();
+    for c in a.analysis.counts.matching(|s| s.file == file) {
+        by_span.entry((c.span.start, c.span.end)).or_default().push(c);
     }
     let mut out = Vec::new();
     for ((_, end), counts) in by_span {

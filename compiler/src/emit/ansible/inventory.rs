@@ -641,7 +641,7 @@ pub fn build(c: &Ctx) -> (Inventory, Present) {
                     } else {
                         super::k8s_secret_vars(sol.workloads.iter().filter(|w| {
                             matches!(&w.placement, crate::ir::Placement::Fleet { fleet, sites }
-                                if *fleet == f.name && sites.iter().any(|p| p.site == s.name))
+                                if *fleet == f.name && sites.iter().any(|p| *p.site == *s.name))
                         }))
                     },
                     stack: stack.map(|st| StackVars {

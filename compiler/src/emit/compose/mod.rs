@@ -230,7 +230,7 @@ fn at_site<'a>(sol: &'a Solution, fleet: &Fleet, site: &Site) -> Vec<AtSite<'a>>
     for w in &sol.workloads {
         if let Placement::Fleet { fleet: f, sites } = &w.placement {
             if f == &fleet.name {
-                for sp in sites.iter().filter(|sp| sp.site == site.name) {
+                for sp in sites.iter().filter(|sp| *sp.site == *site.name) {
                     out.push(AtSite { w, sp });
                 }
             }

@@ -85,7 +85,7 @@ pub fn workload_labels(sol: &Solution, p: &Placed<'_>, unit: Option<&Unit<'_>>) 
     );
     l.insert("app.kubernetes.io/component".into(), w.kind.as_str().into());
     if let Some(site) = unit.and_then(|u| u.site) {
-        l.insert(super::SITE_LABEL.into(), site.site.clone());
+        l.insert(super::SITE_LABEL.into(), site.site.to_string());
     }
     if let Some(m) = &w.model {
         l.insert("iotc.dev/model".into(), k8s_name(&m.model));

@@ -135,7 +135,7 @@ impl<'a> Ctx<'a> {
             }],
             Placement::Fleet { fleet, sites } => {
                 let fl = self.sol.fleets.iter().find(|f| &f.name == fleet);
-                let info = |s: &SitePlacement| fl.and_then(|f| f.sites.iter().find(|x| x.name == s.site));
+                let info = |s: &SitePlacement| fl.and_then(|f| f.sites.iter().find(|x| *x.name == *s.site));
                 if p.w.kind == WorkloadKind::Daemon {
                     return vec![Unit {
                         name: p.w.name.clone(),
@@ -322,7 +322,7 @@ fn site_view(sol: &Solution, fleet: &str, site: &str) -> Solution {
     for w in &sol.workloads {
         match &w.placement {
             Placement::Fleet { fleet: wf, sites } if wf == fleet => {
-                let here: Vec<SitePlacement> = sites.iter().filter(|s| s.site == site).cloned().collect();
+                let here: Vec<SitePlacement> = sites.iter().filter(|s| &*s.site == site).cloned().collect();
                 if here.is_empty() {
                     continue;
                 }

@@ -802,10 +802,10 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
         }
         (Placement::Fleet { sites, .. }, _) => match unit.site {
             Some(site) => {
-                node_selector.insert(SITE_LABEL.to_string(), site.site.clone());
+                node_selector.insert(SITE_LABEL.to_string(), site.site.to_string());
             }
             None => {
-                let mut names: Vec<String> = sites.iter().map(|s| s.site.clone()).collect();
+                let mut names: Vec<String> = sites.iter().map(|s| s.site.to_string()).collect();
                 names.sort();
                 required.push(requirement(SITE_LABEL, "In", names));
             }
@@ -856,7 +856,7 @@ pub fn template(ctx: &Ctx<'_>, kind: GroupKind<'_>, p: &Placed<'_>, unit: &Unit<
                 .iter()
                 .filter(|f| &f.name == fleet)
                 .flat_map(|f| &f.sites)
-                .any(|s| s.standby > 0 && sites.iter().any(|p| p.site == s.name));
+                .any(|s| s.standby > 0 && sites.iter().any(|p| *p.site == *s.name));
             if standby {
                 tolerations.push(standby_toleration());
             }
