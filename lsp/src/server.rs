@@ -720,13 +720,14 @@ pub fn diagnostics(w: &World, key: &str, a: &Analyzed) -> Vec<lsp::Diagnostic> {
     let Some((file, src)) = doc_source(w, key, a) else {
         return Vec::new();
     };
+    let mine = a.analysis.diagnostics.iter().filter(|d| d.primary.span.file == file);
+    // No line table for a file without diagnostics (a clean check of a
+    // large file is the common case).
+    if mine.clone().next().is_none() {
+        return Vec::new();
+    }
     let ix = LineIndex::new(&src.text);
-    a.analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.primary.span.file == file)
-        .map(|d| to_lsp_diagnostic(w, a, &ix, d))
-        .collect()
+    mine.map(|d| to_lsp_diagnostic(w, a, &ix, d)).collect()
 }
 
 fn to_lsp_diagnostic(

@@ -1263,29 +1263,75 @@ impl<'a> Analyzer<'a> {
         }
         let draft_of = |name: &str| first_draft.get(name).and_then(|k| d.workloads.get(*k));
         let names: Vec<std::sync::Arc<str>> = workloads.iter().map(|w| w.name.as_str().into()).collect();
-        // What each site carries, gathered in one pass over the workloads.
-        let mut by_site: rustc_hash::FxHashMap<(&str, &str), Vec<Use>> = rustc_hash::FxHashMap::default();
+        // What each site carries, gathered in one pass over the workloads:
+        // a slot per (fleet name, site name), the first site of that name
+        // taking everything placed at the name (a later namesake carries
+        // nothing).
+        let mut slot_of: rustc_hash::FxHashMap<(&str, &str), usize> = rustc_hash::FxHashMap::default();
+        let slot_at: Vec<Vec<usize>> = fleets
+            .iter()
+            .map(|fleet| {
+                fleet
+                    .sites
+                    .iter()
+                    .map(|site| {
+                        let next = slot_of.len();
+                        *slot_of.entry((fleet.name.as_str(), site.name.as_str())).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut placed: Vec<(usize, Use)> = Vec::new();
+        let mut per_slot = vec![0usize; slot_of.len()];
         for (i, w) in workloads.iter().enumerate() {
-            if let ir::Placement::Fleet { fleet: f, sites } = &w.placement {
-                for sp in sites.iter().filter(|sp| sp.per_node > 0) {
-                    by_site.entry((f.as_str(), &*sp.site)).or_default().push(Use {
+            let ir::Placement::Fleet { fleet: f, sites } = &w.placement else {
+                continue;
+            };
+            // A placement lists its sites in the fleet's order: each is
+            // found by walking on along the fleet's sites (by name once a
+            // walk fails, so a walk never starts over).
+            let fi = fleets.iter().position(|x| x.name == *f);
+            let mut walk = fi.and_then(|fi| Some((fleets.get(fi)?, slot_at.get(fi)?)));
+            let mut cursor = 0;
+            for sp in sites.iter().filter(|sp| sp.per_node > 0) {
+                let walked = walk.and_then(|(fleet, slots)| {
+                    let j = cursor + fleet.sites.get(cursor..)?.iter().position(|x| *x.name == *sp.site)?;
+                    cursor = j + 1;
+                    slots.get(j).copied()
+                });
+                if walked.is_none() {
+                    walk = None;
+                }
+                let Some(slot) = walked.or_else(|| slot_of.get(&(f.as_str(), &*sp.site)).copied()) else {
+                    continue;
+                };
+                if let Some(n) = per_slot.get_mut(slot) {
+                    *n += 1;
+                }
+                placed.push((
+                    slot,
+                    Use {
                         workload: i,
                         copies: sp.per_node,
-                    });
-                }
+                    },
+                ));
             }
         }
-        for fleet in fleets {
+        let mut by_slot: Vec<Vec<Use>> = per_slot.iter().map(|n| Vec::with_capacity(*n)).collect();
+        for (slot, u) in placed {
+            if let Some(v) = by_slot.get_mut(slot) {
+                v.push(u);
+            }
+        }
+        for (fleet, slots) in fleets.iter().zip(&slot_at) {
             let fd = d.fleets.iter().find(|x| v::k8s_name(&x.name.name) == fleet.name);
             // The first site draft of each name, for spans.
             let mut site_spans: rustc_hash::FxHashMap<String, Span> = rustc_hash::FxHashMap::default();
             for s in fd.map(|f| f.sites.as_slice()).unwrap_or_default() {
                 site_spans.entry(v::k8s_name(&s.name.name)).or_insert(s.name.span);
             }
-            for site in &fleet.sites {
-                let uses = by_site
-                    .remove(&(fleet.name.as_str(), site.name.as_str()))
-                    .unwrap_or_default();
+            for (site, slot) in fleet.sites.iter().zip(slots) {
+                let uses = by_slot.get_mut(*slot).map(std::mem::take).unwrap_or_default();
                 let group = format!("{}/{}", fleet.name, site.name);
                 let site_span = site_spans.get(site.name.as_str()).copied();
                 let g = NodeGroup {

@@ -11,7 +11,7 @@
 
 use super::ast::*;
 use crate::source::{FileId, Span};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Mutex;
 
 /// Items parsed before, by file and text.
@@ -96,7 +96,7 @@ impl ParseCache {
     pub fn len(&self) -> usize {
         self.inner
             .lock()
-            .map(|i| i.files.values().map(HashMap::len).sum())
+            .map(|i| i.files.values().map(|m| m.len()).sum())
             .unwrap_or_default()
     }
 

@@ -66,13 +66,16 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
             unit.broken.push(chunk_span);
             continue;
         }
+        // Only items within the limits are cached (checked below before
+        // parsing), and the limits depend on the text alone: a cached item
+        // is not checked again.
+        if let Some(item) = cache.and_then(|c| c.get(file, chunk_text, chunk.start)) {
+            unit.items.push(item);
+            continue;
+        }
         if let Some(d) = limits::check(file, chunk_text, chunk.start) {
             diags.push(d);
             unit.broken.push(chunk_span);
-            continue;
-        }
-        if let Some(item) = cache.and_then(|c| c.get(file, chunk_text, chunk.start)) {
-            unit.items.push(item);
             continue;
         }
         match IotParser::parse(Rule::item_only, chunk_text) {
