@@ -424,8 +424,9 @@ impl Server<'_> {
         self.want_check = false;
     }
 
-    /// Publish the diagnostics of the documents `done` just made fresh.
-    fn publish_checked(&self, done: Vec<String>) {
+    /// Publish the diagnostics of the documents `done` just made fresh,
+    /// then free the analyses they replaced.
+    fn publish_checked(&mut self, done: Vec<String>) {
         for key in done {
             let Some(uri) = uri_of_key(&key) else { continue };
             let diags = self
@@ -435,6 +436,7 @@ impl Server<'_> {
                 .unwrap_or_default();
             self.publish(&uri, diags, self.world.version(&key));
         }
+        self.world.release();
     }
 
     fn publish(&self, uri: &Url, diagnostics: Vec<lsp::Diagnostic>, version: Option<i32>) {

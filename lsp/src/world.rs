@@ -195,6 +195,9 @@ pub struct World {
     /// The edit from each document's analysed text to its text now, once
     /// asked for, with the generation and `stored` it was found at.
     edits: std::cell::RefCell<BTreeMap<String, KnownEdit>>,
+    /// Analyses replaced since the last [`World::release`], to free once
+    /// the new ones' diagnostics are out.
+    retired: Vec<Arc<Analyzed>>,
 }
 
 /// What a check needs besides the documents, shared by the server's
@@ -323,6 +326,7 @@ impl World {
             unpublished: Vec::new(),
             stored: 0,
             edits: std::cell::RefCell::new(BTreeMap::new()),
+            retired: Vec::new(),
             checker: Arc::new(Checker {
                 std,
                 parsed: ParseCache::new(),
@@ -428,7 +432,7 @@ impl World {
             }
             self.stored += 1;
             if let Some(old) = self.analyses.insert(key, a) {
-                dispose(old);
+                self.retired.push(old);
             }
         }
         if !current {
@@ -441,6 +445,14 @@ impl World {
             }
         }
         done
+    }
+
+    /// Free the analyses replaced since the last call, on a thread of
+    /// their own (see `dispose`). The server calls it once it has published
+    /// the new analyses' diagnostics, so that freeing the old ones (a few
+    /// milliseconds for a large program) does not compete with publishing.
+    pub fn release(&mut self) {
+        dispose(std::mem::take(&mut self.retired));
     }
 
     /// See [`Checker::root_of`].
@@ -769,12 +781,14 @@ impl Checker {
     }
 }
 
-/// Free a previous analysis off the request path: a large program's tree,
+/// Free previous analyses off the request path: a large program's tree,
 /// IR and explanations take a few milliseconds to drop, which the user
-/// would otherwise wait for before seeing diagnostics.
-fn dispose(old: Arc<Analyzed>) {
-    // Shared with another document of the same root: just let go.
-    let Ok(old) = Arc::try_unwrap(old) else { return };
+/// would otherwise wait for before seeing diagnostics. (An analysis shared
+/// with another document of the same root is only let go of.)
+fn dispose(old: Vec<Arc<Analyzed>>) {
+    if old.is_empty() {
+        return;
+    }
     let spawned = std::thread::Builder::new()
         .name("iotc-lsp-free".into())
         .spawn(move || drop(old));
