@@ -475,9 +475,12 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Evaluate a count key (memoised), entering it from `via`.
-    pub(super) fn count(&mut self, key: CountKey, via: Span, ev: &mut Evaluation<'_>) -> Option<WVal> {
+    /// Its total: a fleet workload's replicas summed over its sites (the
+    /// value itself stays in `ev`, read by placement through
+    /// [`Evaluation::value`]).
+    pub(super) fn count(&mut self, key: CountKey, via: Span, ev: &mut Evaluation<'_>) -> Option<u32> {
         match ev.slots.get(&key) {
-            Some(Slot::Done(v)) => return v.clone(),
+            Some(Slot::Done(v)) => return v.as_ref().map(WVal::total),
             Some(Slot::InProgress) => {
                 self.report_cycle(key, via, ev);
                 return None;
@@ -494,8 +497,9 @@ impl<'a> Analyzer<'a> {
         let value = self.compute(key, ev);
         ev.depth -= COUNT_STEP;
         ev.stack.pop();
-        ev.slots.insert(key, Slot::Done(value.clone()));
-        value
+        let total = value.as_ref().map(WVal::total);
+        ev.slots.insert(key, Slot::Done(value));
+        total
     }
 
     /// One E0307 for the whole chain, at the reference that went too deep.
@@ -639,11 +643,11 @@ impl<'a> Analyzer<'a> {
                         for s in sites {
                             let v = match (wl.kind, wl.replicas.as_ref()) {
                                 (crate::ir::WorkloadKind::Daemon, _) => {
-                                    self.count(CountKey::Site(f, s), wl.name_span, ev).map(|v| v.total())
+                                    self.count(CountKey::Site(f, s), wl.name_span, ev)
                                 }
                                 (crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train, _) => Some(1),
                                 (_, Some(e)) => {
-                                    let gw = self.count(CountKey::Site(f, s), wl.name_span, ev).map(|v| v.total());
+                                    let gw = self.count(CountKey::Site(f, s), wl.name_span, ev);
                                     let hit = gw.and_then(|g| memo.get(&g).cloned());
                                     let result = match hit {
                                         Some(r) => r,
@@ -751,7 +755,7 @@ impl<'a> Analyzer<'a> {
                 .or(matching.first().copied())
         }
         .unwrap_or(0);
-        let total = self.count(CountKey::Pool(c, pick), wl.name_span, ev)?.total();
+        let total = self.count(CountKey::Pool(c, pick), wl.name_span, ev)?;
         Some(total)
     }
 
@@ -1117,7 +1121,7 @@ impl<'a> Analyzer<'a> {
         let Some(of) = of else {
             return match (ctx, unit) {
                 (Ctx::Site(f, s), CountUnit::Gateways | CountUnit::Nodes) => {
-                    let v = self.count(CountKey::Site(f, s), whole, ev)?.total();
+                    let v = self.count(CountKey::Site(f, s), whole, ev)?;
                     Some((v, "gateways at the site"))
                 }
                 (Ctx::Site(..), CountUnit::Sites) => Some((1, "site")),
@@ -1125,7 +1129,7 @@ impl<'a> Analyzer<'a> {
                     let pools = d.clusters.get(c)?.pools.len();
                     let mut total = 0u32;
                     for p in 0..pools {
-                        total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, ev)?.total());
+                        total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, ev)?);
                     }
                     Some((total, "nodes"))
                 }
@@ -1157,7 +1161,7 @@ impl<'a> Analyzer<'a> {
                 }
                 let mut total = 0u32;
                 for s in 0..sites {
-                    total = total.saturating_add(self.count(CountKey::Site(f, s), whole, ev)?.total());
+                    total = total.saturating_add(self.count(CountKey::Site(f, s), whole, ev)?);
                 }
                 // Every site is evaluated now, so the total can be reused
                 // without hiding a cycle.
@@ -1169,7 +1173,7 @@ impl<'a> Analyzer<'a> {
                 let pools = d.clusters.get(c)?.pools.len();
                 let mut total = 0u32;
                 for p in 0..pools {
-                    total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, ev)?.total());
+                    total = total.saturating_add(self.count(CountKey::Pool(c, p), whole, ev)?);
                 }
                 Some((total, "nodes"))
             }
@@ -1181,7 +1185,7 @@ impl<'a> Analyzer<'a> {
                     if is_model && d.workloads.get(w).map(|x| x.kind) == Some(crate::ir::WorkloadKind::Train) {
                         continue;
                     }
-                    total = total.saturating_add(self.count(CountKey::Workload(w), whole, ev)?.total());
+                    total = total.saturating_add(self.count(CountKey::Workload(w), whole, ev)?);
                 }
                 Some((total, "replicas"))
             }
