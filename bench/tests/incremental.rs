@@ -1,7 +1,6 @@
 //! The language server's re-check on the benchmark's fleet workload: with
-//! the items of the previous text from a parse cache and the name index
-//! built alongside (`analyze_along`), a check after each edit gives exactly
-//! what a check from scratch gives. The edits are the latency bench's (one
+//! the items of the previous text from a parse cache, a check after each
+//! edit gives exactly what a check from scratch gives. The edits are the latency bench's (one
 //! cloud service's count, `1 per 10` → `1 per 11` and `1 per 12`), a fleet
 //! service's count, a site's gateways, and a comment that moves every item
 //! after it; then back to the original text.
@@ -10,7 +9,7 @@
 use iotc_bench::fleet_workload;
 use iotc_compiler::source::MemoryDb;
 use iotc_compiler::syntax::ParseCache;
-use iotc_compiler::{analyze, analyze_along, analyze_with, ide, Overrides};
+use iotc_compiler::{analyze, analyze_with, Overrides};
 
 #[test]
 fn the_fleet_workload_rechecked_after_edits_is_checked_from_scratch() {
@@ -38,19 +37,10 @@ fn the_fleet_workload_rechecked_after_edits_is_checked_from_scratch() {
             let full = analyze(&db, "fleet.iot", &Overrides::default());
             cache.sweep();
             let quick = analyze_with(&db, "fleet.iot", &Overrides::default(), Some(&cache));
-            cache.sweep();
-            let (along, index) = analyze_along(&db, "fleet.iot", &Overrides::default(), Some(&cache), ide::index);
-            for a in [&quick, &along] {
-                assert_eq!(a.diagnostics, full.diagnostics, "diagnostics of {what}");
-                assert_eq!(a.solution, full.solution, "solution of {what}");
-                assert_eq!(a.counts.len(), full.counts.len(), "count explanations of {what}");
-                assert_eq!(a.counts, full.counts, "count explanations of {what}");
-            }
-            assert_eq!(
-                format!("{index:?}"),
-                format!("{:?}", ide::index(&full.program)),
-                "name index of {what}"
-            );
+            assert_eq!(quick.diagnostics, full.diagnostics, "diagnostics of {what}");
+            assert_eq!(quick.solution, full.solution, "solution of {what}");
+            assert_eq!(quick.counts.len(), full.counts.len(), "count explanations of {what}");
+            assert_eq!(quick.counts, full.counts, "count explanations of {what}");
             // The per-site explanations are there, one per fleet service
             // per site, in site order: `1 per gateway` is the site's
             // gateways.

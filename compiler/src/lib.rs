@@ -17,4 +17,4 @@ pub mod source;
 pub mod stdlib;
 pub mod syntax;
 
-pub use check::{analyze, analyze_along, analyze_names, analyze_with, prepare, Analysis, Overrides, Prepared, Recheck};
+pub use check::{analyze, analyze_names, analyze_with, prepare, Analysis, Overrides, Prepared, Recheck};

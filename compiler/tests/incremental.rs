@@ -1,7 +1,6 @@
 //! A re-check as the language server makes it, with the items of the
-//! previous text reused from a parse cache (and the name index built on a
-//! thread of its own, `analyze_along`), gives exactly what a check from
-//! scratch gives: diagnostics, solution (compared as data and as its JSON
+//! previous text reused from a parse cache, gives exactly what a check
+//! from scratch gives: diagnostics, solution (compared as data and as its JSON
 //! serialisation), count explanations and sources. Every example and error
 //! fixture, each of its files edited in turn: a comment inserted in the
 //! middle (every later item moves), a digit changed, a line deleted, and
@@ -15,7 +14,7 @@ mod common;
 use common::repo;
 use iotc_compiler::source::MemoryDb;
 use iotc_compiler::syntax::ParseCache;
-use iotc_compiler::{analyze, analyze_along, analyze_with, ide, Analysis, Overrides};
+use iotc_compiler::{analyze, analyze_with, Analysis, Overrides};
 
 /// The edits tried on `text`: the edited texts, the original last.
 fn edits(text: &str) -> Vec<String> {
@@ -75,14 +74,6 @@ fn compare(files: &[(String, String)], root: &str) {
             cache.sweep();
             let quick = analyze_with(&db, root, &Overrides::default(), Some(&cache));
             same(&quick, &full, &what);
-            cache.sweep();
-            let (along, index) = analyze_along(&db, root, &Overrides::default(), Some(&cache), ide::index);
-            same(&along, &full, &what);
-            assert_eq!(
-                format!("{index:?}"),
-                format!("{:?}", ide::index(&full.program)),
-                "name index of {what}"
-            );
         }
     }
 }

@@ -12,7 +12,7 @@ use iotc_compiler::ide::{self, Index};
 use iotc_compiler::source::{Origin, ReadError, SourceDb};
 use iotc_compiler::syntax::ast::{ImportTarget, ItemKind};
 use iotc_compiler::syntax::ParseCache;
-use iotc_compiler::{analyze_along, Analysis, Overrides};
+use iotc_compiler::{analyze_with, Analysis, Overrides};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -759,16 +759,11 @@ impl Checker {
     }
 
     fn analyze_root_to(&self, docs: &BTreeMap<String, Document>, key: &str, depth: Depth) -> Analyzed {
-        // A full check builds the name index meanwhile, on the other core.
         let analyse = |db: &dyn iotc_compiler::source::SourceDb, root: &str| match depth {
-            Depth::Full => analyze_along(db, root, &Overrides::default(), Some(&self.parsed), ide::index),
-            Depth::Names => {
-                let analysis = iotc_compiler::analyze_names(db, root, Some(&self.parsed));
-                let index = ide::index(&analysis.program);
-                (analysis, index)
-            }
+            Depth::Full => analyze_with(db, root, &Overrides::default(), Some(&self.parsed)),
+            Depth::Names => iotc_compiler::analyze_names(db, root, Some(&self.parsed)),
         };
-        let (analysis, index) = match self.std.module_of(key) {
+        let analysis = match self.std.module_of(key) {
             // A stdlib file is analysed as what it is: an imported module.
             Some(m) => {
                 let root = "<iotc-std-root>.iot";
@@ -777,6 +772,7 @@ impl Checker {
             }
             None => analyse(&OverlayDb { docs }, key),
         };
+        let index = ide::index(&analysis.program);
         Analyzed { analysis, index }
     }
 }

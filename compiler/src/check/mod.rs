@@ -78,62 +78,6 @@ pub fn analyze_with(
     }
 }
 
-/// [`analyze_with`], also running `along` on the loaded program on a
-/// thread of its own while the checker runs (the language server builds
-/// its name index there): the analysis, the same as [`analyze_with`]'s,
-/// and what `along` returned. When no thread can be started, `along` runs
-/// after the check.
-pub fn analyze_along<T: Send>(
-    db: &dyn SourceDb,
-    root: &str,
-    overrides: &Overrides,
-    cache: Option<&crate::syntax::ParseCache>,
-    along: impl Fn(&Program) -> T + Sync,
-) -> (Analysis, T) {
-    let (mut program, load_diags) = load::load_with(db, root, cache);
-    let overrides_files = overrides.add_sources(&mut program.sources);
-    let (finished, other) = std::thread::scope(|scope| {
-        let prog = &program;
-        let along = &along;
-        let spawned = std::thread::Builder::new()
-            .name("iotc-along".into())
-            .stack_size(ALONG_STACK)
-            .spawn_scoped(scope, move || along(prog));
-        let mut a = Analyzer::new(prog);
-        let solution = a.run(overrides, overrides_files);
-        let finished = a.finish(load_diags, solution);
-        let other = match spawned.map(|h| h.join()) {
-            Ok(Ok(t)) => Some(t),
-            // It panicked: so does this thread, as a call would have.
-            Ok(Err(e)) => std::panic::resume_unwind(e),
-            Err(_) => None,
-        };
-        (finished, other)
-    });
-    let other = match other {
-        Some(t) => t,
-        None => along(&program),
-    };
-    let Finished {
-        diagnostics,
-        solution,
-        counts,
-    } = finished;
-    (
-        Analysis {
-            solution,
-            program,
-            diagnostics,
-            counts,
-        },
-        other,
-    )
-}
-
-/// The stack of [`analyze_along`]'s thread: Linux's usual main-thread
-/// stack, as the language server's checking thread has.
-const ALONG_STACK: usize = 8 << 20;
-
 /// The program rooted at `root`, loaded (parsed, imports resolved) but not
 /// checked: what name lookups need (`ide::index`), in a fraction of a
 /// check's time. Its diagnostics are the loader's (syntax, imports) only;
