@@ -1406,6 +1406,19 @@ pub fn metric_sources<'a>(workloads: &'a [Workload], models: &'a [Model]) -> Vec
     out
 }
 
+/// Each metric source (`metric_sources`) with the first monitored model it
+/// is a source of, whose `monitor` interval it is scraped at, by workload
+/// name.
+pub fn metric_source_models<'a>(workloads: &'a [Workload], models: &'a [Model]) -> BTreeMap<&'a str, &'a Model> {
+    let mut out = BTreeMap::new();
+    for (w, m) in metric_sources(workloads, models) {
+        if let Some(model) = models.iter().find(|x| x.name == m) {
+            out.entry(w.name.as_str()).or_insert(model);
+        }
+    }
+    out
+}
+
 /// Where a serving runtime's `provides` PromQL takes the label matchers of
 /// the servers an alert rule is about.
 pub const ALERT_SELECTOR: &str = "{selector}";

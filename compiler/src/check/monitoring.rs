@@ -58,7 +58,7 @@ pub fn scrape_service(w: &ir::Workload) -> String {
 /// sorted by group, then Prometheus.
 pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Monitoring> {
     let is = |w: &ir::Workload, t: &str| w.template.as_deref() == Some(t);
-    let sources = ir::metric_sources(workloads, models);
+    let sources = ir::metric_source_models(workloads, models);
     let mut out = Vec::new();
     for p in workloads.iter().filter(|w| is(w, ir::PROMETHEUS_TEMPLATE)) {
         let Some(port) = p.container.port else { continue };
@@ -86,10 +86,7 @@ pub(super) fn decide(workloads: &[ir::Workload], models: &[ir::Model]) -> Vec<Mo
                 w.container.metrics.as_ref()?;
                 // The first monitored model it is a source of sets the
                 // scrape interval.
-                let model = sources
-                    .iter()
-                    .find(|(s, _)| s.name == w.name)
-                    .and_then(|(_, m)| models.iter().find(|x| x.name == *m));
+                let model = sources.get(w.name.as_str());
                 Some(ScrapeTarget {
                     workload: w.name.clone(),
                     service: scrape_service(w),

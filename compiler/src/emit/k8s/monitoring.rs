@@ -99,44 +99,33 @@ impl PrometheusRule {
 /// The group's metric sources of monitored models (servers whose runtime
 /// serves `metrics`, `metrics_from` workloads; `monitoring::metric_sources`)
 /// that no Prometheus of the solution scrapes (`Solution::monitoring`),
-/// each once, sorted by name: those are left to a Prometheus Operator, the
+/// each once with its scrape interval (`ir::metric_source_models`), sorted
+/// by name: those are left to a Prometheus Operator, the
 /// prerequisite W0406 names.
-pub fn monitored_servers<'a>(ctx: &Ctx<'a>, members: &[Placed<'a>]) -> Vec<Placed<'a>> {
+pub fn monitored_servers<'a>(ctx: &Ctx<'a>, members: &[Placed<'a>]) -> Vec<(Placed<'a>, u64)> {
     let scraped = |p: &Placed<'_>| {
         ctx.sol
             .monitoring
             .iter()
             .any(|m| m.targets.iter().any(|t| t.workload == p.w.name))
     };
-    let sources = crate::ir::metric_sources(&ctx.sol.workloads, &ctx.sol.models);
-    let mut out: Vec<Placed<'a>> = members
+    let sources = crate::ir::metric_source_models(&ctx.sol.workloads, &ctx.sol.models);
+    let mut out: Vec<(Placed<'a>, u64)> = members
         .iter()
-        .filter(|p| sources.iter().any(|(w, _)| w.name == p.w.name))
         .filter(|p| !scraped(p))
-        .copied()
+        .filter_map(|p| sources.get(p.w.name.as_str()).map(|m| (*p, m.monitor_interval_secs)))
         .collect();
-    out.sort_by(|a, b| a.w.name.cmp(&b.w.name));
-    out.dedup_by(|a, b| a.w.name == b.w.name);
+    out.sort_by(|a, b| a.0.w.name.cmp(&b.0.w.name));
+    out.dedup_by(|a, b| a.0.w.name == b.0.w.name);
     out
-}
-
-/// The monitor interval a source is scraped at: its first model's.
-fn interval_of(ctx: &Ctx<'_>, p: &Placed<'_>) -> Option<u64> {
-    let sources = crate::ir::metric_sources(&ctx.sol.workloads, &ctx.sol.models);
-    let (_, m) = sources.into_iter().find(|(w, _)| w.name == p.w.name)?;
-    ctx.sol
-        .models
-        .iter()
-        .find(|x| x.name == m)
-        .map(|m| m.monitor_interval_secs)
 }
 
 pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     let sol = ctx.sol;
     let mut docs = Docs::new(ctx.sol, 1);
     let servers = monitored_servers(ctx, members);
-    for p in &servers {
-        let Some(interval) = interval_of(ctx, p) else { continue };
+    for (p, interval) in &servers {
+        let interval = *interval;
         let c = &p.w.container;
         docs.push(&ServiceMonitor::new(
             meta::object_meta(
@@ -163,8 +152,13 @@ pub fn docs(ctx: &Ctx<'_>, members: &[Placed<'_>]) -> Result<Docs, EmitError> {
     }
     // One PrometheusRule per model, over its sources in this group.
     for m in sol.models.iter().filter(|m| m.monitored) {
-        let of =
-            |list: &[String]| -> Vec<&Placed<'_>> { servers.iter().filter(|p| list.contains(&p.w.name)).collect() };
+        let of = |list: &[String]| -> Vec<&Placed<'_>> {
+            servers
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| list.contains(&p.w.name))
+                .collect()
+        };
         let (of_serve, of_exporters) = (of(&m.serve), of(&m.metrics_from));
         fn names<'b>(ps: &[&Placed<'b>]) -> Vec<&'b str> {
             ps.iter().map(|p| p.w.name.as_str()).collect()

@@ -159,7 +159,7 @@ pub fn docs(ctx: &Ctx<'_>, group: &str, members: &[Placed<'_>]) -> Result<Docs, 
             .metrics_port
             .map(|n| vec![port(n, "TCP")])
             .or_else(|| own_port(p));
-        if let (Some(ports), true) = (scraped, monitored.iter().any(|m| m.w.name == w.name)) {
+        if let (Some(ports), true) = (scraped, monitored.iter().any(|(m, _)| m.w.name == w.name)) {
             ingress.push(NetworkPolicyIngressRule {
                 from: Some(vec![NetworkPolicyPeer {
                     namespace_selector: Some(meta::match_labels(BTreeMap::from([(
