@@ -213,7 +213,7 @@ fn compare_replicas(path: &str, name: &str, e: &Expr, placement: &Placement, sol
         }
         Placement::Fleet { fleet, sites } => {
             let f = sol.fleets.iter().find(|f| &f.name == fleet).unwrap();
-            for sp in sites {
+            for sp in sites.iter() {
                 let site = f.sites.iter().find(|s| *s.name == *sp.site).unwrap();
                 let o = Oracle {
                     site_gateways: Some(f64::from(site.gateways)),

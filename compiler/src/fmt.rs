@@ -80,7 +80,7 @@ pub fn format_source(text: &str) -> Result<String, Vec<Diagnostic>> {
 }
 
 /// Print parsed `items` of `text` canonically, with `text`'s comments.
-fn print(text: &str, items: &[Item]) -> String {
+fn print(text: &str, items: &[std::sync::Arc<Item>]) -> String {
     Formatter::new(text).file(items)
 }
 
@@ -488,7 +488,7 @@ impl<'a> Formatter<'a> {
 
     // ----------------------------------------------------------- file
 
-    fn file(&mut self, items: &[Item]) -> String {
+    fn file(&mut self, items: &[std::sync::Arc<Item>]) -> String {
         let mut out = Out::new(None, 0);
         let mut prev = 0;
         let mut after_code = false;

@@ -860,7 +860,8 @@ pub enum Placement {
     },
     Fleet {
         fleet: String,
-        sites: Vec<SitePlacement>,
+        /// Shared by the workloads placed alike (see `check::place`).
+        sites: std::sync::Arc<[SitePlacement]>,
     },
 }
 
@@ -1105,7 +1106,7 @@ pub struct Rollout {
     pub max_surge: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
 pub struct Selector {
     pub key: String,
     pub value: String,
@@ -1459,7 +1460,8 @@ pub struct NodeGroupCapacity {
     pub cpu_used_millis: u64,
     pub memory_used_bytes: u64,
     pub gpu_used: u32,
-    pub contributors: Vec<Contributor>,
+    /// Shared by the sites that carry the same workloads alike.
+    pub contributors: std::sync::Arc<[Contributor]>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

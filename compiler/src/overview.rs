@@ -226,7 +226,7 @@ pub fn overview(sol: &Solution) -> Overview {
                         Some((n, _)) if *n > PER_SITE_LISTED => Vec::new(),
                         Some((n, index)) => {
                             let mut v = vec![0; *n];
-                            for p in sites {
+                            for p in sites.iter() {
                                 if let Some(slot) = index.get(&*p.site).and_then(|&i| v.get_mut(i)) {
                                     *slot = p.replicas;
                                 }

@@ -172,7 +172,7 @@ fn check_replicas(sol: &Solution) -> usize {
         if f.runtime.kind != "compose" {
             continue;
         }
-        for sp in sites {
+        for sp in sites.iter() {
             let path = compose::stack_path(fleet, &sp.site);
             let file = files.iter().find(|x| x.path == path).unwrap();
             let services = services(file);

@@ -7,7 +7,9 @@
 //! the numbers include JSON (de)serialisation and the main loop but not a
 //! pipe. Measurements:
 //! - didChange after a quiet spell → publishDiagnostics, as an editor sees
-//!   a single edit (the server checks at once);
+//!   a single edit (the server checks at once); and the same for an edit
+//!   that changes the text's length near its top, so that every item after
+//!   it moves;
 //! - didChange within 100 ms of the previous one (typing) →
 //!   publishDiagnostics: includes the 100 ms pause the server waits for
 //!   more typing;
@@ -231,6 +233,25 @@ fn main() {
         }
     }
 
+    // An edit that changes the length of the text near its top, so every
+    // item after it moves (a count one digit longer, then shorter again):
+    // those items are found in the parse cache but must be moved.
+    let mut moved = Vec::new();
+    for i in 0..runs {
+        version += 1;
+        std::thread::sleep(Duration::from_millis(250));
+        let per = if i % 2 == 0 { "100" } else { "10" };
+        let edited = text.replacen("replicas = 1 per 10", &format!("replicas = 1 per {per}"), 1);
+        let t = Instant::now();
+        notify(
+            &client,
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": version }, "contentChanges": [{ "text": edited }] }),
+        );
+        wait_diagnostics(&client, version);
+        moved.push(t.elapsed());
+    }
+
     call(&client, "shutdown", Value::Null);
     notify(&client, "exit", Value::Null);
     thread.join().unwrap().unwrap();
@@ -276,6 +297,10 @@ fn main() {
     println!("|---|---:|---:|---:|---:|");
     row("didOpen → diagnostics (first check)", &mut [open]);
     row("didChange after a quiet spell → diagnostics", &mut quiet);
+    row(
+        "didChange after a quiet spell, moving every later item → diagnostics",
+        &mut moved,
+    );
     row(
         "didChange while typing → diagnostics (includes the 100 ms pause)",
         &mut debounced,

@@ -31,29 +31,31 @@ pub struct CountExplanation {
 ///
 /// A fleet workload's count is explained once per site it runs on (169,000
 /// explanations for 650 workloads at 260 sites), and they differ only in
-/// the site and, per distinct gateway count, the value and formula. They
-/// are kept compactly, a row of indices per site, and built on demand
-/// ([`Counts::iter`]): a check no longer makes (and frees) an explanation
-/// with three shared strings per workload per site. The explanations, and
-/// their order, are exactly those made one by one before.
+/// the site and, per class of sites with one gateway count
+/// ([`SiteClasses`]), the value and formula. They are kept per class, with
+/// the fleet's site names and classes shared, and built on demand
+/// ([`Counts::iter`]): a check makes no row per workload per site. The
+/// explanations, and their order, are exactly those made one by one
+/// before.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
     entries: Vec<Entry>,
-    /// The formulas of per-site rows, shared by the sites with one value.
-    formulas: Vec<Arc<str>>,
     len: usize,
 }
 
 #[derive(Debug, Clone)]
 enum Entry {
     One(CountExplanation),
-    /// Consecutive explanations of one expression at sites of one fleet.
+    /// The explanations of one expression at the sites of one fleet, one
+    /// per site whose class came out.
     Sites {
         span: Span,
         subject: Arc<str>,
         /// The fleet's site names, by site index.
         names: Arc<[Arc<str>]>,
-        rows: Vec<SiteRow>,
+        classes: Arc<SiteClasses>,
+        /// Per class: the value and formula, or `None` when it failed.
+        per_class: Vec<Option<(u32, Arc<str>)>>,
     },
 }
 
@@ -64,14 +66,6 @@ impl Entry {
             Entry::Sites { span, .. } => *span,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct SiteRow {
-    site: usize,
-    value: u32,
-    /// Index into [`Counts::formulas`].
-    formula: u32,
 }
 
 impl Counts {
@@ -86,7 +80,7 @@ impl Counts {
 
     /// Every explanation, in evaluation order.
     pub fn iter(&self) -> impl Iterator<Item = CountExplanation> + '_ {
-        self.entries.iter().flat_map(move |e| self.explain(e))
+        self.entries.iter().flat_map(Counts::explain)
     }
 
     /// The explanations of the count expressions whose span satisfies
@@ -95,33 +89,31 @@ impl Counts {
         self.entries
             .iter()
             .filter(|e| keep(e.span()))
-            .flat_map(|e| self.explain(e))
+            .flat_map(Counts::explain)
             .collect()
     }
 
     /// The explanations one entry stands for.
-    fn explain<'c>(&'c self, e: &'c Entry) -> impl Iterator<Item = CountExplanation> + 'c {
+    fn explain(e: &Entry) -> impl Iterator<Item = CountExplanation> + '_ {
         let (one, rows) = match e {
             Entry::One(c) => (Some(c.clone()), None),
             Entry::Sites {
                 span,
                 subject,
                 names,
-                rows,
+                classes,
+                per_class,
             } => (
                 None,
-                Some(rows.iter().map(move |r| {
-                    CountExplanation {
+                Some(classes.iter().filter_map(move |(site, class)| {
+                    let (value, formula) = per_class.get(class)?.as_ref()?;
+                    Some(CountExplanation {
                         span: *span,
                         subject: subject.clone(),
-                        site: names.get(r.site).cloned(),
-                        value: r.value,
-                        formula: self
-                            .formulas
-                            .get(r.formula as usize)
-                            .cloned()
-                            .unwrap_or_else(|| Arc::from("")),
-                    }
+                        site: names.get(site).cloned(),
+                        value: *value,
+                        formula: formula.clone(),
+                    })
                 })),
             ),
         };
@@ -133,42 +125,32 @@ impl Counts {
         self.len += 1;
     }
 
-    /// Keep `formula` for per-site rows: its index, or the formula back
-    /// when there are more than an index can hold.
-    fn formula(&mut self, formula: Arc<str>) -> Formula {
-        let Ok(i) = u32::try_from(self.formulas.len()) else {
-            return Err(formula);
-        };
-        self.formulas.push(formula);
-        Ok(i)
-    }
-
-    /// The explanation of `span` (of `subject`) at site `site` of the fleet
-    /// whose site names are `names`: a row of the entry before when it is
-    /// of the same expression and fleet, else a new entry with room for
-    /// `room` rows.
-    fn push_site(&mut self, at: SiteAt<'_>, site: usize, value: u32, formula: u32) {
-        let row = SiteRow { site, value, formula };
-        self.len += 1;
-        if let Some(Entry::Sites {
+    /// The explanations of `span` (of `subject`) at every site of
+    /// `classes`, the fleet's site names being `names`.
+    fn push_sites(
+        &mut self,
+        span: Span,
+        subject: Arc<str>,
+        names: Arc<[Arc<str>]>,
+        classes: Arc<SiteClasses>,
+        per_class: Vec<Option<(u32, Arc<str>)>>,
+    ) {
+        let explained: usize = per_class
+            .iter()
+            .zip(&classes.members)
+            .filter(|(r, _)| r.is_some())
+            .map(|(_, n)| *n as usize)
+            .sum();
+        if explained == 0 {
+            return;
+        }
+        self.len += explained;
+        self.entries.push(Entry::Sites {
             span,
             subject,
             names,
-            rows,
-        }) = self.entries.last_mut()
-        {
-            if *span == at.span && Arc::ptr_eq(subject, at.subject) && Arc::ptr_eq(names, at.names) {
-                rows.push(row);
-                return;
-            }
-        }
-        let mut rows = Vec::with_capacity(at.room);
-        rows.push(row);
-        self.entries.push(Entry::Sites {
-            span: at.span,
-            subject: at.subject.clone(),
-            names: at.names.clone(),
-            rows,
+            classes,
+            per_class,
         });
     }
 }
@@ -179,16 +161,84 @@ impl PartialEq for Counts {
     }
 }
 
-/// A per-site count's formula: its index among [`Counts`]' formulas, or
-/// itself when there are more than an index can hold.
-type Formula = Result<u32, Arc<str>>;
+/// The sites of one fleet a workload runs on, grouped into classes by
+/// their gateway count. A count evaluated at a site reads nothing of it but
+/// its gateways (`Ctx::Site`), so a fleet workload's count is evaluated
+/// once per class, and its value at every site is its class's. Workloads
+/// with the same selectors on one fleet share one.
+#[derive(Debug)]
+pub(super) struct SiteClasses {
+    /// The sites, by index in the fleet, in the fleet's order.
+    sites: Vec<usize>,
+    /// Each site's class (parallel to `sites`), an index into `gateways`.
+    class: Vec<u32>,
+    /// The gateway count of each class's sites, in order of first
+    /// appearance; `None` for the sites whose count failed (reported).
+    pub gateways: Vec<Option<u32>>,
+    /// The first site of each class (a fleet site index).
+    pub first: Vec<usize>,
+    /// How many sites each class has.
+    pub members: Vec<u32>,
+}
 
-/// Which expression and fleet a per-site explanation is of.
-struct SiteAt<'c> {
-    span: Span,
-    subject: &'c Arc<str>,
-    names: &'c Arc<[Arc<str>]>,
-    room: usize,
+impl SiteClasses {
+    /// The classes of `sites`, each with its gateway count.
+    fn new(sites: impl ExactSizeIterator<Item = (usize, Option<u32>)>) -> SiteClasses {
+        let mut of: FxHashMap<Option<u32>, u32> = FxHashMap::default();
+        let mut out = SiteClasses {
+            sites: Vec::with_capacity(sites.len()),
+            class: Vec::with_capacity(sites.len()),
+            gateways: Vec::new(),
+            first: Vec::new(),
+            members: Vec::new(),
+        };
+        for (s, g) in sites {
+            out.sites.push(s);
+            let next = u32::try_from(out.gateways.len()).unwrap_or(u32::MAX);
+            let c = *of.entry(g).or_insert_with(|| {
+                out.gateways.push(g);
+                out.first.push(s);
+                out.members.push(0);
+                next
+            });
+            if let Some(m) = out.members.get_mut(c as usize) {
+                *m += 1;
+            }
+            out.class.push(c);
+        }
+        out
+    }
+
+    /// Every site with its class, in the fleet's order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.sites.iter().zip(&self.class).map(|(s, c)| (*s, *c as usize))
+    }
+
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    pub fn classes(&self) -> usize {
+        self.gateways.len()
+    }
+}
+
+/// A fleet workload's count at each of its sites: a value per class of
+/// [`SiteClasses`].
+#[derive(Debug, Clone)]
+pub(super) struct PerSite {
+    pub classes: Arc<SiteClasses>,
+    /// The value of each class.
+    pub values: Arc<[u32]>,
+}
+
+impl PerSite {
+    /// Every site with its value, in the fleet's order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.classes
+            .iter()
+            .map(|(s, c)| (s, self.values.get(c).copied().unwrap_or(0)))
+    }
 }
 
 /// An exact rational number.
@@ -326,14 +376,19 @@ pub(super) enum Ctx {
 #[derive(Debug, Clone)]
 pub(super) enum WVal {
     Single(u32),
-    PerSite(Vec<(usize, u32)>),
+    PerSite(PerSite),
 }
 
 impl WVal {
     pub fn total(&self) -> u32 {
         match self {
             WVal::Single(n) => *n,
-            WVal::PerSite(v) => v.iter().map(|(_, n)| *n).fold(0u32, |a, b| a.saturating_add(b)),
+            WVal::PerSite(p) => p
+                .values
+                .iter()
+                .zip(&p.classes.members)
+                .map(|(v, n)| v.saturating_mul(*n))
+                .fold(0u32, |a, b| a.saturating_add(b)),
         }
     }
 }
@@ -358,8 +413,13 @@ pub(super) struct Evaluation<'d> {
     depth: usize,
     /// Whether E0307 was reported: one is enough.
     too_deep: bool,
-    /// Sites each fleet workload runs on.
-    pub sites_of: FxHashMap<usize, Vec<usize>>,
+    /// Sites each fleet workload runs on, shared by the workloads with one
+    /// fleet and selectors.
+    pub sites_of: FxHashMap<usize, Arc<[usize]>>,
+    /// The classes of those sites, by fleet and list of sites (its
+    /// address: one per fleet and selectors), once their gateways are
+    /// known.
+    classes: FxHashMap<(usize, usize), Arc<SiteClasses>>,
     /// Total gateways of each fleet, once all its sites are known.
     fleet_totals: FxHashMap<usize, u32>,
 }
@@ -376,6 +436,7 @@ impl<'d> Evaluation<'d> {
             depth: 0,
             too_deep: false,
             sites_of: FxHashMap::default(),
+            classes: FxHashMap::default(),
             fleet_totals: FxHashMap::default(),
         }
     }
@@ -396,17 +457,24 @@ impl<'a> Analyzer<'a> {
     /// replicas), memoised in the [`Evaluation`] that placement reads.
     pub(super) fn evaluate_counts<'d>(&mut self, d: &'d Drafts) -> Evaluation<'d> {
         let mut ev = Evaluation::new(d);
-        // Which sites each fleet workload runs on.
+        // Which sites each fleet workload runs on: matched once per fleet
+        // and selectors.
+        let mut matched: FxHashMap<(usize, Vec<&crate::ir::Selector>), Arc<[usize]>> = FxHashMap::default();
         for (w, wl) in d.workloads.iter().enumerate() {
             let Some(Target::Fleet(f)) = wl.target else { continue };
             let Some(fleet) = d.fleets.get(f) else { continue };
-            let sites: Vec<usize> = fleet
-                .sites
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| super::place::matches(&wl.selectors, &s.labels))
-                .map(|(i, _)| i)
-                .collect();
+            let sites = matched
+                .entry((f, wl.selectors.iter().map(|(s, _)| s).collect()))
+                .or_insert_with(|| {
+                    fleet
+                        .sites
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| super::place::matches(&wl.selectors, &s.labels))
+                        .map(|(i, _)| i)
+                        .collect()
+                })
+                .clone();
             if sites.is_empty() && !fleet.sites.is_empty() {
                 let span = wl.selectors.first().map(|(_, s)| *s).unwrap_or(wl.on_span);
                 self.diags.push(
@@ -620,14 +688,7 @@ impl<'a> Analyzer<'a> {
                         Some(WVal::Single(v))
                     }
                     Target::Fleet(f) => {
-                        let sites = ev.sites_of.get(&w).cloned().unwrap_or_default();
-                        let mut out = Vec::with_capacity(sites.len());
-                        let mut failed = false;
-                        // A fleet workload's count depends on its site only
-                        // through the site's gateways: evaluate once per
-                        // distinct gateway count (the formula kept by index
-                        // in the explanations).
-                        let mut memo: FxHashMap<u32, Option<(u32, Formula)>> = FxHashMap::default();
+                        let classes = self.site_classes(w, f, wl.name_span, ev);
                         let names = ev
                             .site_names
                             .entry(f)
@@ -639,81 +700,72 @@ impl<'a> Analyzer<'a> {
                             })
                             .clone();
                         let subject: Arc<str> = subject.into();
-                        let room = sites.len();
-                        for s in sites {
+                        let mut values = Vec::with_capacity(classes.classes());
+                        let mut per_class = Vec::new();
+                        let mut failed = false;
+                        for (&gw, &s) in classes.gateways.iter().zip(&classes.first) {
                             let v = match (wl.kind, wl.replicas.as_ref()) {
-                                (crate::ir::WorkloadKind::Daemon, _) => {
-                                    self.count(CountKey::Site(f, s), wl.name_span, ev)
-                                }
+                                (crate::ir::WorkloadKind::Daemon, _) => gw,
                                 (crate::ir::WorkloadKind::Job | crate::ir::WorkloadKind::Train, _) => Some(1),
                                 (_, Some(e)) => {
-                                    let gw = self.count(CountKey::Site(f, s), wl.name_span, ev);
-                                    let hit = gw.and_then(|g| memo.get(&g).cloned());
-                                    let result = match hit {
-                                        Some(r) => r,
-                                        None => {
-                                            let site = names.get(s).map(|n| &**n);
-                                            let r = self
-                                                .evaluate_count(
-                                                    e,
-                                                    At {
-                                                        ctx: Ctx::Site(f, s),
-                                                        file: wl.file,
-                                                    },
-                                                    ev,
-                                                    &subject,
-                                                    site,
-                                                )
-                                                .map(|(value, formula)| {
-                                                    let i = self.explanations.formula(formula);
-                                                    (value, i)
-                                                });
-                                            if let Some(g) = gw {
-                                                memo.insert(g, r.clone());
-                                            }
-                                            r
-                                        }
+                                    // The class's first site stands for all
+                                    // of them.
+                                    let site = names.get(s).map(|n| &**n);
+                                    let at = At {
+                                        ctx: Ctx::Site(f, s),
+                                        file: wl.file,
                                     };
-                                    result.map(|(value, formula)| {
-                                        match formula {
-                                            Ok(i) => self.explanations.push_site(
-                                                SiteAt {
-                                                    span: e.span,
-                                                    subject: &subject,
-                                                    names: &names,
-                                                    room,
-                                                },
-                                                s,
-                                                value,
-                                                i,
-                                            ),
-                                            Err(formula) => self.explanations.push(CountExplanation {
-                                                span: e.span,
-                                                subject: subject.clone(),
-                                                site: names.get(s).cloned(),
-                                                value,
-                                                formula,
-                                            }),
-                                        }
-                                        value
-                                    })
+                                    let r = self.evaluate_count(e, at, ev, &subject, site);
+                                    let v = r.as_ref().map(|(v, _)| *v);
+                                    per_class.push(r);
+                                    v
                                 }
                                 (_, None) => Some(1),
                             };
-                            match v {
-                                Some(v) => out.push((s, v)),
-                                None => failed = true,
-                            }
+                            values.push(v.unwrap_or(0));
+                            failed |= v.is_none();
+                        }
+                        if let (Some(e), false) = (wl.replicas.as_ref(), per_class.is_empty()) {
+                            self.explanations
+                                .push_sites(e.span, subject, names, classes.clone(), per_class);
                         }
                         if failed {
                             None
                         } else {
-                            Some(WVal::PerSite(out))
+                            Some(WVal::PerSite(PerSite {
+                                classes,
+                                values: values.into(),
+                            }))
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The classes of the sites workload `w` (on fleet `f`) runs on,
+    /// entering each site's gateway count from `via` (see [`SiteClasses`]).
+    /// Kept for the next workload with the same sites once every one of
+    /// them was counted before, so that entering them again would neither
+    /// evaluate nor report anything.
+    fn site_classes(&mut self, w: usize, f: usize, via: Span, ev: &mut Evaluation<'_>) -> Arc<SiteClasses> {
+        let sites = ev.sites_of.get(&w).cloned().unwrap_or_else(|| Arc::from(Vec::new()));
+        let key = (f, sites.as_ptr() as usize);
+        if let Some(c) = ev.classes.get(&key) {
+            return c.clone();
+        }
+        let settled = sites
+            .iter()
+            .all(|s| matches!(ev.slots.get(&CountKey::Site(f, *s)), Some(Slot::Done(_))));
+        let mut gateways = Vec::with_capacity(sites.len());
+        for &s in sites.iter() {
+            gateways.push(self.count(CountKey::Site(f, s), via, ev));
+        }
+        let classes = Arc::new(SiteClasses::new(sites.iter().copied().zip(gateways)));
+        if settled {
+            ev.classes.insert(key, classes.clone());
+        }
+        classes
     }
 
     fn default_cluster_replicas(&mut self, w: usize, c: usize, ev: &mut Evaluation<'_>) -> Option<u32> {

@@ -387,7 +387,7 @@ impl<'a> Analyzer<'a> {
     }
 
     pub(crate) fn item(&self, id: ItemId) -> Option<&'a ast::Item> {
-        self.prog.unit(id.0)?.items.get(id.1)
+        self.prog.unit(id.0)?.items.get(id.1).map(|i| &**i)
     }
 
     pub(crate) fn block(&self, id: ItemId) -> Option<&'a ast::Block> {

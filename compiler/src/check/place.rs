@@ -10,6 +10,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::{self, WorkloadKind};
 use crate::source::Span;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub(super) fn matches(selectors: &[(ir::Selector, Span)], labels: &BTreeMap<String, String>) -> bool {
     selectors
@@ -40,9 +41,55 @@ struct NodeGroup<'g> {
     span: Span,
 }
 
+/// The site lists of the fleet placements made so far, by fleet, site
+/// classes (their address), one copy per gateway or not, and replicas per
+/// class: the workloads placed alike share one.
+type Alike = rustc_hash::FxHashMap<(usize, usize, bool, Vec<u32>), Arc<[ir::SitePlacement]>>;
+
 struct Use {
     workload: usize,
     copies: u32,
+}
+
+/// What some uses put on a node group, summed: shared by the sites that
+/// carry the same workloads alike.
+#[derive(Clone, Default)]
+struct Carried {
+    contributors: Arc<[ir::Contributor]>,
+    /// The workloads, by index, in the order of `contributors`.
+    uses: Arc<[usize]>,
+    cpu: u64,
+    mem: u64,
+    gpu: u32,
+}
+
+/// Sum what `uses` put on a node group.
+fn carry(uses: &[Use], workloads: &[ir::Workload], names: &[Arc<str>]) -> Carried {
+    let mut contributors = Vec::with_capacity(uses.len());
+    let mut used = Vec::with_capacity(uses.len());
+    let (mut cpu, mut mem, mut gpu) = (0u64, 0u64, 0u32);
+    for u in uses {
+        let Some(w) = workloads.get(u.workload) else { continue };
+        let c = ir::Contributor {
+            workload: names.get(u.workload).cloned().unwrap_or_else(|| w.name.as_str().into()),
+            copies: u.copies,
+            cpu_millis: w.container.cpu_millis.saturating_mul(u64::from(u.copies)),
+            memory_bytes: w.container.memory_bytes.saturating_mul(u64::from(u.copies)),
+            gpu: w.container.gpu.saturating_mul(u.copies),
+        };
+        cpu = cpu.saturating_add(c.cpu_millis);
+        mem = mem.saturating_add(c.memory_bytes);
+        gpu = gpu.saturating_add(c.gpu);
+        contributors.push(c);
+        used.push(u.workload);
+    }
+    Carried {
+        contributors: contributors.into(),
+        uses: used.into(),
+        cpu,
+        mem,
+        gpu,
+    }
 }
 
 impl<'a> Analyzer<'a> {
@@ -59,8 +106,9 @@ impl<'a> Analyzer<'a> {
             .map(|f| f.sites.iter().map(|s| s.name.as_str().into()).collect())
             .collect();
         let mut workloads = Vec::new();
+        let mut alike = Alike::default();
         for (w, wl) in d.workloads.iter().enumerate() {
-            if let Some(x) = self.place(w, wl, &mut ev, &clusters, (&fleets, &site_names)) {
+            if let Some(x) = self.place(w, wl, &mut ev, &clusters, (&fleets, &site_names), &mut alike) {
                 workloads.push(x);
             }
         }
@@ -806,7 +854,8 @@ impl<'a> Analyzer<'a> {
         wl: &WorkloadDraft,
         ev: &mut Evaluation<'_>,
         clusters: &[ir::Cluster],
-        (fleets, site_names): (&[ir::Fleet], &[Vec<std::sync::Arc<str>>]),
+        (fleets, site_names): (&[ir::Fleet], &[Vec<Arc<str>>]),
+        alike: &mut Alike,
     ) -> Option<ir::Workload> {
         let d = ev.drafts;
         let target = wl.target?;
@@ -889,58 +938,85 @@ impl<'a> Analyzer<'a> {
                 let fleet_name = v::k8s_name(&fd.name.name);
                 let fi = fleets.iter().position(|x| x.name == fleet_name)?;
                 let fleet = fleets.get(fi)?;
-                let names = site_names.get(fi);
                 self.runtime_fit(wl, fd, fleet);
-                let per_site: &[(usize, u32)] = match &counted {
-                    Some(WVal::PerSite(v)) => v,
-                    _ => &[],
+                let per_site = match &counted {
+                    Some(WVal::PerSite(v)) => Some(v),
+                    _ => None,
                 };
-                let mut sites = Vec::with_capacity(per_site.len());
-                for &(s, replicas) in per_site {
-                    let Some(site) = fleet.sites.get(s) else { continue };
-                    let replicas = match (&autoscale, wl.kind) {
-                        (Some(a), _) => a.min,
-                        _ => replicas,
-                    };
-                    let per_node = match wl.kind {
-                        WorkloadKind::Daemon | WorkloadKind::Job | WorkloadKind::Train => 1,
-                        _ => ceil_div(replicas, site.gateways),
-                    };
-                    if wl.critical.is_some() && replicas > site.gateways + site.standby {
-                        self.diags.push(
-                            Diagnostic::new(Code::E0401, wl.critical.unwrap_or(wl.name_span), format!("critical `{}` needs {replicas} devices at `{}`, which has {} gateways and {} standby", wl.name, site.name, site.gateways, site.standby))
-                                .label("one replica per device")
-                                .help("lower the replicas or add gateways or standby devices"),
-                        );
+                let autoscaled = autoscale.as_ref().map(|a| a.min);
+                // The checks per site, where they can fire.
+                let cron = wl.schedule.is_some() && fleet.runtime.is_kubernetes();
+                let longest = fleet.sites.iter().map(|s| s.name.len()).max().unwrap_or(0);
+                if wl.critical.is_some() || name.len() + 1 + longest > 52 {
+                    for (s, replicas) in per_site.into_iter().flat_map(|p| p.iter()) {
+                        let Some(site) = fleet.sites.get(s) else { continue };
+                        let replicas = autoscaled.unwrap_or(replicas);
+                        if wl.critical.is_some() && replicas > site.gateways + site.standby {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0401, wl.critical.unwrap_or(wl.name_span), format!("critical `{}` needs {replicas} devices at `{}`, which has {} gateways and {} standby", wl.name, site.name, site.gateways, site.standby))
+                                    .label("one replica per device")
+                                    .help("lower the replicas or add gateways or standby devices"),
+                            );
+                        }
+                        // Both parts are valid labels already; only the length
+                        // of the joined name can be wrong.
+                        if cron && name.len() + 1 + site.name.len() > 52 && name.len() + 1 + site.name.len() <= 63 {
+                            self.diags.push(
+                                Diagnostic::new(Code::E0206, wl.name_span, format!("the generated CronJob name `{name}-{}` is {} characters long; Kubernetes allows 52", site.name, name.len() + 1 + site.name.len()))
+                                    .label(format!("placed at site `{}`", site.name))
+                                    .help("shorten the job or site name; a scheduled job becomes a CronJob named `<job>-<site>`, at most 52 characters"),
+                            );
+                        }
+                        if name.len() + 1 + site.name.len() > 63 {
+                            let generated = format!("{name}-{}", site.name);
+                            let m = v::check_dns_label(&generated).err().unwrap_or_default();
+                            self.diags.push(
+                                Diagnostic::new(Code::E0206, wl.name_span, format!("the generated name `{generated}` is not a valid Kubernetes name: {m}"))
+                                    .label(format!("placed at site `{}`", site.name))
+                                    .help("shorten the workload or site name; generated names are `<workload>-<site>`, at most 63 characters"),
+                            );
+                        }
                     }
-                    // Both parts are valid labels already; only the length
-                    // of the joined name can be wrong.
-                    let cron = wl.schedule.is_some() && fleet.runtime.is_kubernetes();
-                    if cron && name.len() + 1 + site.name.len() > 52 && name.len() + 1 + site.name.len() <= 63 {
-                        self.diags.push(
-                            Diagnostic::new(Code::E0206, wl.name_span, format!("the generated CronJob name `{name}-{}` is {} characters long; Kubernetes allows 52", site.name, name.len() + 1 + site.name.len()))
-                                .label(format!("placed at site `{}`", site.name))
-                                .help("shorten the job or site name; a scheduled job becomes a CronJob named `<job>-<site>`, at most 52 characters"),
-                        );
-                    }
-                    if name.len() + 1 + site.name.len() > 63 {
-                        let generated = format!("{name}-{}", site.name);
-                        let m = v::check_dns_label(&generated).err().unwrap_or_default();
-                        self.diags.push(
-                            Diagnostic::new(Code::E0206, wl.name_span, format!("the generated name `{generated}` is not a valid Kubernetes name: {m}"))
-                                .label(format!("placed at site `{}`", site.name))
-                                .help("shorten the workload or site name; generated names are `<workload>-<site>`, at most 63 characters"),
-                        );
-                    }
-                    sites.push(ir::SitePlacement {
-                        site: names
-                            .and_then(|n| n.get(s))
-                            .cloned()
-                            .unwrap_or_else(|| site.name.as_str().into()),
-                        replicas,
-                        per_node,
-                    });
                 }
+                // The workloads placed alike (the same sites, replicas per
+                // class of sites and copies per gateway) share one list.
+                let one_per_node = matches!(wl.kind, WorkloadKind::Daemon | WorkloadKind::Job | WorkloadKind::Train);
+                let sites = match per_site {
+                    Some(p) => {
+                        let replicas: Vec<u32> = match autoscaled {
+                            Some(min) => vec![min; p.values.len()],
+                            None => p.values.to_vec(),
+                        };
+                        let key = (fi, Arc::as_ptr(&p.classes) as usize, one_per_node, replicas);
+                        if let Some(shared) = alike.get(&key) {
+                            shared.clone()
+                        } else {
+                            let names = site_names.get(fi);
+                            let mut sites = Vec::with_capacity(p.classes.len());
+                            for (s, class) in p.classes.iter() {
+                                let Some(site) = fleet.sites.get(s) else { continue };
+                                let replicas = key.3.get(class).copied().unwrap_or(0);
+                                let per_node = if one_per_node {
+                                    1
+                                } else {
+                                    ceil_div(replicas, site.gateways)
+                                };
+                                sites.push(ir::SitePlacement {
+                                    site: names
+                                        .and_then(|n| n.get(s))
+                                        .cloned()
+                                        .unwrap_or_else(|| site.name.as_str().into()),
+                                    replicas,
+                                    per_node,
+                                });
+                            }
+                            let sites: Arc<[ir::SitePlacement]> = sites.into();
+                            alike.insert(key, sites.clone());
+                            sites
+                        }
+                    }
+                    None => Arc::from(Vec::new()),
+                };
                 ir::Placement::Fleet {
                     fleet: fleet.name.clone(),
                     sites,
@@ -1281,12 +1357,27 @@ impl<'a> Analyzer<'a> {
                     .collect()
             })
             .collect();
-        let mut placed: Vec<(usize, Use)> = Vec::new();
-        let mut per_slot = vec![0usize; slot_of.len()];
+        // The fleet workloads grouped by their site list: the workloads
+        // placed alike share one (see `place`), and a site carries each
+        // group's workloads alike.
+        let mut group_of: rustc_hash::FxHashMap<usize, usize> = rustc_hash::FxHashMap::default();
+        let mut groups: Vec<(&str, &[ir::SitePlacement], Vec<usize>)> = Vec::new();
         for (i, w) in workloads.iter().enumerate() {
             let ir::Placement::Fleet { fleet: f, sites } = &w.placement else {
                 continue;
             };
+            let next = groups.len();
+            let g = *group_of.entry(Arc::as_ptr(sites) as *const () as usize).or_insert(next);
+            match groups.get_mut(g) {
+                Some(group) => group.2.push(i),
+                None => groups.push((f.as_str(), sites, vec![i])),
+            }
+        }
+        // Each site's signature: the groups placed there with their
+        // copies per gateway, in group order.
+        let mut signature: Vec<Vec<(u32, u32)>> = vec![Vec::new(); slot_of.len()];
+        for (g, (f, sites, _)) in groups.iter().enumerate() {
+            let g = u32::try_from(g).unwrap_or(u32::MAX);
             // A placement lists its sites in the fleet's order: each is
             // found by walking on along the fleet's sites (by name once a
             // walk fails, so a walk never starts over).
@@ -1302,27 +1393,38 @@ impl<'a> Analyzer<'a> {
                 if walked.is_none() {
                     walk = None;
                 }
-                let Some(slot) = walked.or_else(|| slot_of.get(&(f.as_str(), &*sp.site)).copied()) else {
+                let Some(slot) = walked.or_else(|| slot_of.get(&(*f, &*sp.site)).copied()) else {
                     continue;
                 };
-                if let Some(n) = per_slot.get_mut(slot) {
-                    *n += 1;
+                if let Some(sig) = signature.get_mut(slot) {
+                    sig.push((g, sp.per_node));
                 }
-                placed.push((
-                    slot,
-                    Use {
-                        workload: i,
-                        copies: sp.per_node,
-                    },
-                ));
             }
         }
-        let mut by_slot: Vec<Vec<Use>> = per_slot.iter().map(|n| Vec::with_capacity(*n)).collect();
-        for (slot, u) in placed {
-            if let Some(v) = by_slot.get_mut(slot) {
-                v.push(u);
+        // What each distinct signature puts on a gateway, summed once.
+        let mut carried: rustc_hash::FxHashMap<&[(u32, u32)], Carried> = rustc_hash::FxHashMap::default();
+        for sig in &signature {
+            if carried.contains_key(sig.as_slice()) {
+                continue;
             }
+            let mut uses: Vec<Use> = sig
+                .iter()
+                .flat_map(|(g, copies)| {
+                    groups
+                        .get(*g as usize)
+                        .map(|(_, _, members)| members.as_slice())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|i| Use {
+                            workload: *i,
+                            copies: *copies,
+                        })
+                })
+                .collect();
+            uses.sort_by_key(|u| u.workload);
+            carried.insert(sig, carry(&uses, workloads, &names));
         }
+        let mut taken = vec![false; slot_of.len()];
         for (fleet, slots) in fleets.iter().zip(&slot_at) {
             let fd = d.fleets.iter().find(|x| v::k8s_name(&x.name.name) == fleet.name);
             // The first site draft of each name, for spans.
@@ -1331,7 +1433,11 @@ impl<'a> Analyzer<'a> {
                 site_spans.entry(v::k8s_name(&s.name.name)).or_insert(s.name.span);
             }
             for (site, slot) in fleet.sites.iter().zip(slots) {
-                let uses = by_slot.get_mut(*slot).map(std::mem::take).unwrap_or_default();
+                // The first site of a name carries what is placed at the
+                // name; a later namesake carries nothing.
+                let first = taken.get_mut(*slot).is_some_and(|t| !std::mem::replace(t, true));
+                let sig = signature.get(*slot).map(Vec::as_slice).unwrap_or_default();
+                let on = if first { carried.get(sig).cloned() } else { None };
                 let group = format!("{}/{}", fleet.name, site.name);
                 let site_span = site_spans.get(site.name.as_str()).copied();
                 let g = NodeGroup {
@@ -1342,7 +1448,7 @@ impl<'a> Analyzer<'a> {
                     per_node: true,
                     span: site_span.unwrap_or_default(),
                 };
-                let cap = self.fit(&g, &uses, workloads, &names, &draft_of);
+                let cap = self.fit(&g, on.unwrap_or_default(), workloads, &draft_of);
                 out.push(cap);
             }
         }
@@ -1378,20 +1484,19 @@ impl<'a> Analyzer<'a> {
                     per_node: false,
                     span,
                 };
-                let cap = self.fit(&g, &uses, workloads, &names, &draft_of);
+                let cap = self.fit(&g, carry(&uses, workloads, &names), workloads, &draft_of);
                 out.push(cap);
             }
         }
         out
     }
 
-    /// Sum what `uses` put on one node group and check it fits.
+    /// Check that what is carried on one node group fits it.
     fn fit<'d>(
         &mut self,
         g: &NodeGroup<'_>,
-        uses: &[Use],
+        on: Carried,
         workloads: &[ir::Workload],
-        names: &[std::sync::Arc<str>],
         draft_of: &dyn Fn(&str) -> Option<&'d WorkloadDraft>,
     ) -> ir::NodeGroupCapacity
     where
@@ -1409,26 +1514,17 @@ impl<'a> Analyzer<'a> {
         let cap_cpu = dev.allocatable_cpu().saturating_mul(scale);
         let cap_mem = dev.allocatable_memory().saturating_mul(scale);
         let cap_gpu = dev.gpu.saturating_mul(if per_node { 1 } else { nodes });
-        let mut contributors = Vec::with_capacity(uses.len());
-        let (mut cpu, mut mem, mut gpu) = (0u64, 0u64, 0u32);
-        for u in uses {
-            let Some(w) = workloads.get(u.workload) else { continue };
-            let c = ir::Contributor {
-                workload: names.get(u.workload).cloned().unwrap_or_else(|| w.name.as_str().into()),
-                copies: u.copies,
-                cpu_millis: w.container.cpu_millis.saturating_mul(u64::from(u.copies)),
-                memory_bytes: w.container.memory_bytes.saturating_mul(u64::from(u.copies)),
-                gpu: w.container.gpu.saturating_mul(u.copies),
-            };
-            cpu = cpu.saturating_add(c.cpu_millis);
-            mem = mem.saturating_add(c.memory_bytes);
-            gpu = gpu.saturating_add(c.gpu);
-            contributors.push(c);
-            // One replica must fit on one node, wherever it lands.
-            if !per_node
-                && (w.container.cpu_millis > dev.allocatable_cpu()
-                    || w.container.memory_bytes > dev.allocatable_memory())
-            {
+        let Carried {
+            contributors,
+            uses,
+            cpu,
+            mem,
+            gpu,
+        } = on;
+        // One replica must fit on one node, wherever it lands.
+        for u in uses.iter().filter(|_| !per_node) {
+            let Some(w) = workloads.get(*u) else { continue };
+            if w.container.cpu_millis > dev.allocatable_cpu() || w.container.memory_bytes > dev.allocatable_memory() {
                 if let Some(dw) = draft_of(&w.name) {
                     let (what, s) = if w.container.cpu_millis > dev.allocatable_cpu() {
                         (format!("{} CPU", v::format_cpu(w.container.cpu_millis)), dw.cpu_span)
@@ -1494,7 +1590,7 @@ impl<'a> Analyzer<'a> {
                 v::format_memory(cap_mem),
                 cap_gpu
             ));
-            for c in &contributors {
+            for c in contributors.iter() {
                 let Some(dw) = draft_of(&c.workload) else { continue };
                 let s = if over_cpu {
                     dw.cpu_span

@@ -39,7 +39,9 @@ impl Path {
 #[derive(Debug, Clone, Default)]
 pub struct SourceUnit {
     pub file: FileId,
-    pub items: Vec<Item>,
+    /// Shared with the parse cache while unchanged and in place
+    /// ([`crate::syntax::ParseCache`]).
+    pub items: Vec<std::sync::Arc<Item>>,
     /// Spans of top-level chunks that did not parse (already reported).
     pub broken: Vec<Span>,
 }

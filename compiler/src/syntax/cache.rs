@@ -12,7 +12,7 @@
 use super::ast::*;
 use crate::source::{FileId, Span};
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Items parsed before, by file and text.
 #[derive(Debug, Default)]
@@ -20,10 +20,21 @@ pub struct ParseCache {
     inner: Mutex<Inner>,
 }
 
+#[derive(Debug)]
+struct Entry {
+    /// The tree at offset 0.
+    tree: Item,
+    /// The tree where it was last put, and that offset: handed out again,
+    /// shared, while the item does not move.
+    placed: Option<(usize, Arc<Item>)>,
+    /// The generation that last used it.
+    used: u64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// file → item text → (tree at offset 0, generation last used).
-    files: HashMap<FileId, HashMap<String, (Item, u64)>>,
+    /// file → item text → the entry.
+    files: HashMap<FileId, HashMap<String, Entry>>,
     generation: u64,
     hits: u64,
     misses: u64,
@@ -36,21 +47,25 @@ impl ParseCache {
 
     /// The item parsed from `text` in `file` before, moved to start at
     /// `offset`.
-    pub(super) fn get(&self, file: FileId, text: &str, offset: usize) -> Option<Item> {
+    pub(super) fn get(&self, file: FileId, text: &str, offset: usize) -> Option<Arc<Item>> {
         let mut inner = self.inner.lock().ok()?;
         let generation = inner.generation;
-        let found = inner
-            .files
-            .get_mut(&file)
-            .and_then(|m| m.get_mut(text))
-            .map(|(item, used)| {
-                *used = generation;
-                item.clone()
-            });
+        let found = inner.files.get_mut(&file).and_then(|m| m.get_mut(text)).map(|e| {
+            e.used = generation;
+            match &e.placed {
+                Some((at, item)) if *at == offset => item.clone(),
+                _ => {
+                    let mut item = e.tree.clone();
+                    item.shift(u32::try_from(offset).unwrap_or(u32::MAX));
+                    let item = Arc::new(item);
+                    e.placed = Some((offset, item.clone()));
+                    item
+                }
+            }
+        });
         match found {
-            Some(mut item) => {
+            Some(item) => {
                 inner.hits += 1;
-                item.shift(u32::try_from(offset).unwrap_or(u32::MAX));
                 Some(item)
             }
             None => {
@@ -64,11 +79,14 @@ impl ParseCache {
     pub(super) fn put(&self, file: FileId, text: &str, item: &Item) {
         if let Ok(mut inner) = self.inner.lock() {
             let generation = inner.generation;
-            inner
-                .files
-                .entry(file)
-                .or_default()
-                .insert(text.to_string(), (item.clone(), generation));
+            inner.files.entry(file).or_default().insert(
+                text.to_string(),
+                Entry {
+                    tree: item.clone(),
+                    placed: None,
+                    used: generation,
+                },
+            );
         }
     }
 
@@ -80,7 +98,7 @@ impl ParseCache {
         if let Ok(mut inner) = self.inner.lock() {
             let keep = inner.generation.saturating_sub(1);
             for m in inner.files.values_mut() {
-                m.retain(|_, (_, used)| *used >= keep);
+                m.retain(|_, e| e.used >= keep);
             }
             inner.files.retain(|_, m| !m.is_empty());
             inner.generation += 1;

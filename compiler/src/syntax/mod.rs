@@ -93,7 +93,7 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
                         None => build::item(p, file, chunk.start),
                     });
                 match built {
-                    Some(item) => unit.items.push(item),
+                    Some(item) => unit.items.push(std::sync::Arc::new(item)),
                     None => {
                         diags.push(Diagnostic::new(Code::E0001, chunk_span, "could not read this item").label("here"));
                         unit.broken.push(chunk_span);

@@ -51,7 +51,7 @@ model defect_detector {
         docs,
         kind: ItemKind::Param(p),
         ..
-    }) = unit.items.get(2)
+    }) = unit.items.get(2).map(|i| &**i)
     else {
         panic!("expected a param");
     };
@@ -65,7 +65,7 @@ fn ratio_with_bounds_has_structure() {
     let Some(Item {
         kind: ItemKind::Block(b),
         ..
-    }) = unit.items.first()
+    }) = unit.items.first().map(|i| &**i)
     else {
         panic!("expected a block");
     };
@@ -114,7 +114,7 @@ fn non_ascii_identifiers_and_strings_have_byte_spans() {
     let Some(Item {
         kind: ItemKind::Block(b),
         ..
-    }) = unit.items.get(1)
+    }) = unit.items.get(1).map(|i| &**i)
     else {
         panic!("expected a block");
     };
@@ -169,7 +169,7 @@ fn doc_comment_after_a_value_documents_the_next_field() {
     let Some(Item {
         kind: ItemKind::Block(b),
         ..
-    }) = unit.items.first()
+    }) = unit.items.first().map(|i| &**i)
     else {
         panic!("expected a block");
     };

@@ -329,7 +329,7 @@ fn site_view(sol: &Solution, fleet: &str, site: &str) -> Solution {
                 let mut w = w.clone();
                 w.placement = Placement::Fleet {
                     fleet: wf.clone(),
-                    sites: here,
+                    sites: here.into(),
                 };
                 view.workloads.push(w);
             }
