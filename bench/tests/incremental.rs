@@ -3,7 +3,8 @@
 //! edit gives exactly what a check from scratch gives. The edits are the latency bench's (one
 //! cloud service's count, `1 per 10` → `1 per 11` and `1 per 12`), a fleet
 //! service's count, a site's gateways, and a comment that moves every item
-//! after it; then back to the original text.
+//! after it; then back to the original text. The drafts of the workloads
+//! an edit did not touch are taken back from the cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use iotc_bench::fleet_workload;
@@ -64,7 +65,12 @@ fn the_fleet_workload_rechecked_after_edits_is_checked_from_scratch() {
                 assert_eq!(explained, expected, "{what}");
             }
         }
-        // The items were reused, not parsed again.
+        // The items were reused, not parsed again, and the drafts of the
+        // workloads an edit did not touch were taken back: the edits that
+        // change one service keep the other services' drafts (the site and
+        // the comment change what every draft is read in, or move them).
         assert!(cache.stats().0 > 0);
+        let (kept, _) = cache.draft_stats();
+        assert!(kept >= 3 * (services as u64 - 1), "{kept} drafts taken back");
     }
 }

@@ -138,6 +138,7 @@ fn main() {
     let mut hover = Vec::new();
     let mut completion = Vec::new();
     let mut hover_count = Vec::new();
+    let mut inlay = Vec::new();
     let count_at = text.rfind("1 per 10").unwrap() + 2;
     let count_line = text[..count_at].matches('\n').count();
     let count_col = count_at - text[..count_at].rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -164,6 +165,15 @@ fn main() {
         );
         assert!(!r.as_array().unwrap().is_empty(), "{r}");
         completion.push(d);
+        // The hints of a screenful of services, as an editor asks after
+        // each change.
+        let (d, r) = call(
+            &client,
+            "textDocument/inlayHint",
+            json!({ "textDocument": { "uri": URI }, "range": { "start": { "line": end_line - 60, "character": 0 }, "end": { "line": end_line, "character": 0 } } }),
+        );
+        assert!(r.as_array().unwrap().len() >= 5, "{r}");
+        inlay.push(d);
     }
     // While a re-check runs: a change after a quiet spell starts one at
     // once (on the server's checking thread); a hover and a completion
@@ -313,6 +323,7 @@ fn main() {
     row("hover on a reference", &mut hover);
     row("hover on a linked count", &mut hover_count);
     row("completion of a field", &mut completion);
+    row("inlay hints of 60 lines of services", &mut inlay);
     row("hover on a reference while a re-check runs", &mut hover_busy);
     row("completion of a field while a re-check runs", &mut completion_busy);
     row(

@@ -114,8 +114,14 @@ pub fn run(connection: Connection, std: StdFiles) -> Result<(), String> {
         .stack_size(CHECK_STACK)
         .spawn(move || {
             for job in jobs_rx {
-                if checked_tx.send(job.run(&checker)).is_err() {
+                let checked = job.run(&checker);
+                let analyses = checked.analyses();
+                if checked_tx.send(checked).is_err() {
                     break;
+                }
+                // The name index, while the diagnostics are published.
+                for a in analyses {
+                    a.index();
                 }
             }
         })
@@ -1041,7 +1047,7 @@ fn all_references(w: &World, def: &(String, u32, u32), include_declaration: bool
             start: def.1,
             end: def.2,
         };
-        if a.index.definition(target).is_none() {
+        if a.index().definition(target).is_none() {
             continue;
         }
         for span in features::references(a, target, include_declaration) {
@@ -1079,7 +1085,7 @@ fn prepare_rename(w: &mut World, p: lsp::TextDocumentPositionParams) -> Answer {
         return Ok(Value::Null);
     };
     let span =
-        at.a.index
+        at.a.index()
             .reference_at(at.file, at.offset)
             .map(|r| r.span)
             .or_else(|| features::target_at(at.a, at.file, at.offset));
@@ -1163,7 +1169,7 @@ fn workspace_symbol(w: &mut World, p: lsp::WorkspaceSymbolParams) -> Answer {
     let query = p.query.to_lowercase();
     let mut out: Vec<lsp::SymbolInformation> = Vec::new();
     for (_, a) in w.analyses() {
-        for d in &a.index.definitions {
+        for d in &a.index().definitions {
             if !a.analysis.program.user_files.contains(&d.name_span.file) || !d.name.to_lowercase().contains(&query) {
                 continue;
             }
@@ -1182,7 +1188,7 @@ fn workspace_symbol(w: &mut World, p: lsp::WorkspaceSymbolParams) -> Answer {
                 location,
                 container_name: d
                     .parent
-                    .and_then(|i| a.index.definitions.get(i))
+                    .and_then(|i| a.index().definitions.get(i))
                     .map(|p| p.name.clone()),
             });
         }
@@ -1216,9 +1222,8 @@ fn inlay_hint(w: &mut World, p: lsp::InlayHintParams) -> Answer {
     };
     let ix = LineIndex::new(&src.text);
     let (lo, hi) = (ix.offset(p.range.start), ix.offset(p.range.end));
-    let hints: Vec<lsp::InlayHint> = features::inlay_hints(a, file)
+    let hints: Vec<lsp::InlayHint> = features::inlay_hints_in(a, file, lo, hi)
         .into_iter()
-        .filter(|h| lo <= h.offset && h.offset <= hi)
         .map(|h| lsp::InlayHint {
             position: ix.position(h.offset),
             label: lsp::InlayHintLabel::String(h.label),

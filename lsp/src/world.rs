@@ -50,7 +50,25 @@ impl Document {
 #[derive(Debug)]
 pub struct Analyzed {
     pub analysis: Analysis,
-    pub index: Index,
+    /// Built on first use: the checking thread builds it right after
+    /// handing the analysis over, so diagnostics are published without
+    /// waiting for it, and a request that needs it before it is done waits
+    /// for that one build.
+    index: std::sync::OnceLock<Index>,
+}
+
+impl Analyzed {
+    pub fn new(analysis: Analysis) -> Analyzed {
+        Analyzed {
+            analysis,
+            index: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The name index of the analysed program.
+    pub fn index(&self) -> &Index {
+        self.index.get_or_init(|| ide::index(&self.analysis.program))
+    }
 }
 
 /// Serves open documents from memory and everything else from disk.
@@ -235,6 +253,13 @@ pub struct Checked {
     pub generation: u64,
     keys: Vec<String>,
     analyses: Vec<(String, Arc<Analyzed>)>,
+}
+
+impl Checked {
+    /// The analyses, to finish (their name index) once handed over.
+    pub fn analyses(&self) -> Vec<Arc<Analyzed>> {
+        self.analyses.iter().map(|(_, a)| a.clone()).collect()
+    }
 }
 
 impl Job {
@@ -772,8 +797,7 @@ impl Checker {
             }
             None => analyse(&OverlayDb { docs }, key),
         };
-        let index = ide::index(&analysis.program);
-        Analyzed { analysis, index }
+        Analyzed::new(analysis)
     }
 }
 

@@ -257,6 +257,28 @@ fn inlay_hints_show_linked_counts_per_site_and_in_total() {
 }
 
 #[test]
+fn inlay_hints_in_a_range_are_those_of_the_whole_file_there() {
+    let w = world_with(SOLUTION);
+    let a = w.get(MAIN).unwrap();
+    let file = features::file_of(a, &Origin::Path(MAIN.into())).unwrap();
+    let all = features::inlay_hints(a, file);
+    assert!(all.len() >= 3, "{all:?}");
+    // Every window, from a byte to the end of every line after it: the
+    // hints placed in it, no more and no fewer.
+    let ends: Vec<usize> = SOLUTION.match_indices('\n').map(|(i, _)| i).collect();
+    for lo in (0..SOLUTION.len()).step_by(7) {
+        for &hi in ends.iter().filter(|e| **e >= lo) {
+            let want: Vec<_> = all
+                .iter()
+                .filter(|h| lo <= h.offset && h.offset <= hi)
+                .cloned()
+                .collect();
+            assert_eq!(features::inlay_hints_in(a, file, lo, hi), want, "{lo}..{hi}");
+        }
+    }
+}
+
+#[test]
 fn did_you_mean_becomes_a_quick_fix() {
     let text = SOLUTION.replace("replicas = 1 per gateway", "replcas = 1 per gateway");
     let w = world_with(&text);

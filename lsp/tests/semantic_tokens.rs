@@ -104,7 +104,7 @@ fn check_invariants(what: &str, a: &Analyzed, file: FileId, text: &str, tokens: 
                 )
             })
     };
-    for d in a.index.definitions.iter().filter(|d| d.name_span.file == file) {
+    for d in a.index().definitions.iter().filter(|d| d.name_span.file == file) {
         let t = at(d.name_span.start, d.name_span.end);
         assert!(
             t.modifiers & modifier::DECLARATION != 0,
@@ -113,7 +113,7 @@ fn check_invariants(what: &str, a: &Analyzed, file: FileId, text: &str, tokens: 
         );
         assert_eq!(t.ty, st::type_of_definition(&d.kind), "{what}: `{}`", d.name);
     }
-    for r in a.index.references.iter().filter(|r| r.span.file == file) {
+    for r in a.index().references.iter().filter(|r| r.span.file == file) {
         let t = at(r.span.start, r.span.end);
         assert!(
             t.modifiers & modifier::DECLARATION == 0,
@@ -123,7 +123,7 @@ fn check_invariants(what: &str, a: &Analyzed, file: FileId, text: &str, tokens: 
         if r.module {
             assert_eq!(t.ty, TokenType::Namespace);
         } else {
-            let d = a.index.definition(r.target).expect("a reference names a definition");
+            let d = a.index().definition(r.target).expect("a reference names a definition");
             assert_eq!(
                 t.ty,
                 st::type_of_definition(&d.kind),

@@ -318,8 +318,7 @@ impl<'a> Analyzer<'a> {
         let name = p.segments.first()?.name.as_str();
         let info = self.params.get(name)?;
         let out = (info.ty, info.value.clone());
-        self.used_params.insert(name.to_string());
-        self.field_params.insert(name.to_string());
+        self.use_param(name, true);
         Some(out)
     }
 

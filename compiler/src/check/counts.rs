@@ -985,7 +985,7 @@ impl<'a> Analyzer<'a> {
                     if let Some(name) = p.segments.first().map(|s| s.name.as_str()) {
                         if let Some(info) = self.params.get(name) {
                             let (ty, val) = (info.ty, info.value.clone());
-                            self.used_params.insert(name.to_string());
+                            self.use_param(name, false);
                             return match (ty, val) {
                                 (ParamTy::Int, ParamVal::Int(i)) => Some((Q::int(i128::from(i)), i.to_string())),
                                 (ty, _) => self.not_a_count(

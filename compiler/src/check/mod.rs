@@ -6,7 +6,7 @@ mod body;
 mod counts;
 mod devices;
 mod flows;
-mod items;
+pub(crate) mod items;
 pub mod load;
 mod monitoring;
 mod overrides;
@@ -67,6 +67,7 @@ pub fn analyze_with(
         counts,
     } = {
         let mut a = Analyzer::new(&program);
+        a.cache = cache;
         let solution = a.run(overrides, overrides_files);
         a.finish(load_diags, solution)
     };
@@ -154,6 +155,7 @@ pub fn prepare(
     let sources_len = program.sources.len();
     let (drafts, settled) = {
         let mut a = Analyzer::new(&program);
+        a.cache = cache;
         a.prepare(&base, files);
         let drafts = a.drafts();
         (drafts, a.settle())
@@ -345,6 +347,11 @@ pub struct ParamInfo {
 
 pub(crate) struct Analyzer<'a> {
     prog: &'a Program,
+    /// The cache kept between checks, for the drafts of unchanged items.
+    cache: Option<&'a crate::syntax::ParseCache>,
+    /// While an item is read to be kept: what reading it does besides its
+    /// draft (see `items::kept`).
+    effects: Option<items::kept::Effects>,
     diags: Vec<Diagnostic>,
     /// The names each scope declares (see [`scope::Scopes`]).
     scopes: scope::Scopes<'a>,
@@ -372,6 +379,8 @@ impl<'a> Analyzer<'a> {
     fn new(prog: &'a Program) -> Analyzer<'a> {
         Analyzer {
             prog,
+            cache: None,
+            effects: None,
             diags: Vec::new(),
             scopes: scope::Scopes::default(),
             imported_std: BTreeSet::new(),
@@ -449,6 +458,8 @@ impl<'a> Analyzer<'a> {
     fn resume(prog: &'a Program, s: Settled) -> Analyzer<'a> {
         Analyzer {
             prog,
+            cache: None,
+            effects: None,
             diags: s.diags,
             scopes: scope::Scopes::build(prog).0,
             imported_std: s.imported_std,
@@ -531,6 +542,20 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// Mark param `name` used (and read into a field when `field`).
+    pub(crate) fn use_param(&mut self, name: &str, field: bool) {
+        self.used_params.insert(name.to_string());
+        if field {
+            self.field_params.insert(name.to_string());
+        }
+        if let Some(e) = &mut self.effects {
+            e.params.push(name.to_string());
+            if field {
+                e.field_params.push(name.to_string());
+            }
+        }
+    }
+
     /// Resolve a path to an item. Reports unknown names with suggestions.
     pub(crate) fn resolve(&mut self, p: &Path, from: FileId) -> Option<ItemId> {
         let names: Vec<&str> = p.segments.iter().map(|s| s.name.as_str()).collect();
@@ -539,7 +564,7 @@ impl<'a> Analyzer<'a> {
             [name] => {
                 if let Some(id) = self.scopes.single(self.prog, name, from) {
                     if let Some(ItemKind::Param(_)) = self.item(id).map(|i| &i.kind) {
-                        self.used_params.insert(name.to_string());
+                        self.use_param(name, false);
                     }
                     return Some(id);
                 }
@@ -578,6 +603,9 @@ impl<'a> Analyzer<'a> {
                     return None;
                 }
                 self.used_std.insert((from, module.to_string()));
+                if let Some(e) = &mut self.effects {
+                    e.std.push((from, module.to_string()));
+                }
                 if let Some(id) = self.scopes.in_module(module, name) {
                     return Some(id);
                 }

@@ -1337,7 +1337,7 @@ impl<'a> Analyzer<'a> {
         for (k, w) in d.workloads.iter().enumerate() {
             first_draft.entry(v::k8s_name(&w.name)).or_insert(k);
         }
-        let draft_of = |name: &str| first_draft.get(name).and_then(|k| d.workloads.get(*k));
+        let draft_of = |name: &str| first_draft.get(name).and_then(|k| d.workloads.get(*k)).map(|w| &**w);
         let names: Vec<std::sync::Arc<str>> = workloads.iter().map(|w| w.name.as_str().into()).collect();
         // What each site carries, gathered in one pass over the workloads:
         // a slot per (fleet name, site name), the first site of that name

@@ -14,10 +14,13 @@ use crate::source::{FileId, Span};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Items parsed before, by file and text.
+/// Items parsed before, by file and text; and the drafts the checker read
+/// from them (see `check::items::kept`), so that this is the one thing an
+/// editor keeps between checks.
 #[derive(Debug, Default)]
 pub struct ParseCache {
     inner: Mutex<Inner>,
+    drafts: Mutex<crate::check::items::kept::KeptDrafts>,
 }
 
 #[derive(Debug)]
@@ -75,15 +78,17 @@ impl ParseCache {
         }
     }
 
-    /// Keep `item`, parsed from `text` at offset 0.
-    pub(super) fn put(&self, file: FileId, text: &str, item: &Item) {
+    /// Keep `item`, parsed from `text` at offset 0, and `placed`, the same
+    /// moved to `offset`: what the next parse of the same text at the same
+    /// offset gets.
+    pub(super) fn put(&self, file: FileId, text: &str, item: &Item, offset: usize, placed: &Arc<Item>) {
         if let Ok(mut inner) = self.inner.lock() {
             let generation = inner.generation;
             inner.files.entry(file).or_default().insert(
                 text.to_string(),
                 Entry {
                     tree: item.clone(),
-                    placed: None,
+                    placed: Some((offset, placed.clone())),
                     used: generation,
                 },
             );
@@ -102,7 +107,22 @@ impl ParseCache {
             }
             inner.files.retain(|_, m| !m.is_empty());
             inner.generation += 1;
+            if let Ok(mut drafts) = self.drafts.lock() {
+                drafts.sweep(keep);
+            }
         }
+    }
+
+    /// The kept drafts, with the generation to mark them used in.
+    pub(crate) fn drafts(&self) -> Option<(std::sync::MutexGuard<'_, crate::check::items::kept::KeptDrafts>, u64)> {
+        let generation = self.inner.lock().ok()?.generation;
+        Some((self.drafts.lock().ok()?, generation))
+    }
+
+    /// Drafts taken back instead of read again so far, and how many are
+    /// kept, for tests and benchmarks.
+    pub fn draft_stats(&self) -> (u64, usize) {
+        self.drafts.lock().map(|d| d.stats()).unwrap_or_default()
     }
 
     /// (hits, misses) so far, for tests and benchmarks.

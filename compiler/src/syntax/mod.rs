@@ -85,15 +85,17 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
                     .and_then(|p| p.into_inner().next())
                     .and_then(|p| match cache {
                         // Built at offset 0 for the cache, then moved.
-                        Some(c) => build::item(p, file, 0).map(|mut item| {
-                            c.put(file, chunk_text, &item);
-                            item.shift(u32::try_from(chunk.start).unwrap_or(u32::MAX));
-                            item
+                        Some(c) => build::item(p, file, 0).map(|item| {
+                            let mut placed = item.clone();
+                            placed.shift(u32::try_from(chunk.start).unwrap_or(u32::MAX));
+                            let placed = std::sync::Arc::new(placed);
+                            c.put(file, chunk_text, &item, chunk.start, &placed);
+                            placed
                         }),
-                        None => build::item(p, file, chunk.start),
+                        None => build::item(p, file, chunk.start).map(std::sync::Arc::new),
                     });
                 match built {
-                    Some(item) => unit.items.push(std::sync::Arc::new(item)),
+                    Some(item) => unit.items.push(item),
                     None => {
                         diags.push(Diagnostic::new(Code::E0001, chunk_span, "could not read this item").label("here"));
                         unit.broken.push(chunk_span);

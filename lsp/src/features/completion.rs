@@ -333,7 +333,7 @@ fn member_completions(a: &Analyzed, qualifier: &str, in_import: bool) -> Vec<Com
             .collect();
     }
     // `plants.`: the sites (or pools) of a user item.
-    let defs = &a.index.definitions;
+    let defs = &a.index().definitions;
     let Some(parent) = defs.iter().position(|d| d.parent.is_none() && d.name == qualifier) else {
         return Vec::new();
     };
@@ -347,7 +347,7 @@ fn member_completions(a: &Analyzed, qualifier: &str, in_import: bool) -> Vec<Com
 fn declared(a: &Analyzed, keep: impl Fn(&str) -> bool) -> Vec<Completion> {
     let prog = &a.analysis.program;
     let mut seen = BTreeMap::new();
-    for d in &a.index.definitions {
+    for d in &a.index().definitions {
         if d.parent.is_some() || !prog.user_files.contains(&d.name_span.file) || d.kind == "solution" {
             continue;
         }

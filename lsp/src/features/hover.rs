@@ -18,7 +18,7 @@ pub struct HoverInfo {
 }
 
 pub fn hover(a: &Analyzed, file: FileId, offset: usize) -> Option<HoverInfo> {
-    let ix = &a.index;
+    let ix = &a.index();
     if let Some(r) = ix.reference_at(file, offset) {
         let markdown = if r.module {
             let module = module_name(a, r.target.file).unwrap_or_default();
@@ -216,10 +216,13 @@ fn append_counts_named(md: &mut String, key: &str, counts: &[CountExplanation]) 
 }
 
 pub fn count_lines(key: &str, counts: &[CountExplanation]) -> Vec<String> {
+    // Each distinct line once, in order (a fleet workload's count has one
+    // explanation per site: a set, not a scan per line).
     let mut seen: Vec<(Option<&str>, u32, &str, &str)> = Vec::new();
+    let mut known = std::collections::HashSet::new();
     for c in counts {
         let entry = (c.site.as_deref(), c.value, &*c.formula, &*c.subject);
-        if !seen.contains(&entry) {
+        if known.insert(entry) {
             seen.push(entry);
         }
     }

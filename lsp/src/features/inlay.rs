@@ -18,8 +18,16 @@ pub struct Hint {
 /// The evaluated value of every linked count in `file` (a literal number
 /// gets none): per site and in total for fleet workloads.
 pub fn inlay_hints(a: &Analyzed, file: FileId) -> Vec<Hint> {
+    inlay_hints_in(a, file, 0, usize::MAX)
+}
+
+/// [`inlay_hints`] placed from byte `lo` to `hi` (an editor asks for the
+/// lines it shows): only the counts there are explained.
+pub fn inlay_hints_in(a: &Analyzed, file: FileId, lo: usize, hi: usize) -> Vec<Hint> {
     let mut by_span: BTreeMap<(u32, u32), Vec<CountExplanation>> = BTreeMap::new();
-    for c in a.analysis.counts.matching(|s| s.file == file) {
+    // A hint sits within its expression's span.
+    let near = |s: iotc_compiler::source::Span| s.file == file && s.start as usize <= hi && s.end as usize >= lo;
+    for c in a.analysis.counts.matching(near) {
         by_span.entry((c.span.start, c.span.end)).or_default().push(c);
     }
     let mut out = Vec::new();
@@ -57,6 +65,9 @@ pub fn inlay_hints(a: &Analyzed, file: FileId) -> Vec<Hint> {
             .get(..end as usize)
             .map(|t| t.trim_end().len())
             .unwrap_or(end as usize);
+        if written < lo || written > hi {
+            continue;
+        }
         out.push(Hint {
             offset: written,
             label,

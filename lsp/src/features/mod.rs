@@ -17,7 +17,7 @@ mod symbols;
 pub use completion::{completions, completions_in, std_items, Completion, CompletionKind, StdItem, TOP_KEYWORDS};
 pub use fixes::{fix_for_diagnostic, fixes, Fix};
 pub use hover::{count_lines, hover, HoverInfo};
-pub use inlay::{inlay_hints, Hint};
+pub use inlay::{inlay_hints, inlay_hints_in, Hint};
 pub use navigation::{check_new_name, definition, references, target_at};
 pub use symbols::{document_symbols, SymbolNode};
 

@@ -8,10 +8,10 @@ use iotc_compiler::syntax::keywords;
 
 /// Where the name (or import) under the cursor is defined.
 pub fn definition(a: &Analyzed, file: FileId, offset: usize) -> Option<Span> {
-    if let Some(r) = a.index.reference_at(file, offset) {
+    if let Some(r) = a.index().reference_at(file, offset) {
         return Some(r.target);
     }
-    if let Some(d) = a.index.definition_at(file, offset) {
+    if let Some(d) = a.index().definition_at(file, offset) {
         return Some(d.name_span);
     }
     // `import "./cloud.iot"`: the file.
@@ -36,10 +36,10 @@ pub fn definition(a: &Analyzed, file: FileId, offset: usize) -> Option<Span> {
 
 /// The definition (name span) the cursor is on or refers to.
 pub fn target_at(a: &Analyzed, file: FileId, offset: usize) -> Option<Span> {
-    if let Some(r) = a.index.reference_at(file, offset) {
+    if let Some(r) = a.index().reference_at(file, offset) {
         return (!r.module).then_some(r.target);
     }
-    a.index.definition_at(file, offset).map(|d| d.name_span)
+    a.index().definition_at(file, offset).map(|d| d.name_span)
 }
 
 /// Every reference to `target`, with the declaration first if asked.
@@ -48,7 +48,7 @@ pub fn references(a: &Analyzed, target: Span, include_declaration: bool) -> Vec<
     if include_declaration {
         out.push(target);
     }
-    out.extend(a.index.references_to(target).map(|r| r.span));
+    out.extend(a.index().references_to(target).map(|r| r.span));
     out
 }
 

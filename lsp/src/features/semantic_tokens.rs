@@ -290,8 +290,8 @@ pub fn semantic_tokens(a: &Analyzed, file: FileId) -> Vec<SemanticToken> {
     let mut words = Words {
         a,
         known: HashMap::new(),
-        definitions: a.index.definitions.iter().map(|d| (d.name_span, d)).collect(),
-        references: a.index.references.iter().map(|r| (r.span, r)).collect(),
+        definitions: a.index().definitions.iter().map(|d| (d.name_span, d)).collect(),
+        references: a.index().references.iter().map(|r| (r.span, r)).collect(),
     };
     let mut broken: Vec<Span> = Vec::new();
     if let Some(unit) = program.unit(file) {

@@ -28,5 +28,5 @@ pub fn document_symbols(a: &Analyzed, file: FileId) -> Vec<SymbolNode> {
             })
             .collect()
     }
-    build(&a.index.definitions, None, file)
+    build(&a.index().definitions, None, file)
 }

@@ -10,6 +10,7 @@
 
 mod container;
 mod infra;
+pub(crate) mod kept;
 mod model;
 mod workload;
 
@@ -148,7 +149,8 @@ pub(super) struct Drafts {
     pub solution: Option<SolutionHeader>,
     pub clusters: Vec<ClusterDraft>,
     pub fleets: Vec<FleetDraft>,
-    pub workloads: Vec<WorkloadDraft>,
+    /// Shared with the kept drafts of unchanged items (see [`kept`]).
+    pub workloads: Vec<std::sync::Arc<WorkloadDraft>>,
     pub models: Vec<ir::Model>,
     /// The `monitor` keyword of each monitored model, by model name.
     pub monitor_spans: HashMap<String, Span>,
@@ -185,6 +187,9 @@ impl<'a> Analyzer<'a> {
             workloads_of: HashMap::default(),
         };
         let prog = self.prog;
+        // What every kept draft was read in (only with a cache to keep
+        // them in).
+        let environment = self.cache.map(|_| kept::environment(self));
         let mut solution_span: Option<Span> = None;
         let mut profiles = Profiles::default();
         // Clusters and fleets first, so workloads can refer to them by index.
@@ -248,11 +253,13 @@ impl<'a> Analyzer<'a> {
                         },
                         (ItemKind::Block(b), 1) => match b.kind {
                             BlockKind::Service | BlockKind::Daemon | BlockKind::Job => {
-                                if let Some(w) = self.workload(b, id, item, &d) {
-                                    if b.template.is_none() {
+                                if b.template.is_none() {
+                                    if let Some(w) = self.kept_workload(b, id, item, &d, environment) {
                                         d.workloads_of.insert(id, vec![d.workloads.len()]);
                                         d.workloads.push(w);
                                     }
+                                } else {
+                                    self.workload(b, id, item, &d);
                                 }
                             }
                             BlockKind::Model => {
@@ -279,6 +286,46 @@ impl<'a> Analyzer<'a> {
             }
         }
         d
+    }
+
+    /// The draft of a plain workload: kept from an earlier check when
+    /// nothing it was read from changed (see [`kept`]), else read, and kept
+    /// when it was read without a diagnostic.
+    fn kept_workload(
+        &mut self,
+        b: &'a ast::Block,
+        id: ItemId,
+        item: &'a std::sync::Arc<ast::Item>,
+        d: &Drafts,
+        environment: Option<u64>,
+    ) -> Option<std::sync::Arc<WorkloadDraft>> {
+        let (Some(cache), Some(environment)) = (self.cache, environment) else {
+            return self.workload(b, id, item, d).map(std::sync::Arc::new);
+        };
+        if let Some((mut drafts, generation)) = cache.drafts() {
+            if let Some((draft, effects)) = drafts.get(item, environment, generation) {
+                drop(drafts);
+                self.apply_effects(effects);
+                return Some(draft);
+            }
+        }
+        let before = self.diags.len();
+        let outer = self.effects.replace(kept::Effects::default());
+        let w = self.workload(b, id, item, d).map(std::sync::Arc::new);
+        let effects = std::mem::replace(&mut self.effects, outer).unwrap_or_default();
+        if let (Some(w), true) = (&w, self.diags.len() == before) {
+            if let Some((mut drafts, generation)) = cache.drafts() {
+                drafts.put(item, environment, w.clone(), effects, generation);
+            }
+        }
+        w
+    }
+
+    /// Apply again what reading a kept draft did.
+    fn apply_effects(&mut self, e: kept::Effects) {
+        self.used_params.extend(e.params);
+        self.field_params.extend(e.field_params);
+        self.used_std.extend(e.std);
     }
 
     pub(super) fn check_name(&mut self, name: &str, span: Span, what: &str) {

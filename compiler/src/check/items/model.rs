@@ -368,7 +368,7 @@ impl<'a> Analyzer<'a> {
         let mut idxs = Vec::new();
         for w in made {
             idxs.push(d.workloads.len());
-            d.workloads.push(w);
+            d.workloads.push(std::sync::Arc::new(w));
         }
         d.workloads_of.insert(id, idxs);
         d.models.push(model);
