@@ -230,9 +230,10 @@ service north on edge where zone = "north" {
     }
 }
 
-/// A kept draft whose fields come from a template declared after it: when
-/// the template moves and the workload does not, the draft's spans in the
-/// template (here the `cpu` a capacity error points at) move too.
+/// A kept draft whose fields come from a template: when the template moves
+/// and the workload does not, or the workload moves and the template does
+/// not, the draft's spans in the template (here the `cpu` a capacity error
+/// points at) are where the template is.
 #[test]
 fn a_kept_draft_follows_its_template_when_it_moves() {
     let base = r#"solution moved { version = "1.0.0" }
@@ -261,8 +262,21 @@ template service heavy {
 }
 "#;
     let moved = base.replace("template service heavy", "// moved down a line\ntemplate service heavy");
+    // The template first: the workload moves, the template does not.
+    let first = base.replace("template service heavy", "service last on edge from heavy").replace(
+        "service big on edge from heavy",
+        "template service heavy {\n  image  = \"registry.example.com/heavy:1.0.0\"\n  cpu    = 64\n  memory = 32Mi\n}\n\nservice big on edge from heavy",
+    );
+    let first_moved = first.replace("service big on", "// moved down a line\nservice big on");
     let cache = ParseCache::new();
-    for (what, text) in [("base", base), ("template moved", moved.as_str()), ("back", base)] {
+    for (what, text) in [
+        ("base", base),
+        ("template moved", moved.as_str()),
+        ("back", base),
+        ("template first", first.as_str()),
+        ("workload moved", first_moved.as_str()),
+        ("back, template first", first.as_str()),
+    ] {
         let db = MemoryDb::new().with("moved.iot", text);
         let full = analyze(&db, "moved.iot", &Overrides::default());
         assert!(

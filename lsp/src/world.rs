@@ -604,8 +604,12 @@ impl Checker {
     /// Analyse `keys` of `docs`; documents with the same root share one
     /// analysis.
     fn check(&self, docs: &BTreeMap<String, Document>, keys: &[String]) -> Vec<(String, Arc<Analyzed>)> {
-        self.parsed.sweep();
-        self.analyse(docs, keys, Depth::Full)
+        // What the cache lets go of is freed once the check is done (freeing
+        // it alongside the check would slow the check).
+        let swept = self.parsed.sweep();
+        let checked = self.analyse(docs, keys, Depth::Full);
+        dispose(swept);
+        checked
     }
 
     /// Analyse `keys` of `docs` to `depth`; documents with the same root
@@ -805,7 +809,7 @@ impl Checker {
 /// IR and explanations take a few milliseconds to drop, which the user
 /// would otherwise wait for before seeing diagnostics. (An analysis shared
 /// with another document of the same root is only let go of.)
-fn dispose(old: Vec<Arc<Analyzed>>) {
+fn dispose<T: Disposable>(old: T) {
     if old.is_empty() {
         return;
     }
@@ -814,6 +818,23 @@ fn dispose(old: Vec<Arc<Analyzed>>) {
         .spawn(move || drop(old));
     // If no thread can be started, the closure (and `old`) is dropped here.
     drop(spawned);
+}
+
+/// What [`dispose`] frees: analyses, and what the parse cache let go of.
+trait Disposable: Send + 'static {
+    fn is_empty(&self) -> bool;
+}
+
+impl Disposable for Vec<Arc<Analyzed>> {
+    fn is_empty(&self) -> bool {
+        Vec::is_empty(self)
+    }
+}
+
+impl Disposable for iotc_compiler::syntax::Swept {
+    fn is_empty(&self) -> bool {
+        iotc_compiler::syntax::Swept::is_empty(self)
+    }
 }
 
 /// `a/./b/../c` → `a/c`, without touching the disk (keys need not exist).

@@ -254,6 +254,8 @@ impl Session {
     fn reload(&mut self) -> Result<(), String> {
         self.values_text = read_values(&self.values_path)?;
         self.base = sha256_hex(self.values_text.as_deref());
+        // What the versions before the last one needed is let go of.
+        drop(self.cache.sweep());
         self.prepared = prepare(
             &FsDb,
             &self.root,

@@ -42,6 +42,10 @@ pub struct SourceUnit {
     /// Shared with the parse cache while unchanged and in place
     /// ([`crate::syntax::ParseCache`]).
     pub items: Vec<std::sync::Arc<Item>>,
+    /// Each item's text's number in the parse cache it came through (the
+    /// same for the same text wherever it is; 0 without a cache): what the
+    /// checker keeps a draft by (`check::items::kept`).
+    pub keys: Vec<u64>,
     /// Spans of top-level chunks that did not parse (already reported).
     pub broken: Vec<Span>,
 }

@@ -14,6 +14,24 @@ use crate::source::{FileId, Span};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex};
 
+/// What [`ParseCache::sweep`] let go of.
+#[derive(Default)]
+pub struct Swept {
+    trees: Vec<Arc<Item>>,
+    drafts: Vec<crate::check::items::kept::Gone>,
+}
+
+impl Swept {
+    /// How many trees and drafts it holds.
+    pub fn len(&self) -> usize {
+        self.trees.len() + self.drafts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Items parsed before, by file and text; and the drafts the checker read
 /// from them (see `check::items::kept`), so that this is the one thing an
 /// editor keeps between checks.
@@ -25,6 +43,8 @@ pub struct ParseCache {
 
 #[derive(Debug)]
 struct Entry {
+    /// The text's number, never given to another text.
+    key: u64,
     /// The tree at offset 0.
     tree: Item,
     /// The tree where it was last put, and that offset: handed out again,
@@ -36,6 +56,11 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// The trees an item was placed at before it moved, let go of by the
+    /// next [`ParseCache::sweep`].
+    moved: Vec<Arc<Item>>,
+    /// The last number given to a text.
+    keys: u64,
     /// file → item text → the entry.
     files: HashMap<FileId, HashMap<String, Entry>>,
     generation: u64,
@@ -50,21 +75,28 @@ impl ParseCache {
 
     /// The item parsed from `text` in `file` before, moved to start at
     /// `offset`.
-    pub(super) fn get(&self, file: FileId, text: &str, offset: usize) -> Option<Arc<Item>> {
+    /// With it, the text's number.
+    pub(super) fn get(&self, file: FileId, text: &str, offset: usize) -> Option<(Arc<Item>, u64)> {
         let mut inner = self.inner.lock().ok()?;
         let generation = inner.generation;
         let found = inner.files.get_mut(&file).and_then(|m| m.get_mut(text)).map(|e| {
             e.used = generation;
             match &e.placed {
-                Some((at, item)) if *at == offset => item.clone(),
+                Some((at, item)) if *at == offset => ((item.clone(), e.key), None),
                 _ => {
                     let mut item = e.tree.clone();
-                    item.shift(u32::try_from(offset).unwrap_or(u32::MAX));
+                    item.shift(i64::try_from(offset).unwrap_or(i64::MAX));
                     let item = Arc::new(item);
-                    e.placed = Some((offset, item.clone()));
-                    item
+                    (
+                        (item.clone(), e.key),
+                        e.placed.replace((offset, item)).map(|(_, old)| old),
+                    )
                 }
             }
+        });
+        let found = found.map(|(item, old)| {
+            inner.moved.extend(old);
+            item
         });
         match found {
             Some(item) => {
@@ -81,36 +113,57 @@ impl ParseCache {
     /// Keep `item`, parsed from `text` at offset 0, and `placed`, the same
     /// moved to `offset`: what the next parse of the same text at the same
     /// offset gets.
-    pub(super) fn put(&self, file: FileId, text: &str, item: &Item, offset: usize, placed: &Arc<Item>) {
+    /// The text's number.
+    pub(super) fn put(&self, file: FileId, text: &str, item: &Item, offset: usize, placed: &Arc<Item>) -> u64 {
         if let Ok(mut inner) = self.inner.lock() {
             let generation = inner.generation;
+            inner.keys += 1;
+            let key = inner.keys;
             inner.files.entry(file).or_default().insert(
                 text.to_string(),
                 Entry {
+                    key,
                     tree: item.clone(),
                     placed: Some((offset, placed.clone())),
                     used: generation,
                 },
             );
+            return key;
         }
+        0
     }
 
     /// Start a new round: entries used in neither this round nor the one
     /// before are dropped (so the cache holds about what the open programs
     /// hold, not every version ever typed). Call before each batch of
-    /// analyses.
-    pub fn sweep(&self) {
+    /// analyses. What it lets go of is handed back: after an edit that
+    /// moved or changed many items, freeing their trees and drafts takes a
+    /// while, and the language server does it on another thread (dropping
+    /// the result frees it here).
+    pub fn sweep(&self) -> Swept {
+        let mut out = Swept::default();
         if let Ok(mut inner) = self.inner.lock() {
             let keep = inner.generation.saturating_sub(1);
+            out.trees = std::mem::take(&mut inner.moved);
             for m in inner.files.values_mut() {
-                m.retain(|_, e| e.used >= keep);
+                let gone: Vec<String> = m
+                    .iter()
+                    .filter(|(_, e)| e.used < keep)
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                for t in gone {
+                    if let Some(e) = m.remove(&t) {
+                        out.trees.extend(e.placed.map(|(_, item)| item));
+                    }
+                }
             }
             inner.files.retain(|_, m| !m.is_empty());
             inner.generation += 1;
             if let Ok(mut drafts) = self.drafts.lock() {
-                drafts.sweep(keep);
+                out.drafts = drafts.sweep(keep);
             }
         }
+        out
     }
 
     /// The kept drafts, with the generation to mark them used in.
@@ -144,20 +197,21 @@ impl ParseCache {
 }
 
 /// Move every span of a tree by `by` bytes (an item parsed at offset 0 put
-/// where it now starts).
+/// where it now starts; a kept draft moved with its item).
 pub(crate) trait Shift {
-    fn shift(&mut self, by: u32);
+    fn shift(&mut self, by: i64);
 }
 
 impl Shift for Span {
-    fn shift(&mut self, by: u32) {
-        self.start = self.start.saturating_add(by);
-        self.end = self.end.saturating_add(by);
+    fn shift(&mut self, by: i64) {
+        let moved = |x: u32| u32::try_from((i64::from(x) + by).max(0)).unwrap_or(u32::MAX);
+        self.start = moved(self.start);
+        self.end = moved(self.end);
     }
 }
 
 impl<T: Shift> Shift for Option<T> {
-    fn shift(&mut self, by: u32) {
+    fn shift(&mut self, by: i64) {
         if let Some(x) = self {
             x.shift(by);
         }
@@ -165,7 +219,7 @@ impl<T: Shift> Shift for Option<T> {
 }
 
 impl<T: Shift> Shift for Vec<T> {
-    fn shift(&mut self, by: u32) {
+    fn shift(&mut self, by: i64) {
         for x in self {
             x.shift(by);
         }
@@ -173,7 +227,7 @@ impl<T: Shift> Shift for Vec<T> {
 }
 
 impl<T: Shift> Shift for Box<T> {
-    fn shift(&mut self, by: u32) {
+    fn shift(&mut self, by: i64) {
         (**self).shift(by);
     }
 }
@@ -182,7 +236,7 @@ impl<T: Shift> Shift for Box<T> {
 macro_rules! shift_fields {
     ($($ty:ty => [$($field:ident),+];)+) => {
         $(impl Shift for $ty {
-            fn shift(&mut self, by: u32) {
+            fn shift(&mut self, by: i64) {
                 $(self.$field.shift(by);)+
             }
         })+
@@ -200,7 +254,7 @@ shift_fields! {
 }
 
 impl Shift for Item {
-    fn shift(&mut self, by: u32) {
+    fn shift(&mut self, by: i64) {
         self.span.shift(by);
         match &mut self.kind {
             ItemKind::Solution(b) | ItemKind::Block(b) => b.shift(by),
@@ -222,7 +276,7 @@ impl Shift for Item {
 }
 
 impl Shift for Stmt {
-    fn shift(&mut self, by: u32) {
+    fn shift(&mut self, by: i64) {
         self.span.shift(by);
         match &mut self.kind {
             StmtKind::Attr(a) => {
@@ -261,7 +315,7 @@ impl Shift for Stmt {
 }
 
 impl Shift for Expr {
-    fn shift(&mut self, by: u32) {
+    fn shift(&mut self, by: i64) {
         self.span.shift(by);
         match &mut self.kind {
             ExprKind::Quantity { .. } | ExprKind::String(_) | ExprKind::Bool(_) => {}

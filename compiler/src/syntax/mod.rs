@@ -17,8 +17,8 @@ pub(crate) mod split;
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use ast::SourceUnit;
-pub use cache::ParseCache;
-use cache::Shift;
+pub(crate) use cache::Shift;
+pub use cache::{ParseCache, Swept};
 pub use keywords::ITEM_KEYWORDS;
 use pest::Parser;
 
@@ -69,8 +69,9 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
         // Only items within the limits are cached (checked below before
         // parsing), and the limits depend on the text alone: a cached item
         // is not checked again.
-        if let Some(item) = cache.and_then(|c| c.get(file, chunk_text, chunk.start)) {
+        if let Some((item, key)) = cache.and_then(|c| c.get(file, chunk_text, chunk.start)) {
             unit.items.push(item);
+            unit.keys.push(key);
             continue;
         }
         if let Some(d) = limits::check(file, chunk_text, chunk.start) {
@@ -87,15 +88,18 @@ pub fn parse_with(file: FileId, text: &str, cache: Option<&ParseCache>) -> (Sour
                         // Built at offset 0 for the cache, then moved.
                         Some(c) => build::item(p, file, 0).map(|item| {
                             let mut placed = item.clone();
-                            placed.shift(u32::try_from(chunk.start).unwrap_or(u32::MAX));
+                            placed.shift(i64::try_from(chunk.start).unwrap_or(i64::MAX));
                             let placed = std::sync::Arc::new(placed);
-                            c.put(file, chunk_text, &item, chunk.start, &placed);
-                            placed
+                            let key = c.put(file, chunk_text, &item, chunk.start, &placed);
+                            (placed, key)
                         }),
-                        None => build::item(p, file, chunk.start).map(std::sync::Arc::new),
+                        None => build::item(p, file, chunk.start).map(|item| (std::sync::Arc::new(item), 0)),
                     });
                 match built {
-                    Some(item) => unit.items.push(item),
+                    Some((item, key)) => {
+                        unit.items.push(item);
+                        unit.keys.push(key);
+                    }
                     None => {
                         diags.push(Diagnostic::new(Code::E0001, chunk_span, "could not read this item").label("here"));
                         unit.broken.push(chunk_span);

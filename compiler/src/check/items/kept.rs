@@ -8,9 +8,10 @@
 //! reading the item again when nothing the draft was read from can have
 //! changed:
 //!
-//! - the item itself: the same tree, handed out by the parse cache while
-//!   the item's text and place are unchanged (compared by identity, the
-//!   kept entry holding the tree so that its address is not reused);
+//! - the item itself: the same text, by the number the parse cache gives
+//!   each text (`SourceUnit::keys`). An item that moved gets its draft
+//!   moved with it (every span shifted, [`Shift`]), unless the draft was
+//!   read from a template, whose spans are in another item;
 //! - everything else a draft can read, summed up in one fingerprint per
 //!   check ([`environment`]): every item's file, place in its file, kind
 //!   and name (what names resolve to, and the item ids drafts refer to);
@@ -21,7 +22,9 @@
 //!   user's.
 //!
 //! Only drafts read without a diagnostic are kept (a diagnostic could point
-//! into another workload, which may have moved). What reading had to say
+//! into another workload, which may have moved). Only a plain workload's
+//! draft is kept; a template's spans stay where the template is, so the
+//! fingerprint has the template's place. What reading had to say
 //! beyond the draft, the params and stdlib modules it used, is kept with it
 //! and applied again ([`Effects`]). `compiler/tests/incremental.rs` and
 //! `bench/tests/incremental.rs` hold every re-check to a check from
@@ -31,6 +34,7 @@ use super::WorkloadDraft;
 use crate::check::Analyzer;
 use crate::source::FileId;
 use crate::syntax::ast::{Item, ItemKind};
+use crate::syntax::Shift;
 use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -45,19 +49,28 @@ pub(crate) struct Effects {
 }
 
 struct Kept {
-    /// The item the draft was read from (kept alive: its address is the key).
-    item: Arc<Item>,
+    /// Where the item started when the draft was read (or last moved).
+    at: u32,
     environment: u64,
     draft: Arc<WorkloadDraft>,
     effects: Effects,
+    /// Whether every span of the draft is in its item (no template), so
+    /// that it can move with it.
+    movable: bool,
     /// The generation of the cache that last used it.
     used: u64,
 }
 
-/// The kept drafts, by the address of their item.
+/// A draft no longer kept, to be freed.
+pub(crate) struct Gone(#[allow(dead_code)] Arc<WorkloadDraft>);
+
+/// The kept drafts, by their item's text's number in the parse cache
+/// (`SourceUnit::keys`).
 #[derive(Default)]
 pub(crate) struct KeptDrafts {
-    entries: FxHashMap<usize, Kept>,
+    entries: FxHashMap<u64, Kept>,
+    /// Drafts replaced by their moved copies, let go of by the next sweep.
+    moved: Vec<Gone>,
     hits: u64,
 }
 
@@ -71,17 +84,26 @@ impl std::fmt::Debug for KeptDrafts {
 }
 
 impl KeptDrafts {
-    /// The draft read from `item` in `environment` before, with what
+    /// The draft read before from the item whose text is number `key`, in
+    /// `environment`, moved to where the item now starts (`at`), with what
     /// reading it did.
     pub(in crate::check) fn get(
         &mut self,
-        item: &Arc<Item>,
+        key: u64,
+        at: u32,
         environment: u64,
         generation: u64,
     ) -> Option<(Arc<WorkloadDraft>, Effects)> {
-        let k = self.entries.get_mut(&address(item))?;
-        if !Arc::ptr_eq(&k.item, item) || k.environment != environment {
+        let k = self.entries.get_mut(&key)?;
+        if k.environment != environment || (k.at != at && !k.movable) {
             return None;
+        }
+        if k.at != at {
+            let mut draft = WorkloadDraft::clone(&k.draft);
+            draft.shift(i64::from(at) - i64::from(k.at));
+            let old = std::mem::replace(&mut k.draft, Arc::new(draft));
+            self.moved.push(Gone(old));
+            k.at = at;
         }
         k.used = generation;
         self.hits += 1;
@@ -90,27 +112,43 @@ impl KeptDrafts {
 
     pub(in crate::check) fn put(
         &mut self,
-        item: &Arc<Item>,
+        key: u64,
+        at: u32,
         environment: u64,
-        draft: Arc<WorkloadDraft>,
-        effects: Effects,
+        (draft, effects, movable): (Arc<WorkloadDraft>, Effects, bool),
         generation: u64,
     ) {
-        self.entries.insert(
-            address(item),
+        let old = self.entries.insert(
+            key,
             Kept {
-                item: item.clone(),
+                at,
                 environment,
                 draft,
                 effects,
+                movable,
                 used: generation,
             },
         );
+        self.moved.extend(old.map(|k| Gone(k.draft)));
     }
 
-    /// Drop the drafts used by neither this generation nor the one before.
-    pub fn sweep(&mut self, keep: u64) {
-        self.entries.retain(|_, k| k.used >= keep);
+    /// Let go of the drafts used by neither this generation nor the one
+    /// before, and of those replaced (handed back, to be freed where it
+    /// costs nothing).
+    pub fn sweep(&mut self, keep: u64) -> Vec<Gone> {
+        let gone: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, k)| k.used < keep)
+            .map(|(a, _)| *a)
+            .collect();
+        let mut out = std::mem::take(&mut self.moved);
+        out.extend(
+            gone.into_iter()
+                .filter_map(|a| self.entries.remove(&a))
+                .map(|k| Gone(k.draft)),
+        );
+        out
     }
 
     /// Drafts taken back so far, and how many are kept.
@@ -119,8 +157,54 @@ impl KeptDrafts {
     }
 }
 
-fn address(item: &Arc<Item>) -> usize {
-    Arc::as_ptr(item) as usize
+impl Shift for WorkloadDraft {
+    fn shift(&mut self, by: i64) {
+        // Every field named, so that a new one is not forgotten here.
+        let WorkloadDraft {
+            name: _,
+            name_span,
+            kind: _,
+            docs: _,
+            target: _,
+            on_span,
+            selectors,
+            container: _,
+            cpu_span,
+            memory_span,
+            gpu_span,
+            arch_span,
+            replicas,
+            file: _,
+            schedule: _,
+            backoff: _,
+            deadline_secs: _,
+            critical,
+            public: _,
+            talks_to,
+            env_refs,
+            autoscale,
+            rollout: _,
+            labels: _,
+            model: _,
+            template: _,
+            privileged_span,
+        } = self;
+        for s in [name_span, on_span, cpu_span, memory_span, gpu_span] {
+            s.shift(by);
+        }
+        for s in [arch_span, critical, privileged_span] {
+            s.shift(by);
+        }
+        selectors.iter_mut().for_each(|(_, s)| s.shift(by));
+        talks_to.iter_mut().for_each(|(_, s)| s.shift(by));
+        env_refs.iter_mut().for_each(|r| r.target_span.shift(by));
+        replicas.shift(by);
+        if let Some(a) = autoscale {
+            a.min.shift(by);
+            a.max.shift(by);
+            a.span.shift(by);
+        }
+    }
 }
 
 /// Whether `item` is a plain workload: a service, daemon or job that is

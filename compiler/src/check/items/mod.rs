@@ -83,6 +83,7 @@ pub(super) enum Target {
     Fleet(usize),
 }
 
+#[derive(Clone)]
 pub(super) struct WorkloadDraft {
     pub name: String,
     pub name_span: Span,
@@ -125,6 +126,7 @@ struct Profiles {
 
 /// An `autoscale { min max cpu_percent }` block, its bounds still
 /// expressions.
+#[derive(Clone)]
 pub(super) struct AutoscaleDraft {
     pub min: Expr,
     pub max: Expr,
@@ -295,15 +297,25 @@ impl<'a> Analyzer<'a> {
         &mut self,
         b: &'a ast::Block,
         id: ItemId,
-        item: &'a std::sync::Arc<ast::Item>,
+        item: &'a ast::Item,
         d: &Drafts,
         environment: Option<u64>,
     ) -> Option<std::sync::Arc<WorkloadDraft>> {
         let (Some(cache), Some(environment)) = (self.cache, environment) else {
             return self.workload(b, id, item, d).map(std::sync::Arc::new);
         };
+        let key = self
+            .prog
+            .unit(id.0)
+            .and_then(|u| u.keys.get(id.1))
+            .copied()
+            .unwrap_or(0);
+        if key == 0 {
+            return self.workload(b, id, item, d).map(std::sync::Arc::new);
+        }
+        let at = item.span.start;
         if let Some((mut drafts, generation)) = cache.drafts() {
-            if let Some((draft, effects)) = drafts.get(item, environment, generation) {
+            if let Some((draft, effects)) = drafts.get(key, at, environment, generation) {
                 drop(drafts);
                 self.apply_effects(effects);
                 return Some(draft);
@@ -315,7 +327,10 @@ impl<'a> Analyzer<'a> {
         let effects = std::mem::replace(&mut self.effects, outer).unwrap_or_default();
         if let (Some(w), true) = (&w, self.diags.len() == before) {
             if let Some((mut drafts, generation)) = cache.drafts() {
-                drafts.put(item, environment, w.clone(), effects, generation);
+                // A draft read from a template has spans in it: it can be
+                // taken back only where its item and the template are.
+                let movable = b.from.is_none();
+                drafts.put(key, at, environment, (w.clone(), effects, movable), generation);
             }
         }
         w
