@@ -1086,7 +1086,7 @@ impl<'a> Analyzer<'a> {
             docs: wl.docs.clone(),
             placement,
             selectors: wl.selectors.iter().map(|(s, _)| s.clone()).collect(),
-            container: wl.container.clone(),
+            container: ir::Container::clone(&wl.container),
             schedule: wl.schedule.clone(),
             backoff: wl.backoff,
             deadline_secs: wl.deadline_secs,

@@ -92,7 +92,8 @@ pub(super) struct WorkloadDraft {
     pub target: Option<Target>,
     pub on_span: Span,
     pub selectors: Vec<(ir::Selector, Span)>,
-    pub container: ir::Container,
+    /// Shared by a kept draft's moved copies (see [`kept`]).
+    pub container: std::sync::Arc<ir::Container>,
     pub cpu_span: Span,
     pub memory_span: Span,
     pub gpu_span: Span,

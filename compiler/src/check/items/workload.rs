@@ -235,7 +235,7 @@ impl<'a> Analyzer<'a> {
             target,
             on_span: b.on.as_ref().map(|p| p.span).unwrap_or(b.name.span),
             selectors,
-            container,
+            container: container.into(),
             cpu_span: spans.cpu,
             memory_span: spans.memory,
             gpu_span: spans.gpu,
