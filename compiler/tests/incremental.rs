@@ -45,14 +45,9 @@ fn same(quick: &Analysis, full: &Analysis, what: &str) {
     );
     assert_eq!(quick.counts.len(), full.counts.len(), "count explanations of {what}");
     assert_eq!(quick.counts, full.counts, "count explanations of {what}");
-    let files = |s: &iotc_compiler::source::SourceMap| {
-        s.files()
-            .map(|f| (f.origin.to_string(), f.text.clone()))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        files(&quick.program.sources),
-        files(&full.program.sources),
+        common::sources_of(&quick.program.sources),
+        common::sources_of(&full.program.sources),
         "sources of {what}"
     );
 }
@@ -61,7 +56,7 @@ fn same(quick: &Analysis, full: &Analysis, what: &str) {
 /// drafts taken back from the cache instead of read again.
 fn compare(files: &[(String, String)], root: &str) -> u64 {
     let cache = ParseCache::new();
-    let db = files.iter().fold(MemoryDb::new(), |db, (p, t)| db.with(p, t));
+    let db = common::db_of(files);
     cache.sweep();
     let first = analyze_with(&db, root, &Overrides::default(), Some(&cache));
     same(&first, &analyze(&db, root, &Overrides::default()), root);

@@ -84,14 +84,9 @@ fn compare(db: &dyn SourceDb, root: &str, values: Option<(String, String)>, case
         assert_eq!(quick.diagnostics, full.diagnostics, "diagnostics of {what}");
         assert_eq!(quick.solution, full.solution, "solution of {what}");
         assert_eq!(quick.counts, full.counts, "count explanations of {what}");
-        let files = |s: &iotc_compiler::source::SourceMap| {
-            s.files()
-                .map(|f| (f.origin.to_string(), f.text.clone()))
-                .collect::<Vec<_>>()
-        };
         assert_eq!(
-            files(&quick.program.sources),
-            files(&full.program.sources),
+            common::sources_of(&quick.program.sources),
+            common::sources_of(&full.program.sources),
             "sources of {what}"
         );
         fast += usize::from(quick.counts_only);

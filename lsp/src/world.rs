@@ -477,7 +477,9 @@ impl World {
     /// the new analyses' diagnostics, so that freeing the old ones (a few
     /// milliseconds for a large program) does not compete with publishing.
     pub fn release(&mut self) {
-        dispose(std::mem::take(&mut self.retired));
+        let retired = std::mem::take(&mut self.retired);
+        let empty = retired.is_empty();
+        dispose(retired, empty);
     }
 
     /// See [`Checker::root_of`].
@@ -608,7 +610,8 @@ impl Checker {
         // it alongside the check would slow the check).
         let swept = self.parsed.sweep();
         let checked = self.analyse(docs, keys, Depth::Full);
-        dispose(swept);
+        let empty = swept.is_empty();
+        dispose(swept, empty);
         checked
     }
 
@@ -805,12 +808,13 @@ impl Checker {
     }
 }
 
-/// Free previous analyses off the request path: a large program's tree,
-/// IR and explanations take a few milliseconds to drop, which the user
-/// would otherwise wait for before seeing diagnostics. (An analysis shared
-/// with another document of the same root is only let go of.)
-fn dispose<T: Disposable>(old: T) {
-    if old.is_empty() {
+/// Free previous analyses (or what the parse cache let go of) off the
+/// request path: a large program's tree, IR and explanations take a few
+/// milliseconds to drop, which the user would otherwise wait for before
+/// seeing diagnostics. (An analysis shared with another document of the
+/// same root is only let go of.) Nothing to free starts no thread.
+fn dispose<T: Send + 'static>(old: T, empty: bool) {
+    if empty {
         return;
     }
     let spawned = std::thread::Builder::new()
@@ -818,23 +822,6 @@ fn dispose<T: Disposable>(old: T) {
         .spawn(move || drop(old));
     // If no thread can be started, the closure (and `old`) is dropped here.
     drop(spawned);
-}
-
-/// What [`dispose`] frees: analyses, and what the parse cache let go of.
-trait Disposable: Send + 'static {
-    fn is_empty(&self) -> bool;
-}
-
-impl Disposable for Vec<Arc<Analyzed>> {
-    fn is_empty(&self) -> bool {
-        Vec::is_empty(self)
-    }
-}
-
-impl Disposable for iotc_compiler::syntax::Swept {
-    fn is_empty(&self) -> bool {
-        iotc_compiler::syntax::Swept::is_empty(self)
-    }
 }
 
 /// `a/./b/../c` → `a/c`, without touching the disk (keys need not exist).

@@ -41,6 +41,14 @@ struct NodeGroup<'g> {
     span: Span,
 }
 
+/// The sites of one fleet, for placing workloads there.
+struct SiteNames {
+    /// Each site's name, shared by every workload placed there.
+    names: Vec<Arc<str>>,
+    /// The length of the longest.
+    longest: usize,
+}
+
 /// The site lists of the fleet placements made so far, by fleet, site
 /// classes (their address), one copy per gateway or not, and replicas per
 /// class: the workloads placed alike share one.
@@ -100,10 +108,14 @@ impl<'a> Analyzer<'a> {
         let d = ev.drafts;
         let mut clusters = self.clusters(&ev);
         let fleets = self.fleets(&ev);
-        // Each site's name, shared by every workload placed there.
-        let site_names: Vec<Vec<std::sync::Arc<str>>> = fleets
+        // Each site's name, shared by every workload placed there, and the
+        // longest of each fleet's (for the generated names' lengths).
+        let site_names: Vec<SiteNames> = fleets
             .iter()
-            .map(|f| f.sites.iter().map(|s| s.name.as_str().into()).collect())
+            .map(|f| SiteNames {
+                names: f.sites.iter().map(|s| s.name.as_str().into()).collect(),
+                longest: f.sites.iter().map(|s| s.name.len()).max().unwrap_or(0),
+            })
             .collect();
         let mut workloads = Vec::new();
         let mut alike = Alike::default();
@@ -854,7 +866,7 @@ impl<'a> Analyzer<'a> {
         wl: &WorkloadDraft,
         ev: &mut Evaluation<'_>,
         clusters: &[ir::Cluster],
-        (fleets, site_names): (&[ir::Fleet], &[Vec<Arc<str>>]),
+        (fleets, site_names): (&[ir::Fleet], &[SiteNames]),
         alike: &mut Alike,
     ) -> Option<ir::Workload> {
         let d = ev.drafts;
@@ -946,7 +958,7 @@ impl<'a> Analyzer<'a> {
                 let autoscaled = autoscale.as_ref().map(|a| a.min);
                 // The checks per site, where they can fire.
                 let cron = wl.schedule.is_some() && fleet.runtime.is_kubernetes();
-                let longest = fleet.sites.iter().map(|s| s.name.len()).max().unwrap_or(0);
+                let longest = site_names.get(fi).map(|n| n.longest).unwrap_or(0);
                 if wl.critical.is_some() || name.len() + 1 + longest > 52 {
                     for (s, replicas) in per_site.into_iter().flat_map(|p| p.iter()) {
                         let Some(site) = fleet.sites.get(s) else { continue };
@@ -991,7 +1003,7 @@ impl<'a> Analyzer<'a> {
                         if let Some(shared) = alike.get(&key) {
                             shared.clone()
                         } else {
-                            let names = site_names.get(fi);
+                            let names = site_names.get(fi).map(|n| &n.names);
                             let mut sites = Vec::with_capacity(p.classes.len());
                             for (s, class) in p.classes.iter() {
                                 let Some(site) = fleet.sites.get(s) else { continue };

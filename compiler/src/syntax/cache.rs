@@ -18,13 +18,14 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct Swept {
     trees: Vec<Arc<Item>>,
+    entries: Vec<Entry>,
     drafts: Vec<crate::check::items::kept::Gone>,
 }
 
 impl Swept {
     /// How many trees and drafts it holds.
     pub fn len(&self) -> usize {
-        self.trees.len() + self.drafts.len()
+        self.trees.len() + self.entries.len() + self.drafts.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,16 +147,7 @@ impl ParseCache {
             let keep = inner.generation.saturating_sub(1);
             out.trees = std::mem::take(&mut inner.moved);
             for m in inner.files.values_mut() {
-                let gone: Vec<String> = m
-                    .iter()
-                    .filter(|(_, e)| e.used < keep)
-                    .map(|(t, _)| t.clone())
-                    .collect();
-                for t in gone {
-                    if let Some(e) = m.remove(&t) {
-                        out.trees.extend(e.placed.map(|(_, item)| item));
-                    }
-                }
+                out.entries.extend(m.extract_if(|_, e| e.used < keep).map(|(_, e)| e));
             }
             inner.files.retain(|_, m| !m.is_empty());
             inner.generation += 1;

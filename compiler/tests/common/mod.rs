@@ -60,6 +60,12 @@ pub fn db_of(files: &[(String, String)]) -> MemoryDb {
     files.iter().fold(MemoryDb::new(), |db, (p, t)| db.with(p, t))
 }
 
+/// Every source of an analysis, `(origin, text)`: what two analyses of
+/// one program must have read alike.
+pub fn sources_of(s: &iotc_compiler::source::SourceMap) -> Vec<(String, String)> {
+    s.files().map(|f| (f.origin.to_string(), f.text.clone())).collect()
+}
+
 /// The checked solution of the bundled example `name`, its `.iot` files
 /// loaded into a memory database as `<name>/<file>`.
 pub fn example(name: &str) -> Solution {

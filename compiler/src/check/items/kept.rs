@@ -136,17 +136,11 @@ impl KeptDrafts {
     /// before, and of those replaced (handed back, to be freed where it
     /// costs nothing).
     pub fn sweep(&mut self, keep: u64) -> Vec<Gone> {
-        let gone: Vec<u64> = self
-            .entries
-            .iter()
-            .filter(|(_, k)| k.used < keep)
-            .map(|(a, _)| *a)
-            .collect();
         let mut out = std::mem::take(&mut self.moved);
         out.extend(
-            gone.into_iter()
-                .filter_map(|a| self.entries.remove(&a))
-                .map(|k| Gone(k.draft)),
+            self.entries
+                .extract_if(|_, k| k.used < keep)
+                .map(|(_, k)| Gone(k.draft)),
         );
         out
     }
